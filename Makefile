@@ -1,0 +1,42 @@
+# Thin wrapper around meson/ninja. See README.md.
+# Variables: DATA_DIR (make run), LISTEN (make run), SAN=1 (build with ASan+UBSan into build-asan).
+DATA_DIR ?= .data
+LISTEN   ?= 127.0.0.1:8080
+ISSUER   ?= http://$(LISTEN)
+
+.PHONY: all build deps run test unit asan fuzz bench clean format
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+build: deps
+	@[ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized >/dev/null
+	@ninja -C build
+
+asan: deps
+	@[ -f build-asan/build.ninja ] || meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	@ninja -C build-asan
+
+run: build
+	@scripts/run.sh "$(DATA_DIR)" "$(LISTEN)" "$(ISSUER)"
+
+test:
+	@scripts/deps.sh test
+	@scripts/test.sh
+
+# libFuzzer binaries (clang) for real fuzzing sessions: build-fuzz/fuzz_<name> fuzz/corpus/<name>
+fuzz:
+	@scripts/deps.sh test
+	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz --buildtype=debug -Dfuzz=libfuzzer -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	@ninja -C build-fuzz
+
+bench: build
+	@bench/run.sh
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz

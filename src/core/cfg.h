@@ -1,0 +1,53 @@
+/* cfg — idpd configuration: one declarative table (cfg.c) gives every option its name, type,
+ * default and validator; the YAML config file, IDPD_<NAME> environment overrides, command-line
+ * flags, `idpd serve --check` and docs/CONFIG.md all derive from it (STYLE.md habit 10).
+ * A parsed cfg is immutable; reload builds a new one. */
+#ifndef IDPD_CORE_CFG_H
+#define IDPD_CORE_CFG_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cfg {
+    char *data_dir;         /* data_dir: store, master key (required) */
+    char *issuer;           /* issuer: "http://127.0.0.1:8080"; no trailing slash */
+    char *listen;           /* listen: "127.0.0.1:8080"; port 0 = ephemeral */
+    int threads;            /* threads: HTTP worker threads; 0 = one per core */
+    int64_t max_body;       /* max_body: request body cap in bytes (default 65536) */
+    int64_t token_ttl;      /* token_ttl: default access-token lifetime, s (300) */
+    int64_t max_token_ttl;  /* max_token_ttl: longest lifetime a client may get, s (3600) */
+    char *default_alg;      /* default_alg: "ES256" */
+    char *algs;             /* algs: signing algorithms keys are kept for, space-separated
+                               ("ES256 RS256 PS256 EdDSA") */
+    int64_t rotation_period;/* rotation_period: how long a key signs, s (30d) */
+    int64_t publish_ahead;  /* publish_ahead: min time a key is in the JWKS before it signs (1d) */
+    int64_t jwks_max_age;   /* jwks_max_age: JWKS Cache-Control max-age, s (300; <= publish_ahead) */
+    int64_t leeway;         /* leeway: clock skew allowed when checking exp/nbf/iat, s (30) */
+    int rsa_bits;           /* rsa_bits: RSA key size for new keys (2048..8192; 3072) */
+    char *master_key_file;  /* master_key_file: default <data_dir>/master.key;
+                               env IDPD_MASTER_KEY (base64url, 32 bytes) overrides the file */
+    char *log_level;        /* log_level: debug|info|warn|error (info) */
+    int64_t poll_interval_ms; /* poll_interval_ms: how often the server checks the store for
+                                 changes made by other processes (250) */
+} cfg;
+
+/* A cfg filled with the defaults (data_dir NULL). Owned (cfg_free). */
+cfg *cfg_new_defaults(void);
+void cfg_free(cfg *c);
+/* Applies a YAML file (a flat mapping of option names to scalars). Unknown names, bad values and
+ * malformed YAML are errors whose message names the file, line and option. */
+idp_err cfg_load_file(cfg *c, const char *path, idp_error *err);
+/* Applies IDPD_<UPPERCASE_NAME> environment variables that are set. */
+idp_err cfg_load_env(cfg *c, idp_error *err);
+/* Sets one option by name from a string, validating it. */
+idp_err cfg_set(cfg *c, const char *name, const char *value, idp_error *err);
+/* Cross-field checks (issuer is an absolute http(s) URL, jwks_max_age <= publish_ahead,
+ * default_alg is among algs, token_ttl <= max_token_ttl, ...). */
+idp_err cfg_validate(const cfg *c, idp_error *err);
+/* Writes the effective configuration (name: value lines, YAML) to out; no secrets in cfg. */
+void cfg_print(const cfg *c, void *file /* FILE* */);
+
+#endif

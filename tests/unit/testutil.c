@@ -1,0 +1,70 @@
+#include "testutil.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *tu_vector_path(const char *rel)
+{
+    const char *base = getenv("IDPD_VECTORS");
+    if (!base) base = "../shared/vectors";
+    size_t n = strlen(base) + strlen(rel) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", base, rel);
+    return p;
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)sz + 1);
+    size_t r = fread(buf, 1, (size_t)sz, f);
+    fclose(f);
+    buf[r] = '\0';
+    if (len) *len = r;
+    return buf;
+}
+
+json_t *tu_load_vector_json(const char *rel)
+{
+    char *p = tu_vector_path(rel);
+    json_error_t je;
+    json_t *v = json_load_file(p, 0, &je);
+    if (!v) fail_msg("cannot load vector %s: %s", p, je.text);
+    free(p);
+    return v;
+}
+
+char *tu_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/idpd-test-XXXXXX", t ? t : "/tmp");
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    return strdup(d);
+}
+
+void tu_rmtree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) tu_rmtree(p);
+        else unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}

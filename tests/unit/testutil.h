@@ -1,0 +1,24 @@
+/* Shared helpers for the cmocka unit tests. */
+#ifndef IDPD_TESTUTIL_H
+#define IDPD_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+/* Path of a file under shared/vectors ($IDPD_VECTORS); owned (free()). */
+char *tu_vector_path(const char *rel);
+/* Loads a JSON file under shared/vectors; fails the test when it cannot. */
+json_t *tu_load_vector_json(const char *rel);
+/* Reads a whole file; NULL on error. Owned. */
+char *tu_read_file(const char *path, size_t *len);
+/* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp); owned. */
+char *tu_tmpdir(void);
+/* rm -rf of a directory made by tu_tmpdir. */
+void tu_rmtree(const char *dir);
+
+#endif
