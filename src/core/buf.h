@@ -21,7 +21,7 @@ int buf_append(idp_buf *b, const void *p, size_t n);
 int buf_puts(idp_buf *b, const char *s);
 int buf_putc(idp_buf *b, char c);
 int buf_printf(idp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vprintf(idp_buf *b, const char *fmt, va_list ap);
+int buf_vprintf(idp_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 const char *buf_cstr(idp_buf *b);     /* borrowed; "" when empty */
 char *buf_steal(idp_buf *b);          /* owned by caller (free()); buffer reset to empty */
 void buf_reset(idp_buf *b);           /* len = 0, memory kept */

@@ -40,6 +40,9 @@ void cfg_free(cfg *c);
 /* Applies a YAML file (a flat mapping of option names to scalars). Unknown names, bad values and
  * malformed YAML are errors whose message names the file, line and option. */
 idp_err cfg_load_file(cfg *c, const char *path, idp_error *err);
+/* Same as cfg_load_file on a YAML text in memory (len <= 1 MiB); name is used in messages.
+ * On any error c is unchanged. */
+idp_err cfg_load_string(cfg *c, const char *name, const char *data, size_t len, idp_error *err);
 /* Applies IDPD_<UPPERCASE_NAME> environment variables that are set. */
 idp_err cfg_load_env(cfg *c, idp_error *err);
 /* Sets one option by name from a string, validating it. */

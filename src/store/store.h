@@ -50,7 +50,8 @@ typedef struct store_client {
 typedef struct store_ops {
     const char *name;
     void (*close)(store *st);
-    /* Exclusive write transaction (SQLite: BEGIN IMMEDIATE, waits for the lock). */
+    /* Exclusive write transaction (SQLite: BEGIN IMMEDIATE, waits for the lock), bound to the
+     * calling thread. Nesting is a bug (IDP_ERR_INTERNAL); rollback without one is a no-op. */
     idp_err (*tx_begin)(store *st, idp_error *err);
     idp_err (*tx_commit)(store *st, idp_error *err);
     void (*tx_rollback)(store *st);
@@ -69,12 +70,14 @@ typedef struct store_ops {
     idp_err (*client_get)(store *st, const char *client_id, store_client *out, idp_error *err);
     idp_err (*client_list)(store *st, store_client **rows, size_t *n, idp_error *err);
     idp_err (*client_delete)(store *st, const char *client_id, idp_error *err); /* NOT_FOUND */
+    /* hash NULL removes the secret (public client). NOT_FOUND. */
     idp_err (*client_set_secret)(store *st, const char *client_id, const unsigned char hash[32],
                                  int64_t now, idp_error *err);
 
     /* Revoked access tokens: jti deny-listed until exp (RFC 7009). */
     idp_err (*jti_revoke)(store *st, const char *jti, int64_t exp, idp_error *err);
     idp_err (*jti_is_revoked)(store *st, const char *jti, bool *revoked, idp_error *err);
+    /* Deletes rows with exp < now; callers that accept clock skew pass now - leeway. */
     idp_err (*jti_prune)(store *st, int64_t now, idp_error *err);
 } store_ops;
 
@@ -82,8 +85,11 @@ struct store {
     const store_ops *ops;
 };
 
-/* Opens (creating and migrating when create is true) the store at spec: a SQLite file path, or
- * "sqlite:PATH". IDP_ERR_NOT_FOUND when !create and it does not exist. */
+/* Opens (creating when create is true) the store at spec: a SQLite file path, or
+ * "sqlite:PATH". IDP_ERR_NOT_FOUND when !create and it does not exist. Pending schema migrations
+ * are applied on every open; a database newer than this binary is refused (IDP_ERR_STORE).
+ * Errors of every op: IDP_ERR_CONFLICT (duplicate key), IDP_ERR_NOT_FOUND (no such row, where
+ * noted), IDP_ERR_STORE (database failure; the message never contains a bound value). */
 idp_err store_open(const char *spec, bool create, store **out, idp_error *err);
 void store_close(store *st); /* accepts NULL */
 

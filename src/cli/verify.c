@@ -1,0 +1,291 @@
+/* idpd verify — offline verification of a JWT access token against a JWKS (a file or an
+ * http(s) URL): signature with an algorithm allow-list (RFC 8725 §3.1), typ (RFC 9068 §4),
+ * exp/nbf/iat with leeway, iss and aud (RFC 7519 §4.1). Prints the claims; never the token. */
+#include "cli/cli.h"
+
+#include "core/buf.h"
+#include "core/mem.h"
+#include "jose/jwk.h"
+#include "jose/jws.h"
+#include "jose/jwt.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define JWKS_MAX (1024u * 1024u) /* a JWKS larger than this is refused */
+
+static const char verify_help[] =
+    "Usage: idpd verify --jwks URL|FILE --issuer ISS --audience AUD [--typ TYP] [--alg A,B]\n"
+    "                   TOKEN|-\n"
+    "Verifies a JWT access token (TOKEN, or read from stdin when '-') and prints its claims.\n"
+    "  --jwks URL|FILE    the issuer's JWKS: an http(s) URL (TLS verified) or a file\n"
+    "  --issuer ISS       required iss (default: issuer from --config / IDPD_ISSUER)\n"
+    "  --audience AUD     required aud value\n"
+    "  --typ TYP          required typ header (default at+jwt; '' = do not check)\n"
+    "  --alg LIST         comma-separated allowed algorithms (default ES256,RS256,PS256,EdDSA)\n"
+    "Leeway for exp/nbf/iat comes from the configuration (leeway, default 30s).\n"
+    "Exit 0 when valid, 1 with the reason on stderr otherwise.\n" CLI_COMMON_HELP;
+
+enum { OPT_JWKS = CLI_OPT_FIRST_CMD, OPT_ISSUER, OPT_AUDIENCE, OPT_TYP, OPT_ALG };
+
+typedef struct verify_args {
+    const char *jwks, *audience, *typ, *algs, *token;
+} verify_args;
+
+/* ---- loading the JWKS ----------------------------------------------------------------- */
+
+static size_t curl_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+    idp_buf *b = ud;
+    size_t n = size * nmemb;
+    return buf_append(b, p, n) == 0 ? n : 0; /* 0 aborts the transfer past the cap */
+}
+
+static idp_err fetch_url(const char *url, idp_buf *out, idp_error *e)
+{
+    idp_err rc = IDP_OK;
+    long status = 0;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    CURL *h = curl_easy_init();
+    if (!h) return IDP_FAIL(e, IDP_ERR_NOMEM, "curl_easy_init failed");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 15L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)JWKS_MAX);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "idpd-verify");
+    CURLcode cc = curl_easy_perform(h);
+    if (cc == CURLE_WRITE_ERROR || cc == CURLE_FILESIZE_EXCEEDED) {
+        rc = IDP_FAIL(e, IDP_ERR_TOO_LARGE, "JWKS larger than %u bytes", JWKS_MAX);
+    } else if (cc != CURLE_OK) {
+        rc = IDP_FAIL(e, IDP_ERR_IO, "cannot fetch the JWKS: %s",
+                      errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    } else if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200) {
+        rc = IDP_FAIL(e, IDP_ERR_IO, "cannot fetch the JWKS: HTTP status %ld", status);
+    }
+    curl_easy_cleanup(h);
+    return rc;
+}
+
+static idp_err read_file(const char *path, idp_buf *out, idp_error *e)
+{
+    char chunk[8192];
+    size_t n;
+    idp_err rc = IDP_OK;
+    FILE *f = fopen(path, "rb");
+    if (!f) return IDP_FAIL(e, IDP_ERR_IO, "cannot open the JWKS file: %s", strerror(errno));
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (buf_append(out, chunk, n)) {
+            rc = IDP_FAIL(e, IDP_ERR_TOO_LARGE, "JWKS larger than %u bytes", JWKS_MAX);
+            break;
+        }
+    }
+    if (!rc && ferror(f)) rc = IDP_FAIL(e, IDP_ERR_IO, "cannot read the JWKS file");
+    fclose(f);
+    return rc;
+}
+
+static idp_err load_jwks(const char *src, jwks **out, idp_error *e)
+{
+    idp_buf b;
+    buf_init(&b, JWKS_MAX);
+    bool url = !strncmp(src, "https://", 8) || !strncmp(src, "http://", 7);
+    idp_err rc = url ? fetch_url(src, &b, e) : read_file(src, &b, e);
+    if (!rc) {
+        idp_error pe = {0};
+        rc = jwks_from_json(b.data ? b.data : "", b.len, out, &pe);
+        if (rc) IDP_FAIL(e, rc, "the JWKS is not usable: %s", pe.msg);
+    }
+    buf_free(&b);
+    return rc;
+}
+
+/* ---- checks --------------------------------------------------------------------------- */
+
+static int parse_algs(cli *c, const char *list, unsigned *mask)
+{
+    *mask = 0;
+    for (const char *p = list; *p;) {
+        size_t l = strcspn(p, ", ");
+        jws_alg a = jws_alg_from_name(p, l);
+        if (a == JWS_ALG_INVALID)
+            return cli_usage(c, "--alg: unknown algorithm (use ES256, RS256, PS256, EdDSA)");
+        *mask |= JWS_ALG_BIT(a);
+        p += l;
+        p += strspn(p, ", ");
+    }
+    return *mask ? CLI_OK : cli_usage(c, "--alg: empty list");
+}
+
+/* The precise, human reason for a verification failure. */
+static const char *reason(idp_err code)
+{
+    switch (code) {
+    case IDP_ERR_JOSE_SIGNATURE:
+        return "signature did not verify";
+    case IDP_ERR_JWT_EXPIRED:
+        return "token expired";
+    case IDP_ERR_JWT_NOT_YET_VALID:
+        return "token not yet valid";
+    case IDP_ERR_JWT_ISSUER:
+        return "issuer mismatch";
+    case IDP_ERR_JWT_AUDIENCE:
+        return "audience mismatch";
+    case IDP_ERR_JWT_TYP:
+        return "typ mismatch";
+    case IDP_ERR_JOSE_ALG:
+        return "algorithm not allowed";
+    case IDP_ERR_JOSE_KEY:
+        return "no usable key for this token";
+    case IDP_ERR_JOSE_CRIT:
+        return "unsupported critical header";
+    case IDP_ERR_JOSE_FORMAT:
+    case IDP_ERR_B64:
+    case IDP_ERR_JSON:
+        return "malformed token";
+    case IDP_ERR_TOO_LARGE:
+        return "token too large";
+    case IDP_ERR_JWT_CLAIM:
+        return "missing or malformed claim";
+    default:
+        return "verification failed";
+    }
+}
+
+/* Reads the token from stdin (one line, capped) into out. */
+static int read_stdin_token(cli *c, idp_buf *out)
+{
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        if (buf_append(out, chunk, n)) return cli_fail(c, "token too large");
+    while (out->len && strchr(" \t\r\n", out->data[out->len - 1]))
+        out->data[--out->len] = '\0';
+    return out->len ? CLI_OK : cli_usage(c, "no token on stdin");
+}
+
+static int verify(cli *c, const verify_args *a)
+{
+    jwks *keys = NULL;
+    jws_verified v;
+    idp_error e = {0};
+    idp_buf tok;
+    unsigned mask = 0;
+    int rc = CLI_OK;
+    memset(&v, 0, sizeof v);
+    buf_init(&tok, JWS_MAX_LEN + 2);
+    if ((rc = parse_algs(c, a->algs ? a->algs : "ES256,RS256,PS256,EdDSA", &mask)) != CLI_OK)
+        goto out;
+    if (!strcmp(a->token, "-")) {
+        if ((rc = read_stdin_token(c, &tok)) != CLI_OK) goto out;
+    } else if (buf_puts(&tok, a->token)) {
+        rc = cli_fail(c, "token too large");
+        goto out;
+    }
+    if (load_jwks(a->jwks, &keys, &e) != IDP_OK) {
+        rc = cli_fail_err(c, &e);
+        goto out;
+    }
+    jws_verify_opts vo = {.allowed_algs = mask,
+                          .keys = keys,
+                          .typ = a->typ && !*a->typ ? NULL : (a->typ ? a->typ : "at+jwt"),
+                          .payload_json = true};
+    jwt_check_opts co = {.issuer = c->cfg->issuer,
+                         .audience = a->audience,
+                         .leeway = c->cfg->leeway,
+                         .require_exp = true};
+    idp_err r = jwt_verify(tok.data, tok.len, &vo, &co, &v, &e);
+    if (r != IDP_OK) {
+        /* e.msg describes the check, never the token */
+        if (e.msg[0] && strcasecmp(e.msg, reason(r)))
+            rc = cli_fail(c, "%s (%s)", reason(r), e.msg);
+        else
+            rc = cli_fail(c, "%s", reason(r));
+        goto out;
+    }
+    cli_print_json(json_incref(v.payload));
+out:
+    jws_verified_clear(&v);
+    jwks_unref(keys);
+    buf_free(&tok);
+    return rc;
+}
+
+int cli_verify_main(int argc, char **argv)
+{
+    static const struct option lo[] = {CLI_COMMON_OPTIONS,
+                                       {"jwks", required_argument, NULL, OPT_JWKS},
+                                       {"issuer", required_argument, NULL, OPT_ISSUER},
+                                       {"audience", required_argument, NULL, OPT_AUDIENCE},
+                                       {"typ", required_argument, NULL, OPT_TYP},
+                                       {"alg", required_argument, NULL, OPT_ALG},
+                                       {0, 0, 0, 0}};
+    cli c;
+    verify_args a = {0};
+    int rc = CLI_OK, o;
+    cli_begin(&c, "verify", verify_help);
+    c.issuer_from_cfg = true;
+    while ((o = cli_getopt(&c, argc, argv, lo)) != -1) {
+        if ((rc = cli_common_opt(&c, o, optarg, argv)) == CLI_CONTINUE) continue;
+        if (rc != CLI_NOT_COMMON) goto out;
+        switch (o) {
+        case OPT_JWKS:
+            a.jwks = optarg;
+            break;
+        case OPT_ISSUER:
+            cli_flag(&c, "issuer", optarg);
+            break;
+        case OPT_AUDIENCE:
+            a.audience = optarg;
+            break;
+        case OPT_TYP:
+            a.typ = optarg;
+            break;
+        case OPT_ALG:
+            a.algs = optarg;
+            break;
+        default:
+            break;
+        }
+    }
+    rc = CLI_OK;
+    if (optind != argc - 1) {
+        /* never echo an operand: it may be a token */
+        rc =
+            cli_usage(&c, optind < argc ? "expects exactly one TOKEN" : "TOKEN (or -) is required");
+        goto out;
+    }
+    a.token = argv[optind];
+    if (!a.jwks) {
+        rc = cli_usage(&c, "--jwks URL|FILE is required");
+        goto out;
+    }
+    if (!a.audience || !*a.audience) {
+        rc = cli_usage(&c, "--audience is required (RFC 9068 §4: a resource server checks aud)");
+        goto out;
+    }
+    if ((rc = cli_load_cfg(&c, false)) != CLI_OK) goto out;
+    if (!c.cfg->issuer) {
+        rc = cli_usage(&c, "--issuer is required");
+        goto out;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = verify(&c, &a);
+    curl_global_cleanup();
+out:
+    cli_close(&c);
+    return rc;
+}

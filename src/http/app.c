@@ -1,0 +1,159 @@
+#include "http/app.h"
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "keys/keyset.h"
+#include "keys/rotation.h"
+#include "oauth/client_cache.h"
+#include "oauth/client_secret.h"
+#include "oauth/endpoints.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static idp_err load_clients(struct app *a, idp_error *err)
+{
+    store_client *rows = NULL;
+    size_t n = 0;
+    client_cache *cc = NULL;
+    idp_err rc = store_client_list(a->st, &rows, &n, err);
+    if (rc != IDP_OK) goto out;
+    if ((rc = client_cache_build(rows, n, &cc, err)) != IDP_OK) goto out;
+    snap_publish(&a->clients, &cc->obj);
+out:
+    store_client_list_free(rows, n);
+    return rc;
+}
+
+idp_err app_reload(struct app *a, idp_error *err)
+{
+    int64_t gen = 0;
+    keyset *ks = NULL;
+    /* Read the generation first: a change made while loading triggers one more reload. */
+    idp_err rc = store_generation(a->st, &gen, err);
+    if (rc != IDP_OK) return rc;
+    if ((rc = keyset_load(a->st, a->kek, &ks, err)) != IDP_OK) return rc;
+    snap_publish(&a->keys, (snap_obj *)ks);
+    if ((rc = load_clients(a, err)) != IDP_OK) return rc;
+    a->generation = gen;
+    return IDP_OK;
+}
+
+static idp_err rotate(struct app *a, idp_error *err)
+{
+    bool changed = false;
+    idp_err rc = rotation_tick(a->st, a->kek, a->cfg, time_now(), &changed, err);
+    if (rc == IDP_OK && changed) rc = app_reload(a, err);
+    return rc;
+}
+
+idp_err app_init(struct app *a, const cfg *c, idp_error *err)
+{
+    memset(a, 0, sizeof *a);
+    a->cfg = c;
+    snap_slot_init(&a->keys);
+    snap_slot_init(&a->clients);
+    pthread_mutex_init(&a->bg_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->bg_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    snprintf(a->jwks_cache_control, sizeof a->jwks_cache_control, "public, max-age=%lld",
+             (long long)c->jwks_max_age);
+
+    char path[4096];
+    idp_err rc = IDP_OK;
+    if (!c->data_dir) return IDP_FAIL(err, IDP_ERR_CONFIG, "data_dir is not set");
+    if ((rc = kek_load(c->master_key_file, &a->kek, err)) != IDP_OK) return rc;
+    if ((size_t)snprintf(path, sizeof path, "%s/idpd.db", c->data_dir) >= sizeof path)
+        return IDP_FAIL(err, IDP_ERR_CONFIG, "data_dir path too long");
+    if (access(path, F_OK) != 0)
+        return IDP_FAIL(err, IDP_ERR_NOT_FOUND, "%s does not exist (run `idpd init --data-dir %s` first)",
+                        path, c->data_dir);
+    if ((rc = store_open(path, false, &a->st, err)) != IDP_OK) return rc;
+    if ((rc = kek_derive(a->kek, CLIENT_SECRET_PEPPER_LABEL, a->pepper, err)) != IDP_OK) return rc;
+    bool changed = false;
+    if ((rc = rotation_tick(a->st, a->kek, c, time_now(), &changed, err)) != IDP_OK) return rc;
+    if ((rc = app_reload(a, err)) != IDP_OK) return rc;
+    return discovery_build(a, err);
+}
+
+static void bg_tick(struct app *a, int64_t *last_rot, int64_t *last_prune)
+{
+    idp_error e = {0};
+    int64_t gen = 0, now = time_now_ms();
+    if (store_generation(a->st, &gen, &e) != IDP_OK) {
+        log_msg(LOG_ERROR, "store generation: %s", e.msg);
+    } else if (gen != a->generation && app_reload(a, &e) != IDP_OK) {
+        log_msg(LOG_ERROR, "reload: %s", e.msg);
+    }
+    if (now - *last_rot >= APP_ROTATION_INTERVAL_MS) {
+        *last_rot = now;
+        if (rotate(a, &e) != IDP_OK) log_msg(LOG_ERROR, "key rotation: %s", e.msg);
+    }
+    if (now - *last_prune >= APP_PRUNE_INTERVAL_MS) {
+        *last_prune = now;
+        if (store_jti_prune(a->st, time_now(), &e) != IDP_OK)
+            log_msg(LOG_ERROR, "revoked jti prune: %s", e.msg);
+    }
+    snap_reap(&a->keys);
+    snap_reap(&a->clients);
+}
+
+static void *bg_main(void *arg)
+{
+    struct app *a = arg;
+    int64_t last_rot = time_now_ms(), last_prune = 0;
+    pthread_mutex_lock(&a->bg_lock);
+    while (!a->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = ts.tv_nsec + (a->cfg->poll_interval_ms % 1000) * 1000000;
+        ts.tv_sec += a->cfg->poll_interval_ms / 1000 + ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        int w = 0;
+        while (!a->stopping && w != ETIMEDOUT) w = pthread_cond_timedwait(&a->bg_cond, &a->bg_lock, &ts);
+        if (a->stopping) break;
+        pthread_mutex_unlock(&a->bg_lock);
+        bg_tick(a, &last_rot, &last_prune);
+        pthread_mutex_lock(&a->bg_lock);
+    }
+    pthread_mutex_unlock(&a->bg_lock);
+    return NULL;
+}
+
+idp_err app_start_background(struct app *a, idp_error *err)
+{
+    if (pthread_create(&a->bg, NULL, bg_main, a) != 0)
+        return IDP_FAIL(err, IDP_ERR_INTERNAL, "cannot start the background thread");
+    a->bg_started = true;
+    return IDP_OK;
+}
+
+void app_free(struct app *a)
+{
+    if (!a || !a->cfg) return;
+    if (a->bg_started) {
+        pthread_mutex_lock(&a->bg_lock);
+        a->stopping = true;
+        pthread_cond_signal(&a->bg_cond);
+        pthread_mutex_unlock(&a->bg_lock);
+        pthread_join(a->bg, NULL);
+        a->bg_started = false;
+    }
+    snap_slot_destroy(&a->keys);
+    snap_slot_destroy(&a->clients);
+    pthread_cond_destroy(&a->bg_cond);
+    pthread_mutex_destroy(&a->bg_lock);
+    store_close(a->st);
+    kek_free(a->kek);
+    mem_wipe(a->pepper, sizeof a->pepper);
+    free(a->discovery_body);
+    memset(a, 0, sizeof *a);
+}

@@ -1,0 +1,50 @@
+/* app — the server's shared state (DESIGN §2). Request threads only read it: the configuration
+ * and secrets are fixed for the whole run, and the key set and client cache are immutable
+ * snapshots taken with snap_acquire (no lock on the hot path). One background thread rebuilds the
+ * snapshots when the store changes (store_generation), runs key rotation and prunes revoked jtis:
+ * nothing slow ever runs on a request thread. */
+#ifndef IDPD_HTTP_APP_H
+#define IDPD_HTTP_APP_H
+
+#include "core/cfg.h"
+#include "core/err.h"
+#include "core/snap.h"
+#include "keys/kek.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define APP_ROTATION_INTERVAL_MS 10000
+#define APP_PRUNE_INTERVAL_MS (3600 * 1000)
+
+struct app {
+    const cfg *cfg;          /* borrowed; immutable */
+    store *st;               /* owned */
+    kek *kek;                /* owned */
+    unsigned char pepper[32];/* client-secret pepper (oauth/client_secret.h); wiped on free */
+    snap_slot keys;          /* keyset snapshots */
+    snap_slot clients;       /* client_cache snapshots */
+    int64_t generation;      /* store generation of the published snapshots (bg thread only) */
+    char *discovery_body;    /* prebuilt RFC 8414 metadata, owned */
+    size_t discovery_len;
+    char jwks_cache_control[64];
+    /* background thread */
+    pthread_t bg;
+    bool bg_started;
+    pthread_mutex_t bg_lock;
+    pthread_cond_t bg_cond;
+    bool stopping;
+};
+
+/* Opens everything named by c (master key, store, pepper), runs rotation_tick once and publishes
+ * the first snapshots. On failure everything is released (app_free is still safe to call). */
+idp_err app_init(struct app *a, const cfg *c, idp_error *err);
+/* Rebuilds and publishes both snapshots (background thread / init only). */
+idp_err app_reload(struct app *a, idp_error *err);
+idp_err app_start_background(struct app *a, idp_error *err);
+/* Stops and joins the background thread, then frees everything. Accepts a zeroed app. */
+void app_free(struct app *a);
+
+#endif

@@ -1,0 +1,94 @@
+#include "http/response.h"
+
+#include "core/log.h"
+#include "oauth/jsonw.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void response_init(http_response *rs)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->status = 200;
+    buf_init(&rs->body, RESPONSE_MAX_BODY);
+}
+
+void response_clear(http_response *rs)
+{
+    if (!rs) return;
+    buf_free(&rs->body);
+    snap_unref(rs->hold);
+    rs->hold = NULL;
+    rs->ext_body = NULL;
+    rs->ext_len = 0;
+}
+
+void response_header_set(http_response *rs, const char *name, const char *value)
+{
+    for (size_t i = 0; i < rs->nheaders; i++) {
+        if (strcmp(rs->headers[i].name, name) == 0) {
+            snprintf(rs->headers[i].value, sizeof rs->headers[i].value, "%s", value);
+            return;
+        }
+    }
+    if (rs->nheaders == RESPONSE_MAX_HEADERS) return;
+    response_header *h = &rs->headers[rs->nheaders++];
+    h->name = name;
+    snprintf(h->value, sizeof h->value, "%s", value);
+}
+
+const char *response_body(const http_response *rs, size_t *len)
+{
+    if (rs->ext_body) {
+        *len = rs->ext_len;
+        return rs->ext_body;
+    }
+    *len = rs->body.len;
+    return rs->body.data ? rs->body.data : "";
+}
+
+void response_set_client(http_response *rs, const char *id, size_t len)
+{
+    if (len >= sizeof rs->client_id) len = sizeof rs->client_id - 1;
+    memcpy(rs->client_id, id, len);
+    rs->client_id[len] = '\0';
+}
+
+/* Transport-level failures have no OAuth meaning: their `error` is the code's own name. */
+static bool transport_code(idp_err c)
+{
+    return c == IDP_ERR_NOT_FOUND || c == IDP_ERR_HTTP_METHOD || c == IDP_ERR_TOO_LARGE ||
+           c == IDP_ERR_HTTP_MEDIA_TYPE;
+}
+
+void response_error(http_response *rs, const idp_error *e)
+{
+    idp_err code = e->code == IDP_OK ? IDP_ERR_INTERNAL : e->code;
+    rs->status = idp_err_http_status(code);
+    rs->content_type = "application/json";
+    rs->no_store = true;
+    snap_unref(rs->hold);
+    rs->hold = NULL;
+    rs->ext_body = NULL;
+    buf_reset(&rs->body);
+    const char *error = transport_code(code) ? idp_err_name(code) : idp_err_oauth(code);
+    const char *desc = e->msg;
+    if (rs->status >= 500) {
+        log_msg(LOG_ERROR, "%s (%s:%d): %s", idp_err_name(code), e->func ? e->func : "?", e->line,
+                e->msg);
+        desc = "internal server error";
+    }
+    buf_puts(&rs->body, "{");
+    jsonw_member_str(&rs->body, 1, "error", error);
+    if (desc[0]) jsonw_member_str(&rs->body, 0, "error_description", desc);
+    buf_puts(&rs->body, "}");
+    if (rs->status == 401 && rs->www_auth_basic)
+        response_header_set(rs, "WWW-Authenticate", "Basic realm=\"idpd\"");
+}
+
+void response_error_code(http_response *rs, idp_err code, const char *msg)
+{
+    idp_error e = {.code = code, .func = __func__, .line = __LINE__};
+    snprintf(e.msg, sizeof e.msg, "%s", msg ? msg : "");
+    response_error(rs, &e);
+}

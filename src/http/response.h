@@ -1,0 +1,54 @@
+/* response — what a handler produces, and the ONE error renderer (STYLE.md habit 4): status and
+ * OAuth `error` come from the idp_err table (idp_err_http_status / idp_err_oauth), the
+ * error_description from idp_error.msg. Handlers never set an error status themselves. */
+#ifndef IDPD_HTTP_RESPONSE_H
+#define IDPD_HTTP_RESPONSE_H
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/snap.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define RESPONSE_MAX_HEADERS 6
+#define RESPONSE_MAX_BODY (1024u * 1024u)
+
+typedef struct response_header {
+    const char *name; /* static */
+    char value[160];
+} response_header;
+
+typedef struct http_response {
+    int status;               /* 200 unless an error is rendered */
+    const char *content_type; /* static; NULL = no body */
+    idp_buf body;             /* owned body, or ... */
+    const char *ext_body;     /* ... a borrowed one (e.g. the prebuilt JWKS), kept alive by hold */
+    size_t ext_len;
+    snap_obj *hold;           /* owned reference released with the response; may be NULL */
+    response_header headers[RESPONSE_MAX_HEADERS];
+    size_t nheaders;
+    bool no_store;            /* Cache-Control: no-store (+ Pragma: no-cache) */
+    bool www_auth_basic;      /* on 401: WWW-Authenticate: Basic realm="idpd" (RFC 6749 §5.2) */
+    char client_id[129];      /* for the request log when known; "" otherwise (truncated) */
+} http_response;
+
+void response_init(http_response *rs);
+void response_clear(http_response *rs); /* frees the body and drops hold */
+/* Adds a header (value truncated to fit); silently ignored past RESPONSE_MAX_HEADERS. */
+void response_header_set(http_response *rs, const char *name, const char *value);
+/* Borrowed body pointer and length (ext_body or body). */
+const char *response_body(const http_response *rs, size_t *len);
+/* Records the authenticated (or claimed) client id for the log line. */
+void response_set_client(http_response *rs, const char *id, size_t len);
+
+/* Renders e as the response: status = idp_err_http_status(e->code); JSON body
+ * {"error": <OAuth error or, for transport errors (404/405/413/415), the code's name>,
+ *  "error_description": e->msg} (the description is omitted when empty; for 5xx it is a generic
+ * text — the detail is for the log only). Sets Cache-Control: no-store. Keeps headers already set
+ * (Allow for 405) and adds WWW-Authenticate on 401 when www_auth_basic is set. */
+void response_error(http_response *rs, const idp_error *e);
+/* Convenience: response_error with a code and a message. */
+void response_error_code(http_response *rs, idp_err code, const char *msg);
+
+#endif

@@ -1,0 +1,302 @@
+#include "http/server.h"
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "http/app.h"
+#include "http/listen.h"
+#include "http/request.h"
+#include "http/response.h"
+#include "http/router.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SERVER_CONNECTION_LIMIT 4096
+#define SERVER_CONNECTION_TIMEOUT_S 30
+#define SERVER_LOG_PATH_MAX 256
+#define SERVER_DISCARD_FACTOR 4
+
+/* Per-request state kept by MHD between calls of the access handler (*con_cls). */
+typedef struct conn_ctx {
+    idp_buf body;
+    uint64_t received; /* body bytes seen, stored or not */
+    bool too_large;    /* the body passed max_body: discarded, 413 at its end */
+    bool answered;     /* 413 queued before the body (from Content-Length) */
+    int64_t t0_us;
+} conn_ctx;
+
+/* Request log lines are written directly (no JSON tree: this runs for every request) and only
+ * when the configured level includes info. */
+static bool log_requests = true;
+
+/* Copies s into out, percent-encoding everything that is not printable ASCII, '%', '"' and '\\',
+ * so the result is safe inside a JSON string and unambiguous. */
+static void log_safe(const char *s, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && o + 4 < cap; p++) {
+        if (*p > 0x20 && *p < 0x7f && *p != '%' && *p != '"' && *p != '\\') {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
+/* One line per request (contract): method, path without query, status, duration_us, client_id
+ * when known. Never the Authorization header, a secret, a token or the query string. Same shape
+ * as log_json's lines; one write(2) so lines from several threads never interleave. */
+static void log_request(const char *method, const char *url, const http_response *rs, int64_t t0)
+{
+    if (!log_requests) return;
+    char path[SERVER_LOG_PATH_MAX], meth[32], cid[sizeof rs->client_id * 3], ts[32], base[21];
+    int64_t ms = time_now_ms();
+    log_safe(url, path, sizeof path);
+    log_safe(method, meth, sizeof meth);
+    log_safe(rs->client_id, cid, sizeof cid);
+    time_format_rfc3339(ms / 1000, base);
+    snprintf(ts, sizeof ts, "%.19s.%03dZ", base, (int)(ms % 1000));
+    char line[1024];
+    int n = snprintf(line, sizeof line,
+                     "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"method\":\"%s\","
+                     "\"path\":\"%s\",\"status\":%d,\"duration_us\":%" PRId64 "%s%s%s}\n",
+                     ts, meth, path, rs->status, time_mono_us() - t0,
+                     cid[0] ? ",\"client_id\":\"" : "", cid, cid[0] ? "\"" : "");
+    if (n > 0 && (size_t)n < sizeof line) {
+        ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+        (void)w; /* nowhere to report a failing stderr */
+    }
+}
+
+static void release_hold(void *cls)
+{
+    snap_unref(cls);
+}
+
+/* Builds the MHD response: zero-copy for every kind of body. */
+static struct MHD_Response *mhd_response(http_response *rs)
+{
+    struct MHD_Response *r;
+    if (rs->ext_body && rs->hold) {
+        r = MHD_create_response_from_buffer_with_free_callback_cls(rs->ext_len, (void *)rs->ext_body,
+                                                                   release_hold, rs->hold);
+        if (r) rs->hold = NULL; /* MHD releases it once the body is sent */
+    } else if (rs->ext_body) {
+        r = MHD_create_response_from_buffer(rs->ext_len, (void *)rs->ext_body, MHD_RESPMEM_PERSISTENT);
+    } else {
+        size_t len = rs->body.len;
+        char *data = buf_steal(&rs->body);
+        r = MHD_create_response_from_buffer_with_free_callback(len, data ? data : xstrdup(""), free);
+    }
+    if (!r) return NULL;
+    if (rs->content_type) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs->content_type);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (rs->no_store) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_PRAGMA, "no-cache");
+    }
+    for (size_t i = 0; i < rs->nheaders; i++)
+        if (!(rs->no_store && strcmp(rs->headers[i].name, "Cache-Control") == 0))
+            MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
+    return r;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, const char *method, const char *url,
+                            http_response *rs, int64_t t0)
+{
+    struct MHD_Response *r = mhd_response(rs);
+    if (!r) return MHD_NO;
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)rs->status, r);
+    MHD_destroy_response(r);
+    log_request(method, url, rs, t0);
+    return ok;
+}
+
+static enum MHD_Result fail_early(struct MHD_Connection *c, const char *method, const char *url,
+                                  idp_err code, const char *msg, int64_t t0)
+{
+    http_response rs;
+    response_init(&rs);
+    response_error_code(&rs, code, msg);
+    enum MHD_Result ok = respond(c, method, url, &rs, t0);
+    response_clear(&rs);
+    return ok;
+}
+
+static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ctx *cx,
+                                const char *method, const char *url)
+{
+    http_request rq = {
+        .method = method, .path = url,
+        .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .body = cx->body.data, .body_len = cx->body.len};
+    http_response rs;
+    response_init(&rs);
+    idp_error e = {0};
+    char allow[64];
+    const route *rt = NULL;
+    snap_obj *ks = NULL, *cc = NULL;
+    idp_err rc = router_match(router_routes, router_nroutes, method, url, &rt, allow, sizeof allow, &e);
+    if (rc == IDP_OK) {
+        ks = snap_acquire(&a->keys);
+        cc = snap_acquire(&a->clients);
+        rq.keys = (const struct keyset *)ks;
+        rq.clients = (const struct client_cache *)cc;
+        rc = rt->fn(a, &rq, &rs, &e);
+    } else if (rc == IDP_ERR_HTTP_METHOD) {
+        response_header_set(&rs, "Allow", allow);
+    }
+    if (rc != IDP_OK) {
+        if (e.code != rc) IDP_FAIL(&e, rc, "%s", "");
+        response_error(&rs, &e);
+    }
+    enum MHD_Result ok = respond(c, method, url, &rs, cx->t0_us);
+    response_clear(&rs);
+    snap_release(ks);
+    snap_release(cc);
+    return ok;
+}
+
+/* A body larger than max_body is refused (413): at once when Content-Length says so (before any
+ * body is read), else at the end of the body, which is discarded past the cap. */
+static bool declared_too_large(struct MHD_Connection *c, int64_t max)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl) return false;
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(cl, &end, 10);
+    return errno == ERANGE || (end != cl && n > max);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_size, void **con_cls)
+{
+    struct app *a = cls;
+    conn_ctx *cx = *con_cls;
+    if (!cx) {
+        cx = xcalloc(1, sizeof *cx);
+        buf_init(&cx->body, (size_t)a->cfg->max_body);
+        cx->t0_us = time_mono_us();
+        *con_cls = cx;
+        if (declared_too_large(c, a->cfg->max_body)) {
+            cx->answered = true;
+            return fail_early(c, method, url, IDP_ERR_TOO_LARGE, "request body too large", cx->t0_us);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        /* MHD cannot answer in the middle of an upload: past the cap the rest is discarded
+         * (not stored) and 413 is sent at its end; a body that goes on beyond
+         * SERVER_DISCARD_FACTOR x max_body gets the connection closed instead. */
+        cx->received += *upload_size;
+        if (!cx->too_large && buf_append(&cx->body, upload_data, *upload_size) != 0) {
+            cx->too_large = true;
+            buf_free_secret(&cx->body);
+        }
+        *upload_size = 0;
+        return cx->received / SERVER_DISCARD_FACTOR > (uint64_t)a->cfg->max_body ? MHD_NO : MHD_YES;
+    }
+    if (cx->answered) return MHD_YES;
+    if (cx->too_large) return fail_early(c, method, url, IDP_ERR_TOO_LARGE, "request body too large", cx->t0_us);
+    return dispatch(a, c, cx, method, url);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    conn_ctx *cx = *con_cls;
+    if (!cx) return;
+    buf_free_secret(&cx->body); /* it may have held a client secret */
+    free(cx);
+    *con_cls = NULL;
+}
+
+/* MHD_OPTION_EXTERNAL_LOGGER: MHD's messages as our JSON log lines. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n') msg[--n] = '\0';
+    log_msg(LOG_WARN, "microhttpd: %s", msg);
+}
+
+static idp_err start_daemon(struct app *a, const listen_addr *la, struct MHD_Daemon **out,
+                            idp_error *err)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = a->cfg->threads > 0 ? (unsigned)a->cfg->threads : (unsigned)(cores > 0 ? cores : 1);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (la->family == AF_INET6) flags |= MHD_USE_IPv6;
+    *out = MHD_start_daemon(
+        flags, la->port, NULL, NULL, on_access, a,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, so every message goes through it */
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la->ss,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_END);
+    if (!*out) return IDP_FAIL(err, IDP_ERR_IO, "cannot listen on %s (address in use?)", a->cfg->listen);
+    return IDP_OK;
+}
+
+static void announce(struct MHD_Daemon *d, const listen_addr *la)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = info ? info->port : la->port;
+    if (la->family == AF_INET6)
+        printf("idpd listening on http://[%s]:%u\n", la->host, port);
+    else
+        printf("idpd listening on http://%s:%u\n", la->host, port);
+    fflush(stdout);
+}
+
+idp_err server_run(const cfg *c, idp_error *err)
+{
+    struct app a = {0};
+    struct MHD_Daemon *d = NULL;
+    listen_addr la;
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+    /* Blocked before any thread starts, so every thread inherits the mask and sigwait below is
+     * the only place these signals are taken. */
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
+    log_level lvl = log_level_from_name(c->log_level);
+    log_set_level(lvl);
+    log_requests = lvl <= LOG_INFO;
+    idp_err rc = listen_parse(c->listen, &la, err);
+    if (rc != IDP_OK) goto out;
+    if ((rc = app_init(&a, c, err)) != IDP_OK) goto out;
+    if ((rc = app_start_background(&a, err)) != IDP_OK) goto out;
+    if ((rc = start_daemon(&a, &la, &d, err)) != IDP_OK) goto out;
+    announce(d, &la);
+    log_msg(LOG_INFO, "serving %s as issuer %s", c->listen, c->issuer);
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0) {
+    }
+    log_msg(LOG_INFO, "signal %d: shutting down", sig);
+out:
+    if (d) MHD_stop_daemon(d); /* waits for the request threads */
+    app_free(&a);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}

@@ -1,0 +1,340 @@
+/* jws — compact JWS sign and verify (see jws.h for the rules).
+ *
+ * Hot path (jws_verify): no allocation besides the JSON trees and the returned payload; the
+ * header and signature are decoded into stack buffers, ES256 r||s is turned into DER by hand
+ * (no ECDSA_SIG/BIGNUM round trip), SHA-256 is fetched once per process, one EVP_MD_CTX per
+ * call. The signature is checked before the payload is parsed. */
+#include "jose/jws.h"
+
+#include "core/b64url.h"
+#include "core/jsonx.h"
+#include "core/mem.h"
+#include "jose/internal.h"
+
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define JWS_MAX_HEADER_B64 2048 /* encoded protected header cap; decoded into a stack buffer */
+#define ES256_DER_MAX 72        /* SEQUENCE { INTEGER r, INTEGER s }, each <= 33 octets */
+
+/* One DER INTEGER from a 32-octet big-endian unsigned value (X.690 §8.3: minimal octets,
+ * a leading 0x00 when the high bit is set). */
+static size_t der_int(unsigned char *out, const unsigned char *v)
+{
+    size_t i = 0;
+    while (i < 31 && v[i] == 0) i++;
+    size_t n = 32 - i, o = 0;
+    bool pad = v[i] & 0x80;
+    out[o++] = 0x02;
+    out[o++] = (unsigned char)(n + pad);
+    if (pad) out[o++] = 0x00;
+    memcpy(out + o, v + i, n);
+    return o + n;
+}
+
+/* RFC 7518 §3.4: the JWS signature is r||s, 32 octets each; EVP wants DER. */
+static size_t es256_to_der(const unsigned char sig[64], unsigned char der[ES256_DER_MAX])
+{
+    unsigned char body[ES256_DER_MAX];
+    size_t n = der_int(body, sig);
+    n += der_int(body + n, sig + 32);
+    der[0] = 0x30;
+    der[1] = (unsigned char)n;
+    memcpy(der + 2, body, n);
+    return n + 2;
+}
+
+static idp_err es256_from_der(const unsigned char *der, size_t len, unsigned char out[64],
+                              idp_error *err)
+{
+    const unsigned char *p = der;
+    ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &p, (long)len);
+    const BIGNUM *r = NULL, *ss = NULL;
+    if (s) ECDSA_SIG_get0(s, &r, &ss);
+    bool ok = s && BN_bn2binpad(r, out, 32) == 32 && BN_bn2binpad(ss, out + 32, 32) == 32;
+    ECDSA_SIG_free(s);
+    return ok ? IDP_OK : IDP_FAIL(err, IDP_ERR_CRYPTO, "cannot convert ECDSA signature");
+}
+
+static bool pkey_fits(jws_alg alg, EVP_PKEY *k)
+{
+    char grp[32];
+    switch (jose_alg_kty(alg)) {
+    case JWK_KTY_RSA: return EVP_PKEY_is_a(k, "RSA");
+    case JWK_KTY_OKP: return EVP_PKEY_is_a(k, "ED25519");
+    case JWK_KTY_EC:
+        return EVP_PKEY_is_a(k, "EC") &&
+               EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, grp, sizeof grp, NULL) &&
+               strcmp(grp, "prime256v1") == 0;
+    default: return false;
+    }
+}
+
+/* DigestSign/Verify context for alg: SHA-256 (none for EdDSA, RFC 8037 §3.1), and for PS256
+ * PSS with MGF1-SHA-256 and a 32-octet salt (RFC 7518 §3.5). */
+static EVP_MD_CTX *md_ctx(jws_alg alg, EVP_PKEY *key, bool sign)
+{
+    const EVP_MD *md = alg == JWS_EDDSA ? NULL : jose_md_sha256();
+    if (alg != JWS_EDDSA && !md) return NULL;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    int ok = ctx && (sign ? EVP_DigestSignInit(ctx, &pctx, md, NULL, key)
+                          : EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key)) == 1;
+    if (ok && alg == JWS_PS256)
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) > 0 && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0;
+    if (!ok) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* Verification once alg and key are known to fit and siglen is exact. */
+static idp_err verify_core(jws_alg alg, EVP_PKEY *pub, const void *in, size_t len,
+                           const unsigned char *sig, size_t siglen, idp_error *err)
+{
+    unsigned char der[ES256_DER_MAX];
+    if (alg == JWS_ES256) siglen = es256_to_der(sig, der), sig = der;
+    EVP_MD_CTX *ctx = md_ctx(alg, pub, false);
+    if (!ctx) {
+        ERR_clear_error();
+        return IDP_FAIL(err, IDP_ERR_CRYPTO, "cannot set up signature verification");
+    }
+    int r = EVP_DigestVerify(ctx, sig, siglen, in, len);
+    EVP_MD_CTX_free(ctx);
+    if (r == 1) return IDP_OK;
+    ERR_clear_error();
+    return IDP_FAIL(err, IDP_ERR_JOSE_SIGNATURE, "signature did not verify");
+}
+
+idp_err jws_verify_raw(jws_alg alg, EVP_PKEY *pub, const void *input, size_t len,
+                       const unsigned char *sig, size_t siglen, idp_error *err)
+{
+    if (!pub || !pkey_fits(alg, pub)) return IDP_FAIL(err, IDP_ERR_JOSE_ALG, "alg does not fit the key");
+    size_t want = jose_alg_kty(alg) == JWK_KTY_RSA ? (size_t)EVP_PKEY_get_size(pub) : 64;
+    if (siglen != want) return IDP_FAIL(err, IDP_ERR_JOSE_SIGNATURE, "signature has the wrong length");
+    return verify_core(alg, pub, input, len, sig, siglen, err);
+}
+
+idp_err jws_sign_raw(jws_alg alg, EVP_PKEY *priv, const void *input, size_t len,
+                     unsigned char *sig, size_t *siglen, idp_error *err)
+{
+    *siglen = 0;
+    if (!priv || !pkey_fits(alg, priv)) return IDP_FAIL(err, IDP_ERR_JOSE_ALG, "alg does not fit the key");
+    if (EVP_PKEY_get_size(priv) > JWS_MAX_SIG) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "key too large");
+    unsigned char der[ES256_DER_MAX + 8];
+    unsigned char *dst = alg == JWS_ES256 ? der : sig;
+    size_t n = alg == JWS_ES256 ? sizeof der : JWS_MAX_SIG;
+    EVP_MD_CTX *ctx = md_ctx(alg, priv, true);
+    idp_err rc = IDP_OK;
+    if (!ctx || EVP_DigestSign(ctx, dst, &n, input, len) != 1) {
+        rc = IDP_FAIL(err, IDP_ERR_CRYPTO, "signing failed");
+        goto out;
+    }
+    if (alg == JWS_ES256) {
+        if ((rc = es256_from_der(der, n, sig, err))) goto out;
+        n = 64;
+    }
+    *siglen = n;
+out:
+    EVP_MD_CTX_free(ctx);
+    ERR_clear_error();
+    return rc;
+}
+
+/* ---- compact verification ---------------------------------------------------------------- */
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span;
+
+/* RFC 7515 §7.1: BASE64URL(header) '.' BASE64URL(payload) '.' BASE64URL(signature). */
+static idp_err split_token(const char *t, size_t len, span parts[3], idp_error *err)
+{
+    const char *d1 = memchr(t, '.', len);
+    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - t)) : NULL;
+    if (!d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - t)))
+        return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS compact serialization needs exactly 3 parts");
+    parts[0] = (span){t, (size_t)(d1 - t)};
+    parts[1] = (span){d1 + 1, (size_t)(d2 - d1 - 1)};
+    parts[2] = (span){d2 + 1, len - (size_t)(d2 + 1 - t)};
+    if (parts[2].n == 0) return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS without a signature");
+    return IDP_OK;
+}
+
+static idp_err parse_header(span h, json_t **out, idp_error *err)
+{
+    unsigned char buf[JWS_MAX_HEADER_B64 / 4 * 3 + 4];
+    size_t len = 0;
+    if (h.n > JWS_MAX_HEADER_B64) return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS header too long");
+    if (b64url_decode_to(h.p, h.n, buf, sizeof buf, &len))
+        return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS header is not strict base64url");
+    if (jsonx_parse((const char *)buf, len, 0, 0, true, out, NULL))
+        return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS header is not a strict JSON object");
+    return IDP_OK;
+}
+
+/* RFC 7515 §4.1.9 / RFC 7519 §5.1: media types compare case-insensitively and may omit
+ * the "application/" prefix. */
+static bool typ_matches(const char *want, const char *got)
+{
+    static const char pfx[] = "application/";
+    if (strncasecmp(want, pfx, sizeof pfx - 1) == 0) want += sizeof pfx - 1;
+    if (strncasecmp(got, pfx, sizeof pfx - 1) == 0) got += sizeof pfx - 1;
+    return strcasecmp(want, got) == 0;
+}
+
+static idp_err check_header(const json_t *h, const jws_verify_opts *o, jws_alg *alg,
+                            const char **kid, idp_error *err)
+{
+    /* RFC 7515 §4.1.11: we understand no extension, so any crit fails; b64 (RFC 7797) too. */
+    if (json_object_get(h, "crit") || json_object_get(h, "b64"))
+        return IDP_FAIL(err, IDP_ERR_JOSE_CRIT, "unsupported critical header");
+    json_t *a = json_object_get(h, "alg");
+    if (!json_is_string(a)) return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS header without a string alg");
+    /* RFC 8725 §3.1-3.2: only our asymmetric algs, never none or HS*, and only allowed ones. */
+    *alg = jws_alg_from_name(json_string_value(a), json_string_length(a));
+    if (*alg == JWS_ALG_INVALID || !(o->allowed_algs & JWS_ALGS_ALL & JWS_ALG_BIT(*alg)))
+        return IDP_FAIL(err, IDP_ERR_JOSE_ALG, "JWS alg not allowed");
+    json_t *k = json_object_get(h, "kid"), *t = json_object_get(h, "typ");
+    if (k && !json_is_string(k)) return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS kid is not a string");
+    if (t && !json_is_string(t)) return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS typ is not a string");
+    *kid = k ? json_string_value(k) : NULL;
+    if (o->typ && (!t || !typ_matches(o->typ, json_string_value(t))))
+        return IDP_FAIL(err, IDP_ERR_JWT_TYP, "JWS typ is not the expected one");
+    return IDP_OK;
+}
+
+/* Keys come from opts.keys only, never from jku/x5u/jwk/x5c (RFC 8725 §3.10). */
+static idp_err select_key(const jwks *keys, const char *kid, jws_alg alg, const jwk **out,
+                          idp_error *err)
+{
+    const jwk *k = NULL;
+    if (kid) {
+        k = jwks_find(keys, kid);
+        if (!k) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "no key for this kid");
+    } else {
+        for (size_t i = 0; i < jwks_count(keys); i++) {
+            if (!jwk_allows(jwks_at(keys, i), alg)) continue;
+            if (k) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "JWS without kid and several candidate keys");
+            k = jwks_at(keys, i);
+        }
+        if (!k) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "no key for this alg");
+    }
+    if (!jwk_allows(k, alg)) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "key does not allow this alg");
+    *out = k;
+    return IDP_OK;
+}
+
+static idp_err decode_sig(span s, size_t want, unsigned char *sig, idp_error *err)
+{
+    size_t len = 0;
+    if (s.n > b64url_encoded_len(JWS_MAX_SIG) + 1)
+        return IDP_FAIL(err, IDP_ERR_JOSE_SIGNATURE, "signature has the wrong length");
+    if (b64url_decode_to(s.p, s.n, sig, JWS_MAX_SIG + 3, &len))
+        return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS signature is not strict base64url");
+    if (len != want) return IDP_FAIL(err, IDP_ERR_JOSE_SIGNATURE, "signature has the wrong length");
+    return IDP_OK;
+}
+
+idp_err jws_verify(const char *token, size_t len, const jws_verify_opts *opts, jws_verified *out,
+                   idp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t max = opts->max_len ? opts->max_len : JWS_MAX_LEN;
+    span parts[3] = {{NULL, 0}, {NULL, 0}, {NULL, 0}};
+    unsigned char sig[JWS_MAX_SIG + 3];
+    const char *kid = NULL;
+    jws_alg alg = JWS_ALG_INVALID;
+    const jwk *key = NULL;
+    idp_err rc;
+    if (!token || len > max) return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS too long");
+    if ((rc = split_token(token, len, parts, err))) goto out;
+    if ((rc = parse_header(parts[0], &out->header, err))) goto out;
+    if ((rc = check_header(out->header, opts, &alg, &kid, err))) goto out;
+    if ((rc = select_key(opts->keys, kid, alg, &key, err))) goto out;
+    if ((rc = decode_sig(parts[2], jwk_sig_len(key), sig, err))) goto out;
+    if (b64url_decode(parts[1].p, parts[1].n, &out->raw_payload, &out->raw_payload_len)) {
+        rc = IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS payload is not strict base64url");
+        goto out;
+    }
+    /* RFC 7515 §5.2 step 8: the signing input is the first two parts as sent. */
+    rc = verify_core(alg, jwk_pkey(key), token, (size_t)(parts[2].p - 1 - token), sig,
+                     jwk_sig_len(key), err);
+    if (rc) goto out;
+    if (opts->payload_json &&
+        jsonx_parse((const char *)out->raw_payload, out->raw_payload_len, 0, 0, true, &out->payload,
+                    NULL)) {
+        rc = IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS payload is not a strict JSON object");
+        goto out;
+    }
+    out->key = key;
+    out->alg = alg;
+out:
+    if (rc) jws_verified_clear(out);
+    return rc;
+}
+
+void jws_verified_clear(jws_verified *v)
+{
+    if (!v) return;
+    json_decref(v->header);
+    json_decref(v->payload);
+    free(v->raw_payload);
+    memset(v, 0, sizeof *v);
+}
+
+/* ---- compact signing --------------------------------------------------------------------- */
+
+static char *header_json(jws_alg alg, const char *kid, const char *typ)
+{
+    json_t *h = json_object();
+    char *s = NULL;
+    if (json_object_set_new(h, "alg", json_string(jws_alg_name(alg))) ||
+        (kid && json_object_set_new(h, "kid", json_string(kid))) ||
+        (typ && json_object_set_new(h, "typ", json_string(typ))))
+        goto out; /* not UTF-8 */
+    s = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+out:
+    json_decref(h);
+    return s;
+}
+
+idp_err jws_sign_compact(const jwk *key, jws_alg alg, const char *typ, const void *payload,
+                         size_t payload_len, idp_buf *out, idp_error *err)
+{
+    if (!key || !jwk_is_private(key)) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "signing needs a private key");
+    if (!jwk_allows(key, alg)) return IDP_FAIL(err, IDP_ERR_JOSE_ALG, "key does not allow this alg");
+    size_t start = out->len;
+    unsigned char sig[JWS_MAX_SIG];
+    size_t siglen = 0;
+    idp_err rc = IDP_OK;
+    char *hdr = header_json(alg, jwk_kid(key), typ);
+    if (!hdr) {
+        rc = IDP_FAIL(err, IDP_ERR_INVALID, "cannot build the JWS header");
+        goto out;
+    }
+    if (b64url_encode_buf(out, hdr, strlen(hdr)) || buf_putc(out, '.') ||
+        b64url_encode_buf(out, payload, payload_len)) {
+        rc = IDP_FAIL(err, IDP_ERR_TOO_LARGE, "JWS larger than the buffer cap");
+        goto out;
+    }
+    rc = jws_sign_raw(alg, jwk_pkey(key), out->data + start, out->len - start, sig, &siglen, err);
+    if (rc) goto out;
+    if (buf_putc(out, '.') || b64url_encode_buf(out, sig, siglen))
+        rc = IDP_FAIL(err, IDP_ERR_TOO_LARGE, "JWS larger than the buffer cap");
+out:
+    free(hdr);
+    if (rc && out->data) {
+        out->len = start;
+        out->data[start] = '\0';
+    }
+    return rc;
+}

@@ -1,0 +1,24 @@
+/* endpoints — the HTTP handlers of the OAuth endpoints (one file each, one row each in
+ * http/router.c). They are compiled into the http library (src/http/meson.build) because they
+ * use its request/response types; the protocol logic they call (scope, resource, token_claims,
+ * access_token, client_cache) lives in the oauth library and is unit-tested without HTTP. */
+#ifndef IDPD_OAUTH_ENDPOINTS_H
+#define IDPD_OAUTH_ENDPOINTS_H
+
+#include "core/err.h"
+#include "http/request.h"
+#include "http/response.h"
+
+struct app;
+
+idp_err discovery_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err jwks_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err token_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err introspect_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err revoke_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err health_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+
+/* Prebuilds the discovery document for a->cfg->issuer into a->discovery_body (discovery.c). */
+idp_err discovery_build(struct app *a, idp_error *err);
+
+#endif

@@ -1,0 +1,37 @@
+/* POST /revoke (RFC 7009): the caller authenticates; an access token issued to that caller has
+ * its jti deny-listed until its exp. Invalid or unknown tokens also get 200 (§2.2). */
+#include "oauth/endpoints.h"
+
+#include "core/jsonx.h"
+#include "http/app.h"
+#include "http/request_form.h"
+#include "keys/keyset.h"
+#include "oauth/access_token.h"
+#include "oauth/client_auth.h"
+
+#include <string.h>
+
+idp_err revoke_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
+{
+    form f;
+    const client_entry *ce = NULL;
+    jws_verified v = {0};
+    idp_error verr = {0};
+    rs->no_store = true;
+    idp_err rc = request_form(rq, &f, err);
+    if (rc != IDP_OK) return rc;
+    if ((rc = client_auth_authenticate(a, rq, &f, rs, &ce, err)) != IDP_OK) return rc;
+    const char *tok = form_get(&f, "token");
+    if (!tok) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "token is required");
+    if (access_token_verify(rq->keys ? keyset_public(rq->keys) : NULL, a->cfg->issuer,
+                            a->cfg->leeway, 0, tok, strlen(tok), &v, &verr) != IDP_OK)
+        return IDP_OK; /* §2.2: invalid tokens do not cause an error */
+    int64_t exp = 0;
+    const char *cid = jsonx_str(v.payload, "client_id");
+    /* §2.1: the server verifies the token was issued to the client making the request; a token of
+     * another client is left alone, with the same 200 answer. */
+    if (cid && strcmp(cid, ce->client_id) == 0 && jsonx_int(v.payload, "exp", &exp))
+        rc = store_jti_revoke(a->st, jsonx_str(v.payload, "jti"), exp, err);
+    jws_verified_clear(&v);
+    return rc;
+}

@@ -1,0 +1,87 @@
+/* grant_type=client_credentials (RFC 6749 §4.4): a JWT access token (RFC 9068) for the
+ * authenticated client itself; scope per RFC 6749 §3.3, audience per RFC 8707. No database
+ * access: everything comes from the request's snapshots. */
+#include "oauth/token_grant.h"
+
+#include "core/timeutil.h"
+#include "http/app.h"
+#include "jose/jws.h"
+#include "keys/keyset.h"
+#include "oauth/jsonw.h"
+#include "oauth/resource.h"
+#include "oauth/scope.h"
+#include "oauth/token_claims.h"
+
+#include <string.h>
+
+static size_t resources(const form *f, const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->params[i].name, "resource") == 0 && n < cap) out[n++] = f->params[i].value;
+        else if (strcmp(f->params[i].name, "resource") == 0) return cap + 1;
+    return n;
+}
+
+static idp_err sign(const struct app *a, const http_request *rq, const client_entry *ce,
+                    const token_claims *tc, idp_buf *tok, idp_error *err)
+{
+    idp_buf claims;
+    buf_init(&claims, JWS_MAX_LEN);
+    jws_alg alg = ce->alg;
+    if (alg == JWS_ALG_INVALID)
+        alg = jws_alg_from_name(a->cfg->default_alg, strlen(a->cfg->default_alg));
+    idp_err rc = token_claims_build(tc, &claims, err);
+    if (rc != IDP_OK) goto out;
+    if (!rq->keys) {
+        rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "no key set loaded");
+        goto out;
+    }
+    rc = keyset_sign(rq->keys, alg, "at+jwt", claims.data, claims.len, tok, err);
+    /* A missing signing key is the server's problem, not the client's request. */
+    if (rc == IDP_ERR_JOSE_KEY)
+        rc = IDP_FAIL(err, IDP_ERR_CONFIG, "no current signing key for %s", jws_alg_name(alg));
+out:
+    buf_free(&claims);
+    return rc;
+}
+
+idp_err token_client_credentials(struct app *a, const http_request *rq, const form *f,
+                                 const client_entry *ce, http_response *rs, idp_error *err)
+{
+    idp_buf scope, tok;
+    buf_init(&scope, 2 * SCOPE_MAX_LEN);
+    buf_init(&tok, JWS_MAX_LEN);
+    const char *req_res[RESOURCE_MAX + 1], *aud[RESOURCE_MAX];
+    size_t naud = 0, nres = resources(f, req_res, RESOURCE_MAX);
+    char jti[23];
+    idp_err rc = scope_resolve(form_get(f, "scope"), ce->scopes, ce->nscopes, &scope, err);
+    if (rc != IDP_OK) goto out;
+    if (nres > RESOURCE_MAX) {
+        rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_TARGET, "too many resource parameters");
+        goto out;
+    }
+    rc = resource_select(req_res, nres, ce->audiences, ce->naudiences, a->cfg->issuer, aud, &naud, err);
+    if (rc != IDP_OK) goto out;
+    int64_t ttl = ce->token_ttl > 0 ? ce->token_ttl : a->cfg->token_ttl;
+    if (ttl > a->cfg->max_token_ttl) ttl = a->cfg->max_token_ttl;
+    int64_t now = time_now();
+    token_claims_new_jti(jti);
+    token_claims tc = {.iss = a->cfg->issuer, .sub = ce->client_id, .aud = aud, .naud = naud,
+                       .iat = now, .exp = now + ttl, .jti = jti, .client_id = ce->client_id,
+                       .scope = buf_cstr(&scope)};
+    if ((rc = sign(a, rq, ce, &tc, &tok, err)) != IDP_OK) goto out;
+    /* RFC 6749 §5.1 */
+    rs->content_type = "application/json";
+    int bad = buf_puts(&rs->body, "{");
+    bad |= jsonw_member_str(&rs->body, 1, "access_token", buf_cstr(&tok));
+    bad |= jsonw_member_str(&rs->body, 0, "token_type", "Bearer");
+    bad |= jsonw_member_int(&rs->body, 0, "expires_in", ttl);
+    if (scope.len) bad |= jsonw_member_str(&rs->body, 0, "scope", buf_cstr(&scope));
+    bad |= buf_puts(&rs->body, "}");
+    if (bad) rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "token response too large");
+out:
+    buf_free(&scope);
+    buf_free(&tok);
+    return rc;
+}

@@ -1,0 +1,774 @@
+/* store_sqlite — the embedded SQLite backend of store.h (DESIGN §2).
+ *
+ *  - One connection per thread and per store handle, opened lazily and found through a pthread
+ *    key owned by the handle (so several handles in one process stay independent). A thread's
+ *    connection is closed when the thread exits or when the handle is closed, whichever is first.
+ *  - Every connection: WAL, synchronous=NORMAL, foreign_keys=ON, busy_timeout 5000 ms, extended
+ *    result codes; statements prepared once per connection (SQLITE_PREPARE_PERSISTENT), reset and
+ *    cleared after each use so no read transaction stays open.
+ *  - SQL text is constant; values are always bound. Error messages name the operation and the
+ *    SQLite error class, never a bound value.
+ *  - Schema: numbered migrations embedded at build time (meson.build), tracked in
+ *    PRAGMA user_version, each applied in its own BEGIN IMMEDIATE transaction. A database whose
+ *    version is newer than the binary is refused. */
+#include "store/internal.h"
+
+#include "core/mem.h"
+#include "store_migrations_sqlite.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SQ_BUSY_TIMEOUT_MS 5000
+#define SQ_MAX_KEYS 4096        /* rows key_list will return */
+#define SQ_MAX_CLIENTS 1000000  /* rows client_list will return */
+
+static const char *const sq_migrations[] = {STORE_SQLITE_MIGRATIONS};
+_Static_assert(sizeof sq_migrations / sizeof *sq_migrations == STORE_SQLITE_MIGRATION_COUNT,
+               "migration table size");
+
+typedef enum sq_stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_GENERATION,
+    ST_META_GET,
+    ST_META_SET,
+    ST_KEY_LIST,
+    ST_KEY_INSERT,
+    ST_KEY_UPDATE,
+    ST_KEY_DELETE,
+    ST_CLIENT_INSERT,
+    ST_CLIENT_GET,
+    ST_CLIENT_LIST,
+    ST_CLIENT_DELETE,
+    ST_CLIENT_SET_SECRET,
+    ST_JTI_REVOKE,
+    ST_JTI_IS_REVOKED,
+    ST_JTI_PRUNE,
+    ST__COUNT
+} sq_stmt_id;
+
+#define SQ_KEY_COLS "kid, alg, state, created_at, activated_at, retired_at, enc_private, public_jwk"
+#define SQ_CLIENT_COLS                                                                          \
+    "client_id, name, secret_hash, grant_types, scope, audiences, token_alg, token_ttl, "      \
+    "auth_method, created_at, secret_rotated_at"
+
+static const char *const sq_sql[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_GENERATION] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [ST_KEY_LIST] = "SELECT " SQ_KEY_COLS " FROM signing_keys ORDER BY created_at, kid",
+    [ST_KEY_INSERT] = "INSERT INTO signing_keys (" SQ_KEY_COLS ") "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_KEY_UPDATE] = "UPDATE signing_keys SET state = ?2, activated_at = ?3, retired_at = ?4 "
+                      "WHERE kid = ?1",
+    [ST_KEY_DELETE] = "DELETE FROM signing_keys WHERE kid = ?1",
+    [ST_CLIENT_INSERT] = "INSERT INTO clients (" SQ_CLIENT_COLS ") VALUES (?1, COALESCE(?2, ''), "
+                         "?3, COALESCE(?4, ''), COALESCE(?5, ''), ?6, ?7, ?8, "
+                         "COALESCE(?9, 'client_secret_basic'), ?10, ?11)",
+    [ST_CLIENT_GET] = "SELECT " SQ_CLIENT_COLS " FROM clients WHERE client_id = ?1",
+    [ST_CLIENT_LIST] = "SELECT " SQ_CLIENT_COLS " FROM clients ORDER BY client_id",
+    [ST_CLIENT_DELETE] = "DELETE FROM clients WHERE client_id = ?1",
+    [ST_CLIENT_SET_SECRET] = "UPDATE clients SET secret_hash = ?2, secret_rotated_at = ?3 "
+                             "WHERE client_id = ?1",
+    [ST_JTI_REVOKE] = "INSERT INTO revoked_jti (jti, exp) VALUES (?1, ?2) "
+                      "ON CONFLICT (jti) DO UPDATE SET exp = max(exp, excluded.exp)",
+    /* One primary-key lookup on a WITHOUT ROWID table: runs on every introspection. */
+    [ST_JTI_IS_REVOKED] = "SELECT 1 FROM revoked_jti WHERE jti = ?1",
+    [ST_JTI_PRUNE] = "DELETE FROM revoked_jti WHERE exp < ?1",
+};
+
+typedef struct sq_store sq_store;
+
+typedef struct sq_conn {
+    sq_store *owner;
+    sqlite3 *db;
+    sqlite3_stmt *stmt[ST__COUNT];
+    int in_tx;
+    struct sq_conn *prev, *next;
+} sq_conn;
+
+struct sq_store {
+    store base; /* first: a store * is a sq_store * */
+    char *path;
+    pthread_key_t tkey;
+    pthread_mutex_t lock; /* guards conns */
+    sq_conn *conns;
+};
+
+static idp_err sq_fail(idp_error *err, int rc, const char *what)
+{
+    /* sqlite3_errstr gives the class of error only: no SQL, no bound values. */
+    return IDP_FAIL(err, IDP_ERR_STORE, "store: %s failed: %s", what, sqlite3_errstr(rc));
+}
+
+/* ---- connections ---------------------------------------------------------------------------- */
+
+static void sq_conn_close(sq_conn *c)
+{
+    if (!c) return;
+    for (int i = 0; i < ST__COUNT; i++) sqlite3_finalize(c->stmt[i]);
+    sqlite3_close_v2(c->db); /* rolls back an open transaction */
+    free(c);
+}
+
+/* pthread key destructor: the thread exits, its connection goes with it. */
+static void sq_conn_thread_exit(void *p)
+{
+    sq_conn *c = p;
+    sq_store *s = c->owner;
+    pthread_mutex_lock(&s->lock);
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->lock);
+    sq_conn_close(c);
+}
+
+static idp_err sq_db_open(const char *path, bool create, sqlite3 **out, idp_error *err)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_close_v2(db);
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: cannot open %s: %s", path, sqlite3_errstr(rc));
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, SQ_BUSY_TIMEOUT_MS);
+    rc = sqlite3_exec(db,
+                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                      "PRAGMA foreign_keys = ON;",
+                      NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_close_v2(db);
+        return sq_fail(err, rc, "connection setup");
+    }
+    *out = db;
+    return IDP_OK;
+}
+
+/* This thread's connection for s, opened on first use. Borrowed. */
+static idp_err sq_conn_get(sq_store *s, sq_conn **out, idp_error *err)
+{
+    sq_conn *c = pthread_getspecific(s->tkey);
+    if (c) {
+        *out = c;
+        return IDP_OK;
+    }
+    sqlite3 *db = NULL;
+    idp_err rc = sq_db_open(s->path, false, &db, err);
+    if (rc) return rc;
+    c = xcalloc(1, sizeof *c);
+    c->owner = s;
+    c->db = db;
+    if (pthread_setspecific(s->tkey, c) != 0) {
+        sq_conn_close(c);
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: cannot attach a connection to this thread");
+    }
+    pthread_mutex_lock(&s->lock);
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    pthread_mutex_unlock(&s->lock);
+    *out = c;
+    return IDP_OK;
+}
+
+/* The cached statement id on this thread's connection, ready to bind. Finish with sq_done. */
+static idp_err sq_stmt(store *st, sq_stmt_id id, sqlite3_stmt **out, idp_error *err)
+{
+    sq_conn *c = NULL;
+    idp_err rc = sq_conn_get((sq_store *)st, &c, err);
+    if (rc) return rc;
+    if (!c->stmt[id]) {
+        int r = sqlite3_prepare_v3(c->db, sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[id],
+                                   NULL);
+        if (r != SQLITE_OK) return sq_fail(err, r, "prepare");
+    }
+    *out = c->stmt[id];
+    return IDP_OK;
+}
+
+static void sq_done(sqlite3_stmt *q)
+{
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+}
+
+/* ---- binding and reading -------------------------------------------------------------------- */
+
+/* Each binder is a no-op once *b holds an error, so a run of binds is checked once. SQLITE_STATIC
+ * is safe: every statement is stepped and reset before the bound memory goes away. */
+static void bind_text(sqlite3_stmt *q, int i, const char *s, int *b)
+{
+    if (*b != SQLITE_OK) return;
+    *b = s ? sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(q, i);
+}
+
+static void bind_i64(sqlite3_stmt *q, int i, int64_t v, int *b)
+{
+    if (*b == SQLITE_OK) *b = sqlite3_bind_int64(q, i, v);
+}
+
+static void bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b)
+{
+    if (*b != SQLITE_OK) return;
+    if (!p) *b = sqlite3_bind_null(q, i);
+    else if (n > INT32_MAX) *b = SQLITE_TOOBIG;
+    else *b = sqlite3_bind_blob(q, i, n ? p : "", (int)n, SQLITE_STATIC);
+}
+
+static char *col_str(sqlite3_stmt *q, int i)
+{
+    if (sqlite3_column_type(q, i) == SQLITE_NULL) return NULL;
+    const unsigned char *t = sqlite3_column_text(q, i);
+    return xstrndup(t ? (const char *)t : "", (size_t)sqlite3_column_bytes(q, i));
+}
+
+/* Steps a statement that returns no row. Maps uniqueness violations to IDP_ERR_CONFLICT and
+ * reports the number of changed rows in *changes (may be NULL). Resets q. */
+static idp_err sq_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err)
+{
+    idp_err rc = IDP_OK;
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_DONE) {
+        if (changes) *changes = sqlite3_changes(sqlite3_db_handle(q));
+    } else if (r == SQLITE_CONSTRAINT_PRIMARYKEY || r == SQLITE_CONSTRAINT_UNIQUE) {
+        rc = IDP_FAIL(err, IDP_ERR_CONFLICT, "store: %s: already exists", what);
+    } else if ((r & 0xff) == SQLITE_CONSTRAINT) {
+        rc = IDP_FAIL(err, IDP_ERR_INVALID, "store: %s: %s", what, sqlite3_errstr(r));
+    } else {
+        rc = sq_fail(err, r, what);
+    }
+    sq_done(q);
+    return rc;
+}
+
+/* A write that must touch exactly one row identified by the first bound value. */
+static idp_err sq_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err)
+{
+    int changes = 0;
+    idp_err rc = sq_write(q, b, what, &changes, err);
+    if (!rc && changes == 0) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: %s: no such row", what);
+    return rc;
+}
+
+/* ---- migrations ----------------------------------------------------------------------------- */
+
+static idp_err sq_user_version(sqlite3 *db, int *out, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int r = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL);
+    if (r == SQLITE_OK) r = sqlite3_step(q);
+    if (r == SQLITE_ROW) *out = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return r == SQLITE_ROW ? IDP_OK : sq_fail(err, r, "reading the schema version");
+}
+
+/* Applies the next pending migration, if any, in one exclusive transaction (another process may
+ * be migrating the same file: the version is read again under the lock). *done when none is left. */
+static idp_err sq_migrate_step(sqlite3 *db, bool *done, idp_error *err)
+{
+    int v = 0;
+    int r = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (r != SQLITE_OK) return sq_fail(err, r, "migration lock");
+    idp_err rc = sq_user_version(db, &v, err);
+    if (rc) goto out;
+    if (v > STORE_SQLITE_MIGRATION_COUNT) {
+        rc = IDP_FAIL(err, IDP_ERR_STORE,
+                      "store: database schema version %d is newer than this idpd supports (%d); "
+                      "upgrade idpd",
+                      v, STORE_SQLITE_MIGRATION_COUNT);
+        goto out;
+    }
+    *done = v == STORE_SQLITE_MIGRATION_COUNT;
+    if (*done) goto out;
+    r = sqlite3_exec(db, sq_migrations[v], NULL, NULL, NULL);
+    if (r != SQLITE_OK) {
+        rc = IDP_FAIL(err, IDP_ERR_STORE, "store: migration %04d failed: %s", v + 1,
+                      sqlite3_errstr(r));
+        goto out;
+    }
+    int nv = 0;
+    rc = sq_user_version(db, &nv, err);
+    if (!rc && nv != v + 1)
+        rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "store: migration %04d does not set user_version",
+                      v + 1);
+out:
+    if (!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return IDP_OK;
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc ? rc : sq_fail(err, sqlite3_extended_errcode(db), "migration commit");
+}
+
+static idp_err sq_migrate(sqlite3 *db, idp_error *err)
+{
+    int v = 0;
+    idp_err rc = sq_user_version(db, &v, err);
+    if (rc) return rc;
+    if (v > STORE_SQLITE_MIGRATION_COUNT)
+        return IDP_FAIL(err, IDP_ERR_STORE,
+                        "store: database schema version %d is newer than this idpd supports (%d); "
+                        "upgrade idpd",
+                        v, STORE_SQLITE_MIGRATION_COUNT);
+    for (bool done = v == STORE_SQLITE_MIGRATION_COUNT; !done;) {
+        rc = sq_migrate_step(db, &done, err);
+        if (rc) return rc;
+    }
+    return IDP_OK;
+}
+
+/* ---- transactions and meta ------------------------------------------------------------------ */
+
+static idp_err sq_tx_begin(store *st, idp_error *err)
+{
+    sq_conn *c = NULL;
+    sqlite3_stmt *q = NULL;
+    idp_err rc = sq_conn_get((sq_store *)st, &c, err);
+    if (rc) return rc;
+    if (c->in_tx) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: nested transaction");
+    rc = sq_stmt(st, ST_BEGIN, &q, err);
+    if (rc) return rc;
+    rc = sq_write(q, SQLITE_OK, "begin transaction", NULL, err);
+    if (!rc) c->in_tx = 1;
+    return rc;
+}
+
+static void sq_tx_rollback(store *st)
+{
+    sq_conn *c = NULL;
+    sqlite3_stmt *q = NULL;
+    if (sq_conn_get((sq_store *)st, &c, NULL) || !c->in_tx) return;
+    c->in_tx = 0;
+    /* SQLite may already have rolled back on an error; then there is nothing to do. */
+    if (sqlite3_get_autocommit(c->db)) return;
+    if (sq_stmt(st, ST_ROLLBACK, &q, NULL) == IDP_OK) sq_write(q, SQLITE_OK, "rollback", NULL, NULL);
+}
+
+static idp_err sq_tx_commit(store *st, idp_error *err)
+{
+    sq_conn *c = NULL;
+    sqlite3_stmt *q = NULL;
+    idp_err rc = sq_conn_get((sq_store *)st, &c, err);
+    if (rc) return rc;
+    if (!c->in_tx) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: commit without a transaction");
+    rc = sq_stmt(st, ST_COMMIT, &q, err);
+    if (!rc) rc = sq_write(q, SQLITE_OK, "commit", NULL, err);
+    if (rc) sq_tx_rollback(st);
+    c->in_tx = 0;
+    return rc;
+}
+
+static idp_err sq_generation(store *st, int64_t *out, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = sq_stmt(st, ST_GENERATION, &q, err);
+    if (rc) return rc;
+    int r = sqlite3_step(q);
+    if (r == SQLITE_ROW) *out = sqlite3_column_int64(q, 0);
+    else if (r == SQLITE_DONE) rc = IDP_FAIL(err, IDP_ERR_STORE, "store: generation row missing");
+    else rc = sq_fail(err, r, "generation");
+    sq_done(q);
+    return rc;
+}
+
+static idp_err sq_meta_get(store *st, const char *key, char **value, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *value = NULL;
+    idp_err rc = sq_stmt(st, ST_META_GET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    bind_text(q, 1, key, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW) *value = col_str(q, 0);
+    else if (r == SQLITE_DONE) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such setting");
+    else rc = sq_fail(err, r, "meta_get");
+    sq_done(q);
+    return rc;
+}
+
+static idp_err sq_meta_set(store *st, const char *key, const char *value, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!key || !value) return IDP_FAIL(err, IDP_ERR_INVALID, "store: meta_set: missing value");
+    /* The change counter belongs to the triggers (store_generation). */
+    if (strcmp(key, "generation") == 0)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: meta_set: reserved setting");
+    idp_err rc = sq_stmt(st, ST_META_SET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    bind_text(q, 1, key, &b);
+    bind_text(q, 2, value, &b);
+    return sq_write(q, b, "meta_set", NULL, err);
+}
+
+/* ---- signing keys --------------------------------------------------------------------------- */
+
+static idp_err sq_key_row(sqlite3_stmt *q, store_key *k, idp_error *err)
+{
+    int64_t state = sqlite3_column_int64(q, 2);
+    if (state < KEY_NEXT || state > KEY_RETIRED)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: signing key row has an invalid state");
+    k->kid = col_str(q, 0);
+    k->alg = col_str(q, 1);
+    k->state = (key_state)state;
+    k->created_at = sqlite3_column_int64(q, 3);
+    k->activated_at = sqlite3_column_int64(q, 4);
+    k->retired_at = sqlite3_column_int64(q, 5);
+    const void *blob = sqlite3_column_blob(q, 6);
+    k->enc_private_len = (size_t)sqlite3_column_bytes(q, 6);
+    k->enc_private = xmalloc(k->enc_private_len ? k->enc_private_len : 1);
+    if (k->enc_private_len) memcpy(k->enc_private, blob, k->enc_private_len);
+    k->public_jwk = col_str(q, 7);
+    if (!k->kid || !k->alg || !k->public_jwk)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: signing key row is incomplete");
+    return IDP_OK;
+}
+
+static idp_err sq_key_list(store *st, store_key **rows, size_t *n, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    store_key *v = NULL;
+    size_t len = 0, cap = 0;
+    *rows = NULL;
+    *n = 0;
+    idp_err rc = sq_stmt(st, ST_KEY_LIST, &q, err);
+    if (rc) return rc;
+    int r;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        if (len == SQ_MAX_KEYS) {
+            rc = IDP_FAIL(err, IDP_ERR_TOO_LARGE, "store: more than %d signing keys", SQ_MAX_KEYS);
+            goto out;
+        }
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            v = xrealloc(v, cap * sizeof *v);
+        }
+        memset(&v[len], 0, sizeof *v);
+        rc = sq_key_row(q, &v[len++], err);
+        if (rc) goto out;
+    }
+    if (r != SQLITE_DONE) rc = sq_fail(err, r, "key_list");
+out:
+    sq_done(q);
+    if (rc) {
+        store_key_list_free(v, len);
+        return rc;
+    }
+    *rows = v;
+    *n = len;
+    return IDP_OK;
+}
+
+static idp_err sq_key_insert(store *st, const store_key *k, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!k->kid || !k->alg || !k->public_jwk || !k->enc_private)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: key_insert: incomplete key");
+    idp_err rc = sq_stmt(st, ST_KEY_INSERT, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    bind_text(q, 1, k->kid, &b);
+    bind_text(q, 2, k->alg, &b);
+    bind_i64(q, 3, (int64_t)k->state, &b);
+    bind_i64(q, 4, k->created_at, &b);
+    bind_i64(q, 5, k->activated_at, &b);
+    bind_i64(q, 6, k->retired_at, &b);
+    bind_blob(q, 7, k->enc_private, k->enc_private_len, &b);
+    bind_text(q, 8, k->public_jwk, &b);
+    return sq_write(q, b, "key_insert", NULL, err);
+}
+
+static idp_err sq_key_update_state(store *st, const char *kid, key_state state,
+                                   int64_t activated_at, int64_t retired_at, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = sq_stmt(st, ST_KEY_UPDATE, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    bind_text(q, 1, kid, &b);
+    bind_i64(q, 2, (int64_t)state, &b);
+    bind_i64(q, 3, activated_at, &b);
+    bind_i64(q, 4, retired_at, &b);
+    return sq_write_one(q, b, "key_update_state", err);
+}
+
+static idp_err sq_key_delete(store *st, const char *kid, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = sq_stmt(st, ST_KEY_DELETE, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    bind_text(q, 1, kid, &b);
+    return sq_write_one(q, b, "key_delete", err);
+}
+
+/* ---- clients -------------------------------------------------------------------------------- */
+
+static idp_err sq_client_row(sqlite3_stmt *q, store_client *c, idp_error *err)
+{
+    c->client_id = col_str(q, 0);
+    c->name = col_str(q, 1);
+    if (sqlite3_column_type(q, 2) != SQLITE_NULL) {
+        if (sqlite3_column_bytes(q, 2) != (int)sizeof c->secret_hash)
+            return IDP_FAIL(err, IDP_ERR_STORE, "store: client row has a malformed secret hash");
+        memcpy(c->secret_hash, sqlite3_column_blob(q, 2), sizeof c->secret_hash);
+        c->has_secret = true;
+    }
+    c->grant_types = col_str(q, 3);
+    c->scope = col_str(q, 4);
+    c->audiences = col_str(q, 5);
+    c->token_alg = col_str(q, 6);
+    c->token_ttl = sqlite3_column_int64(q, 7);
+    c->auth_method = col_str(q, 8);
+    c->created_at = sqlite3_column_int64(q, 9);
+    c->secret_rotated_at = sqlite3_column_int64(q, 10);
+    if (!c->client_id || !c->name || !c->grant_types || !c->scope || !c->auth_method)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: client row is incomplete");
+    return IDP_OK;
+}
+
+static idp_err sq_client_insert(store *st, const store_client *c, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!c->client_id || !*c->client_id)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: client_insert: missing client_id");
+    idp_err rc = sq_stmt(st, ST_CLIENT_INSERT, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    bind_text(q, 1, c->client_id, &b);
+    bind_text(q, 2, c->name, &b);
+    bind_blob(q, 3, c->has_secret ? c->secret_hash : NULL, sizeof c->secret_hash, &b);
+    bind_text(q, 4, c->grant_types, &b);
+    bind_text(q, 5, c->scope, &b);
+    bind_text(q, 6, c->audiences, &b);
+    bind_text(q, 7, c->token_alg, &b);
+    bind_i64(q, 8, c->token_ttl, &b);
+    bind_text(q, 9, c->auth_method, &b);
+    bind_i64(q, 10, c->created_at, &b);
+    bind_i64(q, 11, c->secret_rotated_at, &b);
+    return sq_write(q, b, "client_insert", NULL, err);
+}
+
+static idp_err sq_client_get(store *st, const char *client_id, store_client *out, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    memset(out, 0, sizeof *out);
+    idp_err rc = sq_stmt(st, ST_CLIENT_GET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    bind_text(q, 1, client_id, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW) rc = sq_client_row(q, out, err);
+    else if (r == SQLITE_DONE) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such client");
+    else rc = sq_fail(err, r, "client_get");
+    sq_done(q);
+    if (rc) store_client_clear(out);
+    return rc;
+}
+
+static idp_err sq_client_list(store *st, store_client **rows, size_t *n, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    store_client *v = NULL;
+    size_t len = 0, cap = 0;
+    *rows = NULL;
+    *n = 0;
+    idp_err rc = sq_stmt(st, ST_CLIENT_LIST, &q, err);
+    if (rc) return rc;
+    int r;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        if (len == SQ_MAX_CLIENTS) {
+            rc = IDP_FAIL(err, IDP_ERR_TOO_LARGE, "store: more than %d clients", SQ_MAX_CLIENTS);
+            goto out;
+        }
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            v = xrealloc(v, cap * sizeof *v);
+        }
+        memset(&v[len], 0, sizeof *v);
+        rc = sq_client_row(q, &v[len++], err);
+        if (rc) goto out;
+    }
+    if (r != SQLITE_DONE) rc = sq_fail(err, r, "client_list");
+out:
+    sq_done(q);
+    if (rc) {
+        store_client_list_free(v, len);
+        return rc;
+    }
+    *rows = v;
+    *n = len;
+    return IDP_OK;
+}
+
+static idp_err sq_client_delete(store *st, const char *client_id, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = sq_stmt(st, ST_CLIENT_DELETE, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    bind_text(q, 1, client_id, &b);
+    return sq_write_one(q, b, "client_delete", err);
+}
+
+/* hash NULL removes the secret (a public client). */
+static idp_err sq_client_set_secret(store *st, const char *client_id, const unsigned char hash[32],
+                                    int64_t now, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = sq_stmt(st, ST_CLIENT_SET_SECRET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    bind_text(q, 1, client_id, &b);
+    bind_blob(q, 2, hash, 32, &b);
+    bind_i64(q, 3, now, &b);
+    return sq_write_one(q, b, "client_set_secret", err);
+}
+
+/* ---- revoked jtis (RFC 7009) ---------------------------------------------------------------- */
+
+static idp_err sq_jti_revoke(store *st, const char *jti, int64_t exp, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!jti || !*jti) return IDP_FAIL(err, IDP_ERR_INVALID, "store: jti_revoke: empty jti");
+    idp_err rc = sq_stmt(st, ST_JTI_REVOKE, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    bind_text(q, 1, jti, &b);
+    bind_i64(q, 2, exp, &b);
+    return sq_write(q, b, "jti_revoke", NULL, err);
+}
+
+static idp_err sq_jti_is_revoked(store *st, const char *jti, bool *revoked, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *revoked = false;
+    idp_err rc = sq_stmt(st, ST_JTI_IS_REVOKED, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    bind_text(q, 1, jti, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW) *revoked = true;
+    else if (r != SQLITE_DONE) rc = sq_fail(err, r, "jti_is_revoked");
+    sq_done(q);
+    return rc;
+}
+
+/* Deletes the rows with exp < now. A caller that accepts tokens within a clock-skew leeway
+ * passes now - leeway so a revoked token never becomes acceptable again. */
+static idp_err sq_jti_prune(store *st, int64_t now, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = sq_stmt(st, ST_JTI_PRUNE, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    bind_i64(q, 1, now, &b);
+    return sq_write(q, b, "jti_prune", NULL, err);
+}
+
+/* ---- open / close --------------------------------------------------------------------------- */
+
+static void sq_close(store *st)
+{
+    sq_store *s = (sq_store *)st;
+    /* After this no thread-exit destructor can run for s; the remaining connections are ours. */
+    pthread_key_delete(s->tkey);
+    pthread_mutex_lock(&s->lock);
+    for (sq_conn *c = s->conns, *n; c; c = n) {
+        n = c->next;
+        sq_conn_close(c);
+    }
+    s->conns = NULL;
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+static const store_ops sq_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .tx_begin = sq_tx_begin,
+    .tx_commit = sq_tx_commit,
+    .tx_rollback = sq_tx_rollback,
+    .generation = sq_generation,
+    .meta_get = sq_meta_get,
+    .meta_set = sq_meta_set,
+    .key_list = sq_key_list,
+    .key_insert = sq_key_insert,
+    .key_update_state = sq_key_update_state,
+    .key_delete = sq_key_delete,
+    .client_insert = sq_client_insert,
+    .client_get = sq_client_get,
+    .client_list = sq_client_list,
+    .client_delete = sq_client_delete,
+    .client_set_secret = sq_client_set_secret,
+    .jti_revoke = sq_jti_revoke,
+    .jti_is_revoked = sq_jti_is_revoked,
+    .jti_prune = sq_jti_prune,
+};
+
+/* Makes sure the file exists, creating it with mode 0600 (it holds sealed keys and secret hashes;
+ * SQLite gives the -wal and -shm files the same mode). */
+static idp_err sq_prepare_file(const char *path, bool create, idp_error *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0) return IDP_OK;
+    if (errno != ENOENT)
+        return IDP_FAIL(err, IDP_ERR_IO, "store: cannot access %s: %s", path, strerror(errno));
+    if (!create) return IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: %s does not exist", path);
+    int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST)
+        return IDP_FAIL(err, IDP_ERR_IO, "store: cannot create %s: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    return IDP_OK;
+}
+
+idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error *err)
+{
+    sq_store *s = NULL;
+    sqlite3 *db = NULL;
+    *out = NULL;
+    if (!*path || strcmp(path, ":memory:") == 0)
+        return IDP_FAIL(err, IDP_ERR_CONFIG, "store: a database file name is required");
+    idp_err rc = sq_prepare_file(path, create, err);
+    if (rc) return rc;
+    rc = sq_db_open(path, false, &db, err);
+    if (rc) return rc;
+    rc = sq_migrate(db, err);
+    if (rc) goto out;
+    s = xcalloc(1, sizeof *s);
+    if (pthread_key_create(&s->tkey, sq_conn_thread_exit) != 0) {
+        free(s);
+        s = NULL;
+        rc = IDP_FAIL(err, IDP_ERR_STORE, "store: too many open stores");
+        goto out;
+    }
+    s->base.ops = &sq_ops;
+    s->path = xstrdup(path);
+    pthread_mutex_init(&s->lock, NULL);
+    /* The migrating connection becomes this thread's connection. */
+    sq_conn *c = xcalloc(1, sizeof *c);
+    c->owner = s;
+    c->db = db;
+    db = NULL;
+    pthread_setspecific(s->tkey, c);
+    s->conns = c;
+    *out = &s->base;
+out:
+    sqlite3_close_v2(db);
+    return rc;
+}

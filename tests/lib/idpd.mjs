@@ -1,0 +1,394 @@
+// Helpers for the integration and interop tests: run the idpd CLI, start/stop servers on
+// 127.0.0.1 with their own temporary data directory, speak to the HTTP endpoints.
+// Every test file owns its data dirs and servers; nothing here is shared between files.
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The binary under test: $IDPD_BIN (make test: the ASan+UBSan build), else build/idpd. */
+export const bin = process.env.IDPD_BIN || path.join(repo, 'build', 'idpd');
+
+/** Sanitizer defaults when the caller did not set any (a leak or UB fails the process). */
+const sanitizerEnv = {
+  ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1:abort_on_error=1',
+  UBSAN_OPTIONS: process.env.UBSAN_OPTIONS || 'print_stacktrace=1:halt_on_error=1',
+};
+
+/** Environment for a child: ours, minus IDPD_* overrides that could leak in, plus extra. */
+function childEnv(extra = {}) {
+  const env = { ...process.env, ...sanitizerEnv };
+  for (const k of Object.keys(env)) if (k.startsWith('IDPD_') && k !== 'IDPD_BIN') delete env[k];
+  return { ...env, ...extra };
+}
+
+const tmpDirs = new Set();
+/** A fresh temporary directory, removed at process exit (or earlier by removeDir). */
+export function tempDir(prefix = 'idpd-itest-') {
+  const d = mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.add(d);
+  return d;
+}
+export function removeDir(d) {
+  tmpDirs.delete(d);
+  rmSync(d, { recursive: true, force: true });
+}
+process.on('exit', () => {
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * Runs `idpd ARGS...` synchronously. dataDir (optional) is appended as --data-dir.
+ * Returns {status, signal, stdout, stderr, json} where json is the parsed stdout or undefined.
+ */
+export function cli(args, { dataDir, env, input, timeout = 60000 } = {}) {
+  const full = dataDir ? [...args, '--data-dir', dataDir] : [...args];
+  const r = spawnSync(bin, full, { encoding: 'utf8', env: childEnv(env), input, timeout });
+  if (r.error) throw r.error;
+  let json;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+/** Asynchronous cli() (the event loop keeps running: use it while requests are in flight). */
+export function cliAsync(args, { dataDir, env, timeout = 60000 } = {}) {
+  const full = dataDir ? [...args, '--data-dir', dataDir] : [...args];
+  return new Promise((resolve, reject) => {
+    execFile(bin, full, { encoding: 'utf8', env: childEnv(env), timeout, maxBuffer: 1 << 24 },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== 'number' && !error.signal) {
+          reject(error);
+          return;
+        }
+        let json;
+        try { json = JSON.parse(stdout); } catch { json = undefined; }
+        resolve({ status: error ? error.code ?? null : 0, signal: error?.signal ?? null, stdout, stderr, json });
+      });
+  });
+}
+
+/** Like cli() but throws (with stderr) unless the exit status is 0. */
+export function cliOk(args, opts) {
+  const r = cli(args, opts);
+  if (r.status !== 0) {
+    throw new Error(`idpd ${args.join(' ')} exited ${r.status} (${r.signal}): ${r.stderr}`);
+  }
+  return r;
+}
+
+/**
+ * Creates a temporary data dir and runs `idpd init` in it. opts.issuer -> --issuer,
+ * opts.env -> extra environment (e.g. {IDPD_ALGS: 'ES256'}). Returns the directory.
+ */
+export function initDataDir({ issuer, env } = {}) {
+  const dir = tempDir();
+  const args = ['init', '--json'];
+  if (issuer) args.push('--issuer', issuer);
+  cliOk(args, { dataDir: dir, env });
+  return dir;
+}
+
+/**
+ * `idpd client create ... --json`; returns the parsed JSON (client_id, client_secret, ...).
+ * opts: name, scope (default "api:read api:write"), audiences (array), tokenAlg, ttl.
+ */
+export function createClient(dataDir, opts = {}) {
+  const args = ['client', 'create', '--name', opts.name || 'itest',
+    '--grant-types', 'client_credentials', '--scope', opts.scope ?? 'api:read api:write'];
+  for (const a of opts.audiences || []) args.push('--audience', a);
+  if (opts.tokenAlg) args.push('--token-alg', opts.tokenAlg);
+  if (opts.ttl) args.push('--token-ttl', String(opts.ttl));
+  args.push('--json');
+  const r = cliOk(args, { dataDir, env: opts.env });
+  if (!r.json || typeof r.json.client_id !== 'string' || typeof r.json.client_secret !== 'string') {
+    throw new Error(`client create --json printed no client_id/client_secret: ${r.stdout}`);
+  }
+  return r.json;
+}
+
+/** A free TCP port on 127.0.0.1 (closed again before returning; a small race is accepted). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function spawnServer(dataDir, args, env, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(bin, ['serve', '--data-dir', dataDir, ...args], {
+      env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const stderrLines = [];
+    const stdoutLines = [];
+    let errBuf = '';
+    let outBuf = '';
+    let done = false;
+    const exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal })));
+    const fail = (msg) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      reject(new Error(`${msg}\nstderr:\n${stderrLines.join('\n')}${errBuf}`));
+    };
+    const timer = setTimeout(() => fail(`idpd serve did not report listening within ${timeoutMs} ms`), timeoutMs);
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (chunk) => {
+      errBuf += chunk;
+      const parts = errBuf.split('\n');
+      errBuf = parts.pop();
+      stderrLines.push(...parts);
+    });
+    proc.stdout.setEncoding('utf8');
+    proc.stdout.on('data', (chunk) => {
+      outBuf += chunk;
+      const parts = outBuf.split('\n');
+      outBuf = parts.pop();
+      for (const line of parts) {
+        stdoutLines.push(line);
+        const m = /^idpd listening on (http:\/\/\S+)$/.exec(line);
+        if (m && !done) {
+          done = true;
+          clearTimeout(timer);
+          resolve({ url: m[1], proc, stderrLines, stdoutLines, exited, errTail: () => errBuf });
+        }
+      }
+    });
+    proc.on('error', (e) => fail(`cannot start ${bin}: ${e.message}`));
+    exited.then(({ code, signal }) => fail(`idpd serve exited early (code ${code}, signal ${signal})`));
+  });
+}
+
+/**
+ * Starts `idpd serve` on 127.0.0.1. By default the issuer is the server's own URL (a free port
+ * is chosen first and passed as --listen and --issuer), because discovery clients require
+ * issuer == the URL they fetched. opts.ephemeral: use `--listen 127.0.0.1:0` and keep the
+ * data dir's issuer; opts.issuer: this --issuer instead of the server's URL. Resolves {url, issuer, proc, pid, logs(), stdout(), stop()} where stop()
+ * sends SIGTERM and resolves with the exit code (SIGKILL after 15 s: resolves null).
+ */
+export async function startServer(dataDir, { env, args = [], ephemeral = false, issuer, timeoutMs = 20000 } = {}) {
+  let lastErr;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let listenArgs;
+    if (ephemeral) {
+      listenArgs = ['--listen', '127.0.0.1:0'];
+    } else {
+      const port = await freePort();
+      listenArgs = ['--listen', `127.0.0.1:${port}`, '--issuer', issuer || `http://127.0.0.1:${port}`];
+    }
+    let s;
+    try {
+      s = await spawnServer(dataDir, [...listenArgs, ...args], env, timeoutMs);
+    } catch (e) {
+      lastErr = e;
+      if (ephemeral || !/in use|EADDRINUSE|bind/i.test(e.message)) throw e;
+      continue;
+    }
+    let stopped;
+    const stop = () => {
+      if (!stopped) {
+        stopped = (async () => {
+          if (s.proc.exitCode === null && s.proc.signalCode === null) process.kill(s.proc.pid, 'SIGTERM');
+          const kill = setTimeout(() => {
+            try { process.kill(s.proc.pid, 'SIGKILL'); } catch { /* gone */ }
+          }, 15000);
+          const { code } = await s.exited;
+          clearTimeout(kill);
+          return code;
+        })();
+      }
+      return stopped;
+    };
+    return {
+      url: s.url,
+      issuer: ephemeral ? undefined : issuer || s.url,
+      proc: s.proc,
+      pid: s.proc.pid,
+      logs: () => [...s.stderrLines, ...(s.errTail() ? [s.errTail()] : [])],
+      stdout: () => [...s.stdoutLines],
+      stop,
+    };
+  }
+  throw lastErr;
+}
+
+/** Stops a server and throws (with its log tail) unless it exited 0: sanitizer reports fail. */
+export async function stopOk(server) {
+  if (!server) return;
+  const code = await server.stop();
+  if (code !== 0) {
+    throw new Error(`idpd serve exited ${code} after SIGTERM\n${server.logs().slice(-60).join('\n')}`);
+  }
+}
+
+/**
+ * Registers, as the last test of the enclosing describe, a test that stops the server(s) and
+ * asserts exit code 0. (A failing `after` hook is not counted in node's "fail" total, so a leak
+ * or sanitizer report at shutdown must surface through a test.) getServers: () => [servers].
+ */
+export function testCleanExit(getServers) {
+  test('idpd serve exits 0 on SIGTERM (no leak or sanitizer report)', async () => {
+    for (const s of getServers()) await stopOk(s);
+  });
+}
+
+/** RFC 6749 §2.3.1: client_id and secret are form-urlencoded before HTTP Basic encoding. */
+export function formEncode(s) {
+  return new URLSearchParams({ x: s }).toString().slice(2);
+}
+export function basic(id, secret) {
+  return 'Basic ' + Buffer.from(`${formEncode(id)}:${formEncode(secret)}`, 'utf8').toString('base64');
+}
+
+/** Parses a response body: {status, headers, text, json}. */
+export async function readResponse(res) {
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/**
+ * POSTs a form to url+endpoint. creds: {client_id, client_secret} authenticated per creds.method
+ * ('basic' default, 'post', or 'none'); params: object (array values repeat) or URLSearchParams.
+ */
+export async function postForm(url, endpoint, creds, params = {}, extraHeaders = {}) {
+  const body = params instanceof URLSearchParams ? new URLSearchParams(params) : new URLSearchParams();
+  if (!(params instanceof URLSearchParams)) {
+    for (const [k, v] of Object.entries(params)) {
+      for (const one of Array.isArray(v) ? v : [v]) body.append(k, one);
+    }
+  }
+  const headers = { 'content-type': 'application/x-www-form-urlencoded', ...extraHeaders };
+  const method = creds?.method || 'basic';
+  if (creds && method === 'basic') headers.authorization = basic(creds.client_id, creds.client_secret);
+  if (creds && method === 'post') {
+    body.append('client_id', creds.client_id);
+    body.append('client_secret', creds.client_secret);
+  }
+  const res = await fetch(url + endpoint, { method: 'POST', headers, body: body.toString() });
+  return readResponse(res);
+}
+
+/** POST /token with grant_type=client_credentials (unless params says otherwise). */
+export function token(url, creds, params = {}) {
+  return postForm(url, '/token', creds, { grant_type: 'client_credentials', ...params });
+}
+
+/** Like token() but asserts success and returns the access token string. */
+export async function accessToken(url, creds, params = {}) {
+  const r = await token(url, creds, params);
+  if (r.status !== 200 || !r.json || typeof r.json.access_token !== 'string') {
+    throw new Error(`token request failed: ${r.status} ${r.text}`);
+  }
+  return r.json.access_token;
+}
+
+export function introspect(url, creds, tok, params = {}) {
+  return postForm(url, '/introspect', creds, { token: tok, ...params });
+}
+export function revoke(url, creds, tok, params = {}) {
+  return postForm(url, '/revoke', creds, { token: tok, ...params });
+}
+
+export async function getJson(url) {
+  return readResponse(await fetch(url));
+}
+
+/** Polls fn() every 100 ms until it returns a truthy value or timeoutMs passes; returns it. */
+export async function poll(fn, timeoutMs = 2000, intervalMs = 100) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v || Date.now() >= end) return v;
+    await sleep(intervalMs);
+  }
+}
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Sends raw bytes to host:port (one request, connection closed by us after it) and parses the
+ * HTTP/1.1 response: {status, headers (lower-case names), body (string), json}. Used for inputs
+ * fetch refuses to send (NUL bytes, invalid encodings, huge headers).
+ */
+export function rawRequest(baseUrl, bytes, timeoutMs = 10000) {
+  const u = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(u.port), u.hostname);
+    const chunks = [];
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error('raw request timed out'));
+    }, timeoutMs);
+    sock.on('connect', () => sock.end(bytes));
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('error', () => { /* reset after a response is fine; parsed on close */ });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      const all = Buffer.concat(chunks);
+      const sep = all.indexOf('\r\n\r\n');
+      if (sep < 0) {
+        resolve({ status: 0, headers: {}, body: all.toString('latin1'), json: undefined });
+        return;
+      }
+      const head = all.subarray(0, sep).toString('latin1').split('\r\n');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head[0])?.[1] || 0);
+      const headers = {};
+      for (const h of head.slice(1)) {
+        const i = h.indexOf(':');
+        if (i > 0) headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
+      }
+      let body = all.subarray(sep + 4);
+      if (/chunked/i.test(headers['transfer-encoding'] || '')) body = dechunk(body);
+      else if (headers['content-length']) body = body.subarray(0, Number(headers['content-length']));
+      const text = body.toString('utf8');
+      let json;
+      try { json = JSON.parse(text); } catch { json = undefined; }
+      resolve({ status, headers, body: text, json });
+    });
+  });
+}
+
+function dechunk(buf) {
+  const out = [];
+  let i = 0;
+  while (i < buf.length) {
+    const eol = buf.indexOf('\r\n', i);
+    if (eol < 0) break;
+    const n = parseInt(buf.subarray(i, eol).toString('latin1'), 16);
+    if (!n) break;
+    out.push(buf.subarray(eol + 2, eol + 2 + n));
+    i = eol + 2 + n + 2;
+  }
+  return Buffer.concat(out);
+}
+
+/** Builds a raw HTTP/1.1 POST (Buffer) with the given body bytes and headers. */
+export function rawPost(baseUrl, pathName, body, headers = {}) {
+  const u = new URL(baseUrl);
+  const b = Buffer.isBuffer(body) ? body : Buffer.from(body, 'latin1');
+  const lines = [`POST ${pathName} HTTP/1.1`, `Host: ${u.host}`, 'Connection: close',
+    `Content-Length: ${b.length}`];
+  const h = { 'Content-Type': 'application/x-www-form-urlencoded', ...headers };
+  for (const [k, v] of Object.entries(h)) lines.push(`${k}: ${v}`);
+  return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), b]);
+}
