@@ -33,7 +33,10 @@ fuzz:
 	@ninja -C build-fuzz
 
 bench: build
-	@bench/run.sh
+	@scripts/deps.sh test
+	@[ -f build-rel/build.ninja ] || meson setup build-rel --buildtype=release >/dev/null
+	@ninja -C build-rel
+	@IDPD_BIN=build-rel/idpd bench/run.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -15,9 +15,10 @@ for tool in wrk curl; do
 done
 [ -x "$bin" ] || { echo "bench: $bin not found; run make build" >&2; exit 1; }
 
-if [ -x build/bench/bench_jose ]; then
-  echo "== JOSE microbenchmark"
-  build/bench/bench_jose
+jose_bench="$(dirname "$bin")/bench/bench_jose"
+if [ -x "$jose_bench" ]; then
+  echo "== JOSE microbenchmark ($jose_bench)"
+  "$jose_bench"
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/idpd-bench.XXXXXX")

@@ -181,7 +181,7 @@ static int build_client(cli *c, const create_args *a, store_client *row)
     }
     if (a->token_ttl) {
         if (time_parse_duration(a->token_ttl, &row->token_ttl) != IDP_OK)
-            return cli_usage(c, "--token-ttl: not a duration (e.g. 300, 5m, 1h)");
+            return cli_usage(c, "--token-ttl: must be a positive duration (e.g. 300, 5m, 1h)");
         if (row->token_ttl > c->cfg->max_token_ttl)
             return cli_usage(c, "--token-ttl: longer than max_token_ttl (%llds)",
                              (long long)c->cfg->max_token_ttl);
