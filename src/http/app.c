@@ -99,7 +99,8 @@ static void bg_tick(struct app *a, int64_t *last_rot, int64_t *last_prune)
     }
     if (now - *last_prune >= APP_PRUNE_INTERVAL_MS) {
         *last_prune = now;
-        if (store_jti_prune(a->st, time_now(), &e) != IDP_OK)
+        /* keep entries for one leeway past exp: a margin for any check that allows skew */
+        if (store_jti_prune(a->st, time_now() - a->cfg->leeway, &e) != IDP_OK)
             log_msg(LOG_ERROR, "revoked jti prune: %s", e.msg);
     }
     snap_reap(&a->keys);
