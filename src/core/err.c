@@ -49,6 +49,17 @@ static const struct {
     [IDP_ERR_HTTP_MEDIA_TYPE] = {"unsupported_media_type", 415, "invalid_request", NULL},
     [IDP_ERR_UNAUTHORIZED] = {"unauthorized", 401, "invalid_token", NULL},
     [IDP_ERR_FORBIDDEN] = {"forbidden", 403, "insufficient_scope", NULL},
+    [IDP_ERR_RATE_LIMITED] = {"rate_limited", 429, "slow_down", NULL},
+    [IDP_ERR_PRECONDITION] = {"precondition_failed", 412, "invalid_request", NULL},
+    [IDP_ERR_NOT_MODIFIED] = {"not_modified", 304, "invalid_request", NULL},
+    [IDP_ERR_SCIM_INVALID_FILTER] = {"invalid_filter", 400, "invalid_request", "invalidFilter"},
+    [IDP_ERR_SCIM_INVALID_PATH] = {"invalid_path", 400, "invalid_request", "invalidPath"},
+    [IDP_ERR_SCIM_NO_TARGET] = {"no_target", 400, "invalid_request", "noTarget"},
+    [IDP_ERR_SCIM_MUTABILITY] = {"mutability", 400, "invalid_request", "mutability"},
+    [IDP_ERR_SCIM_INVALID_VALUE] = {"invalid_value", 400, "invalid_request", "invalidValue"},
+    [IDP_ERR_SCIM_INVALID_SYNTAX] = {"invalid_syntax", 400, "invalid_request", "invalidSyntax"},
+    [IDP_ERR_SCIM_TOO_MANY] = {"too_many", 400, "invalid_request", "tooMany"},
+    [IDP_ERR_SCIM_SENSITIVE] = {"sensitive", 403, "invalid_request", "sensitive"},
 };
 
 idp_err idp_error_set(idp_error *e, idp_err code, const char *func, int line, const char *fmt, ...)

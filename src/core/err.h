@@ -53,6 +53,18 @@ typedef enum idp_err {
     IDP_ERR_HTTP_MEDIA_TYPE,  /* 415 */
     IDP_ERR_UNAUTHORIZED,     /* 401 without OAuth semantics (e.g. admin/SCIM bearer) */
     IDP_ERR_FORBIDDEN,        /* 403 */
+    IDP_ERR_RATE_LIMITED,     /* 429 (Retry-After set by the caller) */
+    IDP_ERR_PRECONDITION,     /* 412: If-Match / If-None-Match did not hold */
+    IDP_ERR_NOT_MODIFIED,     /* 304 */
+    /* SCIM (RFC 7644 §3.12 scimType), all 400 */
+    IDP_ERR_SCIM_INVALID_FILTER,
+    IDP_ERR_SCIM_INVALID_PATH,
+    IDP_ERR_SCIM_NO_TARGET,
+    IDP_ERR_SCIM_MUTABILITY,
+    IDP_ERR_SCIM_INVALID_VALUE,
+    IDP_ERR_SCIM_INVALID_SYNTAX,
+    IDP_ERR_SCIM_TOO_MANY,
+    IDP_ERR_SCIM_SENSITIVE,
     IDP__ERR_COUNT
 } idp_err;
 

@@ -47,6 +47,89 @@ typedef struct store_client {
     int64_t secret_rotated_at;
 } store_client;
 
+/* ---- SCIM resources (DESIGN §4) ---- */
+
+/* Group membership changes without rewriting the group (RFC 7644 §3.5.2 on "members"). */
+typedef struct store_member_delta {
+    bool replace_all;  /* drop every current member first (PUT, or PATCH replace of members) */
+    char **add;        /* user ids to add (owned) */
+    size_t nadd;
+    char **remove;     /* user ids to remove (owned) */
+    size_t nremove;
+} store_member_delta;
+void store_member_delta_clear(store_member_delta *d);
+void store_member_delta_add(store_member_delta *d, const char *user_id);    /* copies */
+void store_member_delta_remove(store_member_delta *d, const char *user_id); /* copies */
+
+typedef struct store_user {
+    char *id;            /* UUID, server-assigned */
+    char *user_name;     /* unique, case-insensitive (RFC 7643 §4.1.1) */
+    char *external_id;   /* or NULL */
+    bool active;
+    char *doc;           /* normalised SCIM JSON without id, meta, groups, password */
+    char *password_hash; /* Argon2id encoded, or NULL; never returned over SCIM */
+    int64_t token_epoch; /* bumped on deactivate/delete/group removal: tokens issued before are dead */
+    int64_t version;     /* starts at 1, +1 per change; the ETag is W/"<version>" */
+    int64_t created_at;  /* ms since the epoch */
+    int64_t modified_at; /* ms */
+} store_user;
+
+typedef struct store_group {
+    char *id;
+    char *display_name;
+    char *external_id;
+    char *doc;           /* normalised SCIM JSON without id, meta, members */
+    int64_t version;
+    int64_t created_at;  /* ms */
+    int64_t modified_at; /* ms */
+} store_group;
+
+typedef struct store_ref {
+    char *id;
+    char *display;       /* userName for users, displayName for groups */
+} store_ref;
+
+struct sf_node;
+struct scim_resource_type;
+/* A list query (RFC 7644 §3.4.2): the filter is compiled to SQL with bound parameters by the
+ * backend, never evaluated by loading rows into C. */
+typedef struct store_query {
+    const struct scim_resource_type *rt; /* scim_rt_user or scim_rt_group */
+    const struct sf_node *filter;        /* NULL = all */
+    const char *sort_by;                 /* attribute path or NULL (= created order) */
+    bool descending;
+    int64_t start_index;                 /* 1-based (values < 1 are treated as 1) */
+    int64_t count;                       /* max rows to return; 0 = only the total */
+} store_query;
+
+/* ---- provisioning keys ---- */
+typedef struct store_pkey {
+    char *id;             /* public id, part of the key string */
+    char *name;
+    unsigned char hash[32]; /* HMAC-SHA-256 under the pepper */
+    char *scopes;         /* space-separated: scim:read scim:write admin */
+    int64_t created_at;   /* s */
+    int64_t expires_at;   /* s, 0 = never */
+    int64_t revoked_at;   /* s, 0 = active */
+    int64_t last_used_at; /* s, 0 = never */
+    char *replaced_by;    /* id of the successor after rotate, or NULL */
+} store_pkey;
+
+/* ---- audit (hash-chained, DESIGN §9) ---- */
+typedef struct store_audit {
+    int64_t seq;          /* assigned by the store */
+    int64_t time_ms;
+    char *actor;          /* e.g. "pkey:<id>", "cli" */
+    char *action;         /* e.g. "user.create", "group.patch", "pkey.revoke" */
+    char *target_type;    /* "User", "Group", "ProvisioningKey", ... */
+    char *target_id;
+    int64_t before_version; /* 0 = none */
+    int64_t after_version;  /* 0 = none (delete) */
+    char *detail;         /* JSON object text or NULL; never a secret */
+    unsigned char prev_hash[32];
+    unsigned char hash[32]; /* SHA-256(prev_hash || canonical fields), computed by the store */
+} store_audit;
+
 typedef struct store_ops {
     const char *name;
     void (*close)(store *st);
@@ -79,6 +162,48 @@ typedef struct store_ops {
     idp_err (*jti_is_revoked)(store *st, const char *jti, bool *revoked, idp_error *err);
     /* Deletes rows with exp < now; callers that accept clock skew pass now - leeway. */
     idp_err (*jti_prune)(store *st, int64_t now, idp_error *err);
+
+    /* Users. create/replace: CONFLICT when userName (case-insensitively) is taken. replace and
+     * delete with expect_version > 0: IDP_ERR_PRECONDITION when the stored version differs.
+     * replace bumps version and sets modified_at from the row; the caller sets token_epoch.
+     * delete removes memberships too. */
+    idp_err (*user_create)(store *st, const store_user *u, idp_error *err);
+    idp_err (*user_get)(store *st, const char *id, store_user *out, idp_error *err);
+    idp_err (*user_get_by_name)(store *st, const char *user_name, store_user *out, idp_error *err);
+    idp_err (*user_replace)(store *st, const store_user *u, int64_t expect_version, idp_error *err);
+    idp_err (*user_delete)(store *st, const char *id, int64_t expect_version, idp_error *err);
+    idp_err (*user_query)(store *st, const store_query *q, store_user **rows, size_t *n,
+                          int64_t *total, idp_error *err);
+    /* Groups of a user (for the readOnly User "groups" attribute). */
+    idp_err (*user_groups)(store *st, const char *user_id, store_ref **rows, size_t *n, idp_error *err);
+
+    /* Groups. create applies *members (may be NULL); replace/delete as for users. Member ids
+     * that are not users -> IDP_ERR_SCIM_INVALID_VALUE (nothing written). */
+    idp_err (*group_create)(store *st, const store_group *g, const store_member_delta *members,
+                            idp_error *err);
+    idp_err (*group_get)(store *st, const char *id, store_group *out, idp_error *err);
+    idp_err (*group_replace)(store *st, const store_group *g, const store_member_delta *members,
+                             int64_t expect_version, idp_error *err);
+    idp_err (*group_delete)(store *st, const char *id, int64_t expect_version, idp_error *err);
+    idp_err (*group_query)(store *st, const store_query *q, store_group **rows, size_t *n,
+                           int64_t *total, idp_error *err);
+    /* Members in insertion order; members of a group users removed from it get token_epoch+1. */
+    idp_err (*group_members)(store *st, const char *group_id, store_ref **rows, size_t *n,
+                             idp_error *err);
+
+    /* Provisioning keys. */
+    idp_err (*pkey_insert)(store *st, const store_pkey *k, idp_error *err);
+    idp_err (*pkey_get)(store *st, const char *id, store_pkey *out, idp_error *err);
+    idp_err (*pkey_list)(store *st, store_pkey **rows, size_t *n, idp_error *err);
+    idp_err (*pkey_update)(store *st, const store_pkey *k, idp_error *err); /* expires, revoked, replaced_by */
+    idp_err (*pkey_touch)(store *st, const char *id, int64_t now, idp_error *err); /* last_used */
+
+    /* Audit: append computes seq, prev_hash and hash; list returns events with seq > after_seq,
+     * oldest first, at most limit. */
+    idp_err (*audit_append)(store *st, store_audit *ev, idp_error *err);
+    idp_err (*audit_list)(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
+                          idp_error *err);
+    idp_err (*audit_last)(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err);
 } store_ops;
 
 struct store {
@@ -97,6 +222,16 @@ void store_key_clear(store_key *k);
 void store_key_list_free(store_key *rows, size_t n);
 void store_client_clear(store_client *c);
 void store_client_list_free(store_client *rows, size_t n);
+
+void store_user_clear(store_user *u);
+void store_user_list_free(store_user *rows, size_t n);
+void store_group_clear(store_group *g);
+void store_group_list_free(store_group *rows, size_t n);
+void store_ref_list_free(store_ref *rows, size_t n);
+void store_pkey_clear(store_pkey *k);
+void store_pkey_list_free(store_pkey *rows, size_t n);
+void store_audit_clear(store_audit *a);
+void store_audit_list_free(store_audit *rows, size_t n);
 
 /* Thin inline wrappers so callers read as store_key_list(st, ...). */
 #define store_tx_begin(st, e) ((st)->ops->tx_begin((st), (e)))
@@ -119,5 +254,6 @@ void store_client_list_free(store_client *rows, size_t n);
 #define store_jti_revoke(st, j, x, e) ((st)->ops->jti_revoke((st), (j), (x), (e)))
 #define store_jti_is_revoked(st, j, r, e) ((st)->ops->jti_is_revoked((st), (j), (r), (e)))
 #define store_jti_prune(st, now, e) ((st)->ops->jti_prune((st), (now), (e)))
+/* The SCIM, provisioning-key and audit ops are called as st->ops->user_create(st, ...). */
 
 #endif
