@@ -75,11 +75,12 @@ static int raw_init(EVP_MD_CTX *m, ctx *c, bool sign)
     return ok;
 }
 
-/* Non-static so callgrind can --toggle-collect on them. */
-void op_ours_verify(ctx *c);
-void op_raw_verify(ctx *c);
-void op_ours_sign(ctx *c);
-void op_raw_sign(ctx *c);
+/* Non-static and never inlined so callgrind can --toggle-collect on them. */
+#define BENCH_OP __attribute__((noinline))
+BENCH_OP void op_ours_verify(ctx *c);
+BENCH_OP void op_raw_verify(ctx *c);
+BENCH_OP void op_ours_sign(ctx *c);
+BENCH_OP void op_raw_sign(ctx *c);
 
 void op_ours_verify(ctx *c)
 {

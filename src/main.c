@@ -12,6 +12,8 @@ static const char usage[] =
     "  client    create|list|show|delete|rotate-secret OAuth clients\n"
     "  key       list|rotate signing keys\n"
     "  verify    verify a JWT access token against a JWKS and print its claims\n"
+    "  provisioning-key  create|list|revoke|rotate keys for SCIM and the admin API\n"
+    "  audit     tail [--verify]: show the audit events, check their hash chain\n"
     "Run 'idpd <command> --help' for a command's options. Exit codes: 0 ok, 1 failure,\n"
     "2 usage error.\n";
 
@@ -20,7 +22,8 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"init", cli_init_main}, {"serve", cli_serve_main},   {"client", cli_client_main},
-    {"key", cli_key_main},   {"verify", cli_verify_main},
+    {"key", cli_key_main},   {"verify", cli_verify_main}, {"provisioning-key", cli_pkey_main},
+    {"audit", cli_audit_main},
 };
 
 int main(int argc, char **argv)

@@ -6,7 +6,8 @@
  *  - every command takes --data-dir DIR, --config FILE, --json and --help;
  *  - exit codes: 0 ok, 1 failure ("idpd <cmd>: <reason>" on stderr), 2 usage error;
  *  - --json prints exactly one JSON document on stdout;
- *  - secrets are printed only by `client create` and `client rotate-secret`, never logged. */
+ *  - secrets are printed only by `client create`, `client rotate-secret`,
+ *    `provisioning-key create` and `provisioning-key rotate`, never logged. */
 #ifndef IDPD_CLI_CLI_H
 #define IDPD_CLI_CLI_H
 
@@ -107,5 +108,7 @@ int cli_serve_main(int argc, char **argv);
 int cli_client_main(int argc, char **argv);
 int cli_key_main(int argc, char **argv);
 int cli_verify_main(int argc, char **argv);
+int cli_pkey_main(int argc, char **argv);  /* idpd provisioning-key ... (pkey.c) */
+int cli_audit_main(int argc, char **argv);
 
 #endif

@@ -85,6 +85,10 @@ static const opt opts[] = {
      "lowest level of log lines written to stderr"},
     {"poll_interval_ms", T_I64, offsetof(cfg, poll_interval_ms), "250", 10, 60000, NULL, NULL,
      "how often (ms) the server looks for changes made by other processes"},
+    {"scim_rate", T_INT, offsetof(cfg, scim_rate), "50", 1, 100000, NULL, NULL,
+     "SCIM requests per second allowed per provisioning key (token bucket refill rate)"},
+    {"scim_burst", T_INT, offsetof(cfg, scim_burst), "100", 1, 1000000, NULL, NULL,
+     "SCIM requests a provisioning key may make at once (token bucket size)"},
 };
 
 #define NOPTS (sizeof opts / sizeof *opts)

@@ -32,6 +32,8 @@ typedef struct cfg {
     char *log_level;        /* log_level: debug|info|warn|error (info) */
     int64_t poll_interval_ms; /* poll_interval_ms: how often the server checks the store for
                                  changes made by other processes (250) */
+    int scim_rate;          /* scim_rate: SCIM requests per second per provisioning key (50) */
+    int scim_burst;         /* scim_burst: SCIM requests a key may make at once (100) */
 } cfg;
 
 /* A cfg filled with the defaults (data_dir NULL). Owned (cfg_free). */

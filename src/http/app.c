@@ -8,6 +8,7 @@
 #include "oauth/client_cache.h"
 #include "oauth/client_secret.h"
 #include "oauth/endpoints.h"
+#include "oauth/pkey.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -78,6 +79,12 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
                         path, c->data_dir);
     if ((rc = store_open(path, false, &a->st, err)) != IDP_OK) return rc;
     if ((rc = kek_derive(a->kek, CLIENT_SECRET_PEPPER_LABEL, a->pepper, err)) != IDP_OK) return rc;
+    if ((rc = pkey_pepper(a->kek, a->scim_pepper, err)) != IDP_OK) return rc;
+    a->scim_rl = ratelimit_new(c->scim_rate, c->scim_burst, APP_SCIM_RATELIMIT_KEYS);
+    size_t il = strlen(c->issuer);
+    a->scim_base = xmalloc(il + sizeof "/scim/v2");
+    memcpy(a->scim_base, c->issuer, il);
+    memcpy(a->scim_base + il, "/scim/v2", sizeof "/scim/v2");
     bool changed = false;
     if ((rc = rotation_tick(a->st, a->kek, c, time_now(), &changed, err)) != IDP_OK) return rc;
     if ((rc = app_reload(a, err)) != IDP_OK) return rc;
@@ -155,6 +162,9 @@ void app_free(struct app *a)
     store_close(a->st);
     kek_free(a->kek);
     mem_wipe(a->pepper, sizeof a->pepper);
+    mem_wipe(a->scim_pepper, sizeof a->scim_pepper);
+    ratelimit_free(a->scim_rl);
+    free(a->scim_base);
     free(a->discovery_body);
     memset(a, 0, sizeof *a);
 }

@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/snap.h"
 #include "keys/kek.h"
+#include "oauth/ratelimit.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -18,12 +19,16 @@
 
 #define APP_ROTATION_INTERVAL_MS 10000
 #define APP_PRUNE_INTERVAL_MS (3600 * 1000)
+#define APP_SCIM_RATELIMIT_KEYS 4096 /* bound on the per-key buckets kept */
 
 struct app {
     const cfg *cfg;          /* borrowed; immutable */
     store *st;               /* owned */
     kek *kek;                /* owned */
     unsigned char pepper[32];/* client-secret pepper (oauth/client_secret.h); wiped on free */
+    unsigned char scim_pepper[32]; /* provisioning-key pepper (oauth/pkey.h); wiped on free */
+    ratelimit *scim_rl;      /* per provisioning key (cfg scim_rate, scim_burst); owned */
+    char *scim_base;         /* cfg issuer + "/scim/v2", for Location and $ref URLs; owned */
     snap_slot keys;          /* keyset snapshots */
     snap_slot clients;       /* client_cache snapshots */
     int64_t generation;      /* store generation of the published snapshots (bg thread only) */

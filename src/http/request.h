@@ -9,6 +9,11 @@
 struct keyset;
 struct client_cache;
 
+typedef enum http_lookup_kind { HTTP_LOOKUP_HEADER, HTTP_LOOKUP_QUERY } http_lookup_kind;
+/* Looks up a request header (name case-insensitive) or a query parameter (percent-decoded; the
+ * first when repeated). Returns a borrowed string or NULL. */
+typedef const char *(*http_lookup_fn)(void *ctx, http_lookup_kind kind, const char *name);
+
 typedef struct http_request {
     const char *method;        /* "GET", "POST", ... ("HEAD" is routed as "GET") */
     const char *path;          /* without the query string */
@@ -20,6 +25,21 @@ typedef struct http_request {
     /* Snapshots taken at the start of the request (snap_acquire), released after it. */
     const struct keyset *keys;          /* NULL only if no key set was ever loaded */
     const struct client_cache *clients; /* never NULL once the server runs */
+    /* The segment matched by a "{name}" route segment (router_param), "" when none. */
+    const char *param;
+    /* Header and query access (server.c: libmicrohttpd; tests: their own); lookup may be NULL. */
+    http_lookup_fn lookup;
+    void *lookup_ctx;
 } http_request;
+
+static inline const char *request_header(const http_request *rq, const char *name)
+{
+    return rq->lookup ? rq->lookup(rq->lookup_ctx, HTTP_LOOKUP_HEADER, name) : NULL;
+}
+
+static inline const char *request_query(const http_request *rq, const char *name)
+{
+    return rq->lookup ? rq->lookup(rq->lookup_ctx, HTTP_LOOKUP_QUERY, name) : NULL;
+}
 
 #endif

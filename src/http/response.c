@@ -86,6 +86,57 @@ void response_error(http_response *rs, const idp_error *e)
         response_header_set(rs, "WWW-Authenticate", "Basic realm=\"idpd\"");
 }
 
+bool response_is_scim_path(const char *path)
+{
+    static const char base[] = "/scim/v2";
+    return strncmp(path, base, sizeof base - 1) == 0 &&
+           (path[sizeof base - 1] == '\0' || path[sizeof base - 1] == '/');
+}
+
+static void header_drop(http_response *rs, const char *name)
+{
+    for (size_t i = 0; i < rs->nheaders; i++) {
+        if (strcmp(rs->headers[i].name, name) != 0) continue;
+        rs->headers[i] = rs->headers[--rs->nheaders];
+        return;
+    }
+}
+
+void response_scim_error(http_response *rs, const idp_error *e)
+{
+    idp_err code = e->code == IDP_OK ? IDP_ERR_INTERNAL : e->code;
+    rs->status = idp_err_http_status(code);
+    snap_unref(rs->hold);
+    rs->hold = NULL;
+    rs->ext_body = NULL;
+    buf_reset(&rs->body);
+    header_drop(rs, "Location");
+    rs->no_store = true;
+    if (rs->status == 304) { /* RFC 9110 §15.4.5: no content, the ETag is kept */
+        rs->content_type = NULL;
+        return;
+    }
+    header_drop(rs, "ETag");
+    rs->content_type = RESPONSE_SCIM_CONTENT_TYPE;
+    const char *detail = e->msg[0] ? e->msg : idp_err_name(code);
+    if (rs->status >= 500) {
+        log_msg(LOG_ERROR, "%s (%s:%d): %s", idp_err_name(code), e->func ? e->func : "?", e->line,
+                e->msg);
+        detail = "internal server error";
+    } else if (rs->status == 401) {
+        detail = "authentication required";
+        response_header_set(rs, "WWW-Authenticate", "Bearer realm=\"idpd-scim\"");
+    }
+    const char *type = idp_err_scim_type(code);
+    char status[8];
+    snprintf(status, sizeof status, "%d", rs->status);
+    buf_puts(&rs->body, "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:Error\"]");
+    if (type) jsonw_member_str(&rs->body, 0, "scimType", type);
+    jsonw_member_str(&rs->body, 0, "detail", detail);
+    jsonw_member_str(&rs->body, 0, "status", status);
+    buf_puts(&rs->body, "}");
+}
+
 void response_error_code(http_response *rs, idp_err code, const char *msg)
 {
     idp_error e = {.code = code, .func = __func__, .line = __LINE__};

@@ -11,12 +11,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define RESPONSE_MAX_HEADERS 6
+#define RESPONSE_MAX_HEADERS 8
 #define RESPONSE_MAX_BODY (1024u * 1024u)
 
 typedef struct response_header {
     const char *name; /* static */
-    char value[160];
+    char value[512];          /* room for an absolute Location URL */
 } response_header;
 
 typedef struct http_response {
@@ -50,5 +50,16 @@ void response_set_client(http_response *rs, const char *id, size_t len);
 void response_error(http_response *rs, const idp_error *e);
 /* Convenience: response_error with a code and a message. */
 void response_error_code(http_response *rs, idp_err code, const char *msg);
+
+#define RESPONSE_SCIM_CONTENT_TYPE "application/scim+json; charset=utf-8"
+/* The SCIM renderer beside the OAuth one, from the same table (RFC 7644 §3.12): status =
+ * idp_err_http_status, body {"schemas":[Error URN],"scimType":idp_err_scim_type (omitted when
+ * NULL),"detail":e->msg,"status":"NNN"} as application/scim+json. 5xx: generic detail (the real
+ * one is logged). 401: the detail is always "authentication required" (no hint of what was
+ * wrong) and WWW-Authenticate: Bearer realm="idpd-scim" is set (RFC 6750 §3). 304: no body.
+ * Keeps headers already set (Allow, Retry-After); drops ETag and Location. */
+void response_scim_error(http_response *rs, const idp_error *e);
+/* True for paths under /scim/v2 (their errors use response_scim_error). */
+bool response_is_scim_path(const char *path);
 
 #endif

@@ -1,6 +1,7 @@
 #include "http/router.h"
 
 #include "oauth/endpoints.h"
+#include "scim/http_endpoints.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +15,26 @@ const route router_routes[] = {
     {"POST", "/introspect", introspect_handle},
     {"POST", "/revoke", revoke_handle},
     {"GET", "/healthz", health_handle},
+    /* SCIM 2.0 (RFC 7644 §3.2): base ISSUER/scim/v2 */
+    {"GET", "/scim/v2/Users", http_users_list},
+    {"POST", "/scim/v2/Users", http_users_create},
+    {"POST", "/scim/v2/Users/.search", http_users_search},
+    {"GET", "/scim/v2/Users/{id}", http_users_get},
+    {"PUT", "/scim/v2/Users/{id}", http_users_replace},
+    {"PATCH", "/scim/v2/Users/{id}", http_users_patch},
+    {"DELETE", "/scim/v2/Users/{id}", http_users_delete},
+    {"GET", "/scim/v2/Groups", http_groups_list},
+    {"POST", "/scim/v2/Groups", http_groups_create},
+    {"POST", "/scim/v2/Groups/.search", http_groups_search},
+    {"GET", "/scim/v2/Groups/{id}", http_groups_get},
+    {"PUT", "/scim/v2/Groups/{id}", http_groups_replace},
+    {"PATCH", "/scim/v2/Groups/{id}", http_groups_patch},
+    {"DELETE", "/scim/v2/Groups/{id}", http_groups_delete},
+    {"GET", "/scim/v2/ServiceProviderConfig", http_discovery_spc},
+    {"GET", "/scim/v2/Schemas", http_discovery_schemas},
+    {"GET", "/scim/v2/Schemas/{urn}", http_discovery_schema},
+    {"GET", "/scim/v2/ResourceTypes", http_discovery_resource_types},
+    {"GET", "/scim/v2/ResourceTypes/{name}", http_discovery_resource_type},
 };
 const size_t router_nroutes = sizeof router_routes / sizeof router_routes[0];
 
@@ -23,6 +44,41 @@ static void allow_add(char *allow, size_t cap, const char *m)
     snprintf(allow + l, cap - l, "%s%s", l ? ", " : "", m);
 }
 
+/* Matches path against pattern; a "{...}" segment matches one non-empty segment, whose
+ * position in path is returned through seg/seglen when non-NULL. */
+static bool path_match(const char *pattern, const char *path, const char **seg, size_t *seglen)
+{
+    const char *p = pattern, *s = path;
+    for (;;) {
+        if (*p == '{') {
+            const char *pe = strchr(p, '}');
+            if (!pe) return false;
+            size_t n = strcspn(s, "/");
+            if (n == 0) return false;
+            if (seg) *seg = s;
+            if (seglen) *seglen = n;
+            p = pe + 1;
+            s += n;
+            continue;
+        }
+        if (*p != *s) return false;
+        if (*p == '\0') return true;
+        p++;
+        s++;
+    }
+}
+
+bool router_param(const route *r, const char *path, char *out, size_t cap)
+{
+    const char *seg = NULL;
+    size_t n = 0;
+    if (cap) out[0] = '\0';
+    if (!strchr(r->path, '{') || !path_match(r->path, path, &seg, &n) || n >= cap) return false;
+    memcpy(out, seg, n);
+    out[n] = '\0';
+    return true;
+}
+
 idp_err router_match(const route *table, size_t n, const char *method, const char *path,
                      const route **out, char *allow, size_t allowcap, idp_error *err)
 {
@@ -30,7 +86,7 @@ idp_err router_match(const route *table, size_t n, const char *method, const cha
     bool path_known = false;
     if (allowcap) allow[0] = '\0';
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(table[i].path, path) != 0) continue;
+        if (!path_match(table[i].path, path, NULL, NULL)) continue;
         if (strcmp(table[i].method, m) == 0) {
             *out = &table[i];
             return IDP_OK;

@@ -23,6 +23,7 @@
 #define SERVER_CONNECTION_TIMEOUT_S 30
 #define SERVER_LOG_PATH_MAX 256
 #define SERVER_DISCARD_FACTOR 4
+#define SERVER_PARAM_MAX 256 /* a longer "{id}" path segment leaves the parameter empty */
 
 /* Per-request state kept by MHD between calls of the access handler (*con_cls). */
 typedef struct conn_ctx {
@@ -129,10 +130,23 @@ static enum MHD_Result fail_early(struct MHD_Connection *c, const char *method, 
 {
     http_response rs;
     response_init(&rs);
-    response_error_code(&rs, code, msg);
+    if (response_is_scim_path(url)) {
+        idp_error e = {0};
+        IDP_FAIL(&e, code, "%s", msg);
+        response_scim_error(&rs, &e);
+    } else {
+        response_error_code(&rs, code, msg);
+    }
     enum MHD_Result ok = respond(c, method, url, &rs, t0);
     response_clear(&rs);
     return ok;
+}
+
+/* http_request.lookup on libmicrohttpd: header names case-insensitive; query values decoded. */
+static const char *mhd_lookup(void *ctx, http_lookup_kind kind, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, kind == HTTP_LOOKUP_QUERY ? MHD_GET_ARGUMENT_KIND
+                                                                      : MHD_HEADER_KIND, name);
 }
 
 static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ctx *cx,
@@ -142,7 +156,8 @@ static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ct
         .method = method, .path = url,
         .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-        .body = cx->body.data, .body_len = cx->body.len};
+        .body = cx->body.data, .body_len = cx->body.len, .lookup = mhd_lookup, .lookup_ctx = c};
+    char param[SERVER_PARAM_MAX];
     http_response rs;
     response_init(&rs);
     idp_error e = {0};
@@ -155,13 +170,18 @@ static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ct
         cc = snap_acquire(&a->clients);
         rq.keys = (const struct keyset *)ks;
         rq.clients = (const struct client_cache *)cc;
+        router_param(rt, url, param, sizeof param);
+        rq.param = param;
         rc = rt->fn(a, &rq, &rs, &e);
     } else if (rc == IDP_ERR_HTTP_METHOD) {
         response_header_set(&rs, "Allow", allow);
     }
     if (rc != IDP_OK) {
         if (e.code != rc) IDP_FAIL(&e, rc, "%s", "");
-        response_error(&rs, &e);
+        if (response_is_scim_path(url))
+            response_scim_error(&rs, &e);
+        else
+            response_error(&rs, &e);
     }
     enum MHD_Result ok = respond(c, method, url, &rs, cx->t0_us);
     response_clear(&rs);

@@ -4,7 +4,9 @@
 
 #include "jose/jwk.h"
 
+#include <jansson.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum jwk_kty { JWK_KTY_NONE = 0, JWK_KTY_RSA, JWK_KTY_EC, JWK_KTY_OKP } jwk_kty;
@@ -16,5 +18,27 @@ size_t jwk_sig_len(const jwk *k);
 jwk_kty jose_alg_kty(jws_alg a);
 /* SHA-256, fetched once per process (explicit fetch: no per-call name lookup). NULL on failure. */
 const EVP_MD *jose_md_sha256(void);
+
+/* A new DigestSign (sign) or DigestVerify context for alg on key, with the JWA parameters
+ * (SHA-256; PS256: PSS, MGF1-SHA-256, salt 32). Owned; NULL on failure. */
+EVP_MD_CTX *jose_md_ctx(jws_alg alg, EVP_PKEY *key, bool sign);
+
+/* The key's pre-initialised context for alg (jose_md_ctx output, built once when the jwk was
+ * made; sign templates only for private keys), or NULL (alg not allowed by the key, or init
+ * failed: callers then init per call). Borrowed.
+ * Thread safety: a jwk is shared between threads, so a template is NEVER used directly and
+ * never modified after jwk_make returns; callers duplicate it with EVP_MD_CTX_copy_ex, which
+ * takes it as const and only reads it (the key objects it shares with the copy are
+ * reference-counted atomically and are the same ones every context made from the key's
+ * EVP_PKEY shares anyway). It is freed only when the last jwk reference goes. */
+const EVP_MD_CTX *jwk_md_template(const jwk *k, jws_alg alg, bool sign);
+
+/* Strict JSON object: same contract as jsonx_parse(s, n, 0, 0, true, out, NULL) (IDP_ERR_JSON
+ * on malformed input, duplicates, depth...), with a fast path for flat token-shaped objects.
+ * *out owned. */
+idp_err jose_json_parse(const char *s, size_t n, json_t **out);
+/* The fast path alone (exposed for the differential test): the tree, or NULL when s is outside
+ * its subset (which says nothing about validity). Owned. */
+json_t *jose_json_fast(const char *s, size_t n);
 
 #endif

@@ -39,6 +39,8 @@ struct jwk {
     EVP_PKEY *pkey;
     char *kid;
     char *pub[2];    /* canonical base64url public members: RSA n,e; EC x,y; OKP x */
+    /* [alg][sign]: read-only after jwk_make, see jwk_md_template in internal.h */
+    EVP_MD_CTX *tmpl[JWS__ALG_COUNT][2];
 };
 
 struct jwks {
@@ -206,6 +208,29 @@ out:
     return rc;
 }
 
+/* Pre-initialises one context per alg the key allows (verify; sign too for a private key), so
+ * jws.c copies a ready context instead of running DigestSign/VerifyInit per token. A context
+ * that cannot be made or copied stays NULL: jws.c then initialises per call, as before. */
+static void make_templates(jwk *k)
+{
+    EVP_MD_CTX *probe = EVP_MD_CTX_new();
+    for (int a = JWS_ALG_INVALID + 1; a < JWS__ALG_COUNT; a++) {
+        if (!probe || !jwk_allows(k, (jws_alg)a)) continue;
+        for (int sign = 0; sign <= (k->priv ? 1 : 0); sign++) {
+            EVP_MD_CTX *t = jose_md_ctx((jws_alg)a, k->pkey, sign);
+            if (t && EVP_MD_CTX_copy_ex(probe, t) == 1) k->tmpl[a][sign] = t;
+            else EVP_MD_CTX_free(t);
+        }
+    }
+    EVP_MD_CTX_free(probe);
+    ERR_clear_error();
+}
+
+const EVP_MD_CTX *jwk_md_template(const jwk *k, jws_alg alg, bool sign)
+{
+    return alg > JWS_ALG_INVALID && alg < JWS__ALG_COUNT ? k->tmpl[alg][sign] : NULL;
+}
+
 /* Takes ownership of pkey (freed on failure). Applies every strength rule. */
 static idp_err jwk_make(EVP_PKEY *pkey, jws_alg alg, bool priv, const char *kid, jwk **out,
                         idp_error *err)
@@ -236,6 +261,7 @@ static idp_err jwk_make(EVP_PKEY *pkey, jws_alg alg, bool priv, const char *kid,
         if ((rc = jwk_thumbprint(k, tp, err))) goto out;
         k->kid = xstrdup(tp);
     }
+    make_templates(k);
 out:
     if (rc) {
         jwk_unref(k);
@@ -561,6 +587,10 @@ jwk *jwk_ref(jwk *k)
 void jwk_unref(jwk *k)
 {
     if (!k || atomic_fetch_sub(&k->refs, 1) != 1) return;
+    for (int a = 0; a < JWS__ALG_COUNT; a++) {
+        EVP_MD_CTX_free(k->tmpl[a][0]);
+        EVP_MD_CTX_free(k->tmpl[a][1]);
+    }
     EVP_PKEY_free(k->pkey);
     free(k->kid);
     free(k->pub[0]);

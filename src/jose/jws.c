@@ -1,9 +1,14 @@
 /* jws — compact JWS sign and verify (see jws.h for the rules).
  *
- * Hot path (jws_verify): no allocation besides the JSON trees and the returned payload; the
- * header and signature are decoded into stack buffers, ES256 r||s is turned into DER by hand
- * (no ECDSA_SIG/BIGNUM round trip), SHA-256 is fetched once per process, one EVP_MD_CTX per
- * call. The signature is checked before the payload is parsed. */
+ * Hot paths (jws_verify, jws_sign_compact) cost little more than the raw EVP operation:
+ *   - the EVP_MD_CTX is duplicated (EVP_MD_CTX_copy_ex) from the per-key, per-alg template
+ *     that jwk.c initialised when the key was built, instead of a DigestSign/VerifyInit (which
+ *     re-fetches the algorithm and re-derives the provider key context) per call;
+ *   - header, signature and signing input live in stack buffers; ES256 r||s <-> DER by hand;
+ *   - the header and payload JSON go through jose_json_parse, a strict fast path for flat
+ *     objects that hands anything unusual to jsonx_parse (see there);
+ *   - the signed header is written directly when kid and typ need no escaping.
+ * The signature is checked before the payload is parsed. */
 #include "jose/jws.h"
 
 #include "core/b64url.h"
@@ -12,9 +17,9 @@
 #include "jose/internal.h"
 
 #include <openssl/core_names.h>
-#include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -49,15 +54,29 @@ static size_t es256_to_der(const unsigned char sig[64], unsigned char der[ES256_
     return n + 2;
 }
 
+/* One non-negative DER INTEGER of at most 32 significant octets, left-padded into out[32]. */
+static bool der_take_int(const unsigned char **p, const unsigned char *end, unsigned char out[32])
+{
+    if (end - *p < 2 || (*p)[0] != 0x02) return false;
+    size_t n = (*p)[1];
+    const unsigned char *v = *p + 2;
+    if (n == 0 || n > (size_t)(end - v) || (v[0] & 0x80)) return false;
+    *p = v + n;
+    while (n > 0 && *v == 0) v++, n--;
+    if (n > 32) return false;
+    memset(out, 0, 32 - n);
+    memcpy(out + 32 - n, v, n);
+    return true;
+}
+
+/* The DER ECDSA-Sig-Value OpenSSL just produced (SEQUENCE { INTEGER r, INTEGER s }, short
+ * lengths since it is <= 72 octets) to the JWS form r||s (RFC 7518 §3.4). */
 static idp_err es256_from_der(const unsigned char *der, size_t len, unsigned char out[64],
                               idp_error *err)
 {
-    const unsigned char *p = der;
-    ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &p, (long)len);
-    const BIGNUM *r = NULL, *ss = NULL;
-    if (s) ECDSA_SIG_get0(s, &r, &ss);
-    bool ok = s && BN_bn2binpad(r, out, 32) == 32 && BN_bn2binpad(ss, out + 32, 32) == 32;
-    ECDSA_SIG_free(s);
+    const unsigned char *p = der + 2, *end = der + len;
+    bool ok = len >= 2 && der[0] == 0x30 && der[1] == len - 2 && der_take_int(&p, end, out) &&
+              der_take_int(&p, end, out + 32) && p == end;
     return ok ? IDP_OK : IDP_FAIL(err, IDP_ERR_CRYPTO, "cannot convert ECDSA signature");
 }
 
@@ -77,7 +96,7 @@ static bool pkey_fits(jws_alg alg, EVP_PKEY *k)
 
 /* DigestSign/Verify context for alg: SHA-256 (none for EdDSA, RFC 8037 §3.1), and for PS256
  * PSS with MGF1-SHA-256 and a 32-octet salt (RFC 7518 §3.5). */
-static EVP_MD_CTX *md_ctx(jws_alg alg, EVP_PKEY *key, bool sign)
+EVP_MD_CTX *jose_md_ctx(jws_alg alg, EVP_PKEY *key, bool sign)
 {
     const EVP_MD *md = alg == JWS_EDDSA ? NULL : jose_md_sha256();
     if (alg != JWS_EDDSA && !md) return NULL;
@@ -95,13 +114,26 @@ static EVP_MD_CTX *md_ctx(jws_alg alg, EVP_PKEY *key, bool sign)
     return ctx;
 }
 
-/* Verification once alg and key are known to fit and siglen is exact. */
-static idp_err verify_core(jws_alg alg, EVP_PKEY *pub, const void *in, size_t len,
-                           const unsigned char *sig, size_t siglen, idp_error *err)
+/* A fresh context: a copy of the key's template when there is one (tmpl is only read, see
+ * internal.h), else a full init. NULL on failure. */
+static EVP_MD_CTX *ctx_get(const EVP_MD_CTX *tmpl, jws_alg alg, EVP_PKEY *key, bool sign)
+{
+    if (tmpl) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (ctx && EVP_MD_CTX_copy_ex(ctx, tmpl) == 1) return ctx;
+        EVP_MD_CTX_free(ctx);
+        ERR_clear_error();
+    }
+    return jose_md_ctx(alg, key, sign);
+}
+
+/* Verification once alg and key are known to fit and siglen is exact. tmpl may be NULL. */
+static idp_err verify_core(jws_alg alg, EVP_PKEY *pub, const EVP_MD_CTX *tmpl, const void *in,
+                           size_t len, const unsigned char *sig, size_t siglen, idp_error *err)
 {
     unsigned char der[ES256_DER_MAX];
     if (alg == JWS_ES256) siglen = es256_to_der(sig, der), sig = der;
-    EVP_MD_CTX *ctx = md_ctx(alg, pub, false);
+    EVP_MD_CTX *ctx = ctx_get(tmpl, alg, pub, false);
     if (!ctx) {
         ERR_clear_error();
         return IDP_FAIL(err, IDP_ERR_CRYPTO, "cannot set up signature verification");
@@ -119,19 +151,19 @@ idp_err jws_verify_raw(jws_alg alg, EVP_PKEY *pub, const void *input, size_t len
     if (!pub || !pkey_fits(alg, pub)) return IDP_FAIL(err, IDP_ERR_JOSE_ALG, "alg does not fit the key");
     size_t want = jose_alg_kty(alg) == JWK_KTY_RSA ? (size_t)EVP_PKEY_get_size(pub) : 64;
     if (siglen != want) return IDP_FAIL(err, IDP_ERR_JOSE_SIGNATURE, "signature has the wrong length");
-    return verify_core(alg, pub, input, len, sig, siglen, err);
+    return verify_core(alg, pub, NULL, input, len, sig, siglen, err);
 }
 
-idp_err jws_sign_raw(jws_alg alg, EVP_PKEY *priv, const void *input, size_t len,
-                     unsigned char *sig, size_t *siglen, idp_error *err)
+/* Signing once alg is known to fit priv and priv is at most JWS_MAX_SIG octets. tmpl may be
+ * NULL. */
+static idp_err sign_core(jws_alg alg, EVP_PKEY *priv, const EVP_MD_CTX *tmpl, const void *input,
+                         size_t len, unsigned char *sig, size_t *siglen, idp_error *err)
 {
     *siglen = 0;
-    if (!priv || !pkey_fits(alg, priv)) return IDP_FAIL(err, IDP_ERR_JOSE_ALG, "alg does not fit the key");
-    if (EVP_PKEY_get_size(priv) > JWS_MAX_SIG) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "key too large");
     unsigned char der[ES256_DER_MAX + 8];
     unsigned char *dst = alg == JWS_ES256 ? der : sig;
     size_t n = alg == JWS_ES256 ? sizeof der : JWS_MAX_SIG;
-    EVP_MD_CTX *ctx = md_ctx(alg, priv, true);
+    EVP_MD_CTX *ctx = ctx_get(tmpl, alg, priv, true);
     idp_err rc = IDP_OK;
     if (!ctx || EVP_DigestSign(ctx, dst, &n, input, len) != 1) {
         rc = IDP_FAIL(err, IDP_ERR_CRYPTO, "signing failed");
@@ -146,6 +178,172 @@ out:
     EVP_MD_CTX_free(ctx);
     ERR_clear_error();
     return rc;
+}
+
+idp_err jws_sign_raw(jws_alg alg, EVP_PKEY *priv, const void *input, size_t len,
+                     unsigned char *sig, size_t *siglen, idp_error *err)
+{
+    *siglen = 0;
+    if (!priv || !pkey_fits(alg, priv)) return IDP_FAIL(err, IDP_ERR_JOSE_ALG, "alg does not fit the key");
+    if (EVP_PKEY_get_size(priv) > JWS_MAX_SIG) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "key too large");
+    return sign_core(alg, priv, NULL, input, len, sig, siglen, err);
+}
+
+/* ---- strict JSON, fast path ------------------------------------------------------------ */
+
+/* jose_json_parse has exactly the contract of jsonx_parse(s, n, 0, 0, true, out, NULL): a
+ * strict JSON object (RFC 8259; duplicate member names rejected, RFC 7515 §5.2 / RFC 7519 §7.2),
+ * and jansson's general lexer costs more than the RSA verification it guards. So a fast path
+ * recognises the subset tokens actually use and builds the same tree directly:
+ *   one object; member names and string values of printable ASCII (0x20..0x7e) without '"'
+ *   or '\'; integers -?(0|[1-9][0-9]*) of at most 18 digits; true, false, null; arrays of
+ *   these; JSON whitespace between tokens; unique member names.
+ * The fast path never rejects: on anything outside the subset (escapes, non-ASCII, fractions,
+ * exponents, nested objects, duplicates, any syntax error) it stops and jsonx_parse decides
+ * on the whole input. Everything it accepts is valid JSON that jansson would parse to an equal
+ * tree (checked by test_jws json_fast_path_differential). */
+
+typedef struct jscan {
+    const char *p, *end;
+} jscan;
+
+static void js_ws(jscan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+/* True when the next character ends a scalar: whitespace, ',', ']' or '}'. */
+static bool js_delim(const jscan *s)
+{
+    if (s->p >= s->end) return false;
+    char c = *s->p;
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ']' || c == '}';
+}
+
+static bool js_str(jscan *s, const char **str, size_t *len)
+{
+    if (s->p >= s->end || *s->p != '"') return false;
+    const char *b = ++s->p;
+    for (; s->p < s->end; s->p++) {
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '"') {
+            *str = b;
+            *len = (size_t)(s->p++ - b);
+            return true;
+        }
+        if (c < 0x20 || c > 0x7e || c == '\\') return false;
+    }
+    return false;
+}
+
+static json_t *js_int(jscan *s)
+{
+    bool neg = *s->p == '-';
+    if (neg) s->p++;
+    const char *d = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') s->p++;
+    size_t nd = (size_t)(s->p - d);
+    if (nd == 0 || nd > 18 || (nd > 1 && *d == '0') || !js_delim(s)) return NULL;
+    long long v = 0; /* at most 18 digits: no overflow */
+    for (size_t i = 0; i < nd; i++) v = v * 10 + (d[i] - '0');
+    return json_integer(neg ? -v : v);
+}
+
+static json_t *js_scalar(jscan *s)
+{
+    static const char lit[][6] = {"true", "false", "null"};
+    if (s->p >= s->end) return NULL;
+    if (*s->p == '"') {
+        const char *v;
+        size_t n;
+        return js_str(s, &v, &n) ? json_stringn_nocheck(v, n) : NULL;
+    }
+    if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9')) return js_int(s);
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(lit[i]);
+        if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit[i], n) != 0) continue;
+        s->p += n;
+        if (!js_delim(s)) return NULL;
+        return i == 0 ? json_true() : i == 1 ? json_false() : json_null();
+    }
+    return NULL;
+}
+
+/* '[' scalars ']' with the '[' already consumed. */
+static json_t *js_array(jscan *s)
+{
+    json_t *a = json_array();
+    js_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return a;
+    }
+    for (;;) {
+        json_t *v = js_scalar(s);
+        if (!v || json_array_append_new(a, v)) break;
+        js_ws(s);
+        if (s->p >= s->end) break;
+        if (*s->p++ == ']') return a;
+        if (s->p[-1] != ',') break;
+        js_ws(s);
+    }
+    json_decref(a);
+    return NULL;
+}
+
+/* One "name": value member appended to o; false to leave the fast path. */
+static bool js_member(jscan *s, json_t *o)
+{
+    const char *k;
+    size_t kn;
+    if (!js_str(s, &k, &kn)) return false;
+    js_ws(s);
+    if (s->p >= s->end || *s->p++ != ':') return false;
+    js_ws(s);
+    json_t *v = NULL;
+    if (s->p < s->end && *s->p == '[') {
+        s->p++;
+        v = js_array(s);
+    } else {
+        v = js_scalar(s);
+    }
+    if (!v) return false;
+    if (json_object_getn(o, k, kn)) { /* duplicate: jsonx_parse rejects it */
+        json_decref(v);
+        return false;
+    }
+    return json_object_setn_new_nocheck(o, k, kn, v) == 0;
+}
+
+json_t *jose_json_fast(const char *str, size_t n)
+{
+    jscan s = {str, str + n};
+    js_ws(&s);
+    if (s.p >= s.end || *s.p++ != '{') return NULL;
+    json_t *o = json_object();
+    js_ws(&s);
+    bool ok = s.p < s.end && *s.p == '}';
+    if (ok) s.p++;
+    while (!ok && js_member(&s, o)) {
+        js_ws(&s);
+        if (s.p >= s.end) break;
+        char c = *s.p++;
+        if (c == '}') ok = true;
+        else if (c != ',') break;
+        else js_ws(&s);
+    }
+    js_ws(&s);
+    if (ok && s.p == s.end) return o;
+    json_decref(o);
+    return NULL;
+}
+
+idp_err jose_json_parse(const char *s, size_t n, json_t **out)
+{
+    *out = jose_json_fast(s, n);
+    if (*out) return IDP_OK;
+    return jsonx_parse(s, n, 0, 0, true, out, NULL);
 }
 
 /* ---- compact verification ---------------------------------------------------------------- */
@@ -176,7 +374,7 @@ static idp_err parse_header(span h, json_t **out, idp_error *err)
     if (h.n > JWS_MAX_HEADER_B64) return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS header too long");
     if (b64url_decode_to(h.p, h.n, buf, sizeof buf, &len))
         return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS header is not strict base64url");
-    if (jsonx_parse((const char *)buf, len, 0, 0, true, out, NULL))
+    if (jose_json_parse((const char *)buf, len, out))
         return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS header is not a strict JSON object");
     return IDP_OK;
 }
@@ -266,12 +464,11 @@ idp_err jws_verify(const char *token, size_t len, const jws_verify_opts *opts, j
         goto out;
     }
     /* RFC 7515 §5.2 step 8: the signing input is the first two parts as sent. */
-    rc = verify_core(alg, jwk_pkey(key), token, (size_t)(parts[2].p - 1 - token), sig,
-                     jwk_sig_len(key), err);
+    rc = verify_core(alg, jwk_pkey(key), jwk_md_template(key, alg, false), token,
+                     (size_t)(parts[2].p - 1 - token), sig, jwk_sig_len(key), err);
     if (rc) goto out;
     if (opts->payload_json &&
-        jsonx_parse((const char *)out->raw_payload, out->raw_payload_len, 0, 0, true, &out->payload,
-                    NULL)) {
+        jose_json_parse((const char *)out->raw_payload, out->raw_payload_len, &out->payload)) {
         rc = IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS payload is not a strict JSON object");
         goto out;
     }
@@ -307,34 +504,95 @@ out:
     return s;
 }
 
+/* Length of s when it is printable ASCII without '"' or '\' (jansson prints it verbatim),
+ * else SIZE_MAX. */
+static size_t plain_len(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return SIZE_MAX;
+    }
+    return n;
+}
+
+static size_t put_member(char *out, size_t o, const char *name, const char *v, size_t vn)
+{
+    out[o++] = ',';
+    out[o++] = '"';
+    memcpy(out + o, name, 3);
+    o += 3;
+    memcpy(out + o, "\":\"", 3);
+    o += 3;
+    memcpy(out + o, v, vn);
+    o += vn;
+    out[o++] = '"';
+    return o;
+}
+
+/* Writes into out[cap] exactly what header_json would return, when kid and typ need no
+ * escaping. Returns the length, or 0 when header_json must do it. */
+static size_t header_fast(char *out, size_t cap, jws_alg alg, const char *kid, const char *typ)
+{
+    size_t kn = kid ? plain_len(kid) : 0, tn = typ ? plain_len(typ) : 0;
+    if (kn == SIZE_MAX || tn == SIZE_MAX || kn + tn > cap - 64) return 0;
+    static const char pfx[] = "{\"alg\":\"";
+    const char *a = jws_alg_name(alg);
+    size_t an = strlen(a), o = sizeof pfx - 1;
+    memcpy(out, pfx, o);
+    memcpy(out + o, a, an);
+    o += an;
+    out[o++] = '"';
+    if (kid) o = put_member(out, o, "kid", kid, kn);
+    if (typ) o = put_member(out, o, "typ", typ, tn);
+    out[o++] = '}';
+    return o;
+}
+
+#define JWS_HDR_FAST_MAX 512
+#define JWS_SIGN_STACK 4096
+
 idp_err jws_sign_compact(const jwk *key, jws_alg alg, const char *typ, const void *payload,
                          size_t payload_len, idp_buf *out, idp_error *err)
 {
     if (!key || !jwk_is_private(key)) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "signing needs a private key");
     if (!jwk_allows(key, alg)) return IDP_FAIL(err, IDP_ERR_JOSE_ALG, "key does not allow this alg");
-    size_t start = out->len;
+    if (jwk_sig_len(key) > JWS_MAX_SIG) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "key too large");
+    char hbuf[JWS_HDR_FAST_MAX], stack[JWS_SIGN_STACK];
+    char *hdyn = NULL, *tok = NULL;
     unsigned char sig[JWS_MAX_SIG];
-    size_t siglen = 0;
+    size_t siglen = 0, hl = header_fast(hbuf, sizeof hbuf, alg, jwk_kid(key), typ);
     idp_err rc = IDP_OK;
-    char *hdr = header_json(alg, jwk_kid(key), typ);
-    if (!hdr) {
+    if (!hl && !(hdyn = header_json(alg, jwk_kid(key), typ))) {
         rc = IDP_FAIL(err, IDP_ERR_INVALID, "cannot build the JWS header");
         goto out;
     }
-    if (b64url_encode_buf(out, hdr, strlen(hdr)) || buf_putc(out, '.') ||
-        b64url_encode_buf(out, payload, payload_len)) {
+    const char *hdr = hdyn ? hdyn : hbuf;
+    if (hdyn) hl = strlen(hdyn);
+    /* Everything is sized up front, so the buffer cap is checked before any allocation. */
+    size_t avail = out->max > out->len ? out->max - out->len : 0;
+    size_t h64 = b64url_encoded_len(hl), in_len = 0, total = 0;
+    if (payload_len <= avail) {
+        in_len = h64 + 1 + b64url_encoded_len(payload_len);
+        total = in_len + 1 + b64url_encoded_len(jwk_sig_len(key));
+    }
+    if (payload_len > avail || total > avail) {
         rc = IDP_FAIL(err, IDP_ERR_TOO_LARGE, "JWS larger than the buffer cap");
         goto out;
     }
-    rc = jws_sign_raw(alg, jwk_pkey(key), out->data + start, out->len - start, sig, &siglen, err);
+    tok = total < sizeof stack ? stack : xmalloc(total + 1);
+    b64url_encode_to(tok, hdr, hl);
+    tok[h64] = '.';
+    b64url_encode_to(tok + h64 + 1, payload, payload_len);
+    rc = sign_core(alg, jwk_pkey(key), jwk_md_template(key, alg, true), tok, in_len, sig, &siglen,
+                   err);
     if (rc) goto out;
-    if (buf_putc(out, '.') || b64url_encode_buf(out, sig, siglen))
+    tok[in_len] = '.';
+    b64url_encode_to(tok + in_len + 1, sig, siglen);
+    if (buf_append(out, tok, in_len + 1 + b64url_encoded_len(siglen)))
         rc = IDP_FAIL(err, IDP_ERR_TOO_LARGE, "JWS larger than the buffer cap");
 out:
-    free(hdr);
-    if (rc && out->data) {
-        out->len = start;
-        out->data[start] = '\0';
-    }
+    free(hdyn);
+    if (tok != stack) free(tok);
     return rc;
 }

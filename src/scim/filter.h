@@ -4,7 +4,9 @@
  * Parsing is pure and schema-free: names are kept as written, and resolution against the schema
  * (case-insensitive attribute names, RFC 7643 §2.1) happens in scim_path_resolve (schema.h).
  * Caps: filter text <= SCIM_FILTER_MAX_LEN, nesting (parentheses, not, value paths) <=
- * SCIM_FILTER_MAX_DEPTH, <= SCIM_FILTER_MAX_NODES nodes. Every failure is IDP_ERR_INVALID with a
+ * SCIM_FILTER_MAX_DEPTH, <= SCIM_FILTER_MAX_NODES nodes (and/or chains are left-deep trees, so
+ * the tree itself can be up to ~MAX_NODES/2 levels deep). Comparison values must be JSON
+ * literals: unquoted strings (userName eq bjensen) are rejected. Every failure is IDP_ERR_INVALID with a
  * message naming the offset, and maps to scimType invalidFilter (filters) or invalidPath (paths)
  * in the caller. */
 #ifndef IDPD_SCIM_FILTER_H
@@ -73,6 +75,19 @@ void scim_attr_path_clear(scim_attr_path *p);
  * case-insensitively; string comparison is case-insensitive unless case_exact says otherwise
  * (callback may be NULL = everything case-insensitive). Used by PATCH value filters; list
  * queries are translated to SQL by the store. */
+/* Semantics (RFC 7644 §3.4.2.2; the SQL translation in store/scim_sql.h follows the same rules):
+ * - a comparison on a multi-valued attribute matches when ANY element matches (so `emails ne "x"`
+ *   matches when some element differs); a complex attribute without sub-attribute compares its
+ *   "value" sub-attribute (emails co "x" == emails.value co "x");
+ * - unassigned (missing, null, empty array; RFC 7643 §2.5): every operator is false except `ne`
+ *   (nothing is "identical" to the value) — hence also `not (x eq v)` matches; `eq null` matches
+ *   exactly the unassigned attributes and `ne null` the assigned ones;
+ * - pr: present and non-empty ("" and [] and {} and null are not present);
+ * - strings: eq/ne/co/sw/ew and ordering case-insensitive (ASCII folding) unless case_exact;
+ *   gt/ge/lt/le compare chronologically when both sides are RFC 3339 date-times, else
+ *   lexicographically by bytes; numbers numerically; booleans only eq/ne (ordering: false);
+ * - values of different JSON types are never equal (eq false, ne true, ordering false).
+ * The case_exact callback gets the path as written in the node (relative inside a value path). */
 typedef bool (*scim_case_exact_fn)(const scim_attr_path *p, void *ctx);
 bool scim_filter_match(const sf_node *f, const json_t *obj, scim_case_exact_fn case_exact, void *ctx);
 

@@ -20,9 +20,10 @@
 #include <jansson.h>
 
 /* Validates and normalises a full resource body (POST/PUT) for rt: `schemas` must list the core
- * schema (and any extension URN used); unknown attributes -> IDP_ERR_SCIM_INVALID_VALUE... (see
- * scimType mapping in core/err.c); wrong JSON types -> invalidValue; readOnly attributes (id,
- * meta, groups) are ignored; attribute names are rewritten to their canonical case; booleans as
+ * schema (and any extension URN used), else invalidSyntax; unknown attributes, sub-attributes
+ * and extension URNs are IGNORED (dropped; docs/SCIM.md); wrong JSON types -> invalidValue;
+ * readOnly attributes (id, meta, groups, members.display) are ignored; `password` is kept in *out
+ * (the caller hashes and removes it); attribute names are rewritten to their canonical case; booleans as
  * "True"/"False" strings are converted; required attributes (userName, displayName) present.
  * For a Group, `members` is removed from the returned doc and returned in *members as a
  * replace-all delta (NULL allowed when the caller does not want it). *out is a new document. */

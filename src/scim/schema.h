@@ -75,7 +75,11 @@ typedef struct scim_resolved {
  * (RFC 7643 §2.1), URN prefix must be the core or one of the extension schemas, an attribute
  * name without URN is looked up in common, core, then extensions. A complex attribute without
  * sub-attribute in a comparison means its "value" sub-attribute (RFC 7644 §3.4.2.2 for
- * multi-valued attrs, e.g. emails co "x"). IDP_ERR_SCIM_INVALID_PATH when unknown. */
+ * multi-valued attrs, e.g. emails co "x"); the resolver itself returns sub NULL then, and the
+ * caller applies that rule. "schemas" resolves (schema = scim_schema_common) so that
+ * `schemas eq "urn:..."` filters work, though it is not listed in scim_schema_common.attrs.
+ * IDP_ERR_SCIM_INVALID_PATH when unknown (unknown URN, attribute or sub-attribute, or a
+ * sub-attribute of a non-complex attribute). */
 idp_err scim_path_resolve(const scim_resource_type *rt, const scim_attr_path *p, scim_resolved *out,
                           idp_error *err);
 /* Looks up a (sub-)attribute by name in a list, case-insensitively. */

@@ -4,6 +4,7 @@
 #include "core/mem.h"
 #include "store/internal.h"
 
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,4 +65,125 @@ void store_client_list_free(store_client *rows, size_t n)
     if (!rows) return;
     for (size_t i = 0; i < n; i++) store_client_clear(&rows[i]);
     free(rows);
+}
+
+void store_user_clear(store_user *u)
+{
+    if (!u) return;
+    free(u->id);
+    free(u->user_name);
+    free(u->external_id);
+    free(u->doc);
+    if (u->password_hash) mem_wipe(u->password_hash, strlen(u->password_hash));
+    free(u->password_hash);
+    memset(u, 0, sizeof *u);
+}
+
+void store_user_list_free(store_user *rows, size_t n)
+{
+    if (!rows) return;
+    for (size_t i = 0; i < n; i++) store_user_clear(&rows[i]);
+    free(rows);
+}
+
+void store_group_clear(store_group *g)
+{
+    if (!g) return;
+    free(g->id);
+    free(g->display_name);
+    free(g->external_id);
+    free(g->doc);
+    memset(g, 0, sizeof *g);
+}
+
+void store_group_list_free(store_group *rows, size_t n)
+{
+    if (!rows) return;
+    for (size_t i = 0; i < n; i++) store_group_clear(&rows[i]);
+    free(rows);
+}
+
+void store_ref_list_free(store_ref *rows, size_t n)
+{
+    if (!rows) return;
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].id);
+        free(rows[i].display);
+    }
+    free(rows);
+}
+
+void store_pkey_clear(store_pkey *k)
+{
+    if (!k) return;
+    free(k->id);
+    free(k->name);
+    free(k->scopes);
+    free(k->replaced_by);
+    mem_wipe(k->hash, sizeof k->hash);
+    memset(k, 0, sizeof *k);
+}
+
+void store_pkey_list_free(store_pkey *rows, size_t n)
+{
+    if (!rows) return;
+    for (size_t i = 0; i < n; i++) store_pkey_clear(&rows[i]);
+    free(rows);
+}
+
+void store_audit_clear(store_audit *a)
+{
+    if (!a) return;
+    free(a->actor);
+    free(a->action);
+    free(a->target_type);
+    free(a->target_id);
+    free(a->detail);
+    memset(a, 0, sizeof *a);
+}
+
+void store_audit_list_free(store_audit *rows, size_t n)
+{
+    if (!rows) return;
+    for (size_t i = 0; i < n; i++) store_audit_clear(&rows[i]);
+    free(rows);
+}
+
+/* ---- the audit hash chain ------------------------------------------------------------------- */
+
+static void ah_i64(EVP_MD_CTX *md, int64_t v)
+{
+    unsigned char b[8];
+    uint64_t u = (uint64_t)v;
+    for (int i = 7; i >= 0; i--, u >>= 8) b[i] = (unsigned char)(u & 0xff);
+    EVP_DigestUpdate(md, b, sizeof b);
+}
+
+static void ah_str(EVP_MD_CTX *md, const char *s)
+{
+    uint32_t n = s ? (uint32_t)strnlen(s, STORE_AUDIT_FIELD_MAX) : 0xffffffffu;
+    unsigned char b[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                          (unsigned char)(n >> 8), (unsigned char)n};
+    EVP_DigestUpdate(md, b, sizeof b);
+    if (s) EVP_DigestUpdate(md, s, n);
+}
+
+/* See store.h for the encoding. */
+void store_audit_hash(const store_audit *ev, unsigned char out[32])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int len = 0;
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) abort(); /* out of memory */
+    EVP_DigestUpdate(md, ev->prev_hash, 32);
+    ah_i64(md, ev->seq);
+    ah_i64(md, ev->time_ms);
+    ah_str(md, ev->actor);
+    ah_str(md, ev->action);
+    ah_str(md, ev->target_type);
+    ah_str(md, ev->target_id);
+    ah_i64(md, ev->before_version);
+    ah_i64(md, ev->after_version);
+    ah_str(md, ev->detail);
+    if (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32) abort();
+    EVP_MD_CTX_free(md);
 }

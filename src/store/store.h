@@ -138,7 +138,8 @@ typedef struct store_ops {
     idp_err (*tx_begin)(store *st, idp_error *err);
     idp_err (*tx_commit)(store *st, idp_error *err);
     void (*tx_rollback)(store *st);
-    /* A counter bumped by every change to keys or clients, by any process (triggers). */
+    /* A counter bumped by every change to keys, clients or provisioning keys (not by
+     * pkey_touch), by any process (triggers). */
     idp_err (*generation)(store *st, int64_t *out, idp_error *err);
     idp_err (*meta_get)(store *st, const char *key, char **value, idp_error *err); /* NOT_FOUND */
     idp_err (*meta_set)(store *st, const char *key, const char *value, idp_error *err);
@@ -163,22 +164,33 @@ typedef struct store_ops {
     /* Deletes rows with exp < now; callers that accept clock skew pass now - leeway. */
     idp_err (*jti_prune)(store *st, int64_t now, idp_error *err);
 
-    /* Users. create/replace: CONFLICT when userName (case-insensitively) is taken. replace and
-     * delete with expect_version > 0: IDP_ERR_PRECONDITION when the stored version differs.
-     * replace bumps version and sets modified_at from the row; the caller sets token_epoch.
-     * delete removes memberships too. */
+    /* Users. create/replace: CONFLICT when userName (case-insensitively; ASCII folding, see
+     * migrations/sqlite/0002_scim.sql) is taken. replace and delete with expect_version > 0:
+     * IDP_ERR_PRECONDITION when the stored version differs (NOT_FOUND when there is no such
+     * user). create: version 0 means 1, created_at/modified_at 0 mean now. replace bumps version
+     * and sets modified_at from the row (0 = now); token_epoch becomes max(stored, u->token_epoch)
+     * and is bumped once more when active goes true -> false, so a revocation is never lost.
+     * delete removes memberships too. All writes join the caller's store_tx_begin transaction
+     * when there is one (atomic within it through a savepoint). */
     idp_err (*user_create)(store *st, const store_user *u, idp_error *err);
     idp_err (*user_get)(store *st, const char *id, store_user *out, idp_error *err);
     idp_err (*user_get_by_name)(store *st, const char *user_name, store_user *out, idp_error *err);
     idp_err (*user_replace)(store *st, const store_user *u, int64_t expect_version, idp_error *err);
     idp_err (*user_delete)(store *st, const char *id, int64_t expect_version, idp_error *err);
+    /* total may be NULL. Errors from the filter/sortBy translation: IDP_ERR_SCIM_INVALID_FILTER
+     * (unknown or unfilterable attribute such as password, wrong operator or value type),
+     * IDP_ERR_SCIM_INVALID_PATH (sortBy), IDP_ERR_SCIM_TOO_MANY. count is capped at 10,000. */
     idp_err (*user_query)(store *st, const store_query *q, store_user **rows, size_t *n,
                           int64_t *total, idp_error *err);
     /* Groups of a user (for the readOnly User "groups" attribute). */
     idp_err (*user_groups)(store *st, const char *user_id, store_ref **rows, size_t *n, idp_error *err);
 
-    /* Groups. create applies *members (may be NULL); replace/delete as for users. Member ids
-     * that are not users -> IDP_ERR_SCIM_INVALID_VALUE (nothing written). */
+    /* Groups. create applies *members (may be NULL); replace/delete as for users; replace with
+     * members NULL keeps the membership. A delta applies replace_all (keeping the ids in add,
+     * which keep their position), then remove, then add (appended in order; existing members
+     * ignored): builders must cancel opposite operations on one id. Member ids that are not
+     * users -> IDP_ERR_SCIM_INVALID_VALUE (nothing written). Every user that leaves a group
+     * (remove, replace_all, group delete) gets token_epoch + 1 in the same transaction. */
     idp_err (*group_create)(store *st, const store_group *g, const store_member_delta *members,
                             idp_error *err);
     idp_err (*group_get)(store *st, const char *id, store_group *out, idp_error *err);
@@ -232,6 +244,17 @@ void store_pkey_clear(store_pkey *k);
 void store_pkey_list_free(store_pkey *rows, size_t n);
 void store_audit_clear(store_audit *a);
 void store_audit_list_free(store_audit *rows, size_t n);
+
+/* The audit chain (DESIGN §9). hash = SHA-256 over, in this order:
+ *   prev_hash (32 bytes) || I64(seq) || I64(time_ms) || S(actor) || S(action) || S(target_type)
+ *   || S(target_id) || I64(before_version) || I64(after_version) || S(detail)
+ * where I64(v) = 8 bytes big-endian two's complement, S(NULL) = the 4 bytes FF FF FF FF, and
+ * S(s) = 4-byte big-endian strlen(s) followed by the bytes of s (no NUL). The first event has
+ * prev_hash = 32 zero bytes; each next event's prev_hash is the previous event's hash. Fields
+ * longer than STORE_AUDIT_FIELD_MAX are refused by audit_append. Recompute with ev->prev_hash
+ * set to verify a chain (`idpd audit tail --verify`); ev->hash is not read. */
+#define STORE_AUDIT_FIELD_MAX (1024u * 1024u)
+void store_audit_hash(const store_audit *ev, unsigned char out[32]);
 
 /* Thin inline wrappers so callers read as store_key_list(st, ...). */
 #define store_tx_begin(st, e) ((st)->ops->tx_begin((st), (e)))

@@ -95,6 +95,7 @@ typedef struct sq_conn {
     sq_store *owner;
     sqlite3 *db;
     sqlite3_stmt *stmt[ST__COUNT];
+    sqlite3_stmt *xstmt[SQ_XSTMT_MAX]; /* statements of store_sqlite_scim.c (sq_xstmt) */
     int in_tx;
     struct sq_conn *prev, *next;
 } sq_conn;
@@ -107,7 +108,7 @@ struct sq_store {
     sq_conn *conns;
 };
 
-static idp_err sq_fail(idp_error *err, int rc, const char *what)
+idp_err sq_fail(idp_error *err, int rc, const char *what)
 {
     /* sqlite3_errstr gives the class of error only: no SQL, no bound values. */
     return IDP_FAIL(err, IDP_ERR_STORE, "store: %s failed: %s", what, sqlite3_errstr(rc));
@@ -119,6 +120,7 @@ static void sq_conn_close(sq_conn *c)
 {
     if (!c) return;
     for (int i = 0; i < ST__COUNT; i++) sqlite3_finalize(c->stmt[i]);
+    for (int i = 0; i < SQ_XSTMT_MAX; i++) sqlite3_finalize(c->xstmt[i]);
     sqlite3_close_v2(c->db); /* rolls back an open transaction */
     free(c);
 }
@@ -201,7 +203,29 @@ static idp_err sq_stmt(store *st, sq_stmt_id id, sqlite3_stmt **out, idp_error *
     return IDP_OK;
 }
 
-static void sq_done(sqlite3_stmt *q)
+idp_err sq_xstmt(store *st, int id, const char *sql, sqlite3_stmt **out, idp_error *err)
+{
+    sq_conn *c = NULL;
+    if (id < 0 || id >= SQ_XSTMT_MAX) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: bad statement");
+    idp_err rc = sq_conn_get((sq_store *)st, &c, err);
+    if (rc) return rc;
+    if (!c->xstmt[id]) {
+        int r = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->xstmt[id], NULL);
+        if (r != SQLITE_OK) return sq_fail(err, r, "prepare");
+    }
+    *out = c->xstmt[id];
+    return IDP_OK;
+}
+
+idp_err sq_db(store *st, sqlite3 **out, idp_error *err)
+{
+    sq_conn *c = NULL;
+    idp_err rc = sq_conn_get((sq_store *)st, &c, err);
+    if (!rc) *out = c->db;
+    return rc;
+}
+
+void sq_done(sqlite3_stmt *q)
 {
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
@@ -211,18 +235,18 @@ static void sq_done(sqlite3_stmt *q)
 
 /* Each binder is a no-op once *b holds an error, so a run of binds is checked once. SQLITE_STATIC
  * is safe: every statement is stepped and reset before the bound memory goes away. */
-static void bind_text(sqlite3_stmt *q, int i, const char *s, int *b)
+void sq_bind_text(sqlite3_stmt *q, int i, const char *s, int *b)
 {
     if (*b != SQLITE_OK) return;
     *b = s ? sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(q, i);
 }
 
-static void bind_i64(sqlite3_stmt *q, int i, int64_t v, int *b)
+void sq_bind_i64(sqlite3_stmt *q, int i, int64_t v, int *b)
 {
     if (*b == SQLITE_OK) *b = sqlite3_bind_int64(q, i, v);
 }
 
-static void bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b)
+void sq_bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b)
 {
     if (*b != SQLITE_OK) return;
     if (!p) *b = sqlite3_bind_null(q, i);
@@ -230,7 +254,7 @@ static void bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b)
     else *b = sqlite3_bind_blob(q, i, n ? p : "", (int)n, SQLITE_STATIC);
 }
 
-static char *col_str(sqlite3_stmt *q, int i)
+char *sq_col_str(sqlite3_stmt *q, int i)
 {
     if (sqlite3_column_type(q, i) == SQLITE_NULL) return NULL;
     const unsigned char *t = sqlite3_column_text(q, i);
@@ -239,7 +263,7 @@ static char *col_str(sqlite3_stmt *q, int i)
 
 /* Steps a statement that returns no row. Maps uniqueness violations to IDP_ERR_CONFLICT and
  * reports the number of changed rows in *changes (may be NULL). Resets q. */
-static idp_err sq_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err)
+idp_err sq_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err)
 {
     idp_err rc = IDP_OK;
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
@@ -257,7 +281,7 @@ static idp_err sq_write(sqlite3_stmt *q, int b, const char *what, int *changes, 
 }
 
 /* A write that must touch exactly one row identified by the first bound value. */
-static idp_err sq_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err)
+idp_err sq_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err)
 {
     int changes = 0;
     idp_err rc = sq_write(q, b, what, &changes, err);
@@ -390,9 +414,9 @@ static idp_err sq_meta_get(store *st, const char *key, char **value, idp_error *
     idp_err rc = sq_stmt(st, ST_META_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    bind_text(q, 1, key, &b);
+    sq_bind_text(q, 1, key, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
-    if (r == SQLITE_ROW) *value = col_str(q, 0);
+    if (r == SQLITE_ROW) *value = sq_col_str(q, 0);
     else if (r == SQLITE_DONE) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such setting");
     else rc = sq_fail(err, r, "meta_get");
     sq_done(q);
@@ -409,8 +433,8 @@ static idp_err sq_meta_set(store *st, const char *key, const char *value, idp_er
     idp_err rc = sq_stmt(st, ST_META_SET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    bind_text(q, 1, key, &b);
-    bind_text(q, 2, value, &b);
+    sq_bind_text(q, 1, key, &b);
+    sq_bind_text(q, 2, value, &b);
     return sq_write(q, b, "meta_set", NULL, err);
 }
 
@@ -421,8 +445,8 @@ static idp_err sq_key_row(sqlite3_stmt *q, store_key *k, idp_error *err)
     int64_t state = sqlite3_column_int64(q, 2);
     if (state < KEY_NEXT || state > KEY_RETIRED)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: signing key row has an invalid state");
-    k->kid = col_str(q, 0);
-    k->alg = col_str(q, 1);
+    k->kid = sq_col_str(q, 0);
+    k->alg = sq_col_str(q, 1);
     k->state = (key_state)state;
     k->created_at = sqlite3_column_int64(q, 3);
     k->activated_at = sqlite3_column_int64(q, 4);
@@ -431,7 +455,7 @@ static idp_err sq_key_row(sqlite3_stmt *q, store_key *k, idp_error *err)
     k->enc_private_len = (size_t)sqlite3_column_bytes(q, 6);
     k->enc_private = xmalloc(k->enc_private_len ? k->enc_private_len : 1);
     if (k->enc_private_len) memcpy(k->enc_private, blob, k->enc_private_len);
-    k->public_jwk = col_str(q, 7);
+    k->public_jwk = sq_col_str(q, 7);
     if (!k->kid || !k->alg || !k->public_jwk)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: signing key row is incomplete");
     return IDP_OK;
@@ -480,14 +504,14 @@ static idp_err sq_key_insert(store *st, const store_key *k, idp_error *err)
     idp_err rc = sq_stmt(st, ST_KEY_INSERT, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    bind_text(q, 1, k->kid, &b);
-    bind_text(q, 2, k->alg, &b);
-    bind_i64(q, 3, (int64_t)k->state, &b);
-    bind_i64(q, 4, k->created_at, &b);
-    bind_i64(q, 5, k->activated_at, &b);
-    bind_i64(q, 6, k->retired_at, &b);
-    bind_blob(q, 7, k->enc_private, k->enc_private_len, &b);
-    bind_text(q, 8, k->public_jwk, &b);
+    sq_bind_text(q, 1, k->kid, &b);
+    sq_bind_text(q, 2, k->alg, &b);
+    sq_bind_i64(q, 3, (int64_t)k->state, &b);
+    sq_bind_i64(q, 4, k->created_at, &b);
+    sq_bind_i64(q, 5, k->activated_at, &b);
+    sq_bind_i64(q, 6, k->retired_at, &b);
+    sq_bind_blob(q, 7, k->enc_private, k->enc_private_len, &b);
+    sq_bind_text(q, 8, k->public_jwk, &b);
     return sq_write(q, b, "key_insert", NULL, err);
 }
 
@@ -498,10 +522,10 @@ static idp_err sq_key_update_state(store *st, const char *kid, key_state state,
     idp_err rc = sq_stmt(st, ST_KEY_UPDATE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    bind_text(q, 1, kid, &b);
-    bind_i64(q, 2, (int64_t)state, &b);
-    bind_i64(q, 3, activated_at, &b);
-    bind_i64(q, 4, retired_at, &b);
+    sq_bind_text(q, 1, kid, &b);
+    sq_bind_i64(q, 2, (int64_t)state, &b);
+    sq_bind_i64(q, 3, activated_at, &b);
+    sq_bind_i64(q, 4, retired_at, &b);
     return sq_write_one(q, b, "key_update_state", err);
 }
 
@@ -511,7 +535,7 @@ static idp_err sq_key_delete(store *st, const char *kid, idp_error *err)
     idp_err rc = sq_stmt(st, ST_KEY_DELETE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    bind_text(q, 1, kid, &b);
+    sq_bind_text(q, 1, kid, &b);
     return sq_write_one(q, b, "key_delete", err);
 }
 
@@ -519,20 +543,20 @@ static idp_err sq_key_delete(store *st, const char *kid, idp_error *err)
 
 static idp_err sq_client_row(sqlite3_stmt *q, store_client *c, idp_error *err)
 {
-    c->client_id = col_str(q, 0);
-    c->name = col_str(q, 1);
+    c->client_id = sq_col_str(q, 0);
+    c->name = sq_col_str(q, 1);
     if (sqlite3_column_type(q, 2) != SQLITE_NULL) {
         if (sqlite3_column_bytes(q, 2) != (int)sizeof c->secret_hash)
             return IDP_FAIL(err, IDP_ERR_STORE, "store: client row has a malformed secret hash");
         memcpy(c->secret_hash, sqlite3_column_blob(q, 2), sizeof c->secret_hash);
         c->has_secret = true;
     }
-    c->grant_types = col_str(q, 3);
-    c->scope = col_str(q, 4);
-    c->audiences = col_str(q, 5);
-    c->token_alg = col_str(q, 6);
+    c->grant_types = sq_col_str(q, 3);
+    c->scope = sq_col_str(q, 4);
+    c->audiences = sq_col_str(q, 5);
+    c->token_alg = sq_col_str(q, 6);
     c->token_ttl = sqlite3_column_int64(q, 7);
-    c->auth_method = col_str(q, 8);
+    c->auth_method = sq_col_str(q, 8);
     c->created_at = sqlite3_column_int64(q, 9);
     c->secret_rotated_at = sqlite3_column_int64(q, 10);
     if (!c->client_id || !c->name || !c->grant_types || !c->scope || !c->auth_method)
@@ -548,17 +572,17 @@ static idp_err sq_client_insert(store *st, const store_client *c, idp_error *err
     idp_err rc = sq_stmt(st, ST_CLIENT_INSERT, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    bind_text(q, 1, c->client_id, &b);
-    bind_text(q, 2, c->name, &b);
-    bind_blob(q, 3, c->has_secret ? c->secret_hash : NULL, sizeof c->secret_hash, &b);
-    bind_text(q, 4, c->grant_types, &b);
-    bind_text(q, 5, c->scope, &b);
-    bind_text(q, 6, c->audiences, &b);
-    bind_text(q, 7, c->token_alg, &b);
-    bind_i64(q, 8, c->token_ttl, &b);
-    bind_text(q, 9, c->auth_method, &b);
-    bind_i64(q, 10, c->created_at, &b);
-    bind_i64(q, 11, c->secret_rotated_at, &b);
+    sq_bind_text(q, 1, c->client_id, &b);
+    sq_bind_text(q, 2, c->name, &b);
+    sq_bind_blob(q, 3, c->has_secret ? c->secret_hash : NULL, sizeof c->secret_hash, &b);
+    sq_bind_text(q, 4, c->grant_types, &b);
+    sq_bind_text(q, 5, c->scope, &b);
+    sq_bind_text(q, 6, c->audiences, &b);
+    sq_bind_text(q, 7, c->token_alg, &b);
+    sq_bind_i64(q, 8, c->token_ttl, &b);
+    sq_bind_text(q, 9, c->auth_method, &b);
+    sq_bind_i64(q, 10, c->created_at, &b);
+    sq_bind_i64(q, 11, c->secret_rotated_at, &b);
     return sq_write(q, b, "client_insert", NULL, err);
 }
 
@@ -569,7 +593,7 @@ static idp_err sq_client_get(store *st, const char *client_id, store_client *out
     idp_err rc = sq_stmt(st, ST_CLIENT_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    bind_text(q, 1, client_id, &b);
+    sq_bind_text(q, 1, client_id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW) rc = sq_client_row(q, out, err);
     else if (r == SQLITE_DONE) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such client");
@@ -620,7 +644,7 @@ static idp_err sq_client_delete(store *st, const char *client_id, idp_error *err
     idp_err rc = sq_stmt(st, ST_CLIENT_DELETE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    bind_text(q, 1, client_id, &b);
+    sq_bind_text(q, 1, client_id, &b);
     return sq_write_one(q, b, "client_delete", err);
 }
 
@@ -632,9 +656,9 @@ static idp_err sq_client_set_secret(store *st, const char *client_id, const unsi
     idp_err rc = sq_stmt(st, ST_CLIENT_SET_SECRET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    bind_text(q, 1, client_id, &b);
-    bind_blob(q, 2, hash, 32, &b);
-    bind_i64(q, 3, now, &b);
+    sq_bind_text(q, 1, client_id, &b);
+    sq_bind_blob(q, 2, hash, 32, &b);
+    sq_bind_i64(q, 3, now, &b);
     return sq_write_one(q, b, "client_set_secret", err);
 }
 
@@ -647,8 +671,8 @@ static idp_err sq_jti_revoke(store *st, const char *jti, int64_t exp, idp_error 
     idp_err rc = sq_stmt(st, ST_JTI_REVOKE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    bind_text(q, 1, jti, &b);
-    bind_i64(q, 2, exp, &b);
+    sq_bind_text(q, 1, jti, &b);
+    sq_bind_i64(q, 2, exp, &b);
     return sq_write(q, b, "jti_revoke", NULL, err);
 }
 
@@ -659,7 +683,7 @@ static idp_err sq_jti_is_revoked(store *st, const char *jti, bool *revoked, idp_
     idp_err rc = sq_stmt(st, ST_JTI_IS_REVOKED, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    bind_text(q, 1, jti, &b);
+    sq_bind_text(q, 1, jti, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW) *revoked = true;
     else if (r != SQLITE_DONE) rc = sq_fail(err, r, "jti_is_revoked");
@@ -675,7 +699,7 @@ static idp_err sq_jti_prune(store *st, int64_t now, idp_error *err)
     idp_err rc = sq_stmt(st, ST_JTI_PRUNE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    bind_i64(q, 1, now, &b);
+    sq_bind_i64(q, 1, now, &b);
     return sq_write(q, b, "jti_prune", NULL, err);
 }
 
@@ -719,6 +743,27 @@ static const store_ops sq_ops = {
     .jti_revoke = sq_jti_revoke,
     .jti_is_revoked = sq_jti_is_revoked,
     .jti_prune = sq_jti_prune,
+    .user_create = sqs_user_create,
+    .user_get = sqs_user_get,
+    .user_get_by_name = sqs_user_get_by_name,
+    .user_replace = sqs_user_replace,
+    .user_delete = sqs_user_delete,
+    .user_query = sqs_user_query,
+    .user_groups = sqs_user_groups,
+    .group_create = sqs_group_create,
+    .group_get = sqs_group_get,
+    .group_replace = sqs_group_replace,
+    .group_delete = sqs_group_delete,
+    .group_query = sqs_group_query,
+    .group_members = sqs_group_members,
+    .pkey_insert = sqs_pkey_insert,
+    .pkey_get = sqs_pkey_get,
+    .pkey_list = sqs_pkey_list,
+    .pkey_update = sqs_pkey_update,
+    .pkey_touch = sqs_pkey_touch,
+    .audit_append = sqs_audit_append,
+    .audit_list = sqs_audit_list,
+    .audit_last = sqs_audit_last,
 };
 
 /* Makes sure the file exists, creating it with mode 0600 (it holds sealed keys and secret hashes;

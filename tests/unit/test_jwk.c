@@ -4,6 +4,7 @@
 
 #include "core/jsonx.h"
 #include "core/mem.h"
+#include "jose/internal.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
 
@@ -344,6 +345,44 @@ static void alg_names(void **state)
     assert_int_equal(jws_alg_from_name("HS256", 5), JWS_ALG_INVALID);
 }
 
+/* Context templates (internal.h): one per alg the key allows, sign ones only with a private
+ * key; a copy signs/verifies like a fresh context. */
+static void md_templates(void **state)
+{
+    jwk *rsa = NULL, *any = NULL, *pub = NULL;
+    assert_int_equal(jwk_generate(JWS_RS256, 2048, &rsa, NULL), IDP_OK);
+    assert_int_equal(jwk_from_pkey(jwk_pkey(rsa), JWS_ALG_INVALID, "any", &any, NULL), IDP_OK);
+    json_t *pj = jwk_to_public_json(rsa);
+    assert_int_equal(jwk_from_json(pj, &pub, NULL), IDP_OK);
+    json_decref(pj);
+    assert_non_null(jwk_md_template(rsa, JWS_RS256, false));
+    assert_non_null(jwk_md_template(rsa, JWS_RS256, true));
+    assert_null(jwk_md_template(rsa, JWS_PS256, false)); /* the key's own alg is RS256 */
+    assert_null(jwk_md_template(rsa, JWS_ES256, false));
+    assert_null(jwk_md_template(rsa, JWS_ALG_INVALID, false));
+    assert_non_null(jwk_md_template(any, JWS_RS256, true));
+    assert_non_null(jwk_md_template(any, JWS_PS256, true));
+    assert_non_null(jwk_md_template(pub, JWS_RS256, false));
+    assert_null(jwk_md_template(pub, JWS_RS256, true)); /* public key: no signing context */
+    /* a copy of the sign template signs, a copy of the public verify template verifies, twice */
+    for (int i = 0; i < 2; i++) {
+        unsigned char sig[512];
+        size_t n = sizeof sig;
+        EVP_MD_CTX *s = EVP_MD_CTX_new(), *v = EVP_MD_CTX_new();
+        assert_int_equal(EVP_MD_CTX_copy_ex(s, jwk_md_template(any, JWS_PS256, true)), 1);
+        assert_int_equal(EVP_DigestSign(s, sig, &n, (const unsigned char *)"in", 2), 1);
+        assert_int_equal(n, 256);
+        assert_int_equal(jws_verify_raw(JWS_PS256, jwk_pkey(pub), "in", 2, sig, n, NULL), IDP_OK);
+        assert_int_equal(EVP_MD_CTX_copy_ex(v, jwk_md_template(any, JWS_PS256, false)), 1);
+        assert_int_equal(EVP_DigestVerify(v, sig, n, (const unsigned char *)"in", 2), 1);
+        EVP_MD_CTX_free(s);
+        EVP_MD_CTX_free(v);
+    }
+    jwk_unref(pub);
+    jwk_unref(any);
+    jwk_unref(rsa);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +396,7 @@ int main(void)
         cmocka_unit_test(pkey_wrapping),
         cmocka_unit_test(jwks_rules),
         cmocka_unit_test(alg_names),
+        cmocka_unit_test(md_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,8 +6,10 @@
 #include "core/buf.h"
 #include "core/jsonx.h"
 #include "jose/jwk.h"
+#include "jose/internal.h"
 #include "jose/jws.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -648,6 +650,188 @@ static void es256_malleability_documented(void **state)
     assert_int_equal(jws_verify_raw(JWS_ES256, jwk_pkey(fx.ec), "msg", 3, sig, 64, NULL), IDP_OK);
 }
 
+/* ---- fast paths (jws.c): same results as the general code ------------------------------- */
+
+/* Every document the JSON fast path accepts, jsonx_parse accepts with an equal tree; and
+ * jose_json_parse (fast path + fallback) agrees with jsonx_parse on every input. Inputs: seeds
+ * plus every one-byte deletion, replacement and insertion from a JSON-ish alphabet. */
+static void check_json_pair(const char *s, size_t n, int *n_fast)
+{
+    json_t *fast = jose_json_fast(s, n), *slow = NULL, *both = NULL;
+    idp_err rs = jsonx_parse(s, n, 0, 0, true, &slow, NULL);
+    idp_err rb = jose_json_parse(s, n, &both);
+    if (fast) {
+        (*n_fast)++;
+        if (rs != IDP_OK || !json_equal(fast, slow)) fail_msg("fast path accepted %.*s", (int)n, s);
+    }
+    assert_int_equal(rb, rs);
+    if (rs == IDP_OK) assert_true(json_equal(both, slow));
+    else assert_null(both);
+    json_decref(fast);
+    json_decref(slow);
+    json_decref(both);
+}
+
+static void json_fast_path_differential(void **state)
+{
+    static const char *const seeds[] = {
+        "{\"iss\":\"https://idp.example\",\"exp\":1700000300,\"aud\":[\"a\",\"b\"],\"ok\":true}",
+        " {\t\"a\" : -0 ,\"b\":null,\"c\":[ 1 , false ,\"x\"],\"d\":[]}\r\n",
+        "{\"alg\":\"ES256\",\"kid\":\"k1\",\"typ\":\"at+jwt\"}",
+        "{}",
+        "{\"n\":123456789012345678,\"m\":-123456789012345678}",
+        "{\"n\":1234567890123456789}",
+        "{\"n\":9223372036854775808}",
+        "{\"r\":1.5,\"e\":1e3,\"z\":0}",
+        "{\"s\":\"a\\\"b\",\"u\":\"\\u00e9\",\"v\":\"\xc3\xa9\"}",
+        "{\"o\":{\"a\":1},\"a\":[[1]]}",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":[1,2,],\"b\":}",
+        "[1,2]",
+        "{\"\":\"\",\"t\":true,\"f\":false}",
+    };
+    static const char alphabet[] = "{}[]\":,-01 .eE\t\nax\\/tfn\x7f\x80";
+    int n_fast = 0;
+    char buf[256];
+    for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++) {
+        const char *seed = seeds[i];
+        size_t n = strlen(seed);
+        assert_true(n + 1 < sizeof buf);
+        check_json_pair(seed, n, &n_fast);
+        check_json_pair(seed, n + 1, &n_fast); /* trailing NUL byte: never valid */
+        for (size_t pos = 0; pos < n; pos++) {
+            memcpy(buf, seed, pos);
+            memcpy(buf + pos, seed + pos + 1, n - pos - 1);
+            check_json_pair(buf, n - 1, &n_fast); /* deletion */
+            for (size_t c = 0; c < sizeof alphabet - 1; c++) {
+                memcpy(buf, seed, n);
+                buf[pos] = alphabet[c];
+                check_json_pair(buf, n, &n_fast); /* replacement */
+                memcpy(buf, seed, pos);
+                buf[pos] = alphabet[c];
+                memcpy(buf + pos + 1, seed + pos, n - pos);
+                check_json_pair(buf, n + 1, &n_fast); /* insertion */
+            }
+        }
+    }
+    assert_true(n_fast > 1000); /* the fast path was really exercised */
+    /* the fast path declines what it must not decide */
+    assert_null(jose_json_fast("{\"a\":1,\"a\":1}", 13));
+    assert_null(jose_json_fast("{\"a\":1.0}", 9));
+    assert_null(jose_json_fast("{\"a\":\"\\n\"}", 10));
+    json_t *t = jose_json_fast("{\"a\":[1,\"b\",null]}", 18);
+    assert_non_null(t);
+    assert_int_equal(json_array_size(json_object_get(t, "a")), 3);
+    json_decref(t);
+}
+
+/* The signed header is byte-for-byte what jansson prints, whether it is written directly
+ * (plain kid/typ) or through jansson (anything to escape). */
+static void sign_header_bytes(void **state)
+{
+    static const char *const kids[] = {"k1", "a\"b", "x/y", "tab\there", "del\x7f", "\xc3\xa9t\xc3\xa9",
+                                       "back\\slash"};
+    static const char *const typs[] = {"at+jwt", NULL, "JWT", "a\"t"};
+    for (size_t i = 0; i < sizeof kids / sizeof *kids; i++) {
+        jwk *k = NULL;
+        assert_int_equal(jwk_from_pkey(jwk_pkey(fx.ec), JWS_ES256, kids[i], &k, NULL), IDP_OK);
+        for (size_t j = 0; j < sizeof typs / sizeof *typs; j++) {
+            json_t *h = json_object();
+            json_object_set_new(h, "alg", json_string("ES256"));
+            json_object_set_new(h, "kid", json_string(kids[i]));
+            if (typs[j]) json_object_set_new(h, "typ", json_string(typs[j]));
+            char *want = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            idp_buf b;
+            buf_init(&b, 0);
+            assert_int_equal(jws_sign_compact(k, JWS_ES256, typs[j], "{}", 2, &b, NULL), IDP_OK);
+            const char *dot = strchr(b.data, '.');
+            unsigned char got[512];
+            size_t gl = 0;
+            assert_int_equal(b64url_decode_to(b.data, (size_t)(dot - b.data), got, sizeof got, &gl), IDP_OK);
+            assert_int_equal(gl, strlen(want));
+            assert_memory_equal(got, want, gl);
+            jwks *s = set_of(k, NULL);
+            jws_verify_opts o = {.allowed_algs = JWS_ALGS_ALL, .keys = s, .payload_json = true};
+            assert_int_equal(verify_opts(b.data, o), IDP_OK);
+            jwks_unref(s);
+            buf_free(&b);
+            free(want);
+            json_decref(h);
+        }
+        jwk_unref(k);
+    }
+}
+
+/* A buffer cap too small for the token fails cleanly and leaves the buffer as it was. */
+static void sign_buffer_cap(void **state)
+{
+    idp_buf b;
+    buf_init(&b, 64);
+    assert_int_equal(buf_puts(&b, "x"), 0);
+    assert_int_equal(jws_sign_compact(fx.ed, JWS_EDDSA, "at+jwt", "{}", 2, &b, NULL), IDP_ERR_TOO_LARGE);
+    assert_int_equal(b.len, 1);
+    assert_string_equal(b.data, "x");
+    buf_free(&b);
+    buf_init(&b, 0);
+    assert_int_equal(jws_sign_compact(fx.ed, JWS_EDDSA, "at+jwt", "{}", SIZE_MAX / 2, &b, NULL),
+                     IDP_ERR_TOO_LARGE);
+    assert_int_equal(b.len, 0);
+    buf_free(&b);
+}
+
+/* jwks are shared between threads and every sign/verify copies the key's context template:
+ * concurrent use must give the same results as sequential use. */
+typedef struct mt_arg {
+    const char *rsa_tok;
+    int failures;
+} mt_arg;
+
+static void *mt_worker(void *p)
+{
+    mt_arg *a = p;
+    const jwk *keys[] = {fx.ec, fx.ed, fx.rsa_any};
+    const jws_alg algs[] = {JWS_ES256, JWS_EDDSA, JWS_PS256};
+    for (int i = 0; i < 60; i++) {
+        size_t w = (size_t)i % 3;
+        idp_buf b;
+        buf_init(&b, 0);
+        jws_verify_opts o = {.allowed_algs = JWS_ALGS_ALL, .keys = fx.set, .payload_json = true};
+        /* RSA signing is slow under sanitizers: verify a shared RSA token instead */
+        const char *tok = a->rsa_tok;
+        if (w < 2) {
+            if (jws_sign_compact(keys[w], algs[w], "at+jwt", "{\"i\":1}", 7, &b, NULL)) a->failures++;
+            tok = b.data;
+        }
+        if (!tok || verify_opts(tok, o) != IDP_OK) a->failures++;
+        char *bad = strdup(tok ? tok : "");
+        if (bad && strlen(bad) > 10) {
+            bad[strlen(bad) - 3] ^= 0x01; /* flips a bit of the signature */
+            if (verify_opts(bad, o) == IDP_OK) a->failures++;
+        }
+        free(bad);
+        buf_free(&b);
+    }
+    return NULL;
+}
+
+static void shared_keys_across_threads(void **state)
+{
+    idp_buf rb;
+    buf_init(&rb, 0);
+    assert_int_equal(jws_sign_compact(fx.rsa_any, JWS_PS256, NULL, "{}", 2, &rb, NULL), IDP_OK);
+    mt_arg args[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (mt_arg){.rsa_tok = rb.data};
+        assert_int_equal(pthread_create(&th[i], NULL, mt_worker, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(args[i].failures, 0);
+    }
+    buf_free(&rb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -663,6 +847,10 @@ int main(void)
         cmocka_unit_test(typ_rules),
         cmocka_unit_test(sign_verify_roundtrips),
         cmocka_unit_test(es256_malleability_documented),
+        cmocka_unit_test(json_fast_path_differential),
+        cmocka_unit_test(sign_header_bytes),
+        cmocka_unit_test(sign_buffer_cap),
+        cmocka_unit_test(shared_keys_across_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,951 @@
+/* store_sqlite_scim — SCIM users and groups, provisioning keys and the audit chain on SQLite
+ * (schema: migrations/sqlite/0002_scim.sql; ops documented in store.h).
+ *
+ *  - Constant SQL is prepared once per connection (sq_xstmt slots); list queries are assembled by
+ *    scim_sql.c from fixed fragments and prepared per call, every value bound.
+ *  - Each multi-statement write runs atomically: in its own BEGIN IMMEDIATE transaction when the
+ *    connection is in autocommit mode, otherwise (inside the caller's store_tx_begin) under a
+ *    SAVEPOINT, so a failure leaves the caller's transaction as it was ("nothing written").
+ *  - Membership changes are row inserts/deletes; a user removed from a group (delta remove,
+ *    replace_all, group delete) gets token_epoch + 1 in the same transaction (DESIGN §5). */
+#include "store/internal.h"
+
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "store/scim_sql.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SQS_MAX_PAGE 10000    /* rows one query returns */
+#define SQS_MAX_REFS 10000000 /* members / groups returned */
+#define SQS_MAX_AUDIT 100000  /* events one audit call returns */
+
+#define USER_COLS                                                                                  \
+    "id, user_name, external_id, active, doc, password_hash, token_epoch, version, created_at, "   \
+    "modified_at"
+#define GROUP_COLS "id, display_name, external_id, doc, version, created_at, modified_at"
+#define PKEY_COLS                                                                                  \
+    "id, name, hash, scopes, created_at, expires_at, revoked_at, last_used_at, replaced_by"
+#define AUDIT_COLS                                                                                 \
+    "seq, time_ms, actor, action, target_type, target_id, before_version, after_version, "         \
+    "detail, prev_hash, hash"
+
+typedef enum sqs_id {
+    X_BEGIN,
+    X_COMMIT,
+    X_ROLLBACK,
+    X_SAVEPOINT,
+    X_RELEASE,
+    X_ROLLBACK_TO,
+    X_USER_INSERT,
+    X_USER_GET,
+    X_USER_GET_NAME,
+    X_USER_UPDATE,
+    X_USER_DELETE,
+    X_USER_VERSION,
+    X_USER_GROUPS,
+    X_USER_BUMP,
+    X_GROUP_INSERT,
+    X_GROUP_GET,
+    X_GROUP_UPDATE,
+    X_GROUP_DELETE,
+    X_GROUP_VERSION,
+    X_GROUP_SEQ_GET,
+    X_GROUP_SEQ_SET,
+    X_GROUP_BUMP_ALL,
+    X_MEMBER_ADD,
+    X_MEMBER_DEL,
+    X_MEMBER_IDS,
+    X_MEMBERS,
+    X_PKEY_INSERT,
+    X_PKEY_GET,
+    X_PKEY_LIST,
+    X_PKEY_UPDATE,
+    X_PKEY_TOUCH,
+    X_AUDIT_TAIL,
+    X_AUDIT_INSERT,
+    X_AUDIT_LIST,
+    X_AUDIT_LAST,
+    X__COUNT
+} sqs_id;
+_Static_assert(X__COUNT <= SQ_XSTMT_MAX, "statement slots");
+
+static const char *const sqs_sql[X__COUNT] = {
+    [X_BEGIN] = "BEGIN IMMEDIATE",
+    [X_COMMIT] = "COMMIT",
+    [X_ROLLBACK] = "ROLLBACK",
+    [X_SAVEPOINT] = "SAVEPOINT sqs_op",
+    [X_RELEASE] = "RELEASE sqs_op",
+    [X_ROLLBACK_TO] = "ROLLBACK TO sqs_op",
+    [X_USER_INSERT] = "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                      "?9, ?10)",
+    [X_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
+    /* user_name is COLLATE NOCASE: served by the unique index users_user_name. */
+    [X_USER_GET_NAME] = "SELECT " USER_COLS " FROM users WHERE user_name = ?1",
+    /* token_epoch never goes down (a concurrent bump by a group removal must not be lost) and
+     * goes up by one more when the user is deactivated (DESIGN §5), whatever the caller sent. */
+    [X_USER_UPDATE] = "UPDATE users SET user_name = ?2, external_id = ?3, active = ?4, doc = ?5, "
+                      "password_hash = ?6, "
+                      "token_epoch = max(token_epoch, ?7) + (active = 1 AND ?4 = 0), "
+                      "version = version + 1, modified_at = ?8 "
+                      "WHERE id = ?1 AND (?9 = 0 OR version = ?9)",
+    [X_USER_DELETE] = "DELETE FROM users WHERE id = ?1 AND (?2 = 0 OR version = ?2)",
+    [X_USER_VERSION] = "SELECT version FROM users WHERE id = ?1",
+    [X_USER_GROUPS] = "SELECT g.id, g.display_name FROM memberships AS m JOIN groups AS g "
+                      "ON g.id = m.group_id WHERE m.user_id = ?1 ORDER BY g.display_name, g.id",
+    [X_USER_BUMP] = "UPDATE users SET token_epoch = token_epoch + 1 WHERE id = ?1",
+    [X_GROUP_INSERT] = "INSERT INTO groups (" GROUP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [X_GROUP_GET] = "SELECT " GROUP_COLS " FROM groups WHERE id = ?1",
+    [X_GROUP_UPDATE] = "UPDATE groups SET display_name = ?2, external_id = ?3, doc = ?4, "
+                       "version = version + 1, modified_at = ?5 "
+                       "WHERE id = ?1 AND (?6 = 0 OR version = ?6)",
+    [X_GROUP_DELETE] = "DELETE FROM groups WHERE id = ?1",
+    [X_GROUP_VERSION] = "SELECT version FROM groups WHERE id = ?1",
+    [X_GROUP_SEQ_GET] = "SELECT member_seq FROM groups WHERE id = ?1",
+    [X_GROUP_SEQ_SET] = "UPDATE groups SET member_seq = ?2 WHERE id = ?1",
+    [X_GROUP_BUMP_ALL] = "UPDATE users SET token_epoch = token_epoch + 1 WHERE id IN "
+                         "(SELECT user_id FROM memberships WHERE group_id = ?1)",
+    /* A user id that is no user fails the foreign key (OR IGNORE covers duplicates only). */
+    [X_MEMBER_ADD] = "INSERT OR IGNORE INTO memberships (group_id, user_id, added_seq) "
+                     "VALUES (?1, ?2, ?3)",
+    [X_MEMBER_DEL] = "DELETE FROM memberships WHERE group_id = ?1 AND user_id = ?2",
+    [X_MEMBER_IDS] = "SELECT user_id, NULL FROM memberships WHERE group_id = ?1",
+    [X_MEMBERS] = "SELECT m.user_id, u.user_name FROM memberships AS m JOIN users AS u "
+                  "ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY m.added_seq",
+    [X_PKEY_INSERT] = "INSERT INTO provisioning_keys (" PKEY_COLS ") VALUES (?1, COALESCE(?2, ''), "
+                      "?3, COALESCE(?4, ''), ?5, ?6, ?7, ?8, ?9)",
+    [X_PKEY_GET] = "SELECT " PKEY_COLS " FROM provisioning_keys WHERE id = ?1",
+    [X_PKEY_LIST] = "SELECT " PKEY_COLS " FROM provisioning_keys ORDER BY created_at, id",
+    [X_PKEY_UPDATE] = "UPDATE provisioning_keys SET expires_at = ?2, revoked_at = ?3, "
+                      "replaced_by = ?4 WHERE id = ?1",
+    [X_PKEY_TOUCH] = "UPDATE provisioning_keys SET last_used_at = max(last_used_at, ?2) "
+                     "WHERE id = ?1",
+    [X_AUDIT_TAIL] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+    [X_AUDIT_INSERT] = "INSERT INTO audit_events (" AUDIT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                       "?7, ?8, ?9, ?10, ?11)",
+    [X_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit_events WHERE seq > ?1 ORDER BY seq "
+                     "LIMIT ?2",
+    [X_AUDIT_LAST] = "SELECT * FROM (SELECT " AUDIT_COLS " FROM audit_events ORDER BY seq DESC "
+                     "LIMIT ?1) ORDER BY seq",
+};
+
+static idp_err stmt(store *st, sqs_id id, sqlite3_stmt **q, idp_error *err)
+{
+    return sq_xstmt(st, (int)id, sqs_sql[id], q, err);
+}
+
+/* Runs a constant statement without parameters or rows. */
+static idp_err exec_id(store *st, sqs_id id, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, id, &q, err);
+    return rc ? rc : sq_write(q, SQLITE_OK, sqs_sql[id], NULL, err);
+}
+
+/* ---- atomic operations ---------------------------------------------------------------------- */
+
+/* Starts an atomic write: *own is true when we opened the transaction ourselves. */
+static idp_err op_begin(store *st, bool *own, idp_error *err)
+{
+    sqlite3 *db = NULL;
+    idp_err rc = sq_db(st, &db, err);
+    if (rc) return rc;
+    *own = sqlite3_get_autocommit(db) != 0;
+    return exec_id(st, *own ? X_BEGIN : X_SAVEPOINT, err);
+}
+
+/* Ends it: commits/releases when rc is IDP_OK, otherwise undoes everything since op_begin. */
+static idp_err op_end(store *st, bool own, idp_err rc, idp_error *err)
+{
+    sqlite3 *db = NULL;
+    if (!rc) {
+        rc = exec_id(st, own ? X_COMMIT : X_RELEASE, err);
+        if (!rc) return IDP_OK;
+    }
+    if (sq_db(st, &db, NULL) || sqlite3_get_autocommit(db)) return rc; /* already rolled back */
+    if (own) {
+        exec_id(st, X_ROLLBACK, NULL);
+    } else if (!exec_id(st, X_ROLLBACK_TO, NULL)) {
+        exec_id(st, X_RELEASE, NULL);
+    }
+    return rc;
+}
+
+/* After an UPDATE/DELETE guarded by "version = expect" changed nothing: which error? */
+static idp_err version_miss(store *st, sqs_id vid, const char *id, const char *what, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, vid, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, id, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW)
+        rc = IDP_FAIL(err, IDP_ERR_PRECONDITION, "store: %s: version mismatch", what);
+    else if (r == SQLITE_DONE)
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: %s: no such resource", what);
+    else
+        rc = sq_fail(err, r, what);
+    sq_done(q);
+    return rc;
+}
+
+/* ---- row lists ------------------------------------------------------------------------------ */
+
+typedef idp_err (*row_fn)(sqlite3_stmt *q, void *row, idp_error *err);
+typedef void (*rows_free_fn)(void *rows, size_t n);
+
+/* Steps q to the end, reading each row with fn into a growing array of esize-byte rows. */
+static idp_err read_rows(sqlite3_stmt *q, size_t esize, size_t max, row_fn fn, rows_free_fn lfree,
+                         void **rows, size_t *n, idp_error *err)
+{
+    char *v = NULL;
+    size_t len = 0, cap = 0;
+    idp_err rc = IDP_OK;
+    int r;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        if (len == max) {
+            rc = IDP_FAIL(err, IDP_ERR_TOO_LARGE, "store: more than %zu rows", max);
+            goto out;
+        }
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            v = xrealloc(v, cap * esize);
+        }
+        memset(v + len * esize, 0, esize);
+        rc = fn(q, v + len++ * esize, err);
+        if (rc) goto out;
+    }
+    if (r != SQLITE_DONE) rc = sq_fail(err, r, "reading rows");
+out:
+    if (rc) {
+        lfree(v, len);
+        v = NULL;
+        len = 0;
+    }
+    *rows = v;
+    *n = len;
+    return rc;
+}
+
+static int64_t or_now(int64_t ms)
+{
+    return ms > 0 ? ms : time_now_ms();
+}
+
+/* ---- users ---------------------------------------------------------------------------------- */
+
+static idp_err user_row(sqlite3_stmt *q, void *row, idp_error *err)
+{
+    store_user *u = row;
+    u->id = sq_col_str(q, 0);
+    u->user_name = sq_col_str(q, 1);
+    u->external_id = sq_col_str(q, 2);
+    u->active = sqlite3_column_int(q, 3) != 0;
+    u->doc = sq_col_str(q, 4);
+    u->password_hash = sq_col_str(q, 5);
+    u->token_epoch = sqlite3_column_int64(q, 6);
+    u->version = sqlite3_column_int64(q, 7);
+    u->created_at = sqlite3_column_int64(q, 8);
+    u->modified_at = sqlite3_column_int64(q, 9);
+    if (!u->id || !u->user_name || !u->doc)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: user row is incomplete");
+    return IDP_OK;
+}
+
+static void user_rows_free(void *rows, size_t n)
+{
+    store_user_list_free(rows, n);
+}
+
+static idp_err user_check(const store_user *u, idp_error *err)
+{
+    if (!u->id || !*u->id || !u->user_name || !*u->user_name)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: user without id or userName");
+    return IDP_OK;
+}
+
+idp_err sqs_user_create(store *st, const store_user *u, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = user_check(u, err);
+    if (rc || (rc = stmt(st, X_USER_INSERT, &q, err))) return rc;
+    int64_t created = or_now(u->created_at);
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, u->id, &b);
+    sq_bind_text(q, 2, u->user_name, &b);
+    sq_bind_text(q, 3, u->external_id, &b);
+    sq_bind_i64(q, 4, u->active, &b);
+    sq_bind_text(q, 5, u->doc ? u->doc : "{}", &b);
+    sq_bind_text(q, 6, u->password_hash, &b);
+    sq_bind_i64(q, 7, u->token_epoch, &b);
+    sq_bind_i64(q, 8, u->version > 0 ? u->version : 1, &b);
+    sq_bind_i64(q, 9, created, &b);
+    sq_bind_i64(q, 10, u->modified_at > 0 ? u->modified_at : created, &b);
+    /* CONFLICT: the id, or the userName case-insensitively (unique NOCASE index). */
+    return sq_write(q, b, "user_create", NULL, err);
+}
+
+static idp_err user_get_by(store *st, sqs_id id, const char *key, store_user *out, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    memset(out, 0, sizeof *out);
+    idp_err rc = stmt(st, id, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, key, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW)
+        rc = user_row(q, out, err);
+    else if (r == SQLITE_DONE)
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such user");
+    else
+        rc = sq_fail(err, r, "user_get");
+    sq_done(q);
+    if (rc) store_user_clear(out);
+    return rc;
+}
+
+idp_err sqs_user_get(store *st, const char *id, store_user *out, idp_error *err)
+{
+    return user_get_by(st, X_USER_GET, id, out, err);
+}
+
+idp_err sqs_user_get_by_name(store *st, const char *user_name, store_user *out, idp_error *err)
+{
+    return user_get_by(st, X_USER_GET_NAME, user_name, out, err);
+}
+
+idp_err sqs_user_replace(store *st, const store_user *u, int64_t expect_version, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    bool own = false;
+    int changes = 0;
+    idp_err rc = user_check(u, err);
+    if (rc || (rc = op_begin(st, &own, err))) return rc;
+    if ((rc = stmt(st, X_USER_UPDATE, &q, err))) goto out;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, u->id, &b);
+    sq_bind_text(q, 2, u->user_name, &b);
+    sq_bind_text(q, 3, u->external_id, &b);
+    sq_bind_i64(q, 4, u->active, &b);
+    sq_bind_text(q, 5, u->doc ? u->doc : "{}", &b);
+    sq_bind_text(q, 6, u->password_hash, &b);
+    sq_bind_i64(q, 7, u->token_epoch, &b);
+    sq_bind_i64(q, 8, or_now(u->modified_at), &b);
+    sq_bind_i64(q, 9, expect_version > 0 ? expect_version : 0, &b);
+    rc = sq_write(q, b, "user_replace", &changes, err);
+    if (!rc && changes == 0) rc = version_miss(st, X_USER_VERSION, u->id, "user_replace", err);
+out:
+    return op_end(st, own, rc, err);
+}
+
+/* Memberships go with the user (ON DELETE CASCADE). */
+idp_err sqs_user_delete(store *st, const char *id, int64_t expect_version, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    bool own = false;
+    int changes = 0;
+    idp_err rc = op_begin(st, &own, err);
+    if (rc) return rc;
+    if ((rc = stmt(st, X_USER_DELETE, &q, err))) goto out;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, id, &b);
+    sq_bind_i64(q, 2, expect_version > 0 ? expect_version : 0, &b);
+    rc = sq_write(q, b, "user_delete", &changes, err);
+    if (!rc && changes == 0) rc = version_miss(st, X_USER_VERSION, id, "user_delete", err);
+out:
+    return op_end(st, own, rc, err);
+}
+
+static idp_err ref_row(sqlite3_stmt *q, void *row, idp_error *err)
+{
+    store_ref *r = row;
+    r->id = sq_col_str(q, 0);
+    r->display = sq_col_str(q, 1);
+    if (!r->id) return IDP_FAIL(err, IDP_ERR_STORE, "store: membership row is incomplete");
+    return IDP_OK;
+}
+
+static void ref_rows_free(void *rows, size_t n)
+{
+    store_ref_list_free(rows, n);
+}
+
+static idp_err refs_of(store *st, sqs_id id, const char *key, store_ref **rows, size_t *n,
+                       idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    void *v = NULL;
+    *rows = NULL;
+    *n = 0;
+    idp_err rc = stmt(st, id, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, key, &b);
+    if (b != SQLITE_OK)
+        rc = sq_fail(err, b, "bind");
+    else
+        rc = read_rows(q, sizeof(store_ref), SQS_MAX_REFS, ref_row, ref_rows_free, &v, n, err);
+    sq_done(q);
+    *rows = v;
+    return rc;
+}
+
+idp_err sqs_user_groups(store *st, const char *user_id, store_ref **rows, size_t *n, idp_error *err)
+{
+    return refs_of(st, X_USER_GROUPS, user_id, rows, n, err);
+}
+
+idp_err sqs_group_members(store *st, const char *group_id, store_ref **rows, size_t *n,
+                          idp_error *err)
+{
+    return refs_of(st, X_MEMBERS, group_id, rows, n, err);
+}
+
+/* ---- groups and memberships ----------------------------------------------------------------- */
+
+static idp_err group_row(sqlite3_stmt *q, void *row, idp_error *err)
+{
+    store_group *g = row;
+    g->id = sq_col_str(q, 0);
+    g->display_name = sq_col_str(q, 1);
+    g->external_id = sq_col_str(q, 2);
+    g->doc = sq_col_str(q, 3);
+    g->version = sqlite3_column_int64(q, 4);
+    g->created_at = sqlite3_column_int64(q, 5);
+    g->modified_at = sqlite3_column_int64(q, 6);
+    if (!g->id || !g->display_name || !g->doc)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: group row is incomplete");
+    return IDP_OK;
+}
+
+static void group_rows_free(void *rows, size_t n)
+{
+    store_group_list_free(rows, n);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Removes one member; a removed user's tokens die with the membership (token_epoch + 1). */
+static idp_err member_remove(store *st, const char *gid, const char *uid, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int changes = 0;
+    idp_err rc = stmt(st, X_MEMBER_DEL, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, gid, &b);
+    sq_bind_text(q, 2, uid, &b);
+    if ((rc = sq_write(q, b, "member remove", &changes, err)) || changes == 0) return rc;
+    if ((rc = stmt(st, X_USER_BUMP, &q, err))) return rc;
+    sq_bind_text(q, 1, uid, &b);
+    return sq_write(q, b, "token epoch", NULL, err);
+}
+
+/* replace_all: every current member not in d->add leaves (the others keep their position). */
+static idp_err members_drop_others(store *st, const char *gid, const store_member_delta *d,
+                                   idp_error *err)
+{
+    store_ref *cur = NULL;
+    size_t ncur = 0;
+    char **keep = d->nadd ? xmalloc(d->nadd * sizeof *keep) : NULL;
+    if (keep) memcpy(keep, d->add, d->nadd * sizeof *keep);
+    if (keep) qsort(keep, d->nadd, sizeof *keep, cmp_str);
+    idp_err rc = refs_of(st, X_MEMBER_IDS, gid, &cur, &ncur, err);
+    for (size_t i = 0; !rc && i < ncur; i++) {
+        const char *id = cur[i].id;
+        if (!keep || !bsearch(&id, keep, d->nadd, sizeof *keep, cmp_str))
+            rc = member_remove(st, gid, id, err);
+    }
+    store_ref_list_free(cur, ncur);
+    free(keep);
+    return rc;
+}
+
+/* Adds members in order after the group's last added_seq; existing members stay where they are. */
+static idp_err members_add(store *st, const char *gid, const store_member_delta *d, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t seq = 0;
+    if (d->nadd == 0) return IDP_OK;
+    idp_err rc = stmt(st, X_GROUP_SEQ_GET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, gid, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW)
+        seq = sqlite3_column_int64(q, 0);
+    else if (r == SQLITE_DONE)
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
+    else
+        rc = sq_fail(err, r, "member_seq");
+    sq_done(q);
+    for (size_t i = 0; !rc && i < d->nadd; i++) {
+        int changes = 0;
+        const char *uid = d->add[i];
+        if (!uid || !*uid) return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "members: empty value");
+        if ((rc = stmt(st, X_MEMBER_ADD, &q, err))) return rc;
+        sq_bind_text(q, 1, gid, &b);
+        sq_bind_text(q, 2, uid, &b);
+        sq_bind_i64(q, 3, seq + 1, &b);
+        rc = sq_write(q, b, "member add", &changes, err);
+        if (rc == IDP_ERR_INVALID) /* the foreign key: not a user (a group id, or unknown) */
+            return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "members: %.64s is not a user", uid);
+        if (!rc && changes) seq++;
+    }
+    if (rc || (rc = stmt(st, X_GROUP_SEQ_SET, &q, err))) return rc;
+    sq_bind_text(q, 1, gid, &b);
+    sq_bind_i64(q, 2, seq, &b);
+    return sq_write(q, b, "member_seq", NULL, err);
+}
+
+/* Order: replace_all (keeping the ids of d->add), then d->remove, then d->add. */
+static idp_err members_apply(store *st, const char *gid, const store_member_delta *d,
+                             idp_error *err)
+{
+    idp_err rc = IDP_OK;
+    if (!d) return IDP_OK;
+    if (d->replace_all) rc = members_drop_others(st, gid, d, err);
+    for (size_t i = 0; !rc && i < d->nremove; i++)
+        if (d->remove[i]) rc = member_remove(st, gid, d->remove[i], err);
+    return rc ? rc : members_add(st, gid, d, err);
+}
+
+static idp_err group_check(const store_group *g, idp_error *err)
+{
+    if (!g->id || !*g->id || !g->display_name || !*g->display_name)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: group without id or displayName");
+    return IDP_OK;
+}
+
+idp_err sqs_group_create(store *st, const store_group *g, const store_member_delta *members,
+                         idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    bool own = false;
+    idp_err rc = group_check(g, err);
+    if (rc || (rc = op_begin(st, &own, err))) return rc;
+    if ((rc = stmt(st, X_GROUP_INSERT, &q, err))) goto out;
+    int64_t created = or_now(g->created_at);
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, g->id, &b);
+    sq_bind_text(q, 2, g->display_name, &b);
+    sq_bind_text(q, 3, g->external_id, &b);
+    sq_bind_text(q, 4, g->doc ? g->doc : "{}", &b);
+    sq_bind_i64(q, 5, g->version > 0 ? g->version : 1, &b);
+    sq_bind_i64(q, 6, created, &b);
+    sq_bind_i64(q, 7, g->modified_at > 0 ? g->modified_at : created, &b);
+    rc = sq_write(q, b, "group_create", NULL, err);
+    if (!rc) rc = members_apply(st, g->id, members, err);
+out:
+    return op_end(st, own, rc, err);
+}
+
+idp_err sqs_group_get(store *st, const char *id, store_group *out, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    memset(out, 0, sizeof *out);
+    idp_err rc = stmt(st, X_GROUP_GET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, id, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW)
+        rc = group_row(q, out, err);
+    else if (r == SQLITE_DONE)
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
+    else
+        rc = sq_fail(err, r, "group_get");
+    sq_done(q);
+    if (rc) store_group_clear(out);
+    return rc;
+}
+
+/* members NULL keeps the membership as it is. */
+idp_err sqs_group_replace(store *st, const store_group *g, const store_member_delta *members,
+                          int64_t expect_version, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    bool own = false;
+    int changes = 0;
+    idp_err rc = group_check(g, err);
+    if (rc || (rc = op_begin(st, &own, err))) return rc;
+    if ((rc = stmt(st, X_GROUP_UPDATE, &q, err))) goto out;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, g->id, &b);
+    sq_bind_text(q, 2, g->display_name, &b);
+    sq_bind_text(q, 3, g->external_id, &b);
+    sq_bind_text(q, 4, g->doc ? g->doc : "{}", &b);
+    sq_bind_i64(q, 5, or_now(g->modified_at), &b);
+    sq_bind_i64(q, 6, expect_version > 0 ? expect_version : 0, &b);
+    rc = sq_write(q, b, "group_replace", &changes, err);
+    if (!rc && changes == 0) rc = version_miss(st, X_GROUP_VERSION, g->id, "group_replace", err);
+    if (!rc) rc = members_apply(st, g->id, members, err);
+out:
+    return op_end(st, own, rc, err);
+}
+
+/* The members lose the group: their token_epoch is bumped before the rows cascade away. */
+idp_err sqs_group_delete(store *st, const char *id, int64_t expect_version, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    bool own = false;
+    idp_err rc = op_begin(st, &own, err);
+    if (rc) return rc;
+    if ((rc = stmt(st, X_GROUP_VERSION, &q, err))) goto out;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, id, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW && expect_version > 0 && sqlite3_column_int64(q, 0) != expect_version)
+        rc = IDP_FAIL(err, IDP_ERR_PRECONDITION, "store: group_delete: version mismatch");
+    else if (r == SQLITE_DONE)
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
+    else if (r != SQLITE_ROW)
+        rc = sq_fail(err, r, "group_delete");
+    sq_done(q);
+    if (rc || (rc = stmt(st, X_GROUP_BUMP_ALL, &q, err))) goto out;
+    sq_bind_text(q, 1, id, &b);
+    if ((rc = sq_write(q, b, "token epoch", NULL, err))) goto out;
+    if ((rc = stmt(st, X_GROUP_DELETE, &q, err))) goto out;
+    sq_bind_text(q, 1, id, &b);
+    rc = sq_write_one(q, b, "group_delete", err);
+out:
+    return op_end(st, own, rc, err);
+}
+
+/* ---- list queries (RFC 7644 §3.4.2) --------------------------------------------------------- */
+
+static idp_err bind_params(sqlite3_stmt *q, const scim_sql *s, idp_error *err)
+{
+    int r = SQLITE_OK;
+    for (size_t i = 0; r == SQLITE_OK && i < s->nparams; i++) {
+        const scim_sql_param *p = &s->params[i];
+        int idx = (int)i + 1;
+        if (p->type == SCIM_SQL_TEXT)
+            r = sqlite3_bind_text(q, idx, p->s, -1, SQLITE_STATIC);
+        else if (p->type == SCIM_SQL_INT)
+            r = sqlite3_bind_int64(q, idx, p->i);
+        else
+            r = sqlite3_bind_double(q, idx, p->d);
+    }
+    return r == SQLITE_OK ? IDP_OK : sq_fail(err, r, "query bind");
+}
+
+/* Prepares "<head> FROM <table> WHERE <where><tail>" (all constant or generated fragments). */
+static idp_err prepare_query(store *st, const scim_sql *s, const char *head, const char *tail,
+                             sqlite3_stmt **q, idp_error *err)
+{
+    sqlite3 *db = NULL;
+    idp_buf b;
+    *q = NULL;
+    idp_err rc = sq_db(st, &db, err);
+    if (rc) return rc;
+    buf_init(&b, 0);
+    buf_printf(&b, "%s FROM %s WHERE %s%s", head, s->table, buf_cstr((idp_buf *)&s->where), tail);
+    int r = sqlite3_prepare_v3(db, buf_cstr(&b), -1, 0, q, NULL);
+    buf_free(&b);
+    if (r != SQLITE_OK) return sq_fail(err, r, "query prepare");
+    rc = bind_params(*q, s, err);
+    if (rc) {
+        sqlite3_finalize(*q);
+        *q = NULL;
+    }
+    return rc;
+}
+
+static idp_err query_total(store *st, const scim_sql *s, int64_t *total, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = prepare_query(st, s, "SELECT count(*)", "", &q, err);
+    if (rc) return rc;
+    int r = sqlite3_step(q);
+    if (r == SQLITE_ROW)
+        *total = sqlite3_column_int64(q, 0);
+    else
+        rc = sq_fail(err, r, "query count");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* The filter and sort are compiled by scim_sql_build (bound values only); totalResults counts
+ * with the same WHERE. count is capped at SQS_MAX_PAGE; the HTTP layer caps lower. */
+static idp_err run_query(store *st, const store_query *qq, const char *cols, size_t esize,
+                         row_fn fn, rows_free_fn lfree, void **rows, size_t *n, int64_t *total,
+                         idp_error *err)
+{
+    scim_sql s;
+    sqlite3_stmt *q = NULL;
+    idp_buf tail;
+    *rows = NULL;
+    *n = 0;
+    if (total) *total = 0;
+    buf_init(&tail, 0);
+    idp_err rc = scim_sql_build(qq->rt, qq->filter, qq->sort_by, qq->descending, &s, err);
+    if (rc) goto out;
+    if (total && (rc = query_total(st, &s, total, err))) goto out;
+    int64_t count = qq->count < 0 ? 0 : qq->count > SQS_MAX_PAGE ? SQS_MAX_PAGE : qq->count;
+    int64_t offset = qq->start_index > 1 ? qq->start_index - 1 : 0;
+    if (count == 0) goto out;
+    /* LIMIT and OFFSET are bound too: parameters nparams+1 and nparams+2. */
+    buf_printf(&tail, " ORDER BY %s LIMIT ?%zu OFFSET ?%zu", buf_cstr(&s.order), s.nparams + 1,
+               s.nparams + 2);
+    if ((rc = prepare_query(st, &s, cols, buf_cstr(&tail), &q, err))) goto out;
+    int b = SQLITE_OK;
+    sq_bind_i64(q, (int)s.nparams + 1, count, &b);
+    sq_bind_i64(q, (int)s.nparams + 2, offset, &b);
+    if (b != SQLITE_OK)
+        rc = sq_fail(err, b, "query bind");
+    else
+        rc = read_rows(q, esize, SQS_MAX_PAGE, fn, lfree, rows, n, err);
+out:
+    sqlite3_finalize(q);
+    buf_free(&tail);
+    scim_sql_clear(&s);
+    return rc;
+}
+
+idp_err sqs_user_query(store *st, const store_query *q, store_user **rows, size_t *n,
+                       int64_t *total, idp_error *err)
+{
+    void *v = NULL;
+    if (q->rt != &scim_rt_user) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: not a user query");
+    idp_err rc = run_query(st, q, "SELECT " USER_COLS, sizeof(store_user), user_row, user_rows_free,
+                           &v, n, total, err);
+    *rows = v;
+    return rc;
+}
+
+idp_err sqs_group_query(store *st, const store_query *q, store_group **rows, size_t *n,
+                        int64_t *total, idp_error *err)
+{
+    void *v = NULL;
+    if (q->rt != &scim_rt_group) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: not a group query");
+    idp_err rc = run_query(st, q, "SELECT " GROUP_COLS, sizeof(store_group), group_row,
+                           group_rows_free, &v, n, total, err);
+    *rows = v;
+    return rc;
+}
+
+/* ---- provisioning keys ---------------------------------------------------------------------- */
+
+static idp_err pkey_row(sqlite3_stmt *q, void *row, idp_error *err)
+{
+    store_pkey *k = row;
+    k->id = sq_col_str(q, 0);
+    k->name = sq_col_str(q, 1);
+    if (sqlite3_column_bytes(q, 2) != (int)sizeof k->hash)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: provisioning key row has a malformed hash");
+    memcpy(k->hash, sqlite3_column_blob(q, 2), sizeof k->hash);
+    k->scopes = sq_col_str(q, 3);
+    k->created_at = sqlite3_column_int64(q, 4);
+    k->expires_at = sqlite3_column_int64(q, 5);
+    k->revoked_at = sqlite3_column_int64(q, 6);
+    k->last_used_at = sqlite3_column_int64(q, 7);
+    k->replaced_by = sq_col_str(q, 8);
+    if (!k->id || !k->name || !k->scopes)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: provisioning key row is incomplete");
+    return IDP_OK;
+}
+
+static void pkey_rows_free(void *rows, size_t n)
+{
+    store_pkey_list_free(rows, n);
+}
+
+idp_err sqs_pkey_insert(store *st, const store_pkey *k, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!k->id || !*k->id) return IDP_FAIL(err, IDP_ERR_INVALID, "store: pkey_insert: missing id");
+    idp_err rc = stmt(st, X_PKEY_INSERT, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, k->id, &b);
+    sq_bind_text(q, 2, k->name, &b);
+    sq_bind_blob(q, 3, k->hash, sizeof k->hash, &b);
+    sq_bind_text(q, 4, k->scopes, &b);
+    sq_bind_i64(q, 5, k->created_at, &b);
+    sq_bind_i64(q, 6, k->expires_at, &b);
+    sq_bind_i64(q, 7, k->revoked_at, &b);
+    sq_bind_i64(q, 8, k->last_used_at, &b);
+    sq_bind_text(q, 9, k->replaced_by, &b);
+    return sq_write(q, b, "pkey_insert", NULL, err);
+}
+
+idp_err sqs_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    memset(out, 0, sizeof *out);
+    idp_err rc = stmt(st, X_PKEY_GET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, id, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW)
+        rc = pkey_row(q, out, err);
+    else if (r == SQLITE_DONE)
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such provisioning key");
+    else
+        rc = sq_fail(err, r, "pkey_get");
+    sq_done(q);
+    if (rc) store_pkey_clear(out);
+    return rc;
+}
+
+idp_err sqs_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    void *v = NULL;
+    *rows = NULL;
+    *n = 0;
+    idp_err rc = stmt(st, X_PKEY_LIST, &q, err);
+    if (rc) return rc;
+    rc = read_rows(q, sizeof(store_pkey), SQS_MAX_PAGE, pkey_row, pkey_rows_free, &v, n, err);
+    sq_done(q);
+    *rows = v;
+    return rc;
+}
+
+/* Updates expires_at, revoked_at and replaced_by. NOT_FOUND. */
+idp_err sqs_pkey_update(store *st, const store_pkey *k, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, X_PKEY_UPDATE, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, k->id, &b);
+    sq_bind_i64(q, 2, k->expires_at, &b);
+    sq_bind_i64(q, 3, k->revoked_at, &b);
+    sq_bind_text(q, 4, k->replaced_by, &b);
+    return sq_write_one(q, b, "pkey_update", err);
+}
+
+/* last_used_at never goes backwards. NOT_FOUND. */
+idp_err sqs_pkey_touch(store *st, const char *id, int64_t now, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, X_PKEY_TOUCH, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, id, &b);
+    sq_bind_i64(q, 2, now, &b);
+    return sq_write_one(q, b, "pkey_touch", err);
+}
+
+/* ---- audit chain ---------------------------------------------------------------------------- */
+
+static idp_err audit_row(sqlite3_stmt *q, void *row, idp_error *err)
+{
+    store_audit *a = row;
+    a->seq = sqlite3_column_int64(q, 0);
+    a->time_ms = sqlite3_column_int64(q, 1);
+    a->actor = sq_col_str(q, 2);
+    a->action = sq_col_str(q, 3);
+    a->target_type = sq_col_str(q, 4);
+    a->target_id = sq_col_str(q, 5);
+    a->before_version = sqlite3_column_int64(q, 6);
+    a->after_version = sqlite3_column_int64(q, 7);
+    a->detail = sq_col_str(q, 8);
+    if (sqlite3_column_bytes(q, 9) != 32 || sqlite3_column_bytes(q, 10) != 32 || !a->actor ||
+        !a->action)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: audit row %lld is malformed",
+                        (long long)a->seq);
+    memcpy(a->prev_hash, sqlite3_column_blob(q, 9), 32);
+    memcpy(a->hash, sqlite3_column_blob(q, 10), 32);
+    return IDP_OK;
+}
+
+static void audit_rows_free(void *rows, size_t n)
+{
+    store_audit_list_free(rows, n);
+}
+
+static bool audit_field_ok(const char *s)
+{
+    return !s || strnlen(s, STORE_AUDIT_FIELD_MAX + 1) <= STORE_AUDIT_FIELD_MAX;
+}
+
+/* Assigns ev->seq (last + 1), ev->prev_hash (the last hash, zeros first) and ev->hash, under the
+ * write lock, so concurrent appenders cannot fork the chain. time_ms 0 = now. */
+idp_err sqs_audit_append(store *st, store_audit *ev, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    bool own = false;
+    if (!ev->actor || !ev->action || !audit_field_ok(ev->actor) || !audit_field_ok(ev->action) ||
+        !audit_field_ok(ev->target_type) || !audit_field_ok(ev->target_id) ||
+        !audit_field_ok(ev->detail))
+        return IDP_FAIL(err, IDP_ERR_INVALID,
+                        "store: audit event without actor/action or too long");
+    idp_err rc = op_begin(st, &own, err);
+    if (rc) return rc;
+    if ((rc = stmt(st, X_AUDIT_TAIL, &q, err))) goto out;
+    int r = sqlite3_step(q);
+    memset(ev->prev_hash, 0, sizeof ev->prev_hash);
+    ev->seq = 1;
+    if (r == SQLITE_ROW && sqlite3_column_bytes(q, 1) == 32) {
+        ev->seq = sqlite3_column_int64(q, 0) + 1;
+        memcpy(ev->prev_hash, sqlite3_column_blob(q, 1), 32);
+    } else if (r == SQLITE_ROW)
+        rc = IDP_FAIL(err, IDP_ERR_STORE, "store: audit tail is malformed");
+    else if (r != SQLITE_DONE)
+        rc = sq_fail(err, r, "audit tail");
+    sq_done(q);
+    if (rc || (rc = stmt(st, X_AUDIT_INSERT, &q, err))) goto out;
+    if (ev->time_ms <= 0) ev->time_ms = time_now_ms();
+    store_audit_hash(ev, ev->hash);
+    int b = SQLITE_OK;
+    sq_bind_i64(q, 1, ev->seq, &b);
+    sq_bind_i64(q, 2, ev->time_ms, &b);
+    sq_bind_text(q, 3, ev->actor, &b);
+    sq_bind_text(q, 4, ev->action, &b);
+    sq_bind_text(q, 5, ev->target_type, &b);
+    sq_bind_text(q, 6, ev->target_id, &b);
+    sq_bind_i64(q, 7, ev->before_version, &b);
+    sq_bind_i64(q, 8, ev->after_version, &b);
+    sq_bind_text(q, 9, ev->detail, &b);
+    sq_bind_blob(q, 10, ev->prev_hash, 32, &b);
+    sq_bind_blob(q, 11, ev->hash, 32, &b);
+    rc = sq_write(q, b, "audit_append", NULL, err);
+out:
+    return op_end(st, own, rc, err);
+}
+
+static idp_err audit_read(store *st, sqs_id id, int64_t a1, int64_t a2, store_audit **rows,
+                          size_t *n, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    void *v = NULL;
+    *rows = NULL;
+    *n = 0;
+    idp_err rc = stmt(st, id, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_i64(q, 1, a1, &b);
+    if (id == X_AUDIT_LIST) sq_bind_i64(q, 2, a2, &b);
+    if (b != SQLITE_OK)
+        rc = sq_fail(err, b, "audit bind");
+    else
+        rc = read_rows(q, sizeof(store_audit), SQS_MAX_AUDIT, audit_row, audit_rows_free, &v, n,
+                       err);
+    sq_done(q);
+    *rows = v;
+    return rc;
+}
+
+idp_err sqs_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
+                       idp_error *err)
+{
+    int64_t lim = limit > SQS_MAX_AUDIT ? SQS_MAX_AUDIT : (int64_t)limit;
+    return audit_read(st, X_AUDIT_LIST, after_seq, lim, rows, n, err);
+}
+
+/* The last limit events, oldest first. */
+idp_err sqs_audit_last(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err)
+{
+    int64_t lim = limit > SQS_MAX_AUDIT ? SQS_MAX_AUDIT : (int64_t)limit;
+    return audit_read(st, X_AUDIT_LAST, lim, 0, rows, n, err);
+}
