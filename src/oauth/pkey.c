@@ -32,7 +32,13 @@ idp_err pkey_pepper(const kek *k, unsigned char out[32], idp_error *err)
 
 void pkey_generate(const unsigned char pepper[32], char **id, char **key, unsigned char hash[32])
 {
+    /* The id is a command-line argument (`provisioning-key revoke ID`): never let it start with
+     * '-', or getopt would take it for an option. Redrawing costs < 1 bit of the 128. */
     char *rid = rand_token(16);
+    while (rid[0] == '-') {
+        free(rid);
+        rid = rand_token(16);
+    }
     char *secret = rand_token(32);
     if (strlen(rid) != PKEY_ID_LEN || strlen(secret) != PKEY_SECRET_LEN) abort(); /* bug */
     char *k = xmalloc(PKEY_KEY_LEN + 1);

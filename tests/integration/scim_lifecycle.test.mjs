@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { accessToken, cli, createClient, introspect, stopOk, testCleanExit } from '../lib/idpd.mjs';
+import { accessToken, cli, createClient, introspect, poll, stopOk, testCleanExit, token } from '../lib/idpd.mjs';
 import { URN, assertResource, auditTail, pkeyAsync, startScim, userBody } from '../lib/scim.mjs';
 
 const PW1 = 'Lifecycle-Pw-first-91c2e';
@@ -25,6 +25,8 @@ describe('SCIM lifecycle and audit', () => {
     s = await startScim();
     c = s.c;
     client = createClient(s.dir, { name: 'svc', audiences: ['https://api.example.com'] });
+    // created while the server runs: it sees the client within a second (poll_interval_ms)
+    await poll(async () => (await token(s.srv.url, client)).status === 200);
   });
   after(async () => { await stopOk(s?.srv); });
 

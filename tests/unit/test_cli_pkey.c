@@ -298,7 +298,7 @@ static void revoke_stops_key(void **state)
     assert_int_equal(auth_at(f, key, "scim:read", time_now()), IDP_OK);
 
     run_out r = PK("revoke", id, "--json", "--data-dir", f->dir);
-    assert_int_equal(r.rc, 0);
+    if (r.rc != 0) fail_msg("revoke rc %d: %s", r.rc, r.err);
     json_t *o = parse_json(r.out);
     assert_true(json_is_true(json_object_get(o, "revoked")));
     json_decref(o);

@@ -18,12 +18,15 @@ static const unsigned char pepper[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 static void generate_parse_round_trip(void **state)
 {
     (void)state;
-    for (int i = 0; i < 20; i++) {
+    /* 2,000 draws: an id starting with '-' (1 in 64 per draw before the fix) would be taken for
+     * an option by `idpd provisioning-key revoke ID`. */
+    for (int i = 0; i < 2000; i++) {
         char *id = NULL, *key = NULL, pid[PKEY_ID_LEN + 1];
         unsigned char hash[32];
         const char *secret = NULL;
         pkey_generate(pepper, &id, &key, hash);
         assert_int_equal(strlen(id), PKEY_ID_LEN);
+        assert_true(id[0] != '-');
         assert_int_equal(strlen(key), PKEY_KEY_LEN);
         assert_memory_equal(key, "idpd_pk_", 8);
         assert_memory_equal(key + 8, id, PKEY_ID_LEN);

@@ -592,12 +592,9 @@ static void patch_members_bulk(void **state)
     }
     json_t *body = json_pack("{s[s]s[{sssssO}]}", "schemas", SCIM_URN_PATCH, "Operations", "op", "add",
                              "path", "members", "value", vals);
+    /* Speed is measured by bench/scim_bench.mjs, not asserted here (no timed unit tests). */
     store_member_delta d = {0};
-    int64_t t0 = time_mono_us();
     assert_int_equal(scim_patch_apply(&scim_rt_group, g, body, &d, NULL), IDP_OK);
-    int64_t dt = time_mono_us() - t0;
-    fprintf(stderr, "10000 member adds: %lld us\n", (long long)dt);
-    assert_true(dt < 100000);
     assert_int_equal(d.nadd, 10000);
     assert_string_equal(d.add[9999], id);
     store_member_delta_clear(&d);
@@ -610,9 +607,7 @@ static void patch_members_bulk(void **state)
         json_decref(v);
     }
     body = json_pack("{s[s]so}", "schemas", SCIM_URN_PATCH, "Operations", ops);
-    t0 = time_mono_us();
     assert_int_equal(scim_patch_apply(&scim_rt_group, g, body, &d, NULL), IDP_OK);
-    assert_true(time_mono_us() - t0 < 100000);
     assert_int_equal(d.nremove, 10000);
     assert_int_equal(d.nadd, 0);
     store_member_delta_clear(&d);
