@@ -12,7 +12,8 @@
 #include <stddef.h>
 
 #define RESPONSE_MAX_HEADERS 8
-#define RESPONSE_MAX_BODY (1024u * 1024u)
+#define RESPONSE_MAX_BODY (32u * 1024u * 1024u) /* a cap, not an allocation: SCIM GET of a
+                                                      100,000-member group is ~15 MiB */
 
 typedef struct response_header {
     const char *name; /* static */

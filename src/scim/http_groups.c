@@ -314,6 +314,21 @@ HTTP_SCIM_HANDLER(http_groups_patch)
     if ((rc = store_tx_commit(a->st, err)) != IDP_OK) goto out;
     tx = false;
     rc = group_render(a, rq, rs, 200, &cur, err);
+    /* RFC 7644 §3.5.2: 200 with the resource, or 204; 200 is required only when "attributes" is
+     * given. A big group (thousands of members, as Entra and Okta patch them one member at a
+     * time) is answered 204 rather than with megabytes of members nobody reads. */
+    if (!request_query(rq, "attributes") && !request_query(rq, "excludedAttributes") &&
+        (rc == IDP_ERR_TOO_LARGE || (rc == IDP_OK && rs->body.len > SCIM_PATCH_BODY_MAX))) {
+        if (rc == IDP_ERR_TOO_LARGE) { /* the ETag was not set */
+            char etag[HTTP_ETAG_MAX];
+            http_etag(cur.version, etag);
+            response_header_set(rs, "ETag", etag);
+        }
+        buf_reset(&rs->body);
+        rs->status = 204;
+        rs->content_type = NULL;
+        rc = IDP_OK;
+    }
 out:
     if (tx) store_tx_rollback(a->st);
     if (rc == IDP_ERR_CONFLICT) IDP_FAIL(err, rc, "displayName is already taken");
