@@ -3,6 +3,7 @@
 
 #include "core/mem.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,4 +195,22 @@ json_t *cli_words_json(const char *list)
         p += l;
     }
     return a;
+}
+
+idp_err cli_read_file(const char *path, idp_buf *out, idp_error *e)
+{
+    char chunk[8192];
+    size_t n;
+    idp_err rc = IDP_OK;
+    FILE *f = fopen(path, "rb");
+    if (!f) return IDP_FAIL(e, IDP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (buf_append(out, chunk, n)) {
+            rc = IDP_FAIL(e, IDP_ERR_TOO_LARGE, "%s is larger than %zu bytes", path, out->max);
+            break;
+        }
+    }
+    if (!rc && ferror(f)) rc = IDP_FAIL(e, IDP_ERR_IO, "cannot read %s", path);
+    fclose(f);
+    return rc;
 }

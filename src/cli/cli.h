@@ -12,6 +12,7 @@
 #define IDPD_CLI_CLI_H
 
 #include "core/cfg.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "keys/kek.h"
 #include "store/store.h"
@@ -101,6 +102,8 @@ void cli_print_json(json_t *v);
 const char *cli_printable(const char *s);
 /* JSON array of the words of a space-separated list (NULL/"" -> []). New reference. */
 json_t *cli_words_json(const char *list);
+/* Reads a whole file into out (its cap bounds the size: IDP_ERR_TOO_LARGE). */
+idp_err cli_read_file(const char *path, idp_buf *out, idp_error *e);
 
 /* The command entry points; argv[0] is the command name. */
 int cli_init_main(int argc, char **argv);

@@ -9,6 +9,7 @@
 #include "core/timeutil.h"
 #include "jose/jwk.h"
 #include "oauth/client_secret.h"
+#include "oauth/redirect_uri.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +27,21 @@ static const char client_help[] =
     "Run 'idpd client <subcommand> --help' for the options of each.\n";
 
 static const char create_help[] =
-    "Usage: idpd client create --name NAME [--grant-types client_credentials] [--scope \"a b\"]\n"
+    "Usage: idpd client create --name NAME [--grant-types LIST] [--scope \"a b\"]\n"
     "                          [--audience URI]... [--token-alg ALG] [--token-ttl DURATION]\n"
-    "  --name NAME          display name\n"
-    "  --grant-types LIST   space/comma-separated grant types (only client_credentials)\n"
+    "                          [--redirect-uri URI]... [--post-logout-redirect-uri URI]...\n"
+    "                          [--public | --auth-method private_key_jwt --jwks FILE]\n"
+    "                          [--backchannel-logout-uri URI]\n"
+    "  --name NAME          display name (shown on the consent page)\n"
+    "  --grant-types LIST   space/comma-separated: client_credentials (default),\n"
+    "                       authorization_code, refresh_token\n"
+    "  --redirect-uri URI   exact redirect URI for authorization_code; repeatable; https, or\n"
+    "                       http on 127.0.0.1/[::1]/localhost, or a private-use scheme\n"
+    "  --post-logout-redirect-uri URI  exact URI for RP-initiated logout; repeatable\n"
+    "  --public             public client (SPA, native, CLI): no secret, PKCE required\n"
+    "  --auth-method M      client_secret_basic (default) or private_key_jwt\n"
+    "  --jwks FILE          the client's public JWK Set (JSON) for private_key_jwt\n"
+    "  --backchannel-logout-uri URI  receives OIDC back-channel logout tokens\n"
     "  --scope \"A B\"        scopes the client may request (RFC 6749 §3.3 scope tokens)\n"
     "  --audience URI       a resource (absolute URI, RFC 8707) the client may target;\n"
     "                       repeatable; the first is the default audience\n"
@@ -52,16 +64,30 @@ enum {
     OPT_AUDIENCE,
     OPT_TOKEN_ALG,
     OPT_TOKEN_TTL,
+    OPT_REDIRECT_URI,
+    OPT_POST_LOGOUT_URI,
+    OPT_PUBLIC,
+    OPT_AUTH_METHOD,
+    OPT_JWKS,
+    OPT_BACKCHANNEL,
 };
 
 #define MAX_AUDIENCES 16
 #define MAX_SCOPES 64
 #define MAX_ITEM_LEN 512
 
+#define MAX_REDIRECT_URIS 16
+
 typedef struct create_args {
     const char *name, *grant_types, *scope, *token_alg, *token_ttl;
     const char *aud[MAX_AUDIENCES];
     size_t naud;
+    const char *redirect[MAX_REDIRECT_URIS];
+    size_t nredirect;
+    const char *post_logout[MAX_REDIRECT_URIS];
+    size_t npost_logout;
+    bool is_public;
+    const char *auth_method, *jwks_file, *backchannel;
 } create_args;
 
 /* ---- validation of create's options --------------------------------------------------- */
@@ -102,7 +128,45 @@ static const char *normalize_list(const char *list, const char *seps,
 
 static bool grant_type_ok(const char *s, size_t n)
 {
-    return n == 18 && !strncmp(s, "client_credentials", n);
+    static const char *const known[] = {"client_credentials", "authorization_code", "refresh_token"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (n == strlen(known[i]) && !strncmp(s, known[i], n)) return true;
+    return false;
+}
+
+static bool has_word(const char *list, const char *w)
+{
+    size_t l = strlen(w);
+    for (const char *p = list; p && *p; p += strcspn(p, " "), p += strspn(p, " "))
+        if (strcspn(p, " ") == l && !strncmp(p, w, l)) return true;
+    return false;
+}
+
+/* Validated, space-joined URIs into *out (NULL when none); CLI_USAGE on a bad one. */
+static int uri_list(cli *c, const char *opt, const char *const *uris, size_t n, char **out)
+{
+    idp_buf b;
+    buf_init(&b, 64 * 1024);
+    *out = NULL;
+    for (size_t i = 0; i < n; i++) {
+        idp_error e = {0};
+        if (redirect_uri_check_registration(uris[i], &e) != IDP_OK) {
+            buf_free(&b);
+            return cli_usage(c, "%s: %s", opt, e.msg);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(uris[i], uris[j])) {
+                buf_free(&b);
+                return cli_usage(c, "%s: listed twice", opt);
+            }
+        if ((i && buf_putc(&b, ' ')) || buf_puts(&b, uris[i])) {
+            buf_free(&b);
+            return cli_usage(c, "%s: too long", opt);
+        }
+    }
+    if (n) *out = buf_steal(&b);
+    buf_free(&b);
+    return CLI_OK;
 }
 
 /* RFC 8707 §2: an absolute URI (RFC 3986 §4.3: scheme ":" hier-part, no fragment). We also
@@ -140,10 +204,44 @@ static int build_client(cli *c, const create_args *a, store_client *row)
                               grant_type_ok, 4, &b)) != NULL ||
         !b.len) {
         buf_free(&b);
-        return cli_usage(c, "--grant-types: %s (supported: client_credentials)",
-                         why ? why : "empty");
+        return cli_usage(c, "--grant-types: %s (supported: client_credentials, "
+                         "authorization_code, refresh_token)", why ? why : "empty");
     }
     row->grant_types = buf_steal(&b);
+    bool code = has_word(row->grant_types, "authorization_code");
+    if (has_word(row->grant_types, "refresh_token") && !code) {
+        buf_free(&b);
+        return cli_usage(c, "--grant-types: refresh_token needs authorization_code");
+    }
+    if (code && a->nredirect == 0) {
+        buf_free(&b);
+        return cli_usage(c, "--grant-types authorization_code needs at least one --redirect-uri");
+    }
+    if (!code && (a->nredirect || a->npost_logout)) {
+        buf_free(&b);
+        return cli_usage(c, "--redirect-uri and --post-logout-redirect-uri need --grant-types authorization_code");
+    }
+    if (a->is_public && has_word(row->grant_types, "client_credentials")) {
+        buf_free(&b);
+        return cli_usage(c, "--public: a public client cannot use client_credentials");
+    }
+    int ur;
+    if ((ur = uri_list(c, "--redirect-uri", a->redirect, a->nredirect, &row->redirect_uris)) ||
+        (ur = uri_list(c, "--post-logout-redirect-uri", a->post_logout, a->npost_logout,
+                       &row->post_logout_redirect_uris))) {
+        buf_free(&b);
+        return ur;
+    }
+    if (a->backchannel) {
+        /* OIDC Back-Channel Logout §2.2: an absolute http(s) URI, no fragment */
+        idp_error e = {0};
+        if (strncmp(a->backchannel, "http", 4) != 0 ||
+            redirect_uri_check_registration(a->backchannel, &e) != IDP_OK) {
+            buf_free(&b);
+            return cli_usage(c, "--backchannel-logout-uri: %s", e.msg[0] ? e.msg : "must be an http(s) URL");
+        }
+        row->backchannel_logout_uri = xstrdup(a->backchannel);
+    }
     if ((why = normalize_list(a->scope ? a->scope : "", " ", scope_token_ok, MAX_SCOPES, &b))) {
         buf_free(&b);
         return cli_usage(c, "--scope: %s (space-separated RFC 6749 §3.3 scope tokens)", why);
@@ -186,7 +284,43 @@ static int build_client(cli *c, const create_args *a, store_client *row)
             return cli_usage(c, "--token-ttl: longer than max_token_ttl (%llds)",
                              (long long)c->cfg->max_token_ttl);
     }
-    row->auth_method = xstrdup("client_secret_basic");
+    const char *m = a->auth_method ? a->auth_method : "client_secret_basic";
+    if (a->is_public) {
+        if (a->auth_method || a->jwks_file)
+            return cli_usage(c, "--public takes no --auth-method or --jwks (it has no credentials)");
+        m = "none";
+        row->is_public = true;
+    } else if (!strcmp(m, "private_key_jwt")) {
+        if (!a->jwks_file) return cli_usage(c, "--auth-method private_key_jwt needs --jwks FILE");
+        idp_buf fb;
+        idp_error e = {0};
+        buf_init(&fb, 256 * 1024);
+        if (cli_read_file(a->jwks_file, &fb, &e) != IDP_OK) {
+            buf_free(&fb);
+            return cli_usage(c, "--jwks: %s", e.msg);
+        }
+        size_t n = fb.len;
+        char *text = buf_steal(&fb);
+        if (!text) text = xstrdup("");
+        jwks *set = NULL;
+        idp_err r = jwks_from_json(text, n, &set, &e);
+        size_t count = set ? jwks_count(set) : 0;
+        jwks_unref(set);
+        if (r != IDP_OK || count == 0) {
+            free(text);
+            return cli_usage(c, "--jwks: not a usable public JWK Set: %s", e.msg[0] ? e.msg : "no keys");
+        }
+        if (strstr(text, "\"d\"")) {
+            free(text);
+            return cli_usage(c, "--jwks: contains a private key member (\"d\"); register public keys only");
+        }
+        row->jwks = text;
+    } else if (strcmp(m, "client_secret_basic") != 0 && strcmp(m, "client_secret_post") != 0) {
+        return cli_usage(c, "--auth-method: client_secret_basic, client_secret_post or private_key_jwt");
+    } else if (a->jwks_file) {
+        return cli_usage(c, "--jwks is for --auth-method private_key_jwt");
+    }
+    row->auth_method = xstrdup(m);
     return CLI_OK;
 }
 
@@ -202,6 +336,11 @@ static json_t *client_json(const store_client *r)
                   r->token_alg, "token_ttl", (json_int_t)r->token_ttl, "auth_method",
                   r->auth_method ? r->auth_method : "client_secret_basic");
     if (!o) abort();
+    json_object_set_new(o, "public", json_boolean(r->is_public));
+    json_object_set_new(o, "redirect_uris", cli_words_json(r->redirect_uris));
+    json_object_set_new(o, "post_logout_redirect_uris", cli_words_json(r->post_logout_redirect_uris));
+    if (r->backchannel_logout_uri)
+        json_object_set_new(o, "backchannel_logout_uri", json_string(r->backchannel_logout_uri));
     json_object_set_new(o, "created_at", json_integer(r->created_at));
     json_object_set_new(o, "secret_rotated_at", json_integer(r->secret_rotated_at));
     return o;
@@ -275,11 +414,19 @@ static int do_create(cli *c, const create_args *a)
     snprintf(row.client_id, n, "c_%s", rnd);
     free(rnd);
     row.created_at = row.secret_rotated_at = time_now();
-    if (new_secret(c, &row, &secret, &e) != IDP_OK || store_client_insert(c->st, &row, &e)) {
+    bool with_secret = !row.is_public && strcmp(row.auth_method, "private_key_jwt") != 0;
+    if ((with_secret && new_secret(c, &row, &secret, &e) != IDP_OK) ||
+        store_client_insert(c->st, &row, &e)) {
         rc = cli_fail_err(c, &e);
         goto out;
     }
-    print_secret(c, &row, secret, true);
+    if (with_secret) {
+        print_secret(c, &row, secret, true);
+    } else if (c->json) {
+        cli_print_json(client_json(&row));
+    } else {
+        print_client_human(&row);
+    }
 out:
     mem_free_secret(secret);
     mem_wipe(row.secret_hash, sizeof row.secret_hash);
@@ -378,6 +525,12 @@ static int parse(cli *c, int argc, char **argv, create_args *a, bool is_create)
                                        {"audience", required_argument, NULL, OPT_AUDIENCE},
                                        {"token-alg", required_argument, NULL, OPT_TOKEN_ALG},
                                        {"token-ttl", required_argument, NULL, OPT_TOKEN_TTL},
+                                       {"redirect-uri", required_argument, NULL, OPT_REDIRECT_URI},
+                                       {"post-logout-redirect-uri", required_argument, NULL, OPT_POST_LOGOUT_URI},
+                                       {"public", no_argument, NULL, OPT_PUBLIC},
+                                       {"auth-method", required_argument, NULL, OPT_AUTH_METHOD},
+                                       {"jwks", required_argument, NULL, OPT_JWKS},
+                                       {"backchannel-logout-uri", required_argument, NULL, OPT_BACKCHANNEL},
                                        {0, 0, 0, 0}};
     static const struct option lo_common[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     int o, rc;
@@ -399,6 +552,28 @@ static int parse(cli *c, int argc, char **argv, create_args *a, bool is_create)
             break;
         case OPT_TOKEN_TTL:
             a->token_ttl = optarg;
+            break;
+        case OPT_REDIRECT_URI:
+            if (a->nredirect == MAX_REDIRECT_URIS)
+                return cli_usage(c, "at most %d --redirect-uri", MAX_REDIRECT_URIS);
+            a->redirect[a->nredirect++] = optarg;
+            break;
+        case OPT_POST_LOGOUT_URI:
+            if (a->npost_logout == MAX_REDIRECT_URIS)
+                return cli_usage(c, "at most %d --post-logout-redirect-uri", MAX_REDIRECT_URIS);
+            a->post_logout[a->npost_logout++] = optarg;
+            break;
+        case OPT_PUBLIC:
+            a->is_public = true;
+            break;
+        case OPT_AUTH_METHOD:
+            a->auth_method = optarg;
+            break;
+        case OPT_JWKS:
+            a->jwks_file = optarg;
+            break;
+        case OPT_BACKCHANNEL:
+            a->backchannel = optarg;
             break;
         case OPT_AUDIENCE:
             if (a->naud == MAX_AUDIENCES)

@@ -80,30 +80,12 @@ static idp_err fetch_url(const char *url, idp_buf *out, idp_error *e)
     return rc;
 }
 
-static idp_err read_file(const char *path, idp_buf *out, idp_error *e)
-{
-    char chunk[8192];
-    size_t n;
-    idp_err rc = IDP_OK;
-    FILE *f = fopen(path, "rb");
-    if (!f) return IDP_FAIL(e, IDP_ERR_IO, "cannot open the JWKS file: %s", strerror(errno));
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (buf_append(out, chunk, n)) {
-            rc = IDP_FAIL(e, IDP_ERR_TOO_LARGE, "JWKS larger than %u bytes", JWKS_MAX);
-            break;
-        }
-    }
-    if (!rc && ferror(f)) rc = IDP_FAIL(e, IDP_ERR_IO, "cannot read the JWKS file");
-    fclose(f);
-    return rc;
-}
-
 static idp_err load_jwks(const char *src, jwks **out, idp_error *e)
 {
     idp_buf b;
     buf_init(&b, JWKS_MAX);
     bool url = !strncmp(src, "https://", 8) || !strncmp(src, "http://", 7);
-    idp_err rc = url ? fetch_url(src, &b, e) : read_file(src, &b, e);
+    idp_err rc = url ? fetch_url(src, &b, e) : cli_read_file(src, &b, e);
     if (!rc) {
         idp_error pe = {0};
         rc = jwks_from_json(b.data ? b.data : "", b.len, out, &pe);

@@ -89,6 +89,16 @@ static const opt opts[] = {
      "SCIM requests per second allowed per provisioning key (token bucket refill rate)"},
     {"scim_burst", T_INT, offsetof(cfg, scim_burst), "100", 1, 1000000, NULL, NULL,
      "SCIM requests a provisioning key may make at once (token bucket size)"},
+    {"session_idle", T_DUR, offsetof(cfg, session_idle), "1h", 60, 30 * DAY, NULL, NULL,
+     "a browser session ends after this long without use"},
+    {"session_max", T_DUR, offsetof(cfg, session_max), "12h", 60, 90 * DAY, NULL, NULL,
+     "a browser session ends this long after sign-in, used or not"},
+    {"refresh_ttl", T_DUR, offsetof(cfg, refresh_ttl), "30d", 60, 365 * DAY, NULL, NULL,
+     "lifetime of a refresh token family from sign-in"},
+    {"refresh_grace", T_DUR, offsetof(cfg, refresh_grace), "10s", 0, 60, NULL, NULL,
+     "a rotated refresh token still yields the same successor for this long"},
+    {"login_free_failures", T_INT, offsetof(cfg, login_free_failures), "5", 1, 1000, NULL, NULL,
+     "failed sign-ins per account or IP before exponential back-off starts"},
 };
 
 #define NOPTS (sizeof opts / sizeof *opts)

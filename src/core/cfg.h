@@ -34,6 +34,11 @@ typedef struct cfg {
                                  changes made by other processes (250) */
     int scim_rate;          /* scim_rate: SCIM requests per second per provisioning key (50) */
     int scim_burst;         /* scim_burst: SCIM requests a key may make at once (100) */
+    int64_t session_idle;   /* session_idle: browser session idle timeout, s (1h) */
+    int64_t session_max;    /* session_max: browser session absolute lifetime, s (12h) */
+    int64_t refresh_ttl;    /* refresh_ttl: refresh token family lifetime, s (30d) */
+    int64_t refresh_grace;  /* refresh_grace: same successor for a racing refresh, s (10) */
+    int login_free_failures; /* login_free_failures: failures before back-off (5) */
 } cfg;
 
 /* A cfg filled with the defaults (data_dir NULL). Owned (cfg_free). */

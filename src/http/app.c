@@ -80,6 +80,8 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     if ((rc = store_open(path, false, &a->st, err)) != IDP_OK) return rc;
     if ((rc = kek_derive(a->kek, CLIENT_SECRET_PEPPER_LABEL, a->pepper, err)) != IDP_OK) return rc;
     if ((rc = pkey_pepper(a->kek, a->scim_pepper, err)) != IDP_OK) return rc;
+    if ((rc = kek_derive(a->kek, APP_CSRF_LABEL, a->csrf_key, err)) != IDP_OK) return rc;
+    if ((rc = kek_derive(a->kek, APP_REFRESH_LABEL, a->refresh_key, err)) != IDP_OK) return rc;
     a->scim_rl = ratelimit_new(c->scim_rate, c->scim_burst, APP_SCIM_RATELIMIT_KEYS);
     size_t il = strlen(c->issuer);
     a->scim_base = xmalloc(il + sizeof "/scim/v2");
@@ -163,6 +165,8 @@ void app_free(struct app *a)
     kek_free(a->kek);
     mem_wipe(a->pepper, sizeof a->pepper);
     mem_wipe(a->scim_pepper, sizeof a->scim_pepper);
+    mem_wipe(a->csrf_key, sizeof a->csrf_key);
+    mem_wipe(a->refresh_key, sizeof a->refresh_key);
     ratelimit_free(a->scim_rl);
     free(a->scim_base);
     free(a->discovery_body);

@@ -20,6 +20,8 @@
 #define APP_ROTATION_INTERVAL_MS 10000
 #define APP_PRUNE_INTERVAL_MS (3600 * 1000)
 #define APP_SCIM_RATELIMIT_KEYS 4096 /* bound on the per-key buckets kept */
+#define APP_CSRF_LABEL "idpd csrf v1"
+#define APP_REFRESH_LABEL "idpd refresh successor v1"
 
 struct app {
     const cfg *cfg;          /* borrowed; immutable */
@@ -27,6 +29,8 @@ struct app {
     kek *kek;                /* owned */
     unsigned char pepper[32];/* client-secret pepper (oauth/client_secret.h); wiped on free */
     unsigned char scim_pepper[32]; /* provisioning-key pepper (oauth/pkey.h); wiped on free */
+    unsigned char csrf_key[32];    /* HMAC key of CSRF tokens (APP_CSRF_LABEL); wiped on free */
+    unsigned char refresh_key[32]; /* derives a refresh token's successor (APP_REFRESH_LABEL) */
     ratelimit *scim_rl;      /* per provisioning key (cfg scim_rate, scim_burst); owned */
     char *scim_base;         /* cfg issuer + "/scim/v2", for Location and $ref URLs; owned */
     snap_slot keys;          /* keyset snapshots */

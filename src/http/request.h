@@ -27,6 +27,9 @@ typedef struct http_request {
     const struct client_cache *clients; /* never NULL once the server runs */
     /* The segment matched by a "{name}" route segment (router_param), "" when none. */
     const char *param;
+    /* The peer's IP address as text ("127.0.0.1", "::1"), "" when unknown. For per-IP login
+     * throttling; behind a proxy this is the proxy. */
+    const char *remote_addr;
     /* Header and query access (server.c: libmicrohttpd; tests: their own); lookup may be NULL. */
     http_lookup_fn lookup;
     void *lookup_ctx;

@@ -37,6 +37,14 @@ void response_header_set(http_response *rs, const char *name, const char *value)
     snprintf(h->value, sizeof h->value, "%s", value);
 }
 
+void response_header_add(http_response *rs, const char *name, const char *value)
+{
+    if (rs->nheaders == RESPONSE_MAX_HEADERS) return;
+    response_header *h = &rs->headers[rs->nheaders++];
+    h->name = name;
+    snprintf(h->value, sizeof h->value, "%s", value);
+}
+
 const char *response_body(const http_response *rs, size_t *len)
 {
     if (rs->ext_body) {

@@ -11,13 +11,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define RESPONSE_MAX_HEADERS 8
+#define RESPONSE_MAX_HEADERS 12
 #define RESPONSE_MAX_BODY (32u * 1024u * 1024u) /* a cap, not an allocation: SCIM GET of a
                                                       100,000-member group is ~15 MiB */
 
 typedef struct response_header {
     const char *name; /* static */
-    char value[512];          /* room for an absolute Location URL */
+    char value[4096];         /* room for a Location URL: redirect_uri (<= 2048) + code, state, iss */
 } response_header;
 
 typedef struct http_response {
@@ -38,6 +38,8 @@ void response_init(http_response *rs);
 void response_clear(http_response *rs); /* frees the body and drops hold */
 /* Adds a header (value truncated to fit); silently ignored past RESPONSE_MAX_HEADERS. */
 void response_header_set(http_response *rs, const char *name, const char *value);
+/* Adds a header even when one of that name exists (Set-Cookie); ignored past the limit. */
+void response_header_add(http_response *rs, const char *name, const char *value);
 /* Borrowed body pointer and length (ext_body or body). */
 const char *response_body(const http_response *rs, size_t *len);
 /* Records the authenticated (or claimed) client id for the log line. */

@@ -10,6 +10,7 @@
 #include "http/response.h"
 #include "http/router.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -157,7 +158,16 @@ static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ct
         .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
         .body = cx->body.data, .body_len = cx->body.len, .lookup = mhd_lookup, .lookup_ctx = c};
-    char param[SERVER_PARAM_MAX];
+    char param[SERVER_PARAM_MAX], peer[INET6_ADDRSTRLEN] = "";
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof peer);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof peer);
+    }
+    rq.remote_addr = peer;
     http_response rs;
     response_init(&rs);
     idp_error e = {0};

@@ -2,8 +2,11 @@
 
 #include "http/app.h"
 #include "http/basic.h"
+#include "core/timeutil.h"
+#include "oauth/client_assertion.h"
 #include "oauth/client_secret.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char bad_client[] = "client authentication failed";
@@ -21,12 +24,59 @@ static idp_err verify(const struct app *a, const http_request *rq, const char *i
     return IDP_OK;
 }
 
+/* private_key_jwt (RFC 7523 §2.2, OIDC Core §9): the assertion names the client (iss = sub),
+ * is signed with a key of the client's registered JWK Set, is addressed to us (aud: the token
+ * endpoint, the endpoint being called, or the issuer), lives at most 10 minutes and its jti is
+ * used once (§3 item 7: replay is refused). */
+static idp_err assertion(const struct app *a, const http_request *rq, const form *f,
+                         http_response *rs, const client_entry **out, idp_error *err)
+{
+    const char *type = form_get(f, "client_assertion_type"), *jwt = form_get(f, "client_assertion");
+    const char *post_id = form_get(f, "client_id");
+    if (!type || !jwt)
+        return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST,
+                        "client_assertion and client_assertion_type go together");
+    if (strcmp(type, CLIENT_ASSERTION_TYPE) != 0)
+        return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_CLIENT, "unsupported client_assertion_type");
+    char iss[CLIENT_ASSERTION_MAX_ID + 1];
+    idp_error pe = {0};
+    if (client_assertion_peek_iss(jwt, iss, &pe) != IDP_OK)
+        return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_CLIENT, bad_client);
+    if (post_id && strcmp(post_id, iss) != 0)
+        return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_CLIENT, bad_client);
+    const client_entry *ce = client_cache_find(rq->clients, iss, strlen(iss));
+    if (!ce || ce->auth_method != CLIENT_AUTH_PRIVATE_KEY_JWT || !ce->jwks)
+        return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_CLIENT, bad_client);
+    char token_ep[1200], this_ep[1200];
+    snprintf(token_ep, sizeof token_ep, "%s/token", a->cfg->issuer);
+    snprintf(this_ep, sizeof this_ep, "%s%s", a->cfg->issuer, rq->path ? rq->path : "");
+    const char *auds[] = {token_ep, this_ep, a->cfg->issuer};
+    client_assertion_result res;
+    int64_t now = time_now();
+    idp_err rc = client_assertion_verify_keys(jwt, ce->jwks, ce->client_id, auds, 3, now,
+                                              a->cfg->leeway, 600, &res, err);
+    if (rc != IDP_OK) return rc;
+    rc = a->st->ops->assertion_jti_use(a->st, ce->client_id, res.jti, res.exp + a->cfg->leeway, err);
+    if (rc == IDP_ERR_CONFLICT)
+        return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_CLIENT, "client assertion already used (jti)");
+    if (rc != IDP_OK) return rc;
+    response_set_client(rs, ce->client_id, ce->id_len);
+    *out = ce;
+    return IDP_OK;
+}
+
 idp_err client_auth_authenticate(const struct app *a, const http_request *rq, const form *f,
                                  http_response *rs, const client_entry **out, idp_error *err)
 {
     const char *post_id = form_get(f, "client_id");
     const char *post_secret = form_get(f, "client_secret");
     *out = NULL;
+    if (form_get(f, "client_assertion") || form_get(f, "client_assertion_type")) {
+        if (basic_is_basic(rq->authorization) || post_secret)
+            return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST,
+                            "more than one client authentication method (RFC 6749 section 2.3)");
+        return assertion(a, rq, f, rs, out, err);
+    }
     if (basic_is_basic(rq->authorization)) {
         rs->www_auth_basic = true;
         if (post_secret)
@@ -45,7 +95,16 @@ idp_err client_auth_authenticate(const struct app *a, const http_request *rq, co
         rs->www_auth_basic = true;
         return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_CLIENT, "client authentication required");
     }
-    if (!post_secret) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_CLIENT, bad_client);
+    if (!post_secret) {
+        /* a public client (token_endpoint_auth_method none) sends only its client_id */
+        size_t n = strlen(post_id);
+        const client_entry *ce = n <= CLIENT_AUTH_MAX_ID ? client_cache_find(rq->clients, post_id, n) : NULL;
+        if (!ce || ce->auth_method != CLIENT_AUTH_NONE)
+            return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_CLIENT, bad_client);
+        response_set_client(rs, post_id, n);
+        *out = ce;
+        return IDP_OK;
+    }
     idp_err rc = verify(a, rq, post_id, strlen(post_id), post_secret, strlen(post_secret), out, err);
     if (rc == IDP_OK) response_set_client(rs, post_id, strlen(post_id));
     return rc;

@@ -33,6 +33,11 @@ static void entry_clear(client_entry *e)
     for (size_t i = 0; i < e->ngrants; i++) free(e->grants[i]);
     for (size_t i = 0; i < e->nscopes; i++) free(e->scopes[i]);
     for (size_t i = 0; i < e->naudiences; i++) free(e->audiences[i]);
+    free(e->name);
+    free(e->redirect_uris);
+    free(e->post_logout_redirect_uris);
+    free(e->backchannel_logout_uri);
+    jwks_unref(e->jwks);
     mem_wipe(e, sizeof *e);
 }
 
@@ -61,6 +66,29 @@ static idp_err entry_fill(client_entry *e, const store_client *r, idp_error *err
         client_cache_split(r->scope, e->scopes, CLIENT_CACHE_MAX_ITEMS, &e->nscopes) ||
         client_cache_split(r->audiences, e->audiences, CLIENT_CACHE_MAX_ITEMS, &e->naudiences))
         return IDP_FAIL(err, IDP_ERR_INVALID, "client %s: too many list items", r->client_id);
+    e->name = xstrdup(r->name && r->name[0] ? r->name : r->client_id);
+    e->is_public = r->is_public;
+    const char *m = r->auth_method ? r->auth_method : "";
+    if (r->is_public || strcmp(m, "none") == 0) {
+        e->auth_method = CLIENT_AUTH_NONE;
+        e->is_public = true;
+    } else if (strcmp(m, "private_key_jwt") == 0) {
+        e->auth_method = CLIENT_AUTH_PRIVATE_KEY_JWT;
+    } else {
+        e->auth_method = CLIENT_AUTH_SECRET;
+    }
+    if (r->redirect_uris && r->redirect_uris[0]) e->redirect_uris = xstrdup(r->redirect_uris);
+    if (r->post_logout_redirect_uris && r->post_logout_redirect_uris[0])
+        e->post_logout_redirect_uris = xstrdup(r->post_logout_redirect_uris);
+    if (r->backchannel_logout_uri && r->backchannel_logout_uri[0])
+        e->backchannel_logout_uri = xstrdup(r->backchannel_logout_uri);
+    if (r->jwks && r->jwks[0]) {
+        idp_error je = {0};
+        if (jwks_from_json(r->jwks, strlen(r->jwks), &e->jwks, &je) != IDP_OK)
+            return IDP_FAIL(err, IDP_ERR_INVALID, "client %s: jwks: %s", r->client_id, je.msg);
+    }
+    if (e->auth_method == CLIENT_AUTH_PRIVATE_KEY_JWT && !e->jwks)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "client %s: private_key_jwt without jwks", r->client_id);
     if (r->token_alg && r->token_alg[0]) {
         e->alg = jws_alg_from_name(r->token_alg, strlen(r->token_alg));
         if (e->alg == JWS_ALG_INVALID)

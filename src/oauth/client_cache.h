@@ -16,6 +16,13 @@
 
 #define CLIENT_CACHE_MAX_ITEMS 64 /* scopes / audiences / grant types kept per client */
 
+/* How a client authenticates at the token endpoint (store_client.auth_method). */
+typedef enum client_auth_method {
+    CLIENT_AUTH_SECRET = 0,   /* client_secret_basic or client_secret_post (NULL/either name) */
+    CLIENT_AUTH_PRIVATE_KEY_JWT, /* RFC 7523 §2.2 assertion signed with a key of its jwks */
+    CLIENT_AUTH_NONE,         /* public client: client_id only */
+} client_auth_method;
+
 typedef struct client_entry {
     char *client_id;
     size_t id_len;
@@ -29,6 +36,13 @@ typedef struct client_entry {
     size_t naudiences;
     jws_alg alg;       /* JWS_ALG_INVALID = the server's default_alg */
     int64_t token_ttl; /* 0 = the server's token_ttl */
+    char *name;        /* display name for the consent page (never NULL) */
+    client_auth_method auth_method;
+    bool is_public;    /* no secret; PKCE required (RFC 9700 §2.1.1) */
+    char *redirect_uris;             /* space-separated, matched exactly; NULL = none */
+    char *post_logout_redirect_uris; /* space-separated; NULL = none */
+    char *backchannel_logout_uri;    /* or NULL */
+    jwks *jwks;        /* private_key_jwt: the client's public keys (owned ref), or NULL */
 } client_entry;
 
 typedef struct client_cache {

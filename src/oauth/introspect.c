@@ -8,6 +8,9 @@
 #include "keys/keyset.h"
 #include "oauth/access_token.h"
 #include "oauth/client_auth.h"
+#include "oauth/refresh.h"
+#include "oauth/user_tokens.h"
+#include "core/timeutil.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,62 @@ static char *active_body(const json_t *claims)
     return s;
 }
 
+/* Is the user behind a user access token (jti "<random>.<epoch>") still active with that epoch?
+ * Client tokens (no epoch in the jti) are not tied to a user. */
+static idp_err user_live(struct app *a, const json_t *claims, bool *live, idp_error *err)
+{
+    int64_t epoch = 0;
+    *live = true;
+    if (!user_tokens_jti_epoch(jsonx_str(claims, "jti"), &epoch)) return IDP_OK;
+    store_user u = {0};
+    idp_err rc = a->st->ops->user_get(a->st, jsonx_str(claims, "sub"), &u, err);
+    if (rc == IDP_ERR_NOT_FOUND) {
+        *live = false;
+        return IDP_OK;
+    }
+    if (rc == IDP_OK) *live = u.active && u.token_epoch == epoch;
+    store_user_clear(&u);
+    return rc;
+}
+
+/* An opaque refresh token of the calling client (RFC 7662 §2.1 allows any token type). */
+static idp_err refresh_body(struct app *a, const client_entry *ce, const char *tok,
+                            http_response *rs, idp_error *err)
+{
+    if (strlen(tok) != REFRESH_TOKEN_LEN) return IDP_OK;
+    unsigned char h[32];
+    refresh_hash(tok, h);
+    store_refresh r = {0};
+    store_user u = {0};
+    idp_err rc = a->st->ops->refresh_get(a->st, h, &r, err);
+    if (rc == IDP_ERR_NOT_FOUND) return IDP_OK;
+    if (rc != IDP_OK) return rc;
+    int64_t now = time_now();
+    bool live = strcmp(r.client_id, ce->client_id) == 0 && r.revoked_at == 0 && r.rotated_at == 0 &&
+                now < r.expires_at;
+    if (live) {
+        rc = a->st->ops->user_get(a->st, r.user_id, &u, err);
+        live = rc == IDP_OK && u.active && u.token_epoch == r.user_epoch;
+        if (rc == IDP_ERR_NOT_FOUND) rc = IDP_OK;
+    }
+    if (rc == IDP_OK && live) {
+        json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:s}", "active", 1, "scope", r.scope,
+                              "client_id", r.client_id, "sub", r.user_id, "exp",
+                              (json_int_t)r.expires_at, "iat", (json_int_t)r.created_at,
+                              "token_type", "refresh_token");
+        char *body = jsonx_dump(o);
+        json_decref(o);
+        if (body) {
+            rs->ext_body = NULL;
+            buf_puts(&rs->body, body);
+            free(body);
+        }
+    }
+    store_refresh_clear(&r);
+    store_user_clear(&u);
+    return rc;
+}
+
 idp_err introspect_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
 {
     form f;
@@ -41,6 +100,8 @@ idp_err introspect_handle(struct app *a, http_request *rq, http_response *rs, id
     idp_err rc = request_form(rq, &f, err);
     if (rc != IDP_OK) return rc;
     if ((rc = client_auth_authenticate(a, rq, &f, rs, &ce, err)) != IDP_OK) return rc;
+    if (ce->auth_method == CLIENT_AUTH_NONE)
+        return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_CLIENT, "public clients may not introspect");
     const char *tok = form_get(&f, "token");
     if (!tok) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "token is required");
     rs->content_type = "application/json";
@@ -48,12 +109,14 @@ idp_err introspect_handle(struct app *a, http_request *rq, http_response *rs, id
     rs->ext_len = sizeof inactive - 1;
     /* No leeway: idpd issued the token by its own clock, so an expired token is inactive the
      * moment it expires (and its revocation entry may be pruned from then on). */
+    if (!strchr(tok, '.')) return refresh_body(a, ce, tok, rs, err);
     if (access_token_verify(rq->keys ? keyset_public(rq->keys) : NULL, a->cfg->issuer, 0, 0,
                             tok, strlen(tok), &v, &verr) != IDP_OK)
         return IDP_OK;
-    bool revoked = false;
+    bool revoked = false, live = true;
     rc = store_jti_is_revoked(a->st, jsonx_str(v.payload, "jti"), &revoked, err);
-    if (rc == IDP_OK && !revoked) {
+    if (rc == IDP_OK && !revoked) rc = user_live(a, v.payload, &live, err);
+    if (rc == IDP_OK && !revoked && live) {
         char *body = active_body(v.payload);
         if (body) {
             rs->ext_body = NULL;

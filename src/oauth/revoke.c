@@ -8,6 +8,8 @@
 #include "keys/keyset.h"
 #include "oauth/access_token.h"
 #include "oauth/client_auth.h"
+#include "oauth/refresh.h"
+#include "core/timeutil.h"
 
 #include <string.h>
 
@@ -23,6 +25,18 @@ idp_err revoke_handle(struct app *a, http_request *rq, http_response *rs, idp_er
     if ((rc = client_auth_authenticate(a, rq, &f, rs, &ce, err)) != IDP_OK) return rc;
     const char *tok = form_get(&f, "token");
     if (!tok) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "token is required");
+    if (strlen(tok) == REFRESH_TOKEN_LEN && !strchr(tok, '.')) {
+        /* a refresh token: its whole family is revoked (RFC 7009 §2.1), if it is the caller's */
+        unsigned char h[32];
+        store_refresh r = {0};
+        refresh_hash(tok, h);
+        rc = a->st->ops->refresh_get(a->st, h, &r, err);
+        if (rc == IDP_ERR_NOT_FOUND) return IDP_OK;
+        if (rc == IDP_OK && strcmp(r.client_id, ce->client_id) == 0)
+            rc = a->st->ops->refresh_revoke_family(a->st, r.family_id, time_now(), err);
+        store_refresh_clear(&r);
+        return rc;
+    }
     if (access_token_verify(rq->keys ? keyset_public(rq->keys) : NULL, a->cfg->issuer,
                             a->cfg->leeway, 0, tok, strlen(tok), &v, &verr) != IDP_OK)
         return IDP_OK; /* §2.2: invalid tokens do not cause an error */

@@ -12,6 +12,8 @@ static const struct {
     token_grant_fn fn;
 } grants[] = {
     {"client_credentials", token_client_credentials},
+    {"authorization_code", token_authorization_code},
+    {"refresh_token", token_refresh},
 };
 
 idp_err token_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)

@@ -35,6 +35,7 @@ idp_err token_claims_build(const token_claims *tc, idp_buf *out, idp_error *err)
     bad |= jsonw_member_str(out, 0, "jti", tc->jti);
     bad |= jsonw_member_str(out, 0, "client_id", tc->client_id);
     if (tc->scope && tc->scope[0]) bad |= jsonw_member_str(out, 0, "scope", tc->scope);
+    if (tc->extra) bad |= buf_puts(out, tc->extra);
     bad |= buf_putc(out, '}');
     if (bad) return IDP_FAIL(err, IDP_ERR_TOO_LARGE, "token claims too large");
     return IDP_OK;

@@ -20,6 +20,8 @@ typedef struct token_claims {
     const char *jti;
     const char *client_id;
     const char *scope;      /* omitted when NULL or empty */
+    const char *extra;      /* more members as raw JSON text, each with a leading ',' (policy
+                               claims, auth_time); NULL = none */
 } token_claims;
 
 /* Appends {"iss","sub","aud","exp","iat","nbf","jti","client_id","scope"} to out.

@@ -55,6 +55,11 @@ idp_err token_client_credentials(struct app *a, const http_request *rq, const fo
     const char *req_res[RESOURCE_MAX + 1], *aud[RESOURCE_MAX];
     size_t naud = 0, nres = resources(f, req_res, RESOURCE_MAX);
     char jti[23];
+    if (ce->auth_method == CLIENT_AUTH_NONE) {
+        buf_free(&scope);
+        buf_free(&tok);
+        return IDP_FAIL(err, IDP_ERR_OAUTH_UNAUTHORIZED_CLIENT, "a public client cannot use client_credentials");
+    }
     idp_err rc = scope_resolve(form_get(f, "scope"), ce->scopes, ce->nscopes, &scope, err);
     if (rc != IDP_OK) goto out;
     if (nres > RESOURCE_MAX) {

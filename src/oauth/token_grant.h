@@ -18,4 +18,11 @@ typedef idp_err (*token_grant_fn)(struct app *a, const http_request *rq, const f
 idp_err token_client_credentials(struct app *a, const http_request *rq, const form *f,
                                  const client_entry *ce, http_response *rs, idp_error *err);
 
+/* RFC 6749 §4.1.3 (token_authorization_code.c). */
+idp_err token_authorization_code(struct app *a, const http_request *rq, const form *f,
+                                 const client_entry *ce, http_response *rs, idp_error *err);
+/* RFC 6749 §6 (token_refresh.c). */
+idp_err token_refresh(struct app *a, const http_request *rq, const form *f,
+                      const client_entry *ce, http_response *rs, idp_error *err);
+
 #endif

@@ -1,0 +1,153 @@
+/* POST /login: the sign-in form of the authorization code flow. Checks the login CSRF token and
+ * the sealed request, throttles per account and per client IP with exponential back-off, verifies
+ * the Argon2id password of an active SCIM user, starts the session and continues the request.
+ * The error shown never tells whether the account exists (the same text, and an Argon2id
+ * verification against a dummy hash when it does not). Every failure, throttle and success is an
+ * audit event (never with the password). */
+#include "oauth/authorize.h"
+#include "oauth/endpoints.h"
+
+#include "core/mem.h"
+#include "core/rand.h"
+#include "core/timeutil.h"
+#include "http/app.h"
+#include "http/request_form.h"
+#include "oauth/web.h"
+
+#include <argon2.h>
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOGIN_BAD_CREDENTIALS "Incorrect username or password."
+#define LOGIN_MAX_BACKOFF 900 /* s */
+#define LOGIN_USER_MAX 256
+#define LOGIN_PASSWORD_MAX 1024
+
+static char dummy_hash[128];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+/* Same parameters as SCIM password hashing (t=2, m=19 MiB, p=1), so a miss costs what a hit does. */
+static void dummy_init(void)
+{
+    unsigned char salt[16], pw[16];
+    rand_bytes(salt, sizeof salt);
+    rand_bytes(pw, sizeof pw);
+    if (argon2id_hash_encoded(2, 19456, 1, pw, sizeof pw, salt, sizeof salt, 32, dummy_hash,
+                              sizeof dummy_hash) != ARGON2_OK)
+        dummy_hash[0] = '\0';
+}
+
+static void audit(struct app *a, const char *actor, const char *action, const char *target,
+                  const char *detail)
+{
+    store_audit ev = {.time_ms = time_now_ms(), .actor = (char *)actor, .action = (char *)action,
+                      .target_type = "User", .target_id = (char *)target, .detail = (char *)detail};
+    a->st->ops->audit_append(a->st, &ev, NULL);
+}
+
+/* 0 below the free failures, then 1, 2, 4, ... s up to LOGIN_MAX_BACKOFF. */
+static int64_t backoff(const struct app *a, int64_t fails)
+{
+    int64_t over = fails - a->cfg->login_free_failures;
+    if (over < 0) return 0;
+    if (over > 10) return LOGIN_MAX_BACKOFF;
+    int64_t s = (int64_t)1 << over;
+    return s > LOGIN_MAX_BACKOFF ? LOGIN_MAX_BACKOFF : s;
+}
+
+static int64_t wait_left(struct app *a, const char *key, int64_t now)
+{
+    int64_t fails = 0, last = 0;
+    if (a->st->ops->login_fail_get(a->st, key, &fails, &last, NULL) != IDP_OK) return 0;
+    int64_t left = backoff(a, fails) - (now - last);
+    return left > 0 ? left : 0;
+}
+
+idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
+{
+    form f;
+    idp_error fe = {0};
+    authz_request r = {0};
+    store_user u = {0};
+    store_session s = {0};
+    idp_err rc = IDP_OK;
+    rs->no_store = true;
+    if (request_form(rq, &f, &fe) != IDP_OK) {
+        web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-in failed", fe.msg);
+        return IDP_OK;
+    }
+    if (!web_login_csrf_ok(a, rq, form_get(&f, "csrf"))) {
+        web_error_page(rs, IDP_ERR_FORBIDDEN, "Sign-in failed",
+                       "The sign-in form has expired or was not sent by this site. Go back to the "
+                       "application and sign in again.");
+        return IDP_OK;
+    }
+    int64_t now = time_now();
+    if (authz_request_open(a->kek, form_get(&f, "request"), now, &r, &fe) != IDP_OK) {
+        web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-in failed",
+                       "The sign-in request is invalid or has expired. Go back to the application "
+                       "and sign in again.");
+        return IDP_OK;
+    }
+    const client_entry *ce = client_cache_find(rq->clients, r.client_id, strlen(r.client_id));
+    if (!ce) {
+        web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-in failed", "The application is not known.");
+        goto out;
+    }
+    response_set_client(rs, ce->client_id, ce->id_len);
+    const char *user = form_get(&f, "username"), *pw = form_get(&f, "password");
+    if (!user || !pw || strlen(user) > LOGIN_USER_MAX || strlen(pw) > LOGIN_PASSWORD_MAX) {
+        rc = authorize_show_login(a, rq, rs, ce, &r, LOGIN_BAD_CREDENTIALS, 200, err);
+        goto out;
+    }
+    /* throttle keys: the account as typed (case-folded like userName) and the client IP */
+    char akey[LOGIN_USER_MAX + 8], ikey[80], actor[96];
+    size_t n = (size_t)snprintf(akey, sizeof akey, "acct:%s", user);
+    for (size_t i = 5; i < n; i++) akey[i] = (char)tolower((unsigned char)akey[i]);
+    snprintf(ikey, sizeof ikey, "ip:%s", rq->remote_addr ? rq->remote_addr : "");
+    snprintf(actor, sizeof actor, "ip:%s", rq->remote_addr ? rq->remote_addr : "");
+    int64_t wa = wait_left(a, akey, now), wi = wait_left(a, ikey, now);
+    int64_t wait = wa > wi ? wa : wi;
+    if (wait > 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "Too many failed sign-in attempts. Try again in %lld second%s.",
+                 (long long)wait, wait == 1 ? "" : "s");
+        audit(a, actor, "login.throttled", NULL, NULL);
+        rs->status = 429;
+        char ra[24];
+        snprintf(ra, sizeof ra, "%lld", (long long)wait);
+        response_header_set(rs, "Retry-After", ra);
+        rc = authorize_show_login(a, rq, rs, ce, &r, msg, 429, err);
+        goto out;
+    }
+    bool ok = false;
+    idp_err ur = a->st->ops->user_get_by_name(a->st, user, &u, NULL);
+    if (ur == IDP_OK && u.active && u.password_hash) {
+        ok = argon2id_verify(u.password_hash, pw, strlen(pw)) == ARGON2_OK;
+    } else {
+        pthread_once(&dummy_once, dummy_init);
+        if (dummy_hash[0]) argon2id_verify(dummy_hash, pw, strlen(pw));
+    }
+    if (!ok) {
+        int64_t x = 0;
+        a->st->ops->login_fail(a->st, akey, now, &x, NULL);
+        a->st->ops->login_fail(a->st, ikey, now, &x, NULL);
+        audit(a, actor, "login.fail", ur == IDP_OK ? u.id : NULL, NULL);
+        rc = authorize_show_login(a, rq, rs, ce, &r, LOGIN_BAD_CREDENTIALS, 200, err);
+        goto out;
+    }
+    a->st->ops->login_fail_reset(a->st, akey, NULL);
+    if ((rc = web_session_start(a, rs, &u, "pwd", now, &s, err)) != IDP_OK) goto out;
+    char uactor[64];
+    snprintf(uactor, sizeof uactor, "user:%s", u.id);
+    audit(a, uactor, "login.success", u.id, NULL);
+    rc = authorize_continue(a, rq, rs, ce, &r, &s, &u, false, err);
+out:
+    authz_request_clear(&r);
+    store_user_clear(&u);
+    store_session_clear(&s);
+    return rc;
+}

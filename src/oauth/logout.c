@@ -1,0 +1,176 @@
+/* GET and POST /logout — the end_session_endpoint of OIDC RP-Initiated Logout 1.0: ends the
+ * browser session, revokes the refresh tokens issued in it, notifies the clients of the session
+ * that registered a back-channel logout URI (OIDC Back-Channel Logout 1.0), then redirects to a
+ * post_logout_redirect_uri registered for the client (exact match) with state, or shows the
+ * signed-out page.
+ *
+ * With a valid id_token_hint (ours, any age: §2) for the signed-in user the logout happens at
+ * once; otherwise the user confirms on a page (CSRF-protected), so a third-party page cannot sign
+ * the user out. */
+#include "oauth/endpoints.h"
+
+#include "core/jsonx.h"
+#include "core/mem.h"
+#include "core/rand.h"
+#include "core/timeutil.h"
+#include "http/app.h"
+#include "http/cookie.h"
+#include "http/request_form.h"
+#include "jose/jws.h"
+#include "keys/keyset.h"
+#include "oauth/authz_request.h"
+#include "oauth/backchannel.h"
+#include "oauth/redirect_uri.h"
+#include "oauth/web.h"
+#include "ui/ui.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LOGOUT_HINT_MAX 8192
+
+/* The verified claims of an ID token we issued (signature and iss only: expiry does not matter
+ * for a logout hint, RP-Initiated Logout §2). NULL when it is not one. New reference. */
+static json_t *hint_claims(struct app *a, const http_request *rq, const char *hint)
+{
+    if (!hint || !rq->keys || strlen(hint) > LOGOUT_HINT_MAX) return NULL;
+    jws_verify_opts o = {.allowed_algs = JWS_ALGS_ALL, .keys = keyset_public(rq->keys),
+                         .payload_json = true};
+    jws_verified v = {0};
+    json_t *c = NULL;
+    if (jws_verify(hint, strlen(hint), &o, &v, NULL) == IDP_OK) {
+        const char *iss = jsonx_str(v.payload, "iss");
+        if (iss && strcmp(iss, a->cfg->issuer) == 0 && jsonx_str(v.payload, "sub")) c = json_incref(v.payload);
+    }
+    jws_verified_clear(&v);
+    return c;
+}
+
+/* The client the hint was issued to (aud is the client_id; azp when several). */
+static const char *hint_client(const json_t *c)
+{
+    const char *azp = jsonx_str(c, "azp");
+    if (azp) return azp;
+    return jsonx_str(c, "aud");
+}
+
+static void finish(struct app *a, http_response *rs, const char *post_uri, const char *state)
+{
+    if (post_uri) {
+        idp_buf url;
+        buf_init(&url, 4000);
+        const char *kv[] = {"state", state};
+        if (redirect_uri_build(&url, post_uri, kv, 1, NULL) == IDP_OK) {
+            web_redirect(rs, buf_cstr(&url));
+            buf_free(&url);
+            return;
+        }
+        buf_free(&url);
+    }
+    idp_buf html;
+    buf_init(&html, 0);
+    ui_render_logged_out(&html, NULL);
+    web_html(rs, 200, &html);
+    buf_free(&html);
+}
+
+/* Ends session s: deletes it, revokes its refresh tokens, back-channel notifications. */
+static void end_session(struct app *a, const http_request *rq, http_response *rs,
+                        const store_session *s)
+{
+    int64_t now = time_now();
+    size_t n = 0;
+    a->st->ops->refresh_revoke_session(a->st, s->sid, now, &n, NULL);
+    a->st->ops->session_delete(a->st, s->hash, NULL);
+    backchannel_notify(a, rq, s);
+    store_audit ev = {.time_ms = time_now_ms(), .actor = "user", .action = "session.logout",
+                      .target_type = "User", .target_id = s->user_id};
+    a->st->ops->audit_append(a->st, &ev, NULL);
+    web_set_cookie(a, rs, WEB_SESSION_COOKIE, "", COOKIE_DELETE);
+}
+
+idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
+{
+    form f;
+    const form *fp = NULL;
+    store_session s = {0};
+    store_user u = {0};
+    json_t *hint = NULL;
+    bool found = false;
+    idp_err rc = IDP_OK;
+    rs->no_store = true;
+    bool post = strcmp(rq->method, "POST") == 0;
+    if (post) {
+        idp_error fe = {0};
+        if (request_form(rq, &f, &fe) != IDP_OK) {
+            web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-out failed", fe.msg);
+            return IDP_OK;
+        }
+        fp = &f;
+    }
+    const char *hint_s = web_param(rq, fp, "id_token_hint");
+    const char *post_uri = web_param(rq, fp, "post_logout_redirect_uri");
+    const char *state = web_param(rq, fp, "state"), *cid = web_param(rq, fp, "client_id");
+    if (hint_s && *hint_s && !(hint = hint_claims(a, rq, hint_s))) {
+        web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-out failed",
+                       "The id_token_hint was not issued by this server.");
+        goto out;
+    }
+    const char *hc = hint ? hint_client(hint) : NULL;
+    if (hc && cid && strcmp(hc, cid) != 0) {
+        web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-out failed",
+                       "client_id does not match the id_token_hint.");
+        goto out;
+    }
+    if (!cid) cid = hc;
+    const client_entry *ce = cid ? client_cache_find(rq->clients, cid, strlen(cid)) : NULL;
+    if (post_uri && *post_uri) {
+        /* §3: only a URI registered for the client, matched exactly */
+        if (!ce || !ce->post_logout_redirect_uris ||
+            !redirect_uri_registered(post_uri, ce->post_logout_redirect_uris)) {
+            web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-out failed",
+                           "The post_logout_redirect_uri is not registered for this application.");
+            goto out;
+        }
+    } else {
+        post_uri = NULL;
+    }
+    if (state && strlen(state) > 512) state = NULL;
+    if ((rc = web_session_load(a, rq, time_now(), &s, &u, &found, err)) != IDP_OK) goto out;
+    if (!found) {
+        finish(a, rs, post_uri, state);
+        goto out;
+    }
+    bool confirmed = false;
+    if (post && fp && form_get(fp, "csrf")) {
+        if (!web_session_csrf_ok(a, &s, form_get(fp, "csrf"))) {
+            web_error_page(rs, IDP_ERR_FORBIDDEN, "Sign-out failed",
+                           "The form was not sent by this site.");
+            goto out;
+        }
+        confirmed = true;
+    }
+    const char *hsub = hint ? jsonx_str(hint, "sub") : NULL, *hsid = hint ? jsonx_str(hint, "sid") : NULL;
+    bool same = hsub && strcmp(hsub, s.user_id) == 0 && (!hsid || strcmp(hsid, s.sid) == 0);
+    if (!confirmed && !same) {
+        char csrf[44];
+        web_session_csrf(a, &s, csrf);
+        ui_logout p = {.action = "/logout", .csrf = csrf, .client_name = ce ? ce->name : NULL,
+                       .state = state, .post_logout_redirect_uri = post_uri,
+                       .id_token_hint = hint ? hint_s : NULL};
+        idp_buf html;
+        buf_init(&html, 0);
+        if ((rc = ui_render_logout(&html, &p, err)) == IDP_OK) web_html(rs, 200, &html);
+        buf_free(&html);
+        /* the confirmation form posts client_id implicitly through the hint; without a hint the
+         * post_logout_redirect_uri needs client_id */
+        goto out;
+    }
+    end_session(a, rq, rs, &s);
+    finish(a, rs, post_uri, state);
+out:
+    json_decref(hint);
+    store_session_clear(&s);
+    store_user_clear(&u);
+    return rc;
+}

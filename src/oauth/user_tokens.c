@@ -1,0 +1,194 @@
+#include "oauth/user_tokens.h"
+
+#include "core/jsonx.h"
+#include "core/mem.h"
+#include "core/timeutil.h"
+#include "http/app.h"
+#include "jose/jws.h"
+#include "keys/keyset.h"
+#include "oauth/authz_request.h"
+#include "oauth/jsonw.h"
+#include "oauth/oidc.h"
+#include "oauth/resource.h"
+#include "oauth/token_claims.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool user_tokens_jti_epoch(const char *jti, int64_t *epoch)
+{
+    const char *dot = jti ? strchr(jti, '.') : NULL;
+    if (!dot || !dot[1]) return false;
+    char *end = NULL;
+    long long v = strtoll(dot + 1, &end, 10);
+    if (*end || v < 0) return false;
+    *epoch = v;
+    return true;
+}
+
+int user_tokens_id_alg(const struct app *a)
+{
+    if (authz_has_word(a->cfg->algs, "RS256")) return JWS_RS256;
+    return jws_alg_from_name(a->cfg->default_alg, strlen(a->cfg->default_alg));
+}
+
+static const json_t *primary(const json_t *doc, const char *attr)
+{
+    const json_t *arr = json_object_get(doc, attr), *first = NULL;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v) {
+        if (!first) first = v;
+        if (json_is_true(json_object_get(v, "primary"))) return v;
+    }
+    return first;
+}
+
+static void copy_str(json_t *claims, const char *claim, const json_t *obj, const char *key)
+{
+    const char *s = jsonx_str(obj, key);
+    if (s && *s) json_object_set_new(claims, claim, json_string(s));
+}
+
+void user_tokens_claims(struct app *a, const store_user *u, const char *scope, json_t *claims)
+{
+    json_t *doc = NULL;
+    if (jsonx_parse(u->doc, strlen(u->doc), 0, 0, true, &doc, NULL) != IDP_OK) doc = json_object();
+    if (authz_has_word(scope, "profile")) {
+        const json_t *name = json_object_get(doc, "name");
+        copy_str(claims, "name", name, "formatted");
+        if (!json_object_get(claims, "name")) copy_str(claims, "name", doc, "displayName");
+        copy_str(claims, "given_name", name, "givenName");
+        copy_str(claims, "family_name", name, "familyName");
+        copy_str(claims, "middle_name", name, "middleName");
+        copy_str(claims, "nickname", doc, "nickName");
+        copy_str(claims, "profile", doc, "profileUrl");
+        copy_str(claims, "locale", doc, "locale");
+        copy_str(claims, "zoneinfo", doc, "timezone");
+        json_object_set_new(claims, "preferred_username", json_string(u->user_name));
+        json_object_set_new(claims, "updated_at", json_integer(u->modified_at / 1000));
+    }
+    if (authz_has_word(scope, "email")) {
+        const json_t *e = primary(doc, "emails");
+        /* SCIM says nothing about verification: email_verified is false, never assumed. */
+        if (jsonx_str(e, "value")) {
+            copy_str(claims, "email", e, "value");
+            json_object_set_new(claims, "email_verified", json_false());
+        }
+    }
+    if (authz_has_word(scope, "phone")) {
+        const json_t *p = primary(doc, "phoneNumbers");
+        if (jsonx_str(p, "value")) {
+            copy_str(claims, "phone_number", p, "value");
+            json_object_set_new(claims, "phone_number_verified", json_false());
+        }
+    }
+    if (authz_has_word(scope, "groups")) {
+        store_ref *g = NULL;
+        size_t n = 0;
+        json_t *arr = json_array();
+        if (a->st->ops->user_groups(a->st, u->id, &g, &n, NULL) == IDP_OK)
+            for (size_t i = 0; i < n; i++) json_array_append_new(arr, json_string(g[i].display));
+        store_ref_list_free(g, n);
+        json_object_set_new(claims, "groups", arr);
+    }
+    json_decref(doc);
+}
+
+static jws_alg client_alg(const struct app *a, const client_entry *ce)
+{
+    if (ce->alg != JWS_ALG_INVALID) return ce->alg;
+    return jws_alg_from_name(a->cfg->default_alg, strlen(a->cfg->default_alg));
+}
+
+static idp_err sign(const http_request *rq, jws_alg alg, const char *typ, const char *payload,
+                    idp_buf *out, idp_error *err)
+{
+    if (!rq->keys) return IDP_FAIL(err, IDP_ERR_INTERNAL, "no key set loaded");
+    idp_err rc = keyset_sign(rq->keys, alg, typ, payload, strlen(payload), out, err);
+    if (rc == IDP_ERR_JOSE_KEY)
+        rc = IDP_FAIL(err, IDP_ERR_CONFIG, "no current signing key for %s", jws_alg_name(alg));
+    return rc;
+}
+
+static idp_err id_token(struct app *a, const http_request *rq, const user_grant *g,
+                        const char *access, int64_t now, int64_t ttl, idp_buf *out, idp_error *err)
+{
+    jws_alg alg = (jws_alg)user_tokens_id_alg(a);
+    char at_hash[64];
+    idp_err rc = oidc_at_hash(jws_alg_name(alg), access, at_hash, err);
+    if (rc != IDP_OK) return rc;
+    json_t *c = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}", "iss", a->cfg->issuer, "sub",
+                          g->u->id, "aud", g->ce->client_id, "exp", (json_int_t)(now + ttl), "iat",
+                          (json_int_t)now, "auth_time", (json_int_t)g->auth_time, "azp",
+                          g->ce->client_id, "at_hash", at_hash);
+    if (g->nonce) json_object_set_new(c, "nonce", json_string(g->nonce));
+    if (g->sid) json_object_set_new(c, "sid", json_string(g->sid));
+    /* acr: one class for password sign-in (OIDC Core §2); amr per RFC 8176 */
+    json_object_set_new(c, "acr", json_string("urn:idpd:acr:password"));
+    json_t *amr = json_array();
+    for (const char *p = g->amr ? g->amr : "pwd"; *p;) {
+        while (*p == ' ') p++;
+        size_t n = strcspn(p, " ");
+        if (n) json_array_append_new(amr, json_stringn(p, n));
+        p += n;
+    }
+    json_object_set_new(c, "amr", amr);
+    user_tokens_claims(a, g->u, g->scope, c);
+    char *payload = jsonx_dump(c);
+    json_decref(c);
+    if (!payload) return IDP_FAIL(err, IDP_ERR_INTERNAL, "cannot serialize the ID token");
+    rc = sign(rq, alg, "JWT", payload, out, err);
+    free(payload);
+    return rc;
+}
+
+idp_err user_tokens_respond(struct app *a, const http_request *rq, const user_grant *g,
+                            http_response *rs, char jti_out[USER_JTI_MAX], int64_t *exp_out,
+                            idp_error *err)
+{
+    idp_buf at, idt, claims;
+    buf_init(&at, JWS_MAX_LEN);
+    buf_init(&idt, JWS_MAX_LEN);
+    buf_init(&claims, JWS_MAX_LEN);
+    const char *req[1] = {g->resource}, *aud[RESOURCE_MAX];
+    size_t naud = 0;
+    idp_err rc = resource_select(req, g->resource ? 1 : 0, g->ce->audiences, g->ce->naudiences,
+                                 a->cfg->issuer, aud, &naud, err);
+    if (rc != IDP_OK) goto out;
+    int64_t ttl = g->ce->token_ttl > 0 ? g->ce->token_ttl : a->cfg->token_ttl;
+    if (ttl > a->cfg->max_token_ttl) ttl = a->cfg->max_token_ttl;
+    int64_t now = time_now();
+    char rnd[23];
+    token_claims_new_jti(rnd);
+    snprintf(jti_out, USER_JTI_MAX, "%s.%" PRId64, rnd, g->u->token_epoch);
+    *exp_out = now + ttl;
+    char extra[64];
+    snprintf(extra, sizeof extra, ",\"auth_time\":%" PRId64, g->auth_time);
+    token_claims tc = {.iss = a->cfg->issuer, .sub = g->u->id, .aud = aud, .naud = naud,
+                       .iat = now, .exp = now + ttl, .jti = jti_out, .client_id = g->ce->client_id,
+                       .scope = g->scope, .extra = extra};
+    if ((rc = token_claims_build(&tc, &claims, err)) != IDP_OK) goto out;
+    if ((rc = sign(rq, client_alg(a, g->ce), "at+jwt", buf_cstr(&claims), &at, err)) != IDP_OK) goto out;
+    if (authz_has_word(g->scope, "openid") &&
+        (rc = id_token(a, rq, g, buf_cstr(&at), now, ttl, &idt, err)) != IDP_OK)
+        goto out;
+    rs->content_type = "application/json";
+    rs->no_store = true;
+    int bad = buf_puts(&rs->body, "{");
+    bad |= jsonw_member_str(&rs->body, 1, "access_token", buf_cstr(&at));
+    bad |= jsonw_member_str(&rs->body, 0, "token_type", "Bearer");
+    bad |= jsonw_member_int(&rs->body, 0, "expires_in", ttl);
+    if (g->scope && g->scope[0]) bad |= jsonw_member_str(&rs->body, 0, "scope", g->scope);
+    if (idt.len) bad |= jsonw_member_str(&rs->body, 0, "id_token", buf_cstr(&idt));
+    if (g->refresh) bad |= jsonw_member_str(&rs->body, 0, "refresh_token", g->refresh);
+    bad |= buf_puts(&rs->body, "}");
+    if (bad) rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "token response too large");
+out:
+    buf_free(&at);
+    buf_free(&idt);
+    buf_free(&claims);
+    return rc;
+}

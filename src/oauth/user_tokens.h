@@ -1,0 +1,52 @@
+/* user_tokens — the token response for an end user (authorization_code and refresh_token
+ * grants): a JWT access token (RFC 9068) for the user, an ID token (OIDC Core §2, §3.1.3.6) when
+ * the scope has openid, and the refresh token the grant made. Also the user's standard claims by
+ * scope (OIDC Core §5.4), shared with UserInfo.
+ *
+ * Revocation reach (DESIGN §5): a user access token's jti is "<random>.<token_epoch>", so
+ * introspection and UserInfo can tell a token issued before the user was deactivated, deleted or
+ * removed from a group (each bumps token_epoch) without any per-token state. */
+#ifndef IDPD_OAUTH_USER_TOKENS_H
+#define IDPD_OAUTH_USER_TOKENS_H
+
+#include "core/err.h"
+#include "http/request.h"
+#include "http/response.h"
+#include "oauth/client_cache.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct app;
+
+#define USER_JTI_MAX 48
+
+typedef struct user_grant {
+    const client_entry *ce;
+    const store_user *u;
+    const char *scope;      /* granted, space-separated */
+    const char *resource;   /* audience asked for (RFC 8707), or NULL */
+    const char *nonce;      /* for the ID token, or NULL */
+    int64_t auth_time;
+    const char *amr;        /* space-separated */
+    const char *sid;        /* session id, or NULL */
+    const char *refresh;    /* refresh token to return, or NULL */
+} user_grant;
+
+/* Writes the RFC 6749 §5.1 response into rs. jti_out/exp_out receive the access token's jti and
+ * exp (for code replay revocation). */
+idp_err user_tokens_respond(struct app *a, const http_request *rq, const user_grant *g,
+                            http_response *rs, char jti_out[USER_JTI_MAX], int64_t *exp_out,
+                            idp_error *err);
+/* Adds to claims the standard claims of u released by scope (profile, email, phone, groups). */
+void user_tokens_claims(struct app *a, const store_user *u, const char *scope, json_t *claims);
+/* The token_epoch a user access token was issued under: parsed from its jti; false when the jti
+ * is not a user token's. */
+bool user_tokens_jti_epoch(const char *jti, int64_t *epoch);
+/* ID token signing algorithm: RS256 (the OIDC default when the client registered none,
+ * OIDC Registration §2) when RS256 keys are kept, else the server default. */
+int user_tokens_id_alg(const struct app *a);
+
+#endif

@@ -1,0 +1,85 @@
+/* GET and POST /userinfo (OIDC Core §5.3): a Bearer access token of ours (RFC 6750 §2.1) with
+ * the openid scope, for a user who is still active with the token_epoch it was issued under;
+ * answers the user's claims released by the token's scope. Errors are RFC 6750 §3 challenges. */
+#include "oauth/endpoints.h"
+
+#include "core/jsonx.h"
+#include "http/app.h"
+#include "keys/keyset.h"
+#include "oauth/access_token.h"
+#include "oauth/authz_request.h"
+#include "oauth/pkey.h"
+#include "oauth/user_tokens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static idp_err challenge(http_response *rs, int status, const char *error, const char *desc)
+{
+    char h[256];
+    if (error)
+        snprintf(h, sizeof h, "Bearer realm=\"idpd\", error=\"%s\", error_description=\"%s\"", error, desc);
+    else
+        snprintf(h, sizeof h, "Bearer realm=\"idpd\"");
+    response_header_set(rs, "WWW-Authenticate", h);
+    rs->status = status;
+    rs->no_store = true;
+    rs->content_type = "application/json";
+    buf_reset(&rs->body);
+    if (error) buf_printf(&rs->body, "{\"error\":\"%s\",\"error_description\":\"%s\"}", error, desc);
+    else buf_puts(&rs->body, "{\"error\":\"invalid_request\"}");
+    return IDP_OK;
+}
+
+idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
+{
+    const char *tok = NULL;
+    size_t n = 0;
+    rs->no_store = true;
+    if (pkey_bearer(rq->authorization, &tok, &n, NULL) != IDP_OK)
+        return challenge(rs, 401, NULL, NULL); /* §3.1: no error code when no credentials */
+    char *t = strndup(tok, n);
+    jws_verified v = {0};
+    idp_error verr = {0};
+    store_user u = {0};
+    idp_err rc = IDP_OK;
+    if (access_token_verify(rq->keys ? keyset_public(rq->keys) : NULL, a->cfg->issuer, 0, 0, t,
+                            n, &v, &verr) != IDP_OK) {
+        challenge(rs, 401, "invalid_token", "the access token is invalid or expired");
+        goto out;
+    }
+    bool revoked = false;
+    int64_t epoch = 0;
+    const char *jti = jsonx_str(v.payload, "jti"), *sub = jsonx_str(v.payload, "sub");
+    const char *scope = jsonx_str(v.payload, "scope");
+    if ((rc = store_jti_is_revoked(a->st, jti, &revoked, err)) != IDP_OK) goto out;
+    if (revoked || !user_tokens_jti_epoch(jti, &epoch)) {
+        challenge(rs, 401, "invalid_token", revoked ? "the access token was revoked"
+                                                    : "the access token is not a user's");
+        goto out;
+    }
+    if (!authz_has_word(scope, "openid")) {
+        challenge(rs, 403, "insufficient_scope", "the access token lacks the openid scope");
+        goto out;
+    }
+    rc = a->st->ops->user_get(a->st, sub, &u, err);
+    if (rc == IDP_ERR_NOT_FOUND || (rc == IDP_OK && (!u.active || u.token_epoch != epoch))) {
+        rc = IDP_OK;
+        challenge(rs, 401, "invalid_token", "the user's access has ended");
+        goto out;
+    }
+    if (rc != IDP_OK) goto out;
+    json_t *c = json_pack("{s:s}", "sub", u.id);
+    user_tokens_claims(a, &u, scope, c);
+    char *body = jsonx_dump(c);
+    json_decref(c);
+    rs->content_type = "application/json";
+    buf_puts(&rs->body, body ? body : "{}");
+    free(body);
+out:
+    free(t);
+    jws_verified_clear(&v);
+    store_user_clear(&u);
+    return rc;
+}
