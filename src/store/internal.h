@@ -1,5 +1,5 @@
 /* store internal — the backend constructors store_open dispatches to, and the helpers the SQLite
- * backend files (store_sqlite.c, store_sqlite_scim.c) share. */
+ * backend files (store_sqlite.c, store_sqlite_scim.c, store_sqlite_oidc.c) share. */
 #ifndef IDPD_STORE_INTERNAL_H
 #define IDPD_STORE_INTERNAL_H
 
@@ -12,7 +12,8 @@
 idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error *err);
 
 /* ---- SQLite helpers (store_sqlite.c) ---- */
-#define SQ_XSTMT_MAX 64
+#define SQ_XSTMT_MAX 128
+#define SQ_XSTMT_OIDC 64 /* slots [0, 64) belong to store_sqlite_scim.c, the rest to _oidc.c */
 /* Statement slot id (0 <= id < SQ_XSTMT_MAX) of this thread's connection, prepared from the
  * constant sql on first use (the same id must always be used with the same sql). Finish with
  * sq_done. */
@@ -58,5 +59,48 @@ idp_err sqs_audit_append(store *st, store_audit *ev, idp_error *err);
 idp_err sqs_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
                        idp_error *err);
 idp_err sqs_audit_last(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err);
+
+/* ---- sign-in (OIDC) and policy ops (store_sqlite_oidc.c), as documented in store.h ---- */
+idp_err sqo_code_insert(store *st, const store_auth_code *c, idp_error *err);
+idp_err sqo_code_consume(store *st, const unsigned char hash[32], int64_t now,
+                         store_auth_code *out, bool *replayed, idp_error *err);
+idp_err sqo_code_set_issued(store *st, const unsigned char hash[32], const char *family_id,
+                            const char *access_jti, int64_t access_exp, idp_error *err);
+idp_err sqo_refresh_insert(store *st, const store_refresh *r, idp_error *err);
+idp_err sqo_refresh_get(store *st, const unsigned char hash[32], store_refresh *out,
+                        idp_error *err);
+idp_err sqo_refresh_rotate(store *st, const unsigned char old_hash[32], const store_refresh *succ,
+                           int64_t now, bool *raced, idp_error *err);
+idp_err sqo_refresh_revoke_family(store *st, const char *family_id, int64_t now, idp_error *err);
+idp_err sqo_refresh_revoke_session(store *st, const char *session_id, int64_t now, size_t *n,
+                                   idp_error *err);
+idp_err sqo_refresh_revoke_user(store *st, const char *user_id, int64_t now, idp_error *err);
+idp_err sqo_refresh_revoke_one(store *st, const unsigned char hash[32], int64_t now,
+                               idp_error *err);
+idp_err sqo_session_insert(store *st, const store_session *s, idp_error *err);
+idp_err sqo_session_get(store *st, const unsigned char hash[32], store_session *out,
+                        idp_error *err);
+idp_err sqo_session_get_by_sid(store *st, const char *sid, store_session *out, idp_error *err);
+idp_err sqo_session_touch(store *st, const unsigned char hash[32], int64_t now, idp_error *err);
+idp_err sqo_session_add_client(store *st, const unsigned char hash[32], const char *client_id,
+                               idp_error *err);
+idp_err sqo_session_delete(store *st, const unsigned char hash[32], idp_error *err);
+idp_err sqo_session_delete_user(store *st, const char *user_id, size_t *n, idp_error *err);
+idp_err sqo_session_list_user(store *st, const char *user_id, store_session **rows, size_t *n,
+                              idp_error *err);
+idp_err sqo_login_fail(store *st, const char *key, int64_t now, int64_t *fails, idp_error *err);
+idp_err sqo_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *last_at,
+                           idp_error *err);
+idp_err sqo_login_fail_reset(store *st, const char *key, idp_error *err);
+idp_err sqo_assertion_jti_use(store *st, const char *client_id, const char *jti, int64_t exp,
+                              idp_error *err);
+idp_err sqo_policy_insert(store *st, store_policy *p, idp_error *err);
+idp_err sqo_policy_get(store *st, int64_t version, store_policy *out, idp_error *err);
+idp_err sqo_policy_list(store *st, store_policy **rows, size_t *n, idp_error *err);
+idp_err sqo_policy_activate(store *st, int64_t version, int64_t now, idp_error *err);
+idp_err sqo_policy_active(store *st, int64_t *version, idp_error *err);
+idp_err sqo_policy_activations(store *st, store_policy_activation **rows, size_t *n,
+                               idp_error *err);
+idp_err sqo_oidc_prune(store *st, int64_t now, idp_error *err);
 
 #endif

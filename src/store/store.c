@@ -56,6 +56,10 @@ void store_client_clear(store_client *c)
     free(c->audiences);
     free(c->token_alg);
     free(c->auth_method);
+    free(c->redirect_uris);
+    free(c->post_logout_redirect_uris);
+    free(c->jwks);
+    free(c->backchannel_logout_uri);
     mem_wipe(c->secret_hash, sizeof c->secret_hash);
     memset(c, 0, sizeof *c);
 }
@@ -64,6 +68,77 @@ void store_client_list_free(store_client *rows, size_t n)
 {
     if (!rows) return;
     for (size_t i = 0; i < n; i++) store_client_clear(&rows[i]);
+    free(rows);
+}
+
+void store_auth_code_clear(store_auth_code *c)
+{
+    if (!c) return;
+    free(c->client_id);
+    free(c->user_id);
+    free(c->redirect_uri);
+    free(c->scope);
+    free(c->resource);
+    free(c->nonce);
+    free(c->code_challenge);
+    free(c->session_id);
+    free(c->amr);
+    free(c->family_id);
+    free(c->access_jti);
+    memset(c, 0, sizeof *c);
+}
+
+void store_refresh_clear(store_refresh *r)
+{
+    if (!r) return;
+    free(r->family_id);
+    free(r->client_id);
+    free(r->user_id);
+    free(r->scope);
+    free(r->resource);
+    free(r->session_id);
+    free(r->amr);
+    free(r->nonce);
+    memset(r, 0, sizeof *r);
+}
+
+void store_session_clear(store_session *s)
+{
+    if (!s) return;
+    free(s->sid);
+    free(s->user_id);
+    free(s->amr);
+    free(s->clients);
+    memset(s, 0, sizeof *s);
+}
+
+void store_session_list_free(store_session *rows, size_t n)
+{
+    if (!rows) return;
+    for (size_t i = 0; i < n; i++) store_session_clear(&rows[i]);
+    free(rows);
+}
+
+void store_policy_clear(store_policy *p)
+{
+    if (!p) return;
+    free(p->sha256);
+    free(p->document);
+    free(p->actor);
+    free(p->comment);
+    memset(p, 0, sizeof *p);
+}
+
+void store_policy_list_free(store_policy *rows, size_t n)
+{
+    if (!rows) return;
+    for (size_t i = 0; i < n; i++) store_policy_clear(&rows[i]);
+    free(rows);
+}
+
+void store_policy_activation_list_free(store_policy_activation *rows, size_t n)
+{
+    (void)n;
     free(rows);
 }
 

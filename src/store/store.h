@@ -42,10 +42,93 @@ typedef struct store_client {
                                 (RFC 8707); the first is the default audience; NULL = none */
     char *token_alg;         /* NULL = server default_alg */
     int64_t token_ttl;       /* 0 = server token_ttl */
-    char *auth_method;       /* "client_secret_basic" (also accepts _post) */
+    char *auth_method;       /* client_secret_basic, client_secret_post, private_key_jwt or none;
+                                NULL on insert = client_secret_basic */
     int64_t created_at;
     int64_t secret_rotated_at;
+    /* Sign-in (authorization code flow). Zero/NULL = a confidential client without any. */
+    bool is_public;          /* no secret; PKCE required (RFC 7636, RFC 9700 §2.1.1) */
+    char *redirect_uris;     /* space-separated, compared exactly (RFC 9700 §4.1.3); NULL = none */
+    char *post_logout_redirect_uris; /* space-separated (OIDC RP-Initiated Logout); NULL = none */
+    char *jwks;              /* JSON text of the client's public JWK Set for private_key_jwt
+                                (RFC 7523 §2.2); must be valid JSON; NULL = none */
+    char *backchannel_logout_uri; /* OIDC Back-Channel Logout 1.0; NULL = none */
 } store_client;
+/* Longest redirect_uris / post_logout_redirect_uris / jwks a client row may hold (bytes). */
+#define STORE_CLIENT_FIELD_MAX (64u * 1024u)
+
+/* ---- end-user sign-in (OIDC): codes, refresh tokens, sessions (DESIGN §5) ----
+ * Times in seconds since the epoch. Codes, refresh tokens and session cookies are stored only as
+ * SHA-256 (hash[32]); the secret value never reaches the store. user_id and client_id must name
+ * an existing user / client (else IDP_ERR_INVALID); deleting the user or client deletes its
+ * codes, refresh tokens and sessions. */
+
+/* RFC 6749 §4.1.2: single use, short-lived. */
+typedef struct store_auth_code {
+    unsigned char hash[32];   /* SHA-256 of the code */
+    char *client_id, *user_id, *redirect_uri, *scope; /* scope NULL on insert = "" */
+    char *resource;           /* RFC 8707 resource, or NULL */
+    char *nonce;              /* OIDC Core §3.1.2.1, or NULL */
+    char *code_challenge;     /* PKCE S256 challenge (RFC 7636 §4.2), or NULL */
+    char *session_id;         /* public session id (sid), or NULL */
+    int64_t auth_time;
+    char *amr;                /* space-separated (RFC 8176), e.g. "pwd", or NULL */
+    int64_t user_epoch;       /* the user's token_epoch when the code was issued */
+    int64_t created_at, expires_at;
+    int64_t used_at;          /* 0 = unused */
+    char *family_id;          /* refresh family issued from this code, or NULL */
+    char *access_jti;         /* access token issued from it, or NULL */
+    int64_t access_exp;       /* its exp, or 0 */
+} store_auth_code;
+
+/* DESIGN §5, RFC 9700 §4.14: opaque, rotated on every use; a family is a chain of rotations. */
+typedef struct store_refresh {
+    unsigned char hash[32];   /* SHA-256 of the token */
+    char *family_id;          /* random id shared by a chain of rotations */
+    char *client_id, *user_id, *scope; /* scope NULL on insert = "" */
+    char *resource;           /* or NULL */
+    char *session_id;         /* sid of the browser session it came from, or NULL */
+    int64_t auth_time;
+    char *amr;                /* or NULL */
+    char *nonce;              /* or NULL */
+    int64_t user_epoch;       /* the user's token_epoch at issue: refresh refused when it moved */
+    int64_t created_at, expires_at;
+    int64_t rotated_at;       /* 0 = current; else when it was exchanged for its successor */
+    int64_t revoked_at;       /* 0 = live */
+} store_refresh;
+
+/* A browser sign-in session. */
+typedef struct store_session {
+    unsigned char hash[32];   /* SHA-256 of the cookie value */
+    char *sid;                /* public random id (ID token "sid", back-channel logout) */
+    char *user_id;
+    int64_t user_epoch;       /* the user's token_epoch at sign-in */
+    int64_t auth_time;
+    char *amr;                /* or NULL */
+    int64_t created_at;
+    int64_t last_seen;        /* 0 on insert = created_at */
+    int64_t expires_at;       /* absolute expiry */
+    char *clients;            /* space-separated client_ids that received tokens in this session
+                                 (for back-channel logout); NULL on insert = "" */
+} store_session;
+
+/* ---- versioned policy (DESIGN §7) ---- */
+typedef struct store_policy {
+    int64_t version;          /* monotonic, assigned by policy_insert, never reused */
+    char *sha256;             /* lowercase hex of the document's SHA-256 (64 characters) */
+    char *document;           /* the policy text; NULL in policy_list rows */
+    int64_t created_at;       /* 0 on insert = now */
+    char *actor;              /* who loaded it, e.g. "cli", "pkey:<id>"; NULL on insert = "" */
+    char *comment;            /* or NULL */
+    int64_t activated_at;     /* read only: latest activation of this version, 0 = never */
+} store_policy;
+#define STORE_POLICY_MAX (16u * 1024u * 1024u) /* longest document policy_insert accepts */
+
+typedef struct store_policy_activation {
+    int64_t seq;              /* increasing per activation */
+    int64_t version;
+    int64_t activated_at;
+} store_policy_activation;
 
 /* ---- SCIM resources (DESIGN §4) ---- */
 
@@ -138,8 +221,8 @@ typedef struct store_ops {
     idp_err (*tx_begin)(store *st, idp_error *err);
     idp_err (*tx_commit)(store *st, idp_error *err);
     void (*tx_rollback)(store *st);
-    /* A counter bumped by every change to keys, clients or provisioning keys (not by
-     * pkey_touch), by any process (triggers). */
+    /* A counter bumped by every change to keys, clients, provisioning keys (not by pkey_touch),
+     * policy versions or the active policy, by any process (triggers). */
     idp_err (*generation)(store *st, int64_t *out, idp_error *err);
     idp_err (*meta_get)(store *st, const char *key, char **value, idp_error *err); /* NOT_FOUND */
     idp_err (*meta_set)(store *st, const char *key, const char *value, idp_error *err);
@@ -157,6 +240,11 @@ typedef struct store_ops {
     /* hash NULL removes the secret (public client). NOT_FOUND. */
     idp_err (*client_set_secret)(store *st, const char *client_id, const unsigned char hash[32],
                                  int64_t now, idp_error *err);
+    /* Replaces every mutable field of an existing client: name, grant_types, scope, audiences,
+     * token_alg, token_ttl, auth_method, is_public, redirect_uris, post_logout_redirect_uris,
+     * jwks, backchannel_logout_uri. Not the secret (client_set_secret) nor created_at. NOT_FOUND;
+     * INVALID when jwks is not JSON or a list is longer than STORE_CLIENT_FIELD_MAX. */
+    idp_err (*client_update)(store *st, const store_client *c, idp_error *err);
 
     /* Revoked access tokens: jti deny-listed until exp (RFC 7009). */
     idp_err (*jti_revoke)(store *st, const char *jti, int64_t exp, idp_error *err);
@@ -216,6 +304,101 @@ typedef struct store_ops {
     idp_err (*audit_list)(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
                           idp_error *err);
     idp_err (*audit_last)(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err);
+
+    /* ---- sign-in (OIDC). Every op joins the caller's store_tx_begin transaction when there is
+     * one; multi-statement ops are atomic within it (savepoint). Where a stored 0 means "not
+     * yet" (code_consume, refresh_rotate, the refresh revokes, policy_activate), now <= 0 is
+     * IDP_ERR_INVALID. ---- */
+
+    /* Authorization codes. insert: CONFLICT on a duplicate hash. consume marks the code used
+     * (used_at = now) in one atomic statement and returns the row: a second consume of the same
+     * code gets the row as stored with *replayed = true and changes nothing (RFC 6749 §4.1.2:
+     * the caller then revokes family_id and access_jti). Expired codes are returned as they are
+     * (the caller checks expires_at). NOT_FOUND when absent (or pruned). set_issued records
+     * what was issued from a consumed code (family_id / access_jti may be NULL). NOT_FOUND. */
+    idp_err (*code_insert)(store *st, const store_auth_code *c, idp_error *err);
+    idp_err (*code_consume)(store *st, const unsigned char hash[32], int64_t now,
+                            store_auth_code *out, bool *replayed, idp_error *err);
+    idp_err (*code_set_issued)(store *st, const unsigned char hash[32], const char *family_id,
+                               const char *access_jti, int64_t access_exp, idp_error *err);
+
+    /* Refresh tokens. get: NOT_FOUND; rows are returned whatever their state (the caller checks
+     * rotated_at, revoked_at, expires_at, user_epoch). rotate marks old rotated (rotated_at =
+     * now) only when it is current and not revoked, and inserts succ, atomically; when old was
+     * already rotated or revoked: *raced = true and nothing is written (the caller decides
+     * between the grace window and revoking the family, DESIGN §5). succ->family_id must be
+     * old's family (else INVALID); NOT_FOUND when old is absent. The revoke ops set revoked_at =
+     * now on rows not revoked yet, and are not errors when nothing matches. revoke_session
+     * revokes every family that has a token of session_id; *n (may be NULL) = the number of
+     * current (unrotated) tokens it revoked. revoke_one revokes the whole family of the token
+     * (RFC 7009 §2.1 MAY; RFC 9700 §4.14.2); NOT_FOUND when the hash is unknown. */
+    idp_err (*refresh_insert)(store *st, const store_refresh *r, idp_error *err);
+    idp_err (*refresh_get)(store *st, const unsigned char hash[32], store_refresh *out,
+                           idp_error *err);
+    idp_err (*refresh_rotate)(store *st, const unsigned char old_hash[32],
+                              const store_refresh *succ, int64_t now, bool *raced,
+                              idp_error *err);
+    idp_err (*refresh_revoke_family)(store *st, const char *family_id, int64_t now,
+                                     idp_error *err);
+    idp_err (*refresh_revoke_session)(store *st, const char *session_id, int64_t now, size_t *n,
+                                      idp_error *err);
+    idp_err (*refresh_revoke_user)(store *st, const char *user_id, int64_t now, idp_error *err);
+    idp_err (*refresh_revoke_one)(store *st, const unsigned char hash[32], int64_t now,
+                                  idp_error *err);
+
+    /* Browser sessions. get/get_by_sid: NOT_FOUND; expired rows are returned (the caller checks
+     * expires_at and user_epoch). touch: last_seen = max(last_seen, now). add_client appends a
+     * client_id (no spaces) to clients unless it is already listed. delete: NOT_FOUND; it does
+     * not revoke refresh tokens (refresh_revoke_session, in the same transaction if wanted).
+     * delete_user: *n (may be NULL) = sessions deleted. list_user: the user's sessions, oldest
+     * first (for sign-out everywhere and back-channel logout). */
+    idp_err (*session_insert)(store *st, const store_session *s, idp_error *err); /* CONFLICT */
+    idp_err (*session_get)(store *st, const unsigned char hash[32], store_session *out,
+                           idp_error *err);
+    idp_err (*session_get_by_sid)(store *st, const char *sid, store_session *out, idp_error *err);
+    idp_err (*session_touch)(store *st, const unsigned char hash[32], int64_t now, idp_error *err);
+    idp_err (*session_add_client)(store *st, const unsigned char hash[32], const char *client_id,
+                                  idp_error *err);
+    idp_err (*session_delete)(store *st, const unsigned char hash[32], idp_error *err);
+    idp_err (*session_delete_user)(store *st, const char *user_id, size_t *n, idp_error *err);
+    idp_err (*session_list_user)(store *st, const char *user_id, store_session **rows, size_t *n,
+                                 idp_error *err);
+
+    /* Sign-in throttling per key (the caller's choice, e.g. "user:<name>", "ip:<addr>"; at most
+     * STORE_LOGIN_KEY_MAX bytes). fail counts one more failure at now and returns the count;
+     * get returns 0/0 when there is none (last_at may be NULL); reset forgets the key
+     * (after a success). */
+    idp_err (*login_fail)(store *st, const char *key, int64_t now, int64_t *fails,
+                          idp_error *err);
+    idp_err (*login_fail_get)(store *st, const char *key, int64_t *fails, int64_t *last_at,
+                              idp_error *err);
+    idp_err (*login_fail_reset)(store *st, const char *key, idp_error *err);
+
+    /* private_key_jwt replay (RFC 7523 §3 item 7): records (client_id, jti) until exp;
+     * CONFLICT when it was seen. jti at most STORE_JTI_MAX bytes. */
+    idp_err (*assertion_jti_use)(store *st, const char *client_id, const char *jti, int64_t exp,
+                                 idp_error *err);
+
+    /* Policy versions (DESIGN §7). insert assigns p->version (monotonic, never reused) and
+     * p->created_at when 0; TOO_LARGE past STORE_POLICY_MAX; INVALID unless sha256 is 64
+     * characters. get: NOT_FOUND. list: newest first, document NULL. activate makes version
+     * the active one (NOT_FOUND if there is no such version) and records the activation;
+     * activating the active version again is recorded too. active: the version of the latest
+     * activation, 0 when none. activations: every activation, newest first. Inserting and
+     * activating bump the generation (store_generation). */
+    idp_err (*policy_insert)(store *st, store_policy *p, idp_error *err);
+    idp_err (*policy_get)(store *st, int64_t version, store_policy *out, idp_error *err);
+    idp_err (*policy_list)(store *st, store_policy **rows, size_t *n, idp_error *err);
+    idp_err (*policy_activate)(store *st, int64_t version, int64_t now, idp_error *err);
+    idp_err (*policy_active)(store *st, int64_t *version, idp_error *err);
+    idp_err (*policy_activations)(store *st, store_policy_activation **rows, size_t *n,
+                                  idp_error *err);
+
+    /* Deletes, in one transaction: unused codes with expires_at < now and used ones with
+     * expires_at < now - STORE_PRUNE_GRACE (replay detection), refresh tokens and sessions with
+     * expires_at < now, assertion jtis with exp < now - STORE_PRUNE_GRACE (so a verifier's clock
+     * leeway cannot reopen one), login failures with last_at < now - 1 day. */
+    idp_err (*oidc_prune)(store *st, int64_t now, idp_error *err);
 } store_ops;
 
 struct store {
@@ -234,6 +417,17 @@ void store_key_clear(store_key *k);
 void store_key_list_free(store_key *rows, size_t n);
 void store_client_clear(store_client *c);
 void store_client_list_free(store_client *rows, size_t n);
+void store_auth_code_clear(store_auth_code *c);
+void store_refresh_clear(store_refresh *r);
+void store_session_clear(store_session *s);
+void store_session_list_free(store_session *rows, size_t n);
+void store_policy_clear(store_policy *p);
+void store_policy_list_free(store_policy *rows, size_t n);
+void store_policy_activation_list_free(store_policy_activation *rows, size_t n);
+
+#define STORE_LOGIN_KEY_MAX 512u
+#define STORE_JTI_MAX 1024u
+#define STORE_PRUNE_GRACE 600 /* s: used codes and assertion jtis outlive their expiry by this */
 
 void store_user_clear(store_user *u);
 void store_user_list_free(store_user *rows, size_t n);
@@ -274,9 +468,11 @@ void store_audit_hash(const store_audit *ev, unsigned char out[32]);
 #define store_client_delete(st, id, e) ((st)->ops->client_delete((st), (id), (e)))
 #define store_client_set_secret(st, id, h, now, e) \
     ((st)->ops->client_set_secret((st), (id), (h), (now), (e)))
+#define store_client_update(st, c, e) ((st)->ops->client_update((st), (c), (e)))
 #define store_jti_revoke(st, j, x, e) ((st)->ops->jti_revoke((st), (j), (x), (e)))
 #define store_jti_is_revoked(st, j, r, e) ((st)->ops->jti_is_revoked((st), (j), (r), (e)))
 #define store_jti_prune(st, now, e) ((st)->ops->jti_prune((st), (now), (e)))
-/* The SCIM, provisioning-key and audit ops are called as st->ops->user_create(st, ...). */
+/* The SCIM, provisioning-key, audit, sign-in and policy ops are called as
+ * st->ops->user_create(st, ...). */
 
 #endif

@@ -29,7 +29,8 @@
 #define SQ_MAX_KEYS 4096        /* rows key_list will return */
 #define SQ_MAX_CLIENTS 1000000  /* rows client_list will return */
 
-static const char *const sq_migrations[] = {STORE_SQLITE_MIGRATIONS};
+/* One NULL-terminated array of lines per migration (see meson.build). */
+static const char *const *const sq_migrations[] = {STORE_SQLITE_MIGRATIONS};
 _Static_assert(sizeof sq_migrations / sizeof *sq_migrations == STORE_SQLITE_MIGRATION_COUNT,
                "migration table size");
 
@@ -49,6 +50,7 @@ typedef enum sq_stmt_id {
     ST_CLIENT_LIST,
     ST_CLIENT_DELETE,
     ST_CLIENT_SET_SECRET,
+    ST_CLIENT_UPDATE,
     ST_JTI_REVOKE,
     ST_JTI_IS_REVOKED,
     ST_JTI_PRUNE,
@@ -58,7 +60,8 @@ typedef enum sq_stmt_id {
 #define SQ_KEY_COLS "kid, alg, state, created_at, activated_at, retired_at, enc_private, public_jwk"
 #define SQ_CLIENT_COLS                                                                          \
     "client_id, name, secret_hash, grant_types, scope, audiences, token_alg, token_ttl, "      \
-    "auth_method, created_at, secret_rotated_at"
+    "auth_method, created_at, secret_rotated_at, is_public, redirect_uris, "                  \
+    "post_logout_redirect_uris, jwks, backchannel_logout_uri"
 
 static const char *const sq_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -76,12 +79,19 @@ static const char *const sq_sql[ST__COUNT] = {
     [ST_KEY_DELETE] = "DELETE FROM signing_keys WHERE kid = ?1",
     [ST_CLIENT_INSERT] = "INSERT INTO clients (" SQ_CLIENT_COLS ") VALUES (?1, COALESCE(?2, ''), "
                          "?3, COALESCE(?4, ''), COALESCE(?5, ''), ?6, ?7, ?8, "
-                         "COALESCE(?9, 'client_secret_basic'), ?10, ?11)",
+                         "COALESCE(?9, 'client_secret_basic'), ?10, ?11, ?12, ?13, ?14, ?15, "
+                         "?16)",
     [ST_CLIENT_GET] = "SELECT " SQ_CLIENT_COLS " FROM clients WHERE client_id = ?1",
     [ST_CLIENT_LIST] = "SELECT " SQ_CLIENT_COLS " FROM clients ORDER BY client_id",
     [ST_CLIENT_DELETE] = "DELETE FROM clients WHERE client_id = ?1",
     [ST_CLIENT_SET_SECRET] = "UPDATE clients SET secret_hash = ?2, secret_rotated_at = ?3 "
                              "WHERE client_id = ?1",
+    [ST_CLIENT_UPDATE] = "UPDATE clients SET name = COALESCE(?2, ''), grant_types = COALESCE(?4, ''), "
+                         "scope = COALESCE(?5, ''), audiences = ?6, token_alg = ?7, "
+                         "token_ttl = ?8, auth_method = COALESCE(?9, 'client_secret_basic'), "
+                         "is_public = ?12, redirect_uris = ?13, "
+                         "post_logout_redirect_uris = ?14, jwks = ?15, "
+                         "backchannel_logout_uri = ?16 WHERE client_id = ?1",
     [ST_JTI_REVOKE] = "INSERT INTO revoked_jti (jti, exp) VALUES (?1, ?2) "
                       "ON CONFLICT (jti) DO UPDATE SET exp = max(exp, excluded.exp)",
     /* One primary-key lookup on a WITHOUT ROWID table: runs on every introspection. */
@@ -95,7 +105,7 @@ typedef struct sq_conn {
     sq_store *owner;
     sqlite3 *db;
     sqlite3_stmt *stmt[ST__COUNT];
-    sqlite3_stmt *xstmt[SQ_XSTMT_MAX]; /* statements of store_sqlite_scim.c (sq_xstmt) */
+    sqlite3_stmt *xstmt[SQ_XSTMT_MAX]; /* statements of store_sqlite_{scim,oidc}.c (sq_xstmt) */
     int in_tx;
     struct sq_conn *prev, *next;
 } sq_conn;
@@ -301,11 +311,27 @@ static idp_err sq_user_version(sqlite3 *db, int *out, idp_error *err)
     return r == SQLITE_ROW ? IDP_OK : sq_fail(err, r, "reading the schema version");
 }
 
+/* The SQL text of migration index v (0-based): its lines joined. Owned. */
+static char *sq_migration_text(int v)
+{
+    size_t len = 0;
+    for (const char *const *l = sq_migrations[v]; *l; l++) len += strlen(*l);
+    char *sql = xmalloc(len + 1), *p = sql;
+    for (const char *const *l = sq_migrations[v]; *l; l++) {
+        size_t n = strlen(*l);
+        memcpy(p, *l, n);
+        p += n;
+    }
+    *p = '\0';
+    return sql;
+}
+
 /* Applies the next pending migration, if any, in one exclusive transaction (another process may
  * be migrating the same file: the version is read again under the lock). *done when none is left. */
 static idp_err sq_migrate_step(sqlite3 *db, bool *done, idp_error *err)
 {
     int v = 0;
+    char *sql = NULL;
     int r = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (r != SQLITE_OK) return sq_fail(err, r, "migration lock");
     idp_err rc = sq_user_version(db, &v, err);
@@ -319,7 +345,8 @@ static idp_err sq_migrate_step(sqlite3 *db, bool *done, idp_error *err)
     }
     *done = v == STORE_SQLITE_MIGRATION_COUNT;
     if (*done) goto out;
-    r = sqlite3_exec(db, sq_migrations[v], NULL, NULL, NULL);
+    sql = sq_migration_text(v);
+    r = sqlite3_exec(db, sql, NULL, NULL, NULL);
     if (r != SQLITE_OK) {
         rc = IDP_FAIL(err, IDP_ERR_STORE, "store: migration %04d failed: %s", v + 1,
                       sqlite3_errstr(r));
@@ -331,6 +358,7 @@ static idp_err sq_migrate_step(sqlite3 *db, bool *done, idp_error *err)
         rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "store: migration %04d does not set user_version",
                       v + 1);
 out:
+    free(sql);
     if (!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return IDP_OK;
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc ? rc : sq_fail(err, sqlite3_extended_errcode(db), "migration commit");
@@ -559,31 +587,75 @@ static idp_err sq_client_row(sqlite3_stmt *q, store_client *c, idp_error *err)
     c->auth_method = sq_col_str(q, 8);
     c->created_at = sqlite3_column_int64(q, 9);
     c->secret_rotated_at = sqlite3_column_int64(q, 10);
+    c->is_public = sqlite3_column_int(q, 11) != 0;
+    c->redirect_uris = sq_col_str(q, 12);
+    c->post_logout_redirect_uris = sq_col_str(q, 13);
+    c->jwks = sq_col_str(q, 14);
+    c->backchannel_logout_uri = sq_col_str(q, 15);
     if (!c->client_id || !c->name || !c->grant_types || !c->scope || !c->auth_method)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: client row is incomplete");
+    return IDP_OK;
+}
+
+static bool sq_field_ok(const char *s)
+{
+    return !s || strnlen(s, STORE_CLIENT_FIELD_MAX + 1) <= STORE_CLIENT_FIELD_MAX;
+}
+
+/* Validates c and binds every column but the secret ones (?3, ?10, ?11) to q. */
+static idp_err sq_client_bind(sqlite3_stmt *q, const store_client *c, const char *what, int *b,
+                              idp_error *err)
+{
+    if (!c->client_id || !*c->client_id)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: %s: missing client_id", what);
+    if (!sq_field_ok(c->redirect_uris) || !sq_field_ok(c->post_logout_redirect_uris) ||
+        !sq_field_ok(c->jwks) || !sq_field_ok(c->backchannel_logout_uri))
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: %s: a client field is too long", what);
+    sq_bind_text(q, 1, c->client_id, b);
+    sq_bind_text(q, 2, c->name, b);
+    sq_bind_text(q, 4, c->grant_types, b);
+    sq_bind_text(q, 5, c->scope, b);
+    sq_bind_text(q, 6, c->audiences, b);
+    sq_bind_text(q, 7, c->token_alg, b);
+    sq_bind_i64(q, 8, c->token_ttl, b);
+    sq_bind_text(q, 9, c->auth_method, b);
+    sq_bind_i64(q, 12, c->is_public ? 1 : 0, b);
+    sq_bind_text(q, 13, c->redirect_uris, b);
+    sq_bind_text(q, 14, c->post_logout_redirect_uris, b);
+    sq_bind_text(q, 15, c->jwks, b);
+    sq_bind_text(q, 16, c->backchannel_logout_uri, b);
     return IDP_OK;
 }
 
 static idp_err sq_client_insert(store *st, const store_client *c, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
-    if (!c->client_id || !*c->client_id)
-        return IDP_FAIL(err, IDP_ERR_INVALID, "store: client_insert: missing client_id");
     idp_err rc = sq_stmt(st, ST_CLIENT_INSERT, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, c->client_id, &b);
-    sq_bind_text(q, 2, c->name, &b);
+    if ((rc = sq_client_bind(q, c, "client_insert", &b, err))) {
+        sq_done(q);
+        return rc;
+    }
     sq_bind_blob(q, 3, c->has_secret ? c->secret_hash : NULL, sizeof c->secret_hash, &b);
-    sq_bind_text(q, 4, c->grant_types, &b);
-    sq_bind_text(q, 5, c->scope, &b);
-    sq_bind_text(q, 6, c->audiences, &b);
-    sq_bind_text(q, 7, c->token_alg, &b);
-    sq_bind_i64(q, 8, c->token_ttl, &b);
-    sq_bind_text(q, 9, c->auth_method, &b);
     sq_bind_i64(q, 10, c->created_at, &b);
     sq_bind_i64(q, 11, c->secret_rotated_at, &b);
+    /* jwks that is not JSON fails its CHECK: IDP_ERR_INVALID. */
     return sq_write(q, b, "client_insert", NULL, err);
+}
+
+/* Every mutable field; not the secret nor created_at. NOT_FOUND. */
+static idp_err sq_client_update(store *st, const store_client *c, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = sq_stmt(st, ST_CLIENT_UPDATE, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    if ((rc = sq_client_bind(q, c, "client_update", &b, err))) {
+        sq_done(q);
+        return rc;
+    }
+    return sq_write_one(q, b, "client_update", err);
 }
 
 static idp_err sq_client_get(store *st, const char *client_id, store_client *out, idp_error *err)
@@ -740,6 +812,7 @@ static const store_ops sq_ops = {
     .client_list = sq_client_list,
     .client_delete = sq_client_delete,
     .client_set_secret = sq_client_set_secret,
+    .client_update = sq_client_update,
     .jti_revoke = sq_jti_revoke,
     .jti_is_revoked = sq_jti_is_revoked,
     .jti_prune = sq_jti_prune,
@@ -764,6 +837,35 @@ static const store_ops sq_ops = {
     .audit_append = sqs_audit_append,
     .audit_list = sqs_audit_list,
     .audit_last = sqs_audit_last,
+    .code_insert = sqo_code_insert,
+    .code_consume = sqo_code_consume,
+    .code_set_issued = sqo_code_set_issued,
+    .refresh_insert = sqo_refresh_insert,
+    .refresh_get = sqo_refresh_get,
+    .refresh_rotate = sqo_refresh_rotate,
+    .refresh_revoke_family = sqo_refresh_revoke_family,
+    .refresh_revoke_session = sqo_refresh_revoke_session,
+    .refresh_revoke_user = sqo_refresh_revoke_user,
+    .refresh_revoke_one = sqo_refresh_revoke_one,
+    .session_insert = sqo_session_insert,
+    .session_get = sqo_session_get,
+    .session_get_by_sid = sqo_session_get_by_sid,
+    .session_touch = sqo_session_touch,
+    .session_add_client = sqo_session_add_client,
+    .session_delete = sqo_session_delete,
+    .session_delete_user = sqo_session_delete_user,
+    .session_list_user = sqo_session_list_user,
+    .login_fail = sqo_login_fail,
+    .login_fail_get = sqo_login_fail_get,
+    .login_fail_reset = sqo_login_fail_reset,
+    .assertion_jti_use = sqo_assertion_jti_use,
+    .policy_insert = sqo_policy_insert,
+    .policy_get = sqo_policy_get,
+    .policy_list = sqo_policy_list,
+    .policy_activate = sqo_policy_activate,
+    .policy_active = sqo_policy_active,
+    .policy_activations = sqo_policy_activations,
+    .oidc_prune = sqo_oidc_prune,
 };
 
 /* Makes sure the file exists, creating it with mode 0600 (it holds sealed keys and secret hashes;

@@ -69,7 +69,7 @@ typedef enum sqs_id {
     X_AUDIT_LAST,
     X__COUNT
 } sqs_id;
-_Static_assert(X__COUNT <= SQ_XSTMT_MAX, "statement slots");
+_Static_assert(X__COUNT <= SQ_XSTMT_OIDC, "statement slots");
 
 static const char *const sqs_sql[X__COUNT] = {
     [X_BEGIN] = "BEGIN IMMEDIATE",

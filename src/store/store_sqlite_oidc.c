@@ -1,0 +1,971 @@
+/* store_sqlite_oidc — end-user sign-in (authorization codes, refresh tokens, browser sessions,
+ * login throttling, client assertion jtis) and policy versions on SQLite (schema:
+ * migrations/sqlite/0003_oidc.sql; ops documented in store.h).
+ *
+ *  - Constant SQL prepared once per connection, in sq_xstmt slots from SQ_XSTMT_OIDC up.
+ *  - Single-use artefacts are consumed in one atomic statement (UPDATE ... WHERE used_at = 0
+ *    RETURNING), so two racing requests cannot both win. Multi-statement ops (rotation, revoke
+ *    by token, prune) run in their own BEGIN IMMEDIATE transaction, or under a SAVEPOINT inside
+ *    the caller's store_tx_begin transaction, like store_sqlite_scim.c.
+ *  - Secrets never reach this file: codes, refresh tokens and cookies arrive as SHA-256. */
+#include "store/internal.h"
+
+#include "core/mem.h"
+#include "core/timeutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SQO_MAX_ROWS 100000 /* rows one list op returns */
+#define SQO_DAY 86400
+
+#define CODE_COLS                                                                                  \
+    "hash, client_id, user_id, redirect_uri, scope, resource, nonce, code_challenge, "             \
+    "session_id, auth_time, amr, user_epoch, created_at, expires_at, used_at, family_id, "         \
+    "access_jti, access_exp"
+#define RT_COLS                                                                                    \
+    "hash, family_id, client_id, user_id, scope, resource, session_id, auth_time, amr, nonce, "    \
+    "user_epoch, created_at, expires_at, rotated_at, revoked_at"
+#define SS_COLS                                                                                    \
+    "hash, sid, user_id, user_epoch, auth_time, amr, created_at, last_seen, expires_at, clients"
+/* The latest activation of version p.version, 0 when never activated. */
+#define PV_ACTIVATED                                                                               \
+    "COALESCE((SELECT a.activated_at FROM policy_activations AS a WHERE a.version = p.version "    \
+    "ORDER BY a.seq DESC LIMIT 1), 0)"
+
+typedef enum sqo_id {
+    O_BEGIN,
+    O_COMMIT,
+    O_ROLLBACK,
+    O_SAVEPOINT,
+    O_RELEASE,
+    O_ROLLBACK_TO,
+    O_CODE_INSERT,
+    O_CODE_CONSUME,
+    O_CODE_GET,
+    O_CODE_SET_ISSUED,
+    O_RT_INSERT,
+    O_RT_GET,
+    O_RT_MARK_ROTATED,
+    O_RT_FAMILY_OF,
+    O_RT_REVOKE_FAMILY,
+    O_RT_REVOKE_SESSION,
+    O_RT_REVOKE_USER,
+    O_SS_INSERT,
+    O_SS_GET,
+    O_SS_GET_SID,
+    O_SS_TOUCH,
+    O_SS_ADD_CLIENT,
+    O_SS_DELETE,
+    O_SS_DELETE_USER,
+    O_SS_LIST_USER,
+    O_LF_FAIL,
+    O_LF_GET,
+    O_LF_RESET,
+    O_AJ_USE,
+    O_PV_INSERT,
+    O_PV_GET,
+    O_PV_LIST,
+    O_PV_ACTIVATE,
+    O_PV_ACTIVE,
+    O_PV_ACTIVATIONS,
+    O_PRUNE_CODES,
+    O_PRUNE_RT,
+    O_PRUNE_SS,
+    O_PRUNE_AJ,
+    O_PRUNE_LF,
+    O__COUNT
+} sqo_id;
+_Static_assert(SQ_XSTMT_OIDC + O__COUNT <= SQ_XSTMT_MAX, "statement slots");
+
+static const char *const sqo_sql[O__COUNT] = {
+    [O_BEGIN] = "BEGIN IMMEDIATE",
+    [O_COMMIT] = "COMMIT",
+    [O_ROLLBACK] = "ROLLBACK",
+    [O_SAVEPOINT] = "SAVEPOINT sqo_op",
+    [O_RELEASE] = "RELEASE sqo_op",
+    [O_ROLLBACK_TO] = "ROLLBACK TO sqo_op",
+
+    [O_CODE_INSERT] = "INSERT INTO auth_codes (" CODE_COLS ") VALUES (?1, ?2, ?3, ?4, "
+                      "COALESCE(?5, ''), ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+                      "?18)",
+    /* RFC 6749 §4.1.2 single use: only one caller can see used_at = 0 turn into now. */
+    [O_CODE_CONSUME] = "UPDATE auth_codes SET used_at = ?2 WHERE hash = ?1 AND used_at = 0 "
+                       "RETURNING " CODE_COLS,
+    [O_CODE_GET] = "SELECT " CODE_COLS " FROM auth_codes WHERE hash = ?1",
+    [O_CODE_SET_ISSUED] = "UPDATE auth_codes SET family_id = ?2, access_jti = ?3, "
+                          "access_exp = ?4 WHERE hash = ?1",
+
+    [O_RT_INSERT] = "INSERT INTO refresh_tokens (" RT_COLS ") VALUES (?1, ?2, ?3, ?4, "
+                    "COALESCE(?5, ''), ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    [O_RT_GET] = "SELECT " RT_COLS " FROM refresh_tokens WHERE hash = ?1",
+    [O_RT_MARK_ROTATED] = "UPDATE refresh_tokens SET rotated_at = ?2 WHERE hash = ?1 AND "
+                          "family_id = ?3 AND rotated_at = 0 AND revoked_at = 0",
+    [O_RT_FAMILY_OF] = "SELECT family_id FROM refresh_tokens WHERE hash = ?1",
+    [O_RT_REVOKE_FAMILY] = "UPDATE refresh_tokens SET revoked_at = ?2 WHERE family_id = ?1 "
+                           "AND revoked_at = 0",
+    [O_RT_REVOKE_SESSION] = "UPDATE refresh_tokens SET revoked_at = ?2 WHERE revoked_at = 0 AND "
+                            "family_id IN (SELECT family_id FROM refresh_tokens "
+                            "WHERE session_id = ?1) RETURNING rotated_at",
+    [O_RT_REVOKE_USER] = "UPDATE refresh_tokens SET revoked_at = ?2 WHERE user_id = ?1 "
+                         "AND revoked_at = 0",
+
+    [O_SS_INSERT] = "INSERT INTO sessions (" SS_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                    "CASE WHEN ?8 = 0 THEN ?7 ELSE ?8 END, ?9, COALESCE(?10, ''))",
+    [O_SS_GET] = "SELECT " SS_COLS " FROM sessions WHERE hash = ?1",
+    [O_SS_GET_SID] = "SELECT " SS_COLS " FROM sessions WHERE sid = ?1",
+    [O_SS_TOUCH] = "UPDATE sessions SET last_seen = max(last_seen, ?2) WHERE hash = ?1",
+    /* Idempotent append to the space-separated list. */
+    [O_SS_ADD_CLIENT] = "UPDATE sessions SET clients = CASE "
+                        "WHEN instr(' ' || clients || ' ', ' ' || ?2 || ' ') > 0 THEN clients "
+                        "WHEN clients = '' THEN ?2 ELSE clients || ' ' || ?2 END "
+                        "WHERE hash = ?1",
+    [O_SS_DELETE] = "DELETE FROM sessions WHERE hash = ?1",
+    [O_SS_DELETE_USER] = "DELETE FROM sessions WHERE user_id = ?1",
+    [O_SS_LIST_USER] = "SELECT " SS_COLS " FROM sessions WHERE user_id = ?1 "
+                       "ORDER BY created_at, sid",
+
+    [O_LF_FAIL] = "INSERT INTO login_failures (key, fails, first_at, last_at) "
+                  "VALUES (?1, 1, ?2, ?2) ON CONFLICT (key) DO UPDATE SET fails = fails + 1, "
+                  "last_at = max(last_at, excluded.last_at) RETURNING fails",
+    [O_LF_GET] = "SELECT fails, last_at FROM login_failures WHERE key = ?1",
+    [O_LF_RESET] = "DELETE FROM login_failures WHERE key = ?1",
+
+    [O_AJ_USE] = "INSERT INTO assertion_jtis (client_id, jti, exp) VALUES (?1, ?2, ?3)",
+
+    [O_PV_INSERT] = "INSERT INTO policy_versions (sha256, document, created_at, actor, comment) "
+                    "VALUES (?1, ?2, ?3, COALESCE(?4, ''), ?5) RETURNING version",
+    [O_PV_GET] =
+        "SELECT p.version, p.sha256, p.document, p.created_at, p.actor, p.comment, " PV_ACTIVATED
+        " FROM policy_versions AS p WHERE p.version = ?1",
+    [O_PV_LIST] =
+        "SELECT p.version, p.sha256, NULL, p.created_at, p.actor, p.comment, " PV_ACTIVATED
+        " FROM policy_versions AS p ORDER BY p.version DESC",
+    [O_PV_ACTIVATE] = "INSERT INTO policy_activations (version, activated_at) "
+                      "SELECT version, ?2 FROM policy_versions WHERE version = ?1",
+    [O_PV_ACTIVE] = "SELECT version FROM policy_activations ORDER BY seq DESC LIMIT 1",
+    [O_PV_ACTIVATIONS] = "SELECT seq, version, activated_at FROM policy_activations "
+                         "ORDER BY seq DESC",
+
+    /* ?1 = now, ?2 = now - STORE_PRUNE_GRACE, ?3 = now - 1 day (sqo_oidc_prune) */
+    [O_PRUNE_CODES] = "DELETE FROM auth_codes WHERE expires_at < ?1 AND "
+                      "(used_at = 0 OR expires_at < ?2)",
+    [O_PRUNE_RT] = "DELETE FROM refresh_tokens WHERE expires_at < ?1",
+    [O_PRUNE_SS] = "DELETE FROM sessions WHERE expires_at < ?1",
+    [O_PRUNE_AJ] = "DELETE FROM assertion_jtis WHERE exp < ?2",
+    [O_PRUNE_LF] = "DELETE FROM login_failures WHERE last_at < ?3",
+};
+
+static idp_err stmt(store *st, sqo_id id, sqlite3_stmt **q, idp_error *err)
+{
+    return sq_xstmt(st, SQ_XSTMT_OIDC + (int)id, sqo_sql[id], q, err);
+}
+
+static idp_err exec_id(store *st, sqo_id id, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, id, &q, err);
+    return rc ? rc : sq_write(q, SQLITE_OK, sqo_sql[id], NULL, err);
+}
+
+/* ---- atomic operations (as in store_sqlite_scim.c) ------------------------------------------ */
+
+/* Starts an atomic write: *own is true when we opened the transaction ourselves. */
+static idp_err op_begin(store *st, bool *own, idp_error *err)
+{
+    sqlite3 *db = NULL;
+    idp_err rc = sq_db(st, &db, err);
+    if (rc) return rc;
+    *own = sqlite3_get_autocommit(db) != 0;
+    return exec_id(st, *own ? O_BEGIN : O_SAVEPOINT, err);
+}
+
+/* Ends it: commits/releases when rc is IDP_OK, otherwise undoes everything since op_begin. */
+static idp_err op_end(store *st, bool own, idp_err rc, idp_error *err)
+{
+    sqlite3 *db = NULL;
+    if (!rc) {
+        rc = exec_id(st, own ? O_COMMIT : O_RELEASE, err);
+        if (!rc) return IDP_OK;
+    }
+    if (sq_db(st, &db, NULL) || sqlite3_get_autocommit(db)) return rc; /* already rolled back */
+    if (own) {
+        exec_id(st, O_ROLLBACK, NULL);
+    } else if (!exec_id(st, O_ROLLBACK_TO, NULL)) {
+        exec_id(st, O_RELEASE, NULL);
+    }
+    return rc;
+}
+
+/* ---- reading -------------------------------------------------------------------------------- */
+
+typedef idp_err (*row_fn)(sqlite3_stmt *q, void *row, idp_error *err);
+typedef void (*row_clear_fn)(void *row);
+
+/* Steps q (bound, b = the binders' status) expecting at most one row, read with fn into row.
+ * *found tells whether there was one; rows past the first are stepped over (a RETURNING
+ * statement finishes its work). Resets q; on error row is cleared. */
+static idp_err one_row(sqlite3_stmt *q, int b, const char *what, row_fn fn, row_clear_fn clear,
+                       void *row, bool *found, idp_error *err)
+{
+    idp_err rc = IDP_OK;
+    *found = false;
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW) {
+        *found = true;
+        rc = fn(q, row, err);
+        while (!rc && (r = sqlite3_step(q)) == SQLITE_ROW) {
+        }
+    }
+    if (!rc && r != SQLITE_DONE) rc = sq_fail(err, r, what);
+    sq_done(q);
+    if (rc && clear) clear(row);
+    return rc;
+}
+
+/* Steps q to the end, reading each row with fn into a growing array of esize-byte rows. */
+static idp_err read_rows(sqlite3_stmt *q, int b, size_t esize, row_fn fn, row_clear_fn clear,
+                         void **rows, size_t *n, idp_error *err)
+{
+    char *v = NULL;
+    size_t len = 0, cap = 0;
+    idp_err rc = IDP_OK;
+    int r = b;
+    while (r == SQLITE_OK && (r = sqlite3_step(q)) == SQLITE_ROW) {
+        if (len == SQO_MAX_ROWS) {
+            rc = IDP_FAIL(err, IDP_ERR_TOO_LARGE, "store: more than %d rows", SQO_MAX_ROWS);
+            goto out;
+        }
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            v = xrealloc(v, cap * esize);
+        }
+        memset(v + len * esize, 0, esize);
+        rc = fn(q, v + len++ * esize, err);
+        if (rc) goto out;
+        r = SQLITE_OK;
+    }
+    if (r != SQLITE_DONE) rc = sq_fail(err, r, "reading rows");
+out:
+    sq_done(q);
+    if (rc) {
+        if (clear)
+            for (size_t i = 0; i < len; i++)
+                clear(v + i * esize);
+        free(v);
+        v = NULL;
+        len = 0;
+    }
+    *rows = v;
+    *n = len;
+    return rc;
+}
+
+static bool col_hash(sqlite3_stmt *q, int i, unsigned char out[32])
+{
+    if (sqlite3_column_type(q, i) != SQLITE_BLOB || sqlite3_column_bytes(q, i) != 32) return false;
+    memcpy(out, sqlite3_column_blob(q, i), 32);
+    return true;
+}
+
+static bool nonempty(const char *s)
+{
+    return s && *s;
+}
+
+/* ---- authorization codes -------------------------------------------------------------------- */
+
+static idp_err code_row(sqlite3_stmt *q, void *row, idp_error *err)
+{
+    store_auth_code *c = row;
+    bool ok = col_hash(q, 0, c->hash);
+    c->client_id = sq_col_str(q, 1);
+    c->user_id = sq_col_str(q, 2);
+    c->redirect_uri = sq_col_str(q, 3);
+    c->scope = sq_col_str(q, 4);
+    c->resource = sq_col_str(q, 5);
+    c->nonce = sq_col_str(q, 6);
+    c->code_challenge = sq_col_str(q, 7);
+    c->session_id = sq_col_str(q, 8);
+    c->auth_time = sqlite3_column_int64(q, 9);
+    c->amr = sq_col_str(q, 10);
+    c->user_epoch = sqlite3_column_int64(q, 11);
+    c->created_at = sqlite3_column_int64(q, 12);
+    c->expires_at = sqlite3_column_int64(q, 13);
+    c->used_at = sqlite3_column_int64(q, 14);
+    c->family_id = sq_col_str(q, 15);
+    c->access_jti = sq_col_str(q, 16);
+    c->access_exp = sqlite3_column_int64(q, 17);
+    if (!ok || !c->client_id || !c->user_id || !c->redirect_uri || !c->scope)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: authorization code row is malformed");
+    return IDP_OK;
+}
+
+static void code_clear(void *row)
+{
+    store_auth_code_clear(row);
+}
+
+idp_err sqo_code_insert(store *st, const store_auth_code *c, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!nonempty(c->client_id) || !nonempty(c->user_id) || !nonempty(c->redirect_uri))
+        return IDP_FAIL(err, IDP_ERR_INVALID,
+                        "store: code_insert: missing client, user or "
+                        "redirect_uri");
+    idp_err rc = stmt(st, O_CODE_INSERT, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_blob(q, 1, c->hash, 32, &b);
+    sq_bind_text(q, 2, c->client_id, &b);
+    sq_bind_text(q, 3, c->user_id, &b);
+    sq_bind_text(q, 4, c->redirect_uri, &b);
+    sq_bind_text(q, 5, c->scope, &b);
+    sq_bind_text(q, 6, c->resource, &b);
+    sq_bind_text(q, 7, c->nonce, &b);
+    sq_bind_text(q, 8, c->code_challenge, &b);
+    sq_bind_text(q, 9, c->session_id, &b);
+    sq_bind_i64(q, 10, c->auth_time, &b);
+    sq_bind_text(q, 11, c->amr, &b);
+    sq_bind_i64(q, 12, c->user_epoch, &b);
+    sq_bind_i64(q, 13, c->created_at, &b);
+    sq_bind_i64(q, 14, c->expires_at, &b);
+    sq_bind_i64(q, 15, c->used_at, &b);
+    sq_bind_text(q, 16, c->family_id, &b);
+    sq_bind_text(q, 17, c->access_jti, &b);
+    sq_bind_i64(q, 18, c->access_exp, &b);
+    /* An unknown client or user fails its foreign key: IDP_ERR_INVALID. */
+    return sq_write(q, b, "code_insert", NULL, err);
+}
+
+/* One atomic UPDATE decides the winner; a loser reads the row as it is (replay). */
+idp_err sqo_code_consume(store *st, const unsigned char hash[32], int64_t now, store_auth_code *out,
+                         bool *replayed, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    bool found = false;
+    memset(out, 0, sizeof *out);
+    *replayed = false;
+    if (now <= 0) return IDP_FAIL(err, IDP_ERR_INVALID, "store: code_consume: time must be > 0");
+    idp_err rc = stmt(st, O_CODE_CONSUME, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_blob(q, 1, hash, 32, &b);
+    sq_bind_i64(q, 2, now, &b);
+    rc = one_row(q, b, "code_consume", code_row, code_clear, out, &found, err);
+    if (rc || found) return rc;
+    if ((rc = stmt(st, O_CODE_GET, &q, err))) return rc;
+    b = SQLITE_OK;
+    sq_bind_blob(q, 1, hash, 32, &b);
+    rc = one_row(q, b, "code_consume", code_row, code_clear, out, &found, err);
+    if (rc) return rc;
+    if (!found) return IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such authorization code");
+    *replayed = true;
+    return IDP_OK;
+}
+
+idp_err sqo_code_set_issued(store *st, const unsigned char hash[32], const char *family_id,
+                            const char *access_jti, int64_t access_exp, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, O_CODE_SET_ISSUED, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_blob(q, 1, hash, 32, &b);
+    sq_bind_text(q, 2, family_id, &b);
+    sq_bind_text(q, 3, access_jti, &b);
+    sq_bind_i64(q, 4, access_exp, &b);
+    return sq_write_one(q, b, "code_set_issued", err);
+}
+
+/* ---- refresh tokens ------------------------------------------------------------------------- */
+
+static idp_err rt_row(sqlite3_stmt *q, void *row, idp_error *err)
+{
+    store_refresh *r = row;
+    bool ok = col_hash(q, 0, r->hash);
+    r->family_id = sq_col_str(q, 1);
+    r->client_id = sq_col_str(q, 2);
+    r->user_id = sq_col_str(q, 3);
+    r->scope = sq_col_str(q, 4);
+    r->resource = sq_col_str(q, 5);
+    r->session_id = sq_col_str(q, 6);
+    r->auth_time = sqlite3_column_int64(q, 7);
+    r->amr = sq_col_str(q, 8);
+    r->nonce = sq_col_str(q, 9);
+    r->user_epoch = sqlite3_column_int64(q, 10);
+    r->created_at = sqlite3_column_int64(q, 11);
+    r->expires_at = sqlite3_column_int64(q, 12);
+    r->rotated_at = sqlite3_column_int64(q, 13);
+    r->revoked_at = sqlite3_column_int64(q, 14);
+    if (!ok || !r->family_id || !r->client_id || !r->user_id || !r->scope)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: refresh token row is malformed");
+    return IDP_OK;
+}
+
+static void rt_clear(void *row)
+{
+    store_refresh_clear(row);
+}
+
+static idp_err rt_insert(store *st, const store_refresh *r, const char *what, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!nonempty(r->family_id) || !nonempty(r->client_id) || !nonempty(r->user_id))
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: %s: missing family, client or user", what);
+    idp_err rc = stmt(st, O_RT_INSERT, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_blob(q, 1, r->hash, 32, &b);
+    sq_bind_text(q, 2, r->family_id, &b);
+    sq_bind_text(q, 3, r->client_id, &b);
+    sq_bind_text(q, 4, r->user_id, &b);
+    sq_bind_text(q, 5, r->scope, &b);
+    sq_bind_text(q, 6, r->resource, &b);
+    sq_bind_text(q, 7, r->session_id, &b);
+    sq_bind_i64(q, 8, r->auth_time, &b);
+    sq_bind_text(q, 9, r->amr, &b);
+    sq_bind_text(q, 10, r->nonce, &b);
+    sq_bind_i64(q, 11, r->user_epoch, &b);
+    sq_bind_i64(q, 12, r->created_at, &b);
+    sq_bind_i64(q, 13, r->expires_at, &b);
+    sq_bind_i64(q, 14, r->rotated_at, &b);
+    sq_bind_i64(q, 15, r->revoked_at, &b);
+    return sq_write(q, b, what, NULL, err);
+}
+
+idp_err sqo_refresh_insert(store *st, const store_refresh *r, idp_error *err)
+{
+    return rt_insert(st, r, "refresh_insert", err);
+}
+
+idp_err sqo_refresh_get(store *st, const unsigned char hash[32], store_refresh *out, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    bool found = false;
+    memset(out, 0, sizeof *out);
+    idp_err rc = stmt(st, O_RT_GET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_blob(q, 1, hash, 32, &b);
+    rc = one_row(q, b, "refresh_get", rt_row, rt_clear, out, &found, err);
+    if (!rc && !found) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such refresh token");
+    return rc;
+}
+
+/* The family of the token hash into *family (owned); NOT_FOUND. */
+static idp_err rt_family_of(store *st, const unsigned char hash[32], char **family, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *family = NULL;
+    idp_err rc = stmt(st, O_RT_FAMILY_OF, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_blob(q, 1, hash, 32, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW && (*family = sq_col_str(q, 0)) != NULL)
+        rc = IDP_OK;
+    else if (r == SQLITE_ROW)
+        rc = IDP_FAIL(err, IDP_ERR_STORE, "store: refresh token row is malformed");
+    else if (r == SQLITE_DONE)
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such refresh token");
+    else
+        rc = sq_fail(err, r, "refresh token family");
+    sq_done(q);
+    return rc;
+}
+
+/* Compare-and-set on (rotated_at = 0, revoked_at = 0), then the successor, in one transaction. */
+idp_err sqo_refresh_rotate(store *st, const unsigned char old_hash[32], const store_refresh *succ,
+                           int64_t now, bool *raced, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    char *family = NULL;
+    bool own = false;
+    int changes = 0;
+    *raced = false;
+    if (now <= 0) return IDP_FAIL(err, IDP_ERR_INVALID, "store: refresh_rotate: time must be > 0");
+    if (!nonempty(succ->family_id))
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: refresh_rotate: missing family");
+    idp_err rc = op_begin(st, &own, err);
+    if (rc) return rc;
+    if ((rc = stmt(st, O_RT_MARK_ROTATED, &q, err))) goto out;
+    int b = SQLITE_OK;
+    sq_bind_blob(q, 1, old_hash, 32, &b);
+    sq_bind_i64(q, 2, now, &b);
+    sq_bind_text(q, 3, succ->family_id, &b);
+    if ((rc = sq_write(q, b, "refresh_rotate", &changes, err))) goto out;
+    if (changes == 1) {
+        rc = rt_insert(st, succ, "refresh_rotate", err);
+        goto out;
+    }
+    /* Nothing marked: absent, another family (a caller bug), or lost the race. */
+    if ((rc = rt_family_of(st, old_hash, &family, err))) goto out;
+    if (strcmp(family, succ->family_id) != 0)
+        rc = IDP_FAIL(err, IDP_ERR_INVALID, "store: refresh_rotate: successor of another family");
+    else
+        *raced = true;
+out:
+    free(family);
+    return op_end(st, own, rc, err);
+}
+
+static idp_err rt_revoke_by(store *st, sqo_id id, const char *key, int64_t now, const char *what,
+                            idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (now <= 0) return IDP_FAIL(err, IDP_ERR_INVALID, "store: %s: time must be > 0", what);
+    idp_err rc = stmt(st, id, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, key, &b);
+    sq_bind_i64(q, 2, now, &b);
+    return sq_write(q, b, what, NULL, err);
+}
+
+idp_err sqo_refresh_revoke_family(store *st, const char *family_id, int64_t now, idp_error *err)
+{
+    return rt_revoke_by(st, O_RT_REVOKE_FAMILY, family_id, now, "refresh_revoke_family", err);
+}
+
+idp_err sqo_refresh_revoke_user(store *st, const char *user_id, int64_t now, idp_error *err)
+{
+    return rt_revoke_by(st, O_RT_REVOKE_USER, user_id, now, "refresh_revoke_user", err);
+}
+
+/* One statement (atomic); each RETURNING row is a token revoked now, counted when current. */
+idp_err sqo_refresh_revoke_session(store *st, const char *session_id, int64_t now, size_t *n,
+                                   idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    size_t live = 0;
+    if (n) *n = 0;
+    if (now <= 0)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: refresh_revoke_session: time must be > 0");
+    idp_err rc = stmt(st, O_RT_REVOKE_SESSION, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, session_id, &b);
+    sq_bind_i64(q, 2, now, &b);
+    int r = b;
+    while (r == SQLITE_OK || r == SQLITE_ROW) {
+        if (r == SQLITE_ROW && sqlite3_column_int64(q, 0) == 0) live++;
+        r = sqlite3_step(q);
+    }
+    if (r != SQLITE_DONE) rc = sq_fail(err, r, "refresh_revoke_session");
+    sq_done(q);
+    if (!rc && n) *n = live;
+    return rc;
+}
+
+/* RFC 7009 §2.1: revoking a refresh token MAY revoke the grant's other tokens; we revoke the
+ * family (RFC 9700 §4.14.2). */
+idp_err sqo_refresh_revoke_one(store *st, const unsigned char hash[32], int64_t now, idp_error *err)
+{
+    char *family = NULL;
+    bool own = false;
+    if (now <= 0)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: refresh_revoke_one: time must be > 0");
+    idp_err rc = op_begin(st, &own, err);
+    if (rc) return rc;
+    if (!(rc = rt_family_of(st, hash, &family, err)))
+        rc = rt_revoke_by(st, O_RT_REVOKE_FAMILY, family, now, "refresh_revoke_one", err);
+    free(family);
+    return op_end(st, own, rc, err);
+}
+
+/* ---- sessions ------------------------------------------------------------------------------- */
+
+static idp_err ss_row(sqlite3_stmt *q, void *row, idp_error *err)
+{
+    store_session *s = row;
+    bool ok = col_hash(q, 0, s->hash);
+    s->sid = sq_col_str(q, 1);
+    s->user_id = sq_col_str(q, 2);
+    s->user_epoch = sqlite3_column_int64(q, 3);
+    s->auth_time = sqlite3_column_int64(q, 4);
+    s->amr = sq_col_str(q, 5);
+    s->created_at = sqlite3_column_int64(q, 6);
+    s->last_seen = sqlite3_column_int64(q, 7);
+    s->expires_at = sqlite3_column_int64(q, 8);
+    s->clients = sq_col_str(q, 9);
+    if (!ok || !s->sid || !s->user_id || !s->clients)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: session row is malformed");
+    return IDP_OK;
+}
+
+static void ss_clear(void *row)
+{
+    store_session_clear(row);
+}
+
+idp_err sqo_session_insert(store *st, const store_session *s, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!nonempty(s->sid) || !nonempty(s->user_id))
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: session_insert: missing sid or user");
+    idp_err rc = stmt(st, O_SS_INSERT, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_blob(q, 1, s->hash, 32, &b);
+    sq_bind_text(q, 2, s->sid, &b);
+    sq_bind_text(q, 3, s->user_id, &b);
+    sq_bind_i64(q, 4, s->user_epoch, &b);
+    sq_bind_i64(q, 5, s->auth_time, &b);
+    sq_bind_text(q, 6, s->amr, &b);
+    sq_bind_i64(q, 7, s->created_at, &b);
+    sq_bind_i64(q, 8, s->last_seen, &b);
+    sq_bind_i64(q, 9, s->expires_at, &b);
+    sq_bind_text(q, 10, s->clients, &b);
+    /* CONFLICT on a duplicate cookie hash or sid. */
+    return sq_write(q, b, "session_insert", NULL, err);
+}
+
+static idp_err ss_get(store *st, sqo_id id, const void *key, bool blob, store_session *out,
+                      idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    bool found = false;
+    memset(out, 0, sizeof *out);
+    idp_err rc = stmt(st, id, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    if (blob)
+        sq_bind_blob(q, 1, key, 32, &b);
+    else
+        sq_bind_text(q, 1, key, &b);
+    rc = one_row(q, b, "session_get", ss_row, ss_clear, out, &found, err);
+    if (!rc && !found) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such session");
+    return rc;
+}
+
+idp_err sqo_session_get(store *st, const unsigned char hash[32], store_session *out, idp_error *err)
+{
+    return ss_get(st, O_SS_GET, hash, true, out, err);
+}
+
+idp_err sqo_session_get_by_sid(store *st, const char *sid, store_session *out, idp_error *err)
+{
+    if (!sid) {
+        memset(out, 0, sizeof *out);
+        return IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such session");
+    }
+    return ss_get(st, O_SS_GET_SID, sid, false, out, err);
+}
+
+idp_err sqo_session_touch(store *st, const unsigned char hash[32], int64_t now, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, O_SS_TOUCH, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_blob(q, 1, hash, 32, &b);
+    sq_bind_i64(q, 2, now, &b);
+    return sq_write_one(q, b, "session_touch", err);
+}
+
+/* client_id must be a list item: non-empty, printable ASCII without spaces. */
+static bool list_item_ok(const char *s)
+{
+    if (!nonempty(s) || strlen(s) > 1024) return false;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f) return false;
+    return true;
+}
+
+idp_err sqo_session_add_client(store *st, const unsigned char hash[32], const char *client_id,
+                               idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!list_item_ok(client_id))
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: session_add_client: invalid client_id");
+    idp_err rc = stmt(st, O_SS_ADD_CLIENT, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_blob(q, 1, hash, 32, &b);
+    sq_bind_text(q, 2, client_id, &b);
+    return sq_write_one(q, b, "session_add_client", err);
+}
+
+idp_err sqo_session_delete(store *st, const unsigned char hash[32], idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, O_SS_DELETE, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_blob(q, 1, hash, 32, &b);
+    return sq_write_one(q, b, "session_delete", err);
+}
+
+idp_err sqo_session_delete_user(store *st, const char *user_id, size_t *n, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int changes = 0;
+    if (n) *n = 0;
+    idp_err rc = stmt(st, O_SS_DELETE_USER, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, user_id, &b);
+    rc = sq_write(q, b, "session_delete_user", &changes, err);
+    if (!rc && n) *n = (size_t)changes;
+    return rc;
+}
+
+idp_err sqo_session_list_user(store *st, const char *user_id, store_session **rows, size_t *n,
+                              idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    void *v = NULL;
+    *rows = NULL;
+    *n = 0;
+    idp_err rc = stmt(st, O_SS_LIST_USER, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, user_id, &b);
+    rc = read_rows(q, b, sizeof(store_session), ss_row, ss_clear, &v, n, err);
+    *rows = v;
+    return rc;
+}
+
+/* ---- login throttling ----------------------------------------------------------------------- */
+
+static idp_err lf_key_check(const char *key, const char *what, idp_error *err)
+{
+    if (!nonempty(key) || strnlen(key, STORE_LOGIN_KEY_MAX + 1) > STORE_LOGIN_KEY_MAX)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: %s: empty or too long key", what);
+    return IDP_OK;
+}
+
+idp_err sqo_login_fail(store *st, const char *key, int64_t now, int64_t *fails, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *fails = 0;
+    idp_err rc = lf_key_check(key, "login_fail", err);
+    if (rc || (rc = stmt(st, O_LF_FAIL, &q, err))) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, key, &b);
+    sq_bind_i64(q, 2, now, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW) {
+        *fails = sqlite3_column_int64(q, 0);
+        r = sqlite3_step(q);
+    }
+    if (r != SQLITE_DONE) rc = sq_fail(err, r, "login_fail");
+    sq_done(q);
+    return rc;
+}
+
+idp_err sqo_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *last_at,
+                           idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *fails = 0;
+    if (last_at) *last_at = 0;
+    idp_err rc = lf_key_check(key, "login_fail_get", err);
+    if (rc || (rc = stmt(st, O_LF_GET, &q, err))) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, key, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW) {
+        *fails = sqlite3_column_int64(q, 0);
+        if (last_at) *last_at = sqlite3_column_int64(q, 1);
+    } else if (r != SQLITE_DONE) {
+        rc = sq_fail(err, r, "login_fail_get");
+    }
+    sq_done(q);
+    return rc;
+}
+
+idp_err sqo_login_fail_reset(store *st, const char *key, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = lf_key_check(key, "login_fail_reset", err);
+    if (rc || (rc = stmt(st, O_LF_RESET, &q, err))) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, key, &b);
+    return sq_write(q, b, "login_fail_reset", NULL, err);
+}
+
+/* ---- client assertion jtis (RFC 7523 §3) ---------------------------------------------------- */
+
+idp_err sqo_assertion_jti_use(store *st, const char *client_id, const char *jti, int64_t exp,
+                              idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!nonempty(client_id) || !nonempty(jti) || strnlen(jti, STORE_JTI_MAX + 1) > STORE_JTI_MAX)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: assertion_jti_use: empty or too long jti");
+    idp_err rc = stmt(st, O_AJ_USE, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, client_id, &b);
+    sq_bind_text(q, 2, jti, &b);
+    sq_bind_i64(q, 3, exp, &b);
+    /* The primary key (client_id, jti): a replay is IDP_ERR_CONFLICT. */
+    return sq_write(q, b, "assertion_jti_use", NULL, err);
+}
+
+/* ---- policy versions (DESIGN §7) ------------------------------------------------------------ */
+
+static idp_err pv_row(sqlite3_stmt *q, void *row, idp_error *err)
+{
+    store_policy *p = row;
+    p->version = sqlite3_column_int64(q, 0);
+    p->sha256 = sq_col_str(q, 1);
+    p->document = sq_col_str(q, 2);
+    p->created_at = sqlite3_column_int64(q, 3);
+    p->actor = sq_col_str(q, 4);
+    p->comment = sq_col_str(q, 5);
+    p->activated_at = sqlite3_column_int64(q, 6);
+    if (!p->sha256 || !p->actor)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: policy row is malformed");
+    return IDP_OK;
+}
+
+static void pv_clear(void *row)
+{
+    store_policy_clear(row);
+}
+
+static bool hex64(const char *s)
+{
+    if (!s) return false;
+    size_t i = 0;
+    for (; s[i] && i <= 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    return i == 64 && !s[i];
+}
+
+idp_err sqo_policy_insert(store *st, store_policy *p, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!p->document) return IDP_FAIL(err, IDP_ERR_INVALID, "store: policy_insert: no document");
+    if (!hex64(p->sha256))
+        return IDP_FAIL(err, IDP_ERR_INVALID,
+                        "store: policy_insert: sha256 must be 64 lowercase "
+                        "hex characters");
+    if (strnlen(p->document, STORE_POLICY_MAX + 1) > STORE_POLICY_MAX)
+        return IDP_FAIL(err, IDP_ERR_TOO_LARGE, "store: policy document longer than %u bytes",
+                        STORE_POLICY_MAX);
+    idp_err rc = stmt(st, O_PV_INSERT, &q, err);
+    if (rc) return rc;
+    int64_t created = p->created_at > 0 ? p->created_at : time_now();
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, p->sha256, &b);
+    sq_bind_text(q, 2, p->document, &b);
+    sq_bind_i64(q, 3, created, &b);
+    sq_bind_text(q, 4, p->actor, &b);
+    sq_bind_text(q, 5, p->comment, &b);
+    int64_t version = 0;
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW) {
+        version = sqlite3_column_int64(q, 0);
+        r = sqlite3_step(q);
+    }
+    if (r != SQLITE_DONE || version <= 0) rc = sq_fail(err, r, "policy_insert");
+    sq_done(q);
+    if (!rc) {
+        p->version = version;
+        p->created_at = created;
+    }
+    return rc;
+}
+
+idp_err sqo_policy_get(store *st, int64_t version, store_policy *out, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    bool found = false;
+    memset(out, 0, sizeof *out);
+    idp_err rc = stmt(st, O_PV_GET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_i64(q, 1, version, &b);
+    rc = one_row(q, b, "policy_get", pv_row, pv_clear, out, &found, err);
+    if (!rc && !found) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such policy version");
+    return rc;
+}
+
+idp_err sqo_policy_list(store *st, store_policy **rows, size_t *n, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    void *v = NULL;
+    *rows = NULL;
+    *n = 0;
+    idp_err rc = stmt(st, O_PV_LIST, &q, err);
+    if (rc) return rc;
+    rc = read_rows(q, SQLITE_OK, sizeof(store_policy), pv_row, pv_clear, &v, n, err);
+    *rows = v;
+    return rc;
+}
+
+idp_err sqo_policy_activate(store *st, int64_t version, int64_t now, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (now <= 0) return IDP_FAIL(err, IDP_ERR_INVALID, "store: policy_activate: time must be > 0");
+    idp_err rc = stmt(st, O_PV_ACTIVATE, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_i64(q, 1, version, &b);
+    sq_bind_i64(q, 2, now, &b);
+    /* Nothing inserted: no such version. */
+    return sq_write_one(q, b, "policy_activate", err);
+}
+
+idp_err sqo_policy_active(store *st, int64_t *version, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *version = 0;
+    idp_err rc = stmt(st, O_PV_ACTIVE, &q, err);
+    if (rc) return rc;
+    int r = sqlite3_step(q);
+    if (r == SQLITE_ROW)
+        *version = sqlite3_column_int64(q, 0);
+    else if (r != SQLITE_DONE)
+        rc = sq_fail(err, r, "policy_active");
+    sq_done(q);
+    return rc;
+}
+
+static idp_err pa_row(sqlite3_stmt *q, void *row, idp_error *err)
+{
+    store_policy_activation *a = row;
+    (void)err;
+    a->seq = sqlite3_column_int64(q, 0);
+    a->version = sqlite3_column_int64(q, 1);
+    a->activated_at = sqlite3_column_int64(q, 2);
+    return IDP_OK;
+}
+
+idp_err sqo_policy_activations(store *st, store_policy_activation **rows, size_t *n, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    void *v = NULL;
+    *rows = NULL;
+    *n = 0;
+    idp_err rc = stmt(st, O_PV_ACTIVATIONS, &q, err);
+    if (rc) return rc;
+    rc = read_rows(q, SQLITE_OK, sizeof(store_policy_activation), pa_row, NULL, &v, n, err);
+    *rows = v;
+    return rc;
+}
+
+/* ---- prune ---------------------------------------------------------------------------------- */
+
+idp_err sqo_oidc_prune(store *st, int64_t now, idp_error *err)
+{
+    static const sqo_id ids[] = {O_PRUNE_CODES, O_PRUNE_RT, O_PRUNE_SS, O_PRUNE_AJ, O_PRUNE_LF};
+    bool own = false;
+    idp_err rc = op_begin(st, &own, err);
+    if (rc) return rc;
+    for (size_t i = 0; !rc && i < sizeof ids / sizeof *ids; i++) {
+        sqlite3_stmt *q = NULL;
+        if ((rc = stmt(st, ids[i], &q, err))) break;
+        /* Each statement uses some of ?1 = now, ?2 = now - grace, ?3 = now - 1 day; its
+         * parameter count is the largest index it uses (binding past it is an error). */
+        int b = SQLITE_OK, np = sqlite3_bind_parameter_count(q);
+        if (np >= 1) sq_bind_i64(q, 1, now, &b);
+        if (np >= 2) sq_bind_i64(q, 2, now - STORE_PRUNE_GRACE, &b);
+        if (np >= 3) sq_bind_i64(q, 3, now - SQO_DAY, &b);
+        rc = sq_write(q, b, "oidc_prune", NULL, err);
+    }
+    return op_end(st, own, rc, err);
+}
