@@ -378,6 +378,12 @@ typedef struct store_ops {
      * CONFLICT when it was seen. jti at most STORE_JTI_MAX bytes. */
     idp_err (*assertion_jti_use)(store *st, const char *client_id, const char *jti, int64_t exp,
                                  idp_error *err);
+    /* End-user consent per user and client: the space-separated scopes granted so far.
+     * consent_get: NOT_FOUND when none; *scope owned. consent_set replaces the stored scopes. */
+    idp_err (*consent_get)(store *st, const char *user_id, const char *client_id, char **scope,
+                           idp_error *err);
+    idp_err (*consent_set)(store *st, const char *user_id, const char *client_id,
+                           const char *scope, int64_t now, idp_error *err);
 
     /* Policy versions (DESIGN §7). insert assigns p->version (monotonic, never reused) and
      * p->created_at when 0; TOO_LARGE past STORE_POLICY_MAX; INVALID unless sha256 is 64

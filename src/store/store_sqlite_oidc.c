@@ -63,6 +63,8 @@ typedef enum sqo_id {
     O_LF_GET,
     O_LF_RESET,
     O_AJ_USE,
+    O_CS_GET,
+    O_CS_SET,
     O_PV_INSERT,
     O_PV_GET,
     O_PV_LIST,
@@ -132,6 +134,11 @@ static const char *const sqo_sql[O__COUNT] = {
     [O_LF_RESET] = "DELETE FROM login_failures WHERE key = ?1",
 
     [O_AJ_USE] = "INSERT INTO assertion_jtis (client_id, jti, exp) VALUES (?1, ?2, ?3)",
+
+    [O_CS_GET] = "SELECT scope FROM consents WHERE user_id = ?1 AND client_id = ?2",
+    [O_CS_SET] = "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES (?1, ?2, ?3, ?4) "
+                 "ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, "
+                 "granted_at = excluded.granted_at",
 
     [O_PV_INSERT] = "INSERT INTO policy_versions (sha256, document, created_at, actor, comment) "
                     "VALUES (?1, ?2, ?3, COALESCE(?4, ''), ?5) RETURNING version",
@@ -802,6 +809,45 @@ idp_err sqo_assertion_jti_use(store *st, const char *client_id, const char *jti,
     sq_bind_i64(q, 3, exp, &b);
     /* The primary key (client_id, jti): a replay is IDP_ERR_CONFLICT. */
     return sq_write(q, b, "assertion_jti_use", NULL, err);
+}
+
+/* ---- consent (migrations/sqlite/0004_consent.sql) ------------------------------------------- */
+
+idp_err sqo_consent_get(store *st, const char *user_id, const char *client_id, char **scope,
+                        idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *scope = NULL;
+    idp_err rc = stmt(st, O_CS_GET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, user_id, &b);
+    sq_bind_text(q, 2, client_id, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW)
+        *scope = xstrdup((const char *)sqlite3_column_text(q, 0));
+    else if (r == SQLITE_DONE)
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no consent");
+    else
+        rc = sq_fail(err, r, "consent_get");
+    sq_done(q);
+    return rc;
+}
+
+idp_err sqo_consent_set(store *st, const char *user_id, const char *client_id, const char *scope,
+                        int64_t now, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!nonempty(user_id) || !nonempty(client_id) || !scope)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: consent_set: missing field");
+    idp_err rc = stmt(st, O_CS_SET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, user_id, &b);
+    sq_bind_text(q, 2, client_id, &b);
+    sq_bind_text(q, 3, scope, &b);
+    sq_bind_i64(q, 4, now, &b);
+    return sq_write(q, b, "consent_set", NULL, err);
 }
 
 /* ---- policy versions (DESIGN §7) ------------------------------------------------------------ */

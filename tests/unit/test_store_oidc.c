@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define STORE_SQLITE_LATEST 4 /* the newest migration (0004_consent.sql) */
+
 typedef struct fx {
     char *dir;
     char *path;
@@ -825,6 +827,32 @@ static void assertion_jti(void **state)
     assert_int_equal(st->ops->assertion_jti_use(st, "c1", jti, 2000, &e), IDP_ERR_INVALID);
 }
 
+/* ---- consent ---------------------------------------------------------------------------------- */
+
+static void consent(void **state)
+{
+    store *st = ((fx *)*state)->st;
+    char *sc = NULL;
+    idp_error e = {0};
+    assert_int_equal(st->ops->consent_get(st, "u1", "c1", &sc, &e), IDP_ERR_NOT_FOUND);
+    assert_null(sc);
+    assert_int_equal(st->ops->consent_set(st, "u1", "c1", "openid email", 10, &e), IDP_OK);
+    assert_int_equal(st->ops->consent_set(st, "u1", "c2", "openid", 10, &e), IDP_OK);
+    assert_int_equal(st->ops->consent_get(st, "u1", "c1", &sc, &e), IDP_OK);
+    assert_string_equal(sc, "openid email");
+    free(sc);
+    assert_int_equal(st->ops->consent_set(st, "u1", "c1", "openid email profile", 11, &e), IDP_OK);
+    assert_int_equal(st->ops->consent_get(st, "u1", "c1", &sc, &e), IDP_OK);
+    assert_string_equal(sc, "openid email profile");
+    free(sc);
+    assert_int_equal(st->ops->consent_get(st, "u2", "c1", &sc, &e), IDP_ERR_NOT_FOUND);
+    assert_int_not_equal(st->ops->consent_set(st, "nobody", "c1", "openid", 1, &e), IDP_OK);
+    assert_int_equal(st->ops->consent_set(st, "", "c1", "openid", 1, &e), IDP_ERR_INVALID);
+    /* deleting the client drops its consents */
+    assert_int_equal(store_client_delete(st, "c2", &e), IDP_OK);
+    assert_int_equal(st->ops->consent_get(st, "u1", "c2", &sc, &e), IDP_ERR_NOT_FOUND);
+}
+
 /* ---- policy versions ------------------------------------------------------------------------ */
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -1130,7 +1158,7 @@ static void migration_from_0002(void **state)
     store *st = NULL;
     idp_error e = {0};
     assert_int_equal(store_open(p, false, &st, &e), IDP_OK);
-    assert_int_equal(user_version(p), 3);
+    assert_int_equal(user_version(p), STORE_SQLITE_LATEST);
     int64_t g = gen(st);
     store_client c;
     assert_int_equal(store_client_get(st, "legacy", &c, NULL), IDP_OK);
@@ -1157,7 +1185,7 @@ static void migration_from_0002(void **state)
 
     /* Opening again is a no-op. */
     assert_int_equal(store_open(p, false, &st, NULL), IDP_OK);
-    assert_int_equal(user_version(p), 3);
+    assert_int_equal(user_version(p), STORE_SQLITE_LATEST);
     store_close(st);
 }
 
@@ -1232,6 +1260,7 @@ int main(void)
         T(delete_cascades),
         T(login_throttle),
         T(assertion_jti),
+        T(consent),
         T(policy_versions),
         T(policy_monotonic_across_handles),
         T(prune),
