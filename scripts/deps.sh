@@ -7,7 +7,7 @@ want=(build-essential pkg-config meson ninja-build
       libssl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev
       libargon2-dev libcurl4-openssl-dev libcmocka-dev)
 if [ "${1:-build}" = test ]; then
-  want+=(clang nodejs npm curl wrk sqlite3)
+  want+=(clang nodejs npm curl wrk sqlite3 chromium)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -59,7 +59,7 @@ if [ "${SKIP_NODE:-0}" != 1 ]; then
   else
     log "integration + interop tests (node:test, server under ASan+UBSan)"
     export IDPD_BIN="$root/build-asan/idpd"
-    node --test --test-concurrency=2 --test-reporter=spec tests/integration tests/interop \
+    node --test --test-concurrency=2 --test-reporter=spec tests/integration tests/interop tests/browser \
       >/tmp/idpd-node.out 2>&1
     node_rc=$?
     cat /tmp/idpd-node.out | grep -vE '^\s*$' | tail -n 200
