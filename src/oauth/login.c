@@ -136,6 +136,8 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
         a->st->ops->login_fail(a->st, akey, now, &x, NULL);
         a->st->ops->login_fail(a->st, ikey, now, &x, NULL);
         audit(a, actor, "login.fail", ur == IDP_OK ? u.id : NULL, NULL);
+        free(r.login_hint); /* keep what was typed, so only the password is entered again */
+        r.login_hint = xstrdup(user);
         rc = authorize_show_login(a, rq, rs, ce, &r, LOGIN_BAD_CREDENTIALS, 200, err);
         goto out;
     }

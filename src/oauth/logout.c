@@ -20,6 +20,7 @@
 #include "keys/keyset.h"
 #include "oauth/authz_request.h"
 #include "oauth/backchannel.h"
+#include "oauth/client_cache.h"
 #include "oauth/redirect_uri.h"
 #include "oauth/web.h"
 #include "ui/ui.h"

@@ -38,7 +38,8 @@ export function createCodeClient(dataDir, opts = {}) {
 export async function provisionUser(srv, dataDir, userName, password, extra = {}) {
   const pk = createPkey(dataDir, { name: `pk-${userName}` });
   const c = scimClient(srv.url, pk.key);
-  const r = await c.post('/Users', userBody(userName, { password, ...extra }));
+  const emails = userName.includes('@') ? { emails: [{ value: userName, type: 'work', primary: true }] } : {};
+  const r = await c.post('/Users', userBody(userName, { password, ...emails, ...extra }));
   assert.equal(r.status, 201, r.text);
   return { user: r.json, scim: c };
 }
