@@ -28,19 +28,26 @@ describe('discovery and jwks', () => {
       assert.equal(m.jwks_uri, `${iss}/jwks.json`);
       assert.equal(m.introspection_endpoint, `${iss}/introspect`);
       assert.equal(m.revocation_endpoint, `${iss}/revoke`);
-      assert.deepEqual(m.grant_types_supported, ['client_credentials']);
-      assert.deepEqual([...m.token_endpoint_auth_methods_supported].sort(), AUTH_METHODS);
-      assert.deepEqual([...m.introspection_endpoint_auth_methods_supported].sort(), AUTH_METHODS);
-      assert.deepEqual([...m.revocation_endpoint_auth_methods_supported].sort(), AUTH_METHODS);
-      assert.equal('token_endpoint_auth_signing_alg_values_supported' in m, false);
+      assert.deepEqual([...m.grant_types_supported].sort(), ['authorization_code', 'client_credentials', 'refresh_token']);
+      assert.deepEqual([...m.token_endpoint_auth_methods_supported].sort(), [...AUTH_METHODS, 'none', 'private_key_jwt'].sort());
+      // a public client may neither introspect nor revoke with a secret it does not have
+      assert.deepEqual([...m.introspection_endpoint_auth_methods_supported].sort(), [...AUTH_METHODS, 'private_key_jwt'].sort());
+      assert.deepEqual([...m.revocation_endpoint_auth_methods_supported].sort(), [...AUTH_METHODS, 'private_key_jwt'].sort());
+      assert.deepEqual(m.token_endpoint_auth_signing_alg_values_supported, ['ES256', 'RS256', 'PS256', 'EdDSA']);
+      assert.equal(m.authorization_endpoint, `${iss}/authorize`);
+      assert.equal(m.userinfo_endpoint, `${iss}/userinfo`);
+      assert.equal(m.end_session_endpoint, `${iss}/logout`);
+      assert.deepEqual(m.response_types_supported, ['code']);
+      assert.deepEqual(m.code_challenge_methods_supported, ['S256']);
+      assert.deepEqual(m.subject_types_supported, ['public']);
+      assert.ok(m.scopes_supported.includes('openid'));
       // nothing unimplemented is advertised
-      for (const k of ['authorization_endpoint', 'userinfo_endpoint', 'registration_endpoint',
-        'device_authorization_endpoint', 'end_session_endpoint']) {
+      for (const k of ['registration_endpoint', 'device_authorization_endpoint',
+        'pushed_authorization_request_endpoint', 'frontchannel_logout_supported']) {
         assert.equal(k in m, false, `${k} must not be advertised`);
       }
-      if (m.response_types_supported) {
-        assert.ok(!m.response_types_supported.includes('code'), 'code flow is not implemented');
-      }
+      assert.equal(m.request_parameter_supported, false);
+      assert.equal(m.claims_parameter_supported, false);
     });
   }
 

@@ -106,8 +106,14 @@ describe('POST /token', () => {
   });
 
   test('unknown grant_type -> 400 unsupported_grant_type', async () => {
-    for (const g of ['authorization_code', 'password', 'refresh_token', 'CLIENT_CREDENTIALS']) {
+    for (const g of ['password', 'implicit', 'CLIENT_CREDENTIALS', 'urn:ietf:params:oauth:grant-type:device_code']) {
       assertOAuthError(await token(srv.url, c, { grant_type: g }), 400, 'unsupported_grant_type');
+    }
+  });
+
+  test('a grant the client is not registered for -> 400 unauthorized_client', async () => {
+    for (const g of ['authorization_code', 'refresh_token']) {
+      assertOAuthError(await token(srv.url, c, { grant_type: g }), 400, 'unauthorized_client');
     }
   });
 

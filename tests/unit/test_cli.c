@@ -341,7 +341,8 @@ static void client_create_rejections(void **state)
         {"--scope", "a\\b"},                     /* nor %x5C */
         {"--scope", "caf\xc3\xa9"},              /* nor non-ASCII */
         {"--scope", "a a"},                      /* duplicate */
-        {"--grant-types", "authorization_code"}, /* not supported yet */
+        {"--grant-types", "authorization_code"}, /* needs a --redirect-uri */
+        {"--grant-types", "password"},           /* RFC 9700 §2.4: never */
         {"--grant-types", ""},
         {"--audience", "api.test"},               /* not absolute */
         {"--audience", "https://api.test/#frag"}, /* RFC 8707 §2: no fragment */
@@ -366,6 +367,88 @@ static void client_create_rejections(void **state)
     assert_int_equal(n, 0);
     store_client_list_free(rows, n);
     store_close(st);
+}
+
+static void client_create_signin(void **state)
+{
+    fixture *f = *state;
+    init_dir(f);
+    char jwks_path[600];
+    snprintf(jwks_path, sizeof jwks_path, "%s/client.jwks", f->dir);
+    FILE *fp = fopen(jwks_path, "w");
+    fputs("{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":"
+          "\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}", fp);
+    fclose(fp);
+    /* a confidential web app */
+    run_out r = RUN(cli_client_main, "client", "create", "--name", "Web", "--grant-types",
+                    "authorization_code,refresh_token", "--scope", "openid offline_access",
+                    "--redirect-uri", "https://app.test/cb", "--redirect-uri", "http://127.0.0.1:3000/cb",
+                    "--post-logout-redirect-uri", "https://app.test/bye",
+                    "--backchannel-logout-uri", "https://app.test/bc", "--json", "--data-dir", f->dir);
+    if (r.rc) fail_msg("create: %s", r.err);
+    json_t *j = parse_json(r.out);
+    assert_non_null(json_object_get(j, "client_secret"));
+    assert_false(json_is_true(json_object_get(j, "public")));
+    assert_int_equal(json_array_size(json_object_get(j, "redirect_uris")), 2);
+    assert_string_equal(json_string_value(json_object_get(j, "backchannel_logout_uri")), "https://app.test/bc");
+    json_decref(j);
+    run_free(&r);
+    /* a public client: no secret printed */
+    r = RUN(cli_client_main, "client", "create", "--name", "SPA", "--grant-types", "authorization_code",
+            "--redirect-uri", "com.example.app:/cb", "--public", "--json", "--data-dir", f->dir);
+    if (r.rc) fail_msg("create public: %s", r.err);
+    j = parse_json(r.out);
+    assert_null(json_object_get(j, "client_secret"));
+    assert_true(json_is_true(json_object_get(j, "public")));
+    assert_string_equal(json_string_value(json_object_get(j, "auth_method")), "none");
+    json_decref(j);
+    run_free(&r);
+    /* private_key_jwt: the JWKS is stored, no secret */
+    r = RUN(cli_client_main, "client", "create", "--name", "PKJ", "--grant-types", "authorization_code",
+            "--redirect-uri", "https://pkj.test/cb", "--auth-method", "private_key_jwt", "--jwks",
+            jwks_path, "--json", "--data-dir", f->dir);
+    if (r.rc) fail_msg("create pkj: %s", r.err);
+    j = parse_json(r.out);
+    assert_null(json_object_get(j, "client_secret"));
+    assert_string_equal(json_string_value(json_object_get(j, "auth_method")), "private_key_jwt");
+    char *pid = strdup(json_string_value(json_object_get(j, "client_id")));
+    json_decref(j);
+    run_free(&r);
+    store *st = open_store(f);
+    store_client row;
+    memset(&row, 0, sizeof row);
+    assert_int_equal(store_client_get(st, pid, &row, NULL), IDP_OK);
+    assert_non_null(strstr(row.jwks, "Ed25519"));
+    assert_false(row.has_secret);
+    store_client_clear(&row);
+    store_close(st);
+    free(pid);
+    /* rejections, each naming its option */
+    static const char *const bad[][10] = {
+        {"--grant-types", "authorization_code", "--redirect-uri", "http://evil.test/cb", NULL},
+        {"--grant-types", "authorization_code", "--redirect-uri", "https://a.test/cb#x", NULL},
+        {"--grant-types", "authorization_code", "--redirect-uri", "https://a.test/cb", "--redirect-uri", "https://a.test/cb", NULL},
+        {"--grant-types", "refresh_token", NULL},
+        {"--redirect-uri", "https://a.test/cb", NULL},
+        {"--grant-types", "client_credentials", "--public", NULL},
+        {"--grant-types", "authorization_code", "--redirect-uri", "https://a.test/cb", "--auth-method", "private_key_jwt", NULL},
+        {"--grant-types", "authorization_code", "--redirect-uri", "https://a.test/cb", "--auth-method", "magic", NULL},
+        {"--grant-types", "authorization_code", "--redirect-uri", "https://a.test/cb", "--public", "--jwks", "x", NULL},
+        {"--grant-types", "authorization_code", "--redirect-uri", "https://a.test/cb", "--auth-method", "private_key_jwt", "--jwks", "/nonexistent", NULL},
+        {"--grant-types", "authorization_code", "--redirect-uri", "https://a.test/cb", "--backchannel-logout-uri", "ftp://x/y", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *argv[20] = {"client", "create", "--name", "n"};
+        int k = 4;
+        for (int m = 0; bad[i][m]; m++) argv[k++] = bad[i][m];
+        argv[k++] = "--data-dir";
+        argv[k++] = f->dir;
+        argv[k] = NULL;
+        run_out b = run_argv(cli_client_main, argv);
+        if (b.rc != 2) fail_msg("case %zu: rc %d %s", i, b.rc, b.err);
+        assert_non_null(strstr(b.err, "--"));
+        run_free(&b);
+    }
 }
 
 static size_t count_state(store *st, const char *alg, key_state s)
@@ -562,6 +645,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(usage_errors_exit_2, setup, teardown),
         cmocka_unit_test_setup_teardown(help_everywhere, setup, teardown),
         cmocka_unit_test_setup_teardown(client_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_create_signin, setup, teardown),
         cmocka_unit_test_setup_teardown(client_create_rejections, setup, teardown),
         cmocka_unit_test_setup_teardown(key_list_and_rotate, setup, teardown),
         cmocka_unit_test_setup_teardown(serve_check, setup, teardown),

@@ -1,0 +1,199 @@
+/* Unit tests for the stateless parts of end-user sign-in: the sealed authorization request
+ * (oauth/authz_request), refresh token successors (oauth/refresh), the user token jti epoch,
+ * back-channel logout claims and the client cache's sign-in fields. No HTTP, no database. */
+#include "testutil.h"
+
+#include "core/b64url.h"
+#include "core/jsonx.h"
+#include "keys/kek.h"
+#include "oauth/authz_request.h"
+#include "oauth/backchannel.h"
+#include "oauth/client_cache.h"
+#include "oauth/refresh.h"
+#include "oauth/user_tokens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static kek *test_kek(void)
+{
+    char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/master.key", dir);
+    kek *k = NULL;
+    unsetenv("IDPD_MASTER_KEY");
+    assert_int_equal(kek_create_file(path, NULL), IDP_OK);
+    assert_int_equal(kek_load(path, &k, NULL), IDP_OK);
+    tu_rmtree(dir);
+    free(dir);
+    return k;
+}
+
+static void authz_round_trip(void **state)
+{
+    kek *k = test_kek();
+    authz_request r = {.client_id = "c_1", .redirect_uri = "https://app/cb", .scope = "openid email",
+                       .state = "s\"<>", .nonce = "n", .code_challenge = "abc", .max_age = 30,
+                       .expires_at = 1000};
+    char *sealed = NULL;
+    assert_int_equal(authz_request_seal(k, &r, &sealed, NULL), IDP_OK);
+    assert_null(strstr(sealed, "openid")); /* opaque */
+    authz_request o;
+    assert_int_equal(authz_request_open(k, sealed, 999, &o, NULL), IDP_OK);
+    assert_string_equal(o.client_id, "c_1");
+    assert_string_equal(o.redirect_uri, "https://app/cb");
+    assert_string_equal(o.scope, "openid email");
+    assert_string_equal(o.state, "s\"<>");
+    assert_string_equal(o.nonce, "n");
+    assert_string_equal(o.code_challenge, "abc");
+    assert_null(o.resource);
+    assert_null(o.prompt);
+    assert_int_equal(o.max_age, 30);
+    authz_request_clear(&o);
+    /* expired */
+    idp_error e = {0};
+    assert_int_equal(authz_request_open(k, sealed, 1000, &o, &e), IDP_ERR_INVALID);
+    assert_null(o.client_id);
+    /* tampered: every position flipped in turn fails the GCM tag */
+    size_t n = strlen(sealed);
+    for (size_t i = 0; i < n; i += 7) {
+        char *t = strdup(sealed);
+        t[i] = t[i] == 'A' ? 'B' : 'A';
+        assert_int_equal(authz_request_open(k, t, 1, &o, NULL), IDP_ERR_INVALID);
+        free(t);
+    }
+    /* another master key cannot open it */
+    kek *k2 = test_kek();
+    assert_int_equal(authz_request_open(k2, sealed, 1, &o, NULL), IDP_ERR_INVALID);
+    /* garbage, empty, NULL, oversize */
+    assert_int_equal(authz_request_open(k, "", 1, &o, NULL), IDP_ERR_INVALID);
+    assert_int_equal(authz_request_open(k, NULL, 1, &o, NULL), IDP_ERR_INVALID);
+    assert_int_equal(authz_request_open(k, "!!!", 1, &o, NULL), IDP_ERR_INVALID);
+    char *big = malloc(AUTHZ_REQUEST_MAX_SEALED + 2);
+    memset(big, 'A', AUTHZ_REQUEST_MAX_SEALED + 1);
+    big[AUTHZ_REQUEST_MAX_SEALED + 1] = '\0';
+    assert_int_equal(authz_request_open(k, big, 1, &o, NULL), IDP_ERR_INVALID);
+    free(big);
+    free(sealed);
+    kek_free(k);
+    kek_free(k2);
+}
+
+static void authz_words(void **state)
+{
+    assert_true(authz_has_word("openid email", "email"));
+    assert_true(authz_has_word("  openid   email ", "openid"));
+    assert_false(authz_has_word("openid email", "mail"));
+    assert_false(authz_has_word("openid emails", "email"));
+    assert_false(authz_has_word(NULL, "x"));
+    assert_false(authz_has_word("x", ""));
+}
+
+static void refresh_successors(void **state)
+{
+    unsigned char k1[32] = {1}, k2[32] = {2};
+    char t[44], a[44], b[44], c[44];
+    refresh_new(t);
+    assert_int_equal(strlen(t), REFRESH_TOKEN_LEN);
+    refresh_successor(k1, t, a);
+    refresh_successor(k1, t, b);
+    assert_string_equal(a, b); /* a racing duplicate gets the same successor */
+    assert_int_equal(strlen(a), REFRESH_TOKEN_LEN);
+    assert_string_not_equal(a, t);
+    refresh_successor(k2, t, c);
+    assert_string_not_equal(a, c); /* keyed */
+    refresh_successor(k1, a, c);
+    assert_string_not_equal(a, c); /* the chain moves on */
+    unsigned char h1[32], h2[32];
+    refresh_hash(a, h1);
+    refresh_hash(b, h2);
+    assert_memory_equal(h1, h2, 32);
+    char f1[23], f2[23];
+    refresh_family_new(f1);
+    refresh_family_new(f2);
+    assert_string_not_equal(f1, f2);
+}
+
+static void jti_epochs(void **state)
+{
+    int64_t e = -1;
+    assert_true(user_tokens_jti_epoch("abc.0", &e));
+    assert_int_equal(e, 0);
+    assert_true(user_tokens_jti_epoch("abc.42", &e));
+    assert_int_equal(e, 42);
+    assert_false(user_tokens_jti_epoch("abcdef", &e)); /* a client token's jti */
+    assert_false(user_tokens_jti_epoch("abc.", &e));
+    assert_false(user_tokens_jti_epoch("abc.4x", &e));
+    assert_false(user_tokens_jti_epoch("abc.-1", &e));
+    assert_false(user_tokens_jti_epoch(NULL, &e));
+}
+
+static void logout_claims(void **state)
+{
+    char *s = backchannel_claims("https://id.example", "c_1", "user-1", "sid-1", 1000);
+    json_t *c = NULL;
+    assert_int_equal(jsonx_parse(s, strlen(s), 0, 0, true, &c, NULL), IDP_OK);
+    assert_string_equal(jsonx_str(c, "iss"), "https://id.example");
+    assert_string_equal(jsonx_str(c, "aud"), "c_1");
+    assert_string_equal(jsonx_str(c, "sub"), "user-1");
+    assert_string_equal(jsonx_str(c, "sid"), "sid-1");
+    int64_t v = 0;
+    assert_true(jsonx_int(c, "iat", &v) && v == 1000);
+    assert_true(jsonx_int(c, "exp", &v) && v == 1000 + BACKCHANNEL_TOKEN_TTL);
+    assert_non_null(jsonx_str(c, "jti"));
+    assert_null(json_object_get(c, "nonce")); /* §2.4: MUST NOT */
+    json_t *ev = json_object_get(json_object_get(c, "events"), "http://schemas.openid.net/event/backchannel-logout");
+    assert_true(json_is_object(ev) && json_object_size(ev) == 0);
+    json_decref(c);
+    free(s);
+}
+
+static void cache_signin_fields(void **state)
+{
+    store_client rows[3] = {
+        {.client_id = "web", .name = "Web", .grant_types = "authorization_code refresh_token",
+         .redirect_uris = "https://a/cb https://b/cb", .post_logout_redirect_uris = "https://a/bye",
+         .backchannel_logout_uri = "https://a/bc", .auth_method = "client_secret_basic",
+         .has_secret = true},
+        {.client_id = "spa", .grant_types = "authorization_code", .redirect_uris = "https://s/cb",
+         .is_public = true, .auth_method = "none"},
+        {.client_id = "pkj", .grant_types = "authorization_code", .redirect_uris = "https://p/cb",
+         .auth_method = "private_key_jwt",
+         .jwks = "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":"
+                 "\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}"},
+    };
+    client_cache *cc = NULL;
+    idp_error e = {0};
+    assert_int_equal(client_cache_build(rows, 3, &cc, &e), IDP_OK);
+    const client_entry *w = client_cache_find(cc, "web", 3), *s = client_cache_find(cc, "spa", 3),
+                       *p = client_cache_find(cc, "pkj", 3);
+    assert_string_equal(w->name, "Web");
+    assert_int_equal(w->auth_method, CLIENT_AUTH_SECRET);
+    assert_false(w->is_public);
+    assert_string_equal(w->redirect_uris, "https://a/cb https://b/cb");
+    assert_string_equal(w->backchannel_logout_uri, "https://a/bc");
+    assert_string_equal(s->name, "spa"); /* no name: the id */
+    assert_int_equal(s->auth_method, CLIENT_AUTH_NONE);
+    assert_true(s->is_public);
+    assert_null(s->post_logout_redirect_uris);
+    assert_int_equal(p->auth_method, CLIENT_AUTH_PRIVATE_KEY_JWT);
+    assert_non_null(p->jwks);
+    client_cache_unref(cc);
+    /* private_key_jwt without a usable JWKS fails the build, naming the client */
+    store_client bad = {.client_id = "bad", .auth_method = "private_key_jwt", .jwks = "{\"keys\":"};
+    assert_int_equal(client_cache_build(&bad, 1, &cc, &e), IDP_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "bad"));
+    store_client none = {.client_id = "nokeys", .auth_method = "private_key_jwt"};
+    assert_int_equal(client_cache_build(&none, 1, &cc, &e), IDP_ERR_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(authz_round_trip), cmocka_unit_test(authz_words),
+        cmocka_unit_test(refresh_successors), cmocka_unit_test(jti_epochs),
+        cmocka_unit_test(logout_claims), cmocka_unit_test(cache_signin_fields),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
