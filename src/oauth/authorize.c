@@ -321,7 +321,7 @@ idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp
     if ((rc = web_session_load(a, rq, now, &s, &u, &found, err)) != IDP_OK) goto out;
     bool login = !found || authz_has_word(r.prompt, "login") ||
                  authz_has_word(r.prompt, "select_account") ||
-                 (r.max_age >= 0 && now - s.auth_time > r.max_age);
+                 (r.max_age == 0 || (r.max_age > 0 && now - s.auth_time > r.max_age));
     if (login) {
         if (authz_has_word(r.prompt, "none")) {
             authorize_redirect_error(a, rs, &r, "login_required", "the user is not signed in");

@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLocalJWKSet, createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { createHash, randomBytes } from 'node:crypto';
-import { basic, createClient, getJson, initDataDir, introspect, postForm, sleep, startServer, stopOk,
+import { basic, cli, createClient, getJson, initDataDir, introspect, postForm, sleep, startServer, stopOk,
   testCleanExit } from '../lib/idpd.mjs';
 import { Agent, authorizeUrl, codeFrom, createCodeClient, parseForm, pkcePair, provisionUser, signIn } from '../lib/oidc.mjs';
 
@@ -215,6 +215,19 @@ describe('OIDC authorization code flow', () => {
     assert.ok(codeFrom(r).code);
   });
 
+  test('prompt=login and max_age=0 force a new sign-in; ui_locales and login_hint are accepted', async () => {
+    for (const extra of [{ prompt: 'login' }, { max_age: '0' }]) {
+      const r = await webAgent.get(authorizeUrl(srv.issuer, { client_id: web.client_id, redirect_uri: CB,
+        response_type: 'code', scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256',
+        ui_locales: 'fr-CA fr', login_hint: 'alice@example.com', ...extra }));
+      assert.equal(r.status, 200, JSON.stringify(extra));
+      const { action, fields } = parseForm(r.text);
+      assert.ok(action.endsWith('/login'));
+      assert.match(r.text, /value="alice@example.com"/, 'login_hint prefills the username');
+      assert.ok(fields.request);
+    }
+  });
+
   test('code replay: invalid_grant, and the tokens issued from the code are revoked', async () => {
     const again = await tokenReq(web, { grant_type: 'authorization_code', code: first.code, redirect_uri: CB,
       code_verifier: first.verifier });
@@ -283,6 +296,7 @@ describe('OIDC authorization code flow', () => {
 
   test('userinfo: GET and POST with a Bearer token; 401 challenges', async () => {
     const { tokens } = await fullFlow(webAgent, web, { scope: 'openid profile email' });
+    assert.equal(tokens.refresh_token, undefined, 'no offline_access, no refresh token');
     for (const method of ['GET', 'POST']) {
       const res = await fetch(`${srv.url}/userinfo`, { method, headers: { authorization: `Bearer ${tokens.access_token}` } });
       assert.equal(res.status, 200);
@@ -416,6 +430,12 @@ describe('OIDC authorization code flow', () => {
     assert.equal(last.status, 429);
     assert.match(last.text, /Too many failed sign-in attempts/);
     assert.ok(Number(last.headers.get('retry-after')) >= 1);
+    const audit = cli(['audit', 'tail', '-n', '200', '--json'], { dataDir: dir });
+    const evs = JSON.parse(audit.stdout);
+    assert.ok(evs.some((e) => e.action === 'login.fail' && e.actor === 'ip:127.0.0.1'));
+    assert.ok(evs.some((e) => e.action === 'login.throttled'));
+    assert.ok(evs.some((e) => e.action === 'login.success'));
+    assert.ok(!audit.stdout.includes(PW) && !audit.stdout.includes('x4'), 'no password in the audit trail');
   });
 
   testCleanExit(() => [srv]);
