@@ -1,0 +1,171 @@
+/* Private to src/policy: the YAML tree the loader works on (ytree.c), the compiled policy
+ * (policy_compile.c), diagnostics helpers and bitsets shared by evaluate, explain and diff. */
+#ifndef IDPD_POLICY_INTERNAL_H
+#define IDPD_POLICY_INTERNAL_H
+
+#include "policy/policy.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- ytree: a YAML document as a tree with line numbers ------------------------------- */
+
+typedef enum ytype { Y_NULL, Y_STR, Y_MAP, Y_SEQ } ytype;
+
+typedef struct ynode ynode;
+typedef struct ypair {
+    const char *key;
+    int line; /* of the key */
+    const ynode *val;
+} ypair;
+
+struct ynode {
+    ytype t;
+    int line;            /* 1-based line where the node starts */
+    const char *s;       /* Y_STR: NUL-terminated, no embedded NUL */
+    size_t n;            /* Y_STR: length; Y_MAP: pairs; Y_SEQ: items */
+    const ynode **items; /* Y_SEQ */
+    const ypair *pairs;  /* Y_MAP, in document order, duplicate keys removed */
+};
+
+typedef struct yarena yarena; /* owns every node of one tree (and of merged trees built on it) */
+
+/* Parses text into *root (a Y_NULL node for an empty document), owned by *arena (ytree_free).
+ * Soft errors (duplicate keys, aliases, non-scalar keys) are added to d and parsing goes on; a
+ * hard error (malformed YAML, too deep, too many nodes, several documents) is added to d and
+ * returns IDP_ERR_CONFIG. */
+idp_err ytree_parse(const char *text, size_t len, yarena **arena, const ynode **root,
+                    policy_diags *d);
+void ytree_free(yarena *a);
+void *ytree_alloc(yarena *a, size_t n); /* zeroed, aligned, freed with the arena */
+/* The value of key in mapping m (NULL when absent or m is not a mapping). */
+const ypair *ytree_get(const ynode *m, const char *key);
+
+/* ---- diagnostics ---------------------------------------------------------------------- */
+
+void diag_add(policy_diags *d, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Copies s into out[96] for a message: at most 64 bytes cut at a UTF-8 boundary, control
+ * characters as '?', "..." when cut. Returns out. */
+const char *diag_name(char out[96], const char *s);
+
+/* ---- bitsets -------------------------------------------------------------------------- */
+
+typedef uint64_t pword;
+#define PW_BITS 64
+#define PW_WORDS(n) (((n) + PW_BITS - 1) / PW_BITS)
+#define ROLE_WORDS_MAX PW_WORDS(POLICY_MAX_ROLES)
+#define PERM_WORDS_MAX PW_WORDS(POLICY_MAX_PERMISSIONS)
+_Static_assert(POLICY_MAX_ROLES <= POLICY_MAX_PERMISSIONS &&
+                   POLICY_MAX_SCOPES <= POLICY_MAX_PERMISSIONS,
+               "a PERM_WORDS_MAX bitset can index roles and scopes too");
+
+static inline void bit_set(pword *w, size_t i)
+{
+    w[i / PW_BITS] |= (pword)1 << (i % PW_BITS);
+}
+static inline bool bit_get(const pword *w, size_t i)
+{
+    return (w[i / PW_BITS] >> (i % PW_BITS)) & 1u;
+}
+static inline void bits_or(pword *dst, const pword *src, size_t words)
+{
+    for (size_t i = 0; i < words; i++)
+        dst[i] |= src[i];
+}
+size_t bits_count(const pword *w, size_t words);
+
+/* ---- compiled policy ------------------------------------------------------------------ */
+
+typedef struct pol_perm {
+    char *name;
+    char *desc; /* NULL when none */
+    int line;
+} pol_perm;
+
+typedef struct pol_role {
+    char *name;
+    char *desc;
+    int line;
+    uint32_t *perms; /* direct permissions, indices ascending (= names sorted) */
+    size_t nperms;
+    uint32_t *incl; /* directly included roles, indices ascending */
+    size_t nincl;
+    pword *rclos; /* this role and every role it includes, transitively */
+    pword *pclos; /* every permission of rclos */
+} pol_role;
+
+enum { PB_GROUP, PB_USER, PB_CLIENT, PB_KINDS };
+
+typedef struct pol_bind {
+    char *name; /* as written */
+    char *key;  /* lookup key: ASCII-lowercased for groups and users, name for clients */
+    int line;
+    uint32_t *roles; /* bound roles, indices ascending (their closures: roles[i].rclos) */
+    size_t nroles;
+} pol_bind;
+
+typedef struct pol_scope {
+    char *name;
+    char *desc;    /* scope's own description, NULL when none */
+    char *consent; /* desc, else the required permissions' descriptions joined; may be NULL */
+    int line;
+    uint32_t *req; /* required permissions, indices ascending */
+    size_t nreq;
+    pword *rbits; /* the same as a bitset over permissions */
+    uint32_t std; /* bit i: std_claim_names[i] released */
+    bool rel_roles, rel_perms;
+} pol_scope;
+
+typedef struct pol_res {
+    char *name;
+    int line;
+    uint32_t *scopes; /* accepted scopes, indices ascending */
+    size_t nscopes;
+    pword *sbits;
+} pol_res;
+
+struct policy {
+    char *ns; /* claim namespace */
+    size_t nslen;
+    int64_t budget;
+    size_t largest; /* bytes of the custom claims of the largest role set */
+    pol_perm *perms;
+    size_t nperms;
+    pol_role *roles;
+    size_t nroles;
+    pol_bind *binds[PB_KINDS];
+    size_t nbinds[PB_KINDS];
+    pol_scope *scopes;
+    size_t nscopes;
+    pol_res *res;
+    size_t nres;
+    size_t rwords, pwords, swords;
+    char *env;
+    char sha256[65];
+    int64_t version;
+};
+
+/* Compiles the document tree root (environments ignored) into a new policy; every error goes
+ * to d. Returns NULL when d gained an error. */
+policy *policy_compile(const ynode *root, policy_diags *d);
+
+extern const char *const policy_std_claims[]; /* OIDC Core §5.1 standard claims, minus sub */
+extern const size_t policy_nstd_claims;
+extern const char *const policy_bind_kind[PB_KINDS]; /* "group", "user", "client" */
+
+/* ASCII-lowercased copy (owned). */
+char *policy_fold(const char *s);
+/* Lookups by bisection; NULL when absent. key is folded for groups and users by the callee. */
+const pol_scope *policy_find_scope(const policy *p, const char *name);
+const pol_res *policy_find_res(const policy *p, const char *name);
+const pol_bind *policy_find_bind(const policy *p, int kind, const char *name);
+long policy_find_perm(const policy *p, const char *name); /* index or -1 */
+long policy_find_role(const policy *p, const char *name); /* index or -1 */
+/* The custom claims JSON for the roles/permissions given as sorted name lists. */
+int policy_claims_write(const policy *p, const char *const *roles, size_t nroles,
+                        const char *const *perms, size_t nperms, bool rel_roles, bool rel_perms,
+                        idp_buf *out);
+
+#endif

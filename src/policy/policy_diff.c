@@ -1,0 +1,359 @@
+/* policy_diff — what changes between two compiled policies (`idpd policy diff A B`), as text
+ * lines: declarations first (namespace, budget, permissions, roles, bindings, scopes,
+ * resources), then the effective access each binding gains or loses. Every section walks two
+ * name-sorted arrays side by side. Format in docs/POLICY.md "Diff". */
+#include "policy/internal.h"
+
+#include "core/mem.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct dctx {
+    const policy *a, *b;
+    idp_buf *out;
+    int fail; /* an append hit the buffer's cap */
+    int kind; /* binding kind the binding walks are on */
+} dctx;
+
+static void put(dctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(dctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (buf_vprintf(c->out, fmt, ap) != 0) c->fail = 1;
+    va_end(ap);
+}
+
+/* A name as written, or double-quoted when it holds a space, quote, bracket or is empty. */
+static void put_name(dctx *c, const char *s)
+{
+    if (*s && !strpbrk(s, " \"[]\\")) {
+        put(c, "%s", s);
+        return;
+    }
+    put(c, "\"");
+    for (; *s; s++)
+        put(c, "%s%c", (*s == '"' || *s == '\\') ? "\\" : "", *s);
+    put(c, "\"");
+}
+
+/* "[a b c]" of the names of indices idx[0..n) in a name-first struct array. */
+static void put_list(dctx *c, const uint32_t *idx, size_t n, const void *base, size_t size)
+{
+    put(c, "[");
+    for (size_t i = 0; i < n; i++) {
+        if (i) put(c, " ");
+        put_name(c, *(char *const *)(const void *)((const char *)base + idx[i] * size));
+    }
+    put(c, "]");
+}
+
+static bool same_list(const uint32_t *x, size_t nx, const void *bx, const uint32_t *y, size_t ny,
+                      const void *by, size_t size)
+{
+    if (nx != ny) return false;
+    for (size_t i = 0; i < nx; i++)
+        if (strcmp(*(char *const *)(const void *)((const char *)bx + x[i] * size),
+                   *(char *const *)(const void *)((const char *)by + y[i] * size)))
+            return false;
+    return true;
+}
+
+static bool same_str(const char *x, const char *y)
+{
+    return (!x && !y) || (x && y && !strcmp(x, y));
+}
+
+static void put_desc(dctx *c, const char *d)
+{
+    if (d)
+        put_name(c, d);
+    else
+        put(c, "(none)");
+}
+
+/* Merge-walk: calls step(c, i, j) with i or j = -1 for entries only in b or only in a. Both
+ * arrays are sorted by the char* at key_off. */
+typedef void (*step_fn)(dctx *c, long i, long j);
+static void walk(dctx *c, const void *xa, size_t na, const void *xb, size_t nb, size_t size,
+                 size_t key_off, step_fn step)
+{
+    size_t i = 0, j = 0;
+    while (i < na || j < nb) {
+        int cmp;
+        if (i == na)
+            cmp = 1;
+        else if (j == nb)
+            cmp = -1;
+        else
+            cmp = strcmp(*(char *const *)(const void *)((const char *)xa + i * size + key_off),
+                         *(char *const *)(const void *)((const char *)xb + j * size + key_off));
+        if (cmp < 0)
+            step(c, (long)i++, -1);
+        else if (cmp > 0)
+            step(c, -1, (long)j++);
+        else
+            step(c, (long)i++, (long)j++);
+    }
+}
+
+static void step_perm(dctx *c, long i, long j)
+{
+    const pol_perm *x = i >= 0 ? &c->a->perms[i] : NULL, *y = j >= 0 ? &c->b->perms[j] : NULL;
+    if (!y) {
+        put(c, "- permission ");
+        put_name(c, x->name);
+        put(c, "\n");
+    } else if (!x) {
+        put(c, "+ permission ");
+        put_name(c, y->name);
+        put(c, " ");
+        put_desc(c, y->desc);
+        put(c, "\n");
+    } else if (!same_str(x->desc, y->desc)) {
+        put(c, "~ permission ");
+        put_name(c, y->name);
+        put(c, " description: ");
+        put_desc(c, x->desc);
+        put(c, " -> ");
+        put_desc(c, y->desc);
+        put(c, "\n");
+    }
+}
+
+static void step_role(dctx *c, long i, long j)
+{
+    const policy *a = c->a, *b = c->b;
+    const pol_role *x = i >= 0 ? &a->roles[i] : NULL, *y = j >= 0 ? &b->roles[j] : NULL;
+    if (!y) {
+        put(c, "- role ");
+        put_name(c, x->name);
+        put(c, "\n");
+        return;
+    }
+    if (!x) {
+        put(c, "+ role ");
+        put_name(c, y->name);
+        put(c, " permissions: ");
+        put_list(c, y->perms, y->nperms, b->perms, sizeof *b->perms);
+        put(c, " includes: ");
+        put_list(c, y->incl, y->nincl, b->roles, sizeof *b->roles);
+        put(c, "\n");
+        return;
+    }
+    if (!same_list(x->perms, x->nperms, a->perms, y->perms, y->nperms, b->perms,
+                   sizeof *a->perms)) {
+        put(c, "~ role ");
+        put_name(c, y->name);
+        put(c, " permissions: ");
+        put_list(c, x->perms, x->nperms, a->perms, sizeof *a->perms);
+        put(c, " -> ");
+        put_list(c, y->perms, y->nperms, b->perms, sizeof *b->perms);
+        put(c, "\n");
+    }
+    if (!same_list(x->incl, x->nincl, a->roles, y->incl, y->nincl, b->roles, sizeof *a->roles)) {
+        put(c, "~ role ");
+        put_name(c, y->name);
+        put(c, " includes: ");
+        put_list(c, x->incl, x->nincl, a->roles, sizeof *a->roles);
+        put(c, " -> ");
+        put_list(c, y->incl, y->nincl, b->roles, sizeof *b->roles);
+        put(c, "\n");
+    }
+    if (!same_str(x->desc, y->desc)) {
+        put(c, "~ role ");
+        put_name(c, y->name);
+        put(c, " description: ");
+        put_desc(c, x->desc);
+        put(c, " -> ");
+        put_desc(c, y->desc);
+        put(c, "\n");
+    }
+}
+
+static void put_bind_roles(dctx *c, char sign, const pol_bind *e, const policy *p,
+                           const pol_bind *other, const policy *po)
+{
+    for (size_t k = 0; k < e->nroles; k++) {
+        const char *rn = p->roles[e->roles[k]].name;
+        bool in_other = false;
+        for (size_t m = 0; other && m < other->nroles && !in_other; m++)
+            in_other = !strcmp(po->roles[other->roles[m]].name, rn);
+        if (in_other) continue;
+        put(c, "%c binding %s ", sign, policy_bind_kind[c->kind]);
+        put_name(c, e->name);
+        put(c, " -> ");
+        put_name(c, rn);
+        put(c, "\n");
+    }
+    if (!e->nroles && !other) {
+        put(c, "%c binding %s ", sign, policy_bind_kind[c->kind]);
+        put_name(c, e->name);
+        put(c, " -> []\n");
+    }
+}
+
+static void step_bind(dctx *c, long i, long j)
+{
+    const pol_bind *x = i >= 0 ? &c->a->binds[c->kind][i] : NULL;
+    const pol_bind *y = j >= 0 ? &c->b->binds[c->kind][j] : NULL;
+    if (x) put_bind_roles(c, '-', x, c->a, y, c->b);
+    if (y) put_bind_roles(c, '+', y, c->b, x, c->a);
+}
+
+/* The claims a scope releases, in a canonical order: standard (OIDC order), roles, permissions. */
+static void put_claims(dctx *c, const pol_scope *s)
+{
+    put(c, "[");
+    bool first = true;
+    for (size_t k = 0; k < policy_nstd_claims; k++)
+        if ((s->std >> k) & 1u) {
+            put(c, "%s%s", first ? "" : " ", policy_std_claims[k]);
+            first = false;
+        }
+    if (s->rel_roles) put(c, "%sroles", first ? "" : " "), first = false;
+    if (s->rel_perms) put(c, "%spermissions", first ? "" : " ");
+    put(c, "]");
+}
+
+static void step_scope(dctx *c, long i, long j)
+{
+    const policy *a = c->a, *b = c->b;
+    const pol_scope *x = i >= 0 ? &a->scopes[i] : NULL, *y = j >= 0 ? &b->scopes[j] : NULL;
+    if (!y || !x) {
+        put(c, "%c scope ", y ? '+' : '-');
+        put_name(c, y ? y->name : x->name);
+        if (y) {
+            put(c, " requires: ");
+            put_list(c, y->req, y->nreq, b->perms, sizeof *b->perms);
+            put(c, " claims: ");
+            put_claims(c, y);
+        }
+        put(c, "\n");
+        return;
+    }
+    if (!same_list(x->req, x->nreq, a->perms, y->req, y->nreq, b->perms, sizeof *a->perms)) {
+        put(c, "~ scope ");
+        put_name(c, y->name);
+        put(c, " requires: ");
+        put_list(c, x->req, x->nreq, a->perms, sizeof *a->perms);
+        put(c, " -> ");
+        put_list(c, y->req, y->nreq, b->perms, sizeof *b->perms);
+        put(c, "\n");
+    }
+    if (x->std != y->std || x->rel_roles != y->rel_roles || x->rel_perms != y->rel_perms) {
+        put(c, "~ scope ");
+        put_name(c, y->name);
+        put(c, " claims: ");
+        put_claims(c, x);
+        put(c, " -> ");
+        put_claims(c, y);
+        put(c, "\n");
+    }
+    if (!same_str(x->desc, y->desc)) {
+        put(c, "~ scope ");
+        put_name(c, y->name);
+        put(c, " description: ");
+        put_desc(c, x->desc);
+        put(c, " -> ");
+        put_desc(c, y->desc);
+        put(c, "\n");
+    }
+}
+
+static void step_res(dctx *c, long i, long j)
+{
+    const policy *a = c->a, *b = c->b;
+    const pol_res *x = i >= 0 ? &a->res[i] : NULL, *y = j >= 0 ? &b->res[j] : NULL;
+    if (!y || !x) {
+        put(c, "%c resource ", y ? '+' : '-');
+        put_name(c, y ? y->name : x->name);
+        if (y) {
+            put(c, " scopes: ");
+            put_list(c, y->scopes, y->nscopes, b->scopes, sizeof *b->scopes);
+        }
+        put(c, "\n");
+    } else if (!same_list(x->scopes, x->nscopes, a->scopes, y->scopes, y->nscopes, b->scopes,
+                          sizeof *a->scopes)) {
+        put(c, "~ resource ");
+        put_name(c, y->name);
+        put(c, " scopes: ");
+        put_list(c, x->scopes, x->nscopes, a->scopes, sizeof *a->scopes);
+        put(c, " -> ");
+        put_list(c, y->scopes, y->nscopes, b->scopes, sizeof *b->scopes);
+        put(c, "\n");
+    }
+}
+
+/* Effective permissions of a binding as a bitset over p's permissions. */
+static void bind_perms(const policy *p, const pol_bind *e, pword *P)
+{
+    memset(P, 0, PERM_WORDS_MAX * sizeof *P);
+    for (size_t k = 0; e && k < e->nroles; k++)
+        bits_or(P, p->roles[e->roles[k]].pclos, p->pwords);
+}
+
+static void step_access(dctx *c, long i, long j)
+{
+    const policy *a = c->a, *b = c->b;
+    const pol_bind *x = i >= 0 ? &a->binds[c->kind][i] : NULL;
+    const pol_bind *y = j >= 0 ? &b->binds[c->kind][j] : NULL;
+    pword PA[PERM_WORDS_MAX], PB[PERM_WORDS_MAX];
+    bind_perms(a, x, PA);
+    bind_perms(b, y, PB);
+    /* walk both sorted permission lists, printing +name for b-only and -name for a-only */
+    size_t pi = 0, pj = 0;
+    bool any = false;
+    while (pi < a->nperms || pj < b->nperms) {
+        if (pi < a->nperms && !bit_get(PA, pi)) {
+            pi++;
+            continue;
+        }
+        if (pj < b->nperms && !bit_get(PB, pj)) {
+            pj++;
+            continue;
+        }
+        int cmp = pi == a->nperms   ? 1
+                  : pj == b->nperms ? -1
+                                    : strcmp(a->perms[pi].name, b->perms[pj].name);
+        const char *name = cmp <= 0 ? a->perms[pi].name : b->perms[pj].name;
+        if (cmp != 0) {
+            if (!any) {
+                put(c, "~ access %s ", policy_bind_kind[c->kind]);
+                put_name(c, y ? y->name : x->name);
+                put(c, ":");
+                any = true;
+            }
+            put(c, " %c%s", cmp < 0 ? '-' : '+', name);
+        }
+        if (cmp <= 0) pi++;
+        if (cmp >= 0) pj++;
+    }
+    if (any) put(c, "\n");
+}
+
+idp_err policy_diff(const policy *a, const policy *b, idp_buf *out, idp_error *err)
+{
+    if (!a || !b || !out) return IDP_FAIL(err, IDP_ERR_INTERNAL, "policy_diff: missing argument");
+    dctx c = {a, b, out, 0, 0};
+    if (strcmp(a->ns, b->ns)) put(&c, "~ claim_namespace: %s -> %s\n", a->ns, b->ns);
+    if (a->budget != b->budget)
+        put(&c, "~ token_size_budget: %lld -> %lld\n", (long long)a->budget, (long long)b->budget);
+    walk(&c, a->perms, a->nperms, b->perms, b->nperms, sizeof *a->perms, offsetof(pol_perm, name),
+         step_perm);
+    walk(&c, a->roles, a->nroles, b->roles, b->nroles, sizeof *a->roles, offsetof(pol_role, name),
+         step_role);
+    for (c.kind = 0; c.kind < PB_KINDS; c.kind++)
+        walk(&c, a->binds[c.kind], a->nbinds[c.kind], b->binds[c.kind], b->nbinds[c.kind],
+             sizeof(pol_bind), offsetof(pol_bind, key), step_bind);
+    walk(&c, a->scopes, a->nscopes, b->scopes, b->nscopes, sizeof *a->scopes,
+         offsetof(pol_scope, name), step_scope);
+    walk(&c, a->res, a->nres, b->res, b->nres, sizeof *a->res, offsetof(pol_res, name), step_res);
+    for (c.kind = 0; c.kind < PB_KINDS; c.kind++)
+        walk(&c, a->binds[c.kind], a->nbinds[c.kind], b->binds[c.kind], b->nbinds[c.kind],
+             sizeof(pol_bind), offsetof(pol_bind, key), step_access);
+    if (c.fail) return IDP_FAIL(err, IDP_ERR_TOO_LARGE, "policy diff larger than the buffer");
+    return IDP_OK;
+}
