@@ -14,6 +14,7 @@ static const char usage[] =
     "  verify    verify a JWT access token against a JWKS and print its claims\n"
     "  provisioning-key  create|list|revoke|rotate keys for SCIM and the admin API\n"
     "  audit     tail [--verify]: show the audit events, check their hash chain\n"
+    "  policy    check|apply|history|show|diff|rollback|explain the permission policy\n"
     "Run 'idpd <command> --help' for a command's options. Exit codes: 0 ok, 1 failure,\n"
     "2 usage error.\n";
 
@@ -23,7 +24,7 @@ static const struct {
 } commands[] = {
     {"init", cli_init_main}, {"serve", cli_serve_main},   {"client", cli_client_main},
     {"key", cli_key_main},   {"verify", cli_verify_main}, {"provisioning-key", cli_pkey_main},
-    {"audit", cli_audit_main},
+    {"audit", cli_audit_main}, {"policy", cli_policy_main},
 };
 
 int main(int argc, char **argv)

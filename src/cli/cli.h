@@ -108,6 +108,7 @@ idp_err cli_read_file(const char *path, idp_buf *out, idp_error *e);
 /* The command entry points; argv[0] is the command name. */
 int cli_init_main(int argc, char **argv);
 int cli_serve_main(int argc, char **argv);
+int cli_policy_main(int argc, char **argv);
 int cli_client_main(int argc, char **argv);
 int cli_key_main(int argc, char **argv);
 int cli_verify_main(int argc, char **argv);

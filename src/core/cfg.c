@@ -99,6 +99,10 @@ static const opt opts[] = {
      "a rotated refresh token still yields the same successor for this long"},
     {"login_free_failures", T_INT, offsetof(cfg, login_free_failures), "5", 1, 1000, NULL, NULL,
      "failed sign-ins per account or IP before exponential back-off starts"},
+    {"policy_env", T_STR, offsetof(cfg, policy_env), NULL, 0, 0, NULL, NULL,
+     "environment overlay of the policy to apply (docs/POLICY.md); none by default"},
+    {"policy_file", T_STR, offsetof(cfg, policy_file), NULL, 0, 0, NULL, NULL,
+     "policy document the server applies at start and on SIGHUP when it changed"},
 };
 
 #define NOPTS (sizeof opts / sizeof *opts)

@@ -39,6 +39,8 @@ typedef struct cfg {
     int64_t refresh_ttl;    /* refresh_ttl: refresh token family lifetime, s (30d) */
     int64_t refresh_grace;  /* refresh_grace: same successor for a racing refresh, s (10) */
     int login_free_failures; /* login_free_failures: failures before back-off (5) */
+    char *policy_env;       /* policy_env: environment overlay of the policy, or NULL */
+    char *policy_file;      /* policy_file: applied at start and on SIGHUP when changed, or NULL */
 } cfg;
 
 /* A cfg filled with the defaults (data_dir NULL). Owned (cfg_free). */

@@ -9,6 +9,8 @@
 #include "oauth/client_secret.h"
 #include "oauth/endpoints.h"
 #include "oauth/pkey.h"
+#include "oauth/policy_admin.h"
+#include "policy/policy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +33,87 @@ out:
     return rc;
 }
 
+static void policy_snap_destroy(snap_obj *o)
+{
+    policy_snap *ps = (policy_snap *)o;
+    policy_free(ps->p);
+    free(ps);
+}
+
+/* Publishes the active policy when its version changed. A version that does not load (it was
+ * validated before activation, so only a different policy_env can cause this) is logged and the
+ * previous snapshot stays. */
+static idp_err load_policy(struct app *a, idp_error *err)
+{
+    int64_t v = 0;
+    idp_err rc = a->st->ops->policy_active(a->st, &v, err);
+    if (rc != IDP_OK) return rc;
+    if (v == a->policy_version && v != 0) return IDP_OK;
+    policy *p = NULL;
+    idp_error le = {0};
+    if (v != 0 && policy_admin_load(a->st, v, a->cfg->policy_env, &p, &le) != IDP_OK) {
+        log_msg(LOG_ERROR, "policy version %lld not activated: %s", (long long)v, le.msg);
+        a->policy_version = v; /* do not retry every poll */
+        return IDP_OK;
+    }
+    policy_snap *ps = xcalloc(1, sizeof *ps);
+    snap_obj_init(&ps->obj, policy_snap_destroy);
+    ps->p = p;
+    snap_publish(&a->policy, &ps->obj);
+    if (v != a->policy_version && v != 0)
+        log_msg(LOG_INFO, "policy version %lld active (sha256 %s)", (long long)v, policy_sha256(p));
+    a->policy_version = v;
+    return IDP_OK;
+}
+
+void app_apply_policy_file(struct app *a)
+{
+    const char *path = a->cfg->policy_file;
+    if (!path) return;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        log_msg(LOG_ERROR, "policy_file %s: cannot open", path);
+        return;
+    }
+    idp_buf b;
+    buf_init(&b, POLICY_MAX_BYTES + 1);
+    char chunk[8192];
+    size_t n;
+    bool big = false;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(&b, chunk, n)) {
+            big = true;
+            break;
+        }
+    fclose(f);
+    policy_diags d = {0};
+    idp_error e = {0};
+    int64_t v = 0;
+    bool same = false;
+    if (big) {
+        log_msg(LOG_ERROR, "policy_file %s: larger than %u bytes", path, POLICY_MAX_BYTES);
+    } else if (policy_admin_apply(a->st, b.data ? b.data : "", b.len, a->cfg->policy_env,
+                                  "server:policy_file", path, &v, &same, &d, &e) != IDP_OK) {
+        idp_buf out;
+        buf_init(&out, 0);
+        policy_diags_format(&d, path, &out);
+        log_msg(LOG_ERROR, "policy_file not applied: %s %s", e.msg, buf_cstr(&out));
+        buf_free(&out);
+    } else if (!same) {
+        log_msg(LOG_INFO, "policy_file %s applied as version %lld", path, (long long)v);
+    }
+    policy_diags_free(&d);
+    buf_free(&b);
+}
+
+void app_request_reload(struct app *a)
+{
+    pthread_mutex_lock(&a->bg_lock);
+    a->reapply_policy_file = true;
+    pthread_cond_signal(&a->bg_cond);
+    pthread_mutex_unlock(&a->bg_lock);
+}
+
 idp_err app_reload(struct app *a, idp_error *err)
 {
     int64_t gen = 0;
@@ -41,6 +124,7 @@ idp_err app_reload(struct app *a, idp_error *err)
     if ((rc = keyset_load(a->st, a->kek, &ks, err)) != IDP_OK) return rc;
     snap_publish(&a->keys, (snap_obj *)ks);
     if ((rc = load_clients(a, err)) != IDP_OK) return rc;
+    if ((rc = load_policy(a, err)) != IDP_OK) return rc;
     a->generation = gen;
     return IDP_OK;
 }
@@ -59,6 +143,7 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     a->cfg = c;
     snap_slot_init(&a->keys);
     snap_slot_init(&a->clients);
+    snap_slot_init(&a->policy);
     pthread_mutex_init(&a->bg_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -89,6 +174,7 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     memcpy(a->scim_base + il, "/scim/v2", sizeof "/scim/v2");
     bool changed = false;
     if ((rc = rotation_tick(a->st, a->kek, c, time_now(), &changed, err)) != IDP_OK) return rc;
+    app_apply_policy_file(a);
     if ((rc = app_reload(a, err)) != IDP_OK) return rc;
     return discovery_build(a, err);
 }
@@ -111,9 +197,12 @@ static void bg_tick(struct app *a, int64_t *last_rot, int64_t *last_prune)
         /* keep entries for one leeway past exp: a margin for any check that allows skew */
         if (store_jti_prune(a->st, time_now() - a->cfg->leeway, &e) != IDP_OK)
             log_msg(LOG_ERROR, "revoked jti prune: %s", e.msg);
+        if (a->st->ops->oidc_prune(a->st, time_now(), &e) != IDP_OK)
+            log_msg(LOG_ERROR, "sign-in state prune: %s", e.msg);
     }
     snap_reap(&a->keys);
     snap_reap(&a->clients);
+    snap_reap(&a->policy);
 }
 
 static void *bg_main(void *arg)
@@ -128,9 +217,18 @@ static void *bg_main(void *arg)
         ts.tv_sec += a->cfg->poll_interval_ms / 1000 + ns / 1000000000;
         ts.tv_nsec = ns % 1000000000;
         int w = 0;
-        while (!a->stopping && w != ETIMEDOUT) w = pthread_cond_timedwait(&a->bg_cond, &a->bg_lock, &ts);
+        while (!a->stopping && !a->reapply_policy_file && w != ETIMEDOUT)
+            w = pthread_cond_timedwait(&a->bg_cond, &a->bg_lock, &ts);
         if (a->stopping) break;
+        bool reapply = a->reapply_policy_file;
+        a->reapply_policy_file = false;
         pthread_mutex_unlock(&a->bg_lock);
+        if (reapply) {
+            log_msg(LOG_INFO, "SIGHUP: reloading");
+            app_apply_policy_file(a);
+            idp_error re = {0};
+            if (app_reload(a, &re) != IDP_OK) log_msg(LOG_ERROR, "reload: %s", re.msg);
+        }
         bg_tick(a, &last_rot, &last_prune);
         pthread_mutex_lock(&a->bg_lock);
     }
@@ -159,6 +257,7 @@ void app_free(struct app *a)
     }
     snap_slot_destroy(&a->keys);
     snap_slot_destroy(&a->clients);
+    snap_slot_destroy(&a->policy);
     pthread_cond_destroy(&a->bg_cond);
     pthread_mutex_destroy(&a->bg_lock);
     store_close(a->st);

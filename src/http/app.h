@@ -23,6 +23,13 @@
 #define APP_CSRF_LABEL "idpd csrf v1"
 #define APP_REFRESH_LABEL "idpd refresh successor v1"
 
+struct policy;
+/* The active policy as a snapshot (p NULL: no policy was ever activated). */
+typedef struct policy_snap {
+    snap_obj obj; /* first member */
+    struct policy *p;
+} policy_snap;
+
 struct app {
     const cfg *cfg;          /* borrowed; immutable */
     store *st;               /* owned */
@@ -35,6 +42,9 @@ struct app {
     char *scim_base;         /* cfg issuer + "/scim/v2", for Location and $ref URLs; owned */
     snap_slot keys;          /* keyset snapshots */
     snap_slot clients;       /* client_cache snapshots */
+    snap_slot policy;        /* policy_snap snapshots */
+    int64_t policy_version;  /* version of the published policy (bg thread only) */
+    bool reapply_policy_file;/* SIGHUP: apply cfg policy_file again (under bg_lock) */
     int64_t generation;      /* store generation of the published snapshots (bg thread only) */
     char *discovery_body;    /* prebuilt RFC 8414 metadata, owned */
     size_t discovery_len;
@@ -53,6 +63,11 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err);
 /* Rebuilds and publishes both snapshots (background thread / init only). */
 idp_err app_reload(struct app *a, idp_error *err);
 idp_err app_start_background(struct app *a, idp_error *err);
+/* SIGHUP: re-apply cfg policy_file (when set) and reload the snapshots, on the background thread. */
+void app_request_reload(struct app *a);
+/* Applies cfg policy_file when set and its bytes differ from the active version (logged;
+ * an invalid file leaves the active version in place). */
+void app_apply_policy_file(struct app *a);
 /* Stops and joins the background thread, then frees everything. Accepts a zeroed app. */
 void app_free(struct app *a);
 

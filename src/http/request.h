@@ -8,6 +8,7 @@
 
 struct keyset;
 struct client_cache;
+struct policy;
 
 typedef enum http_lookup_kind { HTTP_LOOKUP_HEADER, HTTP_LOOKUP_QUERY } http_lookup_kind;
 /* Looks up a request header (name case-insensitive) or a query parameter (percent-decoded; the
@@ -25,6 +26,7 @@ typedef struct http_request {
     /* Snapshots taken at the start of the request (snap_acquire), released after it. */
     const struct keyset *keys;          /* NULL only if no key set was ever loaded */
     const struct client_cache *clients; /* never NULL once the server runs */
+    const struct policy *policy;        /* the active policy, NULL when none was activated */
     /* The segment matched by a "{name}" route segment (router_param), "" when none. */
     const char *param;
     /* The peer's IP address as text ("127.0.0.1", "::1"), "" when unknown. For per-IP login

@@ -173,13 +173,15 @@ static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ct
     idp_error e = {0};
     char allow[64];
     const route *rt = NULL;
-    snap_obj *ks = NULL, *cc = NULL;
+    snap_obj *ks = NULL, *cc = NULL, *ps = NULL;
     idp_err rc = router_match(router_routes, router_nroutes, method, url, &rt, allow, sizeof allow, &e);
     if (rc == IDP_OK) {
         ks = snap_acquire(&a->keys);
         cc = snap_acquire(&a->clients);
+        ps = snap_acquire(&a->policy);
         rq.keys = (const struct keyset *)ks;
         rq.clients = (const struct client_cache *)cc;
+        rq.policy = ps ? ((const policy_snap *)ps)->p : NULL;
         router_param(rt, url, param, sizeof param);
         rq.param = param;
         rc = rt->fn(a, &rq, &rs, &e);
@@ -197,6 +199,7 @@ static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ct
     response_clear(&rs);
     snap_release(ks);
     snap_release(cc);
+    snap_release(ps);
     return ok;
 }
 
@@ -306,6 +309,7 @@ idp_err server_run(const cfg *c, idp_error *err)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
     /* Blocked before any thread starts, so every thread inherits the mask and sigwait below is
      * the only place these signals are taken. */
@@ -321,7 +325,10 @@ idp_err server_run(const cfg *c, idp_error *err)
     announce(d, &la);
     log_msg(LOG_INFO, "serving %s as issuer %s", c->listen, c->issuer);
     int sig = 0;
-    while (sigwait(&stop, &sig) != 0) {
+    for (;;) {
+        if (sigwait(&stop, &sig) != 0) continue;
+        if (sig != SIGHUP) break;
+        app_request_reload(&a); /* policy_file and snapshots, on the background thread */
     }
     log_msg(LOG_INFO, "signal %d: shutting down", sig);
 out:

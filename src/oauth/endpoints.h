@@ -23,6 +23,16 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
 idp_err consent_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+/* Admin API (admin.c). */
+idp_err admin_policy_get(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err admin_policy_versions(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err admin_policy_apply(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err admin_policy_rollback(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err admin_policy_explain(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err admin_clients_list(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err admin_client_get(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err admin_client_delete(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err assets_css_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 
 /* Prebuilds the discovery document for a->cfg->issuer into a->discovery_body (discovery.c). */

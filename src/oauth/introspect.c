@@ -8,6 +8,7 @@
 #include "keys/keyset.h"
 #include "oauth/access_token.h"
 #include "oauth/client_auth.h"
+#include "policy/policy.h"
 #include "oauth/refresh.h"
 #include "oauth/user_tokens.h"
 #include "core/timeutil.h"
@@ -18,7 +19,7 @@
 static const char inactive[] = "{\"active\":false}";
 
 /* The RFC 7662 §2.2 members, copied from the verified claims. */
-static char *active_body(const json_t *claims)
+static char *active_body(const json_t *claims, const policy *pol)
 {
     static const char *const names[] = {"scope", "client_id", "sub", "aud", "iss",
                                         "exp",   "iat",       "nbf", "jti"};
@@ -29,6 +30,8 @@ static char *active_body(const json_t *claims)
         if (v) json_object_set(o, names[i], v);
     }
     json_object_set_new(o, "token_type", json_string("Bearer"));
+    /* the policy version in force now (issue "permission management" item 3) */
+    if (pol) json_object_set_new(o, "policy_version", json_integer(policy_version(pol)));
     char *s = jsonx_dump(o);
     json_decref(o);
     return s;
@@ -117,7 +120,7 @@ idp_err introspect_handle(struct app *a, http_request *rq, http_response *rs, id
     rc = store_jti_is_revoked(a->st, jsonx_str(v.payload, "jti"), &revoked, err);
     if (rc == IDP_OK && !revoked) rc = user_live(a, v.payload, &live, err);
     if (rc == IDP_OK && !revoked && live) {
-        char *body = active_body(v.payload);
+        char *body = active_body(v.payload, rq->policy);
         if (body) {
             rs->ext_body = NULL;
             buf_puts(&rs->body, body);

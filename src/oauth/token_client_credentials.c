@@ -11,6 +11,7 @@
 #include "oauth/resource.h"
 #include "oauth/scope.h"
 #include "oauth/token_claims.h"
+#include "oauth/token_policy.h"
 
 #include <string.h>
 
@@ -49,15 +50,19 @@ out:
 idp_err token_client_credentials(struct app *a, const http_request *rq, const form *f,
                                  const client_entry *ce, http_response *rs, idp_error *err)
 {
-    idp_buf scope, tok;
+    idp_buf scope, tok, granted, claims;
     buf_init(&scope, 2 * SCOPE_MAX_LEN);
     buf_init(&tok, JWS_MAX_LEN);
+    buf_init(&granted, 2 * SCOPE_MAX_LEN);
+    buf_init(&claims, JWS_MAX_LEN);
     const char *req_res[RESOURCE_MAX + 1], *aud[RESOURCE_MAX];
     size_t naud = 0, nres = resources(f, req_res, RESOURCE_MAX);
     char jti[23];
     if (ce->auth_method == CLIENT_AUTH_NONE) {
         buf_free(&scope);
         buf_free(&tok);
+        buf_free(&granted);
+        buf_free(&claims);
         return IDP_FAIL(err, IDP_ERR_OAUTH_UNAUTHORIZED_CLIENT, "a public client cannot use client_credentials");
     }
     idp_err rc = scope_resolve(form_get(f, "scope"), ce->scopes, ce->nscopes, &scope, err);
@@ -68,13 +73,18 @@ idp_err token_client_credentials(struct app *a, const http_request *rq, const fo
     }
     rc = resource_select(req_res, nres, ce->audiences, ce->naudiences, a->cfg->issuer, aud, &naud, err);
     if (rc != IDP_OK) goto out;
+    /* the policy grants what the client's roles hold and the audience accepts (DESIGN §7) */
+    policy_subject subj = {.client_id = ce->client_id};
+    rc = token_policy_apply(rq->policy, &subj, buf_cstr(&scope), aud, naud, a->cfg->issuer,
+                            &granted, &claims, err);
+    if (rc != IDP_OK) goto out;
     int64_t ttl = ce->token_ttl > 0 ? ce->token_ttl : a->cfg->token_ttl;
     if (ttl > a->cfg->max_token_ttl) ttl = a->cfg->max_token_ttl;
     int64_t now = time_now();
     token_claims_new_jti(jti);
     token_claims tc = {.iss = a->cfg->issuer, .sub = ce->client_id, .aud = aud, .naud = naud,
                        .iat = now, .exp = now + ttl, .jti = jti, .client_id = ce->client_id,
-                       .scope = buf_cstr(&scope)};
+                       .scope = buf_cstr(&granted), .extra = claims.len ? buf_cstr(&claims) : NULL};
     if ((rc = sign(a, rq, ce, &tc, &tok, err)) != IDP_OK) goto out;
     /* RFC 6749 §5.1 */
     rs->content_type = "application/json";
@@ -82,11 +92,13 @@ idp_err token_client_credentials(struct app *a, const http_request *rq, const fo
     bad |= jsonw_member_str(&rs->body, 1, "access_token", buf_cstr(&tok));
     bad |= jsonw_member_str(&rs->body, 0, "token_type", "Bearer");
     bad |= jsonw_member_int(&rs->body, 0, "expires_in", ttl);
-    if (scope.len) bad |= jsonw_member_str(&rs->body, 0, "scope", buf_cstr(&scope));
+    if (granted.len) bad |= jsonw_member_str(&rs->body, 0, "scope", buf_cstr(&granted));
     bad |= buf_puts(&rs->body, "}");
     if (bad) rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "token response too large");
 out:
     buf_free(&scope);
     buf_free(&tok);
+    buf_free(&granted);
+    buf_free(&claims);
     return rc;
 }

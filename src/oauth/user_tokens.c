@@ -11,6 +11,8 @@
 #include "oauth/oidc.h"
 #include "oauth/resource.h"
 #include "oauth/token_claims.h"
+#include "oauth/policy_admin.h"
+#include "oauth/token_policy.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -114,7 +116,8 @@ static idp_err sign(const http_request *rq, jws_alg alg, const char *typ, const 
 }
 
 static idp_err id_token(struct app *a, const http_request *rq, const user_grant *g,
-                        const char *access, int64_t now, int64_t ttl, idp_buf *out, idp_error *err)
+                        const char *scope, const char *custom, const char *access, int64_t now,
+                        int64_t ttl, idp_buf *out, idp_error *err)
 {
     jws_alg alg = (jws_alg)user_tokens_id_alg(a);
     char at_hash[64];
@@ -136,7 +139,19 @@ static idp_err id_token(struct app *a, const http_request *rq, const user_grant 
         p += n;
     }
     json_object_set_new(c, "amr", amr);
-    user_tokens_claims(a, g->u, g->scope, c);
+    user_tokens_claims(a, g->u, scope, c);
+    if (custom && custom[0] == ',') { /* the policy's namespaced claims, as in the access token */
+        size_t n = strlen(custom);
+        char *o = xmalloc(n + 2);
+        o[0] = '{';
+        memcpy(o + 1, custom + 1, n - 1);
+        o[n] = '}';
+        o[n + 1] = '\0';
+        json_t *x = json_loads(o, 0, NULL);
+        if (x) json_object_update(c, x);
+        json_decref(x);
+        free(o);
+    }
     char *payload = jsonx_dump(c);
     json_decref(c);
     if (!payload) return IDP_FAIL(err, IDP_ERR_INTERNAL, "cannot serialize the ID token");
@@ -149,15 +164,29 @@ idp_err user_tokens_respond(struct app *a, const http_request *rq, const user_gr
                             http_response *rs, char jti_out[USER_JTI_MAX], int64_t *exp_out,
                             idp_error *err)
 {
-    idp_buf at, idt, claims;
+    idp_buf at, idt, claims, granted, custom;
     buf_init(&at, JWS_MAX_LEN);
     buf_init(&idt, JWS_MAX_LEN);
     buf_init(&claims, JWS_MAX_LEN);
+    buf_init(&granted, 8192);
+    buf_init(&custom, JWS_MAX_LEN);
+    char **groups = NULL;
+    size_t ngroups = 0;
     const char *req[1] = {g->resource}, *aud[RESOURCE_MAX];
     size_t naud = 0;
     idp_err rc = resource_select(req, g->resource ? 1 : 0, g->ce->audiences, g->ce->naudiences,
                                  a->cfg->issuer, aud, &naud, err);
     if (rc != IDP_OK) goto out;
+    /* the policy, evaluated now: the user's current groups and roles (DESIGN §7) */
+    if (rq->policy) {
+        if ((rc = policy_admin_groups(a->st, g->u->id, &groups, &ngroups, err)) != IDP_OK) goto out;
+    }
+    policy_subject subj = {.user_name = g->u->user_name, .groups = (const char *const *)groups,
+                           .ngroups = ngroups};
+    if ((rc = token_policy_apply(rq->policy, &subj, g->scope, aud, naud, a->cfg->issuer, &granted,
+                                 &custom, err)) != IDP_OK)
+        goto out;
+    const char *scope = buf_cstr(&granted);
     int64_t ttl = g->ce->token_ttl > 0 ? g->ce->token_ttl : a->cfg->token_ttl;
     if (ttl > a->cfg->max_token_ttl) ttl = a->cfg->max_token_ttl;
     int64_t now = time_now();
@@ -165,15 +194,18 @@ idp_err user_tokens_respond(struct app *a, const http_request *rq, const user_gr
     token_claims_new_jti(rnd);
     snprintf(jti_out, USER_JTI_MAX, "%s.%" PRId64, rnd, g->u->token_epoch);
     *exp_out = now + ttl;
-    char extra[64];
-    snprintf(extra, sizeof extra, ",\"auth_time\":%" PRId64, g->auth_time);
+    idp_buf extra;
+    buf_init(&extra, JWS_MAX_LEN);
+    buf_printf(&extra, ",\"auth_time\":%" PRId64 "%s", g->auth_time, buf_cstr(&custom));
     token_claims tc = {.iss = a->cfg->issuer, .sub = g->u->id, .aud = aud, .naud = naud,
                        .iat = now, .exp = now + ttl, .jti = jti_out, .client_id = g->ce->client_id,
-                       .scope = g->scope, .extra = extra};
-    if ((rc = token_claims_build(&tc, &claims, err)) != IDP_OK) goto out;
+                       .scope = scope, .extra = buf_cstr(&extra)};
+    rc = token_claims_build(&tc, &claims, err);
+    buf_free(&extra);
+    if (rc != IDP_OK) goto out;
     if ((rc = sign(rq, client_alg(a, g->ce), "at+jwt", buf_cstr(&claims), &at, err)) != IDP_OK) goto out;
-    if (authz_has_word(g->scope, "openid") &&
-        (rc = id_token(a, rq, g, buf_cstr(&at), now, ttl, &idt, err)) != IDP_OK)
+    if (authz_has_word(scope, "openid") &&
+        (rc = id_token(a, rq, g, scope, buf_cstr(&custom), buf_cstr(&at), now, ttl, &idt, err)) != IDP_OK)
         goto out;
     rs->content_type = "application/json";
     rs->no_store = true;
@@ -181,7 +213,7 @@ idp_err user_tokens_respond(struct app *a, const http_request *rq, const user_gr
     bad |= jsonw_member_str(&rs->body, 1, "access_token", buf_cstr(&at));
     bad |= jsonw_member_str(&rs->body, 0, "token_type", "Bearer");
     bad |= jsonw_member_int(&rs->body, 0, "expires_in", ttl);
-    if (g->scope && g->scope[0]) bad |= jsonw_member_str(&rs->body, 0, "scope", g->scope);
+    if (scope[0]) bad |= jsonw_member_str(&rs->body, 0, "scope", scope);
     if (idt.len) bad |= jsonw_member_str(&rs->body, 0, "id_token", buf_cstr(&idt));
     if (g->refresh) bad |= jsonw_member_str(&rs->body, 0, "refresh_token", g->refresh);
     bad |= buf_puts(&rs->body, "}");
@@ -190,5 +222,8 @@ out:
     buf_free(&at);
     buf_free(&idt);
     buf_free(&claims);
+    buf_free(&granted);
+    buf_free(&custom);
+    policy_admin_groups_free(groups, ngroups);
     return rc;
 }

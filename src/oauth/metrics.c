@@ -1,0 +1,42 @@
+/* GET /metrics: Prometheus text exposition format 0.0.4 — what the running server has in force:
+ * the active policy version and document hash (issue "permission management" item 3), the number
+ * of published signing keys and of clients. No secret and no personal data. */
+#include "oauth/endpoints.h"
+
+#include "http/app.h"
+#include "keys/keyset.h"
+#include "oauth/client_cache.h"
+#include "policy/policy.h"
+
+#include <inttypes.h>
+
+idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
+{
+    const policy *p = rq->policy;
+    int bad = 0;
+    bad |= buf_printf(&rs->body,
+                      "# HELP idpd_policy_version Version of the active policy (0 = none).\n"
+                      "# TYPE idpd_policy_version gauge\n"
+                      "idpd_policy_version %" PRId64 "\n",
+                      p ? policy_version(p) : (int64_t)0);
+    if (p)
+        bad |= buf_printf(&rs->body,
+                          "# HELP idpd_policy_info The active policy document.\n"
+                          "# TYPE idpd_policy_info gauge\n"
+                          "idpd_policy_info{version=\"%" PRId64 "\",sha256=\"%s\",environment=\"%s\"} 1\n",
+                          policy_version(p), policy_sha256(p),
+                          policy_environment(p) ? policy_environment(p) : "");
+    size_t nkeys = rq->keys ? jwks_count(keyset_public(rq->keys)) : 0;
+    bad |= buf_printf(&rs->body,
+                      "# HELP idpd_published_keys Keys in the JWKS (next, current, retired).\n"
+                      "# TYPE idpd_published_keys gauge\n"
+                      "idpd_published_keys %zu\n"
+                      "# HELP idpd_clients Registered OAuth clients.\n"
+                      "# TYPE idpd_clients gauge\n"
+                      "idpd_clients %zu\n",
+                      nkeys, rq->clients ? rq->clients->n : (size_t)0);
+    if (bad) return IDP_FAIL(err, IDP_ERR_INTERNAL, "metrics too large");
+    rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    rs->no_store = true;
+    return IDP_OK;
+}
