@@ -1,6 +1,6 @@
 /* Unit tests for the stateless parts of end-user sign-in: the sealed authorization request
  * (oauth/authz_request), refresh token successors (oauth/refresh), the user token jti epoch,
- * back-channel logout claims and the client cache's sign-in fields. No HTTP, no database. */
+ * back-channel logout claims, the client cache's sign-in fields and token_policy. No HTTP, no database. */
 #include "testutil.h"
 
 #include "core/b64url.h"
@@ -10,7 +10,9 @@
 #include "oauth/backchannel.h"
 #include "oauth/client_cache.h"
 #include "oauth/refresh.h"
+#include "oauth/token_policy.h"
 #include "oauth/user_tokens.h"
+#include "policy/policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,12 +190,85 @@ static void cache_signin_fields(void **state)
     assert_int_equal(client_cache_build(&none, 1, &cc, &e), IDP_ERR_INVALID);
 }
 
+/* ---- token_policy: what the active policy lets a token carry ---- */
+
+static const char tp_doc[] =
+    "version: 1\n"
+    "claim_namespace: \"https://idpd.test/\"\n"
+    "permissions: {p.read: \"\", p.write: \"\"}\n"
+    "roles:\n"
+    "  reader: {permissions: [p.read]}\n"
+    "  writer: {permissions: [p.write], includes: [reader]}\n"
+    "bindings:\n"
+    "  clients: {svc: [reader]}\n"
+    "  groups: {Writers: [writer]}\n"
+    "scopes:\n"
+    "  profile: {}\n"
+    "  r: {requires: [p.read], claims: [roles]}\n"
+    "  w: {requires: [p.write], claims: [roles, permissions]}\n"
+    "resources:\n"
+    "  \"https://api.test\": {scopes: [r]}\n"
+    "  \"https://w.test\": {scopes: [w]}\n";
+
+static void token_policy_rules(void **state)
+{
+    idp_buf sc, cl;
+    buf_init(&sc, 0);
+    buf_init(&cl, 0);
+    idp_error e = {0};
+    const char *iss = "https://id.test";
+    const char *aud_iss[] = {iss}, *aud_api[] = {"https://api.test"}, *aud_other[] = {"https://other.test"};
+    policy_subject svc = {.client_id = "svc"};
+    /* no policy: unchanged, no claims */
+    assert_int_equal(token_policy_apply(NULL, &svc, "r w x", aud_iss, 1, iss, &sc, &cl, &e), IDP_OK);
+    assert_string_equal(buf_cstr(&sc), "r w x");
+    assert_int_equal(cl.len, 0);
+    policy *p = NULL;
+    assert_int_equal(policy_load(tp_doc, strlen(tp_doc), NULL, &p, NULL, &e), IDP_OK);
+    /* client: holds r, not w; unknown x dropped; openid/offline_access pass through */
+    buf_reset(&sc);
+    assert_int_equal(token_policy_apply(p, &svc, "openid r w x offline_access", aud_iss, 1, iss, &sc, &cl, &e), IDP_OK);
+    assert_string_equal(buf_cstr(&sc), "openid r offline_access");
+    assert_string_equal(buf_cstr(&cl), ",\"https://idpd.test/roles\":[\"reader\"]");
+    /* a user in Writers: r and w; the client's own binding is not lent */
+    const char *groups[] = {"writers"};
+    policy_subject u = {.user_name = "bob", .groups = groups, .ngroups = 1, .client_id = "svc"};
+    buf_reset(&sc);
+    buf_reset(&cl);
+    assert_int_equal(token_policy_apply(p, &u, "r w", aud_iss, 1, iss, &sc, &cl, &e), IDP_OK);
+    assert_string_equal(buf_cstr(&sc), "r w");
+    assert_non_null(strstr(buf_cstr(&cl), "\"https://idpd.test/permissions\":[\"p.read\",\"p.write\"]"));
+    /* a resource accepts only r; an undeclared resource accepts nothing (but openid passes) */
+    buf_reset(&sc);
+    assert_int_equal(token_policy_apply(p, &u, "openid r w", aud_api, 1, iss, &sc, &cl, &e), IDP_OK);
+    assert_string_equal(buf_cstr(&sc), "openid r");
+    buf_reset(&sc);
+    assert_int_equal(token_policy_apply(p, &u, "openid r w", aud_other, 1, iss, &sc, &cl, &e), IDP_OK);
+    assert_string_equal(buf_cstr(&sc), "openid");
+    /* several audiences: granted only what every one accepts */
+    const char *both[] = {"https://api.test", "https://other.test"};
+    buf_reset(&sc);
+    assert_int_equal(token_policy_apply(p, &u, "r", both, 2, iss, &sc, &cl, &e), IDP_OK);
+    assert_string_equal(buf_cstr(&sc), "");
+    /* nobody: no roles, open scope only */
+    policy_subject nobody = {.client_id = "other"};
+    buf_reset(&sc);
+    buf_reset(&cl);
+    assert_int_equal(token_policy_apply(p, &nobody, "profile r", aud_iss, 1, iss, &sc, &cl, &e), IDP_OK);
+    assert_string_equal(buf_cstr(&sc), "profile");
+    assert_int_equal(cl.len, 0);
+    policy_free(p);
+    buf_free(&sc);
+    buf_free(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(authz_round_trip), cmocka_unit_test(authz_words),
         cmocka_unit_test(refresh_successors), cmocka_unit_test(jti_epochs),
         cmocka_unit_test(logout_claims), cmocka_unit_test(cache_signin_fields),
+        cmocka_unit_test(token_policy_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
