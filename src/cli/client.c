@@ -9,7 +9,7 @@
 #include "core/timeutil.h"
 #include "jose/jwk.h"
 #include "oauth/client_secret.h"
-#include "oauth/redirect_uri.h"
+#include "oauth/client_reg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,255 +72,31 @@ enum {
     OPT_BACKCHANNEL,
 };
 
-#define MAX_AUDIENCES 16
-#define MAX_SCOPES 64
-#define MAX_ITEM_LEN 512
-
-#define MAX_REDIRECT_URIS 16
+#define MAX_AUDIENCES CLIENT_REG_MAX_AUDIENCES
+#define MAX_REDIRECT_URIS CLIENT_REG_MAX_URIS
 
 typedef struct create_args {
-    const char *name, *grant_types, *scope, *token_alg, *token_ttl;
-    const char *aud[MAX_AUDIENCES];
-    size_t naud;
-    const char *redirect[MAX_REDIRECT_URIS];
-    size_t nredirect;
-    const char *post_logout[MAX_REDIRECT_URIS];
-    size_t npost_logout;
-    bool is_public;
-    const char *auth_method, *jwks_file, *backchannel;
+    client_reg r;
+    const char *jwks_file;
 } create_args;
 
-/* ---- validation of create's options --------------------------------------------------- */
-
-/* RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
-static bool scope_token_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > MAX_ITEM_LEN) return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x21 || ch > 0x7e || ch == 0x22 || ch == 0x5c) return false;
-    }
-    return true;
-}
-
-/* Splits list on the separators into words, checking each with ok and rejecting duplicates;
- * appends the normalized, single-space-separated list to out. NULL or a reason. */
-static const char *normalize_list(const char *list, const char *seps,
-                                  bool (*ok)(const char *, size_t), size_t max_words, idp_buf *out)
-{
-    size_t count = 0;
-    for (const char *p = list; *p;) {
-        p += strspn(p, seps);
-        size_t l = strcspn(p, seps);
-        if (!l) break;
-        if (!ok(p, l)) return "invalid value";
-        for (const char *q = buf_cstr(out); *q;) { /* duplicates */
-            size_t m = strcspn(q, " ");
-            if (m == l && !strncmp(p, q, l)) return "listed twice";
-            q += m + (q[m] == ' ');
-        }
-        if (++count > max_words) return "too many values";
-        if ((out->len && buf_putc(out, ' ')) || buf_append(out, p, l)) return "too long";
-        p += l;
-    }
-    return NULL;
-}
-
-static bool grant_type_ok(const char *s, size_t n)
-{
-    static const char *const known[] = {"client_credentials", "authorization_code", "refresh_token"};
-    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
-        if (n == strlen(known[i]) && !strncmp(s, known[i], n)) return true;
-    return false;
-}
-
-static bool has_word(const char *list, const char *w)
-{
-    size_t l = strlen(w);
-    for (const char *p = list; p && *p; p += strcspn(p, " "), p += strspn(p, " "))
-        if (strcspn(p, " ") == l && !strncmp(p, w, l)) return true;
-    return false;
-}
-
-/* Validated, space-joined URIs into *out (NULL when none); CLI_USAGE on a bad one. */
-static int uri_list(cli *c, const char *opt, const char *const *uris, size_t n, char **out)
-{
-    idp_buf b;
-    buf_init(&b, 64 * 1024);
-    *out = NULL;
-    for (size_t i = 0; i < n; i++) {
-        idp_error e = {0};
-        if (redirect_uri_check_registration(uris[i], &e) != IDP_OK) {
-            buf_free(&b);
-            return cli_usage(c, "%s: %s", opt, e.msg);
-        }
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(uris[i], uris[j])) {
-                buf_free(&b);
-                return cli_usage(c, "%s: listed twice", opt);
-            }
-        if ((i && buf_putc(&b, ' ')) || buf_puts(&b, uris[i])) {
-            buf_free(&b);
-            return cli_usage(c, "%s: too long", opt);
-        }
-    }
-    if (n) *out = buf_steal(&b);
-    buf_free(&b);
-    return CLI_OK;
-}
-
-/* RFC 8707 §2: an absolute URI (RFC 3986 §4.3: scheme ":" hier-part, no fragment). We also
- * refuse spaces and control characters (audiences are stored space-separated). */
-static const char *audience_check(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > MAX_ITEM_LEN) return "must be 1..512 characters";
-    size_t i = 0;
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-        return "must be an absolute URI (scheme:...)";
-    while (i < n &&
-           strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.", s[i]) &&
-           s[i])
-        i++;
-    if (i == n || s[i] != ':' || i + 1 == n) return "must be an absolute URI (scheme:...)";
-    for (size_t j = 0; j < n; j++)
-        if ((unsigned char)s[j] <= 0x20 || (unsigned char)s[j] >= 0x7f)
-            return "must not contain spaces or non-ASCII characters";
-    if (strchr(s, '#')) return "must not contain a fragment (RFC 8707 §2)";
-    return NULL;
-}
-
-/* Fills the store row from validated arguments; CLI_USAGE with a message on bad input. */
+/* Validates the options into row (oauth/client_reg.c), reading the --jwks file. */
 static int build_client(cli *c, const create_args *a, store_client *row)
 {
-    idp_buf b;
-    const char *why = NULL;
-    buf_init(&b, 8192);
-    if (!a->name || !*a->name || strlen(a->name) > 200 ||
-        !strcmp(cli_printable(a->name), "(invalid)"))
-        return cli_usage(c, "--name is required (1..200 printable characters)");
-    row->name = xstrdup(a->name);
-    if ((why = normalize_list(a->grant_types ? a->grant_types : "client_credentials", " ,",
-                              grant_type_ok, 4, &b)) != NULL ||
-        !b.len) {
-        buf_free(&b);
-        return cli_usage(c, "--grant-types: %s (supported: client_credentials, "
-                         "authorization_code, refresh_token)", why ? why : "empty");
-    }
-    row->grant_types = buf_steal(&b);
-    bool code = has_word(row->grant_types, "authorization_code");
-    if (has_word(row->grant_types, "refresh_token") && !code) {
-        buf_free(&b);
-        return cli_usage(c, "--grant-types: refresh_token needs authorization_code");
-    }
-    if (code && a->nredirect == 0) {
-        buf_free(&b);
-        return cli_usage(c, "--grant-types authorization_code needs at least one --redirect-uri");
-    }
-    if (!code && (a->nredirect || a->npost_logout)) {
-        buf_free(&b);
-        return cli_usage(c, "--redirect-uri and --post-logout-redirect-uri need --grant-types authorization_code");
-    }
-    if (a->is_public && has_word(row->grant_types, "client_credentials")) {
-        buf_free(&b);
-        return cli_usage(c, "--public: a public client cannot use client_credentials");
-    }
-    int ur;
-    if ((ur = uri_list(c, "--redirect-uri", a->redirect, a->nredirect, &row->redirect_uris)) ||
-        (ur = uri_list(c, "--post-logout-redirect-uri", a->post_logout, a->npost_logout,
-                       &row->post_logout_redirect_uris))) {
-        buf_free(&b);
-        return ur;
-    }
-    if (a->backchannel) {
-        /* OIDC Back-Channel Logout §2.2: an absolute http(s) URI, no fragment */
-        idp_error e = {0};
-        if (strncmp(a->backchannel, "http", 4) != 0 ||
-            redirect_uri_check_registration(a->backchannel, &e) != IDP_OK) {
-            buf_free(&b);
-            return cli_usage(c, "--backchannel-logout-uri: %s", e.msg[0] ? e.msg : "must be an http(s) URL");
-        }
-        row->backchannel_logout_uri = xstrdup(a->backchannel);
-    }
-    if ((why = normalize_list(a->scope ? a->scope : "", " ", scope_token_ok, MAX_SCOPES, &b))) {
-        buf_free(&b);
-        return cli_usage(c, "--scope: %s (space-separated RFC 6749 §3.3 scope tokens)", why);
-    }
-    row->scope = buf_steal(&b);
-    for (size_t i = 0; i < a->naud; i++) {
-        if ((why = audience_check(a->aud[i])) != NULL) {
-            buf_free(&b);
-            return cli_usage(c, "--audience: %s", why);
-        }
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(a->aud[i], a->aud[j])) {
-                buf_free(&b);
-                return cli_usage(c, "--audience: listed twice");
-            }
-        if ((i && buf_putc(&b, ' ')) || buf_puts(&b, a->aud[i])) {
-            buf_free(&b);
-            return cli_usage(c, "--audience: too long");
-        }
-    }
-    row->audiences = a->naud ? buf_steal(&b) : NULL;
-    buf_free(&b);
-    if (a->token_alg) {
-        if (jws_alg_from_name(a->token_alg, strlen(a->token_alg)) == JWS_ALG_INVALID)
-            return cli_usage(c, "--token-alg: must be one of ES256 RS256 PS256 EdDSA");
-        const char *algs = c->cfg->algs;
-        size_t l = strlen(a->token_alg);
-        bool listed = false;
-        for (const char *p = algs; *p && !listed; p += strcspn(p, " "), p += strspn(p, " "))
-            listed = strcspn(p, " ") == l && !strncmp(p, a->token_alg, l);
-        if (!listed)
-            return cli_usage(c, "--token-alg: %s has no keys (not in the configured algs: %s)",
-                             a->token_alg, algs);
-        row->token_alg = xstrdup(a->token_alg);
-    }
-    if (a->token_ttl) {
-        if (time_parse_duration(a->token_ttl, &row->token_ttl) != IDP_OK)
-            return cli_usage(c, "--token-ttl: must be a positive duration (e.g. 300, 5m, 1h)");
-        if (row->token_ttl > c->cfg->max_token_ttl)
-            return cli_usage(c, "--token-ttl: longer than max_token_ttl (%llds)",
-                             (long long)c->cfg->max_token_ttl);
-    }
-    const char *m = a->auth_method ? a->auth_method : "client_secret_basic";
-    if (a->is_public) {
-        if (a->auth_method || a->jwks_file)
-            return cli_usage(c, "--public takes no --auth-method or --jwks (it has no credentials)");
-        m = "none";
-        row->is_public = true;
-    } else if (!strcmp(m, "private_key_jwt")) {
-        if (!a->jwks_file) return cli_usage(c, "--auth-method private_key_jwt needs --jwks FILE");
-        idp_buf fb;
-        idp_error e = {0};
-        buf_init(&fb, 256 * 1024);
+    client_reg r = a->r;
+    idp_buf fb;
+    idp_error e = {0};
+    buf_init(&fb, 256 * 1024);
+    if (a->jwks_file) {
         if (cli_read_file(a->jwks_file, &fb, &e) != IDP_OK) {
             buf_free(&fb);
             return cli_usage(c, "--jwks: %s", e.msg);
         }
-        size_t n = fb.len;
-        char *text = buf_steal(&fb);
-        if (!text) text = xstrdup("");
-        jwks *set = NULL;
-        idp_err r = jwks_from_json(text, n, &set, &e);
-        size_t count = set ? jwks_count(set) : 0;
-        jwks_unref(set);
-        if (r != IDP_OK || count == 0) {
-            free(text);
-            return cli_usage(c, "--jwks: not a usable public JWK Set: %s", e.msg[0] ? e.msg : "no keys");
-        }
-        if (strstr(text, "\"d\"")) {
-            free(text);
-            return cli_usage(c, "--jwks: contains a private key member (\"d\"); register public keys only");
-        }
-        row->jwks = text;
-    } else if (strcmp(m, "client_secret_basic") != 0 && strcmp(m, "client_secret_post") != 0) {
-        return cli_usage(c, "--auth-method: client_secret_basic, client_secret_post or private_key_jwt");
-    } else if (a->jwks_file) {
-        return cli_usage(c, "--jwks is for --auth-method private_key_jwt");
+        r.jwks = buf_cstr(&fb);
     }
-    row->auth_method = xstrdup(m);
+    idp_err rc = client_reg_build(&r, c->cfg, row, &e);
+    buf_free(&fb);
+    if (rc != IDP_OK) return cli_usage(c, "%s", e.msg);
     return CLI_OK;
 }
 
@@ -414,7 +190,7 @@ static int do_create(cli *c, const create_args *a)
     snprintf(row.client_id, n, "c_%s", rnd);
     free(rnd);
     row.created_at = row.secret_rotated_at = time_now();
-    bool with_secret = !row.is_public && strcmp(row.auth_method, "private_key_jwt") != 0;
+    bool with_secret = client_reg_has_secret(&row);
     if ((with_secret && new_secret(c, &row, &secret, &e) != IDP_OK) ||
         store_client_insert(c->st, &row, &e)) {
         rc = cli_fail_err(c, &e);
@@ -539,46 +315,46 @@ static int parse(cli *c, int argc, char **argv, create_args *a, bool is_create)
         if (rc != CLI_NOT_COMMON) return rc;
         switch (o) {
         case OPT_NAME:
-            a->name = optarg;
+            a->r.name = optarg;
             break;
         case OPT_GRANT_TYPES:
-            a->grant_types = optarg;
+            a->r.grant_types = optarg;
             break;
         case OPT_SCOPE:
-            a->scope = optarg;
+            a->r.scope = optarg;
             break;
         case OPT_TOKEN_ALG:
-            a->token_alg = optarg;
+            a->r.token_alg = optarg;
             break;
         case OPT_TOKEN_TTL:
-            a->token_ttl = optarg;
+            a->r.token_ttl = optarg;
             break;
         case OPT_REDIRECT_URI:
-            if (a->nredirect == MAX_REDIRECT_URIS)
+            if (a->r.nredirect == MAX_REDIRECT_URIS)
                 return cli_usage(c, "at most %d --redirect-uri", MAX_REDIRECT_URIS);
-            a->redirect[a->nredirect++] = optarg;
+            a->r.redirect[a->r.nredirect++] = optarg;
             break;
         case OPT_POST_LOGOUT_URI:
-            if (a->npost_logout == MAX_REDIRECT_URIS)
+            if (a->r.npost_logout == MAX_REDIRECT_URIS)
                 return cli_usage(c, "at most %d --post-logout-redirect-uri", MAX_REDIRECT_URIS);
-            a->post_logout[a->npost_logout++] = optarg;
+            a->r.post_logout[a->r.npost_logout++] = optarg;
             break;
         case OPT_PUBLIC:
-            a->is_public = true;
+            a->r.is_public = true;
             break;
         case OPT_AUTH_METHOD:
-            a->auth_method = optarg;
+            a->r.auth_method = optarg;
             break;
         case OPT_JWKS:
             a->jwks_file = optarg;
             break;
         case OPT_BACKCHANNEL:
-            a->backchannel = optarg;
+            a->r.backchannel = optarg;
             break;
         case OPT_AUDIENCE:
-            if (a->naud == MAX_AUDIENCES)
+            if (a->r.naud == MAX_AUDIENCES)
                 return cli_usage(c, "at most %d --audience", MAX_AUDIENCES);
-            a->aud[a->naud++] = optarg;
+            a->r.aud[a->r.naud++] = optarg;
             break;
         default:
             return cli_usage(c, "unknown option");

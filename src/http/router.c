@@ -22,6 +22,7 @@ const route router_routes[] = {
     {"POST", "/admin/v1/policy/rollback", admin_policy_rollback},
     {"GET", "/admin/v1/policy/explain", admin_policy_explain},
     {"GET", "/admin/v1/clients", admin_clients_list},
+    {"POST", "/admin/v1/clients", admin_client_create},
     {"GET", "/admin/v1/clients/{id}", admin_client_get},
     {"DELETE", "/admin/v1/clients/{id}", admin_client_delete},
     {"GET", "/authorize", authorize_handle},

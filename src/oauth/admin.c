@@ -9,6 +9,8 @@
  *   POST /admin/v1/policy/rollback        body {"version": N} -> 200 {version}
  *   GET  /admin/v1/policy/explain         ?user=U|client=C&scope=S[&resource=R] -> explain JSON
  *   GET  /admin/v1/clients                every client (never a secret or its hash)
+ *   POST /admin/v1/clients                body: the registration as JSON (the options of
+ *                                         `idpd client create`) -> 201 with client_secret once
  *   GET  /admin/v1/clients/{id}           one client
  *   DELETE /admin/v1/clients/{id}         204
  * Every change is audited with actor "pkey:<id>". */
@@ -17,6 +19,10 @@
 #include "core/jsonx.h"
 #include "core/timeutil.h"
 #include "http/app.h"
+#include "core/mem.h"
+#include "core/rand.h"
+#include "oauth/client_reg.h"
+#include "oauth/client_secret.h"
 #include "oauth/pkey.h"
 #include "oauth/policy_admin.h"
 #include "policy/policy.h"
@@ -232,4 +238,101 @@ idp_err admin_client_delete(struct app *a, http_request *rq, http_response *rs, 
     rs->status = 204;
     rs->content_type = NULL;
     return IDP_OK;
+}
+
+/* Strings of a JSON string or array of strings into out[0..max); false on a wrong type. */
+static bool strings(const json_t *v, const char **out, size_t max, size_t *n)
+{
+    *n = 0;
+    if (!v) return true;
+    if (json_is_string(v)) {
+        out[(*n)++] = json_string_value(v);
+        return true;
+    }
+    if (!json_is_array(v) || json_array_size(v) > max) return false;
+    size_t i;
+    const json_t *x;
+    json_array_foreach(v, i, x) {
+        if (!json_is_string(x)) return false;
+        out[(*n)++] = json_string_value(x);
+    }
+    return true;
+}
+
+idp_err admin_client_create(struct app *a, http_request *rq, http_response *rs, idp_error *err)
+{
+    char actor[ADMIN_ACTOR_MAX];
+    json_t *body = NULL;
+    store_client row = {0};
+    char *secret = NULL, *jwks = NULL, *ttl = NULL, *grants = NULL;
+    idp_err rc = gate(a, rq, rs, actor, err);
+    if (rc != IDP_OK) return rc;
+    if (!rq->body || jsonx_parse(rq->body, rq->body_len, 0, 16, true, &body, err) != IDP_OK)
+        return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "the body must be a JSON object");
+    client_reg r = {.name = jsonx_str(body, "name"), .scope = jsonx_str(body, "scope"),
+                    .token_alg = jsonx_str(body, "token_alg"),
+                    .auth_method = jsonx_str(body, "auth_method"),
+                    .backchannel = jsonx_str(body, "backchannel_logout_uri"),
+                    .is_public = json_is_true(json_object_get(body, "public"))};
+    const char *g[8];
+    size_t ng = 0;
+    bool ok = strings(json_object_get(body, "grant_types"), g, 8, &ng) &&
+              strings(json_object_get(body, "audiences"), r.aud, CLIENT_REG_MAX_AUDIENCES, &r.naud) &&
+              strings(json_object_get(body, "redirect_uris"), r.redirect, CLIENT_REG_MAX_URIS, &r.nredirect) &&
+              strings(json_object_get(body, "post_logout_redirect_uris"), r.post_logout,
+                      CLIENT_REG_MAX_URIS, &r.npost_logout);
+    if (!ok) {
+        rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "list members must be strings or arrays of strings");
+        goto out;
+    }
+    idp_buf gb;
+    buf_init(&gb, 4096);
+    for (size_t i = 0; i < ng; i++) {
+        if (i) buf_putc(&gb, ' ');
+        buf_puts(&gb, g[i]);
+    }
+    grants = buf_steal(&gb);
+    buf_free(&gb);
+    r.grant_types = ng ? grants : NULL;
+    const json_t *jw = json_object_get(body, "jwks"), *tt = json_object_get(body, "token_ttl");
+    if (jw) r.jwks = jwks = jsonx_dump(jw);
+    if (json_is_integer(tt)) {
+        ttl = xmalloc(24);
+        snprintf(ttl, 24, "%lld", (long long)json_integer_value(tt));
+        r.token_ttl = ttl;
+    } else if (json_is_string(tt)) {
+        r.token_ttl = json_string_value(tt);
+    }
+    idp_error ve = {0};
+    if (client_reg_build(&r, a->cfg, &row, &ve) != IDP_OK) {
+        rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "%s", ve.msg);
+        goto out;
+    }
+    char *rnd = rand_token(16);
+    size_t n = strlen(rnd) + 3;
+    row.client_id = xmalloc(n);
+    snprintf(row.client_id, n, "c_%s", rnd);
+    free(rnd);
+    row.created_at = row.secret_rotated_at = time_now();
+    if (client_reg_has_secret(&row)) {
+        secret = client_secret_generate();
+        client_secret_hash(a->pepper, secret, strlen(secret), row.secret_hash);
+        row.has_secret = true;
+    }
+    if ((rc = store_client_insert(a->st, &row, err)) != IDP_OK) goto out;
+    store_audit ev = {.time_ms = time_now_ms(), .actor = actor, .action = "client.create",
+                      .target_type = "Client", .target_id = row.client_id};
+    a->st->ops->audit_append(a->st, &ev, NULL);
+    json_t *o = client_json(&row);
+    if (secret) json_object_set_new(o, "client_secret", json_string(secret));
+    rc = send_json(rs, 201, o, err);
+out:
+    mem_free_secret(secret);
+    mem_wipe(row.secret_hash, sizeof row.secret_hash);
+    store_client_clear(&row);
+    free(jwks);
+    free(ttl);
+    free(grants);
+    json_decref(body);
+    return rc;
 }

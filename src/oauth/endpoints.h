@@ -30,6 +30,7 @@ idp_err admin_policy_apply(struct app *a, http_request *rq, http_response *rs, i
 idp_err admin_policy_rollback(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err admin_policy_explain(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err admin_clients_list(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err admin_client_create(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err admin_client_get(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err admin_client_delete(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);

@@ -178,6 +178,26 @@ describe('permission policy', () => {
     const cl = await (await fetch(`${srv.url}/admin/v1/clients`, { headers: h })).json();
     assert.ok(cl.clients.some((c) => c.client_id === svc.client_id));
     assert.ok(!JSON.stringify(cl).includes(svc.client_secret));
+    // create (secret shown once), use it, read it back, delete it
+    const jh = { ...h, 'content-type': 'application/json' };
+    const badc = await fetch(`${srv.url}/admin/v1/clients`, { method: 'POST', headers: jh,
+      body: JSON.stringify({ name: 'x', grant_types: ['authorization_code'] }) });
+    assert.equal(badc.status, 400);
+    assert.match((await badc.json()).error_description, /redirect-uri/);
+    const cr = await fetch(`${srv.url}/admin/v1/clients`, { method: 'POST', headers: jh,
+      body: JSON.stringify({ name: 'via api', grant_types: ['client_credentials'], scope: 'orders:read', audiences: [ORDERS] }) });
+    assert.equal(cr.status, 201);
+    const nc = await cr.json();
+    assert.equal(nc.client_secret.length, 43);
+    assert.ok(await poll(async () => (await postForm(srv.url, '/token', nc, { grant_type: 'client_credentials' })).status === 200, 1500));
+    const one = await (await fetch(`${srv.url}/admin/v1/clients/${nc.client_id}`, { headers: h })).json();
+    assert.equal(one.name, 'via api');
+    assert.equal(one.client_secret, undefined);
+    assert.equal((await fetch(`${srv.url}/admin/v1/clients/${nc.client_id}`, { method: 'DELETE', headers: h })).status, 204);
+    assert.equal((await fetch(`${srv.url}/admin/v1/clients/${nc.client_id}`, { headers: h })).status, 404);
+    const audit = JSON.parse(cli(['audit', 'tail', '--json'], { dataDir: dir }).stdout);
+    assert.ok(audit.some((e) => e.action === 'client.create' && e.actor.startsWith('pkey:')));
+    assert.ok(audit.some((e) => e.action === 'client.delete' && e.target_id === nc.client_id));
     const scimKey = createPkey(dir, { name: 'scim-only' });
     const no = await fetch(`${srv.url}/admin/v1/policy`, { headers: { authorization: `Bearer ${scimKey.key}` } });
     assert.equal(no.status, 403);
