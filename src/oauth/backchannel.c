@@ -40,6 +40,20 @@ typedef struct bc_job {
     char **clients;
 } bc_job;
 
+/* Frees the job's entries from i on, then the job. */
+static void job_free(bc_job *j, size_t i)
+{
+    for (; i < j->n; i++) {
+        mem_free_secret(j->bodies[i]);
+        free(j->uris[i]);
+        free(j->clients[i]);
+    }
+    free(j->uris);
+    free(j->bodies);
+    free(j->clients);
+    free(j);
+}
+
 static size_t discard(char *p, size_t size, size_t n, void *u)
 {
     (void)p;
@@ -72,14 +86,8 @@ static void *bc_main(void *arg)
             log_msg(LOG_INFO, "back-channel logout sent to client %s", j->clients[i]);
         curl_slist_free_all(h);
         curl_easy_cleanup(c);
-        mem_free_secret(j->bodies[i]);
-        free(j->uris[i]);
-        free(j->clients[i]);
     }
-    free(j->uris);
-    free(j->bodies);
-    free(j->clients);
-    free(j);
+    job_free(j, 0);
     return NULL;
 }
 
@@ -124,16 +132,6 @@ void backchannel_notify(struct app *a, const http_request *rq, const store_sessi
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (j->n == 0 || pthread_create(&t, &at, bc_main, j) != 0) {
-        for (size_t i = 0; i < j->n; i++) {
-            mem_free_secret(j->bodies[i]);
-            free(j->uris[i]);
-            free(j->clients[i]);
-        }
-        free(j->uris);
-        free(j->bodies);
-        free(j->clients);
-        free(j);
-    }
+    if (j->n == 0 || pthread_create(&t, &at, bc_main, j) != 0) job_free(j, 0);
     pthread_attr_destroy(&at);
 }

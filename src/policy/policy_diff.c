@@ -74,6 +74,19 @@ static void put_desc(dctx *c, const char *d)
         put(c, "(none)");
 }
 
+/* "~ KIND NAME description: OLD -> NEW" */
+static void put_desc_change(dctx *c, const char *kind, const char *name, const char *old,
+                            const char *now)
+{
+    put(c, "~ %s ", kind);
+    put_name(c, name);
+    put(c, " description: ");
+    put_desc(c, old);
+    put(c, " -> ");
+    put_desc(c, now);
+    put(c, "\n");
+}
+
 /* Merge-walk: calls step(c, i, j) with i or j = -1 for entries only in b or only in a. Both
  * arrays are sorted by the char* at key_off. */
 typedef void (*step_fn)(dctx *c, long i, long j);
@@ -113,13 +126,7 @@ static void step_perm(dctx *c, long i, long j)
         put_desc(c, y->desc);
         put(c, "\n");
     } else if (!same_str(x->desc, y->desc)) {
-        put(c, "~ permission ");
-        put_name(c, y->name);
-        put(c, " description: ");
-        put_desc(c, x->desc);
-        put(c, " -> ");
-        put_desc(c, y->desc);
-        put(c, "\n");
+        put_desc_change(c, "permission", y->name, x->desc, y->desc);
     }
 }
 
@@ -163,13 +170,7 @@ static void step_role(dctx *c, long i, long j)
         put(c, "\n");
     }
     if (!same_str(x->desc, y->desc)) {
-        put(c, "~ role ");
-        put_name(c, y->name);
-        put(c, " description: ");
-        put_desc(c, x->desc);
-        put(c, " -> ");
-        put_desc(c, y->desc);
-        put(c, "\n");
+        put_desc_change(c, "role", y->name, x->desc, y->desc);
     }
 }
 
@@ -253,13 +254,7 @@ static void step_scope(dctx *c, long i, long j)
         put(c, "\n");
     }
     if (!same_str(x->desc, y->desc)) {
-        put(c, "~ scope ");
-        put_name(c, y->name);
-        put(c, " description: ");
-        put_desc(c, x->desc);
-        put(c, " -> ");
-        put_desc(c, y->desc);
-        put(c, "\n");
+        put_desc_change(c, "scope", y->name, x->desc, y->desc);
     }
 }
 
