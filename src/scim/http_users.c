@@ -221,7 +221,7 @@ out:
 }
 
 /* The shared tail of PUT and PATCH, inside the transaction: writes doc over cur (keeping the
- * password hash unless a new one is given), bumps token_epoch on deactivation, audits, commits,
+ * password hash unless a new one is given; the store bumps token_epoch on deactivation), audits, commits,
  * reloads into cur. */
 static idp_err user_write(struct app *a, const char *actor, const char *action, store_user *cur,
                           json_t *doc, const char *hash, idp_error *err)
@@ -239,8 +239,9 @@ static idp_err user_write(struct app *a, const char *actor, const char *action, 
     u.id = id;
     u.doc = text;
     u.password_hash = (char *)(hash ? hash : cur->password_hash);
-    /* DESIGN §5 revocation reach: deactivating kills every token issued before */
-    u.token_epoch = cur->token_epoch + (cur->active && !u.active ? 1 : 0);
+    /* DESIGN §5 revocation reach: deactivating kills every token issued before. The store bumps
+     * token_epoch itself when active goes true -> false (store.h user_replace), once. */
+    u.token_epoch = cur->token_epoch;
     u.version = cur->version + 1;
     u.created_at = cur->created_at;
     u.modified_at = time_now_ms();
