@@ -15,6 +15,7 @@ const route router_routes[] = {
     {"POST", "/introspect", introspect_handle},
     {"POST", "/revoke", revoke_handle},
     {"GET", "/healthz", health_handle},
+    {"GET", "/readyz", ready_handle},
     {"GET", "/metrics", metrics_handle},
     {"GET", "/admin/v1/policy", admin_policy_get},
     {"POST", "/admin/v1/policy", admin_policy_apply},

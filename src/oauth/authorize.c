@@ -17,6 +17,7 @@
 #include "oauth/resource.h"
 #include "oauth/scope.h"
 #include "oauth/web.h"
+#include "policy/policy.h"
 #include "ui/ui.h"
 
 #include <openssl/evp.h>
@@ -86,7 +87,8 @@ static bool consent_covers(struct app *a, const store_user *u, const authz_reque
     return ok;
 }
 
-static idp_err show_consent(struct app *a, http_response *rs, const client_entry *ce,
+static idp_err show_consent(struct app *a, const http_request *rq, http_response *rs,
+                            const client_entry *ce,
                             const authz_request *r, const store_session *s, const store_user *u,
                             idp_error *err)
 {
@@ -104,7 +106,10 @@ static idp_err show_consent(struct app *a, http_response *rs, const client_entry
         size_t l = strcspn(p, " ");
         if (l) {
             char *w = xstrndup(p, l);
+            /* OIDC scopes in words; others as the policy describes them (its scope description
+             * or the descriptions of the permissions it requires), else "Access to <scope>" */
             const char *d = oidc_scope_words(w);
+            if (!d && rq->policy) d = policy_scope_description(rq->policy, w);
             if (d) {
                 words[n++] = d;
                 free(w);
@@ -179,7 +184,7 @@ idp_err authorize_continue(struct app *a, const http_request *rq, http_response 
             authorize_redirect_error(a, rs, r, "consent_required", "the user has not consented");
             return IDP_OK;
         }
-        return show_consent(a, rs, ce, r, s, u, err);
+        return show_consent(a, rq, rs, ce, r, s, u, err);
     }
     return authorize_issue_code(a, rs, r, s, u, err);
 }

@@ -17,6 +17,7 @@ idp_err token_handle(struct app *a, http_request *rq, http_response *rs, idp_err
 idp_err introspect_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err revoke_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err health_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+idp_err ready_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 /* End-user sign-in (authorize.c, login.c, consent.c, userinfo.c, logout.c, web.c). */
 idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);

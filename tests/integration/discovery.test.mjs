@@ -96,6 +96,12 @@ describe('discovery and jwks', () => {
     }
   });
 
+  test('GET /readyz: ready (store answers, a current key for default_alg)', async () => {
+    const r = await getJson(`${srv.url}/readyz`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { status: 'ok' });
+  });
+
   test('GET /healthz', async () => {
     const r = await getJson(`${srv.url}/healthz`);
     assert.equal(r.status, 200);

@@ -216,9 +216,12 @@ describe('permission policy', () => {
     assert.equal(g.status, 201, g.text);
     const agent = new Agent(srv.url);
     const { verifier, challenge } = pkcePair();
-    const { final } = await signIn(agent, authorizeUrl(srv.issuer, { client_id: web.client_id, redirect_uri: CB,
+    const { final, pages } = await signIn(agent, authorizeUrl(srv.issuer, { client_id: web.client_id, redirect_uri: CB,
       response_type: 'code', scope: 'openid offline_access orders:read orders:write', resource: ORDERS,
       code_challenge: challenge, code_challenge_method: 'S256' }), 'odesk@example.com', PW);
+    const consent = pages.at(-1).text;
+    assert.match(consent, /Read orders/, 'the consent page words a scope with the policy\'s descriptions');
+    assert.match(consent, /Create and change orders/);
     const t = await postForm(srv.url, '/token', web, { grant_type: 'authorization_code', code: codeFrom(final).code,
       redirect_uri: CB, code_verifier: verifier });
     assert.equal(t.status, 200, t.text);
