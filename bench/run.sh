@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: HTTP throughput of build/idpd with wrk (2 threads, 32 connections, 10 s each) on
-# POST /token (ES256, client_secret_basic), GET /jwks.json and POST /introspect (one valid
-# token); prints requests/s for each. Only 127.0.0.1; a temporary data dir; builds nothing
+# POST /token (ES256, client_secret_basic), GET /jwks.json, POST /introspect (one valid token)
+# and POST /token again with a policy in force; prints requests/s for each. Only 127.0.0.1; a temporary data dir; builds nothing
 # (make bench builds first). Also runs the JOSE microbenchmark when it has been built.
 # Environment: IDPD_BIN (default build/idpd), BENCH_DURATION (default 10s).
 set -euo pipefail
@@ -75,6 +75,30 @@ run() { # name script url
 run "POST /token (ES256)" token.lua "$url/token"
 run "GET /jwks.json" jwks.lua "$url/jwks.json"
 run "POST /introspect" introspect.lua "$url/introspect"
+
+# the same token run with a policy in force: the client's roles are evaluated on every request
+# (scope api:read held through a role, the audience a declared resource, roles+permissions claims)
+cat >"$tmp/policy.yaml" <<POLICY
+version: 1
+claim_namespace: "https://idpd.example/claims/"
+permissions: {api.read: "Read the API", api.write: "Change the API"}
+roles:
+  reader: {permissions: [api.read]}
+  writer: {permissions: [api.write], includes: [reader]}
+bindings:
+  clients: {"$CLIENT_ID": [writer]}
+scopes:
+  api:read: {requires: [api.read], claims: [roles, permissions]}
+  api:write: {requires: [api.write], claims: [roles, permissions]}
+resources:
+  "https://api.example.com": {scopes: ["api:read", "api:write"]}
+POLICY
+"$bin" policy apply "$tmp/policy.yaml" --data-dir "$tmp/data" >/dev/null
+for _ in $(seq 1 40); do
+  curl -sf "$url/metrics" | grep -q '^idpd_policy_version 1$' && break
+  sleep 0.1
+done
+run "POST /token (policy)" token.lua "$url/token"
 
 kill -TERM "$pid"
 status=0

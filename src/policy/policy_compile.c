@@ -331,7 +331,7 @@ static uint32_t *ref_list(cc *c, const ynode *seq, const char *what, const char 
 {
     *nout = 0;
     if (lines) *lines = NULL;
-    char msg[160];
+    char msg[256];
     snprintf(msg, sizeof msg, "%s", what);
     if (!want(c, seq, Y_SEQ, msg)) return NULL;
     if (seq->n > POLICY_MAX_LIST) {
