@@ -56,10 +56,23 @@ void web_redirect(http_response *rs, const char *url)
     response_header_set(rs, "Referrer-Policy", "no-referrer");
 }
 
-/* Secure unless the issuer is plain http (cfg allows that for loopback hosts only). */
+/* Always Secure, except for a plain-http issuer on a loopback host (127.0.0.1, [::1],
+ * localhost: `make run`), where browsers would not send a Secure cookie back. An http issuer on
+ * any other host keeps Secure: sign-in then needs TLS in front, as it should. */
+bool web_secure_cookies(const char *issuer)
+{
+    static const char *const loop[] = {"http://127.0.0.1", "http://[::1]", "http://localhost"};
+    for (size_t i = 0; i < sizeof loop / sizeof *loop; i++) {
+        size_t n = strlen(loop[i]);
+        if (!strncmp(issuer, loop[i], n) && (issuer[n] == '\0' || issuer[n] == ':' || issuer[n] == '/'))
+            return false;
+    }
+    return true;
+}
+
 static bool secure_cookies(const struct app *a)
 {
-    return strncmp(a->cfg->issuer, "http://", 7) != 0;
+    return web_secure_cookies(a->cfg->issuer);
 }
 
 void web_set_cookie(const struct app *a, http_response *rs, const char *name, const char *value,

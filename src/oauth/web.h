@@ -2,8 +2,7 @@
  * responses with security headers, cookies, CSRF tokens, redirects, and the sign-in session.
  *
  * Session cookie (DESIGN §5, issue "end-user sign-in"): 256 random bits, stored only as SHA-256,
- * HttpOnly, SameSite=Lax, Secure unless the issuer is plain http (allowed for loopback only, see
- * cfg check_issuer), Path=/; idle timeout cfg session_idle, absolute cfg session_max.
+ * HttpOnly, SameSite=Lax, Secure unless the issuer is plain http on a loopback host, Path=/; idle timeout cfg session_idle, absolute cfg session_max.
  * CSRF: the login form (no session yet) uses a double-submit cookie (WEB_CSRF_COOKIE) whose
  * HMAC under app.csrf_key is the form's token; forms shown to a signed-in user bind the token
  * to the session's sid instead. */
@@ -26,6 +25,8 @@ struct app;
 #define WEB_COOKIE_MAX 128
 #define WEB_HTML_TYPE "text/html; charset=utf-8"
 
+/* Whether cookies get the Secure attribute for this issuer (false only for http on loopback). */
+bool web_secure_cookies(const char *issuer);
 /* Moves html into rs as a text/html page with status and the security headers (CSP, no framing,
  * no referrer, no-store). html is left empty. */
 void web_html(http_response *rs, int status, idp_buf *html);

@@ -12,6 +12,7 @@
 #include "oauth/refresh.h"
 #include "oauth/token_policy.h"
 #include "oauth/user_tokens.h"
+#include "oauth/web.h"
 #include "policy/policy.h"
 
 #include <stdio.h>
@@ -262,13 +263,25 @@ static void token_policy_rules(void **state)
     buf_free(&cl);
 }
 
+static void secure_cookie_rule(void **state)
+{
+    assert_false(web_secure_cookies("http://127.0.0.1:8080"));
+    assert_false(web_secure_cookies("http://127.0.0.1"));
+    assert_false(web_secure_cookies("http://[::1]:8080"));
+    assert_false(web_secure_cookies("http://localhost:3000/idp"));
+    assert_true(web_secure_cookies("https://id.example.com"));
+    assert_true(web_secure_cookies("http://id.internal:8080"));      /* plain http elsewhere: Secure */
+    assert_true(web_secure_cookies("http://127.0.0.1.evil.example")); /* not loopback */
+    assert_true(web_secure_cookies("http://localhostx"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(authz_round_trip), cmocka_unit_test(authz_words),
         cmocka_unit_test(refresh_successors), cmocka_unit_test(jti_epochs),
         cmocka_unit_test(logout_claims), cmocka_unit_test(cache_signin_fields),
-        cmocka_unit_test(token_policy_rules),
+        cmocka_unit_test(token_policy_rules), cmocka_unit_test(secure_cookie_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
