@@ -142,6 +142,11 @@ static void sha256(const char *s, unsigned char out[32])
     EVP_Digest(s, strlen(s), out, &n, EVP_sha256(), NULL);
 }
 
+bool web_session_live(const store_session *s, int64_t now, int64_t idle)
+{
+    return now < s->expires_at && now - s->last_seen < idle;
+}
+
 idp_err web_session_load(struct app *a, const http_request *rq, int64_t now, store_session *s,
                          store_user *u, bool *found, idp_error *err)
 {
@@ -156,7 +161,7 @@ idp_err web_session_load(struct app *a, const http_request *rq, int64_t now, sto
     idp_err rc = a->st->ops->session_get(a->st, h, s, err);
     if (rc == IDP_ERR_NOT_FOUND) return IDP_OK;
     if (rc != IDP_OK) return rc;
-    bool live = now < s->expires_at && now - s->last_seen < a->cfg->session_idle;
+    bool live = web_session_live(s, now, a->cfg->session_idle);
     if (live) {
         rc = a->st->ops->user_get(a->st, s->user_id, u, err);
         if (rc == IDP_ERR_NOT_FOUND) {

@@ -48,6 +48,9 @@ bool web_login_csrf_ok(const struct app *a, const http_request *rq, const char *
 void web_session_csrf(const struct app *a, const store_session *s, char token[44]);
 bool web_session_csrf_ok(const struct app *a, const store_session *s, const char *token);
 
+/* A session is live before its absolute expiry (session_max after sign-in) and while it was
+ * used less than idle seconds ago (session_idle). */
+bool web_session_live(const store_session *s, int64_t now, int64_t idle);
 /* The request's live session and its user: *found false when there is no cookie, the session is
  * unknown, idle or past its absolute lifetime, or the user is gone, inactive or has had a
  * token_epoch change since sign-in (all of which end the session). Touches last_seen. */

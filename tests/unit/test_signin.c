@@ -263,6 +263,17 @@ static void token_policy_rules(void **state)
     buf_free(&cl);
 }
 
+static void session_timeouts(void **state)
+{
+    store_session s = {.created_at = 1000, .last_seen = 1000, .expires_at = 1000 + 43200};
+    assert_true(web_session_live(&s, 1000, 3600));
+    assert_true(web_session_live(&s, 1000 + 3599, 3600));
+    assert_false(web_session_live(&s, 1000 + 3600, 3600)); /* idle */
+    s.last_seen = 1000 + 40000;                             /* used recently ... */
+    assert_true(web_session_live(&s, 1000 + 43199, 3600));
+    assert_false(web_session_live(&s, 1000 + 43200, 3600)); /* ... but past its absolute end */
+}
+
 static void secure_cookie_rule(void **state)
 {
     assert_false(web_secure_cookies("http://127.0.0.1:8080"));
@@ -282,6 +293,7 @@ int main(void)
         cmocka_unit_test(refresh_successors), cmocka_unit_test(jti_epochs),
         cmocka_unit_test(logout_claims), cmocka_unit_test(cache_signin_fields),
         cmocka_unit_test(token_policy_rules), cmocka_unit_test(secure_cookie_rule),
+        cmocka_unit_test(session_timeouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
