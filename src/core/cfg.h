@@ -39,6 +39,9 @@ typedef struct cfg {
     int64_t refresh_ttl;    /* refresh_ttl: refresh token family lifetime, s (30d) */
     int64_t refresh_grace;  /* refresh_grace: same successor for a racing refresh, s (10) */
     int login_free_failures; /* login_free_failures: failures before back-off (5) */
+    int argon2_t;           /* argon2_t: Argon2id iterations of user passwords (2) */
+    int argon2_m_kib;       /* argon2_m_kib: Argon2id memory, KiB (19456 = 19 MiB) */
+    int argon2_p;           /* argon2_p: Argon2id lanes (1) */
     char *policy_env;       /* policy_env: environment overlay of the policy, or NULL */
     char *policy_file;      /* policy_file: applied at start and on SIGHUP when changed, or NULL */
 } cfg;

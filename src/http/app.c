@@ -167,6 +167,9 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     if ((rc = pkey_pepper(a->kek, a->scim_pepper, err)) != IDP_OK) return rc;
     if ((rc = kek_derive(a->kek, APP_CSRF_LABEL, a->csrf_key, err)) != IDP_OK) return rc;
     if ((rc = kek_derive(a->kek, APP_REFRESH_LABEL, a->refresh_key, err)) != IDP_OK) return rc;
+    a->pw_params = (password_params){.t = (uint32_t)c->argon2_t, .m_kib = (uint32_t)c->argon2_m_kib,
+                                     .p = (uint32_t)c->argon2_p};
+    login_configure(&a->pw_params);
     a->scim_rl = ratelimit_new(c->scim_rate, c->scim_burst, APP_SCIM_RATELIMIT_KEYS);
     size_t il = strlen(c->issuer);
     a->scim_base = xmalloc(il + sizeof "/scim/v2");

@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/snap.h"
 #include "keys/kek.h"
+#include "oauth/password.h"
 #include "oauth/ratelimit.h"
 #include "store/store.h"
 
@@ -39,6 +40,7 @@ struct app {
     unsigned char csrf_key[32];    /* HMAC key of CSRF tokens (APP_CSRF_LABEL); wiped on free */
     unsigned char refresh_key[32]; /* derives a refresh token's successor (APP_REFRESH_LABEL) */
     ratelimit *scim_rl;      /* per provisioning key (cfg scim_rate, scim_burst); owned */
+    password_params pw_params; /* from cfg argon2_* */
     char *scim_base;         /* cfg issuer + "/scim/v2", for Location and $ref URLs; owned */
     snap_slot keys;          /* keyset snapshots */
     snap_slot clients;       /* client_cache snapshots */

@@ -20,6 +20,10 @@ idp_err health_handle(struct app *a, http_request *rq, http_response *rs, idp_er
 idp_err ready_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 /* End-user sign-in (authorize.c, login.c, consent.c, userinfo.c, logout.c, web.c). */
 idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+/* Before the server starts its threads: the Argon2id parameters of the dummy hash a sign-in
+ * with an unknown account is verified against (login.c). */
+struct password_params;
+void login_configure(const struct password_params *pp);
 idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err consent_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);

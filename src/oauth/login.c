@@ -12,9 +12,9 @@
 #include "core/timeutil.h"
 #include "http/app.h"
 #include "http/request_form.h"
+#include "oauth/password.h"
 #include "oauth/web.h"
 
-#include <argon2.h>
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,15 +29,23 @@
 static char dummy_hash[128];
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 
-/* Same parameters as SCIM password hashing (t=2, m=19 MiB, p=1), so a miss costs what a hit does. */
+static password_params dummy_params = {.t = 2, .m_kib = 19456, .p = 1};
+
+void login_configure(const password_params *pp)
+{
+    dummy_params = *pp;
+}
+
+/* The configured parameters (cfg argon2_*), so a miss costs what a hit does. */
 static void dummy_init(void)
 {
-    unsigned char salt[16], pw[16];
-    rand_bytes(salt, sizeof salt);
+    unsigned char pw[16];
+    char *h = NULL;
     rand_bytes(pw, sizeof pw);
-    if (argon2id_hash_encoded(2, 19456, 1, pw, sizeof pw, salt, sizeof salt, 32, dummy_hash,
-                              sizeof dummy_hash) != ARGON2_OK)
-        dummy_hash[0] = '\0';
+    if (password_hash(&dummy_params, (const char *)pw, sizeof pw, &h, NULL) == IDP_OK &&
+        strlen(h) < sizeof dummy_hash)
+        memcpy(dummy_hash, h, strlen(h) + 1);
+    free(h);
 }
 
 static void audit(struct app *a, const char *actor, const char *action, const char *target,
@@ -126,10 +134,19 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
     bool ok = false;
     idp_err ur = a->st->ops->user_get_by_name(a->st, user, &u, NULL);
     if (ur == IDP_OK && u.active && u.password_hash) {
-        ok = argon2id_verify(u.password_hash, pw, strlen(pw)) == ARGON2_OK;
+        ok = password_verify(u.password_hash, pw, strlen(pw));
     } else {
         pthread_once(&dummy_once, dummy_init);
-        if (dummy_hash[0]) argon2id_verify(dummy_hash, pw, strlen(pw));
+        if (dummy_hash[0]) password_verify(dummy_hash, pw, strlen(pw));
+    }
+    if (ok && password_needs_rehash(u.password_hash, &a->pw_params)) {
+        /* DESIGN §5: the stored hash used other Argon2id parameters: rehash now that the
+         * password is known (a failure only leaves the old hash) */
+        char *nh = NULL;
+        bool done = false;
+        if (password_hash(&a->pw_params, pw, strlen(pw), &nh, NULL) == IDP_OK)
+            a->st->ops->user_rehash(a->st, u.id, u.password_hash, nh, &done, NULL);
+        free(nh);
     }
     if (!ok) {
         int64_t x = 0;

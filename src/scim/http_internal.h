@@ -7,6 +7,7 @@
 #define IDPD_SCIM_HTTP_INTERNAL_H
 
 #include "core/err.h"
+#include "oauth/password.h"
 #include "http/request.h"
 #include "http/response.h"
 #include "scim/filter.h"
@@ -123,11 +124,11 @@ json_t *http_changed(const json_t *before, const json_t *after, bool password_se
 idp_err http_audit(store *st, const char *actor, const char *action, const char *target_type,
                    const char *target_id, int64_t before_version, int64_t after_version,
                    json_t *changed, idp_error *err);
-/* Removes "password" from doc; when it was there, hashes it with Argon2id (t=2, m=19456 KiB,
- * p=1, 16-byte random salt, 32-byte tag; OWASP) into *hash (owned, encoded form) and wipes the
+/* Removes "password" from doc; when it was there, hashes it with Argon2id (oauth/password.h,
+ * parameters pp from cfg argon2_*) into *hash (owned, encoded form) and wipes the
  * plaintext. *hash NULL when doc had no password. Not a string or longer than
  * HTTP_PASSWORD_MAX_LEN -> IDP_ERR_SCIM_INVALID_VALUE. */
-idp_err http_password_take(json_t *doc, char **hash, idp_error *err);
+idp_err http_password_take(json_t *doc, const password_params *pp, char **hash, idp_error *err);
 /* Overwrites, in a parsed request body, the bytes of every "password" member (any case, at any
  * depth) and of the value of PatchOp operations whose path is "password". */
 void http_password_wipe(json_t *obj);

@@ -188,7 +188,7 @@ HTTP_SCIM_HANDLER(http_users_create)
     if (rc != IDP_OK) return rc;
     if ((rc = http_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
     if ((rc = scim_resource_normalize(RT, body, &doc, NULL, err)) != IDP_OK) goto out;
-    if ((rc = http_password_take(doc, &hash, err)) != IDP_OK) goto out;
+    if ((rc = http_password_take(doc, &a->pw_params, &hash, err)) != IDP_OK) goto out;
     if ((rc = columns_from_doc(doc, &u, err)) != IDP_OK) goto out;
     rand_uuid(id);
     text = jsonx_dump(doc);
@@ -271,7 +271,7 @@ HTTP_SCIM_HANDLER(http_users_replace)
     if (rc != IDP_OK) return rc;
     if ((rc = http_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
     if ((rc = scim_resource_normalize(RT, body, &doc, NULL, err)) != IDP_OK) goto out;
-    if ((rc = http_password_take(doc, &hash, err)) != IDP_OK) goto out; /* before the lock */
+    if ((rc = http_password_take(doc, &a->pw_params, &hash, err)) != IDP_OK) goto out; /* before the lock */
     if ((rc = store_tx_begin(a->st, err)) != IDP_OK) goto out;
     tx = true;
     if ((rc = user_load(a, rq->param, &cur, err)) != IDP_OK) goto out;
@@ -312,7 +312,7 @@ HTTP_SCIM_HANDLER(http_users_patch)
     }
     json_object_set_new(doc, "active", json_boolean(cur.active));
     if ((rc = scim_patch_apply(RT, doc, body, &md, err)) != IDP_OK) goto out;
-    if ((rc = http_password_take(doc, &hash, err)) != IDP_OK) goto out;
+    if ((rc = http_password_take(doc, &a->pw_params, &hash, err)) != IDP_OK) goto out;
     if ((rc = user_write(a, actor, "user.patch", &cur, doc, hash, err)) != IDP_OK) goto out;
     if ((rc = store_tx_commit(a->st, err)) != IDP_OK) goto out;
     tx = false;

@@ -13,11 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define HTTP_ARGON2_T 2
-#define HTTP_ARGON2_M_KIB 19456
-#define HTTP_ARGON2_P 1
-#define HTTP_ARGON2_SALT 16
-#define HTTP_ARGON2_TAG 32
 
 static int cmp_str(const void *x, const void *y)
 {
@@ -80,7 +75,7 @@ idp_err http_audit(store *st, const char *actor, const char *action, const char 
     return rc;
 }
 
-idp_err http_password_take(json_t *doc, char **hash, idp_error *err)
+idp_err http_password_take(json_t *doc, const password_params *pp, char **hash, idp_error *err)
 {
     *hash = NULL;
     json_t *pw = json_object_get(doc, "password");
@@ -95,18 +90,7 @@ idp_err http_password_take(json_t *doc, char **hash, idp_error *err)
                       HTTP_PASSWORD_MAX_LEN);
         goto out;
     }
-    unsigned char salt[HTTP_ARGON2_SALT];
-    rand_bytes(salt, sizeof salt);
-    size_t len = argon2_encodedlen(HTTP_ARGON2_T, HTTP_ARGON2_M_KIB, HTTP_ARGON2_P, sizeof salt,
-                                   HTTP_ARGON2_TAG, Argon2_id);
-    enc = xmalloc(len);
-    int r = argon2id_hash_encoded(HTTP_ARGON2_T, HTTP_ARGON2_M_KIB, HTTP_ARGON2_P,
-                                  json_string_value(pw), n, salt, sizeof salt, HTTP_ARGON2_TAG, enc,
-                                  len);
-    if (r != ARGON2_OK) {
-        rc = IDP_FAIL(err, IDP_ERR_CRYPTO, "argon2id: %s", argon2_error_message(r));
-        goto out;
-    }
+    if ((rc = password_hash(pp, json_string_value(pw), n, &enc, err)) != IDP_OK) goto out;
     *hash = enc;
     enc = NULL;
 out:

@@ -92,6 +92,8 @@ idp_err sqo_login_fail(store *st, const char *key, int64_t now, int64_t *fails, 
 idp_err sqo_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *last_at,
                            idp_error *err);
 idp_err sqo_login_fail_reset(store *st, const char *key, idp_error *err);
+idp_err sqo_user_rehash(store *st, const char *user_id, const char *old_hash, const char *new_hash,
+                        bool *done, idp_error *err);
 idp_err sqo_consent_get(store *st, const char *user_id, const char *client_id, char **scope,
                         idp_error *err);
 idp_err sqo_consent_set(store *st, const char *user_id, const char *client_id, const char *scope,

@@ -384,6 +384,11 @@ typedef struct store_ops {
                            idp_error *err);
     idp_err (*consent_set)(store *st, const char *user_id, const char *client_id,
                            const char *scope, int64_t now, idp_error *err);
+    /* Replaces a user's password hash by new_hash only while it is still old_hash (a rehash
+     * with new Argon2id parameters at sign-in, DESIGN §5); no version bump, it is not a SCIM
+     * change. *done false when the hash had changed meanwhile or the user is gone. */
+    idp_err (*user_rehash)(store *st, const char *user_id, const char *old_hash,
+                           const char *new_hash, bool *done, idp_error *err);
 
     /* Policy versions (DESIGN §7). insert assigns p->version (monotonic, never reused) and
      * p->created_at when 0; TOO_LARGE past STORE_POLICY_MAX; INVALID unless sha256 is 64

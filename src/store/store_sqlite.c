@@ -860,6 +860,7 @@ static const store_ops sq_ops = {
     .login_fail_reset = sqo_login_fail_reset,
     .assertion_jti_use = sqo_assertion_jti_use,
     .consent_get = sqo_consent_get,
+    .user_rehash = sqo_user_rehash,
     .consent_set = sqo_consent_set,
     .policy_insert = sqo_policy_insert,
     .policy_get = sqo_policy_get,

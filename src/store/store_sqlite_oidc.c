@@ -65,6 +65,7 @@ typedef enum sqo_id {
     O_AJ_USE,
     O_CS_GET,
     O_CS_SET,
+    O_PW_REHASH,
     O_PV_INSERT,
     O_PV_GET,
     O_PV_LIST,
@@ -135,6 +136,7 @@ static const char *const sqo_sql[O__COUNT] = {
 
     [O_AJ_USE] = "INSERT INTO assertion_jtis (client_id, jti, exp) VALUES (?1, ?2, ?3)",
 
+    [O_PW_REHASH] = "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
     [O_CS_GET] = "SELECT scope FROM consents WHERE user_id = ?1 AND client_id = ?2",
     [O_CS_SET] = "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES (?1, ?2, ?3, ?4) "
                  "ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, "
@@ -848,6 +850,30 @@ idp_err sqo_consent_set(store *st, const char *user_id, const char *client_id, c
     sq_bind_text(q, 3, scope, &b);
     sq_bind_i64(q, 4, now, &b);
     return sq_write(q, b, "consent_set", NULL, err);
+}
+
+/* ---- password rehash (DESIGN §5) ------------------------------------------------------------ */
+
+idp_err sqo_user_rehash(store *st, const char *user_id, const char *old_hash, const char *new_hash,
+                        bool *done, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *done = false;
+    if (!nonempty(user_id) || !nonempty(old_hash) || !nonempty(new_hash))
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: user_rehash: missing field");
+    idp_err rc = stmt(st, O_PW_REHASH, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, user_id, &b);
+    sq_bind_text(q, 2, old_hash, &b);
+    sq_bind_text(q, 3, new_hash, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_DONE)
+        *done = sqlite3_changes(sqlite3_db_handle(q)) == 1;
+    else
+        rc = sq_fail(err, r, "user_rehash");
+    sq_done(q);
+    return rc;
 }
 
 /* ---- policy versions (DESIGN §7) ------------------------------------------------------------ */

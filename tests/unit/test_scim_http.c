@@ -445,28 +445,45 @@ static void passwords(void **state)
 {
     idp_error e = {0};
     char *hash = NULL;
+    const password_params dflt = {.t = 2, .m_kib = 19456, .p = 1}, *pp = &dflt;
     json_t *doc = json_pack("{s:s, s:s}", "userName", "a", "password", "correct horse");
-    assert_int_equal(http_password_take(doc, &hash, &e), IDP_OK);
+    assert_int_equal(http_password_take(doc, pp, &hash, &e), IDP_OK);
     assert_null(json_object_get(doc, "password"));
     assert_non_null(hash);
     assert_true(strncmp(hash, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0);
     assert_int_equal(argon2id_verify(hash, "correct horse", 13), ARGON2_OK);
     assert_int_not_equal(argon2id_verify(hash, "wrong", 5), ARGON2_OK);
+    /* oauth/password: verify, and rehash detection when the parameters change */
+    assert_true(password_verify(hash, "correct horse", 13));
+    assert_false(password_verify(hash, "correct horsE", 13));
+    assert_false(password_verify("$argon2i$v=19$m=8,t=1,p=1$xx$yy", "x", 1)); /* not Argon2id */
+    assert_false(password_verify(NULL, "x", 1));
+    assert_false(password_needs_rehash(hash, &dflt));
+    password_params more = {.t = 3, .m_kib = 19456, .p = 1};
+    assert_true(password_needs_rehash(hash, &more));
+    assert_true(password_needs_rehash(NULL, &dflt));
+    char *h3 = NULL;
+    assert_int_equal(password_hash(&more, "pw", 2, &h3, &e), IDP_OK);
+    assert_true(strncmp(h3, "$argon2id$v=19$m=19456,t=3,p=1$", 31) == 0);
+    assert_false(password_needs_rehash(h3, &more));
+    free(h3);
+    password_params bad = {.t = 0, .m_kib = 1, .p = 0};
+    assert_int_equal(password_hash(&bad, "pw", 2, &h3, &e), IDP_ERR_CRYPTO);
     free(hash);
     hash = NULL;
-    assert_int_equal(http_password_take(doc, &hash, &e), IDP_OK); /* none: nothing to do */
+    assert_int_equal(http_password_take(doc, pp, &hash, &e), IDP_OK); /* none: nothing to do */
     assert_null(hash);
     json_object_set_new(doc, "password", json_integer(5));
-    assert_int_equal(http_password_take(doc, &hash, &e), IDP_ERR_SCIM_INVALID_VALUE);
+    assert_int_equal(http_password_take(doc, pp, &hash, &e), IDP_ERR_SCIM_INVALID_VALUE);
     assert_null(json_object_get(doc, "password"));
     json_object_set_new(doc, "password", json_string(""));
-    assert_int_equal(http_password_take(doc, &hash, &e), IDP_ERR_SCIM_INVALID_VALUE);
+    assert_int_equal(http_password_take(doc, pp, &hash, &e), IDP_ERR_SCIM_INVALID_VALUE);
     char *big = malloc(HTTP_PASSWORD_MAX_LEN + 2);
     memset(big, 'p', HTTP_PASSWORD_MAX_LEN + 1);
     big[HTTP_PASSWORD_MAX_LEN + 1] = '\0';
     json_object_set_new(doc, "password", json_string(big));
     free(big);
-    assert_int_equal(http_password_take(doc, &hash, &e), IDP_ERR_SCIM_INVALID_VALUE);
+    assert_int_equal(http_password_take(doc, pp, &hash, &e), IDP_ERR_SCIM_INVALID_VALUE);
     assert_null(hash);
     assert_null(strstr(e.msg, "ppp"));
     json_decref(doc);

@@ -853,6 +853,35 @@ static void consent(void **state)
     assert_int_equal(st->ops->consent_get(st, "u1", "c2", &sc, &e), IDP_ERR_NOT_FOUND);
 }
 
+static void user_rehash(void **state)
+{
+    store *st = ((fx *)*state)->st;
+    idp_error e = {0};
+    bool done = true;
+    /* u1 has no password: nothing to replace */
+    assert_int_equal(st->ops->user_rehash(st, "u1", "$old", "$new", &done, &e), IDP_OK);
+    assert_false(done);
+    store_user u = {0};
+    assert_int_equal(st->ops->user_get(st, "u1", &u, &e), IDP_OK);
+    store_user cur = u;
+    cur.password_hash = "$old";
+    int64_t v = u.version;
+    assert_int_equal(st->ops->user_replace(st, &cur, 0, &e), IDP_OK);
+    store_user_clear(&u);
+    assert_int_equal(st->ops->user_get(st, "u1", &u, &e), IDP_OK);
+    v = u.version;
+    store_user_clear(&u);
+    assert_int_equal(st->ops->user_rehash(st, "u1", "$other", "$new", &done, &e), IDP_OK);
+    assert_false(done); /* changed meanwhile: compare-and-swap */
+    assert_int_equal(st->ops->user_rehash(st, "u1", "$old", "$new", &done, &e), IDP_OK);
+    assert_true(done);
+    assert_int_equal(st->ops->user_get(st, "u1", &u, &e), IDP_OK);
+    assert_string_equal(u.password_hash, "$new");
+    assert_int_equal(u.version, v); /* not a SCIM change */
+    store_user_clear(&u);
+    assert_int_equal(st->ops->user_rehash(st, "u1", "", "$x", &done, &e), IDP_ERR_INVALID);
+}
+
 /* ---- policy versions ------------------------------------------------------------------------ */
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -1261,6 +1290,7 @@ int main(void)
         T(login_throttle),
         T(assertion_jti),
         T(consent),
+        T(user_rehash),
         T(policy_versions),
         T(policy_monotonic_across_handles),
         T(prune),
