@@ -26,18 +26,9 @@ static idp_err members_attr(struct app *a, const char *group_id, json_t *full, i
     size_t n = 0;
     idp_err rc = a->st->ops->group_members(a->st, group_id, &refs, &n, err);
     if (rc != IDP_OK) return rc;
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char *ref = http_location(a->scim_base, "/Users", refs[i].id);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s*, s:s}", "value", refs[i].id, "$ref",
-                                             ref, "display", refs[i].display, "type", "User"));
-        free(ref);
-    }
+    json_t *arr = http_refs_json(a->scim_base, "/Users", refs, n, "User");
+    if (arr) json_object_set_new(full, "members", arr);
     store_ref_list_free(refs, n);
-    if (json_array_size(arr))
-        json_object_set_new(full, "members", arr);
-    else
-        json_decref(arr);
     return IDP_OK;
 }
 
@@ -100,82 +91,36 @@ static bool delta_empty(const store_member_delta *d)
     return !d->replace_all && d->nadd == 0 && d->nremove == 0;
 }
 
-HTTP_SCIM_HANDLER(http_groups_get)
+static idp_err reader_get(struct app *a, const char *id, bool want_sub, json_t **full,
+                         int64_t *version, idp_error *err)
 {
-    char actor[HTTP_ACTOR_MAX];
     store_group g = {0};
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
-    if (rc != IDP_OK) return rc;
-    if ((rc = group_load(a, rq->param, &g, err)) != IDP_OK) goto out;
-    if (http_if_none_match(rq, g.version)) { /* RFC 9110 §13.1.2 */
-        char etag[HTTP_ETAG_MAX];
-        http_etag(g.version, etag);
-        response_header_set(rs, "ETag", etag);
-        rc = IDP_FAIL(err, IDP_ERR_NOT_MODIFIED, "not modified");
-        goto out;
-    }
-    rc = group_render(a, rq, rs, 200, &g, err);
-out:
+    idp_err rc = group_load(a, id, &g, err);
+    if (rc == IDP_OK) rc = group_full(a, &g, want_sub, full, err);
+    *version = g.version;
     store_group_clear(&g);
     return rc;
 }
 
-static idp_err list_run(struct app *a, http_response *rs, const http_list *l, idp_error *err)
+static idp_err reader_query(struct app *a, const store_query *q, bool want_sub, json_t *res,
+                           int64_t *total, idp_error *err)
 {
     store_group *rows = NULL;
     size_t n = 0;
-    int64_t total = 0;
-    json_t *res = json_array(), *full = NULL, *proj = NULL;
-    store_query q = {.rt = RT,
-                     .filter = l->filter,
-                     .sort_by = l->sort_by,
-                     .descending = l->descending,
-                     .start_index = l->start_index,
-                     .count = l->count};
-    bool members = http_list_wants(l->attributes, l->excluded, SCIM_URN_GROUP, "members");
-    idp_err rc = a->st->ops->group_query(a->st, &q, &rows, &n, &total, err);
-    for (size_t i = 0; rc == IDP_OK && i < n; i++) {
-        if ((rc = group_full(a, &rows[i], members, &full, err)) != IDP_OK) break;
-        rc = scim_project(RT, full, l->attributes, l->excluded, &proj, err);
-        json_decref(full);
-        if (rc == IDP_OK) json_array_append_new(res, proj);
-    }
+    json_t *full = NULL;
+    idp_err rc = a->st->ops->group_query(a->st, q, &rows, &n, total, err);
+    for (size_t i = 0; rc == IDP_OK && i < n; i++)
+        if ((rc = group_full(a, &rows[i], want_sub, &full, err)) == IDP_OK) json_array_append_new(res, full);
     store_group_list_free(rows, n);
-    if (rc != IDP_OK) {
-        json_decref(res);
-        return rc;
-    }
-    json_t *body = http_list_response(res, total, l->start_index);
-    rc = http_render_json(rs, body, err);
-    json_decref(body);
     return rc;
 }
 
-HTTP_SCIM_HANDLER(http_groups_list)
-{
-    char actor[HTTP_ACTOR_MAX];
-    http_list l = {0};
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
-    if (rc == IDP_OK) rc = http_list_from_query(rq, RT, &l, err);
-    if (rc == IDP_OK) rc = list_run(a, rs, &l, err);
-    http_list_clear(&l);
-    return rc;
-}
+static const http_reader reader = {.rt = RT, .urn = SCIM_URN_GROUP, .sub_attr = "members",
+                                   .get = reader_get, .query = reader_query};
 
-/* POST /Groups/.search (RFC 7644 §3.4.3): a query, so the read scope suffices. */
-HTTP_SCIM_HANDLER(http_groups_search)
-{
-    char actor[HTTP_ACTOR_MAX];
-    http_list l = {0};
-    json_t *body = NULL;
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
-    if (rc == IDP_OK) rc = http_body_json(rq, (size_t)a->cfg->max_body, &body, err);
-    if (rc == IDP_OK) rc = http_list_from_search(body, RT, &l, err);
-    if (rc == IDP_OK) rc = list_run(a, rs, &l, err);
-    json_decref(body);
-    http_list_clear(&l);
-    return rc;
-}
+HTTP_SCIM_HANDLER(http_groups_get) { return http_read_get(&reader, a, rq, rs, err); }
+HTTP_SCIM_HANDLER(http_groups_list) { return http_read_list(&reader, a, rq, rs, err); }
+HTTP_SCIM_HANDLER(http_groups_search) { return http_read_search(&reader, a, rq, rs, err); }
 
 /* Audit detail for a group write: changed attributes, plus "members" when the delta does
  * anything. */

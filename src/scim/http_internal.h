@@ -114,6 +114,32 @@ idp_err http_render_json(http_response *rs, const json_t *v, idp_error *err);
 /* A ListResponse (RFC 7644 §3.4.2) around resources (stolen). */
 json_t *http_list_response(json_t *resources, int64_t total, int64_t start_index);
 
+/* A readOnly reference list (User "groups", Group "members", RFC 7643 §4.1.2 / §4.2) from refs:
+ * [{"value", "$ref": base + endpoint + "/" + id, "display", "type"}]; NULL when refs is empty. */
+json_t *http_refs_json(const char *base, const char *endpoint, const store_ref *refs, size_t n,
+                       const char *type);
+
+/* The kind-specific half of the read endpoints (GET by id, GET list, POST .search), which
+ * http_read_* run the same way for Users and Groups. */
+typedef struct http_reader {
+    const scim_resource_type *rt;
+    const char *urn;      /* core schema URN, for attributes/excludedAttributes */
+    const char *sub_attr; /* the costly readOnly sub-list ("groups", "members") */
+    /* The full representation of id (with the sub-list when want_sub) and its version;
+     * NOT_FOUND with a SCIM message. */
+    idp_err (*get)(struct app *a, const char *id, bool want_sub, json_t **full, int64_t *version,
+                   idp_error *err);
+    /* Runs q; appends each row's full representation to res; *total. */
+    idp_err (*query)(struct app *a, const store_query *q, bool want_sub, json_t *res,
+                     int64_t *total, idp_error *err);
+} http_reader;
+idp_err http_read_get(const http_reader *k, struct app *a, const http_request *rq,
+                      http_response *rs, idp_error *err);
+idp_err http_read_list(const http_reader *k, struct app *a, const http_request *rq,
+                       http_response *rs, idp_error *err);
+idp_err http_read_search(const http_reader *k, struct app *a, const http_request *rq,
+                         http_response *rs, idp_error *err);
+
 /* ---- http_write.c ---- */
 
 /* Top-level member names whose values differ between before and after (either may be NULL),

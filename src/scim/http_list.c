@@ -4,6 +4,9 @@
 
 #include "core/buf.h"
 #include "core/mem.h"
+#include "http/app.h"
+#include "oauth/pkey.h"
+#include "scim/patch.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -301,4 +304,101 @@ bool http_list_wants(const char *attributes, const char *excluded, const char *u
     /* excluding only a sub-attribute (members.display) still needs the attribute */
     if (excluded && *excluded) return !list_names(excluded, urn, name, false);
     return true;
+}
+
+json_t *http_refs_json(const char *base, const char *endpoint, const store_ref *refs, size_t n,
+                       const char *type)
+{
+    if (n == 0) return NULL;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char *ref = http_location(base, endpoint, refs[i].id);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s*, s:s}", "value", refs[i].id, "$ref",
+                                             ref, "display", refs[i].display, "type", type));
+        free(ref);
+    }
+    return arr;
+}
+
+idp_err http_read_get(const http_reader *k, struct app *a, const http_request *rq,
+                      http_response *rs, idp_error *err)
+{
+    char actor[HTTP_ACTOR_MAX];
+    json_t *full = NULL;
+    int64_t version = 0;
+    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
+    if (rc != IDP_OK) return rc;
+    const char *attrs = request_query(rq, "attributes");
+    const char *excl = request_query(rq, "excludedAttributes");
+    bool sub = http_list_wants(attrs, excl, k->urn, k->sub_attr);
+    if ((rc = k->get(a, rq->param, sub, &full, &version, err)) != IDP_OK) return rc;
+    if (http_if_none_match(rq, version)) { /* RFC 9110 §13.1.2 */
+        char etag[HTTP_ETAG_MAX];
+        http_etag(version, etag);
+        response_header_set(rs, "ETag", etag);
+        rc = IDP_FAIL(err, IDP_ERR_NOT_MODIFIED, "not modified");
+    } else {
+        rc = http_render_resource(rs, 200, k->rt, full, attrs, excl, version, err);
+    }
+    json_decref(full);
+    return rc;
+}
+
+static idp_err read_run(const http_reader *k, struct app *a, http_response *rs, const http_list *l,
+                        idp_error *err)
+{
+    json_t *res = json_array(), *all = json_array(), *proj = NULL;
+    int64_t total = 0;
+    store_query q = {.rt = k->rt,
+                     .filter = l->filter,
+                     .sort_by = l->sort_by,
+                     .descending = l->descending,
+                     .start_index = l->start_index,
+                     .count = l->count};
+    bool sub = http_list_wants(l->attributes, l->excluded, k->urn, k->sub_attr);
+    idp_err rc = k->query(a, &q, sub, all, &total, err);
+    size_t i;
+    json_t *full;
+    json_array_foreach(all, i, full) {
+        if (rc != IDP_OK) break;
+        if ((rc = scim_project(k->rt, full, l->attributes, l->excluded, &proj, err)) == IDP_OK)
+            json_array_append_new(res, proj);
+    }
+    json_decref(all);
+    if (rc != IDP_OK) {
+        json_decref(res);
+        return rc;
+    }
+    json_t *body = http_list_response(res, total, l->start_index);
+    rc = http_render_json(rs, body, err);
+    json_decref(body);
+    return rc;
+}
+
+idp_err http_read_list(const http_reader *k, struct app *a, const http_request *rq,
+                       http_response *rs, idp_error *err)
+{
+    char actor[HTTP_ACTOR_MAX];
+    http_list l = {0};
+    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
+    if (rc == IDP_OK) rc = http_list_from_query(rq, k->rt, &l, err);
+    if (rc == IDP_OK) rc = read_run(k, a, rs, &l, err);
+    http_list_clear(&l);
+    return rc;
+}
+
+/* POST .search (RFC 7644 §3.4.3): a query, so the read scope suffices. */
+idp_err http_read_search(const http_reader *k, struct app *a, const http_request *rq,
+                         http_response *rs, idp_error *err)
+{
+    char actor[HTTP_ACTOR_MAX];
+    http_list l = {0};
+    json_t *body = NULL;
+    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
+    if (rc == IDP_OK) rc = http_body_json(rq, (size_t)a->cfg->max_body, &body, err);
+    if (rc == IDP_OK) rc = http_list_from_search(body, k->rt, &l, err);
+    if (rc == IDP_OK) rc = read_run(k, a, rs, &l, err);
+    json_decref(body);
+    http_list_clear(&l);
+    return rc;
 }

@@ -26,18 +26,9 @@ static idp_err groups_attr(struct app *a, const char *user_id, json_t *full, idp
     size_t n = 0;
     idp_err rc = a->st->ops->user_groups(a->st, user_id, &refs, &n, err);
     if (rc != IDP_OK) return rc;
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char *ref = http_location(a->scim_base, "/Groups", refs[i].id);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s*, s:s}", "value", refs[i].id, "$ref",
-                                             ref, "display", refs[i].display, "type", "direct"));
-        free(ref);
-    }
+    json_t *arr = http_refs_json(a->scim_base, "/Groups", refs, n, "direct");
+    if (arr) json_object_set_new(full, "groups", arr);
     store_ref_list_free(refs, n);
-    if (json_array_size(arr))
-        json_object_set_new(full, "groups", arr);
-    else
-        json_decref(arr);
     return IDP_OK;
 }
 
@@ -100,82 +91,36 @@ static idp_err user_load(struct app *a, const char *id, store_user *out, idp_err
     return rc;
 }
 
-HTTP_SCIM_HANDLER(http_users_get)
+static idp_err reader_get(struct app *a, const char *id, bool want_sub, json_t **full,
+                         int64_t *version, idp_error *err)
 {
-    char actor[HTTP_ACTOR_MAX];
     store_user u = {0};
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
-    if (rc != IDP_OK) return rc;
-    if ((rc = user_load(a, rq->param, &u, err)) != IDP_OK) goto out;
-    if (http_if_none_match(rq, u.version)) { /* RFC 9110 §13.1.2 */
-        char etag[HTTP_ETAG_MAX];
-        http_etag(u.version, etag);
-        response_header_set(rs, "ETag", etag);
-        rc = IDP_FAIL(err, IDP_ERR_NOT_MODIFIED, "not modified");
-        goto out;
-    }
-    rc = user_render(a, rq, rs, 200, &u, err);
-out:
+    idp_err rc = user_load(a, id, &u, err);
+    if (rc == IDP_OK) rc = user_full(a, &u, want_sub, full, err);
+    *version = u.version;
     store_user_clear(&u);
     return rc;
 }
 
-static idp_err list_run(struct app *a, http_response *rs, const http_list *l, idp_error *err)
+static idp_err reader_query(struct app *a, const store_query *q, bool want_sub, json_t *res,
+                           int64_t *total, idp_error *err)
 {
     store_user *rows = NULL;
     size_t n = 0;
-    int64_t total = 0;
-    json_t *res = json_array(), *full = NULL, *proj = NULL;
-    store_query q = {.rt = RT,
-                     .filter = l->filter,
-                     .sort_by = l->sort_by,
-                     .descending = l->descending,
-                     .start_index = l->start_index,
-                     .count = l->count};
-    bool groups = http_list_wants(l->attributes, l->excluded, SCIM_URN_USER, "groups");
-    idp_err rc = a->st->ops->user_query(a->st, &q, &rows, &n, &total, err);
-    for (size_t i = 0; rc == IDP_OK && i < n; i++) {
-        if ((rc = user_full(a, &rows[i], groups, &full, err)) != IDP_OK) break;
-        rc = scim_project(RT, full, l->attributes, l->excluded, &proj, err);
-        json_decref(full);
-        if (rc == IDP_OK) json_array_append_new(res, proj);
-    }
+    json_t *full = NULL;
+    idp_err rc = a->st->ops->user_query(a->st, q, &rows, &n, total, err);
+    for (size_t i = 0; rc == IDP_OK && i < n; i++)
+        if ((rc = user_full(a, &rows[i], want_sub, &full, err)) == IDP_OK) json_array_append_new(res, full);
     store_user_list_free(rows, n);
-    if (rc != IDP_OK) {
-        json_decref(res);
-        return rc;
-    }
-    json_t *body = http_list_response(res, total, l->start_index);
-    rc = http_render_json(rs, body, err);
-    json_decref(body);
     return rc;
 }
 
-HTTP_SCIM_HANDLER(http_users_list)
-{
-    char actor[HTTP_ACTOR_MAX];
-    http_list l = {0};
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
-    if (rc == IDP_OK) rc = http_list_from_query(rq, RT, &l, err);
-    if (rc == IDP_OK) rc = list_run(a, rs, &l, err);
-    http_list_clear(&l);
-    return rc;
-}
+static const http_reader reader = {.rt = RT, .urn = SCIM_URN_USER, .sub_attr = "groups",
+                                   .get = reader_get, .query = reader_query};
 
-/* POST /Users/.search (RFC 7644 §3.4.3): a query, so the read scope suffices. */
-HTTP_SCIM_HANDLER(http_users_search)
-{
-    char actor[HTTP_ACTOR_MAX];
-    http_list l = {0};
-    json_t *body = NULL;
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
-    if (rc == IDP_OK) rc = http_body_json(rq, (size_t)a->cfg->max_body, &body, err);
-    if (rc == IDP_OK) rc = http_list_from_search(body, RT, &l, err);
-    if (rc == IDP_OK) rc = list_run(a, rs, &l, err);
-    json_decref(body);
-    http_list_clear(&l);
-    return rc;
-}
+HTTP_SCIM_HANDLER(http_users_get) { return http_read_get(&reader, a, rq, rs, err); }
+HTTP_SCIM_HANDLER(http_users_list) { return http_read_list(&reader, a, rq, rs, err); }
+HTTP_SCIM_HANDLER(http_users_search) { return http_read_search(&reader, a, rq, rs, err); }
 
 HTTP_SCIM_HANDLER(http_users_create)
 {
