@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "core/mem.h"
+#include "core/timeutil.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -213,4 +214,18 @@ idp_err cli_read_file(const char *path, idp_buf *out, idp_error *e)
     if (!rc && ferror(f)) rc = IDP_FAIL(e, IDP_ERR_IO, "cannot read %s", path);
     fclose(f);
     return rc;
+}
+
+idp_err cli_audit(cli *c, const char *action, const char *target_type, const char *target_id,
+                  const char *detail, idp_error *e)
+{
+    store_audit ev;
+    memset(&ev, 0, sizeof ev);
+    ev.time_ms = time_now_ms();
+    ev.actor = (char *)"cli";
+    ev.action = (char *)action;
+    ev.target_type = (char *)target_type;
+    ev.target_id = (char *)target_id;
+    ev.detail = (char *)detail;
+    return c->st->ops->audit_append(c->st, &ev, e);
 }

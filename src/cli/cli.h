@@ -102,6 +102,9 @@ void cli_print_json(json_t *v);
 const char *cli_printable(const char *s);
 /* JSON array of the words of a space-separated list (NULL/"" -> []). New reference. */
 json_t *cli_words_json(const char *list);
+/* Appends an audit event with actor "cli" (DESIGN §9: every admin action is audited). */
+idp_err cli_audit(cli *c, const char *action, const char *target_type, const char *target_id,
+                  const char *detail, idp_error *e);
 /* Reads a whole file into out (its cap bounds the size: IDP_ERR_TOO_LARGE). */
 idp_err cli_read_file(const char *path, idp_buf *out, idp_error *e);
 

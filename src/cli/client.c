@@ -192,7 +192,8 @@ static int do_create(cli *c, const create_args *a)
     row.created_at = row.secret_rotated_at = time_now();
     bool with_secret = client_reg_has_secret(&row);
     if ((with_secret && new_secret(c, &row, &secret, &e) != IDP_OK) ||
-        store_client_insert(c->st, &row, &e)) {
+        store_client_insert(c->st, &row, &e) ||
+        cli_audit(c, "client.create", "Client", row.client_id, NULL, &e)) {
         rc = cli_fail_err(c, &e);
         goto out;
     }
@@ -257,7 +258,8 @@ static int do_one(cli *c, const char *sub, const char *id)
         else
             print_client_human(&row);
     } else if (!strcmp(sub, "delete")) {
-        if (store_client_delete(c->st, id, &e) != IDP_OK) {
+        if (store_client_delete(c->st, id, &e) != IDP_OK ||
+            cli_audit(c, "client.delete", "Client", id, NULL, &e) != IDP_OK) {
             rc = cli_fail_err(c, &e);
             goto out;
         }
@@ -268,7 +270,8 @@ static int do_one(cli *c, const char *sub, const char *id)
     } else {
         int64_t now = time_now();
         if (new_secret(c, &row, &secret, &e) != IDP_OK ||
-            store_client_set_secret(c->st, id, row.secret_hash, now, &e) != IDP_OK) {
+            store_client_set_secret(c->st, id, row.secret_hash, now, &e) != IDP_OK ||
+            cli_audit(c, "client.rotate_secret", "Client", id, NULL, &e) != IDP_OK) {
             rc = cli_fail_err(c, &e);
             goto out;
         }

@@ -109,6 +109,10 @@ static int rotate(cli *c, const char *alg_name, bool force)
             rc = cli_fail(c, "%.*s: %s", (int)l, p, e.msg);
             goto out;
         }
+        char detail[64];
+        snprintf(detail, sizeof detail, "{\"alg\":\"%.*s\",\"force\":%s}", (int)l, p,
+                 force ? "true" : "false");
+        cli_audit(c, "key.rotate", "SigningKey", NULL, detail, NULL);
         json_array_append_new(done, json_stringn(p, l));
         if (!c->json) printf("rotated %.*s\n", (int)l, p);
         p += l;

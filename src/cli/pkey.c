@@ -88,15 +88,7 @@ static char *detail_text(const store_pkey *r, json_t *extra)
 /* Appends one audit event for a provisioning-key change (inside the caller's transaction). */
 static idp_err audit(cli *c, const char *action, const char *target, char *detail, idp_error *e)
 {
-    store_audit ev;
-    memset(&ev, 0, sizeof ev);
-    ev.time_ms = time_now_ms();
-    ev.actor = (char *)"cli";
-    ev.action = (char *)action;
-    ev.target_type = (char *)"ProvisioningKey";
-    ev.target_id = (char *)target;
-    ev.detail = detail;
-    idp_err rc = c->st->ops->audit_append(c->st, &ev, e);
+    idp_err rc = cli_audit(c, action, "ProvisioningKey", target, detail, e);
     free(detail);
     return rc;
 }

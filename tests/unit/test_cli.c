@@ -327,6 +327,20 @@ static void client_lifecycle(void **state)
     r = RUN(cli_client_main, "client", "rotate-secret", "c_missing", "--data-dir", f->dir);
     assert_int_equal(r.rc, 1);
     run_free(&r);
+    /* every change is audited with actor cli, never with the secret (DESIGN §9) */
+    store_audit *ev = NULL;
+    size_t nev = 0;
+    assert_int_equal(st->ops->audit_last(st, 10, &ev, &nev, NULL), IDP_OK);
+    const char *want[] = {"client.create", "client.rotate_secret", "client.delete"};
+    size_t found = 0;
+    for (size_t i = 0; i < nev; i++) {
+        assert_string_equal(ev[i].actor, "cli");
+        for (size_t k = 0; k < 3; k++)
+            if (!strcmp(ev[i].action, want[k]) && !strcmp(ev[i].target_id, id)) found |= 1u << k;
+        assert_true(!ev[i].detail || !strstr(ev[i].detail, secret));
+    }
+    assert_int_equal(found, 7);
+    store_audit_list_free(ev, nev);
     store_close(st);
     free(id);
     mem_free_secret(secret);
