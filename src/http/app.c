@@ -9,6 +9,7 @@
 #include "oauth/client_secret.h"
 #include "oauth/endpoints.h"
 #include "oauth/pkey.h"
+#include "http/router.h"
 #include "oauth/policy_admin.h"
 #include "policy/policy.h"
 
@@ -155,6 +156,8 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
 
     char path[4096];
     idp_err rc = IDP_OK;
+    if (router_nroutes >= APP_METRIC_ROUTES) /* a bug: raise APP_METRIC_ROUTES */
+        return IDP_FAIL(err, IDP_ERR_INTERNAL, "more routes than metric rows");
     if (!c->data_dir) return IDP_FAIL(err, IDP_ERR_CONFIG, "data_dir is not set");
     if ((rc = kek_load(c->master_key_file, &a->kek, err)) != IDP_OK) return rc;
     if ((size_t)snprintf(path, sizeof path, "%s/idpd.db", c->data_dir) >= sizeof path)

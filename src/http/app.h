@@ -21,6 +21,7 @@
 #define APP_ROTATION_INTERVAL_MS 10000
 #define APP_PRUNE_INTERVAL_MS (3600 * 1000)
 #define APP_SCIM_RATELIMIT_KEYS 4096 /* bound on the per-key buckets kept */
+#define APP_METRIC_ROUTES 96 /* >= router_nroutes + 1 (the last row counts unmatched paths) */
 #define APP_CSRF_LABEL "idpd csrf v1"
 #define APP_REFRESH_LABEL "idpd refresh successor v1"
 
@@ -51,6 +52,9 @@ struct app {
     char *discovery_body;    /* prebuilt RFC 8414 metadata, owned */
     size_t discovery_len;
     char jwks_cache_control[64];
+    /* requests answered per route row and status class (1xx..5xx), for /metrics; relaxed
+     * atomic increments, no lock */
+    _Atomic uint64_t requests[APP_METRIC_ROUTES][5];
     /* background thread */
     pthread_t bg;
     bool bg_started;

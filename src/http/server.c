@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,9 @@ static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ct
         else
             response_error(&rs, &e);
     }
+    size_t row = rt ? (size_t)(rt - router_routes) : APP_METRIC_ROUTES - 1;
+    if (row < APP_METRIC_ROUTES && rs.status >= 100 && rs.status < 600)
+        atomic_fetch_add_explicit(&a->requests[row][rs.status / 100 - 1], 1, memory_order_relaxed);
     enum MHD_Result ok = respond(c, method, url, &rs, cx->t0_us);
     response_clear(&rs);
     snap_release(ks);

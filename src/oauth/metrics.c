@@ -6,7 +6,10 @@
 #include "http/app.h"
 #include "keys/keyset.h"
 #include "oauth/client_cache.h"
+#include "http/router.h"
 #include "policy/policy.h"
+
+#include <stdatomic.h>
 
 #include <inttypes.h>
 
@@ -35,6 +38,20 @@ idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_e
                       "# TYPE idpd_clients gauge\n"
                       "idpd_clients %zu\n",
                       nkeys, rq->clients ? rq->clients->n : (size_t)0);
+    bad |= buf_puts(&rs->body, "# HELP idpd_http_requests_total Requests answered, by route and status class.\n"
+                               "# TYPE idpd_http_requests_total counter\n");
+    for (size_t r = 0; r < APP_METRIC_ROUTES; r++) {
+        bool unmatched = r == APP_METRIC_ROUTES - 1;
+        if (!unmatched && r >= router_nroutes) continue;
+        for (int k = 0; k < 5; k++) {
+            uint64_t n = atomic_load_explicit(&a->requests[r][k], memory_order_relaxed);
+            if (!n) continue;
+            bad |= buf_printf(&rs->body,
+                              "idpd_http_requests_total{method=\"%s\",route=\"%s\",code=\"%dxx\"} %" PRIu64 "\n",
+                              unmatched ? "" : router_routes[r].method,
+                              unmatched ? "(none)" : router_routes[r].path, k + 1, n);
+        }
+    }
     if (bad) return IDP_FAIL(err, IDP_ERR_INTERNAL, "metrics too large");
     rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
     rs->no_store = true;

@@ -89,6 +89,10 @@ describe('permission policy', () => {
     assert.equal(i.json.active, true);
     assert.equal(i.json.policy_version, 1);
     assert.match(await metrics(), new RegExp(`idpd_policy_info\\{version="1",sha256="[0-9a-f]{64}"`));
+    const m = await metrics();
+    const n = Number(/idpd_http_requests_total\{method="POST",route="\/token",code="2xx"\} (\d+)/.exec(m)?.[1]);
+    assert.ok(n >= 2, 'token requests are counted');
+    assert.match(m, /idpd_http_requests_total\{method="GET",route="\/metrics",code="2xx"\} \d+/);
   });
 
   test('a resource gets only the scopes it accepts', async () => {
