@@ -341,6 +341,44 @@ static idp_err elem_of(tr *t, const scim_resolved *r, elem *el)
     return IDP_OK;
 }
 
+/* Unicode characters in s (UTF-8). */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* `emails[.value] co|sw|ew "x"` on Users: the candidates come from the trigram index over the
+ * email values (migrations/sqlite/0005_emails_trigram.sql); the exact comparison that follows
+ * decides. A trigram query needs 3 characters: shorter values get no prefilter. */
+static idp_err emails_prefilter(tr *t, const scim_resolved *r, const scim_attr_def *sub,
+                                const sf_node *n, bool *used)
+{
+    *used = false;
+    if (!t->is_user || r->schema != t->rt->core || !named(r->attr, "emails") || !sub ||
+        !named(sub, "value") || (n->op != SF_CO && n->op != SF_SW && n->op != SF_EW) || !n->str ||
+        utf8_chars(n->str) < 3)
+        return IDP_OK;
+    /* an FTS5 phrase: the value in double quotes, inner quotes doubled */
+    size_t len = strlen(n->str);
+    char *phrase = xmalloc(2 * len + 3), *w = phrase;
+    *w++ = '"';
+    for (const char *c = n->str; *c; c++) {
+        if (*c == '"') *w++ = '"';
+        *w++ = *c;
+    }
+    *w++ = '"';
+    *w = '\0';
+    idp_err rc;
+    if ((rc = emit(t, "(users.id IN (SELECT ue.user_id FROM user_emails_trgm JOIN user_emails AS ue "
+                      "ON ue.id = user_emails_trgm.rowid WHERE user_emails_trgm MATCH ")) ||
+        (rc = emit_param(t, SCIM_SQL_TEXT, phrase, 0, 0)) || (rc = emit(t, ") AND ")))
+        return rc;
+    *used = true;
+    return IDP_OK;
+}
+
 /* A comparison on a multi-valued attribute: true when any element matches. */
 static idp_err multi_compare(tr *t, const scim_resolved *r, const sf_node *n)
 {
@@ -362,8 +400,10 @@ static idp_err multi_compare(tr *t, const scim_resolved *r, const sf_node *n)
     const scim_attr_def *sub = r->sub ? r->sub : value_sub(r->attr);
     if (r->attr->subs && !sub) return bad(t, "a complex attribute needs a sub-attribute");
     if (!elem_operand(&el, sub, &o)) return bad(t, "attribute not filterable");
+    bool pre = false;
+    if ((rc = emails_prefilter(t, r, sub, n, &pre))) return rc;
     if ((rc = emit_exists_open(t, &el)) || (rc = emit_cmp(t, &o, n))) return rc;
-    return emit(t, "))");
+    return emit(t, pre ? ")))" : "))");
 }
 
 /* A comparison inside a value filter: its path names a sub-attribute of the element. */

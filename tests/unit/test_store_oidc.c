@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STORE_SQLITE_LATEST 4 /* the newest migration (0004_consent.sql) */
+#define STORE_SQLITE_LATEST 5 /* the newest migration (0005_emails_trigram.sql) */
 
 typedef struct fx {
     char *dir;

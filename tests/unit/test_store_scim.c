@@ -853,6 +853,55 @@ static void test_sql_query_plans(void **state)
     }
 }
 
+/* emails co/sw/ew through the trigram index (0005_emails_trigram.sql): the plan uses it, and the
+ * index follows every create, update and delete exactly (no stale or missing candidate). */
+static void test_emails_trigram(void **state)
+{
+    fx *f = *state;
+    seed(f->st);
+    char *p = plan(f->path, &scim_rt_user, "emails co \"example.co\"", NULL);
+    if (!strstr(p, "user_emails_trgm")) fail_msg("emails co plan: %s", p);
+    free(p);
+    struct {
+        const char *filter, *want;
+    } cases[] = {
+        {"emails co \"example.co\"", "u1,u3"},
+        {"emails co \"EXAMPLE.CO\"", "u1,u3"},           /* caseExact false */
+        {"emails.value co \"home.org\"", "u1"},
+        {"emails sw \"bob@\"", "u2"},
+        {"emails ew \".org\"", "u1,u2"},
+        {"emails co \"@e\"", "u1,u2,u3"},                 /* 2 characters: no prefilter */
+        {"emails co \"zzz\"", ""},
+        {"emails co \"a\\\"b\"", ""},                      /* a quote inside the phrase */
+        {"emails co \"example\" and userName eq \"bob\"", "u2"},
+        {"not (emails co \"example.com\")", "u2,u4,u5"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *got = qids(f->st, &scim_rt_user, cases[i].filter, NULL, false, 1, 100, NULL);
+        if (strcmp(got, cases[i].want)) fail_msg("%s: got %s, want %s", cases[i].filter, got, cases[i].want);
+        free(got);
+    }
+    /* replace: the old address is gone from the index, the new one is there */
+    store_user u = {0};
+    idp_error e = {0};
+    assert_int_equal(f->st->ops->user_get(f->st, "u3", &u, &e), IDP_OK);
+    free(u.doc);
+    u.doc = strdup("{\"emails\":[{\"value\":\"carol@new.example\"}]}");
+    assert_int_equal(f->st->ops->user_replace(f->st, &u, 0, &e), IDP_OK);
+    store_user_clear(&u);
+    char *got = qids(f->st, &scim_rt_user, "emails co \"example.com\"", NULL, false, 1, 100, NULL);
+    assert_string_equal(got, "u1");
+    free(got);
+    got = qids(f->st, &scim_rt_user, "emails co \"new.exam\"", NULL, false, 1, 100, NULL);
+    assert_string_equal(got, "u3");
+    free(got);
+    /* delete: gone */
+    assert_int_equal(f->st->ops->user_delete(f->st, "u1", 0, &e), IDP_OK);
+    got = qids(f->st, &scim_rt_user, "emails co \"alice\"", NULL, false, 1, 100, NULL);
+    assert_string_equal(got, "");
+    free(got);
+}
+
 /* Values never reach the SQL text (injection safety by construction). */
 static void test_sql_values_bound(void **state)
 {
@@ -1133,6 +1182,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_query_sort_and_pages, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_query_hand_built, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sql_query_plans, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_emails_trigram, fx_setup, fx_teardown),
         cmocka_unit_test(test_sql_values_bound),
         cmocka_unit_test(test_sql_parse_time),
         cmocka_unit_test_setup_teardown(test_pkeys, fx_setup, fx_teardown),
