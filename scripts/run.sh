@@ -32,5 +32,9 @@ cat <<MSG
     curl -s -u '$id:$secret' -d token=<access_token> $issuer/introspect
     curl -s -u '$id:$secret' -d token=<access_token> $issuer/revoke
 
+  Next (README.md): provision users over SCIM (idpd provisioning-key create), sign them in with
+  OpenID Connect (idpd client create --grant-types authorization_code ...), and decide who may do
+  what with one policy (idpd policy check|apply docs/policy.example.yaml).
+
 MSG
 exec "$bin" serve --data-dir "$data" --listen "$listen" --issuer "$issuer"

@@ -158,7 +158,7 @@ static void consent_page(void **state)
     idp_buf b;
     buf_init(&b, 0);
     idp_error e = {0};
-    const char *lines[] = {"Confirm your identity", "Your email address", "Access to api" INJ};
+    const char *lines[] = {"Confirm your identity", "Your email address", ("Access to api" INJ)};
     ui_consent c = {.action = "/consent",
                     .csrf = "C1",
                     .request_id = "R1",
