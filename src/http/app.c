@@ -38,6 +38,7 @@ static void policy_snap_destroy(snap_obj *o)
 {
     policy_snap *ps = (policy_snap *)o;
     policy_free(ps->p);
+    free(ps->discovery);
     free(ps);
 }
 
@@ -60,6 +61,12 @@ static idp_err load_policy(struct app *a, idp_error *err)
     policy_snap *ps = xcalloc(1, sizeof *ps);
     snap_obj_init(&ps->obj, policy_snap_destroy);
     ps->p = p;
+    ps->discovery = discovery_body(a, p);
+    if (!ps->discovery) {
+        snap_unref(&ps->obj);
+        return IDP_FAIL(err, IDP_ERR_CONFIG, "issuer is not valid UTF-8");
+    }
+    ps->discovery_len = strlen(ps->discovery);
     snap_publish(&a->policy, &ps->obj);
     if (v != a->policy_version && v != 0)
         log_msg(LOG_INFO, "policy version %lld active (sha256 %s)", (long long)v, policy_sha256(p));
@@ -181,8 +188,7 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     bool changed = false;
     if ((rc = rotation_tick(a->st, a->kek, c, time_now(), &changed, err)) != IDP_OK) return rc;
     app_apply_policy_file(a);
-    if ((rc = app_reload(a, err)) != IDP_OK) return rc;
-    return discovery_build(a, err);
+    return app_reload(a, err);
 }
 
 static void bg_tick(struct app *a, int64_t *last_rot, int64_t *last_prune)
@@ -274,6 +280,5 @@ void app_free(struct app *a)
     mem_wipe(a->refresh_key, sizeof a->refresh_key);
     ratelimit_free(a->scim_rl);
     free(a->scim_base);
-    free(a->discovery_body);
     memset(a, 0, sizeof *a);
 }

@@ -30,6 +30,8 @@ struct policy;
 typedef struct policy_snap {
     snap_obj obj; /* first member */
     struct policy *p;
+    char *discovery; /* the discovery document for this policy (scopes_supported), owned */
+    size_t discovery_len;
 } policy_snap;
 
 struct app {
@@ -49,8 +51,6 @@ struct app {
     int64_t policy_version;  /* version of the published policy (bg thread only) */
     bool reapply_policy_file;/* SIGHUP: apply cfg policy_file again (under bg_lock) */
     int64_t generation;      /* store generation of the published snapshots (bg thread only) */
-    char *discovery_body;    /* prebuilt RFC 8414 metadata, owned */
-    size_t discovery_len;
     char jwks_cache_control[64];
     /* requests answered per route row and status class (1xx..5xx), for /metrics; relaxed
      * atomic increments, no lock */

@@ -5,6 +5,7 @@
 #include "core/jsonx.h"
 #include "core/mem.h"
 #include "http/app.h"
+#include "policy/policy.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,20 @@ static json_t *endpoint(const char *iss, const char *path)
     return v;
 }
 
-idp_err discovery_build(struct app *a, idp_error *err)
+/* scopes_supported: the protocol scopes and, with a policy, exactly the scopes it defines
+ * (without one, the OIDC scopes whose claims idpd releases). */
+static json_t *scopes(const policy *p)
+{
+    if (!p) return json_pack("[sssss]", "openid", "profile", "email", "groups", "offline_access");
+    json_t *a = json_pack("[ss]", "openid", "offline_access");
+    for (size_t i = 0; i < policy_scope_count(p); i++) {
+        const char *n = policy_scope_name(p, i);
+        if (strcmp(n, "openid") && strcmp(n, "offline_access")) json_array_append_new(a, json_string(n));
+    }
+    return a;
+}
+
+char *discovery_body(const struct app *a, const policy *p)
 {
     const char *iss = a->cfg->issuer;
     json_t *d = json_object();
@@ -57,8 +71,7 @@ idp_err discovery_build(struct app *a, idp_error *err)
     json_object_set_new(d, "subject_types_supported", json_pack("[s]", "public"));
     json_object_set_new(d, "id_token_signing_alg_values_supported", algs(a->cfg->algs));
     json_object_set_new(d, "code_challenge_methods_supported", json_pack("[s]", "S256"));
-    json_object_set_new(d, "scopes_supported",
-                        json_pack("[sssss]", "openid", "profile", "email", "groups", "offline_access"));
+    json_object_set_new(d, "scopes_supported", scopes(p));
     json_object_set_new(d, "claims_supported",
                         json_pack("[ssssssssssssssssssssss]", "iss", "sub", "aud", "exp", "iat",
                                   "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "sid",
@@ -81,17 +94,21 @@ idp_err discovery_build(struct app *a, idp_error *err)
     json_object_set_new(d, "revocation_endpoint_auth_methods_supported", auth_methods());
     char *body = jsonx_dump(d);
     json_decref(d);
-    if (!body) return IDP_FAIL(err, IDP_ERR_CONFIG, "issuer is not valid UTF-8");
-    free(a->discovery_body);
-    a->discovery_body = body;
-    a->discovery_len = strlen(body);
-    return IDP_OK;
+    return body;
 }
 
 idp_err discovery_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
 {
+    /* the body is prebuilt with the policy snapshot; the response holds a reference to it */
+    snap_obj *o = snap_acquire(&a->policy);
+    const policy_snap *ps = (const policy_snap *)o;
+    if (!ps || !ps->discovery) {
+        snap_release(o);
+        return IDP_FAIL(err, IDP_ERR_INTERNAL, "no discovery document");
+    }
+    rs->hold = o;
     rs->content_type = "application/json";
-    rs->ext_body = a->discovery_body;
-    rs->ext_len = a->discovery_len;
+    rs->ext_body = ps->discovery;
+    rs->ext_len = ps->discovery_len;
     return IDP_OK;
 }

@@ -41,7 +41,10 @@ idp_err admin_client_delete(struct app *a, http_request *rq, http_response *rs, 
 idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err assets_css_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 
-/* Prebuilds the discovery document for a->cfg->issuer into a->discovery_body (discovery.c). */
-idp_err discovery_build(struct app *a, idp_error *err);
+/* The discovery document for a->cfg and the policy p (may be NULL: scopes_supported then lists
+ * the OIDC scopes), prebuilt with each policy snapshot (discovery.c). Owned; NULL when the
+ * issuer is not valid UTF-8. */
+struct policy;
+char *discovery_body(const struct app *a, const struct policy *p);
 
 #endif

@@ -68,6 +68,8 @@ describe('permission policy', () => {
     assert.equal(r.json.scope, 'orders:read orders:write');
     assert.equal(decodeJwt(r.json.access_token)[`${NS}roles`], undefined);
     assert.match(await metrics(), /^idpd_policy_version 0$/m);
+    const d = await (await fetch(`${srv.url}/.well-known/openid-configuration`)).json();
+    assert.deepEqual(d.scopes_supported, ['openid', 'profile', 'email', 'groups', 'offline_access']);
   });
 
   test('apply: the next token (within a second) carries exactly what the policy grants', async () => {
@@ -89,6 +91,11 @@ describe('permission policy', () => {
     assert.equal(i.json.active, true);
     assert.equal(i.json.policy_version, 1);
     assert.match(await metrics(), new RegExp(`idpd_policy_info\\{version="1",sha256="[0-9a-f]{64}"`));
+    // discovery advertises exactly the scopes the policy defines (plus the protocol scopes)
+    const d = await (await fetch(`${srv.url}/.well-known/openid-configuration`)).json();
+    assert.ok(d.scopes_supported.includes('orders:read'));
+    assert.ok(d.scopes_supported.includes('openid') && d.scopes_supported.includes('offline_access'));
+    assert.ok(!d.scopes_supported.includes('groups'), 'the example policy defines no groups scope');
     const m = await metrics();
     const n = Number(/idpd_http_requests_total\{method="POST",route="\/token",code="2xx"\} (\d+)/.exec(m)?.[1]);
     assert.ok(n >= 2, 'token requests are counted');
