@@ -73,18 +73,23 @@ idp_err token_client_credentials(struct app *a, const http_request *rq, const fo
     }
     rc = resource_select(req_res, nres, ce->audiences, ce->naudiences, a->cfg->issuer, aud, &naud, err);
     if (rc != IDP_OK) goto out;
-    /* the policy grants what the client's roles hold and the audience accepts (DESIGN §7) */
-    policy_subject subj = {.client_id = ce->client_id};
-    rc = token_policy_apply(rq->policy, &subj, buf_cstr(&scope), aud, naud, a->cfg->issuer,
-                            &granted, &claims, err);
-    if (rc != IDP_OK) goto out;
+    /* the policy grants what the client's roles hold and the audience accepts (DESIGN §7);
+     * without one the registered scope stands as resolved (no copy on the hot path) */
+    idp_buf *sc = &scope;
+    if (rq->policy) {
+        policy_subject subj = {.client_id = ce->client_id};
+        rc = token_policy_apply(rq->policy, &subj, buf_cstr(&scope), aud, naud, a->cfg->issuer,
+                                &granted, &claims, err);
+        if (rc != IDP_OK) goto out;
+        sc = &granted;
+    }
     int64_t ttl = ce->token_ttl > 0 ? ce->token_ttl : a->cfg->token_ttl;
     if (ttl > a->cfg->max_token_ttl) ttl = a->cfg->max_token_ttl;
     int64_t now = time_now();
     token_claims_new_jti(jti);
     token_claims tc = {.iss = a->cfg->issuer, .sub = ce->client_id, .aud = aud, .naud = naud,
                        .iat = now, .exp = now + ttl, .jti = jti, .client_id = ce->client_id,
-                       .scope = buf_cstr(&granted), .extra = claims.len ? buf_cstr(&claims) : NULL};
+                       .scope = buf_cstr(sc), .extra = claims.len ? buf_cstr(&claims) : NULL};
     if ((rc = sign(a, rq, ce, &tc, &tok, err)) != IDP_OK) goto out;
     /* RFC 6749 §5.1 */
     rs->content_type = "application/json";
@@ -92,7 +97,7 @@ idp_err token_client_credentials(struct app *a, const http_request *rq, const fo
     bad |= jsonw_member_str(&rs->body, 1, "access_token", buf_cstr(&tok));
     bad |= jsonw_member_str(&rs->body, 0, "token_type", "Bearer");
     bad |= jsonw_member_int(&rs->body, 0, "expires_in", ttl);
-    if (granted.len) bad |= jsonw_member_str(&rs->body, 0, "scope", buf_cstr(&granted));
+    if (sc->len) bad |= jsonw_member_str(&rs->body, 0, "scope", buf_cstr(sc));
     bad |= buf_puts(&rs->body, "}");
     if (bad) rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "token response too large");
 out:

@@ -68,3 +68,55 @@ void tu_rmtree(const char *dir)
     closedir(d);
     rmdir(dir);
 }
+
+static char *slurp_fd(int fd)
+{
+    char *b = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&b, &len);
+    char chunk[4096];
+    ssize_t n;
+    lseek(fd, 0, SEEK_SET);
+    while ((n = read(fd, chunk, sizeof chunk)) > 0)
+        fwrite(chunk, 1, (size_t)n, m);
+    fclose(m);
+    return b;
+}
+
+run_out run_argv(cmd_fn fn, const char *const *args)
+{
+    char *argv[48];
+    int argc = 0;
+    for (; args[argc]; argc++) {
+        assert_true(argc < 47);
+        argv[argc] = strdup(args[argc]);
+    }
+    argv[argc] = NULL;
+    FILE *fo = tmpfile(), *fe = tmpfile();
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    dup2(fileno(fo), 1);
+    dup2(fileno(fe), 2);
+    run_out r = {0};
+    r.rc = fn(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    r.out = slurp_fd(fileno(fo));
+    r.err = slurp_fd(fileno(fe));
+    fclose(fo);
+    fclose(fe);
+    for (int i = 0; i < argc; i++)
+        free(argv[i]);
+    return r;
+}
+
+void run_free(run_out *r)
+{
+    free(r->out);
+    free(r->err);
+}

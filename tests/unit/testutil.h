@@ -21,4 +21,15 @@ char *tu_tmpdir(void);
 /* rm -rf of a directory made by tu_tmpdir. */
 void tu_rmtree(const char *dir);
 
+/* A command entry point (src/cli: argv[0] is the command name). */
+typedef int (*cmd_fn)(int, char **);
+typedef struct run_out {
+    int rc;
+    char *out, *err; /* owned; run_free */
+} run_out;
+/* Runs fn in-process with the NULL-terminated arguments, capturing stdout and stderr. */
+run_out run_argv(cmd_fn fn, const char *const *args);
+void run_free(run_out *r);
+#define RUN(fn, ...) run_argv((fn), (const char *const[]){__VA_ARGS__, NULL})
+
 #endif
