@@ -44,13 +44,8 @@ static idp_err user_live(struct app *a, const json_t *claims, bool *live, idp_er
     int64_t epoch = 0;
     *live = true;
     if (!user_tokens_jti_epoch(jsonx_str(claims, "jti"), &epoch)) return IDP_OK;
-    store_user u = {0};
-    idp_err rc = a->st->ops->user_get(a->st, jsonx_str(claims, "sub"), &u, err);
-    if (rc == IDP_ERR_NOT_FOUND) {
-        *live = false;
-        return IDP_OK;
-    }
-    if (rc == IDP_OK) *live = u.active && u.token_epoch == epoch;
+    store_user u;
+    idp_err rc = user_tokens_user_live(a, jsonx_str(claims, "sub"), epoch, &u, live, err);
     store_user_clear(&u);
     return rc;
 }
@@ -70,11 +65,7 @@ static idp_err refresh_body(struct app *a, const client_entry *ce, const char *t
     int64_t now = time_now();
     bool live = strcmp(r.client_id, ce->client_id) == 0 && r.revoked_at == 0 && r.rotated_at == 0 &&
                 now < r.expires_at;
-    if (live) {
-        rc = a->st->ops->user_get(a->st, r.user_id, &u, err);
-        live = rc == IDP_OK && u.active && u.token_epoch == r.user_epoch;
-        if (rc == IDP_ERR_NOT_FOUND) rc = IDP_OK;
-    }
+    if (live) rc = user_tokens_user_live(a, r.user_id, r.user_epoch, &u, &live, err);
     if (rc == IDP_OK && live) {
         json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:s}", "active", 1, "scope", r.scope,
                               "client_id", r.client_id, "sub", r.user_id, "exp",

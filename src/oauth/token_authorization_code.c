@@ -62,12 +62,12 @@ idp_err token_authorization_code(struct app *a, const http_request *rq, const fo
         rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_GRANT, "code_verifier sent but the authorization request had no code_challenge");
         goto out;
     }
-    rc = a->st->ops->user_get(a->st, c.user_id, &u, err);
-    if (rc == IDP_ERR_NOT_FOUND || (rc == IDP_OK && (!u.active || u.token_epoch != c.user_epoch))) {
+    bool live = false;
+    if ((rc = user_tokens_user_live(a, c.user_id, c.user_epoch, &u, &live, err)) != IDP_OK) goto out;
+    if (!live) {
         rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_GRANT, "the user can no longer sign in");
         goto out;
     }
-    if (rc != IDP_OK) goto out;
     char refresh[44] = "", family[23] = "";
     bool offline = authz_has_word(c.scope, "offline_access") && client_entry_has_grant(ce, "refresh_token");
     if (offline) {

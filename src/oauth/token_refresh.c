@@ -64,13 +64,13 @@ idp_err token_refresh(struct app *a, const http_request *rq, const form *f,
         rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_GRANT, bad_refresh);
         goto out;
     }
-    rc = a->st->ops->user_get(a->st, old.user_id, &u, err);
-    if (rc == IDP_ERR_NOT_FOUND || (rc == IDP_OK && (!u.active || u.token_epoch != old.user_epoch))) {
+    bool live = false;
+    if ((rc = user_tokens_user_live(a, old.user_id, old.user_epoch, &u, &live, err)) != IDP_OK) goto out;
+    if (!live) {
         a->st->ops->refresh_revoke_family(a->st, old.family_id, now, NULL);
         rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_GRANT, "the user can no longer sign in");
         goto out;
     }
-    if (rc != IDP_OK) goto out;
     if (want) {
         if (!subset(want, old.scope)) {
             rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_SCOPE, "scope may not exceed the original grant");

@@ -30,6 +30,18 @@ bool user_tokens_jti_epoch(const char *jti, int64_t *epoch)
     return true;
 }
 
+idp_err user_tokens_user_live(struct app *a, const char *user_id, int64_t epoch, store_user *u,
+                              bool *live, idp_error *err)
+{
+    *live = false;
+    memset(u, 0, sizeof *u);
+    if (!user_id) return IDP_OK;
+    idp_err rc = a->st->ops->user_get(a->st, user_id, u, err);
+    if (rc == IDP_ERR_NOT_FOUND) return IDP_OK;
+    if (rc == IDP_OK) *live = u->active && u->token_epoch == epoch;
+    return rc;
+}
+
 int user_tokens_id_alg(const struct app *a)
 {
     if (authz_has_word(a->cfg->algs, "RS256")) return JWS_RS256;

@@ -45,6 +45,11 @@ void user_tokens_claims(struct app *a, const store_user *u, const char *scope, j
 /* The token_epoch a user access token was issued under: parsed from its jti; false when the jti
  * is not a user token's. */
 bool user_tokens_jti_epoch(const char *jti, int64_t *epoch);
+/* The revocation rule (DESIGN §5) in one place: loads user_id into *u and sets *live when the
+ * user exists, is active and still has token_epoch epoch (deactivation, deletion and group
+ * removal bump it). A missing user is IDP_OK with *live false; other store errors are returned. */
+idp_err user_tokens_user_live(struct app *a, const char *user_id, int64_t epoch, store_user *u,
+                              bool *live, idp_error *err);
 /* ID token signing algorithm: RS256 (the OIDC default when the client registered none,
  * OIDC Registration §2) when RS256 keys are kept, else the server default. */
 int user_tokens_id_alg(const struct app *a);

@@ -63,13 +63,12 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
         challenge(rs, 403, "insufficient_scope", "the access token lacks the openid scope");
         goto out;
     }
-    rc = a->st->ops->user_get(a->st, sub, &u, err);
-    if (rc == IDP_ERR_NOT_FOUND || (rc == IDP_OK && (!u.active || u.token_epoch != epoch))) {
-        rc = IDP_OK;
+    bool live = false;
+    if ((rc = user_tokens_user_live(a, sub, epoch, &u, &live, err)) != IDP_OK) goto out;
+    if (!live) {
         challenge(rs, 401, "invalid_token", "the user's access has ended");
         goto out;
     }
-    if (rc != IDP_OK) goto out;
     json_t *c = json_pack("{s:s}", "sub", u.id);
     user_tokens_claims(a, &u, scope, c);
     char *body = jsonx_dump(c);

@@ -7,6 +7,7 @@
 #include "http/cookie.h"
 #include "http/form.h"
 #include "oauth/csrf.h"
+#include "oauth/user_tokens.h"
 #include "oauth/endpoints.h"
 #include "ui/ui.h"
 
@@ -162,17 +163,10 @@ idp_err web_session_load(struct app *a, const http_request *rq, int64_t now, sto
     if (rc == IDP_ERR_NOT_FOUND) return IDP_OK;
     if (rc != IDP_OK) return rc;
     bool live = web_session_live(s, now, a->cfg->session_idle);
-    if (live) {
-        rc = a->st->ops->user_get(a->st, s->user_id, u, err);
-        if (rc == IDP_ERR_NOT_FOUND) {
-            live = false;
-            rc = IDP_OK;
-        } else if (rc != IDP_OK) {
-            store_session_clear(s);
-            return rc;
-        } else if (!u->active || u->token_epoch != s->user_epoch) {
-            live = false;
-        }
+    if (live && (rc = user_tokens_user_live(a, s->user_id, s->user_epoch, u, &live, err)) != IDP_OK) {
+        store_session_clear(s);
+        store_user_clear(u);
+        return rc;
     }
     if (!live) {
         a->st->ops->session_delete(a->st, h, NULL);
