@@ -7,6 +7,7 @@
 #include "keys/rotation.h"
 #include "oauth/client_cache.h"
 #include "oauth/client_secret.h"
+#include "oauth/csrf.h"
 #include "oauth/endpoints.h"
 #include "oauth/pkey.h"
 #include "http/router.h"
@@ -175,7 +176,7 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     if ((rc = store_open(path, false, &a->st, err)) != IDP_OK) return rc;
     if ((rc = kek_derive(a->kek, CLIENT_SECRET_PEPPER_LABEL, a->pepper, err)) != IDP_OK) return rc;
     if ((rc = pkey_pepper(a->kek, a->scim_pepper, err)) != IDP_OK) return rc;
-    if ((rc = kek_derive(a->kek, APP_CSRF_LABEL, a->csrf_key, err)) != IDP_OK) return rc;
+    if ((rc = kek_derive(a->kek, CSRF_KEY_LABEL, a->csrf_key, err)) != IDP_OK) return rc;
     if ((rc = kek_derive(a->kek, APP_REFRESH_LABEL, a->refresh_key, err)) != IDP_OK) return rc;
     a->pw_params = (password_params){.t = (uint32_t)c->argon2_t, .m_kib = (uint32_t)c->argon2_m_kib,
                                      .p = (uint32_t)c->argon2_p};

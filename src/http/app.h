@@ -22,7 +22,6 @@
 #define APP_PRUNE_INTERVAL_MS (3600 * 1000)
 #define APP_SCIM_RATELIMIT_KEYS 4096 /* bound on the per-key buckets kept */
 #define APP_METRIC_ROUTES 96 /* >= router_nroutes + 1 (the last row counts unmatched paths) */
-#define APP_CSRF_LABEL "idpd csrf v1"
 #define APP_REFRESH_LABEL "idpd refresh successor v1"
 
 struct policy;
@@ -40,7 +39,7 @@ struct app {
     kek *kek;                /* owned */
     unsigned char pepper[32];/* client-secret pepper (oauth/client_secret.h); wiped on free */
     unsigned char scim_pepper[32]; /* provisioning-key pepper (oauth/pkey.h); wiped on free */
-    unsigned char csrf_key[32];    /* HMAC key of CSRF tokens (APP_CSRF_LABEL); wiped on free */
+    unsigned char csrf_key[32];    /* HMAC key of CSRF tokens (CSRF_KEY_LABEL); wiped on free */
     unsigned char refresh_key[32]; /* derives a refresh token's successor (APP_REFRESH_LABEL) */
     ratelimit *scim_rl;      /* per provisioning key (cfg scim_rate, scim_burst); owned */
     password_params pw_params; /* from cfg argon2_* */

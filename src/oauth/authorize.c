@@ -14,13 +14,13 @@
 #include "oauth/oidc.h"
 #include "oauth/pkce.h"
 #include "oauth/redirect_uri.h"
+#include "oauth/refresh.h"
 #include "oauth/resource.h"
 #include "oauth/scope.h"
 #include "oauth/web.h"
 #include "policy/policy.h"
 #include "ui/ui.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +78,7 @@ static bool consent_covers(struct app *a, const store_user *u, const authz_reque
             else {
                 memcpy(w, p, n);
                 w[n] = '\0';
-                ok = authz_has_word(have, w);
+                ok = scope_has(have, w);
             }
         }
         p += n;
@@ -142,8 +142,7 @@ idp_err authorize_issue_code(struct app *a, http_response *rs, const authz_reque
 {
     char *code = rand_token(32);
     store_auth_code c = {0};
-    unsigned int hl = 32;
-    EVP_Digest(code, strlen(code), c.hash, &hl, EVP_sha256(), NULL);
+    opaque_hash(code, c.hash);
     int64_t now = time_now();
     c.client_id = r->client_id;
     c.user_id = u->id;
@@ -177,10 +176,10 @@ idp_err authorize_continue(struct app *a, const http_request *rq, http_response 
                            const client_entry *ce, const authz_request *r, const store_session *s,
                            const store_user *u, bool consent_done, idp_error *err)
 {
-    bool want = authz_has_word(r->prompt, "consent") && !consent_done;
+    bool want = scope_has(r->prompt, "consent") && !consent_done;
     if (!consent_done && !want && !consent_covers(a, u, r)) want = true;
     if (want) {
-        if (authz_has_word(r->prompt, "none")) {
+        if (scope_has(r->prompt, "none")) {
             authorize_redirect_error(a, rs, r, "consent_required", "the user has not consented");
             return IDP_OK;
         }
@@ -213,7 +212,7 @@ static bool prompt_valid(const char *p)
         q += n;
     }
     /* OIDC Core §3.1.2.1: none with any other value is an error */
-    return !(authz_has_word(p, "none") && words > 1);
+    return !(scope_has(p, "none") && words > 1);
 }
 
 idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
@@ -324,11 +323,11 @@ idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp
     /* 3. who is signed in? */
     bool found = false;
     if ((rc = web_session_load(a, rq, now, &s, &u, &found, err)) != IDP_OK) goto out;
-    bool login = !found || authz_has_word(r.prompt, "login") ||
-                 authz_has_word(r.prompt, "select_account") ||
+    bool login = !found || scope_has(r.prompt, "login") ||
+                 scope_has(r.prompt, "select_account") ||
                  (r.max_age == 0 || (r.max_age > 0 && now - s.auth_time > r.max_age));
     if (login) {
-        if (authz_has_word(r.prompt, "none")) {
+        if (scope_has(r.prompt, "none")) {
             authorize_redirect_error(a, rs, &r, "login_required", "the user is not signed in");
             goto out;
         }

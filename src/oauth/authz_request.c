@@ -107,16 +107,3 @@ void authz_request_clear(authz_request *r)
     memset(r, 0, sizeof *r);
 }
 
-int authz_has_word(const char *list, const char *v)
-{
-    if (!list || !v) return 0;
-    size_t n = strlen(v);
-    for (const char *p = list; *p;) {
-        while (*p == ' ') p++;
-        const char *e = p;
-        while (*e && *e != ' ') e++;
-        if ((size_t)(e - p) == n && n && memcmp(p, v, n) == 0) return 1;
-        p = e;
-    }
-    return 0;
-}

@@ -37,7 +37,5 @@ idp_err authz_request_seal(const kek *k, const authz_request *r, char **out, idp
 idp_err authz_request_open(const kek *k, const char *s, int64_t now, authz_request *out,
                            idp_error *err);
 void authz_request_clear(authz_request *r);
-/* True when the space-separated list has the value v. */
-int authz_has_word(const char *list, const char *v);
 
 #endif

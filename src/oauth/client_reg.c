@@ -1,4 +1,5 @@
 #include "oauth/client_reg.h"
+#include "oauth/scope.h"
 
 #include "core/buf.h"
 #include "core/mem.h"
@@ -62,14 +63,6 @@ static bool grant_type_ok(const char *s, size_t n)
     static const char *const known[] = {"client_credentials", "authorization_code", "refresh_token"};
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (n == strlen(known[i]) && !strncmp(s, known[i], n)) return true;
-    return false;
-}
-
-static bool has_word(const char *list, const char *w)
-{
-    size_t l = strlen(w);
-    for (const char *p = list; p && *p; p += strcspn(p, " "), p += strspn(p, " "))
-        if (strcspn(p, " ") == l && !strncmp(p, w, l)) return true;
     return false;
 }
 
@@ -139,8 +132,8 @@ idp_err client_reg_build(const client_reg *a, const cfg *conf, store_client *row
                          "authorization_code, refresh_token)", why ? why : "empty");
     }
     row->grant_types = buf_steal(&b);
-    bool code = has_word(row->grant_types, "authorization_code");
-    if (has_word(row->grant_types, "refresh_token") && !code) {
+    bool code = scope_has(row->grant_types, "authorization_code");
+    if (scope_has(row->grant_types, "refresh_token") && !code) {
         buf_free(&b);
         return IDP_FAIL(err, IDP_ERR_INVALID, "--grant-types: refresh_token needs authorization_code");
     }
@@ -152,7 +145,7 @@ idp_err client_reg_build(const client_reg *a, const cfg *conf, store_client *row
         buf_free(&b);
         return IDP_FAIL(err, IDP_ERR_INVALID, "--redirect-uri and --post-logout-redirect-uri need --grant-types authorization_code");
     }
-    if (a->is_public && has_word(row->grant_types, "client_credentials")) {
+    if (a->is_public && scope_has(row->grant_types, "client_credentials")) {
         buf_free(&b);
         return IDP_FAIL(err, IDP_ERR_INVALID, "--public: a public client cannot use client_credentials");
     }

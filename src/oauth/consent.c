@@ -2,6 +2,7 @@
  * CSRF-checked against the session; "allow" is stored per user and client (the scopes granted so
  * far) and the code is issued; "deny" returns access_denied to the client (RFC 6749 §4.1.2.1). */
 #include "oauth/authorize.h"
+#include "oauth/scope.h"
 #include "oauth/endpoints.h"
 
 #include "core/timeutil.h"
@@ -29,7 +30,7 @@ static idp_err remember(struct app *a, const store_user *u, const authz_request 
             if (n < sizeof w) {
                 memcpy(w, p, n);
                 w[n] = '\0';
-                if (!authz_has_word(buf_cstr(&all), w)) {
+                if (!scope_has(buf_cstr(&all), w)) {
                     if (all.len) buf_putc(&all, ' ');
                     buf_puts(&all, w);
                 }

@@ -56,7 +56,7 @@ static idp_err refresh_body(struct app *a, const client_entry *ce, const char *t
 {
     if (strlen(tok) != REFRESH_TOKEN_LEN) return IDP_OK;
     unsigned char h[32];
-    refresh_hash(tok, h);
+    opaque_hash(tok, h);
     store_refresh r = {0};
     store_user u = {0};
     idp_err rc = a->st->ops->refresh_get(a->st, h, &r, err);

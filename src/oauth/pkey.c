@@ -1,6 +1,8 @@
 /* pkey — provisioning keys (see pkey.h). */
 #include "oauth/pkey.h"
 
+#include "oauth/scope.h"
+
 #include "core/b64url.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -135,15 +137,7 @@ idp_err pkey_scopes_normalize(const char *list, char **out, idp_error *err)
 
 bool pkey_has_scope(const char *scopes, const char *scope)
 {
-    if (!scopes || !scope) return false;
-    size_t n = strlen(scope);
-    for (const char *p = scopes; *p;) {
-        p += strspn(p, " ");
-        size_t l = strcspn(p, " ");
-        if (l == n && n && !memcmp(p, scope, n)) return true;
-        p += l;
-    }
-    return false;
+    return scope_has(scopes, scope);
 }
 
 bool pkey_is_active(const store_pkey *k, int64_t now)

@@ -25,7 +25,7 @@ void refresh_successor(const unsigned char key[32], const char *tok, char out[44
     mem_wipe(mac, sizeof mac);
 }
 
-void refresh_hash(const char *tok, unsigned char out[32])
+void opaque_hash(const char *tok, unsigned char out[32])
 {
     unsigned int n = 32;
     EVP_Digest(tok, strlen(tok), out, &n, EVP_sha256(), NULL);

@@ -14,8 +14,9 @@
 void refresh_new(char out[44]);
 /* The successor of tok into out[44]. */
 void refresh_successor(const unsigned char key[32], const char *tok, char out[44]);
-/* SHA-256 of tok. */
-void refresh_hash(const char *tok, unsigned char out[32]);
+/* SHA-256 of an opaque bearer secret (refresh token, authorization code, session cookie): the
+ * only form in which the store keeps them. */
+void opaque_hash(const char *tok, unsigned char out[32]);
 /* A new family id into out[23]. */
 void refresh_family_new(char out[23]);
 

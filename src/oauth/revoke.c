@@ -29,7 +29,7 @@ idp_err revoke_handle(struct app *a, http_request *rq, http_response *rs, idp_er
         /* a refresh token: its whole family is revoked (RFC 7009 §2.1), if it is the caller's */
         unsigned char h[32];
         store_refresh r = {0};
-        refresh_hash(tok, h);
+        opaque_hash(tok, h);
         rc = a->st->ops->refresh_get(a->st, h, &r, err);
         if (rc == IDP_ERR_NOT_FOUND) return IDP_OK;
         if (rc == IDP_OK && strcmp(r.client_id, ce->client_id) == 0)

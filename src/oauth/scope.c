@@ -69,3 +69,16 @@ idp_err scope_resolve(const char *requested, char *const *allowed, size_t nallow
     }
     return IDP_OK;
 }
+
+bool scope_has(const char *list, const char *word)
+{
+    if (!list || !word) return false;
+    size_t n = strlen(word);
+    for (const char *p = list; *p;) {
+        p += strspn(p, " ");
+        size_t l = strcspn(p, " ");
+        if (l == n && n && !memcmp(p, word, n)) return true;
+        p += l;
+    }
+    return false;
+}

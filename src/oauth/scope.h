@@ -17,6 +17,9 @@
  * allowed[0..nallowed) -> IDP_ERR_OAUTH_INVALID_SCOPE otherwise. */
 idp_err scope_resolve(const char *requested, char *const *allowed, size_t nallowed, idp_buf *out,
                       idp_error *err);
+/* Whole-word membership of word in a space-separated list (scopes, grant types, prompt values);
+ * false for NULL or an empty word. */
+bool scope_has(const char *list, const char *word);
 /* True when s[0..n) is a syntactically valid scope-token. */
 bool scope_token_valid(const char *s, size_t n);
 

@@ -3,6 +3,7 @@
  * verifier. Presenting a used code again revokes what it yielded (the refresh family and the
  * access token's jti, RFC 6749 §4.1.2). */
 #include "oauth/token_grant.h"
+#include "oauth/scope.h"
 
 #include "core/mem.h"
 #include "core/timeutil.h"
@@ -12,7 +13,6 @@
 #include "oauth/refresh.h"
 #include "oauth/user_tokens.h"
 
-#include <openssl/evp.h>
 #include <string.h>
 
 static const char bad_code[] = "the authorization code is invalid, expired or was already used";
@@ -29,8 +29,7 @@ idp_err token_authorization_code(struct app *a, const http_request *rq, const fo
     store_user u = {0};
     bool replayed = false;
     unsigned char h[32];
-    unsigned int hl = 32;
-    EVP_Digest(code, strlen(code), h, &hl, EVP_sha256(), NULL);
+    opaque_hash(code, h);
     int64_t now = time_now();
     idp_err rc = a->st->ops->code_consume(a->st, h, now, &c, &replayed, err);
     if (rc == IDP_ERR_NOT_FOUND) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_GRANT, bad_code);
@@ -69,12 +68,12 @@ idp_err token_authorization_code(struct app *a, const http_request *rq, const fo
         goto out;
     }
     char refresh[44] = "", family[23] = "";
-    bool offline = authz_has_word(c.scope, "offline_access") && client_entry_has_grant(ce, "refresh_token");
+    bool offline = scope_has(c.scope, "offline_access") && client_entry_has_grant(ce, "refresh_token");
     if (offline) {
         store_refresh r = {0};
         refresh_new(refresh);
         refresh_family_new(family);
-        refresh_hash(refresh, r.hash);
+        opaque_hash(refresh, r.hash);
         r.family_id = family;
         r.client_id = ce->client_id;
         r.user_id = u.id;

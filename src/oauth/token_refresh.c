@@ -29,7 +29,7 @@ static bool subset(const char *want, const char *have)
             if (n >= sizeof w) return false;
             memcpy(w, p, n);
             w[n] = '\0';
-            if (!authz_has_word(have, w)) return false;
+            if (!scope_has(have, w)) return false;
         }
         p += n;
     }
@@ -48,7 +48,7 @@ idp_err token_refresh(struct app *a, const http_request *rq, const form *f,
     buf_init(&scope, 2 * SCOPE_MAX_LEN);
     char succ[44];
     unsigned char h[32];
-    refresh_hash(tok, h);
+    opaque_hash(tok, h);
     int64_t now = time_now();
     idp_err rc = a->st->ops->refresh_get(a->st, h, &old, err);
     if (rc == IDP_ERR_NOT_FOUND) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_GRANT, bad_refresh);
@@ -82,7 +82,7 @@ idp_err token_refresh(struct app *a, const http_request *rq, const form *f,
     }
     if (old.rotated_at == 0) {
         store_refresh s = old;
-        refresh_hash(succ, s.hash);
+        opaque_hash(succ, s.hash);
         s.created_at = now;
         s.rotated_at = 0;
         s.revoked_at = 0;
@@ -93,7 +93,7 @@ idp_err token_refresh(struct app *a, const http_request *rq, const form *f,
     /* the successor must still be live (a rotated-in-grace token whose successor was revoked or
      * rotated further is not revived) */
     unsigned char sh[32];
-    refresh_hash(succ, sh);
+    opaque_hash(succ, sh);
     rc = a->st->ops->refresh_get(a->st, sh, &cur, err);
     if (rc == IDP_ERR_NOT_FOUND || (rc == IDP_OK && (cur.revoked_at != 0 || cur.rotated_at != 0))) {
         rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_GRANT, bad_refresh);

@@ -1,4 +1,5 @@
 #include "oauth/user_tokens.h"
+#include "oauth/scope.h"
 
 #include "core/jsonx.h"
 #include "core/mem.h"
@@ -44,7 +45,7 @@ idp_err user_tokens_user_live(struct app *a, const char *user_id, int64_t epoch,
 
 int user_tokens_id_alg(const struct app *a)
 {
-    if (authz_has_word(a->cfg->algs, "RS256")) return JWS_RS256;
+    if (scope_has(a->cfg->algs, "RS256")) return JWS_RS256;
     return jws_alg_from_name(a->cfg->default_alg, strlen(a->cfg->default_alg));
 }
 
@@ -70,7 +71,7 @@ void user_tokens_claims(struct app *a, const store_user *u, const char *scope, j
 {
     json_t *doc = NULL;
     if (jsonx_parse(u->doc, strlen(u->doc), 0, 0, true, &doc, NULL) != IDP_OK) doc = json_object();
-    if (authz_has_word(scope, "profile")) {
+    if (scope_has(scope, "profile")) {
         const json_t *name = json_object_get(doc, "name");
         copy_str(claims, "name", name, "formatted");
         if (!json_object_get(claims, "name")) copy_str(claims, "name", doc, "displayName");
@@ -84,7 +85,7 @@ void user_tokens_claims(struct app *a, const store_user *u, const char *scope, j
         json_object_set_new(claims, "preferred_username", json_string(u->user_name));
         json_object_set_new(claims, "updated_at", json_integer(u->modified_at / 1000));
     }
-    if (authz_has_word(scope, "email")) {
+    if (scope_has(scope, "email")) {
         const json_t *e = primary(doc, "emails");
         /* SCIM says nothing about verification: email_verified is false, never assumed. */
         if (jsonx_str(e, "value")) {
@@ -92,14 +93,14 @@ void user_tokens_claims(struct app *a, const store_user *u, const char *scope, j
             json_object_set_new(claims, "email_verified", json_false());
         }
     }
-    if (authz_has_word(scope, "phone")) {
+    if (scope_has(scope, "phone")) {
         const json_t *p = primary(doc, "phoneNumbers");
         if (jsonx_str(p, "value")) {
             copy_str(claims, "phone_number", p, "value");
             json_object_set_new(claims, "phone_number_verified", json_false());
         }
     }
-    if (authz_has_word(scope, "groups")) {
+    if (scope_has(scope, "groups")) {
         store_ref *g = NULL;
         size_t n = 0;
         json_t *arr = json_array();
@@ -216,7 +217,7 @@ idp_err user_tokens_respond(struct app *a, const http_request *rq, const user_gr
     buf_free(&extra);
     if (rc != IDP_OK) goto out;
     if ((rc = sign(rq, client_alg(a, g->ce), "at+jwt", buf_cstr(&claims), &at, err)) != IDP_OK) goto out;
-    if (authz_has_word(scope, "openid") &&
+    if (scope_has(scope, "openid") &&
         (rc = id_token(a, rq, g, scope, buf_cstr(&custom), buf_cstr(&at), now, ttl, &idt, err)) != IDP_OK)
         goto out;
     rs->content_type = "application/json";

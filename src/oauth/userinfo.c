@@ -2,6 +2,7 @@
  * the openid scope, for a user who is still active with the token_epoch it was issued under;
  * answers the user's claims released by the token's scope. Errors are RFC 6750 §3 challenges. */
 #include "oauth/endpoints.h"
+#include "oauth/scope.h"
 
 #include "core/jsonx.h"
 #include "http/app.h"
@@ -59,7 +60,7 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
                                                     : "the access token is not a user's");
         goto out;
     }
-    if (!authz_has_word(scope, "openid")) {
+    if (!scope_has(scope, "openid")) {
         challenge(rs, 403, "insufficient_scope", "the access token lacks the openid scope");
         goto out;
     }

@@ -9,9 +9,9 @@
 #include "oauth/csrf.h"
 #include "oauth/user_tokens.h"
 #include "oauth/endpoints.h"
+#include "oauth/refresh.h"
 #include "ui/ui.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,12 +137,6 @@ bool web_session_csrf_ok(const struct app *a, const store_session *s, const char
     return csrf_check(a->csrf_key, b, token);
 }
 
-static void sha256(const char *s, unsigned char out[32])
-{
-    unsigned int n = 32;
-    EVP_Digest(s, strlen(s), out, &n, EVP_sha256(), NULL);
-}
-
 bool web_session_live(const store_session *s, int64_t now, int64_t idle)
 {
     return now < s->expires_at && now - s->last_seen < idle;
@@ -157,7 +151,7 @@ idp_err web_session_load(struct app *a, const http_request *rq, int64_t now, sto
     memset(s, 0, sizeof *s);
     memset(u, 0, sizeof *u);
     if (!web_cookie(rq, WEB_SESSION_COOKIE, c, sizeof c) || strlen(c) != 43) return IDP_OK;
-    sha256(c, h);
+    opaque_hash(c, h);
     mem_wipe(c, sizeof c);
     idp_err rc = a->st->ops->session_get(a->st, h, s, err);
     if (rc == IDP_ERR_NOT_FOUND) return IDP_OK;
@@ -185,7 +179,7 @@ idp_err web_session_start(struct app *a, http_response *rs, const store_user *u,
 {
     char *cookie = rand_token(32), *sid = rand_token(16);
     memset(out, 0, sizeof *out);
-    sha256(cookie, out->hash);
+    opaque_hash(cookie, out->hash);
     out->sid = sid;
     out->user_id = xstrdup(u->id);
     out->user_epoch = u->token_epoch;

@@ -7,6 +7,7 @@
 #include "core/jsonx.h"
 #include "keys/kek.h"
 #include "oauth/authz_request.h"
+#include "oauth/scope.h"
 #include "oauth/backchannel.h"
 #include "oauth/client_cache.h"
 #include "oauth/refresh.h"
@@ -85,12 +86,12 @@ static void authz_round_trip(void **state)
 
 static void authz_words(void **state)
 {
-    assert_true(authz_has_word("openid email", "email"));
-    assert_true(authz_has_word("  openid   email ", "openid"));
-    assert_false(authz_has_word("openid email", "mail"));
-    assert_false(authz_has_word("openid emails", "email"));
-    assert_false(authz_has_word(NULL, "x"));
-    assert_false(authz_has_word("x", ""));
+    assert_true(scope_has("openid email", "email"));
+    assert_true(scope_has("  openid   email ", "openid"));
+    assert_false(scope_has("openid email", "mail"));
+    assert_false(scope_has("openid emails", "email"));
+    assert_false(scope_has(NULL, "x"));
+    assert_false(scope_has("x", ""));
 }
 
 static void refresh_successors(void **state)
@@ -109,8 +110,8 @@ static void refresh_successors(void **state)
     refresh_successor(k1, a, c);
     assert_string_not_equal(a, c); /* the chain moves on */
     unsigned char h1[32], h2[32];
-    refresh_hash(a, h1);
-    refresh_hash(b, h2);
+    opaque_hash(a, h1);
+    opaque_hash(b, h2);
     assert_memory_equal(h1, h2, 32);
     char f1[23], f2[23];
     refresh_family_new(f1);
