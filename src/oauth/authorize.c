@@ -68,21 +68,7 @@ static bool consent_covers(struct app *a, const store_user *u, const authz_reque
 {
     char *have = NULL;
     if (a->st->ops->consent_get(a->st, u->id, r->client_id, &have, NULL) != IDP_OK) return false;
-    bool ok = true;
-    for (const char *p = r->scope; *p && ok;) {
-        while (*p == ' ') p++;
-        size_t n = strcspn(p, " ");
-        if (n) {
-            char w[256];
-            if (n >= sizeof w) ok = false;
-            else {
-                memcpy(w, p, n);
-                w[n] = '\0';
-                ok = scope_has(have, w);
-            }
-        }
-        p += n;
-    }
+    bool ok = scope_subset(r->scope, have);
     free(have);
     return ok;
 }

@@ -82,3 +82,21 @@ bool scope_has(const char *list, const char *word)
     }
     return false;
 }
+
+bool scope_subset(const char *want, const char *have)
+{
+    for (const char *p = want ? want : ""; *p;) {
+        p += strspn(p, " ");
+        size_t l = strcspn(p, " ");
+        bool found = false;
+        for (const char *q = have ? have : ""; *q && !found && l;) {
+            q += strspn(q, " ");
+            size_t m = strcspn(q, " ");
+            found = m == l && !memcmp(p, q, l);
+            q += m;
+        }
+        if (l && !found) return false;
+        p += l;
+    }
+    return true;
+}

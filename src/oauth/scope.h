@@ -20,6 +20,8 @@ idp_err scope_resolve(const char *requested, char *const *allowed, size_t nallow
 /* Whole-word membership of word in a space-separated list (scopes, grant types, prompt values);
  * false for NULL or an empty word. */
 bool scope_has(const char *list, const char *word);
+/* True when every word of want (space-separated; NULL = none) is in have. */
+bool scope_subset(const char *want, const char *have);
 /* True when s[0..n) is a syntactically valid scope-token. */
 bool scope_token_valid(const char *s, size_t n);
 

@@ -18,24 +18,6 @@
 
 static const char bad_refresh[] = "the refresh token is invalid, expired or revoked";
 
-/* Every word of want is in have. */
-static bool subset(const char *want, const char *have)
-{
-    for (const char *p = want; *p;) {
-        while (*p == ' ') p++;
-        size_t n = strcspn(p, " ");
-        if (n) {
-            char w[256];
-            if (n >= sizeof w) return false;
-            memcpy(w, p, n);
-            w[n] = '\0';
-            if (!scope_has(have, w)) return false;
-        }
-        p += n;
-    }
-    return true;
-}
-
 idp_err token_refresh(struct app *a, const http_request *rq, const form *f,
                       const client_entry *ce, http_response *rs, idp_error *err)
 {
@@ -72,7 +54,7 @@ idp_err token_refresh(struct app *a, const http_request *rq, const form *f,
         goto out;
     }
     if (want) {
-        if (!subset(want, old.scope)) {
+        if (!scope_subset(want, old.scope)) {
             rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_SCOPE, "scope may not exceed the original grant");
             goto out;
         }

@@ -92,6 +92,11 @@ static void authz_words(void **state)
     assert_false(scope_has("openid emails", "email"));
     assert_false(scope_has(NULL, "x"));
     assert_false(scope_has("x", ""));
+    assert_true(scope_subset("openid  email", "email openid profile"));
+    assert_true(scope_subset("", "openid"));
+    assert_true(scope_subset(NULL, NULL));
+    assert_false(scope_subset("openid mail", "openid email"));
+    assert_false(scope_subset("a", NULL));
 }
 
 static void refresh_successors(void **state)
