@@ -19,7 +19,11 @@ asan: deps
 	@[ -f build-asan/build.ninja ] || meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 	@ninja -C build-asan
 
-run: build
+# make run builds only the server binary (not the tests, fuzz replays or benchmarks)
+run:
+	@scripts/deps.sh run
+	@[ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized >/dev/null
+	@ninja -C build idpd
 	@scripts/run.sh "$(DATA_DIR)" "$(LISTEN)" "$(ISSUER)"
 
 test:

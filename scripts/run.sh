@@ -21,6 +21,13 @@ MSG
 else
   id=$(cat "$data/demo-client-id" 2>/dev/null || echo '<client_id>')
   secret='<client_secret>'
+  cat <<MSG
+
+  $data already exists: the demo client's secret was shown when it was created. For a new one:
+    $bin client rotate-secret $id --data-dir $data
+  (or start afresh: stop idpd, rm -rf $data, make run)
+
+MSG
 fi
 cat <<MSG
   idpd is starting at $issuer  (data: $data, stop with Ctrl-C)

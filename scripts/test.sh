@@ -4,7 +4,9 @@
 #  2. fuzz corpora replayed under ASan+UBSan;
 #  3. integration and interop tests (node:test, npm jose + openid-client) against the real
 #     ASan+UBSan binary, each test starting its own server on 127.0.0.1 with a temp data dir.
-# Environment: SKIP_NODE=1 skips step 3 (for quick local runs).
+# Environment: SKIP_NODE=1 skips step 3, SKIP_C=1 steps 1-2 (for quick local runs); TEST_FILES
+# (space-separated) runs only these node test files; NODE_FILE_TIMEOUT (s, per test
+# file) and NODE_TEST_TIMEOUT (ms, per test) bound step 3.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -23,6 +25,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_strin
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 for b in build build-asan; do
+  [ "${SKIP_C:-0}" = 1 ] && break
   if [ $b = build ]; then
     [ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized >/dev/null || exit 1
   else
@@ -46,28 +49,82 @@ for b in build build-asan; do
   fi
 done
 
-log "fuzz corpus replay (ASan+UBSan)"
-if meson test -C build-asan --suite fuzz --print-errorlogs >/tmp/idpd-fuzz.out 2>&1; then :; fi
-grep -E '^ *[0-9]+/[0-9]+ ' /tmp/idpd-fuzz.out
-p=$(grep -cE '^ *[0-9]+/[0-9]+ .* OK ' /tmp/idpd-fuzz.out); f=$(grep -cE '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT)' /tmp/idpd-fuzz.out)
-passed=$((passed + p)); failed=$((failed + f))
+if [ "${SKIP_C:-0}" != 1 ]; then
+  log "fuzz corpus replay (ASan+UBSan)"
+  meson test -C build-asan --suite fuzz --print-errorlogs >/tmp/idpd-fuzz.out 2>&1
+  grep -E '^ *[0-9]+/[0-9]+ ' /tmp/idpd-fuzz.out
+  p=$(grep -cE '^ *[0-9]+/[0-9]+ .* OK ' /tmp/idpd-fuzz.out)
+  f=$(grep -cE '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT)' /tmp/idpd-fuzz.out)
+  passed=$((passed + p)); failed=$((failed + f))
+fi
+
+# Node.js: tools/node (scripts/deps.sh test puts one there when the system's is too old) first.
+NODE_MIN=20.14
+[ -x "$root/tools/node/bin/node" ] && export PATH="$root/tools/node/bin:$PATH"
+# Every node test file runs as its own `node --test` process (two at a time) under a file
+# timeout; each test has its own timeout too, and --test-force-exit ends a file whose tests are
+# done even if a handle (a server a failed hook never stopped) is still open. Cancelled and
+# timed-out tests count as failed; a file that ends without a summary counts as one failure.
+NODE_FILE_TIMEOUT=${NODE_FILE_TIMEOUT:-900}   # seconds per test file
+NODE_TEST_TIMEOUT=${NODE_TEST_TIMEOUT:-300000} # milliseconds per test or hook
+node_files() {
+  if [ -n "${TEST_FILES:-}" ]; then printf '%s\n' $TEST_FILES; return; fi
+  find tests/integration tests/interop tests/browser -name '*.test.mjs' | sort
+}
+run_node_file() { # $1 = test file, $2 = log file; writes "$2.rc"
+  timeout --kill-after=20 "$NODE_FILE_TIMEOUT" node --test --test-reporter=spec \
+    --test-timeout="$NODE_TEST_TIMEOUT" --test-force-exit "$1" >"$2" 2>&1
+  echo $? >"$2.rc"
+}
 
 if [ "${SKIP_NODE:-0}" != 1 ]; then
-  log "npm ci"
+  nv=$(node -p 'process.versions.node' 2>/dev/null || echo none)
+  if [ "$nv" = none ] || ! node -e "const [a,b]=process.versions.node.split('.').map(Number),[x,y]='$NODE_MIN'.split('.').map(Number);process.exit(a>x||(a===x&&b>=y)?0:1)"; then
+    echo "Node.js $NODE_MIN or newer is needed for the integration tests; found: $nv ($(command -v node || echo 'no node on PATH'))."
+    echo "Run scripts/deps.sh test (make test does) to put one into tools/node."
+    echo "${passed} passed, $((failed + 1)) failed"
+    exit 1
+  fi
+  log "npm ci (node $nv, npm $(npm --version 2>/dev/null))"
   if ! npm ci --no-audit --no-fund --loglevel=error >/tmp/idpd-npm.log 2>&1; then
     cat /tmp/idpd-npm.log; failed=$((failed + 1))
   else
-    log "integration + interop tests (node:test, server under ASan+UBSan)"
+    log "integration + interop + browser tests (node:test, server under ASan+UBSan)"
     export IDPD_BIN="$root/build-asan/idpd"
-    node --test --test-concurrency=2 --test-reporter=spec tests/integration tests/interop tests/browser \
-      >/tmp/idpd-node.out 2>&1
-    node_rc=$?
-    cat /tmp/idpd-node.out | grep -vE '^\s*$' | tail -n 200
-    p=$(grep -E '^ℹ pass [0-9]+' /tmp/idpd-node.out | awk '{print $3}')
-    f=$(grep -E '^ℹ fail [0-9]+' /tmp/idpd-node.out | awk '{print $3}')
-    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
-    # node 20 does not count a failing before/after hook in "fail": trust its exit code too.
-    if [ "$node_rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+    logdir=$(mktemp -d /tmp/idpd-node-XXXXXX)
+    mapfile -t files < <(node_files)
+    running=0
+    for f in "${files[@]}"; do
+      if [ "$running" -ge 2 ]; then wait -n; running=$((running - 1)); fi
+      run_node_file "$f" "$logdir/$(echo "$f" | tr / _).log" &
+      running=$((running + 1))
+    done
+    wait
+    for f in "${files[@]}"; do
+      l="$logdir/$(echo "$f" | tr / _).log"
+      rc=$(cat "$l.rc" 2>/dev/null || echo 1)
+      n() { grep -E "^ℹ $1 [0-9]+" "$l" | awk '{print $3}' | tail -1; }
+      p=$(n pass) fl=$(n fail) c=$(n cancelled) sk=$(n skipped) td=$(n todo)
+      if [ "$rc" -eq 0 ] && [ -n "$p" ] && [ "$((${fl:-0} + ${c:-0} + ${sk:-0} + ${td:-0}))" -eq 0 ]; then
+        printf 'ok   %-50s %4d passed  %6.1f s\n' "$f" "$p" "$(($(n duration_ms | cut -d. -f1) + 0))e-3"
+      else
+        echo "FAIL $f (exit $rc): its output follows"
+        grep -vE '^\s*$' "$l" | tail -n 300
+      fi
+      passed=$((passed + ${p:-0}))
+      failed=$((failed + ${fl:-0} + ${c:-0}))
+      # a skipped or todo test is not a pass: the suite has none on purpose
+      failed=$((failed + ${sk:-0} + ${td:-0}))
+      if [ -z "$p" ]; then
+        echo "!! $f ended without a summary (exit $rc$([ "$rc" = 124 ] && echo ": timed out after ${NODE_FILE_TIMEOUT}s"))"
+        failed=$((failed + 1))
+      elif [ "$rc" -ne 0 ] && [ "$((${fl:-0} + ${c:-0}))" -eq 0 ]; then
+        # node 20 does not count a failing before/after hook in "fail": trust its exit code too
+        echo "!! $f exited $rc with no failed test counted"
+        failed=$((failed + 1))
+      fi
+    done
+    rm -rf "$logdir"
   fi
 fi
 

@@ -271,12 +271,23 @@ char *sq_col_str(sqlite3_stmt *q, int i)
     return xstrndup(t ? (const char *)t : "", (size_t)sqlite3_column_bytes(q, i));
 }
 
+/* Fault injection for the fail-closed tests: when IDPD_FAULT_STORE_FULL names a file and that
+ * file exists, every statement write fails as SQLite does on a full disk (SQLITE_FULL). A test
+ * creates the file while the server runs and removes it again. Read once at open; unset in
+ * production, where this costs one NULL test per write. */
+static const char *sq_fault_full;
+
+static bool sq_fault_full_now(void)
+{
+    return sq_fault_full && access(sq_fault_full, F_OK) == 0;
+}
+
 /* Steps a statement that returns no row. Maps uniqueness violations to IDP_ERR_CONFLICT and
  * reports the number of changed rows in *changes (may be NULL). Resets q. */
 idp_err sq_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err)
 {
     idp_err rc = IDP_OK;
-    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    int r = b != SQLITE_OK ? b : sq_fault_full_now() ? SQLITE_FULL : sqlite3_step(q);
     if (r == SQLITE_DONE) {
         if (changes) *changes = sqlite3_changes(sqlite3_db_handle(q));
     } else if (r == SQLITE_CONSTRAINT_PRIMARYKEY || r == SQLITE_CONSTRAINT_UNIQUE) {
@@ -894,6 +905,8 @@ idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error 
     *out = NULL;
     if (!*path || strcmp(path, ":memory:") == 0)
         return IDP_FAIL(err, IDP_ERR_CONFIG, "store: a database file name is required");
+    const char *fault = getenv("IDPD_FAULT_STORE_FULL");
+    if (fault && *fault) sq_fault_full = fault;
     idp_err rc = sq_prepare_file(path, create, err);
     if (rc) return rc;
     rc = sq_db_open(path, false, &db, err);

@@ -1,6 +1,7 @@
 // Microsoft's SCIM reference Postman collection (the one Entra's SCIM validator docs point to),
-// run with newman against a live idpd. The collection is read from the shared vectors
-// ($IDPD_VECTORS/ms-scim/PostmanCollection.json, never copied into the repo); its "Get Token"
+// run with newman against a live idpd. The collection is a copy in the repository
+// (tests/vectors/ms-scim/PostmanCollection.json; source and licence in tests/vectors/README.md);
+// a missing collection or newman fails the test, never skips it. Its "Get Token"
 // folder (a GET /Token of Microsoft's reference server) is dropped and the provisioning key is
 // supplied as {{token}}. Some requests use non-RFC paths, unquoted filter values or expect 204
 // where idpd answers 200 + body; those failures are listed exactly in EXPECTED_FAILURES, so a
@@ -15,12 +16,12 @@ import { stopOk, testCleanExit } from '../lib/idpd.mjs';
 import { startScim } from '../lib/scim.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const vectors = process.env.IDPD_VECTORS || path.join(repo, '..', 'shared', 'vectors');
+const vectors = path.join(repo, 'tests', 'vectors');
 const collectionFile = path.join(vectors, 'ms-scim', 'PostmanCollection.json');
 const require = createRequire(import.meta.url);
 let newman;
 try { newman = require('newman'); } catch { newman = undefined; }
-const skip = !newman ? 'newman not installed (npm ci)' : !existsSync(collectionFile) ? `${collectionFile} missing` : false;
+const missing = !newman ? 'newman is not installed (run npm ci)' : !existsSync(collectionFile) ? `${collectionFile} is missing` : '';
 
 /**
  * "<folder> / <request>: <failed assertion>" for every failure the collection is expected to
@@ -73,12 +74,14 @@ function runCollection(collection, environment) {
   });
 }
 
-describe('Microsoft SCIM reference collection (newman)', { skip }, () => {
+describe('Microsoft SCIM reference collection (newman)', () => {
   let s;
-  before(async () => { s = await startScim(); });
+  test('newman and the collection are present', () => assert.equal(missing, ''));
+  before(async () => { if (!missing) s = await startScim(); });
   after(async () => { await stopOk(s?.srv); });
 
   test('only the documented, non-RFC requests fail', async () => {
+    assert.equal(missing, '');
     const collection = JSON.parse(readFileSync(collectionFile, 'utf8'));
     collection.item = collection.item.filter((it) => it.name !== 'Get Token');
     const u = new URL(s.srv.url);
@@ -92,5 +95,5 @@ describe('Microsoft SCIM reference collection (newman)', { skip }, () => {
     assert.deepEqual(failures, EXPECTED_FAILURES);
   });
 
-  testCleanExit(() => [s.srv]);
+  testCleanExit(() => [s?.srv]);
 });

@@ -38,9 +38,35 @@ export function removeDir(d) {
   tmpDirs.delete(d);
   rmSync(d, { recursive: true, force: true });
 }
+/**
+ * Every server a test file starts is killed by PID when the file's process ends, however it
+ * ends: normally, after a failed hook (node then never runs the matching `after`), or on the
+ * SIGTERM/SIGINT of the runner's per-file timeout. A leftover server would otherwise keep the
+ * test process alive and the suite would hang.
+ */
+const liveProcs = new Set();
+function killAll() {
+  for (const p of liveProcs) {
+    try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  liveProcs.clear();
+}
 process.on('exit', () => {
+  killAll();
   for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
 });
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.on(sig, () => {
+    process.stderr.write(`test process got ${sig}: stopping ${liveProcs.size} idpd server(s)\n`);
+    process.exit(1); // runs the exit handler above
+  });
+}
+/** Tracks a child process so that it is killed by PID when the test process ends. */
+export function trackProcess(proc) {
+  liveProcs.add(proc);
+  proc.on('exit', () => liveProcs.delete(proc));
+  return proc;
+}
 
 /**
  * Runs `idpd ARGS...` synchronously. dataDir (optional) is appended as --data-dir.
@@ -130,9 +156,9 @@ export function freePort() {
 
 function spawnServer(dataDir, args, env, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(bin, ['serve', '--data-dir', dataDir, ...args], {
+    const proc = trackProcess(spawn(bin, ['serve', '--data-dir', dataDir, ...args], {
       env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    }));
     const stderrLines = [];
     const stdoutLines = [];
     let errBuf = '';

@@ -182,7 +182,7 @@ static bool header_alg_is(const char *tok, const char *prefix)
 
 /* Expected outcome for idpd: "valid" cases of algs we do not implement (HS*, RS384/512,
  * PS384/512, ES512) are rejections by policy; tcId 372/373 are rejections (strict base64url,
- * see shared/vectors/README.md). */
+ * see tests/vectors/README.md). */
 static bool jws_case_expect_ok(const json_t *t, const char *tok)
 {
     int64_t id = 0;
@@ -630,7 +630,7 @@ static void sign_verify_roundtrips(void **state)
     assert_int_equal(jws_verify_raw(JWS_PS256, jwk_pkey(fx.ed), "x", 1, sig, 64, NULL), IDP_ERR_JOSE_ALG);
 }
 
-/* ES256 signatures are malleable: (r, n-s) verifies too (shared/vectors/README.md). This pins
+/* ES256 signatures are malleable: (r, n-s) verifies too (tests/vectors/README.md). This pins
  * the behaviour so nobody keys revocation on a hash of the token string. */
 static void es256_malleability_documented(void **state)
 {

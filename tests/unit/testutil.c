@@ -9,8 +9,9 @@
 
 char *tu_vector_path(const char *rel)
 {
+    /* tests/unit/meson.build sets IDPD_VECTORS to the repository's tests/vectors */
     const char *base = getenv("IDPD_VECTORS");
-    if (!base) base = "../shared/vectors";
+    if (!base || !*base) base = "tests/vectors";
     size_t n = strlen(base) + strlen(rel) + 2;
     char *p = malloc(n);
     snprintf(p, n, "%s/%s", base, rel);
@@ -37,7 +38,13 @@ json_t *tu_load_vector_json(const char *rel)
     char *p = tu_vector_path(rel);
     json_error_t je;
     json_t *v = json_load_file(p, 0, &je);
-    if (!v) fail_msg("cannot load vector %s: %s", p, je.text);
+    if (!v) {
+        /* fail_msg does not return: report from a stack copy so the failure path leaks nothing */
+        char where[1024];
+        snprintf(where, sizeof where, "%s", p);
+        free(p);
+        fail_msg("cannot load vector %s: %s", where, je.text);
+    }
     free(p);
     return v;
 }

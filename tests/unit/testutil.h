@@ -10,9 +10,9 @@
 
 #include <jansson.h>
 
-/* Path of a file under shared/vectors ($IDPD_VECTORS); owned (free()). */
+/* Path of a file under tests/vectors ($IDPD_VECTORS); owned (free()). */
 char *tu_vector_path(const char *rel);
-/* Loads a JSON file under shared/vectors; fails the test when it cannot. */
+/* Loads a JSON file under tests/vectors; fails the test (without leaking) when it cannot. */
 json_t *tu_load_vector_json(const char *rel);
 /* Reads a whole file; NULL on error. Owned. */
 char *tu_read_file(const char *path, size_t *len);
