@@ -66,12 +66,26 @@ static int64_t backoff(const struct app *a, int64_t fails)
     return s > LOGIN_MAX_BACKOFF ? LOGIN_MAX_BACKOFF : s;
 }
 
-static int64_t wait_left(struct app *a, const char *key, int64_t now)
+/* *left = seconds key must still wait. A counter that cannot be read is an error: the caller
+ * refuses the attempt (fail closed), it never treats it as "no failures". */
+static idp_err wait_left(struct app *a, const char *key, int64_t now, int64_t *left)
 {
     int64_t fails = 0, last = 0;
-    if (a->st->ops->login_fail_get(a->st, key, &fails, &last, NULL) != IDP_OK) return 0;
-    int64_t left = backoff(a, fails) - (now - last);
-    return left > 0 ? left : 0;
+    *left = 0;
+    idp_err rc = a->st->ops->login_fail_get(a->st, key, &fails, &last, NULL);
+    if (rc != IDP_OK) return rc;
+    int64_t l = backoff(a, fails) - (now - last);
+    *left = l > 0 ? l : 0;
+    return IDP_OK;
+}
+
+/* The attempt cannot be decided because the throttle (or the session) cannot be written: 503
+ * (RFC 9110 §15.6.4), never a sign-in that was not counted. */
+static void unavailable(http_response *rs)
+{
+    web_error_page(rs, IDP_ERR_UNAVAILABLE, "Sign-in failed",
+                   "Sign-in is temporarily unavailable. Try again in a few minutes.");
+    response_header_set(rs, "Retry-After", "60");
 }
 
 idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
@@ -117,7 +131,11 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
     for (size_t i = 5; i < n; i++) akey[i] = (char)tolower((unsigned char)akey[i]);
     snprintf(ikey, sizeof ikey, "ip:%s", rq->remote_addr ? rq->remote_addr : "");
     snprintf(actor, sizeof actor, "ip:%s", rq->remote_addr ? rq->remote_addr : "");
-    int64_t wa = wait_left(a, akey, now), wi = wait_left(a, ikey, now);
+    int64_t wa = 0, wi = 0;
+    if (wait_left(a, akey, now, &wa) != IDP_OK || wait_left(a, ikey, now, &wi) != IDP_OK) {
+        unavailable(rs);
+        goto out;
+    }
     int64_t wait = wa > wi ? wa : wi;
     if (wait > 0) {
         char msg[128];
@@ -150,16 +168,24 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
     }
     if (!ok) {
         int64_t x = 0;
-        a->st->ops->login_fail(a->st, akey, now, &x, NULL);
-        a->st->ops->login_fail(a->st, ikey, now, &x, NULL);
+        if (a->st->ops->login_fail(a->st, akey, now, &x, NULL) != IDP_OK ||
+            a->st->ops->login_fail(a->st, ikey, now, &x, NULL) != IDP_OK) {
+            unavailable(rs); /* a failure that is not counted would be a free guess */
+            goto out;
+        }
         audit(a, actor, "login.fail", ur == IDP_OK ? u.id : NULL, NULL);
         free(r.login_hint); /* keep what was typed, so only the password is entered again */
         r.login_hint = xstrdup(user);
         rc = authorize_show_login(a, rq, rs, ce, &r, LOGIN_BAD_CREDENTIALS, 200, err);
         goto out;
     }
-    a->st->ops->login_fail_reset(a->st, akey, NULL);
-    if ((rc = web_session_start(a, rs, &u, "pwd", now, &s, err)) != IDP_OK) goto out;
+    /* the counter must be writable for a correct password too: otherwise the attempts an
+     * attacker cannot have counted would be free (fail closed) */
+    if (a->st->ops->login_fail_reset(a->st, akey, NULL) != IDP_OK ||
+        web_session_start(a, rs, &u, "pwd", now, &s, NULL) != IDP_OK) {
+        unavailable(rs);
+        goto out;
+    }
     char uactor[64];
     snprintf(uactor, sizeof uactor, "user:%s", u.id);
     audit(a, uactor, "login.success", u.id, NULL);

@@ -26,6 +26,10 @@ void sq_bind_text(sqlite3_stmt *q, int i, const char *s, int *b);
 void sq_bind_i64(sqlite3_stmt *q, int i, int64_t v, int *b);
 void sq_bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b);
 char *sq_col_str(sqlite3_stmt *q, int i); /* owned copy or NULL */
+/* sqlite3_step, except that a statement that writes fails with SQLITE_FULL while the
+ * IDPD_FAULT_STORE_FULL file exists (fault injection, store_sqlite.c). Every write steps
+ * through it (sq_write does). */
+int sq_step(sqlite3_stmt *q);
 /* Steps a row-less statement: uniqueness -> CONFLICT, other constraints -> INVALID; resets q. */
 idp_err sq_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err);
 idp_err sq_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err); /* NOT_FOUND */

@@ -219,7 +219,7 @@ static idp_err one_row(sqlite3_stmt *q, int b, const char *what, row_fn fn, row_
 {
     idp_err rc = IDP_OK;
     *found = false;
-    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    int r = b != SQLITE_OK ? b : sq_step(q);
     if (r == SQLITE_ROW) {
         *found = true;
         rc = fn(q, row, err);
@@ -559,7 +559,7 @@ idp_err sqo_refresh_revoke_session(store *st, const char *session_id, int64_t no
     int r = b;
     while (r == SQLITE_OK || r == SQLITE_ROW) {
         if (r == SQLITE_ROW && sqlite3_column_int64(q, 0) == 0) live++;
-        r = sqlite3_step(q);
+        r = sq_step(q);
     }
     if (r != SQLITE_DONE) rc = sq_fail(err, r, "refresh_revoke_session");
     sq_done(q);
@@ -754,7 +754,7 @@ idp_err sqo_login_fail(store *st, const char *key, int64_t now, int64_t *fails, 
     int b = SQLITE_OK;
     sq_bind_text(q, 1, key, &b);
     sq_bind_i64(q, 2, now, &b);
-    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    int r = b != SQLITE_OK ? b : sq_step(q);
     if (r == SQLITE_ROW) {
         *fails = sqlite3_column_int64(q, 0);
         r = sqlite3_step(q);
@@ -928,7 +928,7 @@ idp_err sqo_policy_insert(store *st, store_policy *p, idp_error *err)
     sq_bind_text(q, 4, p->actor, &b);
     sq_bind_text(q, 5, p->comment, &b);
     int64_t version = 0;
-    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    int r = b != SQLITE_OK ? b : sq_step(q);
     if (r == SQLITE_ROW) {
         version = sqlite3_column_int64(q, 0);
         r = sqlite3_step(q);
