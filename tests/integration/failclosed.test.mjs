@@ -68,5 +68,51 @@ describe('fail-closed writes (IDPD_FAULT_STORE_FULL)', () => {
     assert.ok(codeFrom(final).code);
   });
 
+  test('logout cannot write: 5xx error page, cookie kept, session and refresh token still valid, no back-channel', async () => {
+    const a = new Agent(srv.url);
+    const { verifier, challenge } = pkcePair();
+    const { final } = await signIn(a, authorizeUrl(srv.issuer, { client_id: web.client_id, redirect_uri: CB,
+      response_type: 'code', scope: 'openid offline_access', state: 's1', code_challenge: challenge,
+      code_challenge_method: 'S256' }), 'carol@example.com', PW);
+    const tok = await postForm(srv.url, '/token', web, { grant_type: 'authorization_code',
+      code: codeFrom(final).code, redirect_uri: CB, code_verifier: verifier });
+    assert.equal(tok.status, 200, tok.text);
+    const cookie = a.jar.get('idpd_session');
+    assert.ok(cookie);
+    const u = new URL(`${srv.issuer}/logout`);
+    u.searchParams.set('id_token_hint', tok.json.id_token);
+    const before = bcTokens.length;
+    full();
+    let r;
+    try {
+      r = await a.get(u.toString());
+    } finally {
+      notFull();
+    }
+    assert.ok(r.status >= 500 && r.status < 600, `status ${r.status}: ${r.text.slice(0, 200)}`);
+    assert.doesNotMatch(r.text, /Signed out/);
+    assert.equal(r.headers.getSetCookie().some((c) => c.startsWith('idpd_session=')), false,
+      'the session cookie is not cleared');
+    assert.equal(a.jar.get('idpd_session'), cookie);
+    await sleep(1000); // a back-channel job would have been sent by now
+    assert.equal(bcTokens.length, before, 'no back-channel logout token for a session that did not end');
+    // nothing was pretended: the session and its refresh token are still what they were
+    const pn = await a.get(authorizeUrl(srv.issuer, { client_id: web.client_id, redirect_uri: CB,
+      response_type: 'code', scope: 'openid', prompt: 'none', code_challenge: challenge,
+      code_challenge_method: 'S256' }));
+    assert.ok(codeFrom(pn).code, 'the session is still live, as the error page said');
+    const rf = await postForm(srv.url, '/token', web, { grant_type: 'refresh_token',
+      refresh_token: tok.json.refresh_token });
+    assert.equal(rf.status, 200, rf.text);
+    // with room on the disk again the same logout succeeds and notifies the client
+    u.searchParams.set('state', randomBytes(4).toString('hex'));
+    const ok = await a.get(u.toString());
+    assert.equal(ok.status, 200, ok.text.slice(0, 200));
+    assert.match(ok.text, /Signed out/);
+    assert.equal(a.jar.has('idpd_session'), false);
+    for (let i = 0; i < 50 && bcTokens.length === before; i++) await sleep(100);
+    assert.ok(bcTokens.length > before, 'back-channel logout sent once the session ended');
+  });
+
   testCleanExit(() => [srv]);
 });
