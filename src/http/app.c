@@ -181,6 +181,8 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     a->pw_params = (password_params){.t = (uint32_t)c->argon2_t, .m_kib = (uint32_t)c->argon2_m_kib,
                                      .p = (uint32_t)c->argon2_p};
     login_configure(&a->pw_params);
+    if ((rc = netaddr_set_parse(c->trusted_proxies, &a->trusted_proxies, err)) != IDP_OK)
+        return rc;
     a->scim_rl = ratelimit_new(c->scim_rate, c->scim_burst, APP_SCIM_RATELIMIT_KEYS);
     size_t il = strlen(c->issuer);
     a->scim_base = xmalloc(il + sizeof "/scim/v2");

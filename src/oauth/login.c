@@ -1,13 +1,16 @@
 /* POST /login: the sign-in form of the authorization code flow. Checks the login CSRF token and
- * the sealed request, throttles per account and per client IP with exponential back-off, verifies
- * the Argon2id password of an active SCIM user, starts the session and continues the request.
- * The error shown never tells whether the account exists (the same text, and an Argon2id
- * verification against a dummy hash when it does not). Every failure, throttle and success is an
- * audit event (never with the password). */
+ * the sealed request, throttles per (account, client address) and per client address with
+ * exponential back-off (the client address is the peer, or what a trusted proxy forwarded for:
+ * request.h client_addr), verifies the Argon2id password of an active SCIM user, starts the
+ * session and continues the request. The error shown never tells whether the account exists
+ * (the same text, and an Argon2id verification against a dummy hash when it does not). Every
+ * failure and success is an audit event (never with the password). A throttle that cannot be
+ * read or written refuses the attempt with 503 (fail closed). */
 #include "oauth/authorize.h"
 #include "oauth/endpoints.h"
 
 #include "core/mem.h"
+#include "core/netaddr.h"
 #include "core/rand.h"
 #include "core/timeutil.h"
 #include "http/app.h"
@@ -56,27 +59,69 @@ static void audit(struct app *a, const char *actor, const char *action, const ch
     a->st->ops->audit_append(a->st, &ev, NULL);
 }
 
-/* 0 below the free failures, then 1, 2, 4, ... s up to LOGIN_MAX_BACKOFF. */
-static int64_t backoff(const struct app *a, int64_t fails)
+/* 0 below free failures, then 1, 2, 4, ... s up to LOGIN_MAX_BACKOFF. */
+static int64_t backoff(int64_t free, int64_t fails)
 {
-    int64_t over = fails - a->cfg->login_free_failures;
+    int64_t over = fails - free;
     if (over < 0) return 0;
     if (over > 10) return LOGIN_MAX_BACKOFF;
     int64_t s = (int64_t)1 << over;
     return s > LOGIN_MAX_BACKOFF ? LOGIN_MAX_BACKOFF : s;
 }
 
+/* The throttle counters of one attempt (docs/SECURITY.md): the account as typed (case-folded
+ * like userName) from this client address, and the client address alone (password spraying;
+ * absent when cfg login_address_free_failures is 0). There is no counter of the account alone:
+ * failures from one address never slow the account from another. */
+typedef struct throttle {
+    char pair[LOGIN_USER_MAX + NETADDR_STRLEN + 8]; /* "acct:ADDR USER" (ADDR has no space) */
+    char addr[NETADDR_STRLEN + 8];                  /* "ip:ADDR" (also the audit actor) */
+    int64_t pair_free, addr_free;                   /* 0: counter not used */
+} throttle;
+
+static void throttle_init(const struct app *a, const http_request *rq, const char *user,
+                          throttle *t)
+{
+    const char *ca = rq->client_addr ? rq->client_addr : rq->remote_addr ? rq->remote_addr : "";
+    size_t n = (size_t)snprintf(t->pair, sizeof t->pair, "acct:%s %s", ca, user);
+    for (size_t i = 5 + strlen(ca) + 1; i < n && i < sizeof t->pair; i++)
+        t->pair[i] = (char)tolower((unsigned char)t->pair[i]);
+    snprintf(t->addr, sizeof t->addr, "ip:%s", ca);
+    t->pair_free = a->cfg->login_free_failures;
+    t->addr_free = a->cfg->login_address_free_failures;
+}
+
 /* *left = seconds key must still wait. A counter that cannot be read is an error: the caller
  * refuses the attempt (fail closed), it never treats it as "no failures". */
-static idp_err wait_left(struct app *a, const char *key, int64_t now, int64_t *left)
+static idp_err wait_left(struct app *a, const char *key, int64_t free, int64_t now,
+                         int64_t *left)
 {
     int64_t fails = 0, last = 0;
     *left = 0;
     idp_err rc = a->st->ops->login_fail_get(a->st, key, &fails, &last, NULL);
     if (rc != IDP_OK) return rc;
-    int64_t l = backoff(a, fails) - (now - last);
+    int64_t l = backoff(free, fails) - (now - last);
     *left = l > 0 ? l : 0;
     return IDP_OK;
+}
+
+/* *wait = the longer wait of the attempt's counters. */
+static idp_err throttle_wait(struct app *a, const throttle *t, int64_t now, int64_t *wait)
+{
+    int64_t wp = 0, wa = 0;
+    idp_err rc = wait_left(a, t->pair, t->pair_free, now, &wp);
+    if (rc == IDP_OK && t->addr_free) rc = wait_left(a, t->addr, t->addr_free, now, &wa);
+    *wait = wp > wa ? wp : wa;
+    return rc;
+}
+
+/* Counts one failure on each counter. An error means it was not counted (fail closed). */
+static idp_err throttle_fail(struct app *a, const throttle *t, int64_t now)
+{
+    int64_t x = 0;
+    idp_err rc = a->st->ops->login_fail(a->st, t->pair, now, &x, NULL);
+    if (rc == IDP_OK && t->addr_free) rc = a->st->ops->login_fail(a->st, t->addr, now, &x, NULL);
+    return rc;
 }
 
 /* The attempt cannot be decided because the throttle (or the session) cannot be written: 503
@@ -125,23 +170,18 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
         rc = authorize_show_login(a, rq, rs, ce, &r, LOGIN_BAD_CREDENTIALS, 200, err);
         goto out;
     }
-    /* throttle keys: the account as typed (case-folded like userName) and the client IP */
-    char akey[LOGIN_USER_MAX + 8], ikey[80], actor[96];
-    size_t n = (size_t)snprintf(akey, sizeof akey, "acct:%s", user);
-    for (size_t i = 5; i < n; i++) akey[i] = (char)tolower((unsigned char)akey[i]);
-    snprintf(ikey, sizeof ikey, "ip:%s", rq->remote_addr ? rq->remote_addr : "");
-    snprintf(actor, sizeof actor, "ip:%s", rq->remote_addr ? rq->remote_addr : "");
-    int64_t wa = 0, wi = 0;
-    if (wait_left(a, akey, now, &wa) != IDP_OK || wait_left(a, ikey, now, &wi) != IDP_OK) {
+    throttle t;
+    throttle_init(a, rq, user, &t);
+    int64_t wait = 0;
+    if (throttle_wait(a, &t, now, &wait) != IDP_OK) {
         unavailable(rs);
         goto out;
     }
-    int64_t wait = wa > wi ? wa : wi;
     if (wait > 0) {
         char msg[128];
         snprintf(msg, sizeof msg, "Too many failed sign-in attempts. Try again in %lld second%s.",
                  (long long)wait, wait == 1 ? "" : "s");
-        audit(a, actor, "login.throttled", NULL, NULL);
+        audit(a, t.addr, "login.throttled", NULL, NULL);
         rs->status = 429;
         char ra[24];
         snprintf(ra, sizeof ra, "%lld", (long long)wait);
@@ -167,13 +207,11 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
         free(nh);
     }
     if (!ok) {
-        int64_t x = 0;
-        if (a->st->ops->login_fail(a->st, akey, now, &x, NULL) != IDP_OK ||
-            a->st->ops->login_fail(a->st, ikey, now, &x, NULL) != IDP_OK) {
+        if (throttle_fail(a, &t, now) != IDP_OK) {
             unavailable(rs); /* a failure that is not counted would be a free guess */
             goto out;
         }
-        audit(a, actor, "login.fail", ur == IDP_OK ? u.id : NULL, NULL);
+        audit(a, t.addr, "login.fail", ur == IDP_OK ? u.id : NULL, NULL);
         free(r.login_hint); /* keep what was typed, so only the password is entered again */
         r.login_hint = xstrdup(user);
         rc = authorize_show_login(a, rq, rs, ce, &r, LOGIN_BAD_CREDENTIALS, 200, err);
@@ -181,7 +219,7 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
     }
     /* the counter must be writable for a correct password too: otherwise the attempts an
      * attacker cannot have counted would be free (fail closed) */
-    if (a->st->ops->login_fail_reset(a->st, akey, NULL) != IDP_OK ||
+    if (a->st->ops->login_fail_reset(a->st, t.pair, NULL) != IDP_OK ||
         web_session_start(a, rs, &u, "pwd", now, &s, NULL) != IDP_OK) {
         unavailable(rs);
         goto out;
