@@ -4,7 +4,8 @@
  * request.h client_addr), verifies the Argon2id password of an active SCIM user, starts the
  * session and continues the request. The error shown never tells whether the account exists
  * (the same text, and an Argon2id verification against a dummy hash when it does not). Every
- * failure and success is an audit event (never with the password). A throttle that cannot be
+ * failure and success is an audit event (never with the password); a refused (throttled) attempt
+ * is only counted (/metrics), with one audit event when a back-off starts. A throttle that cannot be
  * read or written refuses the attempt with 503 (fail closed). */
 #include "oauth/authorize.h"
 #include "oauth/endpoints.h"
@@ -20,6 +21,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,13 +117,44 @@ static idp_err throttle_wait(struct app *a, const throttle *t, int64_t now, int6
     return rc;
 }
 
-/* Counts one failure on each counter. An error means it was not counted (fail closed). */
-static idp_err throttle_fail(struct app *a, const throttle *t, int64_t now)
+/* Bound of the throttling table (cfg login_throttle_max_keys): a counter may be evicted for a
+ * new one only when it slows nobody now: fewer failures than any threshold, or idle for longer
+ * than the longest back-off. */
+static store_login_cap throttle_cap(const struct app *a, const throttle *t, int64_t now)
 {
-    int64_t x = 0;
-    idp_err rc = a->st->ops->login_fail(a->st, t->pair, now, &x, NULL);
-    if (rc == IDP_OK && t->addr_free) rc = a->st->ops->login_fail(a->st, t->addr, now, &x, NULL);
-    return rc;
+    int64_t below = t->pair_free;
+    if (t->addr_free && t->addr_free < below) below = t->addr_free;
+    return (store_login_cap){.max_keys = a->cfg->login_throttle_max_keys, .fails_below = below,
+                             .idle_before = now - LOGIN_MAX_BACKOFF};
+}
+
+/* One audit event when a counter enters (or re-enters) back-off, not one per refused attempt:
+ * a refused attempt writes nothing (it is counted in idpd_login_throttled_total), so a flood
+ * of throttled requests cannot grow the store; at most one event per counter and window. */
+static void audit_backoff(struct app *a, const throttle *t, const char *target, const char *what,
+                          int64_t free, int64_t fails)
+{
+    int64_t b = backoff(free, fails);
+    if (b <= 0) return;
+    char detail[96];
+    snprintf(detail, sizeof detail, "{\"counter\":\"%s\",\"fails\":%lld,\"retry_after\":%lld}",
+             what, (long long)fails, (long long)b);
+    audit(a, t->addr, "login.throttled", target, detail);
+}
+
+/* Counts one failure on each counter (and audits a back-off that starts). An error means it
+ * was not counted (fail closed). */
+static idp_err throttle_fail(struct app *a, const throttle *t, int64_t now, const char *target)
+{
+    int64_t fp = 0, fa = 0;
+    store_login_cap cap = throttle_cap(a, t, now);
+    idp_err rc = a->st->ops->login_fail(a->st, t->pair, now, &cap, &fp, NULL);
+    if (rc == IDP_OK && t->addr_free)
+        rc = a->st->ops->login_fail(a->st, t->addr, now, &cap, &fa, NULL);
+    if (rc != IDP_OK) return rc;
+    audit_backoff(a, t, target, "account", t->pair_free, fp);
+    if (t->addr_free) audit_backoff(a, t, target, "address", t->addr_free, fa);
+    return IDP_OK;
 }
 
 /* The attempt cannot be decided because the throttle (or the session) cannot be written: 503
@@ -181,7 +214,7 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
         char msg[128];
         snprintf(msg, sizeof msg, "Too many failed sign-in attempts. Try again in %lld second%s.",
                  (long long)wait, wait == 1 ? "" : "s");
-        audit(a, t.addr, "login.throttled", NULL, NULL);
+        atomic_fetch_add_explicit(&a->login_throttled, 1, memory_order_relaxed);
         rs->status = 429;
         char ra[24];
         snprintf(ra, sizeof ra, "%lld", (long long)wait);
@@ -207,7 +240,7 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
         free(nh);
     }
     if (!ok) {
-        if (throttle_fail(a, &t, now) != IDP_OK) {
+        if (throttle_fail(a, &t, now, ur == IDP_OK ? u.id : NULL) != IDP_OK) {
             unavailable(rs); /* a failure that is not counted would be a free guess */
             goto out;
         }

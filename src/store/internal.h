@@ -92,7 +92,8 @@ idp_err sqo_session_delete(store *st, const unsigned char hash[32], idp_error *e
 idp_err sqo_session_delete_user(store *st, const char *user_id, size_t *n, idp_error *err);
 idp_err sqo_session_list_user(store *st, const char *user_id, store_session **rows, size_t *n,
                               idp_error *err);
-idp_err sqo_login_fail(store *st, const char *key, int64_t now, int64_t *fails, idp_error *err);
+idp_err sqo_login_fail(store *st, const char *key, int64_t now, const store_login_cap *cap,
+                       int64_t *fails, idp_error *err);
 idp_err sqo_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *last_at,
                            idp_error *err);
 idp_err sqo_login_fail_reset(store *st, const char *key, idp_error *err);

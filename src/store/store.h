@@ -112,6 +112,13 @@ typedef struct store_session {
                                  (for back-channel logout); NULL on insert = "" */
 } store_session;
 
+/* The bound of the sign-in throttling table (login_fail). */
+typedef struct store_login_cap {
+    int64_t max_keys;    /* counters kept at most */
+    int64_t fails_below; /* a counter with fewer failures may be evicted */
+    int64_t idle_before; /* so may one whose last failure is older */
+} store_login_cap;
+
 /* ---- versioned policy (DESIGN §7) ---- */
 typedef struct store_policy {
     int64_t version;          /* monotonic, assigned by policy_insert, never reused */
@@ -366,10 +373,13 @@ typedef struct store_ops {
 
     /* Sign-in throttling per key (the caller's choice, e.g. "user:<name>", "ip:<addr>"; at most
      * STORE_LOGIN_KEY_MAX bytes). fail counts one more failure at now and returns the count;
-     * get returns 0/0 when there is none (last_at may be NULL); reset forgets the key
-     * (after a success). */
-    idp_err (*login_fail)(store *st, const char *key, int64_t now, int64_t *fails,
-                          idp_error *err);
+     * with cap (may be NULL) a new key is only added while fewer than cap->max_keys counters
+     * exist, else first the counter with the oldest last_at among those with fails <
+     * cap->fails_below or last_at < cap->idle_before is deleted, and when there is none,
+     * IDP_ERR_TOO_LARGE and nothing is written. get returns 0/0 when there is none (last_at
+     * may be NULL); reset forgets the key (after a success). */
+    idp_err (*login_fail)(store *st, const char *key, int64_t now, const store_login_cap *cap,
+                          int64_t *fails, idp_error *err);
     idp_err (*login_fail_get)(store *st, const char *key, int64_t *fails, int64_t *last_at,
                               idp_error *err);
     idp_err (*login_fail_reset)(store *st, const char *key, idp_error *err);
