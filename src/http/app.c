@@ -5,6 +5,7 @@
 #include "core/timeutil.h"
 #include "keys/keyset.h"
 #include "keys/rotation.h"
+#include "oauth/audit_checkpoint.h"
 #include "oauth/client_cache.h"
 #include "oauth/client_secret.h"
 #include "oauth/csrf.h"
@@ -214,6 +215,13 @@ static void bg_tick(struct app *a, int64_t *last_rot, int64_t *last_prune)
             log_msg(LOG_ERROR, "revoked jti prune: %s", e.msg);
         if (a->st->ops->oidc_prune(a->st, time_now(), &e) != IDP_OK)
             log_msg(LOG_ERROR, "sign-in state prune: %s", e.msg);
+        audit_prune_result pr;
+        if (audit_checkpoint_prune(a->st, a->kek, time_now_ms(), a->cfg->audit_retention,
+                                   a->cfg->audit_max_events, &pr, &e) != IDP_OK)
+            log_msg(LOG_ERROR, "audit prune: %s", e.msg);
+        else if (pr.pruned)
+            log_msg(LOG_INFO, "audit: pruned %lld events through seq %lld (checkpoint at seq %lld)",
+                    (long long)pr.pruned, (long long)pr.through, (long long)pr.checkpoint_seq);
     }
     snap_reap(&a->keys);
     snap_reap(&a->clients);

@@ -63,6 +63,8 @@ idp_err sqs_audit_append(store *st, store_audit *ev, idp_error *err);
 idp_err sqs_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
                        idp_error *err);
 idp_err sqs_audit_last(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err);
+idp_err sqs_audit_seq_before(store *st, int64_t time_ms, int64_t *seq, idp_error *err);
+idp_err sqs_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err);
 
 /* ---- sign-in (OIDC) and policy ops (store_sqlite_oidc.c), as documented in store.h ---- */
 idp_err sqo_code_insert(store *st, const store_auth_code *c, idp_error *err);

@@ -311,6 +311,11 @@ typedef struct store_ops {
     idp_err (*audit_list)(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
                           idp_error *err);
     idp_err (*audit_last)(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err);
+    /* Pruning (oauth/audit_checkpoint.h decides what and records the checkpoint first):
+     * seq_before gives the seq of the newest event with time_ms < time_ms (0 when none);
+     * delete_through deletes the events with seq <= seq, *n (may be NULL) = how many. */
+    idp_err (*audit_seq_before)(store *st, int64_t time_ms, int64_t *seq, idp_error *err);
+    idp_err (*audit_delete_through)(store *st, int64_t seq, int64_t *n, idp_error *err);
 
     /* ---- sign-in (OIDC). Every op joins the caller's store_tx_begin transaction when there is
      * one; multi-statement ops are atomic within it (savepoint). Where a stored 0 means "not

@@ -90,3 +90,76 @@ describe('bounded audit log and throttling table', () => {
 
   testCleanExit(() => [srv]);
 });
+
+describe('audit retention: pruning behind a MACed checkpoint', () => {
+  const verify = (d) => cli(['audit', 'tail', '--verify', '--json'], { dataDir: d });
+  let srv;
+  after(async () => { await stopOk(srv); });
+
+  test('a tiny retention prunes; tail --verify passes from the checkpoint and detects tampering after it', async () => {
+    const d = initDataDir();
+    for (let i = 0; i < 3; i++) createCodeClient(d, { name: `old-${i}` });
+    const before = auditCount(d);
+    assert.ok(before >= 3);
+    await sleep(1100);
+    createCodeClient(d, { name: 'recent' });
+    const pr = cli(['audit', 'prune', '--json'], { dataDir: d, env: { IDPD_AUDIT_RETENTION: '1s' } });
+    assert.equal(pr.status, 0, pr.stderr);
+    assert.equal(pr.json.pruned, before);
+    assert.equal(pr.json.through, before);
+    assert.equal(pr.json.checkpoint_seq, before + 2);
+    assert.equal(auditCount(d), 2, 'the recent event and the checkpoint are left');
+    const ck = JSON.parse(cli(['audit', 'tail', '--json'], { dataDir: d }).stdout).at(-1);
+    assert.equal(ck.action, 'audit.checkpoint');
+    assert.equal(ck.detail.pruned_events, before);
+    let v = verify(d);
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    assert.deepEqual(v.json.checkpoint, { seq: before + 2, pruned_through: before });
+    const txt = cli(['audit', 'tail', '--verify'], { dataDir: d });
+    assert.match(txt.stdout, new RegExp(`audit chain ok \\(2 events; events 1\\.\\.${before} pruned, checkpoint at seq ${before + 2}\\)`));
+    // nothing old enough a second time: no new checkpoint
+    assert.equal(cli(['audit', 'prune', '--json'], { dataDir: d }).json.pruned, 0);
+
+    // tampering after the checkpoint is still detected
+    createCodeClient(d, { name: 'after-checkpoint' });
+    assert.equal(verify(d).status, 0);
+    const last = Number(sql(d, 'SELECT max(seq) FROM audit_events'));
+    sql(d, `UPDATE audit_events SET actor = 'mallory' WHERE seq = ${last}`);
+    v = verify(d);
+    assert.equal(v.status, 1);
+    assert.equal(v.json.broken_seq, last);
+    sql(d, `UPDATE audit_events SET actor = 'cli' WHERE seq = ${last}`);
+    assert.equal(verify(d).status, 0);
+    // an altered checkpoint (its MAC no longer matches), even with the chain hashes redone
+    // (hashes are unkeyed; the MAC is not): here the detail changes, so the hash breaks first
+    sql(d, `UPDATE audit_events SET detail = replace(detail, '"pruned_events":${before}', '"pruned_events":1') WHERE seq = ${before + 2}`);
+    v = verify(d);
+    assert.equal(v.status, 1);
+    assert.equal(v.json.broken_seq, before + 2);
+    sql(d, `UPDATE audit_events SET detail = replace(detail, '"pruned_events":1', '"pruned_events":${before}') WHERE seq = ${before + 2}`);
+    assert.equal(verify(d).status, 0);
+    // events removed before the anchor without a checkpoint: the first left has no checkpoint
+    sql(d, `DELETE FROM audit_events WHERE seq = ${before + 1}`);
+    v = verify(d);
+    assert.equal(v.status, 1);
+    assert.equal(v.json.broken_seq, before + 2);
+    assert.match(v.json.reason, /removed without a checkpoint/);
+  });
+
+  test('idpd serve prunes on its background task', async () => {
+    const d = initDataDir();
+    createCodeClient(d, { name: 'old-1' });
+    createCodeClient(d, { name: 'old-2' }); // the newest event is never pruned: the chain head stays
+    await sleep(1100);
+    srv = await startServer(d, { env: { IDPD_AUDIT_RETENTION: '1s', IDPD_AUDIT_MAX_EVENTS: '100' } });
+    let v;
+    for (let i = 0; i < 50; i++) {
+      v = verify(d);
+      if (v.json?.checkpoint) break;
+      await sleep(200);
+    }
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    assert.ok(v.json.checkpoint, 'a checkpoint was written by the server');
+    assert.ok(v.json.checkpoint.pruned_through >= 1);
+  });
+});
