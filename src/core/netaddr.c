@@ -36,6 +36,19 @@ void netaddr_format(const netaddr *a, char out[NETADDR_STRLEN])
     if (!inet_ntop(a->v6 ? AF_INET6 : AF_INET, a->a, out, NETADDR_STRLEN)) out[0] = '\0';
 }
 
+void netaddr_throttle_unit(const netaddr *a, char out[NETADDR_STRLEN + 4])
+{
+    netaddr m = *a;
+    if (!m.v6) {
+        netaddr_format(&m, out);
+        return;
+    }
+    memset(m.a + 8, 0, 8);
+    netaddr_format(&m, out);
+    size_t n = strlen(out);
+    memcpy(out + n, "/64", 4);
+}
+
 /* One "ADDR" or "ADDR/BITS" entry of n bytes. */
 static bool parse_net(const char *s, size_t n, netaddr_net *out)
 {

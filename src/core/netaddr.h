@@ -34,6 +34,10 @@ typedef struct netaddr_set {
 bool netaddr_parse(const char *s, size_t n, netaddr *out);
 /* The canonical text of a (inet_ntop) into out[NETADDR_STRLEN]. */
 void netaddr_format(const netaddr *a, char out[NETADDR_STRLEN]);
+/* The throttling unit of an address as text into out[NETADDR_STRLEN + 4]: an IPv4 address
+ * itself, an IPv6 address as its /64 ("2001:db8:1:2::/64"), the usual assignment to one
+ * subscriber (RFC 6177 §2), so that rotating through one's own /64 does not evade a limit. */
+void netaddr_throttle_unit(const netaddr *a, char out[NETADDR_STRLEN + 4]);
 /* Parses a list of addresses and CIDR prefixes ("127.0.0.1 10.0.0.0/8, ::1 fd00::/8"),
  * separated by spaces or commas; an address alone is a /32 or /128. IDP_ERR_INVALID (out
  * unchanged) naming the first bad entry's position, or when more than NETADDR_SET_MAX entries;

@@ -76,8 +76,9 @@ static int64_t backoff(int64_t free, int64_t fails)
  * absent when cfg login_address_free_failures is 0). There is no counter of the account alone:
  * failures from one address never slow the account from another. */
 typedef struct throttle {
-    char pair[LOGIN_USER_MAX + NETADDR_STRLEN + 8]; /* "acct:ADDR USER" (ADDR has no space) */
-    char addr[NETADDR_STRLEN + 8];                  /* "ip:ADDR" (also the audit actor) */
+    char pair[LOGIN_USER_MAX + NETADDR_STRLEN + 8]; /* "acct:UNIT USER" (UNIT has no space) */
+    char key[NETADDR_STRLEN + 8];   /* "ip:UNIT": the address, an IPv6 one as its /64 */
+    char actor[NETADDR_STRLEN + 8]; /* "ip:ADDR", the audit actor */
     int64_t pair_free, addr_free;                   /* 0: counter not used */
 } throttle;
 
@@ -85,10 +86,15 @@ static void throttle_init(const struct app *a, const http_request *rq, const cha
                           throttle *t)
 {
     const char *ca = rq->client_addr ? rq->client_addr : rq->remote_addr ? rq->remote_addr : "";
-    size_t n = (size_t)snprintf(t->pair, sizeof t->pair, "acct:%s %s", ca, user);
-    for (size_t i = 5 + strlen(ca) + 1; i < n && i < sizeof t->pair; i++)
+    char unit[NETADDR_STRLEN + 4];
+    netaddr na;
+    if (netaddr_parse(ca, strlen(ca), &na)) netaddr_throttle_unit(&na, unit);
+    else snprintf(unit, sizeof unit, "%s", ca);
+    size_t n = (size_t)snprintf(t->pair, sizeof t->pair, "acct:%s %s", unit, user);
+    for (size_t i = 5 + strlen(unit) + 1; i < n && i < sizeof t->pair; i++)
         t->pair[i] = (char)tolower((unsigned char)t->pair[i]);
-    snprintf(t->addr, sizeof t->addr, "ip:%s", ca);
+    snprintf(t->key, sizeof t->key, "ip:%s", unit);
+    snprintf(t->actor, sizeof t->actor, "ip:%s", ca);
     t->pair_free = a->cfg->login_free_failures;
     t->addr_free = a->cfg->login_address_free_failures;
 }
@@ -112,7 +118,7 @@ static idp_err throttle_wait(struct app *a, const throttle *t, int64_t now, int6
 {
     int64_t wp = 0, wa = 0;
     idp_err rc = wait_left(a, t->pair, t->pair_free, now, &wp);
-    if (rc == IDP_OK && t->addr_free) rc = wait_left(a, t->addr, t->addr_free, now, &wa);
+    if (rc == IDP_OK && t->addr_free) rc = wait_left(a, t->key, t->addr_free, now, &wa);
     *wait = wp > wa ? wp : wa;
     return rc;
 }
@@ -139,7 +145,7 @@ static void audit_backoff(struct app *a, const throttle *t, const char *target, 
     char detail[96];
     snprintf(detail, sizeof detail, "{\"counter\":\"%s\",\"fails\":%lld,\"retry_after\":%lld}",
              what, (long long)fails, (long long)b);
-    audit(a, t->addr, "login.throttled", target, detail);
+    audit(a, t->actor, "login.throttled", target, detail);
 }
 
 /* Counts one failure on each counter (and audits a back-off that starts). An error means it
@@ -150,7 +156,7 @@ static idp_err throttle_fail(struct app *a, const throttle *t, int64_t now, cons
     store_login_cap cap = throttle_cap(a, t, now);
     idp_err rc = a->st->ops->login_fail(a->st, t->pair, now, &cap, &fp, NULL);
     if (rc == IDP_OK && t->addr_free)
-        rc = a->st->ops->login_fail(a->st, t->addr, now, &cap, &fa, NULL);
+        rc = a->st->ops->login_fail(a->st, t->key, now, &cap, &fa, NULL);
     if (rc != IDP_OK) return rc;
     audit_backoff(a, t, target, "account", t->pair_free, fp);
     if (t->addr_free) audit_backoff(a, t, target, "address", t->addr_free, fa);
@@ -244,7 +250,7 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
             unavailable(rs); /* a failure that is not counted would be a free guess */
             goto out;
         }
-        audit(a, t.addr, "login.fail", ur == IDP_OK ? u.id : NULL, NULL);
+        audit(a, t.actor, "login.fail", ur == IDP_OK ? u.id : NULL, NULL);
         free(r.login_hint); /* keep what was typed, so only the password is entered again */
         r.login_hint = xstrdup(user);
         rc = authorize_show_login(a, rq, rs, ce, &r, LOGIN_BAD_CREDENTIALS, 200, err);

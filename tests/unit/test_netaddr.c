@@ -104,9 +104,25 @@ static void forwarded_for(void **state)
     assert_string_not_equal(client("127.0.0.1 10.0.0.0/8", "127.0.0.1", lp, 1), "203.0.113.1");
 }
 
+static void throttle_unit(void **state)
+{
+    (void)state;
+    netaddr a;
+    char t[NETADDR_STRLEN + 4];
+    assert_true(netaddr_parse("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 32, &a));
+    netaddr_throttle_unit(&a, t);
+    assert_string_equal(t, "2001:db8:1:2::/64");
+    assert_true(netaddr_parse("192.0.2.77", 10, &a));
+    netaddr_throttle_unit(&a, t);
+    assert_string_equal(t, "192.0.2.77");
+    assert_true(netaddr_parse("::ffff:192.0.2.77", 17, &a));
+    netaddr_throttle_unit(&a, t);
+    assert_string_equal(t, "192.0.2.77");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(parse_addresses), cmocka_unit_test(sets),
-                                       cmocka_unit_test(forwarded_for)};
+                                       cmocka_unit_test(forwarded_for), cmocka_unit_test(throttle_unit)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
