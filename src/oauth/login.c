@@ -163,6 +163,63 @@ static idp_err throttle_fail(struct app *a, const throttle *t, int64_t now, cons
     return IDP_OK;
 }
 
+/* At most one attempt per (account, address) in flight in this process: the back-off is
+ * checked before the password and counted after it, so without this a parallel burst would get
+ * one guess per worker thread past the check. A second attempt while one is being verified is
+ * answered as throttled (1 s). The set holds 64-bit hashes of pair keys; it cannot fill up
+ * (a request thread holds at most one entry), and when it would, the attempt is refused. */
+#define LOGIN_INFLIGHT_MAX 512
+static pthread_mutex_t inflight_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t inflight[LOGIN_INFLIGHT_MAX];
+static size_t inflight_n;
+
+static uint64_t inflight_hash(const char *k)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *k; k++) {
+        h ^= (unsigned char)*k;
+        h *= 1099511628211ULL;
+    }
+    return h | 1; /* never 0: 0 means "none" */
+}
+
+static bool inflight_enter(uint64_t h)
+{
+    bool ok = true;
+    pthread_mutex_lock(&inflight_mu);
+    for (size_t i = 0; ok && i < inflight_n; i++) ok = inflight[i] != h;
+    if (ok && inflight_n == LOGIN_INFLIGHT_MAX) ok = false;
+    if (ok) inflight[inflight_n++] = h;
+    pthread_mutex_unlock(&inflight_mu);
+    return ok;
+}
+
+static void inflight_leave(uint64_t h)
+{
+    pthread_mutex_lock(&inflight_mu);
+    for (size_t i = 0; i < inflight_n; i++) {
+        if (inflight[i] == h) {
+            inflight[i] = inflight[--inflight_n];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&inflight_mu);
+}
+
+/* 429 with Retry-After and the login form again (the attempt is only counted in /metrics). */
+static idp_err throttled(struct app *a, http_request *rq, http_response *rs,
+                         const client_entry *ce, authz_request *r, int64_t wait, idp_error *err)
+{
+    char msg[128], ra[24];
+    snprintf(msg, sizeof msg, "Too many failed sign-in attempts. Try again in %lld second%s.",
+             (long long)wait, wait == 1 ? "" : "s");
+    atomic_fetch_add_explicit(&a->login_throttled, 1, memory_order_relaxed);
+    rs->status = 429;
+    snprintf(ra, sizeof ra, "%lld", (long long)wait);
+    response_header_set(rs, "Retry-After", ra);
+    return authorize_show_login(a, rq, rs, ce, r, msg, 429, err);
+}
+
 /* The attempt cannot be decided because the throttle (or the session) cannot be written: 503
  * (RFC 9110 §15.6.4), never a sign-in that was not counted. */
 static void unavailable(http_response *rs)
@@ -180,6 +237,7 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
     store_user u = {0};
     store_session s = {0};
     idp_err rc = IDP_OK;
+    uint64_t busy = 0; /* inflight hash to release */
     rs->no_store = true;
     if (request_form(rq, &f, &fe) != IDP_OK) {
         web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-in failed", fe.msg);
@@ -211,21 +269,19 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
     }
     throttle t;
     throttle_init(a, rq, user, &t);
+    uint64_t h = inflight_hash(t.pair);
+    if (!inflight_enter(h)) {
+        rc = throttled(a, rq, rs, ce, &r, 1, err);
+        goto out;
+    }
+    busy = h;
     int64_t wait = 0;
     if (throttle_wait(a, &t, now, &wait) != IDP_OK) {
         unavailable(rs);
         goto out;
     }
     if (wait > 0) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "Too many failed sign-in attempts. Try again in %lld second%s.",
-                 (long long)wait, wait == 1 ? "" : "s");
-        atomic_fetch_add_explicit(&a->login_throttled, 1, memory_order_relaxed);
-        rs->status = 429;
-        char ra[24];
-        snprintf(ra, sizeof ra, "%lld", (long long)wait);
-        response_header_set(rs, "Retry-After", ra);
-        rc = authorize_show_login(a, rq, rs, ce, &r, msg, 429, err);
+        rc = throttled(a, rq, rs, ce, &r, wait, err);
         goto out;
     }
     bool ok = false;
@@ -268,6 +324,7 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
     audit(a, uactor, "login.success", u.id, NULL);
     rc = authorize_continue(a, rq, rs, ce, &r, &s, &u, false, err);
 out:
+    if (busy) inflight_leave(busy);
     authz_request_clear(&r);
     store_user_clear(&u);
     store_session_clear(&s);

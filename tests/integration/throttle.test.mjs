@@ -61,11 +61,13 @@ function signedIn(r) {
 describe('sign-in throttling per account and client address', () => {
   let proxied; // trusted_proxies = 127.0.0.1: X-Forwarded-For names the client
   let direct; // the local peer is not a trusted proxy: X-Forwarded-For is ignored
+  let burst; // 16 worker threads, for parallel attempts
   before(async () => {
     proxied = await setup({ IDPD_TRUSTED_PROXIES: '127.0.0.1, ::1' });
     direct = await setup({ IDPD_TRUSTED_PROXIES: '10.0.0.0/8' });
+    burst = await setup({ IDPD_TRUSTED_PROXIES: '127.0.0.1', IDPD_THREADS: '16', IDPD_LOGIN_FREE_FAILURES: '1' });
   });
-  after(async () => { await stopOk(proxied?.srv); await stopOk(direct?.srv); });
+  after(async () => { await stopOk(proxied?.srv); await stopOk(direct?.srv); await stopOk(burst?.srv); });
 
   test('failures from address A do not throttle the same account from address B', async () => {
     const a = new Agent(proxied.srv.url);
@@ -100,5 +102,20 @@ describe('sign-in throttling per account and client address', () => {
     assert.ok(!evs.some((e) => e.actor === `ip:${A}`));
   });
 
-  testCleanExit(() => [proxied.srv, direct.srv]);
+  test('a parallel burst gets no more guesses than the free failures (one attempt in flight per account and address)', async () => {
+    const a = new Agent(burst.srv.url);
+    const page = await loginPage(burst, a);
+    // two failures apart (back-off 1 s, then 2 s): the next failure starts a 4 s window, longer
+    // than the burst, so an attempt queued behind the first cannot slip through after it
+    assert.equal((await attempt(a, page, A, 'first')).status, 200);
+    await sleep(1100);
+    assert.equal((await attempt(a, page, A, 'second')).status, 200);
+    await sleep(2100);
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => attempt(a, page, A, `burst-${i}`)));
+    const verified = rs.filter((r) => r.status === 200).length;
+    assert.ok(rs.every((r) => r.status === 200 || r.status === 429), rs.map((r) => r.status).join(' '));
+    assert.equal(verified, 1, `${verified} of 20 parallel guesses were checked: ${rs.map((r) => r.status).join(' ')}`);
+  });
+
+  testCleanExit(() => [proxied.srv, direct.srv, burst.srv]);
 });
