@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Events deleted per transaction, so that pruning a large backlog never holds the write lock
+ * for long (sign-in fails closed when it cannot write). */
+#define AUDIT_PRUNE_CHUNK 20000
+
 static void put_i64(unsigned char *b, int64_t v)
 {
     uint64_t u = (uint64_t)v;
@@ -115,29 +119,51 @@ static idp_err append_checkpoint(store *st, const kek *k, int64_t now_ms, int64_
     return IDP_OK;
 }
 
-idp_err audit_checkpoint_prune(store *st, const kek *k, int64_t now_ms, int64_t retention_s,
-                               int64_t max_events, audit_prune_result *res, idp_error *err)
+/* One transaction: a checkpoint for through = min(target, first + AUDIT_PRUNE_CHUNK - 1),
+ * then the events up to it are deleted. *more when events up to target are left. */
+static idp_err prune_chunk(store *st, const kek *k, int64_t now_ms, int64_t target,
+                           audit_prune_result *res, bool *more, idp_error *err)
 {
     store_audit at = {0};
-    int64_t first = 0, last = 0, p = 0;
-    memset(res, 0, sizeof *res);
+    int64_t first = 0, last = 0, p = target, n = 0;
+    *more = false;
     idp_err rc = store_tx_begin(st, err);
     if (rc) return rc;
     if ((rc = bounds(st, &first, &last, err)) || last == 0) goto out;
-    if ((rc = st->ops->audit_seq_before(st, now_ms - retention_s * 1000, &p, err))) goto out;
-    if (max_events > 0 && last - max_events > p) p = last - max_events;
     if (p >= last) p = last - 1; /* the head stays: the checkpoint links to it */
-    if (p < first) goto out;     /* nothing old enough */
+    if (p < first) goto out;     /* nothing (more) to prune */
+    if (p - first >= AUDIT_PRUNE_CHUNK) {
+        p = first + AUDIT_PRUNE_CHUNK - 1;
+        *more = true;
+    }
     if ((rc = event_at(st, p, &at, err))) goto out;
     if ((rc = append_checkpoint(st, k, now_ms, last, p, at.hash, err))) goto out;
-    if ((rc = st->ops->audit_delete_through(st, p, &res->pruned, err))) goto out;
-    res->through = p;
-    res->checkpoint_seq = last + 1;
+    if ((rc = st->ops->audit_delete_through(st, p, &n, err))) goto out;
 out:
     store_audit_clear(&at);
     if (rc == IDP_OK) rc = store_tx_commit(st, err);
     else store_tx_rollback(st);
-    if (rc) memset(res, 0, sizeof *res);
+    if (rc == IDP_OK && n > 0) {
+        res->pruned += n;
+        res->through = p;
+        res->checkpoint_seq = last + 1;
+    }
+    if (rc) *more = false;
+    return rc;
+}
+
+idp_err audit_checkpoint_prune(store *st, const kek *k, int64_t now_ms, int64_t retention_s,
+                               int64_t max_events, audit_prune_result *res, idp_error *err)
+{
+    int64_t first = 0, last = 0, target = 0;
+    memset(res, 0, sizeof *res);
+    idp_err rc = bounds(st, &first, &last, err);
+    if (rc || last == 0) return rc;
+    if ((rc = st->ops->audit_seq_before(st, now_ms - retention_s * 1000, &target, err)))
+        return rc;
+    if (max_events > 0 && last - max_events > target) target = last - max_events;
+    for (bool more = true; more && rc == IDP_OK;)
+        rc = prune_chunk(st, k, now_ms, target, res, &more, err);
     return rc;
 }
 

@@ -30,8 +30,10 @@ typedef struct audit_prune_result {
 } audit_prune_result;
 
 /* Prunes the events older than retention_s seconds before now_ms, and the oldest beyond the
- * newest max_events, behind a checkpoint (see above). Never prunes the newest event, so the
- * chain head survives. Errors: the store's (nothing changed), IDP_ERR_CRYPTO. */
+ * newest max_events, behind a checkpoint (see above), in transactions of at most 20000 events
+ * each with its own checkpoint (a large backlog never holds the write lock for long). Never
+ * prunes the newest event, so the chain head survives. res: the totals, the last checkpoint.
+ * Errors: the store's, IDP_ERR_CRYPTO (what was committed before stays, verifiable). */
 idp_err audit_checkpoint_prune(store *st, const kek *k, int64_t now_ms, int64_t retention_s,
                                int64_t max_events, audit_prune_result *res, idp_error *err);
 

@@ -61,10 +61,10 @@ static void audit(struct app *a, const char *actor, const char *action, const ch
     a->st->ops->audit_append(a->st, &ev, NULL);
 }
 
-/* 0 below free failures, then 1, 2, 4, ... s up to LOGIN_MAX_BACKOFF. */
-static int64_t backoff(int64_t free, int64_t fails)
+/* 0 below allowed failures, then 1, 2, 4, ... s up to LOGIN_MAX_BACKOFF. */
+static int64_t backoff(int64_t allowed, int64_t fails)
 {
-    int64_t over = fails - free;
+    int64_t over = fails - allowed;
     if (over < 0) return 0;
     if (over > 10) return LOGIN_MAX_BACKOFF;
     int64_t s = (int64_t)1 << over;
@@ -77,7 +77,7 @@ static int64_t backoff(int64_t free, int64_t fails)
  * failures from one address never slow the account from another. */
 typedef struct throttle {
     char pair[LOGIN_USER_MAX + NETADDR_STRLEN + 8]; /* "acct:UNIT USER" (UNIT has no space) */
-    char key[NETADDR_STRLEN + 8];   /* "ip:UNIT": the address, an IPv6 one as its /64 */
+    char addr_key[NETADDR_STRLEN + 8]; /* "ip:UNIT": the address, an IPv6 one as its /64 */
     char actor[NETADDR_STRLEN + 8]; /* "ip:ADDR", the audit actor */
     int64_t pair_free, addr_free;                   /* 0: counter not used */
 } throttle;
@@ -93,7 +93,7 @@ static void throttle_init(const struct app *a, const http_request *rq, const cha
     size_t n = (size_t)snprintf(t->pair, sizeof t->pair, "acct:%s %s", unit, user);
     for (size_t i = 5 + strlen(unit) + 1; i < n && i < sizeof t->pair; i++)
         t->pair[i] = (char)tolower((unsigned char)t->pair[i]);
-    snprintf(t->key, sizeof t->key, "ip:%s", unit);
+    snprintf(t->addr_key, sizeof t->addr_key, "ip:%s", unit);
     snprintf(t->actor, sizeof t->actor, "ip:%s", ca);
     t->pair_free = a->cfg->login_free_failures;
     t->addr_free = a->cfg->login_address_free_failures;
@@ -101,14 +101,14 @@ static void throttle_init(const struct app *a, const http_request *rq, const cha
 
 /* *left = seconds key must still wait. A counter that cannot be read is an error: the caller
  * refuses the attempt (fail closed), it never treats it as "no failures". */
-static idp_err wait_left(struct app *a, const char *key, int64_t free, int64_t now,
+static idp_err wait_left(struct app *a, const char *key, int64_t allowed, int64_t now,
                          int64_t *left)
 {
     int64_t fails = 0, last = 0;
     *left = 0;
     idp_err rc = a->st->ops->login_fail_get(a->st, key, &fails, &last, NULL);
     if (rc != IDP_OK) return rc;
-    int64_t l = backoff(free, fails) - (now - last);
+    int64_t l = backoff(allowed, fails) - (now - last);
     *left = l > 0 ? l : 0;
     return IDP_OK;
 }
@@ -118,7 +118,7 @@ static idp_err throttle_wait(struct app *a, const throttle *t, int64_t now, int6
 {
     int64_t wp = 0, wa = 0;
     idp_err rc = wait_left(a, t->pair, t->pair_free, now, &wp);
-    if (rc == IDP_OK && t->addr_free) rc = wait_left(a, t->key, t->addr_free, now, &wa);
+    if (rc == IDP_OK && t->addr_free) rc = wait_left(a, t->addr_key, t->addr_free, now, &wa);
     *wait = wp > wa ? wp : wa;
     return rc;
 }
@@ -138,9 +138,9 @@ static store_login_cap throttle_cap(const struct app *a, const throttle *t, int6
  * a refused attempt writes nothing (it is counted in idpd_login_throttled_total), so a flood
  * of throttled requests cannot grow the store; at most one event per counter and window. */
 static void audit_backoff(struct app *a, const throttle *t, const char *target, const char *what,
-                          int64_t free, int64_t fails)
+                          int64_t allowed, int64_t fails)
 {
-    int64_t b = backoff(free, fails);
+    int64_t b = backoff(allowed, fails);
     if (b <= 0) return;
     char detail[96];
     snprintf(detail, sizeof detail, "{\"counter\":\"%s\",\"fails\":%lld,\"retry_after\":%lld}",
@@ -156,7 +156,7 @@ static idp_err throttle_fail(struct app *a, const throttle *t, int64_t now, cons
     store_login_cap cap = throttle_cap(a, t, now);
     idp_err rc = a->st->ops->login_fail(a->st, t->pair, now, &cap, &fp, NULL);
     if (rc == IDP_OK && t->addr_free)
-        rc = a->st->ops->login_fail(a->st, t->key, now, &cap, &fa, NULL);
+        rc = a->st->ops->login_fail(a->st, t->addr_key, now, &cap, &fa, NULL);
     if (rc != IDP_OK) return rc;
     audit_backoff(a, t, target, "account", t->pair_free, fp);
     if (t->addr_free) audit_backoff(a, t, target, "address", t->addr_free, fa);
@@ -229,6 +229,31 @@ static void unavailable(http_response *rs)
     response_header_set(rs, "Retry-After", "60");
 }
 
+/* Whether pw is the password of the active user named user (*u filled when found, *ur the
+ * lookup's result). An unknown account costs the same Argon2id verification. */
+static bool check_password(struct app *a, const char *user, const char *pw, store_user *u,
+                           idp_err *ur)
+{
+    bool ok = false;
+    *ur = a->st->ops->user_get_by_name(a->st, user, u, NULL);
+    if (*ur == IDP_OK && u->active && u->password_hash) {
+        ok = password_verify(u->password_hash, pw, strlen(pw));
+    } else {
+        pthread_once(&dummy_once, dummy_init);
+        if (dummy_hash[0]) password_verify(dummy_hash, pw, strlen(pw));
+    }
+    if (ok && password_needs_rehash(u->password_hash, &a->pw_params)) {
+        /* DESIGN §5: the stored hash used other Argon2id parameters: rehash now that the
+         * password is known (a failure only leaves the old hash) */
+        char *nh = NULL;
+        bool done = false;
+        if (password_hash(&a->pw_params, pw, strlen(pw), &nh, NULL) == IDP_OK)
+            a->st->ops->user_rehash(a->st, u->id, u->password_hash, nh, &done, NULL);
+        free(nh);
+    }
+    return ok;
+}
+
 idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
 {
     form f;
@@ -284,23 +309,8 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
         rc = throttled(a, rq, rs, ce, &r, wait, err);
         goto out;
     }
-    bool ok = false;
-    idp_err ur = a->st->ops->user_get_by_name(a->st, user, &u, NULL);
-    if (ur == IDP_OK && u.active && u.password_hash) {
-        ok = password_verify(u.password_hash, pw, strlen(pw));
-    } else {
-        pthread_once(&dummy_once, dummy_init);
-        if (dummy_hash[0]) password_verify(dummy_hash, pw, strlen(pw));
-    }
-    if (ok && password_needs_rehash(u.password_hash, &a->pw_params)) {
-        /* DESIGN §5: the stored hash used other Argon2id parameters: rehash now that the
-         * password is known (a failure only leaves the old hash) */
-        char *nh = NULL;
-        bool done = false;
-        if (password_hash(&a->pw_params, pw, strlen(pw), &nh, NULL) == IDP_OK)
-            a->st->ops->user_rehash(a->st, u.id, u.password_hash, nh, &done, NULL);
-        free(nh);
-    }
+    idp_err ur = IDP_OK;
+    bool ok = check_password(a, user, pw, &u, &ur);
     if (!ok) {
         if (throttle_fail(a, &t, now, ur == IDP_OK ? u.id : NULL) != IDP_OK) {
             unavailable(rs); /* a failure that is not counted would be a free guess */
