@@ -78,8 +78,8 @@ static void finish(struct app *a, http_response *rs, const char *post_uri, const
 /* Ends session s: in one transaction deletes it, revokes its refresh tokens and records the
  * audit event; only once that is committed are the back-channel notifications queued and the
  * cookie deleted. A store failure leaves everything as it was and is returned: the caller must
- * not tell the user they are signed out (RP-Initiated Logout §2; Back-Channel Logout §2.7 sends
- * logout tokens for sessions that ended, not for ones that did not). */
+ * not tell the user they are signed out (RP-Initiated Logout §2; a Back-Channel Logout §2.4
+ * logout token announces a session that ended, not one that did not). */
 static idp_err end_session(struct app *a, const http_request *rq, http_response *rs,
                            const store_session *s, idp_error *err)
 {
