@@ -10,8 +10,10 @@ static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0
 bool netaddr_parse(const char *s, size_t n, netaddr *out)
 {
     char buf[NETADDR_STRLEN + 1];
-    while (n && (*s == ' ' || *s == '\t')) s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
     if (n == 0 || n >= sizeof buf) return false;
     memcpy(buf, s, n);
     buf[n] = '\0';
@@ -138,11 +140,13 @@ void netaddr_client(const netaddr_set *trusted, const char *peer, const char *co
         size_t end = strlen(v);
         for (;;) { /* elements of this header value, right to left */
             size_t start = end;
-            while (start > 0 && v[start - 1] != ',') start--;
+            while (start > 0 && v[start - 1] != ',')
+                start--;
             const char *el = v + start;
             size_t n = end - start;
             size_t sp = 0;
-            while (sp < n && (el[sp] == ' ' || el[sp] == '\t')) sp++;
+            while (sp < n && (el[sp] == ' ' || el[sp] == '\t'))
+                sp++;
             if (sp < n) { /* empty list elements are skipped (RFC 9110 §5.6.1) */
                 netaddr x;
                 if (++walked > NETADDR_XFF_HOPS || !netaddr_parse(el, n, &x)) return;

@@ -9,12 +9,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define NETADDR_STRLEN 46     /* INET6_ADDRSTRLEN */
-#define NETADDR_SET_MAX 64    /* entries a set may hold */
-#define NETADDR_XFF_HOPS 32   /* X-Forwarded-For elements walked at most */
+#define NETADDR_STRLEN 46   /* INET6_ADDRSTRLEN */
+#define NETADDR_SET_MAX 64  /* entries a set may hold */
+#define NETADDR_XFF_HOPS 32 /* X-Forwarded-For elements walked at most */
 
 typedef struct netaddr {
-    int v6;                 /* 0: IPv4 in a[0..3]; 1: IPv6 in a[0..15] */
+    int v6; /* 0: IPv4 in a[0..3]; 1: IPv6 in a[0..15] */
     unsigned char a[16];
 } netaddr;
 

@@ -19,7 +19,8 @@
 static void put_i64(unsigned char *b, int64_t v)
 {
     uint64_t u = (uint64_t)v;
-    for (int i = 7; i >= 0; i--, u >>= 8) b[i] = (unsigned char)(u & 0xff);
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        b[i] = (unsigned char)(u & 0xff);
 }
 
 static idp_err ckpt_mac(const kek *k, int64_t seq, int64_t time_ms, int64_t through,
@@ -58,8 +59,10 @@ static bool unhex32(const char *s, unsigned char out[32])
         char c = s[i];
         int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
         if (v < 0) return false;
-        if (i % 2 == 0) out[i / 2] = (unsigned char)(v << 4);
-        else out[i / 2] |= (unsigned char)v;
+        if (i % 2 == 0)
+            out[i / 2] = (unsigned char)(v << 4);
+        else
+            out[i / 2] |= (unsigned char)v;
     }
     return true;
 }
@@ -108,11 +111,12 @@ static idp_err append_checkpoint(store *st, const kek *k, int64_t now_ms, int64_
     if (rc) return rc;
     hex32(head, hx);
     b64url_encode_to(m, mac, sizeof mac);
-    snprintf(detail, sizeof detail,
-             "{\"pruned_through\":%lld,\"pruned_events\":%lld,\"pruned_head\":\"%s\",\"mac\":\"%s\"}",
-             (long long)through, (long long)through, hx, m);
-    store_audit ev = {.time_ms = now_ms, .actor = "idpd", .action = AUDIT_CHECKPOINT_ACTION,
-                      .detail = detail};
+    snprintf(
+        detail, sizeof detail,
+        "{\"pruned_through\":%lld,\"pruned_events\":%lld,\"pruned_head\":\"%s\",\"mac\":\"%s\"}",
+        (long long)through, (long long)through, hx, m);
+    store_audit ev = {
+        .time_ms = now_ms, .actor = "idpd", .action = AUDIT_CHECKPOINT_ACTION, .detail = detail};
     if ((rc = st->ops->audit_append(st, &ev, err))) return rc;
     if (ev.seq != last + 1) /* impossible under the write transaction */
         return IDP_FAIL(err, IDP_ERR_INTERNAL, "audit checkpoint: unexpected seq");
@@ -141,8 +145,10 @@ static idp_err prune_chunk(store *st, const kek *k, int64_t now_ms, int64_t targ
     if ((rc = st->ops->audit_delete_through(st, p, &n, err))) goto out;
 out:
     store_audit_clear(&at);
-    if (rc == IDP_OK) rc = store_tx_commit(st, err);
-    else store_tx_rollback(st);
+    if (rc == IDP_OK)
+        rc = store_tx_commit(st, err);
+    else
+        store_tx_rollback(st);
     if (rc == IDP_OK && n > 0) {
         res->pruned += n;
         res->through = p;
@@ -159,8 +165,7 @@ idp_err audit_checkpoint_prune(store *st, const kek *k, int64_t now_ms, int64_t 
     memset(res, 0, sizeof *res);
     idp_err rc = bounds(st, &first, &last, err);
     if (rc || last == 0) return rc;
-    if ((rc = st->ops->audit_seq_before(st, now_ms - retention_s * 1000, &target, err)))
-        return rc;
+    if ((rc = st->ops->audit_seq_before(st, now_ms - retention_s * 1000, &target, err))) return rc;
     if (max_events > 0 && last - max_events > target) target = last - max_events;
     for (bool more = true; more && rc == IDP_OK;)
         rc = prune_chunk(st, k, now_ms, target, res, &more, err);
@@ -177,8 +182,8 @@ idp_err audit_checkpoint_check(const kek *k, const store_audit *ev, int64_t *thr
     const char *m = NULL;
     if (!ev->detail || !ev->action || strcmp(ev->action, AUDIT_CHECKPOINT_ACTION) != 0 ||
         jsonx_parse(ev->detail, strlen(ev->detail), 4096, 2, true, &d, NULL) != IDP_OK ||
-        !jsonx_int(d, "pruned_through", &p) || !jsonx_int(d, "pruned_events", &cnt) ||
-        p < 1 || cnt != p || p >= ev->seq || !unhex32(jsonx_str(d, "pruned_head"), head) ||
+        !jsonx_int(d, "pruned_through", &p) || !jsonx_int(d, "pruned_events", &cnt) || p < 1 ||
+        cnt != p || p >= ev->seq || !unhex32(jsonx_str(d, "pruned_head"), head) ||
         !(m = jsonx_str(d, "mac")) || strlen(m) != 43) {
         rc = IDP_FAIL(err, IDP_ERR_INVALID, "checkpoint event is malformed");
         goto out;

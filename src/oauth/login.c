@@ -10,6 +10,7 @@
 #include "oauth/authorize.h"
 #include "oauth/endpoints.h"
 
+#include "core/log.h"
 #include "core/mem.h"
 #include "core/netaddr.h"
 #include "core/rand.h"
@@ -222,8 +223,9 @@ static idp_err throttled(struct app *a, http_request *rq, http_response *rs,
 
 /* The attempt cannot be decided because the throttle (or the session) cannot be written: 503
  * (RFC 9110 §15.6.4), never a sign-in that was not counted. */
-static void unavailable(http_response *rs)
+static void unavailable(http_response *rs, const char *why)
 {
+    log_msg(LOG_ERROR, "sign-in refused (503): %s", why);
     web_error_page(rs, IDP_ERR_UNAVAILABLE, "Sign-in failed",
                    "Sign-in is temporarily unavailable. Try again in a few minutes.");
     response_header_set(rs, "Retry-After", "60");
@@ -302,7 +304,7 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
     busy = h;
     int64_t wait = 0;
     if (throttle_wait(a, &t, now, &wait) != IDP_OK) {
-        unavailable(rs);
+        unavailable(rs, "a throttle counter could not be read");
         goto out;
     }
     if (wait > 0) {
@@ -313,7 +315,8 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
     bool ok = check_password(a, user, pw, &u, &ur);
     if (!ok) {
         if (throttle_fail(a, &t, now, ur == IDP_OK ? u.id : NULL) != IDP_OK) {
-            unavailable(rs); /* a failure that is not counted would be a free guess */
+            /* a failure that is not counted would be a free guess */
+            unavailable(rs, "the failure could not be counted (store, or table full)");
             goto out;
         }
         audit(a, t.actor, "login.fail", ur == IDP_OK ? u.id : NULL, NULL);
@@ -326,7 +329,7 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
      * attacker cannot have counted would be free (fail closed) */
     if (a->st->ops->login_fail_reset(a->st, t.pair, NULL) != IDP_OK ||
         web_session_start(a, rs, &u, "pwd", now, &s, NULL) != IDP_OK) {
-        unavailable(rs);
+        unavailable(rs, "the counter reset or the session could not be written");
         goto out;
     }
     char uactor[64];

@@ -10,6 +10,7 @@
 #include "oauth/endpoints.h"
 
 #include "core/jsonx.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "core/rand.h"
 #include "core/timeutil.h"
@@ -181,6 +182,7 @@ idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_er
     }
     idp_error se = {0};
     if (end_session(a, rq, rs, &s, &se) != IDP_OK) {
+        log_msg(LOG_ERROR, "sign-out refused: %s", se.msg);
         web_error_page(rs, IDP_ERR_UNAVAILABLE, "Sign-out failed",
                        "You are still signed in: the sign-out could not be completed. Try again "
                        "in a few minutes.");

@@ -62,7 +62,8 @@ static void prune_and_check(void **state)
 {
     fx *f = *state;
     unsigned char h3[32], head[32];
-    for (int i = 1; i <= 5; i++) append(f->st, 1000 * i, "e", i == 3 ? h3 : NULL);
+    for (int i = 1; i <= 5; i++)
+        append(f->st, 1000 * i, "e", i == 3 ? h3 : NULL);
     audit_prune_result r;
     /* nothing is older than the retention and the count is below the bound */
     assert_int_equal(audit_checkpoint_prune(f->st, f->k, 10000, 100, 100, &r, NULL), IDP_OK);
@@ -100,11 +101,15 @@ static void prune_and_check(void **state)
     memcpy(p, "\"pruned_through\":4,\"pruned_events\":4", 36);
     ck->detail = forged;
     assert_int_equal(audit_checkpoint_check(f->k, ck, &through, head, NULL), IDP_ERR_INVALID);
-    const char *bad[] = {"", "{}", "[]", "{\"pruned_through\":3}",
-                         "{\"pruned_through\":3,\"pruned_events\":3,\"pruned_head\":\"00\",\"mac\":\"x\"}",
-                         "{\"pruned_through\":9,\"pruned_events\":9,\"pruned_head\":\"" 
-                         "0000000000000000000000000000000000000000000000000000000000000000\","
-                         "\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"};
+    const char *bad[] = {
+        "",
+        "{}",
+        "[]",
+        "{\"pruned_through\":3}",
+        "{\"pruned_through\":3,\"pruned_events\":3,\"pruned_head\":\"00\",\"mac\":\"x\"}",
+        "{\"pruned_through\":9,\"pruned_events\":9,\"pruned_head\":\""
+        "0000000000000000000000000000000000000000000000000000000000000000\","
+        "\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         ck->detail = (char *)bad[i];
         assert_int_equal(audit_checkpoint_check(f->k, ck, &through, head, NULL), IDP_ERR_INVALID);

@@ -6,8 +6,7 @@
 
 #include <string.h>
 
-static const char *client(const char *trusted, const char *peer, const char *const *xff,
-                          size_t n)
+static const char *client(const char *trusted, const char *peer, const char *const *xff, size_t n)
 {
     static char out[NETADDR_STRLEN];
     netaddr_set s;
@@ -30,8 +29,8 @@ static void parse_addresses(void **state)
     assert_true(netaddr_parse("2001:DB8:0::1", 13, &a));
     netaddr_format(&a, t);
     assert_string_equal(t, "2001:db8::1");
-    const char *bad[] = {"", " ", "1.2.3", "1.2.3.4:80", "[::1]", "unknown", "1.2.3.4.5",
-                         "01.2.3.4x", "::1%eth0", "1.2.3.4/8"};
+    const char *bad[] = {"",        " ",         "1.2.3",     "1.2.3.4:80", "[::1]",
+                         "unknown", "1.2.3.4.5", "01.2.3.4x", "::1%eth0",   "1.2.3.4/8"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_false(netaddr_parse(bad[i], strlen(bad[i]), &a));
 }
@@ -55,12 +54,13 @@ static void sets(void **state)
     assert_int_equal(s.n, 0);
     assert_int_equal(netaddr_set_parse("0.0.0.0/0", &s, NULL), IDP_OK);
     assert_true(netaddr_parse("8.8.8.8", 7, &a) && netaddr_set_has(&s, &a));
-    const char *bad[] = {"10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/a", "10.0.0.0/0008",
-                         "host.example", "127.0.0.1 junk", "::ffff:10.0.0.0/95"};
+    const char *bad[] = {"10.0.0.0/33",   "::/129",       "10.0.0.0/",      "10.0.0.0/a",
+                         "10.0.0.0/0008", "host.example", "127.0.0.1 junk", "::ffff:10.0.0.0/95"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(netaddr_set_parse(bad[i], &s, NULL), IDP_ERR_INVALID);
     char many[64 * 12 + 16] = "";
-    for (int i = 0; i < 65; i++) snprintf(many + strlen(many), sizeof many - strlen(many), "10.0.0.%d ", i);
+    for (int i = 0; i < 65; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "10.0.0.%d ", i);
     assert_int_equal(netaddr_set_parse(many, &s, NULL), IDP_ERR_INVALID);
 }
 
@@ -123,6 +123,7 @@ static void throttle_unit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(parse_addresses), cmocka_unit_test(sets),
-                                       cmocka_unit_test(forwarded_for), cmocka_unit_test(throttle_unit)};
+                                       cmocka_unit_test(forwarded_for),
+                                       cmocka_unit_test(throttle_unit)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
