@@ -117,5 +117,17 @@ describe('sign-in throttling per account and client address', () => {
     assert.equal(verified, 1, `${verified} of 20 parallel guesses were checked: ${rs.map((r) => r.status).join(' ')}`);
   });
 
+  test('trusted_proxies is validated: a bad entry is refused naming the option, never the value', () => {
+    for (const bad of ['10.0.0.0/33', 'proxy.example', '127.0.0.1 junk', '::ffff:10.0.0.0/95']) {
+      const r = cli(['serve', '--check'], { dataDir: proxied.dir, env: { IDPD_TRUSTED_PROXIES: bad } });
+      assert.equal(r.status, 1, `${bad}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /trusted_proxies/);
+      assert.ok(!r.stderr.includes(bad), 'the value is not echoed');
+    }
+    const ok = cli(['serve', '--check'], { dataDir: proxied.dir,
+      env: { IDPD_TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8 ::1 fd00::/8' } });
+    assert.equal(ok.status, 0, ok.stderr);
+  });
+
   testCleanExit(() => [proxied.srv, direct.srv, burst.srv]);
 });
