@@ -72,7 +72,7 @@ fi
 cp -a "$base" "$root"
 
 # the host's package configuration, so that installs inside behave as on the host
-rm -rf "$root/etc/apt/sources.list.d"
+rm -rf "$root/etc/apt/sources.list.d" "$root/etc/apt/sources.list"
 for f in sources.list sources.list.d apt.conf.d auth.conf.d preferences.d trusted.gpg trusted.gpg.d keyrings; do
   [ -e "/etc/apt/$f" ] && cp -a "/etc/apt/$f" "$root/etc/apt/"
 done
