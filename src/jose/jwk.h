@@ -68,9 +68,17 @@ typedef struct jwks jwks;
 jwks *jwks_new(void);
 /* Adds a reference to k. IDP_ERR_CONFLICT when the kid is already present. */
 idp_err jwks_add(jwks *s, jwk *k, idp_error *err);
-/* Parses {"keys":[...]}. Rejects duplicate kids and malformed keys; keys with an unknown kty or
- * a use other than "sig" are skipped (RFC 7517 §5: ignore what you do not understand), but a
- * malformed key of a known type fails the whole set. */
+/* Called for each member of a JWKS document that is ignored: its index, its kid ("" when it
+ * has none) and why. The strings are borrowed for the call. */
+typedef void (*jwks_skip_fn)(void *ctx, size_t index, const char *kid, const char *reason);
+/* Parses {"keys":[...]} (someone else's or our own). RFC 7517 §5: a member that is not usable —
+ * unknown kty, a use other than "sig", missing or out-of-range parameters (e.g. an RSA modulus
+ * under 2048 bits), a kid shared with another member — is ignored (reported to on_skip, may be
+ * NULL) and the rest of the set is used; the result may hold no key. Fails only when the
+ * document itself is malformed, has more than 256 members or more than 64 usable keys. */
+idp_err jwks_from_json_report(const char *s, size_t n, jwks_skip_fn on_skip, void *ctx,
+                              jwks **out, idp_error *err);
+/* jwks_from_json_report without a report. */
 idp_err jwks_from_json(const char *s, size_t n, jwks **out, idp_error *err);
 jwks *jwks_ref(jwks *s);
 void jwks_unref(jwks *s);

@@ -1,5 +1,6 @@
 #include "oauth/client_cache.h"
 
+#include "core/log.h"
 #include "core/mem.h"
 
 #include <stdlib.h>
@@ -55,6 +56,14 @@ void client_cache_unref(client_cache *cc)
     if (cc) snap_unref(&cc->obj);
 }
 
+/* RFC 7517 §5: a registered key that is not usable is ignored and logged (the kid and the
+ * reason only; public keys are no secret, but nothing else of the set is logged). */
+static void report_skipped(void *ctx, size_t index, const char *kid, const char *reason)
+{
+    log_msg(LOG_WARN, "client %s: ignoring jwks member %zu (kid \"%.64s\"): %s", (const char *)ctx,
+            index, kid, reason);
+}
+
 static idp_err entry_fill(client_entry *e, const store_client *r, idp_error *err)
 {
     e->client_id = xstrdup(r->client_id);
@@ -84,7 +93,8 @@ static idp_err entry_fill(client_entry *e, const store_client *r, idp_error *err
         e->backchannel_logout_uri = xstrdup(r->backchannel_logout_uri);
     if (r->jwks && r->jwks[0]) {
         idp_error je = {0};
-        if (jwks_from_json(r->jwks, strlen(r->jwks), &e->jwks, &je) != IDP_OK)
+        if (jwks_from_json_report(r->jwks, strlen(r->jwks), report_skipped, (void *)r->client_id,
+                                  &e->jwks, &je) != IDP_OK)
             return IDP_FAIL(err, IDP_ERR_INVALID, "client %s: jwks: %s", r->client_id, je.msg);
     }
     if (e->auth_method == CLIENT_AUTH_PRIVATE_KEY_JWT && !e->jwks)
