@@ -144,9 +144,40 @@ static enum MHD_Result fail_early(struct MHD_Connection *c, const char *method, 
     return ok;
 }
 
+/* Query parameter names seen so far, for finding a repeated one (bounded: a query with more
+ * parameters than this is itself refused as repeated-or-abusive). */
+#define SERVER_QUERY_NAMES_MAX 64
+typedef struct query_names {
+    const char *names[SERVER_QUERY_NAMES_MAX];
+    size_t n;
+    const char *repeated;
+} query_names;
+
+static enum MHD_Result note_query_name(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    query_names *q = cls;
+    for (size_t i = 0; i < q->n; i++)
+        if (strcmp(q->names[i], key) == 0) {
+            q->repeated = key;
+            return MHD_NO;
+        }
+    if (q->n == SERVER_QUERY_NAMES_MAX) {
+        q->repeated = "(too many parameters)";
+        return MHD_NO;
+    }
+    q->names[q->n++] = key;
+    return MHD_YES;
+}
+
 /* http_request.lookup on libmicrohttpd: header names case-insensitive; query values decoded. */
 static const char *mhd_lookup(void *ctx, http_lookup_kind kind, const char *name)
 {
+    if (kind == HTTP_LOOKUP_QUERY_REPEATED) {
+        query_names q = {.n = 0};
+        MHD_get_connection_values(ctx, MHD_GET_ARGUMENT_KIND, note_query_name, &q);
+        return q.repeated;
+    }
     return MHD_lookup_connection_value(ctx, kind == HTTP_LOOKUP_QUERY ? MHD_GET_ARGUMENT_KIND
                                                                       : MHD_HEADER_KIND, name);
 }
