@@ -930,6 +930,11 @@ idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error 
     db = NULL;
     pthread_setspecific(s->tkey, c);
     s->conns = c;
+    /* rows written before migration 0006 get their userName comparison key */
+    if ((rc = sqs_user_backfill_name_keys(&s->base, err)) != IDP_OK) {
+        sq_close(&s->base);
+        goto out;
+    }
     *out = &s->base;
 out:
     sqlite3_close_v2(db);

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STORE_SQLITE_LATEST 5 /* the newest migration (0005_emails_trigram.sql) */
+#define STORE_SQLITE_LATEST 6 /* the newest migration (0006_user_name_key.sql) */
 
 typedef struct fx {
     char *dir;
