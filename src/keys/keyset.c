@@ -117,9 +117,11 @@ static void keyset_select(const store_key *rows, size_t n, bool *keep)
     for (size_t i = 0; i < n; i++) v[i] = &rows[i];
     qsort(v, n, sizeof *v, keyset_rank_cmp);
     for (size_t i = 0; i < n; i++) {
-        if (i < JWKS_MAX_KEYS) keep[v[i] - rows] = true;
-        else log_msg(LOG_WARN, "keyset: %zu keys stored, more than %d: key %s (%s) not published",
-                     n, JWKS_MAX_KEYS, v[i]->kid, v[i]->alg);
+        if (i < JWKS_MAX_KEYS)
+            keep[v[i] - rows] = true;
+        else
+            log_msg(LOG_WARN, "keyset: %zu keys stored, more than %d: key %s (%s) not published", n,
+                    JWKS_MAX_KEYS, v[i]->kid, v[i]->alg);
     }
     free(v);
 }

@@ -96,8 +96,8 @@ idp_err rotation_check(const cfg *c, idp_error *err)
                     "and retired keys published for %" PRId64 " s (max_token_ttl + leeway + "
                     "jwks_max_age) up to %" PRId64 " keys would be published, more than %d; use "
                     "at least %" PRId64 " s or a shorter max_token_ttl",
-                    c->rotation_period, nalgs, rotation_retire_window(c), most,
-                    ROTATION_MAX_KEYS, window / (spare + 1) + 1);
+                    c->rotation_period, nalgs, rotation_retire_window(c), most, ROTATION_MAX_KEYS,
+                    window / (spare + 1) + 1);
 }
 
 /* ---- planning (pure) ------------------------------------------------------------------------ */

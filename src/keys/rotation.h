@@ -42,12 +42,14 @@ int64_t rotation_retire_window(const cfg *c);
 idp_err rotation_check(const cfg *c, idp_error *err);
 
 /* Brings the store to the invariant above at time now: creates missing current/next keys,
- * performs due rotations, deletes expired retired keys, and keeps the bound. *changed tells whether anything was
- * written. Called at init and periodically by the server's background thread. */
+ * performs due rotations, deletes expired retired keys, and keeps the bound. *changed tells
+ * whether anything was written. Called at init and periodically by the server's background
+ * thread. */
 idp_err rotation_tick(store *st, const kek *k, const cfg *c, int64_t now, bool *changed,
                       idp_error *err);
-/* Operator rotation of one algorithm (idpd key rotate); keeps the bound. Without force, IDP_ERR_CONFLICT when the
- * next key has been published for less than publish_ahead (message says how long to wait). */
+/* Operator rotation of one algorithm (idpd key rotate); keeps the bound. Without force,
+ * IDP_ERR_CONFLICT when the next key has been published for less than publish_ahead (message
+ * says how long to wait). */
 idp_err rotation_rotate(store *st, const kek *k, const cfg *c, jws_alg alg, bool force,
                         int64_t now, idp_error *err);
 
