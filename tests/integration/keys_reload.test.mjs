@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  accessToken, cliAsync, cliOk, createClient, getJson, initDataDir, poll, startServer, stopOk,
+  accessToken, cli, cliAsync, cliOk, createClient, getJson, initDataDir, poll, startServer, stopOk,
   testCleanExit, token,
 } from '../lib/idpd.mjs';
 
@@ -81,6 +81,26 @@ describe('forced rotations beyond the JWKS bound', () => {
   });
 
   testCleanExit(() => [srv]);
+});
+
+describe('a rotation_period that could exceed the bound', () => {
+  // 4 algorithms, retired keys kept 1h + 30s + 1m: rotating every 2 minutes could keep 128 keys
+  const SHORT = { ...ENV, IDPD_ROTATION_PERIOD: '2m', IDPD_PUBLISH_AHEAD: '1m', IDPD_JWKS_MAX_AGE: '1m' };
+  const WHY = /rotation_period: 120 s is too short: .* use at least 265 s/;
+  let dir;
+  before(() => { dir = initDataDir({ env: ENV }); });
+
+  test('serve --check refuses it with the shortest period that fits', () => {
+    const r = cli(['serve', '--check'], { dataDir: dir, env: SHORT, timeout: 20000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, WHY);
+    const ok = cli(['serve', '--check'], { dataDir: dir, env: { ...SHORT, IDPD_ROTATION_PERIOD: '265s' }, timeout: 20000 });
+    assert.equal(ok.status, 0, ok.stderr);
+  });
+
+  test('serve refuses to start with it', async () => {
+    await assert.rejects(startServer(dir, { env: SHORT, timeoutMs: 10000 }), WHY);
+  });
 });
 
 describe('a store already over the bound (written by an older version)', () => {
