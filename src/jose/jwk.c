@@ -27,7 +27,6 @@
 #define JWK_RSA_MAX_BITS 8192 /* bounds verification cost and JWS_MAX_SIG */
 #define JWK_RSA_MAX_E_BYTES 8
 #define JWK_MEMBER_MAX (JWK_RSA_MAX_BITS / 8)
-#define JWKS_MAX_KEYS 64
 #define JWKS_MAX_MEMBERS 256 /* members read from a document, usable or not */
 #define JWKS_MAX_JSON (256u * 1024u)
 

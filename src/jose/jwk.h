@@ -65,8 +65,13 @@ idp_err jwk_private_from_der(const unsigned char *der, size_t len, jws_alg alg, 
 /* A set of public keys (JWKS). Reference-counted, immutable once shared. */
 typedef struct jwks jwks;
 
+/* The most keys a set holds (parsed or built): bounds what a verifier fetches and scans. The
+ * server's own key set is kept within it by design (keys/rotation.h). */
+#define JWKS_MAX_KEYS 64
+
 jwks *jwks_new(void);
-/* Adds a reference to k. IDP_ERR_CONFLICT when the kid is already present. */
+/* Adds a reference to k. IDP_ERR_CONFLICT when the kid is already present, IDP_ERR_TOO_LARGE
+ * when the set already holds JWKS_MAX_KEYS. */
 idp_err jwks_add(jwks *s, jwk *k, idp_error *err);
 /* Called for each member of a JWKS document that is ignored: its index, its kid ("" when it
  * has none) and why. The strings are borrowed for the call. */

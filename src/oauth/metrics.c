@@ -1,6 +1,7 @@
 /* GET /metrics: Prometheus text exposition format 0.0.4 — what the running server has in force:
  * the active policy version and document hash (issue "permission management" item 3), the number
- * of published signing keys and of clients. No secret and no personal data. */
+ * of published signing keys and of clients, whether each snapshot reloads and the store writes
+ * (the same facts as /readyz). No secret and no personal data. */
 #include "oauth/endpoints.h"
 
 #include "http/app.h"
@@ -38,6 +39,24 @@ idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_e
                       "# TYPE idpd_clients gauge\n"
                       "idpd_clients %zu\n",
                       nkeys, rq->clients ? rq->clients->n : (size_t)0);
+    bad |= buf_puts(&rs->body,
+                    "# HELP idpd_reload_ok 1 when the last reload of the snapshot succeeded, 0 "
+                    "while it fails (the previous snapshot stays in use).\n"
+                    "# TYPE idpd_reload_ok gauge\n");
+    for (int s = 0; s < APP__SNAP_COUNT; s++)
+        bad |= buf_printf(&rs->body, "idpd_reload_ok{snapshot=\"%s\"} %d\n", app_snap_names[s],
+                          atomic_load(&a->reload[s].ok) ? 1 : 0);
+    bad |= buf_puts(&rs->body, "# HELP idpd_reload_failures_total Failed snapshot reloads.\n"
+                               "# TYPE idpd_reload_failures_total counter\n");
+    for (int s = 0; s < APP__SNAP_COUNT; s++)
+        bad |= buf_printf(&rs->body, "idpd_reload_failures_total{snapshot=\"%s\"} %" PRIu64 "\n",
+                          app_snap_names[s], atomic_load(&a->reload[s].failures));
+    bad |= buf_printf(&rs->body,
+                      "# HELP idpd_store_writable 1 when the last heartbeat write to the store "
+                      "succeeded.\n"
+                      "# TYPE idpd_store_writable gauge\n"
+                      "idpd_store_writable %d\n",
+                      atomic_load(&a->store_writable) ? 1 : 0);
     bad |= buf_puts(&rs->body, "# HELP idpd_http_requests_total Requests answered, by route and status class.\n"
                                "# TYPE idpd_http_requests_total counter\n");
     for (size_t r = 0; r < APP_METRIC_ROUTES; r++) {
