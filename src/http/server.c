@@ -5,6 +5,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "http/app.h"
+#include "http/framing.h"
 #include "http/listen.h"
 #include "http/request.h"
 #include "http/response.h"
@@ -127,11 +128,14 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *method, con
     return ok;
 }
 
+/* An error answered before any handler runs; close: "Connection: close" (MHD then closes the
+ * connection once the response is sent, and reads no further request from it). */
 static enum MHD_Result fail_early(struct MHD_Connection *c, const char *method, const char *url,
-                                  idp_err code, const char *msg, int64_t t0)
+                                  idp_err code, const char *msg, bool close, int64_t t0)
 {
     http_response rs;
     response_init(&rs);
+    if (close) response_header_set(&rs, "Connection", "close");
     if (response_is_scim_path(url)) {
         idp_error e = {0};
         IDP_FAIL(&e, code, "%s", msg);
@@ -207,6 +211,32 @@ static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ct
     return ok;
 }
 
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    framing_add_header(cls, key, key_size, value, value_size);
+    return MHD_YES;
+}
+
+static enum MHD_Result framing_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    framing_add_query(cls, key, key_size, value, value_size);
+    return MHD_YES;
+}
+
+/* http/framing.h on the request head, with the lengths MHD parsed (a NUL stays visible). NULL
+ * when acceptable, else the reason. */
+static const char *framing_error(struct MHD_Connection *c, const char *version)
+{
+    framing f = {0};
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, framing_header, &f);
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, framing_query, &f);
+    return framing_check(&f, version);
+}
+
 /* A body larger than max_body is refused (413): at once when Content-Length says so (before any
  * body is read), else at the end of the body, which is discarded past the cap. */
 static bool declared_too_large(struct MHD_Connection *c, int64_t max)
@@ -230,9 +260,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         buf_init(&cx->body, (size_t)a->cfg->max_body);
         cx->t0_us = time_mono_us();
         *con_cls = cx;
+        /* RFC 9112 §6.3: a message whose framing is in doubt is answered 400 and the connection
+         * closed, before anything of its body is read or any handler runs. */
+        const char *why = framing_error(c, version);
+        if (why) {
+            cx->answered = true;
+            return fail_early(c, method, url, IDP_ERR_INVALID, why, true, cx->t0_us);
+        }
         if (declared_too_large(c, a->cfg->max_body)) {
             cx->answered = true;
-            return fail_early(c, method, url, IDP_ERR_TOO_LARGE, "request body too large", cx->t0_us);
+            return fail_early(c, method, url, IDP_ERR_TOO_LARGE, "request body too large", false, cx->t0_us);
         }
         return MHD_YES;
     }
@@ -249,7 +286,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return cx->received / SERVER_DISCARD_FACTOR > (uint64_t)a->cfg->max_body ? MHD_NO : MHD_YES;
     }
     if (cx->answered) return MHD_YES;
-    if (cx->too_large) return fail_early(c, method, url, IDP_ERR_TOO_LARGE, "request body too large", cx->t0_us);
+    if (cx->too_large)
+        return fail_early(c, method, url, IDP_ERR_TOO_LARGE, "request body too large", false, cx->t0_us);
     return dispatch(a, c, cx, method, url);
 }
 

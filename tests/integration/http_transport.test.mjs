@@ -6,12 +6,42 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { initDataDir, postForm, rawRequest, startServer, stopOk, testCleanExit } from '../lib/idpd.mjs';
+import { basic, createClient, initDataDir, postForm, rawRequest, startServer, stopOk, testCleanExit } from '../lib/idpd.mjs';
 import { authorizeUrl, codeFrom, createCodeClient, pkcePair, provisionUser, Agent, signIn } from '../lib/oidc.mjs';
 
 const PW = 'Correct-Horse-9f1e2d';
 const CB = 'http://127.0.0.1:9/cb';
 const JWS_MAX_LEN = 16 * 1024; // src/jose/jws.h: the token size cap
+
+/**
+ * Writes bytes on a new connection without closing our side and collects everything until the
+ * server closes the connection. Resolves {raw (latin1 string), closed: true} or, when the server
+ * keeps the connection open for timeoutMs, {raw, closed: false}.
+ */
+function exchange(baseUrl, bytes, timeoutMs = 5000, localAddress) {
+  const u = new URL(baseUrl);
+  return new Promise((resolve) => {
+    const sock = net.connect({ port: Number(u.port), host: u.hostname, localAddress });
+    const chunks = [];
+    let done = false;
+    const finish = (closed) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ raw: Buffer.concat(chunks).toString('latin1'), closed });
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    sock.on('connect', () => sock.write(bytes));
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('end', () => finish(true));
+    sock.on('close', () => finish(true));
+    sock.on('error', () => finish(true));
+  });
+}
+
+const statusOf = (raw) => Number(/^HTTP\/1\.[01] (\d{3})/.exec(raw)?.[1] || 0);
+const responses = (raw) => (raw.match(/HTTP\/1\.[01] \d{3}/g) || []).length;
 
 describe('bearer tokens longer than 1,024 characters', () => {
   let dir;
@@ -63,6 +93,94 @@ describe('bearer tokens longer than 1,024 characters', () => {
       assert.equal(res.status, 401, p);
       assert.match(res.headers.get('www-authenticate'), /^Bearer/);
     }
+  });
+  testCleanExit(() => [srv]);
+});
+
+describe('strict HTTP/1.1 framing (RFC 9112 §3.2, §6.3)', () => {
+  let srv;
+  let c;
+  let host;
+  before(async () => {
+    const dir = initDataDir({ env: { IDPD_ALGS: 'ES256' } });
+    c = createClient(dir);
+    srv = await startServer(dir, { env: { IDPD_ALGS: 'ES256' } });
+    host = new URL(srv.url).host;
+  });
+  after(() => stopOk(srv));
+
+  const form = () => `grant_type=client_credentials&client_id=${c.client_id}&client_secret=${c.client_secret}`;
+  const pipelined = () => `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+
+  test('two different Content-Length headers: 400, no token, connection closed', async () => {
+    const body = form();
+    const r = await exchange(srv.url, `POST /token HTTP/1.1\r\nHost: ${host}\r\n` +
+      `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n` +
+      `Content-Length: 5\r\n\r\n${body}`);
+    assert.equal(statusOf(r.raw), 400, r.raw);
+    assert.doesNotMatch(r.raw, /access_token/);
+    assert.match(r.raw, /invalid_request/);
+    assert.ok(r.closed, 'the server closes the connection');
+  });
+
+  test('Content-Length with Transfer-Encoding: chunked: 400, closed, the pipelined request not served', async () => {
+    const body = form();
+    const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const r = await exchange(srv.url, `POST /token HTTP/1.1\r\nHost: ${host}\r\n` +
+      `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${chunked.length}\r\n` +
+      `Transfer-Encoding: chunked\r\n\r\n${chunked}${pipelined()}`);
+    assert.equal(statusOf(r.raw), 400, r.raw);
+    assert.equal(responses(r.raw), 1, `one response only:\n${r.raw}`);
+    assert.doesNotMatch(r.raw, /access_token/);
+    assert.ok(r.closed, 'the server closes the connection');
+  });
+
+  test('HTTP/1.1 without Host: 400 (and two Host headers: 400); HTTP/1.0 without Host still served', async () => {
+    let r = await exchange(srv.url, 'GET /healthz HTTP/1.1\r\n\r\n');
+    assert.equal(statusOf(r.raw), 400, r.raw);
+    assert.ok(r.closed);
+    r = await exchange(srv.url, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nHost: evil.example\r\n\r\n`);
+    assert.equal(statusOf(r.raw), 400, r.raw);
+    r = await exchange(srv.url, 'GET /healthz HTTP/1.0\r\n\r\n');
+    assert.equal(statusOf(r.raw), 200, r.raw);
+  });
+
+  test('Transfer-Encoding: gzip, chunked (or chunked, gzip): 400 at once and closed, no 30 s hang', async () => {
+    for (const te of ['gzip, chunked', 'chunked, gzip']) {
+      const r = await exchange(srv.url, `POST /token HTTP/1.1\r\nHost: ${host}\r\n` +
+        `Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: ${te}\r\n\r\n` +
+        `5\r\nabcde\r\n0\r\n\r\n${pipelined()}`, 5000);
+      assert.equal(statusOf(r.raw), 400, `${te}: ${r.raw}`);
+      assert.equal(responses(r.raw), 1, r.raw);
+      assert.ok(r.closed, `${te}: closed within 5 s`);
+    }
+  });
+
+  test('well-formed requests still work: one Content-Length, chunked alone, keep-alive pipelining', async () => {
+    const body = form();
+    let r = await exchange(srv.url, `POST /token HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n` +
+      `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    assert.equal(statusOf(r.raw), 200, r.raw);
+    r = await exchange(srv.url, `POST /token HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n` +
+      `Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n` +
+      `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+    assert.equal(statusOf(r.raw), 200, r.raw);
+    r = await exchange(srv.url, `${pipelined()}GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    assert.equal(responses(r.raw), 2, r.raw);
+  });
+
+  test('NUL in a query value or name is refused with 400 invalid_request, never truncated', async () => {
+    for (const q of [`client_id=${c.client_id}%00junk`, 'a%00b=1']) {
+      const r = await exchange(srv.url, `GET /authorize?${q}&response_type=code HTTP/1.1\r\nHost: ${host}\r\n` +
+        'Connection: close\r\n\r\n');
+      assert.equal(statusOf(r.raw), 400, r.raw);
+      assert.match(r.raw, /invalid_request/);
+      assert.match(r.raw, /NUL/);
+    }
+    const res = await fetch(`${srv.url}/scim/v2/Users?filter=userName%20eq%20%22a%00b%22`);
+    assert.equal(res.status, 400);
+    const res2 = await fetch(`${srv.url}/healthz?x=%00`);
+    assert.equal(res2.status, 400);
   });
   testCleanExit(() => [srv]);
 });
