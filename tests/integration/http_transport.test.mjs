@@ -184,3 +184,59 @@ describe('strict HTTP/1.1 framing (RFC 9112 §3.2, §6.3)', () => {
   });
   testCleanExit(() => [srv]);
 });
+
+describe('slowloris: per-IP connection limit and whole-header deadline', () => {
+  let srv;
+  const PER_IP = 8;
+  before(async () => {
+    const dir = initDataDir({ env: { IDPD_ALGS: 'ES256' } });
+    srv = await startServer(dir, { env: { IDPD_ALGS: 'ES256', IDPD_THREADS: '2', IDPD_MAX_CONNECTIONS: '24',
+      IDPD_MAX_CONNECTIONS_PER_IP: String(PER_IP), IDPD_REQUEST_HEADER_TIMEOUT: '2s' } });
+  });
+  after(() => stopOk(srv));
+
+  /** A connection from 127.0.0.1 that sends a request line, then one header line every 300 ms. */
+  function trickler() {
+    const u = new URL(srv.url);
+    const t = { closed: false, got: '' };
+    t.sock = net.connect({ port: Number(u.port), host: '127.0.0.1' });
+    t.sock.on('connect', () => {
+      t.sock.write(`GET /healthz HTTP/1.1\r\nHost: ${u.host}\r\n`);
+      t.timer = setInterval(() => { if (!t.closed) t.sock.write(`X-Slow-${randomBytes(2).toString('hex')}: 1\r\n`); }, 300);
+    });
+    t.sock.on('data', (d) => { t.got += d.toString('latin1'); });
+    const gone = () => { t.closed = true; clearInterval(t.timer); };
+    t.sock.on('close', gone);
+    t.sock.on('error', gone);
+    return t;
+  }
+
+  async function waitFor(cond, ms) {
+    const end = Date.now() + ms;
+    while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    return cond();
+  }
+
+  test('one address cannot take every connection; another client is served; tricklers are cut at the deadline', async () => {
+    const ts = Array.from({ length: 30 }, () => trickler()); // more than max_connections in all
+    try {
+      // Connections beyond the per-IP limit are closed at once by the server.
+      assert.ok(await waitFor(() => ts.filter((t) => t.closed).length >= ts.length - PER_IP, 1500),
+        `closed: ${ts.filter((t) => t.closed).length} of ${ts.length}`);
+      assert.ok(ts.filter((t) => !t.closed).length <= PER_IP);
+      // A client from another loopback address is served while the tricklers hold theirs.
+      const r = await exchange(srv.url, `GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 5000,
+        '127.0.0.2');
+      assert.equal(statusOf(r.raw), 200, r.raw);
+      // Every trickler is closed once request_header_timeout (2 s) passes, though it never goes idle.
+      assert.ok(await waitFor(() => ts.every((t) => t.closed), 8000),
+        `still open after the deadline: ${ts.filter((t) => !t.closed).length}`);
+      assert.ok(ts.every((t) => !/HTTP\/1\.1 200/.test(t.got)), 'no trickler got its request served');
+    } finally {
+      for (const t of ts) { clearInterval(t.timer); t.sock.destroy(); }
+    }
+    // The server still answers normally afterwards.
+    assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+  });
+  testCleanExit(() => [srv]);
+});
