@@ -8,6 +8,7 @@
 #include "http/deadline.h"
 #include "http/framing.h"
 #include "http/listen.h"
+#include "http/log_limit.h"
 #include "http/request.h"
 #include "http/response.h"
 #include "http/router.h"
@@ -28,6 +29,7 @@
 
 #define SERVER_CONNECTION_TIMEOUT_S 30 /* idle: no byte for this long (MHD restarts it per byte) */
 #define SERVER_SWEEP_MS 200            /* how often overdue request heads are looked for */
+#define SERVER_MHD_LOG_PER_MIN 10      /* libmicrohttpd lines of one kind written per minute */
 #define SERVER_LOG_PATH_MAX 256
 #define SERVER_DISCARD_FACTOR 4
 #define SERVER_PARAM_MAX 256 /* a longer "{id}" path segment leaves the parameter empty */
@@ -348,6 +350,8 @@ static void expire_head(int fd, void *cls)
     (void)shutdown(fd, SHUT_RDWR);
 }
 
+static void mhd_log_flush(void);
+
 static void *sweeper_main(void *arg)
 {
     server *sv = arg;
@@ -355,13 +359,42 @@ static void *sweeper_main(void *arg)
     while (!atomic_load(&sv->stopping)) {
         nanosleep(&tick, NULL);
         deadline_sweep(&sv->heads, time_mono_us() / 1000, expire_head, NULL);
+        mhd_log_flush(); /* a flood that stopped is still summarised */
     }
     return NULL;
 }
 
-/* MHD_OPTION_EXTERNAL_LOGGER: MHD's messages as our JSON log lines. */
+/* libmicrohttpd's messages, SERVER_MHD_LOG_PER_MIN per kind (format string) and minute: it writes
+ * one line per abandoned connection, which a flood would turn into a full disk. */
+static pthread_mutex_t mhd_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static log_limit mhd_log_limit = {.per_window = SERVER_MHD_LOG_PER_MIN, .window_ms = 60000};
+
+static void mhd_log_summary(const char *kind, uint64_t n, void *cls)
+{
+    (void)cls;
+    char k[160];
+    log_safe(kind ? kind : "(other messages)", k, sizeof k);
+    log_msg(LOG_WARN, "microhttpd: %" PRIu64 " more messages of this kind suppressed (at most %d a minute): %s",
+            n, SERVER_MHD_LOG_PER_MIN, k);
+}
+
+static void mhd_log_flush(void)
+{
+    pthread_mutex_lock(&mhd_log_lock);
+    log_limit_flush(&mhd_log_limit, time_mono_us() / 1000, mhd_log_summary, NULL);
+    pthread_mutex_unlock(&mhd_log_lock);
+}
+
+/* MHD_OPTION_EXTERNAL_LOGGER: MHD's messages as our JSON log lines, rate-limited (log_limit). */
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    uint64_t suppressed = 0;
+    const char *kind = NULL;
+    pthread_mutex_lock(&mhd_log_lock);
+    bool write = log_limit_take(&mhd_log_limit, fmt, time_mono_us() / 1000, &suppressed, &kind);
+    if (suppressed) mhd_log_summary(kind, suppressed, NULL);
+    pthread_mutex_unlock(&mhd_log_lock);
+    if (!write) return;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);

@@ -240,3 +240,32 @@ describe('slowloris: per-IP connection limit and whole-header deadline', () => {
   });
   testCleanExit(() => [srv]);
 });
+
+describe("libmicrohttpd's warnings are rate-limited", () => {
+  let srv;
+  before(async () => {
+    const dir = initDataDir({ env: { IDPD_ALGS: 'ES256' } });
+    srv = await startServer(dir, { env: { IDPD_ALGS: 'ES256' } });
+  });
+  after(() => stopOk(srv));
+
+  test('60 abandoned connections write at most 10 warning lines of that kind', async () => {
+    const u = new URL(srv.url);
+    for (let i = 0; i < 60; i++) {
+      await new Promise((resolve) => {
+        const s = net.connect(Number(u.port), '127.0.0.1', () => {
+          s.write(`POST /token HTTP/1.1\r\nHost: ${u.host}\r\nContent-Length: 100\r\n\r\nabc`);
+          setTimeout(() => s.destroy(), 5);
+        });
+        s.on('close', resolve);
+        s.on('error', resolve);
+      });
+    }
+    assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+    await stopOk(srv); // flushes the log
+    const warn = srv.logs().filter((l) => /microhttpd: Connection was closed/.test(l));
+    assert.ok(warn.length >= 1, 'the first lines of a kind are kept');
+    assert.ok(warn.length <= 10, `${warn.length} lines`);
+    for (const l of srv.logs().filter((x) => x.trim())) JSON.parse(l); // still one JSON object a line
+  });
+});
