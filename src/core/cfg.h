@@ -33,6 +33,8 @@ typedef struct cfg {
     int rsa_bits;           /* rsa_bits: RSA key size for new keys (2048..8192; 3072) */
     char *master_key_file;  /* master_key_file: default <data_dir>/master.key;
                                env IDPD_MASTER_KEY (base64url, 32 bytes) overrides the file */
+    char *metrics_token;    /* metrics_token: Bearer token /metrics requires; NULL = open (secret:
+                               never printed, wiped on free) */
     char *log_level;        /* log_level: debug|info|warn|error (info) */
     int64_t poll_interval_ms; /* poll_interval_ms: how often the server checks the store for
                                  changes made by other processes (250) */

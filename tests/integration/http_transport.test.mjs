@@ -269,3 +269,29 @@ describe("libmicrohttpd's warnings are rate-limited", () => {
     for (const l of srv.logs().filter((x) => x.trim())) JSON.parse(l); // still one JSON object a line
   });
 });
+
+describe('metrics_token: /metrics behind a bearer token', () => {
+  let srv;
+  const TOKEN = randomBytes(32).toString('base64url');
+  before(async () => {
+    const dir = initDataDir({ env: { IDPD_ALGS: 'ES256' } });
+    srv = await startServer(dir, { env: { IDPD_ALGS: 'ES256', IDPD_METRICS_TOKEN: TOKEN } });
+  });
+  after(() => stopOk(srv));
+
+  test('401 without a token or with a wrong one, 200 with the right one', async () => {
+    const wrongSameLength = TOKEN.slice(0, -1) + (TOKEN.endsWith('A') ? 'B' : 'A');
+    for (const auth of [undefined, 'Bearer nope-nope-nope-nope', `Bearer ${wrongSameLength}`, `Basic ${TOKEN}`,
+      `Bearer ${TOKEN}x`]) {
+      const res = await fetch(`${srv.url}/metrics`, { headers: auth ? { authorization: auth } : {} });
+      assert.equal(res.status, 401, String(auth));
+      assert.match(res.headers.get('www-authenticate'), /^Bearer realm="idpd-metrics"/);
+      assert.doesNotMatch(await res.text(), /idpd_/);
+    }
+    const ok = await fetch(`${srv.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(ok.status, 200);
+    assert.match(await ok.text(), /idpd_policy_version/);
+    assert.ok(!srv.logs().some((l) => l.includes(TOKEN)), 'the token is never logged');
+  });
+  testCleanExit(() => [srv]);
+});
