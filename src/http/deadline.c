@@ -72,7 +72,8 @@ void deadline_restart(deadline_list *d, deadline_conn *c, int64_t now_ms)
     pthread_mutex_unlock(&d->lock);
 }
 
-size_t deadline_sweep(deadline_list *d, int64_t now_ms, void (*expire)(int fd, void *cls), void *cls)
+size_t deadline_sweep(deadline_list *d, int64_t now_ms, void (*expire)(int fd, void *cls),
+                      void *cls)
 {
     size_t k = 0;
     pthread_mutex_lock(&d->lock);

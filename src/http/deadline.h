@@ -49,6 +49,7 @@ void deadline_restart(deadline_list *d, deadline_conn *c, int64_t now_ms);
 /* Calls expire(fd, cls) once for every connection in its request head for longer than the
  * timeout at now_ms, with the lock held (expire must not call back into the list). Returns the
  * number expired by this call. */
-size_t deadline_sweep(deadline_list *d, int64_t now_ms, void (*expire)(int fd, void *cls), void *cls);
+size_t deadline_sweep(deadline_list *d, int64_t now_ms, void (*expire)(int fd, void *cls),
+                      void *cls);
 
 #endif

@@ -22,12 +22,12 @@
 #include <stddef.h>
 
 typedef struct framing {
-    unsigned hosts;          /* Host field lines */
-    unsigned lengths;        /* Content-Length field lines */
-    bool length_bad;         /* a Content-Length value that is not 1*DIGIT */
-    unsigned encodings;      /* Transfer-Encoding field lines */
-    bool encoding_bad;       /* a Transfer-Encoding value other than "chunked" */
-    bool nul;                /* a NUL inside a header or query name or value */
+    unsigned hosts;     /* Host field lines */
+    unsigned lengths;   /* Content-Length field lines */
+    bool length_bad;    /* a Content-Length value that is not 1*DIGIT */
+    unsigned encodings; /* Transfer-Encoding field lines */
+    bool encoding_bad;  /* a Transfer-Encoding value other than "chunked" */
+    bool nul;           /* a NUL inside a header or query name or value */
 } framing;
 
 /* Adds one header field line (name[0..nlen), value[0..vlen), as the parser delivered them). */

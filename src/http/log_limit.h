@@ -16,7 +16,7 @@
 #define LOG_LIMIT_SLOTS 32
 
 typedef struct log_limit_slot {
-    const char *kind;     /* NULL: free (or the shared last slot) */
+    const char *kind; /* NULL: free (or the shared last slot) */
     bool used;
     int64_t window_start; /* ms */
     unsigned written;     /* lines written in this window */

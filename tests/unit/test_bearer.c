@@ -30,14 +30,14 @@ static void failure_kinds(void **state)
     (void)state;
     const char *t = NULL;
     size_t n = 0;
-    static const char *const absent[] = {"", "Basic abc", "Bearerabc", "Bearer\tabc", " Bearer abc",
-                                         "Token abc"};
+    static const char *const absent[] = {
+        "", "Basic abc", "Bearerabc", "Bearer\tabc", " Bearer abc", "Token abc"};
     for (size_t i = 0; i < sizeof absent / sizeof *absent; i++)
         if (bearer_parse(absent[i], &t, &n, NULL) != IDP_ERR_NOT_FOUND) fail_msg("absent %zu", i);
     assert_int_equal(bearer_parse(NULL, &t, &n, NULL), IDP_ERR_NOT_FOUND);
-    static const char *const malformed[] = {"Bearer", "Bearer ", "Bearer    ", "Bearer abc def",
-                                            "Bearer abc ", "Bearer abc\t", "Bearer =abc",
-                                            "Bearer ab=c", "Bearer a\"b", "Bearer a,b"};
+    static const char *const malformed[] = {
+        "Bearer",       "Bearer ",     "Bearer    ",  "Bearer abc def", "Bearer abc ",
+        "Bearer abc\t", "Bearer =abc", "Bearer ab=c", "Bearer a\"b",    "Bearer a,b"};
     for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++)
         if (bearer_parse(malformed[i], &t, &n, NULL) != IDP_ERR_INVALID)
             fail_msg("malformed %zu (%s)", i, malformed[i]);

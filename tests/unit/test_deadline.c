@@ -62,7 +62,8 @@ static void removed_never_expire(void **state)
     deadline_init(&d, 1000);
     seen s = {0};
     deadline_conn *c[5];
-    for (int i = 0; i < 5; i++) c[i] = deadline_add(&d, 10 + i, 0);
+    for (int i = 0; i < 5; i++)
+        c[i] = deadline_add(&d, 10 + i, 0);
     deadline_remove(&d, c[0]); /* tail */
     deadline_remove(&d, c[4]); /* head */
     deadline_remove(&d, c[2]); /* middle */

@@ -38,8 +38,8 @@ static void refused(void **state)
         const char *h[3][2];
         const char *version;
     } cases[] = {
-        {{{"X-A", "1"}}, "HTTP/1.1"},                                           /* no Host */
-        {{{"Host", "a"}, {"Host", "b"}}, "HTTP/1.0"},                           /* two Hosts */
+        {{{"X-A", "1"}}, "HTTP/1.1"},                 /* no Host */
+        {{{"Host", "a"}, {"Host", "b"}}, "HTTP/1.0"}, /* two Hosts */
         {{{"Host", "a"}, {"Content-Length", "5"}, {"Content-Length", "40"}}, "HTTP/1.1"},
         {{{"Host", "a"}, {"Content-Length", "5"}, {"Content-Length", "5"}}, "HTTP/1.1"},
         {{{"Host", "a"}, {"Content-Length", "5, 5"}}, "HTTP/1.1"},
@@ -48,12 +48,14 @@ static void refused(void **state)
         {{{"Host", "a"}, {"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}}, "HTTP/1.1"},
         {{{"Host", "a"}, {"Transfer-Encoding", "gzip, chunked"}}, "HTTP/1.1"},
         {{{"Host", "a"}, {"Transfer-Encoding", "chunked, gzip"}}, "HTTP/1.1"},
-        {{{"Host", "a"}, {"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}}, "HTTP/1.1"},
+        {{{"Host", "a"}, {"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}},
+         "HTTP/1.1"},
         {{{"Host", "a"}, {"Transfer-Encoding", "identity"}}, "HTTP/1.1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         framing f = {0};
-        for (size_t j = 0; j < 3 && cases[i].h[j][0]; j++) hdr(&f, cases[i].h[j][0], cases[i].h[j][1]);
+        for (size_t j = 0; j < 3 && cases[i].h[j][0]; j++)
+            hdr(&f, cases[i].h[j][0], cases[i].h[j][1]);
         if (!framing_check(&f, cases[i].version)) fail_msg("case %zu accepted", i);
     }
 }

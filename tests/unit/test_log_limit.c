@@ -16,7 +16,8 @@ static void limits_and_reports_at_next_line(void **state)
     uint64_t sup = 99;
     const char *sk = NULL;
     int written = 0;
-    for (int i = 0; i < 1000; i++) written += log_limit_take(&l, KIND_A, 1000 + i, &sup, &sk);
+    for (int i = 0; i < 1000; i++)
+        written += log_limit_take(&l, KIND_A, 1000 + i, &sup, &sk);
     assert_int_equal(written, 3);
     assert_int_equal(sup, 0);
     /* another kind is limited apart */
@@ -50,7 +51,8 @@ static void flush_reports_a_flood_that_stopped(void **state)
     log_limit_init(&l, 2, 1000);
     uint64_t sup = 0;
     const char *sk = NULL;
-    for (int i = 0; i < 10; i++) (void)log_limit_take(&l, KIND_A, 0, &sup, &sk);
+    for (int i = 0; i < 10; i++)
+        (void)log_limit_take(&l, KIND_A, 0, &sup, &sk);
     got g = {0};
     assert_int_equal(log_limit_flush(&l, 999, rec, &g), 0); /* window not over */
     assert_int_equal(log_limit_flush(&l, 1000, rec, &g), 1);
@@ -70,7 +72,8 @@ static void kinds_beyond_the_table_share_a_slot(void **state)
     uint64_t sup = 0;
     const char *sk = NULL;
     int written = 0;
-    for (size_t i = 0; i < sizeof kinds; i++) written += log_limit_take(&l, &kinds[i], 0, &sup, &sk);
+    for (size_t i = 0; i < sizeof kinds; i++)
+        written += log_limit_take(&l, &kinds[i], 0, &sup, &sk);
     /* LOG_LIMIT_SLOTS - 1 kinds apart, one line for all the others together */
     assert_int_equal(written, LOG_LIMIT_SLOTS);
     got g = {0};
