@@ -9,7 +9,7 @@
 #include "keys/keyset.h"
 #include "oauth/access_token.h"
 #include "oauth/authz_request.h"
-#include "oauth/pkey.h"
+#include "oauth/bearer.h"
 #include "oauth/user_tokens.h"
 
 #include <stdio.h>
@@ -38,8 +38,13 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
     const char *tok = NULL;
     size_t n = 0;
     rs->no_store = true;
-    if (pkey_bearer(rq->authorization, &tok, &n, NULL) != IDP_OK)
+    idp_err prc = bearer_parse(rq->authorization, &tok, &n, NULL);
+    if (prc == IDP_ERR_NOT_FOUND)
         return challenge(rs, 401, NULL, NULL); /* §3.1: no error code when no credentials */
+    if (prc == IDP_ERR_TOO_LARGE) /* longer than any token we issue */
+        return challenge(rs, 401, "invalid_token", "the access token is invalid or expired");
+    if (prc != IDP_OK)
+        return challenge(rs, 400, "invalid_request", "malformed Bearer credentials");
     char *t = strndup(tok, n);
     jws_verified v = {0};
     idp_error verr = {0};
