@@ -179,13 +179,13 @@ idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_er
         web_session_csrf(a, &s, csrf);
         ui_logout p = {.action = "/logout", .csrf = csrf, .client_name = ce ? ce->name : NULL,
                        .state = state, .post_logout_redirect_uri = post_uri,
-                       .id_token_hint = hint ? hint_s : NULL};
+                       .id_token_hint = hint ? hint_s : NULL, .client_id = ce ? ce->client_id : NULL};
         idp_buf html;
         buf_init(&html, 0);
         if ((rc = ui_render_logout(&html, &p, err)) == IDP_OK) web_html(rs, 200, &html);
         buf_free(&html);
-        /* the confirmation form posts client_id implicitly through the hint; without a hint the
-         * post_logout_redirect_uri needs client_id */
+        /* the form carries client_id, so a post_logout_redirect_uri registered for it is
+         * honoured after the confirmation without an id_token_hint (RP-Initiated Logout §2) */
         goto out;
     }
     end_session(a, rq, rs, &s);
