@@ -1,5 +1,9 @@
 /* POST /introspect (RFC 7662): the caller authenticates as a client; any token that is not a
- * valid, unexpired, unrevoked access token of ours is {"active":false} (§2.2). */
+ * valid, unexpired, unrevoked access token of ours is {"active":false} (§2.2). The server decides
+ * per caller (§4): a client learns that a token is active only when it was issued to it, or when
+ * its introspect right covers the token (client_entry_may_introspect: a resource server whose
+ * audience the token names, or "any"); to everyone else it is {"active":false} as well. Refresh
+ * tokens are shown only to the client they were issued to. */
 #include "oauth/endpoints.h"
 
 #include "core/jsonx.h"
@@ -108,6 +112,11 @@ idp_err introspect_handle(struct app *a, http_request *rq, http_response *rs, id
                             tok, strlen(tok), &v, &verr) != IDP_OK)
         return IDP_OK;
     bool revoked = false, live = true;
+    if (!client_entry_may_introspect(ce, jsonx_str(v.payload, "client_id"),
+                                     json_object_get(v.payload, "aud"))) {
+        jws_verified_clear(&v);
+        return IDP_OK;
+    }
     rc = store_jti_is_revoked(a->st, jsonx_str(v.payload, "jti"), &revoked, err);
     if (rc == IDP_OK && !revoked) rc = user_live(a, v.payload, &live, err);
     if (rc == IDP_OK && !revoked && live) {
