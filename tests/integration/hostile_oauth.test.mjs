@@ -125,16 +125,18 @@ describe('hostile callers: introspection, logout, client authentication', () => 
   // ---- decision: a deleted client's tokens are dead ----
 
   test('a deleted client\'s access tokens are inactive at introspection and refused by UserInfo', async () => {
-    const doomed = createClient(dir, { name: 'doomed', audiences: [API] });
+    // created in this order (and deleted in the reverse one) so that polling on doomed proves
+    // the server's client snapshot has caught up with both
     const doomedWeb = createCodeClient(dir, { name: 'Doomed Web' });
+    const doomed = createClient(dir, { name: 'doomed', audiences: [API] });
     await poll(async () => (await token(srv.url, doomed)).status === 200, 3000);
     const tok = await accessToken(srv.url, doomed);
     const { tokens } = await codeTokens(doomedWeb, { scope: 'openid' });
     const ui = (t) => fetch(`${srv.url}/userinfo`, { headers: { authorization: `Bearer ${t}` } });
     assert.equal((await introspect(srv.url, rsAny, tok)).json.active, true);
     assert.equal((await ui(tokens.access_token)).status, 200);
-    cliOk(['client', 'delete', doomed.client_id], { dataDir: dir });
     cliOk(['client', 'delete', doomedWeb.client_id], { dataDir: dir });
+    cliOk(['client', 'delete', doomed.client_id], { dataDir: dir });
     assert.ok(await poll(async () => (await token(srv.url, doomed)).status === 401, 3000), 'server saw the delete');
     assert.deepEqual((await introspect(srv.url, rsAny, tok)).json, { active: false });
     assert.deepEqual((await introspect(srv.url, rsApi, tok)).json, { active: false });
@@ -160,10 +162,13 @@ describe('hostile callers: introspection, logout, client authentication', () => 
 
   test('logout: an ID token whose audience is no longer a client is refused', async () => {
     const gone = createCodeClient(dir, { name: 'Gone', postLogoutUris: [BYE] });
-    await sleep(1200); // the server's client snapshot follows the store within a second
+    // the client authenticates (401 only while the server does not know it: it has no
+    // client_credentials grant) once the server's client snapshot has caught up
+    const known = async () => (await postForm(srv.url, '/token', gone, { grant_type: 'client_credentials' })).status !== 401;
+    assert.ok(await poll(known, 3000));
     const { tokens, agent } = await codeTokens(gone);
     cliOk(['client', 'delete', gone.client_id], { dataDir: dir });
-    assert.ok(await poll(async () => (await postForm(srv.url, '/token', gone, { grant_type: 'client_credentials' })).status === 401, 3000));
+    assert.ok(await poll(async () => !(await known()), 3000));
     const r = await agent.get(logoutUrl({ id_token_hint: tokens.id_token }));
     assert.equal(r.status, 400, r.text.slice(0, 300));
     assert.ok(agent.jar.has('idpd_session'), 'not signed out');
