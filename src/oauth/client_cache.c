@@ -83,8 +83,10 @@ static idp_err entry_fill(client_entry *e, const store_client *r, idp_error *err
         e->is_public = true;
     } else if (strcmp(m, "private_key_jwt") == 0) {
         e->auth_method = CLIENT_AUTH_PRIVATE_KEY_JWT;
+    } else if (strcmp(m, "client_secret_post") == 0) {
+        e->auth_method = CLIENT_AUTH_SECRET_POST;
     } else {
-        e->auth_method = CLIENT_AUTH_SECRET;
+        e->auth_method = CLIENT_AUTH_SECRET_BASIC;
     }
     if (r->redirect_uris && r->redirect_uris[0]) e->redirect_uris = xstrdup(r->redirect_uris);
     if (r->post_logout_redirect_uris && r->post_logout_redirect_uris[0])

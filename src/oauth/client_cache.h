@@ -18,9 +18,12 @@
 
 #define CLIENT_CACHE_MAX_ITEMS 64 /* scopes / audiences / grant types kept per client */
 
-/* How a client authenticates at the token endpoint (store_client.auth_method). */
+/* How a client authenticates at the token, introspection and revocation endpoints
+ * (store_client.auth_method, RFC 7591 §2 token_endpoint_auth_method): the only method accepted
+ * from it. */
 typedef enum client_auth_method {
-    CLIENT_AUTH_SECRET = 0,   /* client_secret_basic or client_secret_post (NULL/either name) */
+    CLIENT_AUTH_SECRET_BASIC = 0, /* client_secret_basic (also NULL or an unknown name) */
+    CLIENT_AUTH_SECRET_POST,  /* client_secret_post */
     CLIENT_AUTH_PRIVATE_KEY_JWT, /* RFC 7523 §2.2 assertion signed with a key of its jwks */
     CLIENT_AUTH_NONE,         /* public client: client_id only */
 } client_auth_method;
