@@ -287,6 +287,11 @@ idp_err admin_client_create(struct app *a, http_request *rq, http_response *rs, 
         rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "list members must be strings or arrays of strings");
         goto out;
     }
+    const json_t *intro = json_object_get(body, "introspect");
+    if (intro && !json_is_string(intro)) {
+        rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "introspect must be none, audience or any");
+        goto out;
+    }
     idp_buf gb;
     buf_init(&gb, 4096);
     for (size_t i = 0; i < ng; i++) {

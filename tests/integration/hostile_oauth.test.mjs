@@ -114,6 +114,12 @@ describe('hostile callers: introspection, logout, client authentication', () => 
     const cr = await fetch(`${srv.url}/admin/v1/clients`, { method: 'POST', headers: h,
       body: JSON.stringify({ name: 'rs via api', grant_types: ['client_credentials'], scope: 'x', introspect: 'any' }) });
     assert.equal(cr.status, 201);
+    for (const introspect of [5, 'audience', 'all']) { // not a string; audience without audiences; unknown
+      const bad = await fetch(`${srv.url}/admin/v1/clients`, { method: 'POST', headers: h,
+        body: JSON.stringify({ name: 'bad', grant_types: ['client_credentials'], introspect }) });
+      assert.equal(bad.status, 400, String(introspect));
+      assert.match((await bad.json()).error_description, /introspect/);
+    }
     const nc = await cr.json();
     assert.equal(nc.introspect, 'any');
     const one = await (await fetch(`${srv.url}/admin/v1/clients/${nc.client_id}`, { headers: h })).json();
