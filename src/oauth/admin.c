@@ -289,7 +289,8 @@ idp_err admin_client_create(struct app *a, http_request *rq, http_response *rs, 
     }
     const json_t *intro = json_object_get(body, "introspect");
     if (intro && !json_is_string(intro)) {
-        rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "introspect must be none, audience or any");
+        rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST,
+                      "introspect must be none, audience or any");
         goto out;
     }
     idp_buf gb;

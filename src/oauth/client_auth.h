@@ -21,8 +21,9 @@ struct app;
  * unknown client, client without a secret, wrong secret -> IDP_ERR_OAUTH_INVALID_CLIENT (one
  * message for all of these, and a secret is checked against a dummy hash when the id is unknown
  * so the time taken does not reveal which ids exist); the right secret sent with the method the
- * client did not register -> IDP_ERR_OAUTH_INVALID_CLIENT naming the registered one. rs->www_auth_basic is set when Basic was
- * used or no credentials were sent (RFC 6749 §5.2, RFC 9110 §15.5.2). */
+ * client did not register -> IDP_ERR_OAUTH_INVALID_CLIENT naming the registered one.
+ * rs->www_auth_basic is set when Basic was used or no credentials were sent (RFC 6749 §5.2,
+ * RFC 9110 §15.5.2). */
 idp_err client_auth_authenticate(const struct app *a, const http_request *rq, const form *f,
                                  http_response *rs, const client_entry **out, idp_error *err);
 

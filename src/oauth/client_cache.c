@@ -170,6 +170,8 @@ bool client_entry_may_introspect(const client_entry *caller, const char *client_
     if (json_is_string(aud)) return is_audience(caller, json_string_value(aud));
     size_t i;
     const json_t *v;
-    json_array_foreach(aud, i, v) if (json_is_string(v) && is_audience(caller, json_string_value(v))) return true;
+    json_array_foreach(aud, i, v) {
+        if (json_is_string(v) && is_audience(caller, json_string_value(v))) return true;
+    }
     return false;
 }

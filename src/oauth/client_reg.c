@@ -125,7 +125,8 @@ static idp_err introspect_mode(const client_reg *a, store_client *row, idp_error
     if (a->is_public)
         return IDP_FAIL(err, IDP_ERR_INVALID, "--introspect: a public client cannot introspect");
     if (!strcmp(m, "audience") && a->naud == 0)
-        return IDP_FAIL(err, IDP_ERR_INVALID, "--introspect audience needs at least one --audience");
+        return IDP_FAIL(err, IDP_ERR_INVALID,
+                        "--introspect audience needs at least one --audience");
     row->introspect = xstrdup(m);
     return IDP_OK;
 }

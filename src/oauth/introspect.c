@@ -1,10 +1,10 @@
 /* POST /introspect (RFC 7662): the caller authenticates as a client; any token that is not a
  * valid, unexpired, unrevoked access token of ours for a client that still exists is
- * {"active":false} (§2.2). The server decides
- * per caller (§4): a client learns that a token is active only when it was issued to it, or when
- * its introspect right covers the token (client_entry_may_introspect: a resource server whose
- * audience the token names, or "any"); to everyone else it is {"active":false} as well. Refresh
- * tokens are shown only to the client they were issued to. */
+ * {"active":false} (§2.2). The server decides per caller (§4): a client learns that a token is
+ * active only when it was issued to it or its introspect right covers the token
+ * (client_entry_may_introspect: a resource server whose audience the token names, or "any");
+ * to everyone else it is {"active":false} as well. Refresh tokens are shown only to the client
+ * they were issued to. */
 #include "oauth/endpoints.h"
 
 #include "core/jsonx.h"

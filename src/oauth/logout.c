@@ -37,7 +37,9 @@ static bool aud_has(const json_t *aud, const char *client_id)
     if (json_is_string(aud)) return strcmp(json_string_value(aud), client_id) == 0;
     size_t i;
     const json_t *v;
-    json_array_foreach(aud, i, v) if (json_is_string(v) && strcmp(json_string_value(v), client_id) == 0) return true;
+    json_array_foreach(aud, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), client_id) == 0) return true;
+    }
     return false;
 }
 
@@ -65,8 +67,8 @@ static json_t *hint_claims(struct app *a, const http_request *rq, const char *hi
     if (jws_verify(hint, strlen(hint), &o, &v, NULL) == IDP_OK) {
         const json_t *typ = json_object_get(v.header, "typ");
         const char *iss = jsonx_str(v.payload, "iss"), *cid = hint_client(v.payload);
-        bool ok = (!typ || (json_is_string(typ) && strcasecmp(json_string_value(typ), "JWT") == 0)) &&
-                  iss && strcmp(iss, a->cfg->issuer) == 0 && jsonx_str(v.payload, "sub") &&
+        bool id_typ = !typ || (json_is_string(typ) && !strcasecmp(json_string_value(typ), "JWT"));
+        bool ok = id_typ && iss && strcmp(iss, a->cfg->issuer) == 0 && jsonx_str(v.payload, "sub") &&
                   !json_object_get(v.payload, "events") && cid &&
                   aud_has(json_object_get(v.payload, "aud"), cid) &&
                   client_cache_find(rq->clients, cid, strlen(cid));
@@ -135,7 +137,8 @@ idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_er
     const char *state = web_param(rq, fp, "state"), *cid = web_param(rq, fp, "client_id");
     if (hint_s && *hint_s && !(hint = hint_claims(a, rq, hint_s))) {
         web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-out failed",
-                       "The id_token_hint is not an ID token this server issued to a registered application.");
+                       "The id_token_hint is not an ID token this server issued to a "
+                       "registered application.");
         goto out;
     }
     const char *hc = hint ? hint_client(hint) : NULL;
@@ -179,7 +182,8 @@ idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_er
         web_session_csrf(a, &s, csrf);
         ui_logout p = {.action = "/logout", .csrf = csrf, .client_name = ce ? ce->name : NULL,
                        .state = state, .post_logout_redirect_uri = post_uri,
-                       .id_token_hint = hint ? hint_s : NULL, .client_id = ce ? ce->client_id : NULL};
+                       .id_token_hint = hint ? hint_s : NULL,
+                       .client_id = ce ? ce->client_id : NULL};
         idp_buf html;
         buf_init(&html, 0);
         if ((rc = ui_render_logout(&html, &p, err)) == IDP_OK) web_html(rs, 200, &html);

@@ -1,6 +1,7 @@
 /* GET and POST /userinfo (OIDC Core §5.3): a Bearer access token of ours (RFC 6750 §2.1) with
- * the openid scope, issued to a client that still exists, for a user who is still active with the token_epoch it was issued under;
- * answers the user's claims released by the token's scope. Errors are RFC 6750 §3 challenges. */
+ * the openid scope, issued to a client that still exists, for a user who is still active with
+ * the token_epoch it was issued under; answers the user's claims released by the token's scope.
+ * Errors are RFC 6750 §3 challenges. */
 #include "oauth/endpoints.h"
 #include "oauth/scope.h"
 

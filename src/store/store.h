@@ -245,8 +245,9 @@ typedef struct store_ops {
                                  int64_t now, idp_error *err);
     /* Replaces every mutable field of an existing client: name, grant_types, scope, audiences,
      * token_alg, token_ttl, auth_method, is_public, redirect_uris, post_logout_redirect_uris,
-     * jwks, backchannel_logout_uri, introspect. Not the secret (client_set_secret) nor created_at. NOT_FOUND;
-     * INVALID when jwks is not JSON or a list is longer than STORE_CLIENT_FIELD_MAX. */
+     * jwks, backchannel_logout_uri, introspect. Not the secret (client_set_secret) nor
+     * created_at. NOT_FOUND; INVALID when jwks is not JSON, introspect is not a known mode or a
+     * list is longer than STORE_CLIENT_FIELD_MAX. */
     idp_err (*client_update)(store *st, const store_client *c, idp_error *err);
 
     /* Revoked access tokens: jti deny-listed until exp (RFC 7009). */
