@@ -283,6 +283,7 @@ idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp
     const char *ccm = opt_param(rq, fp, "code_challenge_method"), *cc = opt_param(rq, fp, "code_challenge");
     const char *prompt = opt_param(rq, fp, "prompt"), *max_age = opt_param(rq, fp, "max_age");
     const char *hint = opt_param(rq, fp, "login_hint"), *res = opt_param(rq, fp, "resource");
+    const char *mode = opt_param(rq, fp, "response_mode");
     if (!params_utf8(rq, fp))
         bad = "a request parameter is not valid UTF-8";
     else if (state && strlen(state) > AUTHZ_STATE_MAX)
@@ -295,6 +296,11 @@ idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp
         bad = "response_type is required";
     else if (strcmp(rt, "code") != 0)
         code = "unsupported_response_type", bad = "only response_type=code is supported";
+    /* OAuth 2.0 Multiple Response Type Encoding Practices §2.1: the code is returned in the query
+     * only (discovery's response_modes_supported); any other mode would send the response
+     * somewhere the client did not ask for, so it is an error rather than ignored */
+    else if (mode && strcmp(mode, "query") != 0)
+        bad = "response_mode is not supported (only query)";
     else if (!client_entry_has_grant(ce, "authorization_code"))
         code = "unauthorized_client", bad = "the client may not use the authorization code flow";
     else if (nonce && strlen(nonce) > AUTHZ_STATE_MAX)

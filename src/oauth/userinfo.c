@@ -1,6 +1,7 @@
 /* GET and POST /userinfo (OIDC Core §5.3): a Bearer access token of ours (RFC 6750 §2.1) with
- * the openid scope, for a user who is still active with the token_epoch it was issued under;
- * answers the user's claims released by the token's scope. Errors are RFC 6750 §3 challenges. */
+ * the openid scope, issued to a client that still exists, for a user who is still active with
+ * the token_epoch it was issued under; answers the user's claims released by the token's scope.
+ * Errors are RFC 6750 §3 challenges. */
 #include "oauth/endpoints.h"
 #include "oauth/scope.h"
 
@@ -10,6 +11,7 @@
 #include "oauth/access_token.h"
 #include "oauth/authz_request.h"
 #include "oauth/bearer.h"
+#include "oauth/client_cache.h"
 #include "oauth/user_tokens.h"
 
 #include <stdio.h>
@@ -53,6 +55,12 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
     if (access_token_verify(rq->keys ? keyset_public(rq->keys) : NULL, a->cfg->issuer, 0, 0, t,
                             n, &v, &verr) != IDP_OK) {
         challenge(rs, 401, "invalid_token", "the access token is invalid or expired");
+        goto out;
+    }
+    /* the client the token was issued to must still exist (this request's client snapshot) */
+    const char *tcid = jsonx_str(v.payload, "client_id");
+    if (!tcid || !client_cache_find(rq->clients, tcid, strlen(tcid))) {
+        challenge(rs, 401, "invalid_token", "the access token's client no longer exists");
         goto out;
     }
     bool revoked = false;
