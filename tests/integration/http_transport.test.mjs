@@ -103,7 +103,7 @@ describe('strict HTTP/1.1 framing (RFC 9112 §3.2, §6.3)', () => {
   let host;
   before(async () => {
     const dir = initDataDir({ env: { IDPD_ALGS: 'ES256' } });
-    c = createClient(dir);
+    c = createClient(dir, { authMethod: 'client_secret_post' }); // the raw requests carry the secret in the body
     srv = await startServer(dir, { env: { IDPD_ALGS: 'ES256' } });
     host = new URL(srv.url).host;
   });
