@@ -17,7 +17,7 @@ NODE_PIN=20.20.2
 
 want=(build-essential pkg-config meson ninja-build
       libssl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev
-      libargon2-dev libcurl4-openssl-dev libcmocka-dev)
+      libargon2-dev libcurl4-openssl-dev libcmocka-dev libutf8proc-dev)
 case "$mode" in
   build) ;;
   run) want+=(curl openssl ca-certificates) ;;

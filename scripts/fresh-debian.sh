@@ -13,6 +13,9 @@
 # chroot with /proc, /sys and /dev bind-mounted; everything is unmounted on the way out.
 # Needs root. Not part of `make test` (it takes many minutes).
 # Usage: scripts/fresh-debian.sh [--rebuild] [--skip-test]
+# The whole script is one { ... } block: bash reads it completely before running it, so editing
+# the file during a run (a run takes many minutes) cannot change what the run does.
+{
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -72,7 +75,7 @@ fi
 cp -a "$base" "$root"
 
 # the host's package configuration, so that installs inside behave as on the host
-rm -rf "$root/etc/apt/sources.list.d"
+rm -rf "$root/etc/apt/sources.list.d" "$root/etc/apt/sources.list"
 for f in sources.list sources.list.d apt.conf.d auth.conf.d preferences.d trusted.gpg trusted.gpg.d keyrings; do
   [ -e "/etc/apt/$f" ] && cp -a "/etc/apt/$f" "$root/etc/apt/"
 done
@@ -168,3 +171,4 @@ test_s=$(($(date +%s) - t_test))
 tail -n 25 "$repo/.fresh/make-test.log"
 stamp "make test exited $rc after $test_s s; make run answered after $run_s s (logs in .fresh/)"
 exit "$rc"
+}

@@ -31,7 +31,7 @@ static const char create_help[] =
     "                          [--audience URI]... [--token-alg ALG] [--token-ttl DURATION]\n"
     "                          [--redirect-uri URI]... [--post-logout-redirect-uri URI]...\n"
     "                          [--public | --auth-method private_key_jwt --jwks FILE]\n"
-    "                          [--backchannel-logout-uri URI]\n"
+    "                          [--backchannel-logout-uri URI] [--introspect MODE]\n"
     "  --name NAME          display name (shown on the consent page)\n"
     "  --grant-types LIST   space/comma-separated: client_credentials (default),\n"
     "                       authorization_code, refresh_token\n"
@@ -39,7 +39,8 @@ static const char create_help[] =
     "                       http on 127.0.0.1/[::1]/localhost, or a private-use scheme\n"
     "  --post-logout-redirect-uri URI  exact URI for RP-initiated logout; repeatable\n"
     "  --public             public client (SPA, native, CLI): no secret, PKCE required\n"
-    "  --auth-method M      client_secret_basic (default) or private_key_jwt\n"
+    "  --auth-method M      client_secret_basic (default), client_secret_post or\n"
+    "                       private_key_jwt: the only method the client may use\n"
     "  --jwks FILE          the client's public JWK Set (JSON) for private_key_jwt\n"
     "  --backchannel-logout-uri URI  receives OIDC back-channel logout tokens\n"
     "  --scope \"A B\"        scopes the client may request (RFC 6749 §3.3 scope tokens)\n"
@@ -47,6 +48,9 @@ static const char create_help[] =
     "                       repeatable; the first is the default audience\n"
     "  --token-alg ALG      ES256|RS256|PS256|EdDSA (default: the server's default_alg)\n"
     "  --token-ttl DURATION access-token lifetime, e.g. 300, 5m (at most max_token_ttl)\n"
+    "  --introspect MODE    whose access tokens it may introspect besides its own: none\n"
+    "                       (default), audience (tokens whose aud is one of its --audience\n"
+    "                       values: a resource server) or any\n"
     "With --json prints {\"client_id\", \"client_secret\", ...}; the secret is shown only "
     "here.\n" CLI_COMMON_HELP;
 
@@ -70,6 +74,7 @@ enum {
     OPT_AUTH_METHOD,
     OPT_JWKS,
     OPT_BACKCHANNEL,
+    OPT_INTROSPECT,
 };
 
 #define MAX_AUDIENCES CLIENT_REG_MAX_AUDIENCES
@@ -117,6 +122,7 @@ static json_t *client_json(const store_client *r)
     json_object_set_new(o, "post_logout_redirect_uris", cli_words_json(r->post_logout_redirect_uris));
     if (r->backchannel_logout_uri)
         json_object_set_new(o, "backchannel_logout_uri", json_string(r->backchannel_logout_uri));
+    json_object_set_new(o, "introspect", json_string(r->introspect ? r->introspect : "none"));
     json_object_set_new(o, "created_at", json_integer(r->created_at));
     json_object_set_new(o, "secret_rotated_at", json_integer(r->secret_rotated_at));
     return o;
@@ -130,10 +136,13 @@ static void print_client_human(const store_client *r)
     if (r->token_ttl) snprintf(ttl, sizeof ttl, "%llds", (long long)r->token_ttl);
     printf("client_id:         %s\nname:              %s\ngrant_types:       %s\n"
            "scope:             %s\naudiences:         %s\ntoken_alg:         %s\n"
-           "token_ttl:         %s\ncreated_at:        %s\nsecret_rotated_at: %s\n",
+           "token_ttl:         %s\nauth_method:       %s\nintrospect:        %s\n"
+           "created_at:        %s\nsecret_rotated_at: %s\n",
            r->client_id, r->name ? r->name : "", r->grant_types ? r->grant_types : "",
            r->scope ? r->scope : "", r->audiences ? r->audiences : "-",
-           r->token_alg ? r->token_alg : "(server default)", ttl, t1, t2);
+           r->token_alg ? r->token_alg : "(server default)", ttl,
+           r->auth_method ? r->auth_method : "client_secret_basic",
+           r->introspect ? r->introspect : "none", t1, t2);
 }
 
 /* Prints a newly issued secret: the only place a secret is ever shown. */
@@ -310,6 +319,7 @@ static int parse(cli *c, int argc, char **argv, create_args *a, bool is_create)
                                        {"auth-method", required_argument, NULL, OPT_AUTH_METHOD},
                                        {"jwks", required_argument, NULL, OPT_JWKS},
                                        {"backchannel-logout-uri", required_argument, NULL, OPT_BACKCHANNEL},
+                                       {"introspect", required_argument, NULL, OPT_INTROSPECT},
                                        {0, 0, 0, 0}};
     static const struct option lo_common[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
     int o, rc;
@@ -353,6 +363,9 @@ static int parse(cli *c, int argc, char **argv, create_args *a, bool is_create)
             break;
         case OPT_BACKCHANNEL:
             a->r.backchannel = optarg;
+            break;
+        case OPT_INTROSPECT:
+            a->r.introspect = optarg;
             break;
         case OPT_AUDIENCE:
             if (a->r.naud == MAX_AUDIENCES)

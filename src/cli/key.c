@@ -24,7 +24,9 @@ static const char rotate_help[] =
     "Usage: idpd key rotate [--alg ALG] [--force] [--json]\n"
     "Rotates ALG (default: every algorithm in the configured algs). Without --force it refuses\n"
     "while the next key has been published for less than publish_ahead, since verifiers with a\n"
-    "cached JWKS would not know it yet.\n"
+    "cached JWKS would not know it yet. The store keeps at most 64 keys: when a rotation\n"
+    "would go past that, the keys retired longest ago are deleted (tokens they signed stop\n"
+    "verifying).\n"
     "  --alg ALG          ES256|RS256|PS256|EdDSA\n"
     "  --force            rotate even if the next key is younger than "
     "publish_ahead\n" CLI_COMMON_HELP;

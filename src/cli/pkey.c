@@ -22,9 +22,9 @@ static const char pkey_help[] =
     "Run 'idpd provisioning-key <subcommand> --help' for the options of each.\n";
 
 static const char create_help[] =
-    "Usage: idpd provisioning-key create --name NAME --scopes LIST [--expires DURATION] "
+    "Usage: idpd provisioning-key create --scopes LIST [--name NAME] [--expires DURATION] "
     "[--json]\n"
-    "  --name NAME        what the key is for (1..200 printable characters)\n"
+    "  --name NAME        what the key is for (1..200 printable characters; default: key-ID)\n"
     "  --scopes LIST      comma-separated: scim:read (GET), scim:write (POST/PUT/PATCH/DELETE),\n"
     "                     admin (admin API); each is separate, admin implies no other scope\n"
     "  --expires DURATION lifetime, e.g. 90d (default: never expires)\n"
@@ -147,9 +147,11 @@ static int do_create(cli *c, const pk_args *a)
     int64_t life = 0, now = time_now();
     int rc;
     memset(&row, 0, sizeof row);
-    if (!a->name || !*a->name || strlen(a->name) > 200 ||
-        !strcmp(cli_printable(a->name), "(invalid)")) {
-        rc = cli_usage(c, "--name is required (1..200 printable characters)");
+    /* --name is optional (the provisioning contract is `create --scopes ... --json`): without
+     * it the key is named after its id */
+    if (a->name && (!*a->name || strlen(a->name) > 200 ||
+                    !strcmp(cli_printable(a->name), "(invalid)"))) {
+        rc = cli_usage(c, "--name must be 1..200 printable characters");
         goto out;
     }
     if (pkey_scopes_normalize(a->scopes, &row.scopes, &e) != IDP_OK) {
@@ -161,11 +163,17 @@ static int do_create(cli *c, const pk_args *a)
         goto out;
     }
     if ((rc = cli_open(c, true)) != CLI_OK) goto out;
-    row.name = xstrdup(a->name);
     row.expires_at = life ? now + life : 0;
     if (new_key(c, &row, now, &key, &e) != IDP_OK) {
         rc = cli_fail_err(c, &e);
         goto out;
+    }
+    if (a->name) {
+        row.name = xstrdup(a->name);
+    } else {
+        size_t n = strlen(row.id) + sizeof "key-";
+        row.name = xmalloc(n);
+        snprintf(row.name, n, "key-%s", row.id);
     }
     idp_err r = store_tx_begin(c->st, &e);
     if (r) {

@@ -6,6 +6,7 @@
 #include "core/mem.h"
 #include "http/server.h"
 #include "keys/keyset.h"
+#include "keys/rotation.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,8 @@ static const char serve_help[] =
     "  --listen HOST:PORT address to bind (default 127.0.0.1:8080; port 0 = any free port)\n"
     "  --issuer URL       issuer identifier (absolute http(s) URL, no trailing slash)\n"
     "  --log-level LEVEL  debug|info|warn|error\n"
-    "  --check            validate the configuration, the store, the master key and the keys,\n"
+    "  --check            validate the configuration (a rotation_period that keeps the key set\n"
+    "                     within its bound), the store, the master key and the keys,\n"
     "                     print \"configuration ok\" and exit\n" CLI_COMMON_HELP;
 
 enum { OPT_LISTEN = CLI_OPT_FIRST_CMD, OPT_ISSUER, OPT_LOG_LEVEL, OPT_CHECK };
@@ -48,6 +50,7 @@ static int check(cli *c)
 {
     idp_error e = {0};
     keyset *ks = NULL;
+    if (rotation_check(c->cfg, &e) != IDP_OK) return cli_fail_err(c, &e);
     if (keyset_load(c->st, c->kek, &ks, &e) != IDP_OK) return cli_fail_err(c, &e);
     keyset_unref(ks);
     if (c->json)

@@ -80,6 +80,15 @@ static idp_err fetch_url(const char *url, idp_buf *out, idp_error *e)
     return rc;
 }
 
+/* RFC 7517 §5: an unusable member is ignored, and said so on stderr (never used). */
+static void report_skipped(void *ctx, size_t index, const char *kid, const char *reason)
+{
+    char safe[80];
+    snprintf(safe, sizeof safe, "%s", cli_printable(kid));
+    fprintf(stderr, "idpd verify: ignoring JWKS member %zu%s%s%s: %s\n", index,
+            *kid ? " (kid " : "", safe, *kid ? ")" : "", reason);
+}
+
 static idp_err load_jwks(const char *src, jwks **out, idp_error *e)
 {
     idp_buf b;
@@ -88,8 +97,14 @@ static idp_err load_jwks(const char *src, jwks **out, idp_error *e)
     idp_err rc = url ? fetch_url(src, &b, e) : cli_read_file(src, &b, e);
     if (!rc) {
         idp_error pe = {0};
-        rc = jwks_from_json(b.data ? b.data : "", b.len, out, &pe);
-        if (rc) IDP_FAIL(e, rc, "the JWKS is not usable: %s", pe.msg);
+        rc = jwks_from_json_report(b.data ? b.data : "", b.len, report_skipped, NULL, out, &pe);
+        if (rc) {
+            IDP_FAIL(e, rc, "the JWKS is not usable: %s", pe.msg);
+        } else if (jwks_count(*out) == 0) {
+            jwks_unref(*out);
+            *out = NULL;
+            rc = IDP_FAIL(e, IDP_ERR_JOSE_KEY, "the JWKS has no usable key");
+        }
     }
     buf_free(&b);
     return rc;

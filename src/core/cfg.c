@@ -28,6 +28,7 @@ typedef enum opt_type {
     T_I64,   /* int64_t, plain decimal in [min, max] */
     T_DUR,   /* int64_t seconds: "90", "90s", "15m", "12h", "30d", "2w" (time_parse_duration) */
     T_BYTES, /* int64_t bytes: "65536", "64K", "64KiB", "1M", "1MiB" (binary multiples) */
+    T_SECRET,/* char *, like T_STR, but cfg_print never shows it and it is wiped when freed */
 } opt_type;
 
 /* Extra check of a string option: NULL when valid, else the reason (static string). */
@@ -48,6 +49,7 @@ static const char *check_issuer(const char *v);
 static const char *check_listen(const char *v);
 static const char *check_algs(const char *v);
 static const char *check_trusted_proxies(const char *v);
+static const char *check_secret(const char *v);
 
 #define ALG_NAMES "ES256 RS256 PS256 EdDSA"
 #define DAY (86400LL)
@@ -63,6 +65,12 @@ static const opt opts[] = {
      "HTTP worker threads; 0 = one per core"},
     {"max_body", T_BYTES, offsetof(cfg, max_body), "64KiB", 1024, 16LL * 1024 * 1024, NULL, NULL,
      "largest accepted request body"},
+    {"max_connections", T_INT, offsetof(cfg, max_connections), "4096", 1, 65536, NULL, NULL,
+     "concurrent HTTP connections, all clients together"},
+    {"max_connections_per_ip", T_INT, offsetof(cfg, max_connections_per_ip), "64", 0, 65536, NULL,
+     NULL, "concurrent HTTP connections from one IP address; 0 = no per-address limit"},
+    {"request_header_timeout", T_DUR, offsetof(cfg, request_header_timeout), "10s", 1, 300, NULL,
+     NULL, "time a client has to send the request line and headers, however slowly they trickle"},
     {"token_ttl", T_DUR, offsetof(cfg, token_ttl), "5m", 1, 30 * DAY, NULL, NULL,
      "default access-token lifetime"},
     {"max_token_ttl", T_DUR, offsetof(cfg, max_token_ttl), "1h", 1, 30 * DAY, NULL, NULL,
@@ -83,6 +91,8 @@ static const opt opts[] = {
      "RSA modulus size of new RS256/PS256 keys"},
     {"master_key_file", T_STR, offsetof(cfg, master_key_file), NULL, 0, 0, NULL, NULL,
      "master key file; default DATA_DIR/master.key (env IDPD_MASTER_KEY overrides it)"},
+    {"metrics_token", T_SECRET, offsetof(cfg, metrics_token), NULL, 0, 0, NULL, check_secret,
+     "bearer token GET /metrics requires; unset = /metrics open to anyone who can reach it"},
     {"log_level", T_ENUM, offsetof(cfg, log_level), "info", 0, 0, "debug info warn error", NULL,
      "lowest level of log lines written to stderr"},
     {"poll_interval_ms", T_I64, offsetof(cfg, poll_interval_ms), "250", 10, 60000, NULL, NULL,
@@ -154,7 +164,7 @@ static const char *field_cstr(const cfg *c, const opt *o)
 
 static bool opt_is_str(const opt *o)
 {
-    return o->type == T_STR || o->type == T_ENUM;
+    return o->type == T_STR || o->type == T_ENUM || o->type == T_SECRET;
 }
 
 /* Moves v into the field (the old string is freed). */
@@ -291,6 +301,7 @@ static bool opt_parse(const opt *o, const char *v, optval *out, char *why, size_
     switch (o->type) {
     case T_STR:
     case T_ENUM:
+    case T_SECRET:
         if (!str_valid(o, v, why, n)) return false;
         out->s = xstrdup(v);
         return true;
@@ -368,6 +379,18 @@ static const char *check_trusted_proxies(const char *v)
     return NULL;
 }
 
+/* A bearer secret (metrics_token): RFC 6750 §2.1 b64token characters, long enough not to be
+ * guessed (16 characters; `openssl rand -base64 32` gives 44). */
+static const char *check_secret(const char *v)
+{
+    size_t n = strlen(v);
+    if (n < 16) return "shorter than 16 characters";
+    size_t i = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/");
+    i += strspn(v + i, "=");
+    if (i != n) return "only letters, digits and -._~+/ (then = padding) are allowed";
+    return NULL;
+}
+
 static const char *check_algs(const char *v)
 {
     const char *p = v;
@@ -409,8 +432,12 @@ cfg *cfg_new_defaults(void)
 void cfg_free(cfg *c)
 {
     if (!c) return;
-    for (size_t i = 0; i < NOPTS; i++)
-        if (opt_is_str(&opts[i])) free(*field_str(c, &opts[i]));
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].type == T_SECRET)
+            mem_free_secret(*field_str(c, &opts[i]));
+        else if (opt_is_str(&opts[i]))
+            free(*field_str(c, &opts[i]));
+    }
     free(c);
 }
 
@@ -751,6 +778,10 @@ void cfg_print(const cfg *c, void *file)
         const opt *o = &opts[i];
         if (opt_is_str(o) && !field_cstr(c, o)) {
             fprintf(f, "# %s: (not set)\n", o->name);
+            continue;
+        }
+        if (o->type == T_SECRET) {
+            fprintf(f, "# %s: (set, not shown)\n", o->name);
             continue;
         }
         fprintf(f, "%s: ", o->name);

@@ -17,6 +17,10 @@ typedef struct cfg {
     char *listen;           /* listen: "127.0.0.1:8080"; port 0 = ephemeral */
     int threads;            /* threads: HTTP worker threads; 0 = one per core */
     int64_t max_body;       /* max_body: request body cap in bytes (default 65536) */
+    int max_connections;    /* max_connections: concurrent connections in all (4096) */
+    int max_connections_per_ip; /* max_connections_per_ip: from one address (64); 0 = no limit */
+    int64_t request_header_timeout; /* request_header_timeout: s from accept (or the end of the
+                                       previous request) to the end of the request head (10) */
     int64_t token_ttl;      /* token_ttl: default access-token lifetime, s (300) */
     int64_t max_token_ttl;  /* max_token_ttl: longest lifetime a client may get, s (3600) */
     char *default_alg;      /* default_alg: "ES256" */
@@ -29,6 +33,8 @@ typedef struct cfg {
     int rsa_bits;           /* rsa_bits: RSA key size for new keys (2048..8192; 3072) */
     char *master_key_file;  /* master_key_file: default <data_dir>/master.key;
                                env IDPD_MASTER_KEY (base64url, 32 bytes) overrides the file */
+    char *metrics_token;    /* metrics_token: Bearer token /metrics requires; NULL = open (secret:
+                               never printed, wiped on free) */
     char *log_level;        /* log_level: debug|info|warn|error (info) */
     int64_t poll_interval_ms; /* poll_interval_ms: how often the server checks the store for
                                  changes made by other processes (250) */

@@ -16,11 +16,15 @@
 #include "policy/policy.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+_Static_assert(APP_ROTATION_INTERVAL_MS == ROTATION_TICK_S * 1000,
+               "rotation_check counts on the tick interval");
 
 static idp_err load_clients(struct app *a, idp_error *err)
 {
@@ -124,26 +128,117 @@ void app_request_reload(struct app *a)
     pthread_mutex_unlock(&a->bg_lock);
 }
 
+static idp_err load_keys(struct app *a, idp_error *err)
+{
+    keyset *ks = NULL;
+    idp_err rc = keyset_load(a->st, a->kek, &ks, err);
+    if (rc == IDP_OK) snap_publish(&a->keys, (snap_obj *)ks);
+    return rc;
+}
+
+const char *const app_snap_names[APP__SNAP_COUNT] = {"keys", "clients", "policy"};
+
+static idp_err (*const app_loaders[APP__SNAP_COUNT])(struct app *, idp_error *) = {
+    [APP_SNAP_KEYS] = load_keys,
+    [APP_SNAP_CLIENTS] = load_clients,
+    [APP_SNAP_POLICY] = load_policy,
+};
+
+/* Records the outcome of an attempt in *why (under status_lock) and *ok; logs only changes
+ * (a failure that repeats every retry is logged once). */
+static void app_status_set(struct app *a, _Atomic bool *ok, char *why, const char *what,
+                           const idp_error *e)
+{
+    pthread_mutex_lock(&a->status_lock);
+    bool was_ok = atomic_load(ok) && !why[0];
+    if (e && (was_ok || strcmp(why, e->msg) != 0))
+        log_msg(LOG_ERROR, "%s: %s", what, e->msg);
+    else if (!e && !was_ok && why[0])
+        log_msg(LOG_INFO, "%s: ok again", what);
+    snprintf(why, APP_REASON_MAX, "%s", e ? e->msg : "");
+    atomic_store(ok, e == NULL);
+    pthread_mutex_unlock(&a->status_lock);
+}
+
+/* Loads snapshot s; gen is the store generation read before (a change made while loading
+ * triggers one more load). */
+static idp_err reload_one(struct app *a, app_snap s, int64_t gen, idp_error *err)
+{
+    app_reload_state *r = &a->reload[s];
+    idp_error e = {0};
+    char what[32];
+    snprintf(what, sizeof what, "reload %s", app_snap_names[s]);
+    idp_err rc = app_loaders[s](a, &e);
+    r->generation = gen;
+    if (rc != IDP_OK) {
+        atomic_fetch_add(&r->failures, 1);
+        r->retry_at_ms = time_now_ms() + APP_RELOAD_RETRY_MS;
+        if (err) *err = e;
+    }
+    app_status_set(a, &r->ok, a->reload_why[s], what, rc ? &e : NULL);
+    return rc;
+}
+
+/* Loads the snapshots whose inputs may have changed since their last attempt (the store
+ * generation gen, read first, differs; all when force), and retries failed ones every
+ * APP_RELOAD_RETRY_MS (a store error may be transient). Returns the first failure. */
+static idp_err reload_due(struct app *a, int64_t gen, bool force, idp_error *err)
+{
+    int64_t now = time_now_ms();
+    idp_err rc, first = IDP_OK;
+    for (int s = 0; s < APP__SNAP_COUNT; s++) {
+        app_reload_state *r = &a->reload[s];
+        if (!force && gen == r->generation && (atomic_load(&r->ok) || now < r->retry_at_ms))
+            continue;
+        rc = reload_one(a, (app_snap)s, gen, first ? NULL : err);
+        if (!first) first = rc;
+    }
+    return first;
+}
+
 idp_err app_reload(struct app *a, idp_error *err)
 {
     int64_t gen = 0;
-    keyset *ks = NULL;
-    /* Read the generation first: a change made while loading triggers one more reload. */
     idp_err rc = store_generation(a->st, &gen, err);
-    if (rc != IDP_OK) return rc;
-    if ((rc = keyset_load(a->st, a->kek, &ks, err)) != IDP_OK) return rc;
-    snap_publish(&a->keys, (snap_obj *)ks);
-    if ((rc = load_clients(a, err)) != IDP_OK) return rc;
-    if ((rc = load_policy(a, err)) != IDP_OK) return rc;
-    a->generation = gen;
-    return IDP_OK;
+    return rc != IDP_OK ? rc : reload_due(a, gen, true, err);
+}
+
+void app_not_ready_reason(struct app *a, char *why, size_t n)
+{
+    why[0] = '\0';
+    pthread_mutex_lock(&a->status_lock);
+    if (!atomic_load(&a->store_writable)) {
+        snprintf(why, n, "store: writes failing: %s", a->store_why);
+    } else {
+        for (int s = 0; s < APP__SNAP_COUNT; s++) {
+            if (atomic_load(&a->reload[s].ok)) continue;
+            snprintf(why, n, "%s: reload failing: %s", app_snap_names[s], a->reload_why[s]);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->status_lock);
+}
+
+/* Readiness includes the store's ability to write (docs/SECURITY.md): a small committed write
+ * (the time, in a meta setting no trigger watches), so a full disk or a read-only file system
+ * shows in /readyz within a second. A write in a transaction that is rolled back would not
+ * reach the disk (SQLite writes the WAL at commit) and would prove nothing. */
+static void heartbeat(struct app *a)
+{
+    char now[24];
+    idp_error e = {0};
+    snprintf(now, sizeof now, "%lld", (long long)time_now());
+    idp_err rc = store_meta_set(a->st, APP_HEARTBEAT_META, now, &e);
+    app_status_set(a, &a->store_writable, a->store_why, "store heartbeat", rc ? &e : NULL);
 }
 
 static idp_err rotate(struct app *a, idp_error *err)
 {
     bool changed = false;
+    int64_t gen = 0;
     idp_err rc = rotation_tick(a->st, a->kek, a->cfg, time_now(), &changed, err);
-    if (rc == IDP_OK && changed) rc = app_reload(a, err);
+    if (rc == IDP_OK && changed && (rc = store_generation(a->st, &gen, err)) == IDP_OK)
+        reload_due(a, gen, false, NULL); /* a failing load is logged and shown in /readyz */
     return rc;
 }
 
@@ -154,6 +249,8 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     snap_slot_init(&a->keys);
     snap_slot_init(&a->clients);
     snap_slot_init(&a->policy);
+    pthread_mutex_init(&a->status_lock, NULL);
+    atomic_store(&a->store_writable, true);
     pthread_mutex_init(&a->bg_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -168,6 +265,7 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     if (router_nroutes >= APP_METRIC_ROUTES) /* a bug: raise APP_METRIC_ROUTES */
         return IDP_FAIL(err, IDP_ERR_INTERNAL, "more routes than metric rows");
     if (!c->data_dir) return IDP_FAIL(err, IDP_ERR_CONFIG, "data_dir is not set");
+    if ((rc = rotation_check(c, err)) != IDP_OK) return rc;
     if ((rc = kek_load(c->master_key_file, &a->kek, err)) != IDP_OK) return rc;
     if ((size_t)snprintf(path, sizeof path, "%s/idpd.db", c->data_dir) >= sizeof path)
         return IDP_FAIL(err, IDP_ERR_CONFIG, "data_dir path too long");
@@ -189,8 +287,15 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     a->scim_base = xmalloc(il + sizeof "/scim/v2");
     memcpy(a->scim_base, c->issuer, il);
     memcpy(a->scim_base + il, "/scim/v2", sizeof "/scim/v2");
+    /* A failing rotation (e.g. a full disk) does not stop the start: the keys in the store still
+     * sign, the background thread tries again every ROTATION_TICK_S, and the heartbeat below
+     * makes /readyz say why. */
     bool changed = false;
-    if ((rc = rotation_tick(a->st, a->kek, c, time_now(), &changed, err)) != IDP_OK) return rc;
+    idp_error re = {0};
+    if (rotation_tick(a->st, a->kek, c, time_now(), &changed, &re) != IDP_OK)
+        log_msg(LOG_ERROR, "key rotation: %s", re.msg);
+    heartbeat(a);
+    a->heartbeat_ms = time_now_ms();
     app_apply_policy_file(a);
     return app_reload(a, err);
 }
@@ -199,10 +304,13 @@ static void bg_tick(struct app *a, int64_t *last_rot, int64_t *last_prune)
 {
     idp_error e = {0};
     int64_t gen = 0, now = time_now_ms();
-    if (store_generation(a->st, &gen, &e) != IDP_OK) {
+    if (store_generation(a->st, &gen, &e) != IDP_OK)
         log_msg(LOG_ERROR, "store generation: %s", e.msg);
-    } else if (gen != a->generation && app_reload(a, &e) != IDP_OK) {
-        log_msg(LOG_ERROR, "reload: %s", e.msg);
+    else
+        reload_due(a, gen, false, NULL); /* a failing load is logged and shown in /readyz */
+    if (now - a->heartbeat_ms >= APP_HEARTBEAT_INTERVAL_MS) {
+        a->heartbeat_ms = now;
+        heartbeat(a);
     }
     if (now - *last_rot >= APP_ROTATION_INTERVAL_MS) {
         *last_rot = now;
@@ -249,8 +357,7 @@ static void *bg_main(void *arg)
         if (reapply) {
             log_msg(LOG_INFO, "SIGHUP: reloading");
             app_apply_policy_file(a);
-            idp_error re = {0};
-            if (app_reload(a, &re) != IDP_OK) log_msg(LOG_ERROR, "reload: %s", re.msg);
+            app_reload(a, NULL); /* failures are logged and shown in /readyz */
         }
         bg_tick(a, &last_rot, &last_prune);
         pthread_mutex_lock(&a->bg_lock);
@@ -283,6 +390,7 @@ void app_free(struct app *a)
     snap_slot_destroy(&a->policy);
     pthread_cond_destroy(&a->bg_cond);
     pthread_mutex_destroy(&a->bg_lock);
+    pthread_mutex_destroy(&a->status_lock);
     store_close(a->st);
     kek_free(a->kek);
     mem_wipe(a->pepper, sizeof a->pepper);

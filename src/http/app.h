@@ -1,8 +1,9 @@
 /* app — the server's shared state (DESIGN §2). Request threads only read it: the configuration
  * and secrets are fixed for the whole run, and the key set and client cache are immutable
  * snapshots taken with snap_acquire (no lock on the hot path). One background thread rebuilds the
- * snapshots when the store changes (store_generation), runs key rotation and prunes revoked jtis:
- * nothing slow ever runs on a request thread. */
+ * snapshots when the store changes (store_generation), each on its own, runs key rotation,
+ * writes the store heartbeat behind /readyz and prunes revoked jtis: nothing slow ever runs on a
+ * request thread. */
 #ifndef IDPD_HTTP_APP_H
 #define IDPD_HTTP_APP_H
 
@@ -19,7 +20,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define APP_ROTATION_INTERVAL_MS 10000
+#define APP_ROTATION_INTERVAL_MS 10000 /* ROTATION_TICK_S (keys/rotation.h) in ms */
+#define APP_RELOAD_RETRY_MS 5000       /* a failed snapshot load is retried this often unchanged */
+#define APP_HEARTBEAT_INTERVAL_MS 1000 /* the store write probe behind /readyz */
+#define APP_HEARTBEAT_META "heartbeat" /* the meta setting it writes (the time, no trigger) */
+#define APP_REASON_MAX 240             /* = sizeof idp_error.msg */
 #define APP_PRUNE_INTERVAL_MS (3600 * 1000)
 #define APP_SCIM_RATELIMIT_KEYS 4096 /* bound on the per-key buckets kept */
 #define APP_METRIC_ROUTES 96 /* >= router_nroutes + 1 (the last row counts unmatched paths) */
@@ -33,6 +38,19 @@ typedef struct policy_snap {
     char *discovery; /* the discovery document for this policy (scopes_supported), owned */
     size_t discovery_len;
 } policy_snap;
+
+/* The snapshots the background thread keeps in step with the store, each loaded on its own:
+ * one that fails to load keeps its previous version and never holds the others back. */
+typedef enum app_snap { APP_SNAP_KEYS, APP_SNAP_CLIENTS, APP_SNAP_POLICY, APP__SNAP_COUNT } app_snap;
+extern const char *const app_snap_names[APP__SNAP_COUNT]; /* "keys", "clients", "policy" */
+
+/* The outcome of the last load of one snapshot (for /readyz and /metrics). */
+typedef struct app_reload_state {
+    int64_t generation;  /* store generation read before the last attempt (bg thread only) */
+    int64_t retry_at_ms; /* a failed load is tried again then, changed or not (bg thread only) */
+    _Atomic bool ok;     /* the last attempt succeeded */
+    _Atomic uint64_t failures; /* failed attempts since start */
+} app_reload_state;
 
 struct app {
     const cfg *cfg;          /* borrowed; immutable */
@@ -52,7 +70,12 @@ struct app {
     snap_slot policy;        /* policy_snap snapshots */
     int64_t policy_version;  /* version of the published policy (bg thread only) */
     bool reapply_policy_file;/* SIGHUP: apply cfg policy_file again (under bg_lock) */
-    int64_t generation;      /* store generation of the published snapshots (bg thread only) */
+    app_reload_state reload[APP__SNAP_COUNT];
+    _Atomic bool store_writable; /* the last heartbeat write succeeded */
+    int64_t heartbeat_ms;        /* time of the last heartbeat attempt (bg thread only) */
+    pthread_mutex_t status_lock; /* guards the reasons below: bg thread writes, /readyz reads */
+    char reload_why[APP__SNAP_COUNT][APP_REASON_MAX]; /* last load error, "" when ok */
+    char store_why[APP_REASON_MAX];                   /* last heartbeat error, "" when ok */
     char jwks_cache_control[64];
     /* requests answered per route row and status class (1xx..5xx), for /metrics; relaxed
      * atomic increments, no lock */
@@ -68,8 +91,13 @@ struct app {
 /* Opens everything named by c (master key, store, pepper), runs rotation_tick once and publishes
  * the first snapshots. On failure everything is released (app_free is still safe to call). */
 idp_err app_init(struct app *a, const cfg *c, idp_error *err);
-/* Rebuilds and publishes both snapshots (background thread / init only). */
+/* Rebuilds and publishes every snapshot, each on its own (background thread / init only): one
+ * that fails keeps its previous version, is recorded for /readyz and /metrics, and the others
+ * still load. Returns the first failure. */
 idp_err app_reload(struct app *a, idp_error *err);
+/* Why the server is not ready, into why (NUL-terminated, "" when nothing is wrong): a store
+ * that cannot write (the last heartbeat failed) or a snapshot that fails to reload. Any thread. */
+void app_not_ready_reason(struct app *a, char *why, size_t n);
 idp_err app_start_background(struct app *a, idp_error *err);
 /* SIGHUP: re-apply cfg policy_file (when set) and reload the snapshots, on the background thread. */
 void app_request_reload(struct app *a);

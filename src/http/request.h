@@ -10,9 +10,13 @@ struct keyset;
 struct client_cache;
 struct policy;
 
-typedef enum http_lookup_kind { HTTP_LOOKUP_HEADER, HTTP_LOOKUP_QUERY } http_lookup_kind;
+typedef enum http_lookup_kind {
+    HTTP_LOOKUP_HEADER,
+    HTTP_LOOKUP_QUERY,
+    HTTP_LOOKUP_QUERY_REPEATED /* name ignored: the first query parameter given twice, or NULL */
+} http_lookup_kind;
 /* Looks up a request header (name case-insensitive) or a query parameter (percent-decoded; the
- * first when repeated). Returns a borrowed string or NULL. */
+ * first when repeated), or finds a repeated query parameter. Returns a borrowed string or NULL. */
 typedef const char *(*http_lookup_fn)(void *ctx, http_lookup_kind kind, const char *name);
 
 typedef struct http_request {
@@ -49,6 +53,13 @@ static inline const char *request_header(const http_request *rq, const char *nam
 static inline const char *request_query(const http_request *rq, const char *name)
 {
     return rq->lookup ? rq->lookup(rq->lookup_ctx, HTTP_LOOKUP_QUERY, name) : NULL;
+}
+
+/* The name of the first query parameter that appears more than once (RFC 6749 §3.1: request
+ * parameters MUST NOT be included more than once), or NULL. */
+static inline const char *request_query_repeated(const http_request *rq)
+{
+    return rq->lookup ? rq->lookup(rq->lookup_ctx, HTTP_LOOKUP_QUERY_REPEATED, NULL) : NULL;
 }
 
 #endif

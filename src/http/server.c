@@ -5,7 +5,10 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "http/app.h"
+#include "http/deadline.h"
+#include "http/framing.h"
 #include "http/listen.h"
+#include "http/log_limit.h"
 #include "http/request.h"
 #include "http/response.h"
 #include "http/router.h"
@@ -14,16 +17,20 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-#define SERVER_CONNECTION_LIMIT 4096
-#define SERVER_CONNECTION_TIMEOUT_S 30
+#define SERVER_CONNECTION_TIMEOUT_S 30 /* idle: no byte for this long (MHD restarts it per byte) */
+#define SERVER_SWEEP_MS 200            /* how often overdue request heads are looked for */
+#define SERVER_MHD_LOG_PER_MIN 10      /* libmicrohttpd lines of one kind written per minute */
 #define SERVER_LOG_PATH_MAX 256
 #define SERVER_DISCARD_FACTOR 4
 #define SERVER_PARAM_MAX 256 /* a longer "{id}" path segment leaves the parameter empty */
@@ -36,6 +43,15 @@ typedef struct conn_ctx {
     bool answered;     /* 413 queued before the body (from Content-Length) */
     int64_t t0_us;
 } conn_ctx;
+
+/* What the MHD callbacks share (their cls). */
+typedef struct server {
+    struct app *a;
+    deadline_list heads; /* request_header_timeout (http/deadline.h) */
+    pthread_t sweeper;
+    bool sweeper_started;
+    atomic_bool stopping;
+} server;
 
 /* Request log lines are written directly (no JSON tree: this runs for every request) and only
  * when the configured level includes info. */
@@ -128,11 +144,14 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *method, con
     return ok;
 }
 
+/* An error answered before any handler runs; close: "Connection: close" (MHD then closes the
+ * connection once the response is sent, and reads no further request from it). */
 static enum MHD_Result fail_early(struct MHD_Connection *c, const char *method, const char *url,
-                                  idp_err code, const char *msg, int64_t t0)
+                                  idp_err code, const char *msg, bool close, int64_t t0)
 {
     http_response rs;
     response_init(&rs);
+    if (close) response_header_set(&rs, "Connection", "close");
     if (response_is_scim_path(url)) {
         idp_error e = {0};
         IDP_FAIL(&e, code, "%s", msg);
@@ -145,9 +164,40 @@ static enum MHD_Result fail_early(struct MHD_Connection *c, const char *method, 
     return ok;
 }
 
+/* Query parameter names seen so far, for finding a repeated one (bounded: a query with more
+ * parameters than this is itself refused as repeated-or-abusive). */
+#define SERVER_QUERY_NAMES_MAX 64
+typedef struct query_names {
+    const char *names[SERVER_QUERY_NAMES_MAX];
+    size_t n;
+    const char *repeated;
+} query_names;
+
+static enum MHD_Result note_query_name(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    query_names *q = cls;
+    for (size_t i = 0; i < q->n; i++)
+        if (strcmp(q->names[i], key) == 0) {
+            q->repeated = key;
+            return MHD_NO;
+        }
+    if (q->n == SERVER_QUERY_NAMES_MAX) {
+        q->repeated = "(too many parameters)";
+        return MHD_NO;
+    }
+    q->names[q->n++] = key;
+    return MHD_YES;
+}
+
 /* http_request.lookup on libmicrohttpd: header names case-insensitive; query values decoded. */
 static const char *mhd_lookup(void *ctx, http_lookup_kind kind, const char *name)
 {
+    if (kind == HTTP_LOOKUP_QUERY_REPEATED) {
+        query_names q = {.n = 0};
+        MHD_get_connection_values(ctx, MHD_GET_ARGUMENT_KIND, note_query_name, &q);
+        return q.repeated;
+    }
     return MHD_lookup_connection_value(ctx, kind == HTTP_LOOKUP_QUERY ? MHD_GET_ARGUMENT_KIND
                                                                       : MHD_HEADER_KIND, name);
 }
@@ -245,6 +295,32 @@ static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ct
     return ok;
 }
 
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    framing_add_header(cls, key, key_size, value, value_size);
+    return MHD_YES;
+}
+
+static enum MHD_Result framing_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    framing_add_query(cls, key, key_size, value, value_size);
+    return MHD_YES;
+}
+
+/* http/framing.h on the request head, with the lengths MHD parsed (a NUL stays visible). NULL
+ * when acceptable, else the reason. */
+static const char *framing_error(struct MHD_Connection *c, const char *version)
+{
+    framing f = {0};
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, framing_header, &f);
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, framing_query, &f);
+    return framing_check(&f, version);
+}
+
 /* A body larger than max_body is refused (413): at once when Content-Length says so (before any
  * body is read), else at the end of the body, which is discarded past the cap. */
 static bool declared_too_large(struct MHD_Connection *c, int64_t max)
@@ -257,20 +333,36 @@ static bool declared_too_large(struct MHD_Connection *c, int64_t max)
     return errno == ERANGE || (end != cl && n > max);
 }
 
+/* The deadline entry of c (set by on_connection), or NULL. */
+static deadline_conn *conn_deadline(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **con_cls)
 {
-    struct app *a = cls;
+    server *sv = cls;
+    struct app *a = sv->a;
     conn_ctx *cx = *con_cls;
     if (!cx) {
+        deadline_head_done(&sv->heads, conn_deadline(c)); /* the head is complete */
         cx = xcalloc(1, sizeof *cx);
         buf_init(&cx->body, (size_t)a->cfg->max_body);
         cx->t0_us = time_mono_us();
         *con_cls = cx;
+        /* RFC 9112 §6.3: a message whose framing is in doubt is answered 400 and the connection
+         * closed, before anything of its body is read or any handler runs. */
+        const char *why = framing_error(c, version);
+        if (why) {
+            cx->answered = true;
+            return fail_early(c, method, url, IDP_ERR_INVALID, why, true, cx->t0_us);
+        }
         if (declared_too_large(c, a->cfg->max_body)) {
             cx->answered = true;
-            return fail_early(c, method, url, IDP_ERR_TOO_LARGE, "request body too large", cx->t0_us);
+            return fail_early(c, method, url, IDP_ERR_TOO_LARGE, "request body too large", false, cx->t0_us);
         }
         return MHD_YES;
     }
@@ -287,13 +379,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         return cx->received / SERVER_DISCARD_FACTOR > (uint64_t)a->cfg->max_body ? MHD_NO : MHD_YES;
     }
     if (cx->answered) return MHD_YES;
-    if (cx->too_large) return fail_early(c, method, url, IDP_ERR_TOO_LARGE, "request body too large", cx->t0_us);
+    if (cx->too_large)
+        return fail_early(c, method, url, IDP_ERR_TOO_LARGE, "request body too large", false, cx->t0_us);
     return dispatch(a, c, cx, method, url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    server *sv = cls;
+    /* a kept-alive connection has request_header_timeout for its next request head */
+    deadline_restart(&sv->heads, conn_deadline(c), time_mono_us() / 1000);
     conn_ctx *cx = *con_cls;
     if (!cx) return;
     buf_free_secret(&cx->body); /* it may have held a client secret */
@@ -301,9 +397,73 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-/* MHD_OPTION_EXTERNAL_LOGGER: MHD's messages as our JSON log lines. */
+/* MHD_OPTION_NOTIFY_CONNECTION: every connection is on the deadline list from its accept until
+ * MHD closes it (MHD notifies CLOSED before closing the descriptor). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode what)
+{
+    server *sv = cls;
+    if (what == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci) *socket_context = deadline_add(&sv->heads, ci->connect_fd, time_mono_us() / 1000);
+    } else if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
+        deadline_remove(&sv->heads, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* An overdue request head: end of stream both ways; MHD sees it and closes the connection. */
+static void expire_head(int fd, void *cls)
+{
+    (void)cls;
+    (void)shutdown(fd, SHUT_RDWR);
+}
+
+static void mhd_log_flush(void);
+
+static void *sweeper_main(void *arg)
+{
+    server *sv = arg;
+    const struct timespec tick = {.tv_sec = 0, .tv_nsec = SERVER_SWEEP_MS * 1000000L};
+    while (!atomic_load(&sv->stopping)) {
+        nanosleep(&tick, NULL);
+        deadline_sweep(&sv->heads, time_mono_us() / 1000, expire_head, NULL);
+        mhd_log_flush(); /* a flood that stopped is still summarised */
+    }
+    return NULL;
+}
+
+/* libmicrohttpd's messages, SERVER_MHD_LOG_PER_MIN per kind (format string) and minute: it writes
+ * one line per abandoned connection, which a flood would turn into a full disk. */
+static pthread_mutex_t mhd_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static log_limit mhd_log_limit = {.per_window = SERVER_MHD_LOG_PER_MIN, .window_ms = 60000};
+
+static void mhd_log_summary(const char *kind, uint64_t n, void *cls)
+{
+    (void)cls;
+    char k[160];
+    log_safe(kind ? kind : "(other messages)", k, sizeof k);
+    log_msg(LOG_WARN, "microhttpd: %" PRIu64 " more messages of this kind suppressed (at most %d a minute): %s",
+            n, SERVER_MHD_LOG_PER_MIN, k);
+}
+
+static void mhd_log_flush(void)
+{
+    pthread_mutex_lock(&mhd_log_lock);
+    log_limit_flush(&mhd_log_limit, time_mono_us() / 1000, mhd_log_summary, NULL);
+    pthread_mutex_unlock(&mhd_log_lock);
+}
+
+/* MHD_OPTION_EXTERNAL_LOGGER: MHD's messages as our JSON log lines, rate-limited (log_limit). */
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    uint64_t suppressed = 0;
+    const char *kind = NULL;
+    pthread_mutex_lock(&mhd_log_lock);
+    bool write = log_limit_take(&mhd_log_limit, fmt, time_mono_us() / 1000, &suppressed, &kind);
+    if (suppressed) mhd_log_summary(kind, suppressed, NULL);
+    pthread_mutex_unlock(&mhd_log_lock);
+    if (!write) return;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
@@ -311,21 +471,28 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     log_msg(LOG_WARN, "microhttpd: %s", msg);
 }
 
-static idp_err start_daemon(struct app *a, const listen_addr *la, struct MHD_Daemon **out,
+static idp_err start_daemon(server *sv, const listen_addr *la, struct MHD_Daemon **out,
                             idp_error *err)
 {
+    struct app *a = sv->a;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = a->cfg->threads > 0 ? (unsigned)a->cfg->threads : (unsigned)(cores > 0 ? cores : 1);
+    /* MHD divides the limit among its threads: each needs at least one */
+    unsigned limit = (unsigned)a->cfg->max_connections;
+    if (limit < threads) limit = threads;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (la->family == AF_INET6) flags |= MHD_USE_IPv6;
     *out = MHD_start_daemon(
-        flags, la->port, NULL, NULL, on_access, a,
+        flags, la->port, NULL, NULL, on_access, sv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, so every message goes through it */
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la->ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_LIMIT, limit,
+        /* one address cannot take every connection (slowloris); 0 = no per-address limit */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)a->cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONNECTION_TIMEOUT_S,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, sv,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, sv,
         MHD_OPTION_END);
     if (!*out) return IDP_FAIL(err, IDP_ERR_IO, "cannot listen on %s (address in use?)", a->cfg->listen);
     return IDP_OK;
@@ -345,8 +512,10 @@ static void announce(struct MHD_Daemon *d, const listen_addr *la)
 idp_err server_run(const cfg *c, idp_error *err)
 {
     struct app a = {0};
+    server sv = {.a = &a};
     struct MHD_Daemon *d = NULL;
     listen_addr la;
+    bool heads_ready = false;
     sigset_t stop, old;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
@@ -363,7 +532,14 @@ idp_err server_run(const cfg *c, idp_error *err)
     if (rc != IDP_OK) goto out;
     if ((rc = app_init(&a, c, err)) != IDP_OK) goto out;
     if ((rc = app_start_background(&a, err)) != IDP_OK) goto out;
-    if ((rc = start_daemon(&a, &la, &d, err)) != IDP_OK) goto out;
+    deadline_init(&sv.heads, c->request_header_timeout * 1000);
+    heads_ready = true;
+    if ((rc = start_daemon(&sv, &la, &d, err)) != IDP_OK) goto out;
+    if (pthread_create(&sv.sweeper, NULL, sweeper_main, &sv) != 0) {
+        rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "cannot start the request-head sweeper thread");
+        goto out;
+    }
+    sv.sweeper_started = true;
     announce(d, &la);
     log_msg(LOG_INFO, "serving %s as issuer %s", c->listen, c->issuer);
     int sig = 0;
@@ -374,7 +550,10 @@ idp_err server_run(const cfg *c, idp_error *err)
     }
     log_msg(LOG_INFO, "signal %d: shutting down", sig);
 out:
+    atomic_store(&sv.stopping, true);
+    if (sv.sweeper_started) pthread_join(sv.sweeper, NULL); /* no shutdown(2) after this */
     if (d) MHD_stop_daemon(d); /* waits for the request threads */
+    if (heads_ready) deadline_destroy(&sv.heads);
     app_free(&a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;

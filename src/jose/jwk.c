@@ -27,7 +27,7 @@
 #define JWK_RSA_MAX_BITS 8192 /* bounds verification cost and JWS_MAX_SIG */
 #define JWK_RSA_MAX_E_BYTES 8
 #define JWK_MEMBER_MAX (JWK_RSA_MAX_BITS / 8)
-#define JWKS_MAX_KEYS 64
+#define JWKS_MAX_MEMBERS 256 /* members read from a document, usable or not */
 #define JWKS_MAX_JSON (256u * 1024u)
 
 struct jwk {
@@ -726,7 +726,15 @@ idp_err jwks_add(jwks *s, jwk *k, idp_error *err)
     return IDP_OK;
 }
 
-idp_err jwks_from_json(const char *str, size_t n, jwks **out, idp_error *err)
+/* The kid of a member as text for reports ("" when absent or not a string). */
+static const char *member_kid(const json_t *m)
+{
+    const char *kid = json_string_value(json_object_get(m, "kid"));
+    return kid ? kid : "";
+}
+
+idp_err jwks_from_json_report(const char *str, size_t n, jwks_skip_fn on_skip, void *ctx,
+                              jwks **out, idp_error *err)
 {
     *out = NULL;
     json_t *doc = NULL;
@@ -741,23 +749,37 @@ idp_err jwks_from_json(const char *str, size_t n, jwks **out, idp_error *err)
         rc = IDP_FAIL(err, IDP_ERR_JOSE_KEY, "JWKS without a keys array");
         goto out;
     }
+    size_t nm = json_array_size(keys);
+    if (nm > JWKS_MAX_MEMBERS) {
+        rc = IDP_FAIL(err, IDP_ERR_TOO_LARGE, "JWKS with %zu members (at most %d)", nm, JWKS_MAX_MEMBERS);
+        goto out;
+    }
+    /* RFC 7517 §5: members with an unknown kty, missing required members or values out of the
+     * supported range are ignored and the rest of the set is used. A kid that two members
+     * share is ambiguous (RFC 7517 §4.5), so every member with that kid is ignored. */
     s = jwks_new();
-    for (size_t i = 0; i < json_array_size(keys); i++) {
+    for (size_t i = 0; i < nm; i++) {
+        const json_t *m = json_array_get(keys, i);
         jwk *k = NULL;
         bool skip = false;
-        idp_error e2;
-        if (jwk_parse(json_array_get(keys, i), &k, &skip, &e2) != IDP_OK) {
-            if (skip) continue; /* RFC 7517 §5: ignore keys we do not understand */
-            if (err) *err = e2;
-            rc = e2.code;
-            goto out;
+        idp_error e2 = {0};
+        if (jwk_parse(m, &k, &skip, &e2) != IDP_OK) {
+            if (on_skip) on_skip(ctx, i, member_kid(m), e2.msg[0] ? e2.msg : "unsupported key");
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = strcmp(member_kid(json_array_get(keys, j)), k->kid) == 0;
+        for (size_t j = i + 1; j < nm && !dup; j++)
+            dup = strcmp(member_kid(json_array_get(keys, j)), k->kid) == 0;
+        if (dup) {
+            if (on_skip) on_skip(ctx, i, k->kid, "another member has the same kid");
+            jwk_unref(k);
+            continue;
         }
         rc = jwks_add(s, k, err);
         jwk_unref(k);
-        if (rc) {
-            rc = IDP_FAIL(err, IDP_ERR_JOSE_KEY, "JWKS: duplicate kid or too many keys");
-            goto out;
-        }
+        if (rc) goto out;
     }
 out:
     json_decref(doc);
@@ -767,6 +789,11 @@ out:
     }
     *out = s;
     return rc;
+}
+
+idp_err jwks_from_json(const char *str, size_t n, jwks **out, idp_error *err)
+{
+    return jwks_from_json_report(str, n, NULL, NULL, out, err);
 }
 
 jwks *jwks_ref(jwks *s)

@@ -65,12 +65,25 @@ idp_err jwk_private_from_der(const unsigned char *der, size_t len, jws_alg alg, 
 /* A set of public keys (JWKS). Reference-counted, immutable once shared. */
 typedef struct jwks jwks;
 
+/* The most keys a set holds (parsed or built): bounds what a verifier fetches and scans. The
+ * server's own key set is kept within it by design (keys/rotation.h). */
+#define JWKS_MAX_KEYS 64
+
 jwks *jwks_new(void);
-/* Adds a reference to k. IDP_ERR_CONFLICT when the kid is already present. */
+/* Adds a reference to k. IDP_ERR_CONFLICT when the kid is already present, IDP_ERR_TOO_LARGE
+ * when the set already holds JWKS_MAX_KEYS. */
 idp_err jwks_add(jwks *s, jwk *k, idp_error *err);
-/* Parses {"keys":[...]}. Rejects duplicate kids and malformed keys; keys with an unknown kty or
- * a use other than "sig" are skipped (RFC 7517 §5: ignore what you do not understand), but a
- * malformed key of a known type fails the whole set. */
+/* Called for each member of a JWKS document that is ignored: its index, its kid ("" when it
+ * has none) and why. The strings are borrowed for the call. */
+typedef void (*jwks_skip_fn)(void *ctx, size_t index, const char *kid, const char *reason);
+/* Parses {"keys":[...]} (someone else's or our own). RFC 7517 §5: a member that is not usable —
+ * unknown kty, a use other than "sig", missing or out-of-range parameters (e.g. an RSA modulus
+ * under 2048 bits), a kid shared with another member — is ignored (reported to on_skip, may be
+ * NULL) and the rest of the set is used; the result may hold no key. Fails only when the
+ * document itself is malformed, has more than 256 members or more than 64 usable keys. */
+idp_err jwks_from_json_report(const char *s, size_t n, jwks_skip_fn on_skip, void *ctx,
+                              jwks **out, idp_error *err);
+/* jwks_from_json_report without a report. */
 idp_err jwks_from_json(const char *s, size_t n, jwks **out, idp_error *err);
 jwks *jwks_ref(jwks *s);
 void jwks_unref(jwks *s);

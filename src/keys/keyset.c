@@ -2,6 +2,7 @@
 #include "keys/keyset.h"
 
 #include "core/jsonx.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "keys/signer.h"
 
@@ -92,10 +93,44 @@ static idp_err keyset_build_body(keyset *ks, idp_error *err)
     return IDP_OK;
 }
 
+/* Publication order of the selection: current, then next, then the most recently retired. */
+static int keyset_rank_cmp(const void *x, const void *y)
+{
+    const store_key *a = *(const store_key *const *)x, *b = *(const store_key *const *)y;
+    static const int rank[] = {[KEY_CURRENT] = 0, [KEY_NEXT] = 1, [KEY_RETIRED] = 2};
+    int ra = (unsigned)a->state <= KEY_RETIRED ? rank[a->state] : 3;
+    int rb = (unsigned)b->state <= KEY_RETIRED ? rank[b->state] : 3;
+    if (ra != rb) return ra < rb ? -1 : 1;
+    if (a->retired_at != b->retired_at) return a->retired_at > b->retired_at ? -1 : 1;
+    return strcmp(a->kid, b->kid);
+}
+
+/* keep[i]: row i is published. All of them while the store holds at most JWKS_MAX_KEYS (what
+ * rotation keeps); otherwise the current and next keys and the most recently retired ones, so
+ * the server still starts, and the rotation tick deletes the rest (rotation.h). Logs the
+ * kids left out (a kid is public). */
+static void keyset_select(const store_key *rows, size_t n, bool *keep)
+{
+    for (size_t i = 0; i < n; i++) keep[i] = n <= JWKS_MAX_KEYS;
+    if (n <= JWKS_MAX_KEYS) return;
+    const store_key **v = xcalloc(n, sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = &rows[i];
+    qsort(v, n, sizeof *v, keyset_rank_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (i < JWKS_MAX_KEYS)
+            keep[v[i] - rows] = true;
+        else
+            log_msg(LOG_WARN, "keyset: %zu keys stored, more than %d: key %s (%s) not published", n,
+                    JWKS_MAX_KEYS, v[i]->kid, v[i]->alg);
+    }
+    free(v);
+}
+
 idp_err keyset_load(store *st, const kek *k, keyset **out, idp_error *err)
 {
     store_key *rows = NULL;
     size_t n = 0;
+    bool *keep = NULL;
     *out = NULL;
     keyset *ks = xcalloc(1, sizeof *ks);
     snap_obj_init(&ks->base, keyset_destroy);
@@ -103,7 +138,10 @@ idp_err keyset_load(store *st, const kek *k, keyset **out, idp_error *err)
     ks->pub = jwks_new();
     idp_err rc = store_key_list(st, &rows, &n, err);
     if (rc) goto out;
+    keep = xcalloc(n ? n : 1, sizeof *keep);
+    keyset_select(rows, n, keep);
     for (size_t i = 0; i < n; i++) {
+        if (!keep[i]) continue;
         jws_alg alg = jws_alg_from_name(rows[i].alg, strlen(rows[i].alg));
         if (alg == JWS_ALG_INVALID) {
             rc = IDP_FAIL(err, IDP_ERR_STORE, "keyset: a stored key has an unknown alg");
@@ -115,6 +153,7 @@ idp_err keyset_load(store *st, const kek *k, keyset **out, idp_error *err)
     }
     rc = keyset_build_body(ks, err);
 out:
+    free(keep);
     store_key_list_free(rows, n);
     if (rc) {
         keyset_unref(ks);

@@ -16,7 +16,9 @@
 
 typedef struct keyset keyset; /* begins with a snap_obj: cast with (snap_obj *)ks */
 
-/* Reads every key row, decrypts the current keys, builds the snapshot (refs = 1). */
+/* Reads every key row, decrypts the current keys, builds the snapshot (refs = 1). A store with
+ * more than JWKS_MAX_KEYS rows (rotation keeps it within) still loads: the current, next and
+ * most recently retired keys up to the bound are published, the others logged and left out. */
 idp_err keyset_load(store *st, const kek *k, keyset **out, idp_error *err);
 keyset *keyset_ref(keyset *ks);
 void keyset_unref(keyset *ks);

@@ -69,6 +69,37 @@ static idp_err rot_parse_algs(const cfg *c, unsigned *mask, idp_error *err)
     return IDP_OK;
 }
 
+int64_t rotation_retire_window(const cfg *c)
+{
+    return c->max_token_ttl + c->leeway + c->jwks_max_age;
+}
+
+idp_err rotation_check(const cfg *c, idp_error *err)
+{
+    unsigned algs = 0;
+    idp_err rc = rot_parse_algs(c, &algs, err);
+    if (rc) return rc;
+    int64_t nalgs = __builtin_popcount(algs);
+    /* Regular rotations retire one key per alg every rotation_period at most; a retired key is
+     * deleted at the first tick after its window, so at most window / period + 1 are kept. */
+    int64_t window = rotation_retire_window(c) + ROTATION_TICK_S;
+    int64_t retired = window / c->rotation_period + 1;
+    int64_t most = nalgs * (2 + retired);
+    if (most <= ROTATION_MAX_KEYS) return IDP_OK;
+    /* per alg: 2 + window / period + 1 <= ROTATION_MAX_KEYS / nalgs */
+    int64_t spare = ROTATION_MAX_KEYS / nalgs - 3;
+    if (spare < 0) /* impossible with the four algorithms there are */
+        return IDP_FAIL(err, IDP_ERR_CONFIG, "algs: too many algorithms for %d keys",
+                        ROTATION_MAX_KEYS);
+    return IDP_FAIL(err, IDP_ERR_CONFIG,
+                    "rotation_period: %" PRId64 " s is too short: with %" PRId64 " algorithms "
+                    "and retired keys published for %" PRId64 " s (max_token_ttl + leeway + "
+                    "jwks_max_age) up to %" PRId64 " keys would be published, more than %d; use "
+                    "at least %" PRId64 " s or a shorter max_token_ttl",
+                    c->rotation_period, nalgs, rotation_retire_window(c), most, ROTATION_MAX_KEYS,
+                    window / (spare + 1) + 1);
+}
+
 /* ---- planning (pure) ------------------------------------------------------------------------ */
 
 static void plan_push(rot_plan *p, rot_act act, jws_alg alg, const store_key *row)
@@ -143,7 +174,7 @@ static idp_err plan_alg(rot_plan *p, const store_key *rows, size_t n, jws_alg al
 /* Whole-store steps: keys of algs no longer configured stop signing (retired, so they stay
  * published until their tokens expire) or are dropped (next keys never signed anything);
  * retired keys are deleted once every token they signed has expired:
- * retired_at + max_token_ttl + leeway <= now. */
+ * retired_at + rotation_retire_window <= now. */
 static void plan_cleanup(rot_plan *p, const store_key *rows, size_t n, unsigned algs,
                          const cfg *c, int64_t now)
 {
@@ -152,11 +183,43 @@ static void plan_cleanup(rot_plan *p, const store_key *rows, size_t n, unsigned 
         jws_alg a = row_alg(r);
         bool configured = a != JWS_ALG_INVALID && (algs & JWS_ALG_BIT(a));
         if (r->state == KEY_RETIRED) {
-            if (r->retired_at + c->max_token_ttl + c->leeway <= now)
+            if (r->retired_at + rotation_retire_window(c) <= now)
                 plan_push(p, ACT_DELETE, a, r);
         } else if (!configured && a != JWS_ALG_INVALID) {
             plan_push(p, r->state == KEY_CURRENT ? ACT_RETIRE : ACT_DELETE, a, r);
         }
+    }
+}
+
+static bool plan_deletes(const rot_plan *p, const store_key *r)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->v[i].act == ACT_DELETE && p->v[i].row == r) return true;
+    return false;
+}
+
+/* The bound (rotation.h): when the keys left after the plan would exceed ROTATION_MAX_KEYS,
+ * the keys retired longest ago are deleted as well. Only forced rotations (each retires a key
+ * at once) or a store over the bound get here: rotation_check keeps regular rotation below. */
+static void plan_bound(rot_plan *p, const store_key *rows, size_t n)
+{
+    size_t keys = n;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->v[i].act == ACT_CREATE_CURRENT || p->v[i].act == ACT_CREATE_NEXT) keys++;
+        else if (p->v[i].act == ACT_DELETE) keys--;
+    }
+    while (keys > ROTATION_MAX_KEYS) {
+        const store_key *oldest = NULL;
+        for (size_t i = 0; i < n; i++) {
+            const store_key *r = &rows[i];
+            if (r->state != KEY_RETIRED || plan_deletes(p, r)) continue;
+            if (!oldest || r->retired_at < oldest->retired_at ||
+                (r->retired_at == oldest->retired_at && strcmp(r->kid, oldest->kid) < 0))
+                oldest = r;
+        }
+        if (!oldest) break; /* only current and next keys left: keyset_load still caps */
+        plan_push(p, ACT_DELETE, row_alg(oldest), oldest);
+        keys--;
     }
 }
 
@@ -165,13 +228,18 @@ static idp_err plan_make(rot_plan *p, const store_key *rows, size_t n, unsigned 
                          jws_alg only, rot_mode mode, const cfg *c, int64_t now, idp_error *err)
 {
     p->n = 0;
-    if (only != JWS_ALG_INVALID) return plan_alg(p, rows, n, only, c, now, mode, err);
+    if (only != JWS_ALG_INVALID) {
+        idp_err rc = plan_alg(p, rows, n, only, c, now, mode, err);
+        if (!rc) plan_bound(p, rows, n);
+        return rc;
+    }
     for (int a = JWS_ALG_INVALID + 1; a < JWS__ALG_COUNT; a++) {
         if (!(algs & JWS_ALG_BIT(a))) continue;
         idp_err rc = plan_alg(p, rows, n, (jws_alg)a, c, now, MODE_TICK, err);
         if (rc) return rc;
     }
     plan_cleanup(p, rows, n, algs, c, now);
+    plan_bound(p, rows, n);
     return IDP_OK;
 }
 

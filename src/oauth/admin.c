@@ -194,6 +194,7 @@ static json_t *client_json(const store_client *r)
                           r->auth_method ? r->auth_method : "client_secret_basic", "public",
                           r->is_public, "created_at", (json_int_t)r->created_at);
     if (r->redirect_uris) json_object_set_new(o, "redirect_uris", json_string(r->redirect_uris));
+    json_object_set_new(o, "introspect", json_string(r->introspect ? r->introspect : "none"));
     return o;
 }
 
@@ -273,6 +274,7 @@ idp_err admin_client_create(struct app *a, http_request *rq, http_response *rs, 
                     .token_alg = jsonx_str(body, "token_alg"),
                     .auth_method = jsonx_str(body, "auth_method"),
                     .backchannel = jsonx_str(body, "backchannel_logout_uri"),
+                    .introspect = jsonx_str(body, "introspect"),
                     .is_public = json_is_true(json_object_get(body, "public"))};
     const char *g[8];
     size_t ng = 0;
@@ -283,6 +285,12 @@ idp_err admin_client_create(struct app *a, http_request *rq, http_response *rs, 
                       CLIENT_REG_MAX_URIS, &r.npost_logout);
     if (!ok) {
         rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "list members must be strings or arrays of strings");
+        goto out;
+    }
+    const json_t *intro = json_object_get(body, "introspect");
+    if (intro && !json_is_string(intro)) {
+        rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST,
+                      "introspect must be none, audience or any");
         goto out;
     }
     idp_buf gb;

@@ -7,6 +7,7 @@
 #include "core/mem.h"
 #include "core/rand.h"
 #include "core/timeutil.h"
+#include "core/utf8.h"
 #include "http/app.h"
 #include "http/form.h"
 #include "http/request_form.h"
@@ -182,6 +183,19 @@ static const char *opt_param(const http_request *rq, const form *f, const char *
     return v && *v ? v : NULL;
 }
 
+/* Are the parameters that the sealed request carries or that are compared as text valid UTF-8?
+ * (client_id, redirect_uri and state are checked before, with an error page.) */
+static bool params_utf8(const http_request *rq, const form *fp)
+{
+    static const char *const names[] = {"nonce", "login_hint", "scope", "code_challenge",
+                                        "resource", "prompt", "max_age", "response_type"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *v = opt_param(rq, fp, names[i]);
+        if (v && !utf8_valid(v)) return false;
+    }
+    return true;
+}
+
 static bool prompt_valid(const char *p)
 {
     static const char *const known[] = {"none", "login", "consent", "select_account"};
@@ -219,6 +233,21 @@ idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp
             goto out;
         }
         fp = &f;
+    } else {
+        /* RFC 6749 §3.1: a parameter given twice makes the request ambiguous (which client_id,
+         * which redirect_uri?), so it is refused on the error page, never redirected; the form
+         * parser refuses repeats in POST bodies the same way. */
+        const char *dup = request_query_repeated(rq);
+        if (dup) {
+            char msg[160], name[65];
+            size_t i = 0;
+            for (; dup[i] && i < 64; i++)
+                name[i] = (dup[i] > 0x20 && dup[i] < 0x7f) ? dup[i] : '?';
+            name[i] = '\0';
+            snprintf(msg, sizeof msg, "The request repeats the parameter %s.", name);
+            web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-in failed", msg);
+            goto out;
+        }
     }
     /* 1. client and redirect_uri: errors are shown here, never redirected */
     const char *cid = opt_param(rq, fp, "client_id");
@@ -230,7 +259,7 @@ idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp
     }
     response_set_client(rs, ce->client_id, ce->id_len);
     const char *ru = opt_param(rq, fp, "redirect_uri");
-    if (!ru || !ce->redirect_uris || !redirect_uri_registered(ru, ce->redirect_uris)) {
+    if (!ru || !ce->redirect_uris || !redirect_uri_authz_allowed(ru, ce->redirect_uris)) {
         web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-in failed",
                        ru ? "The redirect_uri is not registered for this application."
                           : "The request has no redirect_uri.");
@@ -240,6 +269,13 @@ idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp
     r.redirect_uri = xstrdup(ru);
     r.max_age = -1;
     const char *state = opt_param(rq, fp, "state");
+    if (state && !utf8_valid(state)) {
+        /* state must come back exactly as sent (RFC 6749 §4.1.2), which a redirect with a
+         * re-encoded value would not do: the error page instead */
+        web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-in failed",
+                       "The state parameter is not valid UTF-8.");
+        goto out;
+    }
     if (state && strlen(state) <= AUTHZ_STATE_MAX) r.state = xstrdup(state);
     /* 2. everything else: errors go back to the client */
     const char *bad = NULL, *code = "invalid_request";
@@ -247,7 +283,10 @@ idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp
     const char *ccm = opt_param(rq, fp, "code_challenge_method"), *cc = opt_param(rq, fp, "code_challenge");
     const char *prompt = opt_param(rq, fp, "prompt"), *max_age = opt_param(rq, fp, "max_age");
     const char *hint = opt_param(rq, fp, "login_hint"), *res = opt_param(rq, fp, "resource");
-    if (state && strlen(state) > AUTHZ_STATE_MAX)
+    const char *mode = opt_param(rq, fp, "response_mode");
+    if (!params_utf8(rq, fp))
+        bad = "a request parameter is not valid UTF-8";
+    else if (state && strlen(state) > AUTHZ_STATE_MAX)
         bad = "state is too long";
     else if (opt_param(rq, fp, "request"))
         code = "request_not_supported", bad = "request objects are not supported";
@@ -257,6 +296,11 @@ idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp
         bad = "response_type is required";
     else if (strcmp(rt, "code") != 0)
         code = "unsupported_response_type", bad = "only response_type=code is supported";
+    /* OAuth 2.0 Multiple Response Type Encoding Practices §2.1: the code is returned in the query
+     * only (discovery's response_modes_supported); any other mode would send the response
+     * somewhere the client did not ask for, so it is an error rather than ignored */
+    else if (mode && strcmp(mode, "query") != 0)
+        bad = "response_mode is not supported (only query)";
     else if (!client_entry_has_grant(ce, "authorization_code"))
         code = "unauthorized_client", bad = "the client may not use the authorization code flow";
     else if (nonce && strlen(nonce) > AUTHZ_STATE_MAX)

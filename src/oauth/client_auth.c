@@ -11,8 +11,13 @@
 
 static const char bad_client[] = "client authentication failed";
 
+/* The secret is checked first (against a dummy hash for an unknown id), then the method the
+ * client used against the one it registered (RFC 7591 §2 token_endpoint_auth_method; OIDC Core
+ * §9: the client authenticates with its registered method): a client_secret_basic client may
+ * not send its secret in the body, nor a client_secret_post one in the Authorization header. */
 static idp_err verify(const struct app *a, const http_request *rq, const char *id, size_t idlen,
-                      const char *secret, size_t slen, const client_entry **out, idp_error *err)
+                      const char *secret, size_t slen, client_auth_method used,
+                      const client_entry **out, idp_error *err)
 {
     static const unsigned char dummy[32]; /* no secret has an all-zero MAC */
     const client_entry *ce = NULL;
@@ -20,6 +25,11 @@ static idp_err verify(const struct app *a, const http_request *rq, const char *i
     const unsigned char *hash = ce && ce->has_secret ? ce->secret_hash : dummy;
     bool ok = client_secret_verify(a->pepper, secret, slen, hash);
     if (!ok || !ce || !ce->has_secret) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_CLIENT, bad_client);
+    if (ce->auth_method != used)
+        return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_CLIENT,
+                        "the client is registered for %s (token_endpoint_auth_method)",
+                        ce->auth_method == CLIENT_AUTH_SECRET_POST ? "client_secret_post"
+                                                                   : "client_secret_basic");
     *out = ce;
     return IDP_OK;
 }
@@ -86,7 +96,9 @@ idp_err client_auth_authenticate(const struct app *a, const http_request *rq, co
         idp_err rc = basic_parse(rq->authorization, &bc, err);
         if (rc == IDP_OK && post_id && strcmp(post_id, bc.id) != 0)
             rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "client_id does not match the Basic credentials");
-        if (rc == IDP_OK) rc = verify(a, rq, bc.id, bc.id_len, bc.secret, bc.secret_len, out, err);
+        if (rc == IDP_OK)
+            rc = verify(a, rq, bc.id, bc.id_len, bc.secret, bc.secret_len, CLIENT_AUTH_SECRET_BASIC,
+                        out, err);
         if (rc == IDP_OK) response_set_client(rs, bc.id, bc.id_len);
         basic_clear(&bc);
         return rc;
@@ -105,7 +117,8 @@ idp_err client_auth_authenticate(const struct app *a, const http_request *rq, co
         *out = ce;
         return IDP_OK;
     }
-    idp_err rc = verify(a, rq, post_id, strlen(post_id), post_secret, strlen(post_secret), out, err);
+    idp_err rc = verify(a, rq, post_id, strlen(post_id), post_secret, strlen(post_secret),
+                        CLIENT_AUTH_SECRET_POST, out, err);
     if (rc == IDP_OK) response_set_client(rs, post_id, strlen(post_id));
     return rc;
 }

@@ -1,5 +1,6 @@
 #include "oauth/client_cache.h"
 
+#include "core/log.h"
 #include "core/mem.h"
 
 #include <stdlib.h>
@@ -55,6 +56,14 @@ void client_cache_unref(client_cache *cc)
     if (cc) snap_unref(&cc->obj);
 }
 
+/* RFC 7517 §5: a registered key that is not usable is ignored and logged (the kid and the
+ * reason only; public keys are no secret, but nothing else of the set is logged). */
+static void report_skipped(void *ctx, size_t index, const char *kid, const char *reason)
+{
+    log_msg(LOG_WARN, "client %s: ignoring jwks member %zu (kid \"%.64s\"): %s", (const char *)ctx,
+            index, kid, reason);
+}
+
 static idp_err entry_fill(client_entry *e, const store_client *r, idp_error *err)
 {
     e->client_id = xstrdup(r->client_id);
@@ -74,8 +83,10 @@ static idp_err entry_fill(client_entry *e, const store_client *r, idp_error *err
         e->is_public = true;
     } else if (strcmp(m, "private_key_jwt") == 0) {
         e->auth_method = CLIENT_AUTH_PRIVATE_KEY_JWT;
+    } else if (strcmp(m, "client_secret_post") == 0) {
+        e->auth_method = CLIENT_AUTH_SECRET_POST;
     } else {
-        e->auth_method = CLIENT_AUTH_SECRET;
+        e->auth_method = CLIENT_AUTH_SECRET_BASIC;
     }
     if (r->redirect_uris && r->redirect_uris[0]) e->redirect_uris = xstrdup(r->redirect_uris);
     if (r->post_logout_redirect_uris && r->post_logout_redirect_uris[0])
@@ -84,11 +95,16 @@ static idp_err entry_fill(client_entry *e, const store_client *r, idp_error *err
         e->backchannel_logout_uri = xstrdup(r->backchannel_logout_uri);
     if (r->jwks && r->jwks[0]) {
         idp_error je = {0};
-        if (jwks_from_json(r->jwks, strlen(r->jwks), &e->jwks, &je) != IDP_OK)
+        if (jwks_from_json_report(r->jwks, strlen(r->jwks), report_skipped, (void *)r->client_id,
+                                  &e->jwks, &je) != IDP_OK)
             return IDP_FAIL(err, IDP_ERR_INVALID, "client %s: jwks: %s", r->client_id, je.msg);
     }
     if (e->auth_method == CLIENT_AUTH_PRIVATE_KEY_JWT && !e->jwks)
         return IDP_FAIL(err, IDP_ERR_INVALID, "client %s: private_key_jwt without jwks", r->client_id);
+    if (!r->introspect || !r->introspect[0]) e->introspect = CLIENT_INTROSPECT_NONE;
+    else if (strcmp(r->introspect, "audience") == 0) e->introspect = CLIENT_INTROSPECT_AUDIENCE;
+    else if (strcmp(r->introspect, "any") == 0) e->introspect = CLIENT_INTROSPECT_ANY;
+    else return IDP_FAIL(err, IDP_ERR_INVALID, "client %s: unknown introspect", r->client_id);
     if (r->token_alg && r->token_alg[0]) {
         e->alg = jws_alg_from_name(r->token_alg, strlen(r->token_alg));
         if (e->alg == JWS_ALG_INVALID)
@@ -135,5 +151,27 @@ bool client_entry_has_grant(const client_entry *ce, const char *grant)
 {
     for (size_t i = 0; i < ce->ngrants; i++)
         if (strcmp(ce->grants[i], grant) == 0) return true;
+    return false;
+}
+
+static bool is_audience(const client_entry *ce, const char *aud)
+{
+    for (size_t i = 0; i < ce->naudiences; i++)
+        if (strcmp(ce->audiences[i], aud) == 0) return true;
+    return false;
+}
+
+bool client_entry_may_introspect(const client_entry *caller, const char *client_id,
+                                 const json_t *aud)
+{
+    if (client_id && strcmp(client_id, caller->client_id) == 0) return true;
+    if (caller->introspect == CLIENT_INTROSPECT_ANY) return true;
+    if (caller->introspect != CLIENT_INTROSPECT_AUDIENCE) return false;
+    if (json_is_string(aud)) return is_audience(caller, json_string_value(aud));
+    size_t i;
+    const json_t *v;
+    json_array_foreach(aud, i, v) {
+        if (json_is_string(v) && is_audience(caller, json_string_value(v))) return true;
+    }
     return false;
 }

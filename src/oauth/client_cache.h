@@ -10,18 +10,31 @@
 #include "jose/jwk.h"
 #include "store/store.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define CLIENT_CACHE_MAX_ITEMS 64 /* scopes / audiences / grant types kept per client */
 
-/* How a client authenticates at the token endpoint (store_client.auth_method). */
+/* How a client authenticates at the token, introspection and revocation endpoints
+ * (store_client.auth_method, RFC 7591 §2 token_endpoint_auth_method): the only method accepted
+ * from it. */
 typedef enum client_auth_method {
-    CLIENT_AUTH_SECRET = 0,   /* client_secret_basic or client_secret_post (NULL/either name) */
+    CLIENT_AUTH_SECRET_BASIC = 0, /* client_secret_basic (also NULL or an unknown name) */
+    CLIENT_AUTH_SECRET_POST,  /* client_secret_post */
     CLIENT_AUTH_PRIVATE_KEY_JWT, /* RFC 7523 §2.2 assertion signed with a key of its jwks */
     CLIENT_AUTH_NONE,         /* public client: client_id only */
 } client_auth_method;
+
+/* Whose access tokens a client may see at introspection besides its own (store_client.introspect,
+ * RFC 7662 §4). */
+typedef enum client_introspect {
+    CLIENT_INTROSPECT_NONE = 0, /* only tokens issued to it (client_id claim = the caller) */
+    CLIENT_INTROSPECT_AUDIENCE, /* also tokens whose aud names one of its audiences */
+    CLIENT_INTROSPECT_ANY,      /* every token */
+} client_introspect;
 
 typedef struct client_entry {
     char *client_id;
@@ -43,6 +56,7 @@ typedef struct client_entry {
     char *post_logout_redirect_uris; /* space-separated; NULL = none */
     char *backchannel_logout_uri;    /* or NULL */
     jwks *jwks;        /* private_key_jwt: the client's public keys (owned ref), or NULL */
+    client_introspect introspect;
 } client_entry;
 
 typedef struct client_cache {
@@ -61,6 +75,12 @@ void client_cache_unref(client_cache *cc); /* accepts NULL */
 /* Borrowed entry for id[0..len), NULL when unknown. */
 const client_entry *client_cache_find(const client_cache *cc, const char *id, size_t len);
 bool client_entry_has_grant(const client_entry *ce, const char *grant);
+/* May caller learn that an access token with these claims is active (RFC 7662 §4)? Yes when
+ * client_id (the token's client_id claim) is the caller, or the caller's introspect right is
+ * "any", or it is "audience" and aud (the token's aud claim: a string or an array of strings,
+ * borrowed, may be NULL) names one of the caller's registered audiences, compared exactly. */
+bool client_entry_may_introspect(const client_entry *caller, const char *client_id,
+                                 const json_t *aud);
 /* Splits s on runs of spaces into at most max items (owned copies appended to items[*n]).
  * IDP_ERR_INVALID when there are more. */
 idp_err client_cache_split(const char *s, char **items, size_t max, size_t *n);

@@ -114,6 +114,23 @@ static const char *audience_check(const char *s)
     return NULL;
 }
 
+/* RFC 7662 §4: a resource server may be allowed to introspect the tokens meant for it (their aud
+ * names one of its --audience values) or every token; a public client cannot introspect at all. */
+static idp_err introspect_mode(const client_reg *a, store_client *row, idp_error *err)
+{
+    const char *m = a->introspect;
+    if (!m || !strcmp(m, "none")) return IDP_OK;
+    if (strcmp(m, "audience") != 0 && strcmp(m, "any") != 0)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "--introspect: none, audience or any");
+    if (a->is_public)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "--introspect: a public client cannot introspect");
+    if (!strcmp(m, "audience") && a->naud == 0)
+        return IDP_FAIL(err, IDP_ERR_INVALID,
+                        "--introspect audience needs at least one --audience");
+    row->introspect = xstrdup(m);
+    return IDP_OK;
+}
+
 /* Fills the store row from validated arguments; CLI_USAGE with a message on bad input. */
 idp_err client_reg_build(const client_reg *a, const cfg *conf, store_client *row, idp_error *err)
 {
@@ -232,7 +249,7 @@ idp_err client_reg_build(const client_reg *a, const cfg *conf, store_client *row
         return IDP_FAIL(err, IDP_ERR_INVALID, "--jwks is for --auth-method private_key_jwt");
     }
     row->auth_method = xstrdup(m);
-    return IDP_OK;
+    return introspect_mode(a, row, err);
 }
 
 bool client_reg_has_secret(const store_client *row)

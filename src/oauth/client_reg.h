@@ -1,7 +1,8 @@
 /* client_reg — validation of a client registration (the options of `idpd client create` and the
  * body of POST /admin/v1/clients) into a store row: grant types, scopes (RFC 6749 §3.3),
  * audiences (RFC 8707 §2), redirect URIs (RFC 9700 §4.1, RFC 8252), the authentication method
- * and its JWK Set, token algorithm and lifetime. Messages name the CLI option ("--scope: ..."). */
+ * and its JWK Set, token algorithm and lifetime, and whose tokens it may introspect (RFC 7662
+ * §4). Messages name the CLI option ("--scope: ..."). */
 #ifndef IDPD_OAUTH_CLIENT_REG_H
 #define IDPD_OAUTH_CLIENT_REG_H
 
@@ -27,6 +28,7 @@ typedef struct client_reg {
     const char *auth_method; /* NULL = client_secret_basic */
     const char *jwks;        /* JSON text of the public JWK Set (private_key_jwt) */
     const char *backchannel;
+    const char *introspect;  /* NULL/"none", "audience" (needs an audience) or "any" */
 } client_reg;
 
 /* Fills row (owned strings; client_id, secret and times are the caller's) from a; IDP_ERR_INVALID

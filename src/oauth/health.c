@@ -3,6 +3,9 @@
 
 #include "http/app.h"
 #include "keys/keyset.h"
+#include "oauth/jsonw.h"
+
+#include <stdio.h>
 
 #include <string.h>
 
@@ -17,24 +20,31 @@ idp_err health_handle(struct app *a, http_request *rq, http_response *rs, idp_er
     return IDP_OK;
 }
 
-/* GET /readyz (DESIGN §9): ready to issue tokens — the store answers and the default algorithm
- * has a current signing key. 503 with the reason otherwise (for load balancers). */
+/* GET /readyz (DESIGN §9): ready to issue tokens — the store answers and can write (the
+ * background thread's last heartbeat succeeded), every snapshot (keys, clients, policy)
+ * reloads, and the default algorithm has a current signing key. 503 with the first reason
+ * otherwise (for load balancers; docs/SECURITY.md "Keys and reloads"). */
 idp_err ready_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
 {
     int64_t gen = 0;
-    const char *why = NULL;
+    char why[APP_REASON_MAX + 64] = "";
     idp_error se = {0};
     if (store_generation(a->st, &gen, &se) != IDP_OK)
-        why = "the store does not answer";
-    else if (!rq->keys || !keyset_current_kid(rq->keys, jws_alg_from_name(a->cfg->default_alg,
-                                                                         strlen(a->cfg->default_alg))))
-        why = "no current signing key for default_alg";
+        snprintf(why, sizeof why, "the store does not answer");
+    else
+        app_not_ready_reason(a, why, sizeof why);
+    if (!why[0] && (!rq->keys ||
+                    !keyset_current_kid(rq->keys, jws_alg_from_name(a->cfg->default_alg,
+                                                                    strlen(a->cfg->default_alg)))))
+        snprintf(why, sizeof why, "no current signing key for default_alg");
     rs->content_type = "application/json";
     rs->no_store = true;
-    if (why) {
+    if (why[0]) {
         rs->status = 503;
-        buf_printf(&rs->body, "{\"status\":\"unavailable\",\"reason\":\"%s\"}", why);
-        return IDP_OK;
+        int bad = buf_puts(&rs->body, "{\"status\":\"unavailable\",\"reason\":");
+        bad |= jsonw_str(&rs->body, why, strlen(why));
+        bad |= buf_puts(&rs->body, "}");
+        return bad ? IDP_FAIL(err, IDP_ERR_INTERNAL, "readyz: response too large") : IDP_OK;
     }
     rs->ext_body = ok_body;
     rs->ext_len = sizeof ok_body - 1;

@@ -1,5 +1,10 @@
 /* POST /introspect (RFC 7662): the caller authenticates as a client; any token that is not a
- * valid, unexpired, unrevoked access token of ours is {"active":false} (§2.2). */
+ * valid, unexpired, unrevoked access token of ours for a client that still exists is
+ * {"active":false} (§2.2). The server decides per caller (§4): a client learns that a token is
+ * active only when it was issued to it or its introspect right covers the token
+ * (client_entry_may_introspect: a resource server whose audience the token names, or "any");
+ * to everyone else it is {"active":false} as well. Refresh tokens are shown only to the client
+ * they were issued to. */
 #include "oauth/endpoints.h"
 
 #include "core/jsonx.h"
@@ -8,6 +13,7 @@
 #include "keys/keyset.h"
 #include "oauth/access_token.h"
 #include "oauth/client_auth.h"
+#include "oauth/client_cache.h"
 #include "policy/policy.h"
 #include "oauth/refresh.h"
 #include "oauth/user_tokens.h"
@@ -108,6 +114,14 @@ idp_err introspect_handle(struct app *a, http_request *rq, http_response *rs, id
                             tok, strlen(tok), &v, &verr) != IDP_OK)
         return IDP_OK;
     bool revoked = false, live = true;
+    /* a token whose client has been deleted is dead at once (the client snapshot of this
+     * request, no database access); access_token_verify guarantees client_id is a string */
+    const char *tcid = jsonx_str(v.payload, "client_id");
+    if (!client_cache_find(rq->clients, tcid, strlen(tcid)) ||
+        !client_entry_may_introspect(ce, tcid, json_object_get(v.payload, "aud"))) {
+        jws_verified_clear(&v);
+        return IDP_OK;
+    }
     rc = store_jti_is_revoked(a->st, jsonx_str(v.payload, "jti"), &revoked, err);
     if (rc == IDP_OK && !revoked) rc = user_live(a, v.payload, &live, err);
     if (rc == IDP_OK && !revoked && live) {

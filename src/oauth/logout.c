@@ -28,11 +28,36 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define LOGOUT_HINT_MAX 8192
 
-/* The verified claims of an ID token we issued (signature and iss only: expiry does not matter
- * for a logout hint, RP-Initiated Logout §2). NULL when it is not one. New reference. */
+/* Does the ID token's aud (a string, or an array, OIDC Core §2) name client_id? */
+static bool aud_has(const json_t *aud, const char *client_id)
+{
+    if (json_is_string(aud)) return strcmp(json_string_value(aud), client_id) == 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(aud, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), client_id) == 0) return true;
+    }
+    return false;
+}
+
+/* The client the hint was issued to: azp, else a single-valued aud (OIDC Core §2). */
+static const char *hint_client(const json_t *c)
+{
+    const char *azp = jsonx_str(c, "azp");
+    if (azp) return azp;
+    return jsonx_str(c, "aud");
+}
+
+/* The verified claims of an ID token we issued to a client that is still registered, or NULL.
+ * RFC 8725 §3.11-3.12: the JWT must be of the kind we expect here, so the header typ must be
+ * absent or "JWT" (what our ID tokens carry; access tokens are "at+jwt", logout tokens
+ * "logout+jwt"), the payload must not be a logout token (no "events") and its aud must name the
+ * client it was issued to, a client of the current snapshot. Signature and iss are checked;
+ * expiry is not (an expired ID token is still a valid hint, RP-Initiated Logout §2). */
 static json_t *hint_claims(struct app *a, const http_request *rq, const char *hint)
 {
     if (!hint || !rq->keys || strlen(hint) > LOGOUT_HINT_MAX) return NULL;
@@ -41,19 +66,17 @@ static json_t *hint_claims(struct app *a, const http_request *rq, const char *hi
     jws_verified v = {0};
     json_t *c = NULL;
     if (jws_verify(hint, strlen(hint), &o, &v, NULL) == IDP_OK) {
-        const char *iss = jsonx_str(v.payload, "iss");
-        if (iss && strcmp(iss, a->cfg->issuer) == 0 && jsonx_str(v.payload, "sub")) c = json_incref(v.payload);
+        const json_t *typ = json_object_get(v.header, "typ");
+        const char *iss = jsonx_str(v.payload, "iss"), *cid = hint_client(v.payload);
+        bool id_typ = !typ || (json_is_string(typ) && !strcasecmp(json_string_value(typ), "JWT"));
+        bool ok = id_typ && iss && strcmp(iss, a->cfg->issuer) == 0 && jsonx_str(v.payload, "sub") &&
+                  !json_object_get(v.payload, "events") && cid &&
+                  aud_has(json_object_get(v.payload, "aud"), cid) &&
+                  client_cache_find(rq->clients, cid, strlen(cid));
+        if (ok) c = json_incref(v.payload);
     }
     jws_verified_clear(&v);
     return c;
-}
-
-/* The client the hint was issued to (aud is the client_id; azp when several). */
-static const char *hint_client(const json_t *c)
-{
-    const char *azp = jsonx_str(c, "azp");
-    if (azp) return azp;
-    return jsonx_str(c, "aud");
 }
 
 static void finish(struct app *a, http_response *rs, const char *post_uri, const char *state)
@@ -127,7 +150,8 @@ idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_er
     const char *state = web_param(rq, fp, "state"), *cid = web_param(rq, fp, "client_id");
     if (hint_s && *hint_s && !(hint = hint_claims(a, rq, hint_s))) {
         web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-out failed",
-                       "The id_token_hint was not issued by this server.");
+                       "The id_token_hint is not an ID token this server issued to a "
+                       "registered application.");
         goto out;
     }
     const char *hc = hint ? hint_client(hint) : NULL;
@@ -171,13 +195,14 @@ idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_er
         web_session_csrf(a, &s, csrf);
         ui_logout p = {.action = "/logout", .csrf = csrf, .client_name = ce ? ce->name : NULL,
                        .state = state, .post_logout_redirect_uri = post_uri,
-                       .id_token_hint = hint ? hint_s : NULL};
+                       .id_token_hint = hint ? hint_s : NULL,
+                       .client_id = ce ? ce->client_id : NULL};
         idp_buf html;
         buf_init(&html, 0);
         if ((rc = ui_render_logout(&html, &p, err)) == IDP_OK) web_html(rs, 200, &html);
         buf_free(&html);
-        /* the confirmation form posts client_id implicitly through the hint; without a hint the
-         * post_logout_redirect_uri needs client_id */
+        /* the form carries client_id, so a post_logout_redirect_uri registered for it is
+         * honoured after the confirmation without an id_token_hint (RP-Initiated Logout §2) */
         goto out;
     }
     idp_error se = {0};

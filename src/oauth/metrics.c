@@ -1,9 +1,15 @@
 /* GET /metrics: Prometheus text exposition format 0.0.4 — what the running server has in force:
  * the active policy version and document hash (issue "permission management" item 3), the number
- * of published signing keys and of clients. No secret and no personal data. */
+ * of published signing keys and of clients, whether each snapshot reloads and the store writes
+ * (the same facts as /readyz). No secret and no personal data. With cfg metrics_token set, only
+ * for "Authorization: Bearer <metrics_token>" (RFC 6750 §2.1), compared in constant time;
+ * otherwise 401 with a Bearer challenge (RFC 6750 §3). */
 #include "oauth/endpoints.h"
 
+#include "core/mem.h"
 #include "http/app.h"
+#include "oauth/bearer.h"
+#include "oauth/refresh.h"
 #include "keys/keyset.h"
 #include "oauth/client_cache.h"
 #include "http/router.h"
@@ -12,9 +18,33 @@
 #include <stdatomic.h>
 
 #include <inttypes.h>
+#include <openssl/crypto.h>
+#include <string.h>
+
+/* The request carries the configured token. Both sides are hashed first so the comparison
+ * takes the same time whatever the length or content of the guess. */
+static bool metrics_authorized(const char *want, const char *authorization)
+{
+    const char *tok = NULL;
+    size_t n = 0;
+    if (bearer_parse(authorization, &tok, &n, NULL) != IDP_OK) return false;
+    char *got = xstrndup(tok, n);
+    unsigned char h1[32], h2[32];
+    opaque_hash(got, h1);
+    opaque_hash(want, h2);
+    bool ok = CRYPTO_memcmp(h1, h2, sizeof h1) == 0;
+    mem_free_secret(got);
+    mem_wipe(h1, sizeof h1);
+    mem_wipe(h2, sizeof h2);
+    return ok;
+}
 
 idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
 {
+    if (a->cfg->metrics_token && !metrics_authorized(a->cfg->metrics_token, rq->authorization)) {
+        response_header_set(rs, "WWW-Authenticate", "Bearer realm=\"idpd-metrics\"");
+        return IDP_FAIL(err, IDP_ERR_UNAUTHORIZED, "metrics_token required");
+    }
     const policy *p = rq->policy;
     int bad = 0;
     bad |= buf_printf(&rs->body,
@@ -38,6 +68,24 @@ idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_e
                       "# TYPE idpd_clients gauge\n"
                       "idpd_clients %zu\n",
                       nkeys, rq->clients ? rq->clients->n : (size_t)0);
+    bad |= buf_puts(&rs->body,
+                    "# HELP idpd_reload_ok 1 when the last reload of the snapshot succeeded, 0 "
+                    "while it fails (the previous snapshot stays in use).\n"
+                    "# TYPE idpd_reload_ok gauge\n");
+    for (int s = 0; s < APP__SNAP_COUNT; s++)
+        bad |= buf_printf(&rs->body, "idpd_reload_ok{snapshot=\"%s\"} %d\n", app_snap_names[s],
+                          atomic_load(&a->reload[s].ok) ? 1 : 0);
+    bad |= buf_puts(&rs->body, "# HELP idpd_reload_failures_total Failed snapshot reloads.\n"
+                               "# TYPE idpd_reload_failures_total counter\n");
+    for (int s = 0; s < APP__SNAP_COUNT; s++)
+        bad |= buf_printf(&rs->body, "idpd_reload_failures_total{snapshot=\"%s\"} %" PRIu64 "\n",
+                          app_snap_names[s], atomic_load(&a->reload[s].failures));
+    bad |= buf_printf(&rs->body,
+                      "# HELP idpd_store_writable 1 when the last heartbeat write to the store "
+                      "succeeded.\n"
+                      "# TYPE idpd_store_writable gauge\n"
+                      "idpd_store_writable %d\n",
+                      atomic_load(&a->store_writable) ? 1 : 0);
     bad |= buf_printf(&rs->body,
                       "# HELP idpd_login_throttled_total Sign-in attempts refused by back-off.\n"
                       "# TYPE idpd_login_throttled_total counter\n"

@@ -1,6 +1,8 @@
 /* pkey — provisioning keys (see pkey.h). */
 #include "oauth/pkey.h"
 
+#include "oauth/bearer.h"
+
 #include "oauth/scope.h"
 
 #include "core/b64url.h"
@@ -13,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* An Authorization header longer than this cannot hold a provisioning key. */
-#define PKEY_MAX_HEADER 1024
 
 static const char *const known_scopes[] = {PKEY_SCOPE_SCIM_READ, PKEY_SCOPE_SCIM_WRITE,
                                            PKEY_SCOPE_ADMIN};
@@ -83,20 +82,8 @@ idp_err pkey_parse(const char *key, size_t n, char id_out[PKEY_ID_LEN + 1], cons
 
 idp_err pkey_bearer(const char *header, const char **token, size_t *n, idp_error *err)
 {
-    if (!header) return auth_fail(err, __LINE__);
-    size_t len = strnlen(header, PKEY_MAX_HEADER + 1);
-    /* RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; auth-scheme is case-insensitive
-     * (RFC 9110 §11.1). */
-    if (len > PKEY_MAX_HEADER || len < 7 || strncasecmp(header, "Bearer", 6) != 0 ||
-        header[6] != ' ')
-        return auth_fail(err, __LINE__);
-    const char *p = header + 6;
-    while (*p == ' ')
-        p++;
-    size_t l = strcspn(p, " \t");
-    if (l == 0 || p[l] != '\0') return auth_fail(err, __LINE__);
-    *token = p;
-    *n = l;
+    /* one Bearer syntax for every endpoint (oauth/bearer.h); the key format is pkey_parse's */
+    if (bearer_parse(header, token, n, NULL) != IDP_OK) return auth_fail(err, __LINE__);
     return IDP_OK;
 }
 

@@ -52,10 +52,10 @@ void pkey_generate(const unsigned char pepper[32], char **id, char **key, unsign
 idp_err pkey_parse(const char *key, size_t n, char id_out[PKEY_ID_LEN + 1], const char **secret,
                    idp_error *err);
 
-/* The credentials of an Authorization header value "Bearer <token>" (RFC 6750 §2.1: scheme
- * case-insensitive, one or more spaces, then the token and nothing after it). Points *token at
- * the token inside header (borrowed). IDP_ERR_UNAUTHORIZED (PKEY_AUTH_FAILED_MSG) when header is
- * NULL, too long, or not of that form. */
+/* The credentials of an Authorization header value "Bearer <token>" as bearer_parse reads them
+ * (oauth/bearer.h: RFC 6750 §2.1, up to BEARER_MAX_TOKEN characters). Points *token at the token
+ * inside header (borrowed). IDP_ERR_UNAUTHORIZED (PKEY_AUTH_FAILED_MSG) for every bearer_parse
+ * failure. */
 idp_err pkey_bearer(const char *header, const char **token, size_t *n, idp_error *err);
 
 /* Normalises a scope list given with commas and/or spaces ("scim:read,scim:write") into a

@@ -3,7 +3,40 @@
 #include <string.h>
 #include <strings.h>
 
-bool redirect_uri_registered(const char *uri, const char *registered)
+/* A loopback IP redirect URI (RFC 8252 §7.3): "http://127.0.0.1" or "http://[::1]", an optional
+ * ":port" (1..65535, digits only), then the end, '/' or '?'. Sets *host_end to the length of
+ * scheme and host and *rest to where the text after the port starts. */
+static bool loopback_ip_uri(const char *s, size_t n, size_t *host_end, size_t *rest)
+{
+    static const char *const prefixes[] = {"http://127.0.0.1", "http://[::1]"};
+    for (size_t k = 0; k < 2; k++) {
+        size_t pl = strlen(prefixes[k]);
+        if (n < pl || memcmp(s, prefixes[k], pl) != 0) continue;
+        size_t i = pl;
+        if (i < n && s[i] == ':') {
+            unsigned long port = 0;
+            size_t d = ++i;
+            while (i < n && s[i] >= '0' && s[i] <= '9' && i - d < 5) port = port * 10 + (unsigned long)(s[i++] - '0');
+            if (i == d || port < 1 || port > 65535) return false;
+        }
+        if (i < n && s[i] != '/' && s[i] != '?') return false;
+        *host_end = pl;
+        *rest = i;
+        return true;
+    }
+    return false;
+}
+
+/* True when uri equals reg (length l) but for the port, both being loopback IP URIs. */
+static bool loopback_any_port(const char *uri, size_t n, const char *reg, size_t l)
+{
+    size_t uh, ur, rh, rr;
+    if (!loopback_ip_uri(uri, n, &uh, &ur) || !loopback_ip_uri(reg, l, &rh, &rr)) return false;
+    return uh == rh && memcmp(uri, reg, uh) == 0 && n - ur == l - rr &&
+           memcmp(uri + ur, reg + rr, n - ur) == 0;
+}
+
+static bool registered_match(const char *uri, const char *registered, bool loopback_port)
 {
     if (!uri || !registered) return false;
     size_t n = strlen(uri);
@@ -16,9 +49,20 @@ bool redirect_uri_registered(const char *uri, const char *registered)
         const char *sp = strchr(p, ' ');
         size_t l = sp ? (size_t)(sp - p) : strlen(p);
         if (l == n && memcmp(p, uri, n) == 0) return true;
+        if (loopback_port && loopback_any_port(uri, n, p, l)) return true;
         p += l;
     }
     return false;
+}
+
+bool redirect_uri_registered(const char *uri, const char *registered)
+{
+    return registered_match(uri, registered, false);
+}
+
+bool redirect_uri_authz_allowed(const char *uri, const char *registered)
+{
+    return registered_match(uri, registered, true);
 }
 
 /* ---- registration checks ------------------------------------------------------------------ */

@@ -15,10 +15,16 @@
 /* True when uri is, byte for byte, one of the space-separated URIs in registered (RFC 9700
  * §4.1.3: exact string comparison; no prefix, wildcard, case folding, percent-decoding, default
  * port or trailing-slash normalisation). Runs of spaces in registered are tolerated. False when
- * either is NULL or uri is empty.
- * Note: RFC 8252 §7.3 asks servers to accept any port for loopback redirect URIs of native
- * apps; this function does not (clients register each port they use). */
+ * either is NULL or uri is empty. Used for post_logout_redirect_uri (exact, OIDC RP-Initiated
+ * Logout §3). */
 bool redirect_uri_registered(const char *uri, const char *registered);
+
+/* The authorization request's redirect_uri: redirect_uri_registered, plus RFC 8252 §7.3 — for a
+ * loopback IP redirect URI (http://127.0.0.1 or http://[::1]; not "localhost", §8.3) any port
+ * is allowed at request time, so a native app can use an ephemeral port:
+ * "http://127.0.0.1:51234/cb" matches a registered "http://127.0.0.1/cb" or
+ * "http://127.0.0.1:8000/cb"; everything but the port (1..65535) must still be identical. */
+bool redirect_uri_authz_allowed(const char *uri, const char *registered);
 
 /* Validates a redirect URI given to `idpd client create --redirect-uri`. IDP_ERR_INVALID, with
  * a message naming the rule, unless all of these hold:

@@ -1,6 +1,7 @@
 /* GET and POST /userinfo (OIDC Core §5.3): a Bearer access token of ours (RFC 6750 §2.1) with
- * the openid scope, for a user who is still active with the token_epoch it was issued under;
- * answers the user's claims released by the token's scope. Errors are RFC 6750 §3 challenges. */
+ * the openid scope, issued to a client that still exists, for a user who is still active with
+ * the token_epoch it was issued under; answers the user's claims released by the token's scope.
+ * Errors are RFC 6750 §3 challenges. */
 #include "oauth/endpoints.h"
 #include "oauth/scope.h"
 
@@ -9,7 +10,8 @@
 #include "keys/keyset.h"
 #include "oauth/access_token.h"
 #include "oauth/authz_request.h"
-#include "oauth/pkey.h"
+#include "oauth/bearer.h"
+#include "oauth/client_cache.h"
 #include "oauth/user_tokens.h"
 
 #include <stdio.h>
@@ -38,8 +40,13 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
     const char *tok = NULL;
     size_t n = 0;
     rs->no_store = true;
-    if (pkey_bearer(rq->authorization, &tok, &n, NULL) != IDP_OK)
+    idp_err prc = bearer_parse(rq->authorization, &tok, &n, NULL);
+    if (prc == IDP_ERR_NOT_FOUND)
         return challenge(rs, 401, NULL, NULL); /* §3.1: no error code when no credentials */
+    if (prc == IDP_ERR_TOO_LARGE) /* longer than any token we issue */
+        return challenge(rs, 401, "invalid_token", "the access token is invalid or expired");
+    if (prc != IDP_OK)
+        return challenge(rs, 400, "invalid_request", "malformed Bearer credentials");
     char *t = strndup(tok, n);
     jws_verified v = {0};
     idp_error verr = {0};
@@ -48,6 +55,12 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
     if (access_token_verify(rq->keys ? keyset_public(rq->keys) : NULL, a->cfg->issuer, 0, 0, t,
                             n, &v, &verr) != IDP_OK) {
         challenge(rs, 401, "invalid_token", "the access token is invalid or expired");
+        goto out;
+    }
+    /* the client the token was issued to must still exist (this request's client snapshot) */
+    const char *tcid = jsonx_str(v.payload, "client_id");
+    if (!tcid || !client_cache_find(rq->clients, tcid, strlen(tcid))) {
+        challenge(rs, 401, "invalid_token", "the access token's client no longer exists");
         goto out;
     }
     bool revoked = false;

@@ -2,7 +2,8 @@
  * §3.5.2 modify, §3.6 delete). Every write is one store transaction holding the change and its
  * audit event. The password is write-only: hashed with Argon2id, never returned, logged or
  * audited (only its name in "changed"). Deactivation (active true -> false, also Entra's
- * "False") bumps token_epoch in the same write, so tokens issued before it are dead. */
+ * "False") bumps token_epoch in the same write, so tokens issued before it are dead; so does a
+ * new password. */
 #include "scim/http_endpoints.h"
 
 #include "core/jsonx.h"
@@ -13,6 +14,7 @@
 #include "oauth/pkey.h"
 #include "scim/http_internal.h"
 #include "scim/patch.h"
+#include "scim/username.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,9 @@ static idp_err columns_from_doc(json_t *doc, store_user *u, idp_error *err)
 {
     const char *name = jsonx_str(doc, "userName");
     if (!name || !*name) return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "userName is required");
+    idp_error ne = {0};
+    if (username_check(name, &ne) != IDP_OK)
+        return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "%s", ne.msg);
     u->user_name = (char *)name;
     u->external_id = (char *)jsonx_str(doc, "externalId");
     u->active = http_doc_bool(doc, "active", true);
@@ -185,8 +190,10 @@ static idp_err user_write(struct app *a, const char *actor, const char *action, 
     u.doc = text;
     u.password_hash = (char *)(hash ? hash : cur->password_hash);
     /* DESIGN §5 revocation reach: deactivating kills every token issued before. The store bumps
-     * token_epoch itself when active goes true -> false (store.h user_replace), once. */
-    u.token_epoch = cur->token_epoch;
+     * token_epoch itself when active goes true -> false (store.h user_replace), once. A new
+     * password does the same here (docs/SECURITY.md): whoever held the old one loses the
+     * sessions, refresh tokens and access tokens it got them. */
+    u.token_epoch = cur->token_epoch + (hash != NULL);
     u.version = cur->version + 1;
     u.created_at = cur->created_at;
     u.modified_at = time_now_ms();

@@ -36,6 +36,8 @@ idp_err sq_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err); 
 
 /* ---- SCIM, provisioning-key and audit ops (store_sqlite_scim.c), as documented in store.h ---- */
 idp_err sqs_user_create(store *st, const store_user *u, idp_error *err);
+/* Gives rows from before migration 0006 their user_name_key (called once at open). */
+idp_err sqs_user_backfill_name_keys(store *st, idp_error *err);
 idp_err sqs_user_get(store *st, const char *id, store_user *out, idp_error *err);
 idp_err sqs_user_get_by_name(store *st, const char *user_name, store_user *out, idp_error *err);
 idp_err sqs_user_replace(store *st, const store_user *u, int64_t expect_version, idp_error *err);

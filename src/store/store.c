@@ -60,6 +60,7 @@ void store_client_clear(store_client *c)
     free(c->post_logout_redirect_uris);
     free(c->jwks);
     free(c->backchannel_logout_uri);
+    free(c->introspect);
     mem_wipe(c->secret_hash, sizeof c->secret_hash);
     memset(c, 0, sizeof *c);
 }

@@ -53,6 +53,9 @@ typedef struct store_client {
     char *jwks;              /* JSON text of the client's public JWK Set for private_key_jwt
                                 (RFC 7523 §2.2); must be valid JSON; NULL = none */
     char *backchannel_logout_uri; /* OIDC Back-Channel Logout 1.0; NULL = none */
+    char *introspect;        /* whose access tokens it may introspect besides its own (RFC 7662
+                                §4): NULL = none, "audience" (aud names one of its audiences) or
+                                "any"; another value fails the store's CHECK (IDP_ERR_INVALID) */
 } store_client;
 /* Longest redirect_uris / post_logout_redirect_uris / jwks a client row may hold (bytes). */
 #define STORE_CLIENT_FIELD_MAX (64u * 1024u)
@@ -249,8 +252,9 @@ typedef struct store_ops {
                                  int64_t now, idp_error *err);
     /* Replaces every mutable field of an existing client: name, grant_types, scope, audiences,
      * token_alg, token_ttl, auth_method, is_public, redirect_uris, post_logout_redirect_uris,
-     * jwks, backchannel_logout_uri. Not the secret (client_set_secret) nor created_at. NOT_FOUND;
-     * INVALID when jwks is not JSON or a list is longer than STORE_CLIENT_FIELD_MAX. */
+     * jwks, backchannel_logout_uri, introspect. Not the secret (client_set_secret) nor
+     * created_at. NOT_FOUND; INVALID when jwks is not JSON, introspect is not a known mode or a
+     * list is longer than STORE_CLIENT_FIELD_MAX. */
     idp_err (*client_update)(store *st, const store_client *c, idp_error *err);
 
     /* Revoked access tokens: jti deny-listed until exp (RFC 7009). */

@@ -61,7 +61,7 @@ typedef enum sq_stmt_id {
 #define SQ_CLIENT_COLS                                                                          \
     "client_id, name, secret_hash, grant_types, scope, audiences, token_alg, token_ttl, "      \
     "auth_method, created_at, secret_rotated_at, is_public, redirect_uris, "                  \
-    "post_logout_redirect_uris, jwks, backchannel_logout_uri"
+    "post_logout_redirect_uris, jwks, backchannel_logout_uri, introspect"
 
 static const char *const sq_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -80,7 +80,7 @@ static const char *const sq_sql[ST__COUNT] = {
     [ST_CLIENT_INSERT] = "INSERT INTO clients (" SQ_CLIENT_COLS ") VALUES (?1, COALESCE(?2, ''), "
                          "?3, COALESCE(?4, ''), COALESCE(?5, ''), ?6, ?7, ?8, "
                          "COALESCE(?9, 'client_secret_basic'), ?10, ?11, ?12, ?13, ?14, ?15, "
-                         "?16)",
+                         "?16, ?17)",
     [ST_CLIENT_GET] = "SELECT " SQ_CLIENT_COLS " FROM clients WHERE client_id = ?1",
     [ST_CLIENT_LIST] = "SELECT " SQ_CLIENT_COLS " FROM clients ORDER BY client_id",
     [ST_CLIENT_DELETE] = "DELETE FROM clients WHERE client_id = ?1",
@@ -91,7 +91,7 @@ static const char *const sq_sql[ST__COUNT] = {
                          "token_ttl = ?8, auth_method = COALESCE(?9, 'client_secret_basic'), "
                          "is_public = ?12, redirect_uris = ?13, "
                          "post_logout_redirect_uris = ?14, jwks = ?15, "
-                         "backchannel_logout_uri = ?16 WHERE client_id = ?1",
+                         "backchannel_logout_uri = ?16, introspect = ?17 WHERE client_id = ?1",
     [ST_JTI_REVOKE] = "INSERT INTO revoked_jti (jti, exp) VALUES (?1, ?2) "
                       "ON CONFLICT (jti) DO UPDATE SET exp = max(exp, excluded.exp)",
     /* One primary-key lookup on a WITHOUT ROWID table: runs on every introspection. */
@@ -609,6 +609,7 @@ static idp_err sq_client_row(sqlite3_stmt *q, store_client *c, idp_error *err)
     c->post_logout_redirect_uris = sq_col_str(q, 13);
     c->jwks = sq_col_str(q, 14);
     c->backchannel_logout_uri = sq_col_str(q, 15);
+    c->introspect = sq_col_str(q, 16);
     if (!c->client_id || !c->name || !c->grant_types || !c->scope || !c->auth_method)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: client row is incomplete");
     return IDP_OK;
@@ -641,6 +642,7 @@ static idp_err sq_client_bind(sqlite3_stmt *q, const store_client *c, const char
     sq_bind_text(q, 14, c->post_logout_redirect_uris, b);
     sq_bind_text(q, 15, c->jwks, b);
     sq_bind_text(q, 16, c->backchannel_logout_uri, b);
+    sq_bind_text(q, 17, c->introspect, b);
     return IDP_OK;
 }
 
@@ -938,6 +940,11 @@ idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error 
     db = NULL;
     pthread_setspecific(s->tkey, c);
     s->conns = c;
+    /* rows written before migration 0006 get their userName comparison key */
+    if ((rc = sqs_user_backfill_name_keys(&s->base, err)) != IDP_OK) {
+        sq_close(&s->base);
+        goto out;
+    }
     *out = &s->base;
 out:
     sqlite3_close_v2(db);

@@ -9,6 +9,7 @@
  *  - Membership changes are row inserts/deletes; a user removed from a group (delta remove,
  *    replace_all, group delete) gets token_epoch + 1 in the same transaction (DESIGN §5). */
 #include "store/internal.h"
+#include "scim/username.h"
 
 #include "core/mem.h"
 #include "core/timeutil.h"
@@ -46,6 +47,9 @@ typedef enum sqs_id {
     X_USER_VERSION,
     X_USER_GROUPS,
     X_USER_BUMP,
+    X_USER_NAME_KEY_TAKEN,
+    X_USER_NAME_KEY_MISSING,
+    X_USER_NAME_KEY_SET,
     X_GROUP_INSERT,
     X_GROUP_GET,
     X_GROUP_UPDATE,
@@ -80,15 +84,15 @@ static const char *const sqs_sql[X__COUNT] = {
     [X_SAVEPOINT] = "SAVEPOINT sqs_op",
     [X_RELEASE] = "RELEASE sqs_op",
     [X_ROLLBACK_TO] = "ROLLBACK TO sqs_op",
-    [X_USER_INSERT] = "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                      "?9, ?10)",
+    [X_USER_INSERT] = "INSERT INTO users (" USER_COLS ", user_name_key) VALUES (?1, ?2, ?3, ?4, "
+                      "?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [X_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     /* user_name is COLLATE NOCASE: served by the unique index users_user_name. */
     [X_USER_GET_NAME] = "SELECT " USER_COLS " FROM users WHERE user_name = ?1",
     /* token_epoch never goes down (a concurrent bump by a group removal must not be lost) and
      * goes up by one more when the user is deactivated (DESIGN §5), whatever the caller sent. */
     [X_USER_UPDATE] = "UPDATE users SET user_name = ?2, external_id = ?3, active = ?4, doc = ?5, "
-                      "password_hash = ?6, "
+                      "password_hash = ?6, user_name_key = ?10, "
                       "token_epoch = max(token_epoch, ?7) + (active = 1 AND ?4 = 0), "
                       "version = version + 1, modified_at = ?8 "
                       "WHERE id = ?1 AND (?9 = 0 OR version = ?9)",
@@ -97,6 +101,10 @@ static const char *const sqs_sql[X__COUNT] = {
     [X_USER_GROUPS] = "SELECT g.id, g.display_name FROM memberships AS m JOIN groups AS g "
                       "ON g.id = m.group_id WHERE m.user_id = ?1 ORDER BY g.display_name, g.id",
     [X_USER_BUMP] = "UPDATE users SET token_epoch = token_epoch + 1 WHERE id = ?1",
+    /* look-alike userNames (scim/username.h): served by users_user_name_key */
+    [X_USER_NAME_KEY_TAKEN] = "SELECT 1 FROM users WHERE user_name_key = ?1 AND id <> ?2 LIMIT 1",
+    [X_USER_NAME_KEY_MISSING] = "SELECT id, user_name FROM users WHERE user_name_key IS NULL LIMIT 1",
+    [X_USER_NAME_KEY_SET] = "UPDATE users SET user_name_key = ?2 WHERE id = ?1",
     [X_GROUP_INSERT] = "INSERT INTO groups (" GROUP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [X_GROUP_GET] = "SELECT " GROUP_COLS " FROM groups WHERE id = ?1",
     [X_GROUP_UPDATE] = "UPDATE groups SET display_name = ?2, external_id = ?3, doc = ?4, "
@@ -272,11 +280,68 @@ static idp_err user_check(const store_user *u, idp_error *err)
     return IDP_OK;
 }
 
+/* The comparison key of u's userName, owned; IDP_ERR_CONFLICT when another user's name has the
+ * same key (a look-alike, scim/username.h). Call inside the write: one writer at a time. */
+static idp_err name_key_claim(store *st, const store_user *u, char **key, idp_error *err)
+{
+    *key = username_key(u->user_name);
+    if (!*key) return IDP_FAIL(err, IDP_ERR_INVALID, "store: userName is not valid UTF-8");
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, X_USER_NAME_KEY_TAKEN, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, *key, &b);
+    sq_bind_text(q, 2, u->id, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW)
+        rc = IDP_FAIL(err, IDP_ERR_CONFLICT, "store: user_name: a look-alike already exists");
+    else if (r != SQLITE_DONE)
+        rc = sq_fail(err, r, "user_name_key");
+    sq_done(q);
+    return rc;
+}
+
+idp_err sqs_user_backfill_name_keys(store *st, idp_error *err)
+{
+    bool own = false, began = false;
+    idp_err rc = IDP_OK;
+    /* One row at a time (the update moves it out of the scanned index range); the common case,
+     * nothing to do, takes no write lock. */
+    for (;;) {
+        sqlite3_stmt *q = NULL, *w = NULL;
+        if ((rc = stmt(st, X_USER_NAME_KEY_MISSING, &q, err))) break;
+        int r = sqlite3_step(q);
+        if (r != SQLITE_ROW) {
+            sq_done(q);
+            if (r != SQLITE_DONE) rc = sq_fail(err, r, "user_name_key backfill");
+            break;
+        }
+        char *id = sq_col_str(q, 0), *key = username_key((const char *)sqlite3_column_text(q, 1));
+        sq_done(q);
+        if (!began && !(rc = op_begin(st, &own, err))) began = true;
+        if (!rc) rc = stmt(st, X_USER_NAME_KEY_SET, &w, err);
+        if (!rc) {
+            int b = SQLITE_OK;
+            sq_bind_text(w, 1, id, &b);
+            /* a name that is not valid UTF-8 (only possible before this version) gets "" */
+            sq_bind_text(w, 2, key ? key : "", &b);
+            rc = sq_write(w, b, "user_name_key backfill", NULL, err);
+        }
+        free(id);
+        free(key);
+        if (rc) break;
+    }
+    return began ? op_end(st, own, rc, err) : rc;
+}
+
 idp_err sqs_user_create(store *st, const store_user *u, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
+    char *key = NULL;
+    bool own = false;
     idp_err rc = user_check(u, err);
-    if (rc || (rc = stmt(st, X_USER_INSERT, &q, err))) return rc;
+    if (rc || (rc = op_begin(st, &own, err))) return rc;
+    if ((rc = name_key_claim(st, u, &key, err)) || (rc = stmt(st, X_USER_INSERT, &q, err))) goto out;
     int64_t created = or_now(u->created_at);
     int b = SQLITE_OK;
     sq_bind_text(q, 1, u->id, &b);
@@ -289,8 +354,12 @@ idp_err sqs_user_create(store *st, const store_user *u, idp_error *err)
     sq_bind_i64(q, 8, u->version > 0 ? u->version : 1, &b);
     sq_bind_i64(q, 9, created, &b);
     sq_bind_i64(q, 10, u->modified_at > 0 ? u->modified_at : created, &b);
+    sq_bind_text(q, 11, key, &b);
     /* CONFLICT: the id, or the userName case-insensitively (unique NOCASE index). */
-    return sq_write(q, b, "user_create", NULL, err);
+    rc = sq_write(q, b, "user_create", NULL, err);
+out:
+    free(key);
+    return op_end(st, own, rc, err);
 }
 
 static idp_err user_get_by(store *st, sqs_id id, const char *key, store_user *out, idp_error *err)
@@ -328,9 +397,10 @@ idp_err sqs_user_replace(store *st, const store_user *u, int64_t expect_version,
     sqlite3_stmt *q = NULL;
     bool own = false;
     int changes = 0;
+    char *key = NULL;
     idp_err rc = user_check(u, err);
     if (rc || (rc = op_begin(st, &own, err))) return rc;
-    if ((rc = stmt(st, X_USER_UPDATE, &q, err))) goto out;
+    if ((rc = name_key_claim(st, u, &key, err)) || (rc = stmt(st, X_USER_UPDATE, &q, err))) goto out;
     int b = SQLITE_OK;
     sq_bind_text(q, 1, u->id, &b);
     sq_bind_text(q, 2, u->user_name, &b);
@@ -341,9 +411,11 @@ idp_err sqs_user_replace(store *st, const store_user *u, int64_t expect_version,
     sq_bind_i64(q, 7, u->token_epoch, &b);
     sq_bind_i64(q, 8, or_now(u->modified_at), &b);
     sq_bind_i64(q, 9, expect_version > 0 ? expect_version : 0, &b);
+    sq_bind_text(q, 10, key, &b);
     rc = sq_write(q, b, "user_replace", &changes, err);
     if (!rc && changes == 0) rc = version_miss(st, X_USER_VERSION, u->id, "user_replace", err);
 out:
+    free(key);
     return op_end(st, own, rc, err);
 }
 

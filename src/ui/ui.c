@@ -225,6 +225,7 @@ idp_err ui_render_logout(idp_buf *out, const ui_logout *l, idp_error *err)
     hidden(&p, "state", l->state);
     hidden(&p, "post_logout_redirect_uri", l->post_logout_redirect_uri);
     hidden(&p, "id_token_hint", l->id_token_hint);
+    hidden(&p, "client_id", l->client_id);
     raw(&p, "<div class=\"actions\">\n"
             "<button type=\"submit\">Sign out</button>\n"
             "</div>\n"

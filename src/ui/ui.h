@@ -64,6 +64,7 @@ typedef struct ui_logout {
     const char *state;                    /* or NULL */
     const char *post_logout_redirect_uri; /* or NULL */
     const char *id_token_hint;            /* or NULL */
+    const char *client_id;                /* the relying party's client_id, or NULL */
 } ui_logout;
 idp_err ui_render_logout(idp_buf *out, const ui_logout *p, idp_error *err);
 

@@ -2,7 +2,8 @@
 // made by the CLI reach a running server within about a second.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import {
@@ -304,6 +305,24 @@ describe('idpd verify', () => {
     const r = verify(tok, { jwks: foreignJwks });
     assertFailure(r, 1, 'verify');
     assert.match(r.stderr, /exp/i);
+  });
+
+  test('RFC 7517 §5: an unusable JWKS member (1024-bit RSA) is ignored and named; the rest verifies', async () => {
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' });
+    const mixed = path.join(tempDir(), 'mixed.json');
+    const own = JSON.parse(readFileSync(foreignJwks, 'utf8')).keys;
+    writeFileSync(mixed, JSON.stringify({ keys: [{ ...weak, kid: 'weak-1024', use: 'sig' }, ...own] }));
+    const t = now();
+    const good = await sign({ iss: srv.issuer, aud: API, sub: 'x', iat: t, nbf: t, exp: t + 300, jti: 'j-mixed' });
+    const r = verify(good, { jwks: mixed });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /ignoring JWKS member 0 \(kid weak-1024\): .*1024/);
+    // a set with no usable member at all is refused with a clear reason
+    const onlyWeak = path.join(tempDir(), 'weak.json');
+    writeFileSync(onlyWeak, JSON.stringify({ keys: [{ ...weak, kid: 'weak-1024' }] }));
+    const r2 = verify(good, { jwks: onlyWeak });
+    assertFailure(r2, 1, 'verify');
+    assert.match(r2.stderr, /no usable key/);
   });
 
   test('a valid token signed by the file JWKS passes; not-yet-valid and wrong typ fail', async () => {

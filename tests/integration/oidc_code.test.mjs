@@ -31,7 +31,7 @@ describe('OIDC authorization code flow', () => {
   let spa; // public client
   let pkj; // private_key_jwt client
   let pkjKey;
-  let cc; // client_credentials client (for introspection)
+  let cc; // client_credentials client, a resource server that may introspect every token
   let alice;
   let scim;
   let JWKS;
@@ -55,7 +55,7 @@ describe('OIDC authorization code flow', () => {
     const jwksFile = path.join(dir, 'client-jwks.json');
     writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
     pkj = createCodeClient(dir, { name: 'PKJ', authMethod: 'private_key_jwt', jwksFile });
-    cc = createClient(dir, { name: 'rs' });
+    cc = createClient(dir, { name: 'rs', introspect: 'any' });
     srv = await startServer(dir, { env: { IDPD_ALGS: 'ES256 RS256', IDPD_REFRESH_GRACE: '1s',
       IDPD_LOGIN_FREE_FAILURES: '3' } });
     ({ user: alice, scim } = await provisionUser(srv, dir, 'alice@example.com', PW,

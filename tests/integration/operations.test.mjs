@@ -35,15 +35,17 @@ describe('graceful shutdown', () => {
 describe('request log', () => {
   let srv;
   let c;
+  let cp; // registered for client_secret_post
   let secretTok;
   const requests = [];
   before(async () => {
     const dir = initDataDir({ env: ALGS });
     c = createClient(dir);
+    cp = createClient(dir, { name: 'post', authMethod: 'client_secret_post' });
     srv = await startServer(dir, { env: ALGS });
     // a known set of requests: [method, path, status]
     secretTok = await accessToken(srv.url, c); requests.push(['POST', '/token', 200]);
-    await token(srv.url, { ...c, method: 'post' }); requests.push(['POST', '/token', 200]);
+    await token(srv.url, { ...cp, method: 'post' }); requests.push(['POST', '/token', 200]);
     await token(srv.url, { ...c, client_secret: 'wrong-secret-value' }); requests.push(['POST', '/token', 401]);
     await introspect(srv.url, c, secretTok); requests.push(['POST', '/introspect', 200]);
     await revoke(srv.url, c, secretTok); requests.push(['POST', '/revoke', 200]);
@@ -77,13 +79,15 @@ describe('request log', () => {
     }
     const ok = reqLines.filter((j) => j.path === '/token' && Number(j.status) === 200);
     assert.equal(ok.length, 2);
-    for (const j of ok) assert.equal(j.client_id, c.client_id, 'client_id logged when known');
+    assert.deepEqual(ok.map((j) => j.client_id).sort(), [c.client_id, cp.client_id].sort(),
+      'client_id logged when known');
   });
 
   test('the log contains no secret, token, Authorization header or query string', () => {
     const log = srv.logs().join('\n');
     const [h, p, s] = secretTok.split('.');
-    for (const [what, needle] of [['client secret', c.client_secret], ['access token', secretTok],
+    for (const [what, needle] of [['client secret', c.client_secret], ['post client secret', cp.client_secret],
+      ['access token', secretTok],
       ['token payload', p], ['token signature', s], ['wrong secret', 'wrong-secret-value'],
       ['Authorization value', basic(c.client_id, c.client_secret).slice(6)], ['query', 'access_token=']]) {
       assert.ok(!log.includes(needle), `${what} found in the log`);

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
-import { cli, createClient, initDataDir, introspect, poll, postForm, sleep, startServer, stopOk,
+import { cli, cliAsync, createClient, initDataDir, introspect, poll, postForm, sleep, startServer, stopOk,
   testCleanExit } from '../lib/idpd.mjs';
 import { createPkey, scimClient } from '../lib/scim.mjs';
 import { Agent, authorizeUrl, codeFrom, createCodeClient, pkcePair, provisionUser, signIn } from '../lib/oidc.mjs';
@@ -41,7 +41,7 @@ describe('permission policy', () => {
   before(async () => {
     dir = initDataDir();
     svc = createClient(dir, { name: 'svc', scope: 'orders:read orders:write reports:read', audiences: [ORDERS] });
-    rs = createClient(dir, { name: 'rs' });
+    rs = createClient(dir, { name: 'rs', introspect: 'any' });
     srv = await startServer(dir);
     admin = createPkey(dir, { name: 'ops', scopes: 'admin' });
     files = {};
@@ -121,15 +121,19 @@ describe('permission policy', () => {
       }
     };
     const workers = Array.from({ length: 6 }, worker);
-    await sleep(200);
-    const a = cli(['policy', 'apply', write('v2.yaml', doc(svc.client_id, 'editor')), '--comment', 'svc edits'], { dataDir: dir });
+    // requests flow before, during and after the swap: the apply runs asynchronously (a
+    // synchronous child would stall the workers), and the workers go on until 20 more requests
+    // have been answered after the new version is visible (bounded by count, not by time)
+    await poll(async () => count >= 10, 10000, 20);
+    const a = await cliAsync(['policy', 'apply', write('v2.yaml', doc(svc.client_id, 'editor')), '--comment', 'svc edits'], { dataDir: dir });
     assert.equal(a.status, 0, a.stderr);
-    assert.ok(await poll(async () => /^idpd_policy_version 2$/m.test(await metrics()), 1500));
-    await sleep(300);
+    assert.ok(await poll(async () => /^idpd_policy_version 2$/m.test(await metrics()), 5000));
+    const atSwap = count;
+    await poll(async () => count >= atSwap + 20, 20000, 20);
     stop = true;
     await Promise.all(workers);
     assert.equal(failures, 0, `${failures} of ${count} requests failed during activation`);
-    assert.ok(count > 20);
+    assert.ok(count >= atSwap + 20 && atSwap >= 10, `${count} requests, ${atSwap} before the swap was visible`);
     const r = await tok({ scope: 'orders:read orders:write' });
     assert.equal(r.json.scope, 'orders:read orders:write');
     assert.deepEqual(decodeJwt(r.json.access_token)[`${NS}roles`], ['editor', 'viewer']);

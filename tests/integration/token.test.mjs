@@ -24,11 +24,13 @@ describe('POST /token', () => {
   let srv;
   let c; // scopes api:read api:write, audiences API, OTHER, default alg
   let bare; // no audiences
+  let post; // registered for client_secret_post
   const byAlg = {};
   before(async () => {
     dir = initDataDir();
     c = createClient(dir, { name: 'main', audiences: [API, OTHER] });
     bare = createClient(dir, { name: 'bare', scope: 'ping' });
+    post = createClient(dir, { name: 'post', audiences: [API], authMethod: 'client_secret_post' });
     for (const alg of ['RS256', 'PS256', 'EdDSA', 'ES256']) {
       byAlg[alg] = createClient(dir, { name: `alg-${alg}`, tokenAlg: alg, audiences: [API] });
     }
@@ -49,10 +51,10 @@ describe('POST /token', () => {
     assert.equal('refresh_token' in r.json, false);
   });
 
-  test('client_secret_post: 200', async () => {
-    const r = await token(srv.url, { ...c, method: 'post' });
+  test('client_secret_post (a client registered for it): 200', async () => {
+    const r = await token(srv.url, { ...post, method: 'post' });
     assert.equal(r.status, 200, r.text);
-    assert.equal(decodeJwt(r.json.access_token).client_id, c.client_id);
+    assert.equal(decodeJwt(r.json.access_token).client_id, post.client_id);
   });
 
   test('Basic credentials are form-urlencoded (RFC 6749 §2.3.1): fully percent-encoded id and secret work', async () => {

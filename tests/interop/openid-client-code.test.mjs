@@ -16,11 +16,14 @@ const BYE = 'http://127.0.0.1:9/signed-out';
 
 describe('openid-client v6: authorization code flow', () => {
   let srv;
-  let conf; // confidential
+  let conf; // confidential, client_secret_basic
+  let confPost; // confidential, client_secret_post (the registered method is the only one accepted)
   let pub;
   before(async () => {
     const dir = initDataDir();
     conf = createCodeClient(dir, { name: 'RP', redirectUris: [CB], postLogoutUris: [BYE] });
+    confPost = createCodeClient(dir, { name: 'RP post', redirectUris: [CB], postLogoutUris: [BYE],
+      authMethod: 'client_secret_post' });
     pub = createCodeClient(dir, { name: 'Public RP', redirectUris: [CB], public: true });
     srv = await startServer(dir);
     await provisionUser(srv, dir, 'dave@example.com', PW, { name: { givenName: 'Dave', familyName: 'Doe' } });
@@ -40,16 +43,17 @@ describe('openid-client v6: authorization code flow', () => {
     return tokens;
   }
 
-  for (const [name, auth] of [['client_secret_basic', () => client.ClientSecretBasic()],
-    ['client_secret_post', () => client.ClientSecretPost()]]) {
+  for (const [name, auth, rp] of [['client_secret_basic', () => client.ClientSecretBasic(), () => conf],
+    ['client_secret_post', () => client.ClientSecretPost(), () => confPost]]) {
     test(`confidential client (${name}): code, ID token, userinfo, refresh, logout URL`, async () => {
-      const config = await client.discovery(new URL(srv.issuer), conf.client_id, conf.client_secret, auth(),
+      const c = rp();
+      const config = await client.discovery(new URL(srv.issuer), c.client_id, c.client_secret, auth(),
         { execute: [client.allowInsecureRequests] });
       const agent = new Agent(srv.url);
       const tokens = await run(config, agent);
       const claims = tokens.claims();
       assert.equal(claims.iss, srv.issuer);
-      assert.equal(claims.aud, conf.client_id);
+      assert.equal(claims.aud, c.client_id);
       assert.equal(claims.email, 'dave@example.com');
       assert.ok(tokens.refresh_token);
       const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);

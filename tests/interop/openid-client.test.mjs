@@ -12,24 +12,26 @@ const OTHER = 'https://other.example.com';
 
 describe('openid-client v6 against idpd', () => {
   let srv;
-  let c;
+  let c; // client_secret_basic
+  let cp; // client_secret_post (the registered method is the only one accepted)
   let JWKS;
   before(async () => {
     const dir = initDataDir({ env: { IDPD_ALGS: 'ES256 EdDSA' } });
     c = createClient(dir, { audiences: [API, OTHER] });
+    cp = createClient(dir, { name: 'post', audiences: [API, OTHER], authMethod: 'client_secret_post' });
     srv = await startServer(dir, { env: { IDPD_ALGS: 'ES256 EdDSA' } });
     JWKS = createRemoteJWKSet(new URL(`${srv.issuer}/jwks.json`));
   });
   after(() => stopOk(srv));
 
-  const discover = (auth, algorithm) => client.discovery(new URL(srv.issuer), c.client_id, c.client_secret, auth,
+  const discover = (auth, algorithm, who = c) => client.discovery(new URL(srv.issuer), who.client_id, who.client_secret, auth,
     { execute: [client.allowInsecureRequests], ...(algorithm ? { algorithm } : {}) });
 
-  const check = async (accessToken, aud, scope) => {
+  const check = async (accessToken, aud, scope, who = c) => {
     const { payload } = await jwtVerify(accessToken, JWKS, {
       issuer: srv.issuer, audience: aud, typ: 'at+jwt', algorithms: ['ES256'],
     });
-    assert.equal(payload.client_id, c.client_id);
+    assert.equal(payload.client_id, who.client_id);
     assert.equal(payload.scope, scope);
     return payload;
   };
@@ -45,18 +47,18 @@ describe('openid-client v6 against idpd', () => {
   });
 
   test('clientCredentialsGrant with client_secret_post (default) and a scope', async () => {
-    const config = await discover();
+    const config = await discover(undefined, undefined, cp);
     const tr = await client.clientCredentialsGrant(config, { scope: 'api:read' });
     assert.equal(tr.token_type.toLowerCase(), 'bearer');
     assert.equal(tr.expires_in, 300);
     assert.ok(tr.expiresIn() > 290 && tr.expiresIn() <= 300);
-    await check(tr.access_token, API, 'api:read');
+    await check(tr.access_token, API, 'api:read', cp);
   });
 
   test('clientCredentialsGrant with ClientSecretPost() explicitly and a resource', async () => {
-    const config = await discover(client.ClientSecretPost());
+    const config = await discover(client.ClientSecretPost(), undefined, cp);
     const tr = await client.clientCredentialsGrant(config, { scope: 'api:write', resource: OTHER });
-    const p = await check(tr.access_token, OTHER, 'api:write');
+    const p = await check(tr.access_token, OTHER, 'api:write', cp);
     assert.equal(p.aud, OTHER);
   });
 
@@ -69,7 +71,7 @@ describe('openid-client v6 against idpd', () => {
   });
 
   test('errors surface as ResponseBodyError with the OAuth error code', async () => {
-    const config = await discover();
+    const config = await discover(undefined, undefined, cp);
     await assert.rejects(client.clientCredentialsGrant(config, { scope: 'admin' }),
       (e) => e.error === 'invalid_scope' && e.status === 400);
     await assert.rejects(client.clientCredentialsGrant(config, { resource: 'https://evil.example' }),

@@ -125,7 +125,9 @@ export function initDataDir({ issuer, env } = {}) {
 
 /**
  * `idpd client create ... --json`; returns the parsed JSON (client_id, client_secret, ...).
- * opts: name, scope (default "api:read api:write"), audiences (array), tokenAlg, ttl.
+ * opts: name, scope (default "api:read api:write"), audiences (array), tokenAlg, ttl, authMethod
+ * (client_secret_basic, the default, or client_secret_post: the only method the server accepts),
+ * introspect (none, audience or any: whose tokens it may introspect besides its own).
  */
 export function createClient(dataDir, opts = {}) {
   const args = ['client', 'create', '--name', opts.name || 'itest',
@@ -133,6 +135,8 @@ export function createClient(dataDir, opts = {}) {
   for (const a of opts.audiences || []) args.push('--audience', a);
   if (opts.tokenAlg) args.push('--token-alg', opts.tokenAlg);
   if (opts.ttl) args.push('--token-ttl', String(opts.ttl));
+  if (opts.authMethod) args.push('--auth-method', opts.authMethod);
+  if (opts.introspect) args.push('--introspect', opts.introspect);
   args.push('--json');
   const r = cliOk(args, { dataDir, env: opts.env });
   if (!r.json || typeof r.json.client_id !== 'string' || typeof r.json.client_secret !== 'string') {

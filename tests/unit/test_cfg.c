@@ -394,6 +394,27 @@ static void print_roundtrip(void **state)
     cfg_free(d);
 }
 
+/* metrics_token is a secret: validated (length, b64token characters), never printed. */
+static void secret_option(void **state)
+{
+    (void)state;
+    cfg *c = valid_cfg();
+    assert_int_equal(load_text(c, "metrics_token: short\n", NULL), IDP_ERR_CONFIG);
+    assert_int_equal(load_text(c, "metrics_token: \"has a space in it here\"\n", NULL), IDP_ERR_CONFIG);
+    assert_null(c->metrics_token);
+    assert_int_equal(load_text(c, "metrics_token: s3cret-metrics-token-value==\n", NULL), IDP_OK);
+    assert_string_equal(c->metrics_token, "s3cret-metrics-token-value==");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cfg_print(c, f);
+    fclose(f);
+    assert_null(strstr(buf, "s3cret"));
+    assert_non_null(strstr(buf, "# metrics_token: (set, not shown)\n"));
+    free(buf);
+    cfg_free(c);
+}
+
 /* Option names listed by cfg_print (the table), in order, space-separated. */
 static char *table_names(void)
 {
@@ -469,6 +490,7 @@ int main(void)
         cmocka_unit_test(validate_cross_checks),
         cmocka_unit_test(validate_fields_set_directly),
         cmocka_unit_test(print_roundtrip),
+        cmocka_unit_test(secret_option),
         cmocka_unit_test(docs_match_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

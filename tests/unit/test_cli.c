@@ -475,6 +475,16 @@ static void serve_check(void **state)
     assert_string_equal(r.err, "idpd serve: jwks_max_age: longer than publish_ahead\n");
     run_free(&r);
 
+    /* a rotation_period that could keep more keys than the JWKS bound (docs/SECURITY.md) */
+    fp = fopen(cf, "w");
+    fputs("listen: 127.0.0.1:0\nrotation_period: 2m\npublish_ahead: 1m\njwks_max_age: 1m\n", fp);
+    fclose(fp);
+    r = RUN(cli_serve_main, "serve", "--check", "--config", cf, "--data-dir", f->dir);
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.err, "idpd serve: rotation_period: 120 s is too short"));
+    assert_non_null(strstr(r.err, "use at least 124 s"));
+    run_free(&r);
+
     fp = fopen(cf, "w");
     fputs("listen: 127.0.0.1:0\n\ntoken_tll: 5m\n", fp);
     fclose(fp);

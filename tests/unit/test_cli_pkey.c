@@ -200,7 +200,6 @@ static void create_rejections(void **state)
         {"--name", "n", "--scopes", "scim:read,scim:read", NULL},
         {"--name", "n", "--scopes", "", NULL},
         {"--name", "n", NULL}, /* --scopes is required */
-        {"--scopes", "admin", NULL},
         {"--name", "", "--scopes", "admin", NULL},
         {"--name", "n", "--scopes", "admin", "--expires", "soon"},
         {"--name", "n", "--scopes", "admin", "--expires", "0"},
@@ -225,6 +224,22 @@ static void create_rejections(void **state)
     store_audit *ev = events(f, &n);
     assert_int_equal(n, 0);
     store_audit_list_free(ev, n);
+}
+
+/* The provisioning contract is `create --scopes LIST --json`: --name is optional and defaults to
+ * "key-<id>". */
+static void create_without_name(void **state)
+{
+    fixture *f = *state;
+    run_out r = PK("create", "--scopes", "scim:read,scim:write", "--json", "--data-dir", f->dir);
+    if (r.rc) fail_msg("create without --name: rc %d %s", r.rc, r.err);
+    json_t *j = parse_json(r.out);
+    run_free(&r);
+    const char *id = json_string_value(json_object_get(j, "id"));
+    char want[64];
+    snprintf(want, sizeof want, "key-%s", id);
+    assert_string_equal(json_string_value(json_object_get(j, "name")), want);
+    json_decref(j);
 }
 
 static void revoke_stops_key(void **state)
@@ -488,6 +503,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(create_list_key_shown_once, setup, teardown),
         cmocka_unit_test_setup_teardown(create_rejections, setup, teardown),
+        cmocka_unit_test_setup_teardown(create_without_name, setup, teardown),
         cmocka_unit_test_setup_teardown(revoke_stops_key, setup, teardown),
         cmocka_unit_test_setup_teardown(rotate_with_overlap, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_tail_shapes, setup, teardown),

@@ -177,12 +177,15 @@ static int auth_setup(void **state)
     auth_fixture *fx = calloc(1, sizeof *fx);
     memset(fx->app.pepper, 7, 32);
     fx->app.cfg = &fx->c;
-    store_client rows[2] = {{.client_id = "c1", .has_secret = true, .grant_types = "client_credentials",
+    store_client rows[3] = {{.client_id = "c1", .has_secret = true, .grant_types = "client_credentials",
                              .scope = "a"},
-                            {.client_id = "nosecret", .has_secret = false}};
+                            {.client_id = "nosecret", .has_secret = false},
+                            {.client_id = "p1", .has_secret = true, .grant_types = "client_credentials",
+                             .scope = "a", .auth_method = "client_secret_post"}};
     client_secret_hash(fx->app.pepper, "s3cret", 6, rows[0].secret_hash);
+    client_secret_hash(fx->app.pepper, "s3cret", 6, rows[2].secret_hash);
     idp_error e = {0};
-    assert_int_equal(client_cache_build(rows, 2, &fx->cc, &e), IDP_OK);
+    assert_int_equal(client_cache_build(rows, 3, &fx->cc, &e), IDP_OK);
     *state = fx;
     return 0;
 }
@@ -223,12 +226,16 @@ static void client_auth_methods(void **state)
     assert_string_equal(rs.client_id, "c1");
     /* Basic with a matching client_id in the body is fine */
     assert_int_equal(auth(fx, "Basic YzE6czNjcmV0", "client_id=c1", &rs, &ce), IDP_OK);
-    /* client_secret_post */
-    assert_int_equal(auth(fx, NULL, "client_id=c1&client_secret=s3cret", &rs, &ce), IDP_OK);
-    assert_string_equal(rs.client_id, "c1");
+    /* client_secret_post, by a client registered for it */
+    assert_int_equal(auth(fx, NULL, "client_id=p1&client_secret=s3cret", &rs, &ce), IDP_OK);
+    assert_string_equal(rs.client_id, "p1");
     assert_false(rs.www_auth_basic);
     /* a non-Basic Authorization header is not client authentication */
-    assert_int_equal(auth(fx, "Bearer x", "client_id=c1&client_secret=s3cret", &rs, &ce), IDP_OK);
+    assert_int_equal(auth(fx, "Bearer x", "client_id=p1&client_secret=s3cret", &rs, &ce), IDP_OK);
+    /* only the registered method (RFC 7591 §2): c1 is client_secret_basic, p1 _post */
+    assert_int_equal(auth(fx, NULL, "client_id=c1&client_secret=s3cret", &rs, &ce), IDP_ERR_OAUTH_INVALID_CLIENT);
+    assert_int_equal(auth(fx, "Basic cDE6czNjcmV0", "", &rs, &ce), IDP_ERR_OAUTH_INVALID_CLIENT);
+    assert_true(rs.www_auth_basic);
 }
 
 static void client_auth_failures(void **state)

@@ -2,12 +2,16 @@
  * import rule, RFC 7520 keys, Wycheproof json_web_key_test.json, JSON and DER round trips, JWKS. */
 #include "testutil.h"
 
+#include "core/b64url.h"
 #include "core/jsonx.h"
 #include "core/mem.h"
 #include "jose/internal.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
 
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,19 +321,82 @@ static void jwks_rules(void **state)
         "{\"keys\":{}}",
         "{\"nokeys\":[]}",
         "{\"keys\":[],\"keys\":[]}",
-        /* duplicate kid */
-        "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" EC_X "\",\"y\":\"" EC_Y "\",\"kid\":\"a\"},"
-        "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"" ED_X "\",\"kid\":\"a\"}]}",
-        /* a malformed key of a known type fails the set */
-        "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" EC_X "\",\"y\":\"" EC_Y "\"},"
-        "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" EC_X "\",\"y\":\"AAAA\"}]}",
-        "{\"keys\":[\"notakey\"]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         s = NULL;
         assert_int_equal(jwks_from_json(bad[i], strlen(bad[i]), &s, NULL), IDP_ERR_JOSE_KEY);
         assert_null(s);
     }
+}
+
+typedef struct skipped {
+    int n;
+    char kids[8][32];
+    char reasons[8][160];
+} skipped;
+
+static void note_skip(void *ctx, size_t index, const char *kid, const char *reason)
+{
+    skipped *k = ctx;
+    if (k->n < 8) {
+        snprintf(k->kids[k->n], sizeof k->kids[0], "%zu:%s", index, kid);
+        snprintf(k->reasons[k->n], sizeof k->reasons[0], "%s", reason);
+    }
+    k->n++;
+}
+
+/* RFC 7517 §5: unusable members (out-of-range RSA modulus, a bad EC point, not an object, an
+ * ambiguous kid) are ignored and reported; the rest of the set is used. */
+static void jwks_skips_unusable_members(void **state)
+{
+    char *weak = NULL; /* a 1024-bit RSA public key */
+    {
+        EVP_PKEY *pk = EVP_RSA_gen(1024);
+        assert_non_null(pk);
+        BIGNUM *n = NULL, *e = NULL;
+        assert_true(EVP_PKEY_get_bn_param(pk, "n", &n) && EVP_PKEY_get_bn_param(pk, "e", &e));
+        unsigned char nb[128], eb[8];
+        int nl = BN_bn2bin(n, nb), el = BN_bn2bin(e, eb);
+        char *n64 = b64url_encode(nb, (size_t)nl), *e64 = b64url_encode(eb, (size_t)el);
+        size_t cap = 512;
+        weak = malloc(cap);
+        snprintf(weak, cap, "{\"kty\":\"RSA\",\"kid\":\"weak\",\"n\":\"%s\",\"e\":\"%s\"}", n64, e64);
+        free(n64);
+        free(e64);
+        BN_free(n);
+        BN_free(e);
+        EVP_PKEY_free(pk);
+    }
+    char doc[4096];
+    snprintf(doc, sizeof doc,
+             "{\"keys\":[%s,"
+             "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" EC_X "\",\"y\":\"" EC_Y "\",\"kid\":\"good\"},"
+             "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" EC_X "\",\"y\":\"AAAA\",\"kid\":\"badpoint\"},"
+             "\"notakey\","
+             "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"" ED_X "\",\"kid\":\"twice\"},"
+             "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" EC_X "\",\"y\":\"" EC_Y "\",\"kid\":\"twice\"}]}",
+             weak);
+    free(weak);
+    skipped k = {0};
+    jwks *s = NULL;
+    assert_int_equal(jwks_from_json_report(doc, strlen(doc), note_skip, &k, &s, NULL), IDP_OK);
+    assert_int_equal(jwks_count(s), 1);
+    assert_non_null(jwks_find(s, "good"));
+    assert_null(jwks_find(s, "weak"));
+    assert_null(jwks_find(s, "twice"));
+    assert_int_equal(k.n, 5);
+    assert_string_equal(k.kids[0], "0:weak");
+    assert_non_null(strstr(k.reasons[0], "1024"));
+    assert_string_equal(k.kids[1], "2:badpoint");
+    assert_string_equal(k.kids[2], "3:");
+    assert_string_equal(k.kids[3], "4:twice");
+    assert_string_equal(k.kids[4], "5:twice");
+    jwks_unref(s);
+    /* only unusable members: an empty set, not an error */
+    const char *none = "{\"keys\":[\"notakey\",{\"kty\":\"oct\",\"k\":\"AAAA\"}]}";
+    assert_int_equal(jwks_from_json(none, strlen(none), &s, NULL), IDP_OK);
+    assert_int_equal(jwks_count(s), 0);
+    jwks_unref(s);
 }
 
 static void alg_names(void **state)
@@ -395,6 +462,7 @@ int main(void)
         cmocka_unit_test(public_json_and_der_roundtrips),
         cmocka_unit_test(pkey_wrapping),
         cmocka_unit_test(jwks_rules),
+        cmocka_unit_test(jwks_skips_unusable_members),
         cmocka_unit_test(alg_names),
         cmocka_unit_test(md_templates),
     };

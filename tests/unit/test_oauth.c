@@ -251,6 +251,45 @@ static void client_cache_many(void **state)
     free(ids);
 }
 
+/* RFC 7662 §4: who may learn that a token is active (client_entry_may_introspect). */
+static void client_cache_introspect_right(void **state)
+{
+    store_client rows[3];
+    memset(rows, 0, sizeof rows);
+    char ids[3][8] = {"own", "rs", "all"};
+    for (int i = 0; i < 3; i++) {
+        rows[i].client_id = ids[i];
+        rows[i].grant_types = "client_credentials";
+        rows[i].scope = "";
+    }
+    rows[1].audiences = "https://api https://b";
+    rows[1].introspect = "audience";
+    rows[2].introspect = "any";
+    client_cache *cc = NULL;
+    idp_error e = {0};
+    assert_int_equal(client_cache_build(rows, 3, &cc, &e), IDP_OK);
+    const client_entry *own = client_cache_find(cc, "own", 3), *rs = client_cache_find(cc, "rs", 2),
+                       *all = client_cache_find(cc, "all", 3);
+    json_t *api = json_string("https://api"), *other = json_string("https://other");
+    json_t *arr = json_pack("[s,s]", "https://other", "https://b"), *num = json_integer(1);
+    assert_true(client_entry_may_introspect(own, "own", other));   /* issued to it */
+    assert_false(client_entry_may_introspect(own, "rs", api));     /* none: others never */
+    assert_false(client_entry_may_introspect(own, NULL, NULL));
+    assert_true(client_entry_may_introspect(rs, "own", api));      /* its audience */
+    assert_true(client_entry_may_introspect(rs, "own", arr));      /* one of several */
+    assert_false(client_entry_may_introspect(rs, "own", other));
+    assert_false(client_entry_may_introspect(rs, "own", num));
+    assert_false(client_entry_may_introspect(rs, "own", NULL));
+    assert_true(client_entry_may_introspect(all, "own", NULL));    /* any */
+    json_decref(api);
+    json_decref(other);
+    json_decref(arr);
+    json_decref(num);
+    client_cache_unref(cc);
+    rows[2].introspect = "everyone"; /* not a mode: the build fails */
+    assert_int_equal(client_cache_build(rows, 3, &cc, &e), IDP_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +300,7 @@ int main(void)
         cmocka_unit_test(jsonw_escapes),
         cmocka_unit_test(client_cache_lookup),
         cmocka_unit_test(client_cache_many),
+        cmocka_unit_test(client_cache_introspect_right),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include "core/mem.h"
+#include "oauth/bearer.h"
 #include "oauth/client_secret.h"
 #include "oauth/pkey.h"
 #include "store/store.h"
@@ -99,7 +100,8 @@ static void parse_rejections(void **state)
 static void bearer_header(void **state)
 {
     (void)state;
-    const char *t = NULL;
+    const char *t = NULL, *secret = NULL;
+    char id[PKEY_ID_LEN + 1];
     size_t n = 0;
     static const char *const good[] = {"Bearer abc", "bearer abc", "BEARER abc", "Bearer   abc"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
@@ -129,11 +131,14 @@ static void bearer_header(void **state)
         assert_string_equal(e.msg, PKEY_AUTH_FAILED_MSG);
     }
     assert_int_equal(pkey_bearer(NULL, &t, &n, NULL), IDP_ERR_UNAUTHORIZED);
-    char big[1100];
+    static char big[7 + BEARER_MAX_TOKEN + 2];
     memcpy(big, "Bearer ", 7);
     memset(big + 7, 'a', sizeof big - 8);
     big[sizeof big - 1] = '\0';
     assert_int_equal(pkey_bearer(big, &t, &n, NULL), IDP_ERR_UNAUTHORIZED); /* over the cap */
+    big[7 + 1100] = '\0'; /* longer than a key, within the cap: the key parser refuses it */
+    assert_int_equal(pkey_bearer(big, &t, &n, NULL), IDP_OK);
+    assert_int_equal(pkey_parse(t, n, id, &secret, NULL), IDP_ERR_UNAUTHORIZED);
 }
 
 static void scope_lists(void **state)

@@ -35,6 +35,42 @@ static void registered_exact_match(void **state)
     assert_false(redirect_uri_registered("https://app.example/cb", ""));
     assert_false(redirect_uri_registered("https://app.example/cb", "   "));
     assert_true(redirect_uri_registered("a.b:c", " a.b:c "));
+    /* exact: the port of a loopback URI too (post_logout_redirect_uri) */
+    assert_false(redirect_uri_registered("http://127.0.0.1:8081/cb", reg));
+}
+
+/* RFC 8252 §7.3: any port for loopback IP redirect URIs at the authorization request. */
+static void authz_loopback_any_port(void **state)
+{
+    const char *reg = "http://127.0.0.1/cb http://[::1]:8000/app?x=1 http://localhost/cb https://app.example/cb";
+    const char *yes[] = {
+        "http://127.0.0.1/cb", "http://127.0.0.1:51234/cb", "http://127.0.0.1:1/cb",
+        "http://127.0.0.1:65535/cb", "http://[::1]/app?x=1", "http://[::1]:8000/app?x=1",
+        "http://[::1]:40000/app?x=1", "https://app.example/cb",
+    };
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        if (!redirect_uri_authz_allowed(yes[i], reg)) fail_msg("refused: '%s'", yes[i]);
+    const char *no[] = {
+        "http://127.0.0.1:0/cb",       /* port out of range */
+        "http://127.0.0.1:65536/cb",   /* port out of range */
+        "http://127.0.0.1:123456/cb",  /* too many digits */
+        "http://127.0.0.1:/cb",        /* empty port */
+        "http://127.0.0.1:80a/cb",     /* not digits */
+        "http://127.0.0.1:5000/cb/",   /* the path must match */
+        "http://127.0.0.1:5000/c",     /* no prefix */
+        "http://127.0.0.1:5000/cb?x",  /* no extra query */
+        "http://127.0.0.10:5000/cb",   /* another host */
+        "http://127.0.0.1.evil.example/cb",
+        "http://127.0.0.1@evil.example/cb",
+        "https://127.0.0.1:5000/cb",   /* another scheme */
+        "http://localhost:5000/cb",    /* localhost is not a loopback IP (§8.3): exact only */
+        "http://[::1]:8000/app",       /* the query must match */
+        "https://app.example:8443/cb", /* any port only for loopback IPs */
+    };
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        if (redirect_uri_authz_allowed(no[i], reg)) fail_msg("allowed: '%s'", no[i]);
+    assert_false(redirect_uri_authz_allowed(NULL, reg));
+    assert_false(redirect_uri_authz_allowed("http://127.0.0.1/cb", NULL));
 }
 
 static void registration_accepts(void **state)
@@ -208,7 +244,8 @@ static void form_encode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(registered_exact_match), cmocka_unit_test(registration_accepts),
+        cmocka_unit_test(registered_exact_match),
+        cmocka_unit_test(authz_loopback_any_port), cmocka_unit_test(registration_accepts),
         cmocka_unit_test(registration_rejects),   cmocka_unit_test(build_appends_query),
         cmocka_unit_test(build_rejects),          cmocka_unit_test(form_encode),
     };

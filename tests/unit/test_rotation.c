@@ -6,6 +6,7 @@
 #include "keys/kek.h"
 #include "keys/keyset.h"
 #include "keys/rotation.h"
+#include "keys/signer.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -259,6 +260,146 @@ static void retired_deleted_after_tokens_expire(void **state)
     assert_int_equal(nkeys(f->st), 4);
 }
 
+/* The retire window includes one JWKS cache lifetime (rotation_retire_window). */
+static void retire_window_includes_jwks_max_age(void **state)
+{
+    fx *f = *state;
+    f->c.jwks_max_age = 300;
+    assert_int_equal(rotation_retire_window(&f->c), MAXTTL + LEEWAY + 300);
+    assert_true(tick(f, T0));
+    assert_true(tick(f, T0 + PERIOD));
+    int64_t r = T0 + PERIOD;
+    assert_false(tick(f, r + MAXTTL + LEEWAY + 300 - 1));
+    assert_int_equal(look(f->st, "ES256").n[KEY_RETIRED], 1);
+    assert_true(tick(f, r + MAXTTL + LEEWAY + 300));
+    assert_int_equal(look(f->st, "ES256").n[KEY_RETIRED], 0);
+}
+
+static size_t retired_total(store *st)
+{
+    store_key *rows = NULL;
+    size_t n = 0, r = 0;
+    assert_int_equal(store_key_list(st, &rows, &n, NULL), IDP_OK);
+    for (size_t i = 0; i < n; i++) r += rows[i].state == KEY_RETIRED;
+    store_key_list_free(rows, n);
+    return r;
+}
+
+/* Forced rotations retire a key each: past ROTATION_MAX_KEYS the key retired longest ago goes,
+ * the next key (signed nothing) is what takes over, and the set stays one current + one next
+ * per alg plus the most recent retired keys. Operator rotations and ticks keep the bound. */
+static void forced_rotations_stay_bounded(void **state)
+{
+    fx *f = *state;
+    static const jws_alg algs[] = {JWS_ES256, JWS_EDDSA};
+    assert_true(tick(f, T0));
+    char first_retired[64] = "";
+    int rounds = ROTATION_MAX_KEYS; /* 2 algs x 64 forced rotations: twice the bound */
+    for (int i = 0; i < rounds; i++) {
+        int64_t now = T0 + 1 + i;
+        for (size_t j = 0; j < 2; j++) {
+            jws_alg a = algs[j];
+            alg_state before = look(f->st, jws_alg_name(a));
+            assert_int_equal(rotation_rotate(f->st, f->k, &f->c, a, true, now, NULL), IDP_OK);
+            alg_state s = look(f->st, jws_alg_name(a));
+            assert_string_equal(s.kid[KEY_CURRENT], before.kid[KEY_NEXT]); /* next took over */
+            assert_int_equal(s.n[KEY_CURRENT], 1);
+            assert_int_equal(s.n[KEY_NEXT], 1);
+            assert_true(nkeys(f->st) <= ROTATION_MAX_KEYS);
+        }
+        if (i == 0)
+            snprintf(first_retired, sizeof first_retired, "%s",
+                     look(f->st, "ES256").kid[KEY_RETIRED]);
+    }
+    assert_int_equal(nkeys(f->st), ROTATION_MAX_KEYS);
+    assert_int_equal(retired_total(f->st), ROTATION_MAX_KEYS - 4);
+    /* the oldest retired keys went first: the first one retired is gone, the newest are kept */
+    store_key *rows = NULL;
+    size_t n = 0;
+    int64_t oldest = INT64_MAX;
+    assert_int_equal(store_key_list(f->st, &rows, &n, NULL), IDP_OK);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_not_equal(rows[i].kid, first_retired);
+        if (rows[i].state == KEY_RETIRED && rows[i].retired_at < oldest) oldest = rows[i].retired_at;
+    }
+    store_key_list_free(rows, n);
+    /* 60 retired keys, two per round (one per alg): those of the last 30 rounds */
+    assert_int_equal(oldest, T0 + 1 + (rounds - 1) - ((ROTATION_MAX_KEYS - 4) / 2 - 1));
+
+    /* the whole set loads and every published key is in the JWKS */
+    keyset *ks = NULL;
+    assert_int_equal(keyset_load(f->st, f->k, &ks, NULL), IDP_OK);
+    assert_int_equal(jwks_count(keyset_public(ks)), ROTATION_MAX_KEYS);
+    keyset_unref(ks);
+
+    /* a regular tick keeps it, and once the window is over only current + next remain */
+    assert_false(tick(f, T0 + rounds));
+    assert_int_equal(nkeys(f->st), ROTATION_MAX_KEYS);
+    assert_true(tick(f, T0 + rounds + MAXTTL + LEEWAY));
+    assert_int_equal(nkeys(f->st), 4);
+}
+
+/* A store already over the bound (written by an older version) is pruned by the next tick. */
+static void tick_prunes_a_store_over_the_bound(void **state)
+{
+    fx *f = *state;
+    f->c.algs = (char *)"ES256";
+    assert_true(tick(f, T0));
+    for (int i = 0; i < ROTATION_MAX_KEYS + 6; i++) {
+        signer_keygen g;
+        unsigned char *enc = NULL;
+        size_t enc_len = 0;
+        assert_int_equal(signer_generate(JWS_ES256, 0, &g, NULL), IDP_OK);
+        assert_int_equal(kek_seal(f->k, g.kid, g.der, g.der_len, &enc, &enc_len, NULL), IDP_OK);
+        store_key row = {.kid = g.kid, .alg = (char *)"ES256", .state = KEY_RETIRED,
+                         .created_at = T0 - 100, .activated_at = T0 - 100, .retired_at = T0 - i,
+                         .enc_private = enc, .enc_private_len = enc_len,
+                         .public_jwk = g.public_jwk};
+        assert_int_equal(store_key_insert(f->st, &row, NULL), IDP_OK);
+        free(enc);
+        signer_keygen_clear(&g);
+    }
+    assert_int_equal(nkeys(f->st), ROTATION_MAX_KEYS + 8);
+    /* the key set still loads within the bound, with the current key */
+    keyset *ks = NULL;
+    assert_int_equal(keyset_load(f->st, f->k, &ks, NULL), IDP_OK);
+    assert_int_equal(jwks_count(keyset_public(ks)), ROTATION_MAX_KEYS);
+    alg_state s = look(f->st, "ES256");
+    assert_string_equal(keyset_current_kid(ks, JWS_ES256), s.kid[KEY_CURRENT]);
+    assert_non_null(jwks_find(keyset_public(ks), s.kid[KEY_NEXT]));
+    keyset_unref(ks);
+    assert_true(tick(f, T0 + 1));
+    assert_int_equal(nkeys(f->st), ROTATION_MAX_KEYS);
+    s = look(f->st, "ES256");
+    assert_int_equal(s.n[KEY_CURRENT], 1);
+    assert_int_equal(s.n[KEY_NEXT], 1);
+    assert_false(tick(f, T0 + 1));
+}
+
+/* rotation_check: the regular key count must fit the bound; the message names the minimum. */
+static void check_refuses_a_too_short_period(void **state)
+{
+    fx *f = *state;
+    idp_error e = {0};
+    f->c.algs = (char *)"ES256 RS256 PS256 EdDSA";
+    f->c.jwks_max_age = 300;
+    assert_int_equal(rotation_check(&f->c, NULL), IDP_OK); /* 30 days */
+    f->c.rotation_period = 60;
+    assert_int_equal(rotation_check(&f->c, &e), IDP_ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "rotation_period: 60 s is too short"));
+    /* window 3600 + 30 + 300 + 10 = 3940 s; 16 keys per alg: 13 spare retirements -> 282 s */
+    assert_non_null(strstr(e.msg, "use at least 282 s"));
+    f->c.rotation_period = 282;
+    assert_int_equal(rotation_check(&f->c, NULL), IDP_OK);
+    f->c.rotation_period = 281;
+    assert_int_equal(rotation_check(&f->c, NULL), IDP_ERR_CONFIG);
+    /* fewer algorithms leave room for a shorter period */
+    f->c.algs = (char *)"ES256";
+    assert_int_equal(rotation_check(&f->c, NULL), IDP_OK);
+    f->c.rotation_period = 0;
+    assert_int_equal(rotation_check(&f->c, NULL), IDP_ERR_CONFIG);
+}
+
 static char *sign(keyset *ks, jws_alg alg)
 {
     idp_buf b;
@@ -437,6 +578,10 @@ int main(void)
         T(bad_config),
         T(failure_rolls_back),
         T(rs256_keys),
+        T(retire_window_includes_jwks_max_age),
+        T(forced_rotations_stay_bounded),
+        T(tick_prunes_a_store_over_the_bound),
+        T(check_refuses_a_too_short_period),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -178,7 +178,7 @@ static void cache_signin_fields(void **state)
     const client_entry *w = client_cache_find(cc, "web", 3), *s = client_cache_find(cc, "spa", 3),
                        *p = client_cache_find(cc, "pkj", 3);
     assert_string_equal(w->name, "Web");
-    assert_int_equal(w->auth_method, CLIENT_AUTH_SECRET);
+    assert_int_equal(w->auth_method, CLIENT_AUTH_SECRET_BASIC);
     assert_false(w->is_public);
     assert_string_equal(w->redirect_uris, "https://a/cb https://b/cb");
     assert_string_equal(w->backchannel_logout_uri, "https://a/bc");

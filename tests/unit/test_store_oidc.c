@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STORE_SQLITE_LATEST 5 /* the newest migration (0005_emails_trigram.sql) */
+#define STORE_SQLITE_LATEST 7 /* the newest migration (0007_client_introspect.sql) */
 
 typedef struct fx {
     char *dir;
@@ -1236,6 +1236,7 @@ static void migration_from_0002(void **state)
     assert_null(c.post_logout_redirect_uris);
     assert_null(c.jwks);
     assert_null(c.backchannel_logout_uri);
+    assert_null(c.introspect); /* 0007: an old client introspects only its own tokens */
     store_client_clear(&c);
     /* The new tables work against the old rows. */
     store_auth_code code = code_tmpl(1);
@@ -1246,6 +1247,14 @@ static void migration_from_0002(void **state)
     store_client u = {.client_id = "legacy", .redirect_uris = "https://x/cb"};
     assert_int_equal(store_client_update(st, &u, NULL), IDP_OK);
     assert_true(gen(st) > g);
+    /* 0007: the introspect column round-trips and refuses an unknown mode */
+    u.introspect = "any";
+    assert_int_equal(store_client_update(st, &u, NULL), IDP_OK);
+    assert_int_equal(store_client_get(st, "legacy", &c, NULL), IDP_OK);
+    assert_string_equal(c.introspect, "any");
+    store_client_clear(&c);
+    u.introspect = "everyone";
+    assert_int_equal(store_client_update(st, &u, NULL), IDP_ERR_INVALID);
     store_close(st);
 
     /* Opening again is a no-op. */

@@ -243,9 +243,14 @@ static void test_user_unique_case_insensitive(void **state)
     mk_user(st, "u2", "bob");
     store_user u = {.id = "u2", .user_name = "Alice", .doc = "{}"};
     assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_ERR_CONFLICT);
-    /* Documented: NOCASE folds ASCII only, so these two are different names. */
-    mk_user(st, "u3", "\xc3\x84nne"); /* Änne */
-    mk_user(st, "u4", "\xc3\xa4nne"); /* änne */
+    /* Look-alikes (scim/username.h, NFKC + case folding) conflict too, beyond ASCII: */
+    mk_user(st, "u3", "\xc3\x84nne");                                                   /* Änne */
+    assert_int_equal(mk_user_full(st, "u4", "\xc3\xa4nne", NULL, true, "{}", 0), IDP_ERR_CONFLICT); /* änne */
+    assert_int_equal(mk_user_full(st, "u4", "A\xcc\x88nne", NULL, true, "{}", 0), IDP_ERR_CONFLICT); /* A + U+0308 */
+    assert_int_equal(mk_user_full(st, "u4", "\xef\xbd\x81lice", NULL, true, "{}", 0), IDP_ERR_CONFLICT); /* ａlice */
+    /* a replace that keeps its own name is no conflict with itself */
+    store_user me = {.id = "u3", .user_name = "\xc3\xa4nne", .doc = "{}", .active = true};
+    assert_int_equal(st->ops->user_replace(st, &me, 0, &e), IDP_OK);
 }
 
 /* token_epoch only goes up, even when a replace carries an older value. */
