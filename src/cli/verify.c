@@ -5,11 +5,11 @@
 
 #include "core/buf.h"
 #include "core/mem.h"
+#include "fetch/fetch.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
 #include "jose/jwt.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,46 +38,22 @@ typedef struct verify_args {
 
 /* ---- loading the JWKS ----------------------------------------------------------------- */
 
-static size_t curl_write(char *p, size_t size, size_t nmemb, void *ud)
-{
-    idp_buf *b = ud;
-    size_t n = size * nmemb;
-    return buf_append(b, p, n) == 0 ? n : 0; /* 0 aborts the transfer past the cap */
-}
-
+/* The JWKS at url into out (capped at out->max): TLS verified, at most 3 redirects. */
 static idp_err fetch_url(const char *url, idp_buf *out, idp_error *e)
 {
-    idp_err rc = IDP_OK;
-    long status = 0;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    CURL *h = curl_easy_init();
-    if (!h) return IDP_FAIL(e, IDP_ERR_NOMEM, "curl_easy_init failed");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 15L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)JWKS_MAX);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "idpd-verify");
-    CURLcode cc = curl_easy_perform(h);
-    if (cc == CURLE_WRITE_ERROR || cc == CURLE_FILESIZE_EXCEEDED) {
-        rc = IDP_FAIL(e, IDP_ERR_TOO_LARGE, "JWKS larger than %u bytes", JWKS_MAX);
-    } else if (cc != CURLE_OK) {
-        rc = IDP_FAIL(e, IDP_ERR_IO, "cannot fetch the JWKS: %s",
-                      errbuf[0] ? errbuf : curl_easy_strerror(cc));
-    } else if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200) {
-        rc = IDP_FAIL(e, IDP_ERR_IO, "cannot fetch the JWKS: HTTP status %ld", status);
-    }
-    curl_easy_cleanup(h);
-    return rc;
+    static const fetch_opts o = {.timeout_ms = 15000,
+                                 .connect_timeout_ms = 5000,
+                                 .max_redirects = 3,
+                                 .allow_http = true,
+                                 .user_agent = "idpd-verify"};
+    fetch_resp r;
+    idp_error fe = {0};
+    idp_err rc = fetch_get(url, &o, out, &r, &fe);
+    if (rc == IDP_ERR_TOO_LARGE) return IDP_FAIL(e, rc, "JWKS larger than %u bytes", JWKS_MAX);
+    if (rc) return IDP_FAIL(e, rc, "cannot fetch the JWKS: %s", fe.msg);
+    if (r.status != 200)
+        return IDP_FAIL(e, IDP_ERR_IO, "cannot fetch the JWKS: HTTP status %ld", r.status);
+    return IDP_OK;
 }
 
 /* RFC 7517 §5: an unusable member is ignored, and said so on stderr (never used). */
@@ -279,9 +255,9 @@ int cli_verify_main(int argc, char **argv)
         rc = cli_usage(&c, "--issuer is required");
         goto out;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    (void)fetch_init(NULL); /* a failure shows at the first fetch; a JWKS file needs none */
     rc = verify(&c, &a);
-    curl_global_cleanup();
+    fetch_cleanup();
 out:
     cli_close(&c);
     return rc;

@@ -11,12 +11,12 @@
 #include "core/mem.h"
 #include "core/netaddr.h"
 #include "core/timeutil.h"
+#include "core/ytree.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #define CFG_MAX_FILE (1024u * 1024u) /* a config file larger than this is refused */
 #define CFG_MAX_VALUE 4096           /* longest accepted value (paths, URLs) */
@@ -510,33 +510,29 @@ out:
 
 /* ---- YAML ----------------------------------------------------------------------------- */
 
+/* The file is read with ytree in YTREE_VERBATIM mode and walked in document order, so the first
+ * problem in the file is the one reported, whether the YAML reader or an option found it. */
+
+#define CFG_MAX_DEPTH 8     /* values are at depth 2; anything deeper is "must be a scalar" */
+#define CFG_MAX_NODES 10000 /* a valid file has at most 2 * NOPTS + 1 */
+_Static_assert(CFG_MAX_NODES > 4 * NOPTS + 8,
+               "the walk meets an unknown or duplicate option before the node cap");
+
 typedef struct yload {
-    yaml_parser_t p;
     const char *file; /* for messages */
     cfg *tmp;
     int seen[NOPTS]; /* line where each option was set; 0 = not yet */
     idp_error *err;
+    int hard_line; /* the reader's hard error, reported when the walk finds nothing before it */
+    char hard[256];
 } yload;
 
-static int ev_line(const yaml_event_t *ev)
+/* ytree_diag_fn: in YTREE_VERBATIM mode only hard errors arrive, and at most one. */
+static void y_diag(void *ctx, int line, const char *msg)
 {
-    return (int)ev->start_mark.line + 1;
-}
-
-/* Next event into *ev; a parse error becomes "FILE:LINE: malformed YAML: problem". */
-static idp_err y_next(yload *y, yaml_event_t *ev)
-{
-    if (yaml_parser_parse(&y->p, ev)) return IDP_OK;
-    return IDP_FAIL(y->err, IDP_ERR_CONFIG, "%s:%d: malformed YAML: %s", y->file,
-                    (int)y->p.problem_mark.line + 1, y->p.problem ? y->p.problem : "?");
-}
-
-/* A plain (unquoted) "", "~" or "null" is YAML's null. */
-static bool scalar_is_null(const yaml_event_t *ev)
-{
-    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return false;
-    const char *s = (const char *)ev->data.scalar.value;
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+    yload *y = ctx;
+    y->hard_line = line;
+    snprintf(y->hard, sizeof y->hard, "%s", msg);
 }
 
 /* Option names are [a-z0-9_]; anything else is not echoed into the message. */
@@ -547,13 +543,16 @@ static const char *printable_key(const char *k)
     return k;
 }
 
-/* Handles one "key: value" pair whose key event is kev. */
-static idp_err y_pair(yload *y, const yaml_event_t *kev)
+/* One "key: value" pair (val NULL: the reader stopped before it; only the key is checked). */
+static idp_err y_pair(yload *y, const ypair *pr)
 {
-    yaml_event_t vev;
+    const char *key = pr->key;
+    int line = pr->line;
     idp_err rc = IDP_OK;
-    const char *key = (const char *)kev->data.scalar.value;
-    int line = ev_line(kev);
+    if (!key) {
+        return IDP_FAIL(y->err, IDP_ERR_CONFIG, "%s:%d: option names must be plain scalars",
+                        y->file, line);
+    }
     const opt *o = opt_find(key);
     if (!o)
         return IDP_FAIL(y->err, IDP_ERR_CONFIG, "%s:%d: %s: unknown option", y->file, line,
@@ -564,94 +563,44 @@ static idp_err y_pair(yload *y, const yaml_event_t *kev)
                         "%s:%d: %s: duplicate option (first set on line %d)", y->file, line,
                         o->name, y->seen[idx]);
     y->seen[idx] = line;
-    if ((rc = y_next(y, &vev)) != IDP_OK) return rc;
-    line = ev_line(&vev);
-    if (vev.type == YAML_ALIAS_EVENT) {
+    const ynode *v = pr->val;
+    if (!v) return IDP_OK;
+    line = v->line;
+    if (v->flags & YTREE_ALIAS) {
         rc = IDP_FAIL(y->err, IDP_ERR_CONFIG, "%s:%d: %s: aliases are not allowed", y->file, line,
                       o->name);
-    } else if (vev.type != YAML_SCALAR_EVENT) {
+    } else if (v->t != Y_STR && v->t != Y_NULL) {
         rc = IDP_FAIL(y->err, IDP_ERR_CONFIG, "%s:%d: %s: value must be a scalar", y->file, line,
                       o->name);
-    } else if (scalar_is_null(&vev)) {
-        rc = IDP_FAIL(y->err, IDP_ERR_CONFIG, "%s:%d: %s: empty value", y->file, line, o->name);
-    } else if (strlen((const char *)vev.data.scalar.value) != vev.data.scalar.length) {
+    } else if (v->flags & YTREE_NUL) {
         rc = IDP_FAIL(y->err, IDP_ERR_CONFIG, "%s:%d: %s: NUL in value", y->file, line, o->name);
+    } else if (v->t == Y_NULL) {
+        rc = IDP_FAIL(y->err, IDP_ERR_CONFIG, "%s:%d: %s: empty value", y->file, line, o->name);
     } else {
-        optval v;
+        optval ov;
         char why[160];
-        if (opt_parse(o, (const char *)vev.data.scalar.value, &v, why, sizeof why))
-            opt_store(y->tmp, o, &v);
+        if (opt_parse(o, v->s, &ov, why, sizeof why))
+            opt_store(y->tmp, o, &ov);
         else
             rc = IDP_FAIL(y->err, IDP_ERR_CONFIG, "%s:%d: %s: %s", y->file, line, o->name, why);
     }
-    yaml_event_delete(&vev);
     return rc;
 }
 
-/* The body of the top-level mapping, after its MAPPING_START, through its MAPPING_END. */
-static idp_err y_mapping(yload *y)
+/* The document: a mapping of option: value, or nothing at all (an empty file or "---" alone).
+ * root is what the reader read (NULL when it stopped before the first node). */
+static idp_err y_walk(yload *y, const ynode *root)
 {
-    for (;;) {
-        yaml_event_t kev;
-        idp_err rc = y_next(y, &kev);
-        if (rc) return rc;
-        if (kev.type == YAML_MAPPING_END_EVENT) {
-            yaml_event_delete(&kev);
-            return IDP_OK;
-        }
-        if (kev.type != YAML_SCALAR_EVENT ||
-            strlen((const char *)kev.data.scalar.value) != kev.data.scalar.length) {
-            rc = IDP_FAIL(y->err, IDP_ERR_CONFIG, "%s:%d: option names must be plain scalars",
-                          y->file, ev_line(&kev));
-        } else {
-            rc = y_pair(y, &kev);
-        }
-        yaml_event_delete(&kev);
+    if (!root) return IDP_OK;
+    if (root->t == Y_NULL && !root->flags) return IDP_OK;
+    if (root->t != Y_MAP)
+        return IDP_FAIL(y->err, IDP_ERR_CONFIG,
+                        "%s:%d: the file must be a mapping of option: value", y->file, root->line);
+    for (size_t i = 0; i < root->n; i++) {
+        idp_err rc = y_pair(y, &root->pairs[i]);
         if (rc) return rc;
     }
-}
-
-/* One document: a mapping, or nothing at all (an empty file or "---" alone). */
-static idp_err y_document(yload *y)
-{
-    yaml_event_t ev;
-    idp_err rc = y_next(y, &ev);
-    if (rc) return rc;
-    if (ev.type == YAML_MAPPING_START_EVENT)
-        rc = y_mapping(y);
-    else if (!(ev.type == YAML_SCALAR_EVENT && scalar_is_null(&ev)))
-        rc = IDP_FAIL(y->err, IDP_ERR_CONFIG, "%s:%d: the file must be a mapping of option: value",
-                      y->file, ev_line(&ev));
-    yaml_event_delete(&ev);
-    if (rc) return rc;
-    if ((rc = y_next(y, &ev)) != IDP_OK) return rc;
-    if (ev.type != YAML_DOCUMENT_END_EVENT)
-        rc = IDP_FAIL(y->err, IDP_ERR_INTERNAL, "yaml: event order");
-    yaml_event_delete(&ev);
-    return rc;
-}
-
-/* stream-start (document)? stream-end; a second document is refused. */
-static idp_err y_stream(yload *y)
-{
-    yaml_event_t ev;
-    idp_err rc = IDP_OK;
-    bool had_doc = false;
-    for (;;) {
-        if ((rc = y_next(y, &ev)) != IDP_OK) return rc;
-        yaml_event_type_t t = ev.type;
-        int line = ev_line(&ev);
-        yaml_event_delete(&ev);
-        if (t == YAML_STREAM_START_EVENT) continue;
-        if (t == YAML_STREAM_END_EVENT) return IDP_OK;
-        if (t != YAML_DOCUMENT_START_EVENT)
-            return IDP_FAIL(y->err, IDP_ERR_INTERNAL, "yaml: event order");
-        if (had_doc)
-            return IDP_FAIL(y->err, IDP_ERR_CONFIG, "%s:%d: only one YAML document is allowed",
-                            y->file, line);
-        had_doc = true;
-        if ((rc = y_document(y)) != IDP_OK) return rc;
-    }
+    return IDP_OK;
 }
 
 idp_err cfg_load_string(cfg *c, const char *name, const char *data, size_t len, idp_error *err)
@@ -659,21 +608,32 @@ idp_err cfg_load_string(cfg *c, const char *name, const char *data, size_t len, 
     if (len > CFG_MAX_FILE)
         return IDP_FAIL(err, IDP_ERR_CONFIG, "%s: larger than %u bytes", name, CFG_MAX_FILE);
     yload *y = xcalloc(1, sizeof *y);
-    idp_err rc = IDP_OK;
-    if (!yaml_parser_initialize(&y->p)) {
-        free(y);
-        return IDP_FAIL(err, IDP_ERR_NOMEM, "yaml_parser_initialize failed");
-    }
-    yaml_parser_set_input_string(&y->p, (const unsigned char *)data, len);
+    yarena *a = NULL;
+    const ynode *root = NULL;
     y->file = name;
     y->err = err;
+    const ytree_opts yo = {.max_depth = CFG_MAX_DEPTH,
+                           .max_nodes = CFG_MAX_NODES,
+                           .flags = YTREE_VERBATIM,
+                           .diag = y_diag,
+                           .ctx = y};
+    idp_err hard = ytree_parse(data, len, &yo, &a, &root);
+    idp_err rc = IDP_OK;
+    if (hard == IDP_ERR_NOMEM) {
+        rc = IDP_FAIL(err, IDP_ERR_NOMEM, "yaml_parser_initialize failed");
+        goto out;
+    }
     y->tmp = cfg_copy(c);
-    if ((rc = y_stream(y)) != IDP_OK) goto out;
+    if ((rc = y_walk(y, root)) != IDP_OK) goto out;
+    if (hard) {
+        rc = IDP_FAIL(err, hard, "%s:%d: %s", name, y->hard_line, y->hard);
+        goto out;
+    }
     cfg_commit(c, y->tmp);
     y->tmp = NULL;
 out:
     cfg_free(y->tmp);
-    yaml_parser_delete(&y->p);
+    ytree_free(a);
     free(y);
     return rc;
 }

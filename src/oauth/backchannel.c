@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "fetch/fetch.h"
 #include "http/app.h"
 #include "jose/jws.h"
 #include "keys/keyset.h"
@@ -12,7 +13,6 @@
 #include "oauth/token_claims.h"
 #include "oauth/user_tokens.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,38 +54,20 @@ static void job_free(bc_job *j, size_t i)
     free(j);
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *u)
-{
-    (void)p;
-    (void)u;
-    return size * n;
-}
-
 static void *bc_main(void *arg)
 {
+    /* §2.5: no redirects. http:// too: client_reg decides which URIs may be registered. */
+    static const fetch_opts o = {.timeout_ms = BACKCHANNEL_TIMEOUT_S * 1000L, .allow_http = true};
     bc_job *j = arg;
     for (size_t i = 0; i < j->n; i++) {
-        CURL *c = curl_easy_init();
-        if (!c) continue;
-        struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
-        curl_easy_setopt(c, CURLOPT_URL, j->uris[i]);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->bodies[i]);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)BACKCHANNEL_TIMEOUT_S);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* §2.5: no redirects */
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-        CURLcode r = curl_easy_perform(c);
-        long status = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        if (r != CURLE_OK || status < 200 || status > 299)
+        fetch_resp r;
+        idp_error e = {0};
+        idp_err rc = fetch_post_form(j->uris[i], j->bodies[i], &o, NULL, &r, &e);
+        if (rc || r.status < 200 || r.status > 299)
             log_msg(LOG_WARN, "back-channel logout to client %s failed: %s (HTTP %ld)",
-                    j->clients[i], r != CURLE_OK ? curl_easy_strerror(r) : "status", status);
+                    j->clients[i], rc ? e.msg : "status", r.status);
         else
             log_msg(LOG_INFO, "back-channel logout sent to client %s", j->clients[i]);
-        curl_slist_free_all(h);
-        curl_easy_cleanup(c);
     }
     job_free(j, 0);
     return NULL;

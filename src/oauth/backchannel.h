@@ -1,7 +1,7 @@
 /* backchannel — OIDC Back-Channel Logout 1.0: when a session ends, every client that received
  * tokens in it and registered a backchannel_logout_uri gets a POST of a signed logout token
  * (§2.4: typ logout+jwt; iss, aud, iat, exp, jti, sub, sid, events; never a nonce). Sent from a
- * background thread with libcurl (5 s timeout each, no redirects): a slow client never holds a
+ * background thread through fetch (5 s timeout each, no redirects): a slow client never holds a
  * request thread (DESIGN §2). Failures are logged without the token. */
 #ifndef IDPD_OAUTH_BACKCHANNEL_H
 #define IDPD_OAUTH_BACKCHANNEL_H

@@ -1,54 +1,19 @@
-/* Private to src/policy: the YAML tree the loader works on (ytree.c), the compiled policy
+/* Private to src/policy: the YAML tree the loader works on (core/ytree.h), the compiled policy
  * (policy_compile.c), diagnostics helpers and bitsets shared by evaluate, explain and diff. */
 #ifndef IDPD_POLICY_INTERNAL_H
 #define IDPD_POLICY_INTERNAL_H
 
+#include "core/ytree.h"
 #include "policy/policy.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- ytree: a YAML document as a tree with line numbers ------------------------------- */
-
-typedef enum ytype { Y_NULL, Y_STR, Y_MAP, Y_SEQ } ytype;
-
-typedef struct ynode ynode;
-typedef struct ypair {
-    const char *key;
-    int line; /* of the key */
-    const ynode *val;
-} ypair;
-
-struct ynode {
-    ytype t;
-    int line;            /* 1-based line where the node starts */
-    const char *s;       /* Y_STR: NUL-terminated, no embedded NUL */
-    size_t n;            /* Y_STR: length; Y_MAP: pairs; Y_SEQ: items */
-    const ynode **items; /* Y_SEQ */
-    const ypair *pairs;  /* Y_MAP, in document order, duplicate keys removed */
-};
-
-typedef struct yarena yarena; /* owns every node of one tree (and of merged trees built on it) */
-
-/* Parses text into *root (a Y_NULL node for an empty document), owned by *arena (ytree_free).
- * Soft errors (duplicate keys, aliases, non-scalar keys) are added to d and parsing goes on; a
- * hard error (malformed YAML, too deep, too many nodes, several documents) is added to d and
- * returns IDP_ERR_CONFIG. */
-idp_err ytree_parse(const char *text, size_t len, yarena **arena, const ynode **root,
-                    policy_diags *d);
-void ytree_free(yarena *a);
-void *ytree_alloc(yarena *a, size_t n); /* zeroed, aligned, freed with the arena */
-/* The value of key in mapping m (NULL when absent or m is not a mapping). */
-const ypair *ytree_get(const ynode *m, const char *key);
-
 /* ---- diagnostics ---------------------------------------------------------------------- */
 
 void diag_add(policy_diags *d, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Copies s into out[96] for a message: at most 64 bytes cut at a UTF-8 boundary, control
- * characters as '?', "..." when cut. Returns out. */
-const char *diag_name(char out[96], const char *s);
 
 /* ---- bitsets -------------------------------------------------------------------------- */
 

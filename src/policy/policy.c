@@ -49,22 +49,10 @@ void diag_add(policy_diags *d, int line, const char *fmt, ...)
     utf8_trim(g->msg);
 }
 
-const char *diag_name(char out[96], const char *s)
+/* ytree_diag_fn: the reader's problems are the policy's diagnostics. */
+static void ytree_diag(void *ctx, int line, const char *msg)
 {
-    size_t n = strlen(s), k = n > 64 ? 64 : n;
-    if (k < n) /* do not cut a UTF-8 sequence */
-        while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
-            k--;
-    for (size_t i = 0; i < k; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        out[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
-    }
-    if (k < n) {
-        memcpy(out + k, "...", 4);
-    } else {
-        out[k] = '\0';
-    }
-    return out;
+    diag_add(ctx, line, "%s", msg);
 }
 
 void policy_diags_free(policy_diags *d)
@@ -122,7 +110,7 @@ static bool diags_has(const policy_diags *d, int line, const char *msg)
 static void diags_merge_env(policy_diags *d, const policy_diags *t, const char *env)
 {
     char nb[96];
-    diag_name(nb, env);
+    ytree_printable(nb, env);
     for (size_t i = 0; i < t->n && i < POLICY_MAX_DIAGS; i++) {
         if (diags_has(d, t->items[i].line, t->items[i].msg)) continue;
         char msg[512];
@@ -176,7 +164,7 @@ static void check_overlay(policy_diags *d, const char *env, const ynode *ov)
                     diag_add(d, bk->line,
                              "environment %s: bindings: unknown key %s (expected: groups users "
                              "clients)",
-                             env, diag_name(nb, bk->key));
+                             env, ytree_printable(nb, bk->key));
                 else
                     overlay_map(d, bk->val, env, bk->key);
             }
@@ -184,7 +172,7 @@ static void check_overlay(policy_diags *d, const char *env, const ynode *ov)
             diag_add(d, pr->line,
                      "environment %s: unknown key %s (an overlay may change: bindings roles "
                      "scopes resources)",
-                     env, diag_name(nb, pr->key));
+                     env, ytree_printable(nb, pr->key));
         }
     }
 }
@@ -207,8 +195,8 @@ static const ynode *check_environments(const ynode *root, policy_diags *d)
         char nb[96];
         const char *why = env_name_invalid(m->pairs[i].key);
         if (why)
-            diag_add(d, m->pairs[i].line, "environment %s: name %s", diag_name(nb, m->pairs[i].key),
-                     why);
+            diag_add(d, m->pairs[i].line, "environment %s: name %s",
+                     ytree_printable(nb, m->pairs[i].key), why);
         else
             check_overlay(d, m->pairs[i].key, m->pairs[i].val);
     }
@@ -261,7 +249,7 @@ static const ynode *merge_map(yarena *a, const ynode *bm, const ynode *ov, bool 
             diag_add(d, op->line,
                      "environment %s: %s %s: same name as on line %d (compared "
                      "case-insensitively)",
-                     env, what, diag_name(nb, op->key), by[hit->i]);
+                     env, what, ytree_printable(nb, op->key), by[hit->i]);
             continue;
         }
         if (hit) by[hit->i] = op->line;
@@ -270,7 +258,7 @@ static const ynode *merge_map(yarena *a, const ynode *bm, const ynode *ov, bool 
                 gone[hit->i] = true;
             else
                 diag_add(d, op->line, "environment %s: %s %s: nothing to remove", env, what,
-                         diag_name(nb, op->key));
+                         ytree_printable(nb, op->key));
         } else if (hit) {
             pairs[hit->i] = *op;
             gone[hit->i] = false;
@@ -377,7 +365,7 @@ static policy *compile_environments(yarena *a, const ynode *root, const ynode *e
         const ypair *e = &envs->pairs[i];
         if (env_name_invalid(e->key)) continue;
         char nb[96];
-        diag_name(nb, e->key);
+        ytree_printable(nb, e->key);
         const ynode *merged = merge_root(a, root, e->val, nb, d);
         policy_diags t = {0};
         policy *pe = policy_compile(merged, &t);
@@ -400,8 +388,8 @@ static void unknown_env(policy_diags *d, const ynode *envs, const char *env)
     buf_init(&names, 200);
     for (size_t i = 0; envs && i < envs->n; i++)
         if (buf_printf(&names, "%s%s", i ? ", " : "", envs->pairs[i].key) != 0) break;
-    diag_add(d, envs ? envs->line : 0, "unknown environment %s (defined: %s)", diag_name(nb, env),
-             names.len ? buf_cstr(&names) : "none");
+    diag_add(d, envs ? envs->line : 0, "unknown environment %s (defined: %s)",
+             ytree_printable(nb, env), names.len ? buf_cstr(&names) : "none");
     buf_free(&names);
 }
 
@@ -422,7 +410,9 @@ idp_err policy_load(const char *text, size_t len, const char *env, policy **out,
         rc = IDP_ERR_TOO_LARGE;
         goto out;
     }
-    if ((rc = ytree_parse(text, len, &a, &root, d)) != IDP_OK) goto out;
+    const ytree_opts yo = {
+        .max_depth = POLICY_MAX_DEPTH, .max_nodes = POLICY_MAX_NODES, .diag = ytree_diag, .ctx = d};
+    if ((rc = ytree_parse(text, len, &yo, &a, &root)) != IDP_OK) goto out;
     base = policy_compile(root, d);
     const ynode *envs = root->t == Y_MAP ? check_environments(root, d) : NULL;
     bool found = env == NULL;

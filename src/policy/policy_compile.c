@@ -288,7 +288,7 @@ static void check_keys(cc *c, const ynode *m, const char *what, const char *allo
         if (!ok) {
             char nb[96];
             diag_add(c->d, m->pairs[i].line, "%s: unknown key %s (expected: %s)", what,
-                     diag_name(nb, k), allowed);
+                     ytree_printable(nb, k), allowed);
         }
     }
 }
@@ -351,11 +351,12 @@ static uint32_t *ref_list(cc *c, const ynode *seq, const char *what, const char 
         }
         long idx = find(c->p, it->s);
         if (idx < 0) {
-            diag_add(c->d, it->line, "%s: unknown %s %s", what, kind, diag_name(nb, it->s));
+            diag_add(c->d, it->line, "%s: unknown %s %s", what, kind, ytree_printable(nb, it->s));
             continue;
         }
         if (bit_get(seen, (size_t)idx)) {
-            diag_add(c->d, it->line, "%s: %s %s listed twice", what, kind, diag_name(nb, it->s));
+            diag_add(c->d, it->line, "%s: %s %s listed twice", what, kind,
+                     ytree_printable(nb, it->s));
             continue;
         }
         bit_set(seen, (size_t)idx);
@@ -441,14 +442,15 @@ static void compile_permissions(cc *c, const ynode *m)
         pe->name = xstrdup(v[i]->key);
         pe->line = v[i]->line;
         if ((why = ident_invalid(pe->name)) != NULL)
-            diag_add(c->d, pe->line, "permission %s: name %s", diag_name(nb, pe->name), why);
+            diag_add(c->d, pe->line, "permission %s: name %s", ytree_printable(nb, pe->name), why);
         const ynode *d = v[i]->val;
         if (d->t == Y_NULL) continue;
         if (d->t != Y_STR) {
             diag_add(c->d, d->line, "permission %s: the value is its description, a string",
-                     diag_name(nb, pe->name));
+                     ytree_printable(nb, pe->name));
         } else if ((why = text_invalid(d->s, 1024, true)) != NULL) {
-            diag_add(c->d, d->line, "permission %s: description %s", diag_name(nb, pe->name), why);
+            diag_add(c->d, d->line, "permission %s: description %s", ytree_printable(nb, pe->name),
+                     why);
         } else if (*d->s) {
             pe->desc = xstrdup(d->s);
         }
@@ -498,7 +500,7 @@ static void compile_roles(cc *c, const ynode *m)
         const ynode *val = v[i]->val;
         const char *why = NULL;
         char nb[96], what[160];
-        diag_name(nb, r->name);
+        ytree_printable(nb, r->name);
         snprintf(what, sizeof what, "role %s", nb);
         r->rclos = bits_new(p->rwords);
         r->pclos = bits_new(p->pwords);
@@ -602,7 +604,7 @@ static void compile_bind_kind(cc *c, int kind, const ynode *m)
         const char *why = kind == PB_CLIENT ? client_invalid(pr->key)
                                             : text_invalid(pr->key, NAME_MAX_LEN, false);
         snprintf(what, sizeof what, "binding %s %s", policy_bind_kind[kind],
-                 diag_name(nb, pr->key));
+                 ytree_printable(nb, pr->key));
         if (why) {
             diag_add(c->d, pr->line, "%s: name %s", what, why);
             continue;
@@ -622,9 +624,9 @@ static void compile_bind_kind(cc *c, int kind, const ynode *m)
             diag_add(c->d, b[i].line,
                      "binding %s %s: same %s as %s on line %d (compared case-insensitively, "
                      "RFC 7643)",
-                     policy_bind_kind[kind], diag_name(n1, b[i].name),
-                     kind == PB_USER ? "userName" : "displayName", diag_name(n2, b[k - 1].name),
-                     b[k - 1].line);
+                     policy_bind_kind[kind], ytree_printable(n1, b[i].name),
+                     kind == PB_USER ? "userName" : "displayName",
+                     ytree_printable(n2, b[k - 1].name), b[k - 1].line);
             free(b[i].name);
             free(b[i].key);
             free(b[i].roles);
@@ -672,7 +674,7 @@ static void scope_claims(cc *c, pol_scope *s, const ynode *l, const char *what)
                      "%s: claim %s is a registered JWT/OIDC claim the token builder sets; a scope "
                      "may release only the custom claims roles and permissions and OIDC standard "
                      "claims",
-                     what, diag_name(nb, cl));
+                     what, ytree_printable(nb, cl));
             continue;
         } else {
             size_t k = 0;
@@ -685,13 +687,14 @@ static void scope_claims(cc *c, pol_scope *s, const ynode *l, const char *what)
                                       "namespace (it is added in the token)"
                                     : "%s: unknown claim %s (custom claims: roles, permissions; "
                                       "or an OIDC Core §5.1 standard claim)",
-                         what, diag_name(nb, cl));
+                         what, ytree_printable(nb, cl));
                 continue;
             }
             dup = (s->std >> k) & 1u;
             s->std |= 1u << k;
         }
-        if (dup) diag_add(c->d, it->line, "%s: claim %s listed twice", what, diag_name(nb, cl));
+        if (dup)
+            diag_add(c->d, it->line, "%s: claim %s listed twice", what, ytree_printable(nb, cl));
     }
 }
 
@@ -729,7 +732,7 @@ static void compile_scopes(cc *c, const ynode *m)
         s->name = xstrdup(v[i]->key);
         s->line = v[i]->line;
         s->rbits = bits_new(p->pwords);
-        snprintf(what, sizeof what, "scope %s", diag_name(nb, s->name));
+        snprintf(what, sizeof what, "scope %s", ytree_printable(nb, s->name));
         if ((why = scope_invalid(s->name)) != NULL)
             diag_add(c->d, s->line, "%s: name %s", what, why);
         if (val->t != Y_MAP) {
@@ -776,7 +779,7 @@ static void compile_resources(cc *c, const ynode *m)
         r->name = xstrdup(v[i]->key);
         r->line = v[i]->line;
         r->sbits = bits_new(p->swords);
-        snprintf(what, sizeof what, "resource %s", diag_name(nb, r->name));
+        snprintf(what, sizeof what, "resource %s", ytree_printable(nb, r->name));
         if ((why = resource_invalid(r->name)) != NULL)
             diag_add(c->d, r->line, "%s: name %s", what, why);
         if (val->t != Y_MAP) {
@@ -813,7 +816,7 @@ static void check_scopes_accepted(cc *c)
             char nb[96];
             diag_add(c->d, p->scopes[i].line,
                      "scope %s requires permissions but no resource accepts it",
-                     diag_name(nb, p->scopes[i].name));
+                     ytree_printable(nb, p->scopes[i].name));
         }
     }
 }

@@ -1,15 +1,13 @@
-/* ytree — the policy document as a tree of mappings, sequences and scalars, each with the line
- * libyaml marked it at, built from libyaml events (the same parser src/core/cfg.c uses).
- *
- * Hostile input: the caller caps the size (POLICY_MAX_BYTES); here nesting is capped at
- * POLICY_MAX_DEPTH (recursion is bounded by it) and the node count at POLICY_MAX_NODES. Aliases
- * are refused (no billion laughs, and a policy should say things once); anchors and tags are
- * ignored. Duplicate mapping keys are errors (YAML 1.2 §3.2.1.1 requires unique keys; libyaml
- * does not check): the first occurrence is kept. All memory comes from one arena. */
-#include "policy/internal.h"
+/* ytree — the one YAML reader (core/ytree.h): a tree of mappings, sequences and scalars built
+ * from libyaml events, with the line of each node. Contract, limits and the two ways to read
+ * (checked, YTREE_VERBATIM) are in the header. */
+#include "core/ytree.h"
 
 #include "core/mem.h"
 
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -75,8 +73,26 @@ const ypair *ytree_get(const ynode *m, const char *key)
 {
     if (!m || m->t != Y_MAP) return NULL;
     for (size_t i = 0; i < m->n; i++)
-        if (!strcmp(m->pairs[i].key, key)) return &m->pairs[i];
+        if (m->pairs[i].key && !strcmp(m->pairs[i].key, key)) return &m->pairs[i];
     return NULL;
+}
+
+const char *ytree_printable(char out[96], const char *s)
+{
+    size_t n = strlen(s), k = n > 64 ? 64 : n;
+    if (k < n) /* do not cut a UTF-8 sequence */
+        while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+            k--;
+    for (size_t i = 0; i < k; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        out[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    }
+    if (k < n) {
+        memcpy(out + k, "...", 4);
+    } else {
+        out[k] = '\0';
+    }
+    return out;
 }
 
 /* ---- parser --------------------------------------------------------------------------- */
@@ -84,9 +100,22 @@ const ypair *ytree_get(const ynode *m, const char *key)
 typedef struct yp {
     yaml_parser_t p;
     yarena *a;
-    policy_diags *d;
+    const ytree_opts *o;
+    bool verbatim;
     size_t nodes;
 } yp;
+
+static void diag(yp *y, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void diag(yp *y, int line, const char *fmt, ...)
+{
+    if (!y->o->diag) return;
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    y->o->diag(y->o->ctx, line, msg);
+}
 
 static int ev_line(const yaml_event_t *ev)
 {
@@ -96,8 +125,8 @@ static int ev_line(const yaml_event_t *ev)
 static idp_err next(yp *y, yaml_event_t *ev)
 {
     if (yaml_parser_parse(&y->p, ev)) return IDP_OK;
-    diag_add(y->d, (int)y->p.problem_mark.line + 1, "malformed YAML: %s",
-             y->p.problem ? y->p.problem : "?");
+    diag(y, (int)y->p.problem_mark.line + 1, "malformed YAML: %s",
+         y->p.problem ? y->p.problem : "?");
     return IDP_ERR_CONFIG;
 }
 
@@ -157,8 +186,9 @@ static idp_err parse_seq(yp *y, ynode *n, int depth)
         const ynode *item = NULL;
         rc = parse_node(y, &ev, depth + 1, &item);
         yaml_event_delete(&ev);
-        if (rc) break;
+        if (rc && !(y->verbatim && item)) break;
         *(const ynode **)vec_push(&v) = item;
+        if (rc) break;
     }
     n->n = v.n;
     n->items = vec_to_arena(y, &v);
@@ -196,8 +226,8 @@ static void drop_duplicates(yp *y, ypair *pairs, size_t *np)
             continue;
         }
         char nb[96];
-        diag_add(y->d, pairs[k[i].i].line, "duplicate key %s (first on line %d)",
-                 diag_name(nb, k[i].key), pairs[k[first].i].line);
+        diag(y, pairs[k[i].i].line, "duplicate key %s (first on line %d)",
+             ytree_printable(nb, k[i].key), pairs[k[first].i].line);
         dup[k[i].i] = true;
     }
     size_t m = 0;
@@ -206,6 +236,13 @@ static void drop_duplicates(yp *y, ypair *pairs, size_t *np)
     *np = m;
     free(k);
     free(dup);
+}
+
+/* ypair.key for key node k (NULL when the pair has no usable key; see ytree.h). */
+static const char *key_text(const yp *y, const ynode *k)
+{
+    if (k->t == Y_STR) return k->s;
+    return y->verbatim && k->t == Y_NULL && !k->flags ? k->s : NULL;
 }
 
 static idp_err parse_map(yp *y, ynode *n, int depth)
@@ -223,56 +260,63 @@ static idp_err parse_map(yp *y, ynode *n, int depth)
         int kline = ev_line(&kev);
         rc = parse_node(y, &kev, depth + 1, &key);
         yaml_event_delete(&kev);
-        if (rc) break;
-        if ((rc = next(y, &vev)) != IDP_OK) break;
-        rc = parse_node(y, &vev, depth + 1, &val);
-        yaml_event_delete(&vev);
-        if (rc) break;
-        if (key->t != Y_STR) {
-            diag_add(y->d, kline, "mapping keys must be scalars");
+        if (!rc) {
+            if ((rc = next(y, &vev)) == IDP_OK) {
+                rc = parse_node(y, &vev, depth + 1, &val);
+                yaml_event_delete(&vev);
+            }
+        }
+        if (rc && !(y->verbatim && key)) break;
+        if (!rc && !y->verbatim && key->t != Y_STR) {
+            diag(y, kline, "mapping keys must be scalars");
             continue;
         }
         ypair *pr = vec_push(&v);
-        pr->key = key->s;
+        pr->key = key_text(y, key);
         pr->line = kline;
         pr->val = val;
+        if (rc) break;
     }
-    if (!rc) drop_duplicates(y, v.v, &v.n);
+    if (!rc && !y->verbatim) drop_duplicates(y, v.v, &v.n);
     n->n = v.n;
     n->pairs = vec_to_arena(y, &v);
     return rc;
 }
 
-/* Builds the node that starts with event ev (already read; the caller deletes it). */
+/* Builds the node that starts with event ev (already read; the caller deletes it). A mapping or
+ * sequence is in *out before its entries are read, so that it is there after a hard error. */
 static idp_err parse_node(yp *y, yaml_event_t *ev, int depth, const ynode **out)
 {
     int line = ev_line(ev);
-    if (depth > POLICY_MAX_DEPTH) {
-        diag_add(y->d, line, "nested deeper than %d levels", POLICY_MAX_DEPTH);
+    if (depth > y->o->max_depth) {
+        diag(y, line, "nested deeper than %d levels", y->o->max_depth);
         return IDP_ERR_CONFIG;
     }
-    if (++y->nodes > POLICY_MAX_NODES) {
-        diag_add(y->d, line, "more than %d YAML nodes", POLICY_MAX_NODES);
+    if (++y->nodes > y->o->max_nodes) {
+        diag(y, line, "more than %zu YAML nodes", y->o->max_nodes);
         return IDP_ERR_CONFIG;
     }
     ynode *n = NULL;
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
-        if (scalar_is_null(ev)) {
-            n = new_node(y, Y_NULL, line);
-            break;
-        }
         n = new_node(y, Y_STR, line);
         n->n = ev->data.scalar.length;
         n->s = arena_strndup(y->a, (const char *)ev->data.scalar.value, n->n);
-        if (strlen(n->s) != n->n) {
-            diag_add(y->d, line, "NUL character in a scalar");
+        if (scalar_is_null(ev)) {
             n->t = Y_NULL;
+            n->n = 0;
+        } else if (strlen(n->s) != n->n) {
+            if (!y->verbatim) diag(y, line, "NUL character in a scalar");
+            n->t = Y_NULL;
+            n->flags = YTREE_NUL;
+            n->s = NULL;
+            n->n = 0;
         }
         break;
     case YAML_ALIAS_EVENT:
-        diag_add(y->d, line, "aliases are not allowed");
+        if (!y->verbatim) diag(y, line, "aliases are not allowed");
         n = new_node(y, Y_NULL, line);
+        n->flags = YTREE_ALIAS;
         break;
     case YAML_SEQUENCE_START_EVENT:
         n = new_node(y, Y_SEQ, line);
@@ -283,13 +327,14 @@ static idp_err parse_node(yp *y, yaml_event_t *ev, int depth, const ynode **out)
         *out = n;
         return parse_map(y, n, depth);
     default:
-        diag_add(y->d, line, "unexpected YAML event");
+        diag(y, line, "unexpected YAML event");
         return IDP_ERR_CONFIG;
     }
     *out = n;
     return IDP_OK;
 }
 
+/* stream-start (document)? stream-end; a second document is refused. */
 static idp_err parse_stream(yp *y, const ynode **root)
 {
     yaml_event_t ev;
@@ -303,11 +348,11 @@ static idp_err parse_stream(yp *y, const ynode **root)
         if (t == YAML_STREAM_START_EVENT) continue;
         if (t == YAML_STREAM_END_EVENT) return IDP_OK;
         if (t != YAML_DOCUMENT_START_EVENT) {
-            diag_add(y->d, line, "unexpected YAML event");
+            diag(y, line, "unexpected YAML event");
             return IDP_ERR_CONFIG;
         }
         if (had_doc) {
-            diag_add(y->d, line, "only one YAML document is allowed");
+            diag(y, line, "only one YAML document is allowed");
             return IDP_ERR_CONFIG;
         }
         had_doc = true;
@@ -319,21 +364,21 @@ static idp_err parse_stream(yp *y, const ynode **root)
         t = ev.type;
         yaml_event_delete(&ev);
         if (t != YAML_DOCUMENT_END_EVENT) {
-            diag_add(y->d, line, "unexpected YAML event");
+            diag(y, line, "unexpected YAML event");
             return IDP_ERR_CONFIG;
         }
     }
 }
 
-idp_err ytree_parse(const char *text, size_t len, yarena **arena, const ynode **root,
-                    policy_diags *d)
+idp_err ytree_parse(const char *text, size_t len, const ytree_opts *opts, yarena **arena,
+                    const ynode **root)
 {
-    yp y = {.d = d};
+    yp y = {.o = opts, .verbatim = (opts->flags & YTREE_VERBATIM) != 0};
     *root = NULL;
     y.a = xcalloc(1, sizeof *y.a);
     *arena = y.a;
     if (!yaml_parser_initialize(&y.p)) {
-        diag_add(d, 0, "out of memory");
+        diag(&y, 0, "out of memory");
         return IDP_ERR_NOMEM;
     }
     yaml_parser_set_input_string(&y.p, (const unsigned char *)text, len);

@@ -1,0 +1,200 @@
+/* fetch — the one capped libcurl client (fetch.h). */
+#include "fetch/fetch.h"
+
+#include <curl/curl.h>
+#include <string.h>
+#include <strings.h>
+
+#define DELTA_SECONDS_MAX 2147483648 /* RFC 9111 §1.2.2 */
+
+/* ---- Cache-Control (pure) ------------------------------------------------------------- */
+
+/* RFC 9110 §5.6.2 tchar */
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static size_t skip_ows(const char *v, size_t n, size_t i)
+{
+    while (i < n && (v[i] == ' ' || v[i] == '\t'))
+        i++;
+    return i;
+}
+
+/* The argument of a directive being read, as delta-seconds (RFC 9111 §1.2.2). */
+typedef struct delta {
+    int64_t v;
+    size_t digits;
+    bool bad; /* a character that is not a digit */
+} delta;
+
+static void delta_add(delta *d, char c)
+{
+    if (c < '0' || c > '9') {
+        d->bad = true;
+        return;
+    }
+    d->digits++;
+    if (d->v < DELTA_SECONDS_MAX) d->v = d->v * 10 + (c - '0');
+    if (d->v > DELTA_SECONDS_MAX) d->v = DELTA_SECONDS_MAX;
+}
+
+int64_t fetch_max_age(const char *v, size_t n)
+{
+    size_t i = 0;
+    for (;;) {
+        while (i < n && (v[i] == ',' || v[i] == ' ' || v[i] == '\t'))
+            i++;
+        if (i >= n) return -1;
+        size_t name = i;
+        while (i < n && is_tchar((unsigned char)v[i]))
+            i++;
+        if (i == name) return -1; /* not a directive list */
+        bool max_age = i - name == 7 && !strncasecmp(v + name, "max-age", 7);
+        delta d = {0};
+        if (i < n && v[i] == '=') {
+            i++;
+            if (i < n && v[i] == '"') { /* quoted-string, RFC 9110 §5.6.4 */
+                for (i++;; i++) {
+                    if (i >= n) return max_age ? 0 : -1; /* unterminated */
+                    char c = v[i];
+                    if (c == '"') break;
+                    if (c == '\\') { /* quoted-pair */
+                        if (++i >= n) return max_age ? 0 : -1;
+                        c = v[i];
+                    }
+                    delta_add(&d, c);
+                }
+                i++;
+            } else {
+                for (; i < n && is_tchar((unsigned char)v[i]); i++)
+                    delta_add(&d, v[i]);
+            }
+        }
+        if (max_age) return d.bad || !d.digits ? 0 : d.v;
+        i = skip_ows(v, n, i);
+        if (i < n && v[i] != ',') return -1;
+    }
+}
+
+/* ---- transfers ------------------------------------------------------------------------ */
+
+typedef struct xfer {
+    idp_buf *body; /* NULL: discard */
+    bool too_large;
+    int64_t max_age;
+    bool max_age_seen; /* in the current response's header */
+} xfer;
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t n = size * nmemb;
+    if (!x->body) return n;
+    if (buf_append(x->body, p, n) == 0) return n;
+    x->too_large = true;
+    return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+}
+
+/* One header line (with its CRLF). A status line starts a new response (after a redirect or a
+ * 1xx): what the previous one said no longer applies. */
+static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
+{
+    xfer *x = ud;
+    size_t n = size * nitems;
+    static const char cc[] = "cache-control:";
+    if (n >= 5 && !memcmp(p, "HTTP/", 5)) {
+        x->max_age = -1;
+        x->max_age_seen = false;
+    } else if (!x->max_age_seen && n >= sizeof cc - 1 && !strncasecmp(p, cc, sizeof cc - 1)) {
+        size_t len = n;
+        while (len > sizeof cc - 1 && (p[len - 1] == '\r' || p[len - 1] == '\n'))
+            len--;
+        int64_t m = fetch_max_age(p + sizeof cc - 1, len - (sizeof cc - 1));
+        if (m >= 0) {
+            x->max_age = m;
+            x->max_age_seen = true;
+        }
+    }
+    return n;
+}
+
+idp_err fetch_init(idp_error *e)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return IDP_FAIL(e, IDP_ERR_NOMEM, "curl_global_init failed");
+    return IDP_OK;
+}
+
+void fetch_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+static idp_err perform(const char *url, const char *form, const fetch_opts *o, idp_buf *body,
+                       fetch_resp *r, idp_error *e)
+{
+    idp_err rc = IDP_OK;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *hdrs = NULL;
+    xfer x = {.body = body, .max_age = -1};
+    const char *schemes = o->allow_http ? "http,https" : "https";
+    r->status = 0;
+    r->max_age = -1;
+    CURL *h = curl_easy_init();
+    if (!h) return IDP_FAIL(e, IDP_ERR_NOMEM, "curl_easy_init failed");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, schemes);
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, schemes);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, o->max_redirects > 0 ? 1L : 0L);
+    if (o->max_redirects > 0) curl_easy_setopt(h, CURLOPT_MAXREDIRS, o->max_redirects);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (o->connect_timeout_ms > 0)
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (body) curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)body->max);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+    if (o->user_agent) curl_easy_setopt(h, CURLOPT_USERAGENT, o->user_agent);
+    if (form) {
+        hdrs = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
+        if (!hdrs) {
+            rc = IDP_FAIL(e, IDP_ERR_NOMEM, "curl_slist_append failed");
+            goto out;
+        }
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    }
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    if (x.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
+        rc = IDP_FAIL(e, IDP_ERR_TOO_LARGE, "response body larger than %zu bytes",
+                      body ? body->max : 0);
+    } else if (cc != CURLE_OK) {
+        rc = IDP_FAIL(e, IDP_ERR_IO, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    } else {
+        r->max_age = x.max_age;
+    }
+out:
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return rc;
+}
+
+idp_err fetch_get(const char *url, const fetch_opts *o, idp_buf *body, fetch_resp *r, idp_error *e)
+{
+    return perform(url, NULL, o, body, r, e);
+}
+
+idp_err fetch_post_form(const char *url, const char *form, const fetch_opts *o, idp_buf *body,
+                        fetch_resp *r, idp_error *e)
+{
+    return perform(url, form, o, body, r, e);
+}

@@ -1,0 +1,58 @@
+/* fetch — the one outgoing HTTP client of idpd (libcurl): `idpd verify --jwks URL`, back-channel
+ * logout notifications, and later the JWKS caches of federation and libidpd-verify.
+ *
+ * Every request is capped: the body kept is at most the caller's buffer cap (a larger body fails;
+ * libcurl refuses a larger Content-Length before reading it), the whole transfer has a deadline,
+ * redirects are followed only when the caller asks (and only to allowed schemes), only https://
+ * is allowed unless the caller allows http:// too, and TLS peers are verified (host and chain).
+ * Nothing is ever sent to stderr; no signal is used for timeouts, so any thread may call it.
+ * Links core and libcurl only (no store, no HTTP server). */
+#ifndef IDPD_FETCH_FETCH_H
+#define IDPD_FETCH_FETCH_H
+
+#include "core/buf.h"
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fetch_opts {
+    long timeout_ms;         /* the whole transfer, connecting included; must be > 0 */
+    long connect_timeout_ms; /* 0: only timeout_ms bounds the connection */
+    long max_redirects;      /* 0: no redirect is followed (a 3xx is the answer) */
+    bool allow_http;         /* http:// as well as https:// (redirect targets too) */
+    const char *user_agent;  /* NULL: no User-Agent header */
+} fetch_opts;
+
+typedef struct fetch_resp {
+    long status; /* HTTP status of the last response; 0 when none arrived */
+    /* Cache-Control max-age of the last response in seconds (fetch_max_age over its
+     * Cache-Control fields in order, the first max-age wins); -1 when it has none. */
+    int64_t max_age;
+} fetch_resp;
+
+/* Once per process before any other thread runs (libcurl's global state); fetch_cleanup at
+ * exit. Without it libcurl initialises itself on first use. */
+idp_err fetch_init(idp_error *e);
+void fetch_cleanup(void);
+
+/* GET url. The response body is appended to body up to body->max bytes (body NULL: read and
+ * discarded). Returns IDP_OK when a response arrived, whatever its status (r->status says);
+ * IDP_ERR_TOO_LARGE when the body exceeds body->max; IDP_ERR_IO when no response arrived (bad
+ * or disallowed URL, DNS, connection, TLS, timeout; e->msg is libcurl's reason); IDP_ERR_NOMEM.
+ * *r is filled in every case (status 0, max_age -1 when unknown). */
+idp_err fetch_get(const char *url, const fetch_opts *o, idp_buf *body, fetch_resp *r, idp_error *e);
+/* POST url with form (already application/x-www-form-urlencoded) as the body and that
+ * Content-Type; otherwise as fetch_get. */
+idp_err fetch_post_form(const char *url, const char *form, const fetch_opts *o, idp_buf *body,
+                        fetch_resp *r, idp_error *e);
+
+/* The max-age directive (RFC 9111 §5.2.2.1) of one Cache-Control field value v[0..n)
+ * (RFC 9111 §5.2: comma-separated directives, names case-insensitive, arguments as token or
+ * quoted-string). Returns its delta-seconds (§1.2.2: values past 2^31 count as 2147483648), 0
+ * when the first max-age has no valid argument (the response is then stale, §4.2.1), -1 when
+ * the field has no max-age or stops being a directive list before one. Pure. */
+int64_t fetch_max_age(const char *v, size_t n);
+
+#endif
