@@ -1,6 +1,7 @@
-/* GET and POST /authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 9700 §2.1): validates the
- * client and the redirect_uri first (errors before that are shown on an error page, never
- * redirected: §4.1.2.1), then everything else, with errors redirected to the client. */
+/* GET and POST /authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 9700 §2.1): refuses a
+ * repeated parameter, validates the request with authz_request_validate (errors about the client,
+ * its redirect_uri or the state on an error page, never redirected: §4.1.2.1; the others
+ * redirected to the client), then asks the user to sign in or continues the signed-in session. */
 #include "oauth/authorize.h"
 
 #include "core/mem.h"

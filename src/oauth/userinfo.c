@@ -34,9 +34,8 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
     size_t n = 0;
     rs->no_store = true;
     idp_err prc = bearer_parse(rq->authorization, &tok, &n, NULL);
-    if (prc == IDP_ERR_NOT_FOUND)
-        return challenge(rs, IDP_ERR_BEARER_MISSING,
-                         "");     /* §3.1: no error code when no credentials */
+    /* §3.1: no error code when no credentials */
+    if (prc == IDP_ERR_NOT_FOUND) return challenge(rs, IDP_ERR_BEARER_MISSING, "");
     if (prc == IDP_ERR_TOO_LARGE) /* longer than any token we issue */
         return challenge(rs, IDP_ERR_UNAUTHORIZED, "the access token is invalid or expired");
     if (prc != IDP_OK)
