@@ -8,6 +8,7 @@ static const struct {
     int http;
     const char *oauth;
     const char *scim;
+    const char *bearer; /* RFC 6750 §3.1 challenge error, or NULL */
 } err_table[IDP__ERR_COUNT] = {
     [IDP_OK] = {"ok", 200, NULL, NULL},
     [IDP_ERR_NOMEM] = {"nomem", 500, "server_error", NULL},
@@ -34,7 +35,8 @@ static const struct {
     [IDP_ERR_JWT_AUDIENCE] = {"jwt_audience", 400, "invalid_request", NULL},
     [IDP_ERR_JWT_TYP] = {"jwt_typ", 400, "invalid_request", NULL},
     [IDP_ERR_JWT_REVOKED] = {"jwt_revoked", 400, "invalid_request", NULL},
-    [IDP_ERR_OAUTH_INVALID_REQUEST] = {"invalid_request", 400, "invalid_request", NULL},
+    [IDP_ERR_OAUTH_INVALID_REQUEST] = {"invalid_request", 400, "invalid_request", NULL,
+                                       "invalid_request"},
     /* RFC 6749 §5.2: invalid_client is 401 (with WWW-Authenticate when Basic was used). */
     [IDP_ERR_OAUTH_INVALID_CLIENT] = {"invalid_client", 401, "invalid_client", NULL},
     [IDP_ERR_OAUTH_INVALID_GRANT] = {"invalid_grant", 400, "invalid_grant", NULL},
@@ -45,10 +47,23 @@ static const struct {
     [IDP_ERR_OAUTH_INVALID_TARGET] = {"invalid_target", 400, "invalid_target", NULL},
     [IDP_ERR_OAUTH_UNSUPPORTED_TOKEN_TYPE] = {"unsupported_token_type", 400,
                                               "unsupported_token_type", NULL},
+    [IDP_ERR_OAUTH_UNSUPPORTED_RESPONSE_TYPE] = {"unsupported_response_type", 400,
+                                                 "unsupported_response_type", NULL},
+    [IDP_ERR_OAUTH_ACCESS_DENIED] = {"access_denied", 403, "access_denied", NULL},
+    [IDP_ERR_OIDC_LOGIN_REQUIRED] = {"login_required", 400, "login_required", NULL},
+    [IDP_ERR_OIDC_CONSENT_REQUIRED] = {"consent_required", 400, "consent_required", NULL},
+    [IDP_ERR_OIDC_REQUEST_NOT_SUPPORTED] = {"request_not_supported", 400, "request_not_supported",
+                                            NULL},
+    [IDP_ERR_OIDC_REQUEST_URI_NOT_SUPPORTED] = {"request_uri_not_supported", 400,
+                                                "request_uri_not_supported", NULL},
+    /* RFC 6750 §3.1: a request without credentials gets a challenge with no error code; the
+     * JSON body still says invalid_request */
+    [IDP_ERR_BEARER_MISSING] = {"bearer_missing", 401, "invalid_request", NULL, NULL},
+    [IDP_ERR_POLICY_INVALID] = {"invalid_policy", 400, "invalid_policy", NULL},
     [IDP_ERR_HTTP_METHOD] = {"method_not_allowed", 405, "invalid_request", NULL},
     [IDP_ERR_HTTP_MEDIA_TYPE] = {"unsupported_media_type", 415, "invalid_request", NULL},
-    [IDP_ERR_UNAUTHORIZED] = {"unauthorized", 401, "invalid_token", NULL},
-    [IDP_ERR_FORBIDDEN] = {"forbidden", 403, "insufficient_scope", NULL},
+    [IDP_ERR_UNAUTHORIZED] = {"unauthorized", 401, "invalid_token", NULL, "invalid_token"},
+    [IDP_ERR_FORBIDDEN] = {"forbidden", 403, "insufficient_scope", NULL, "insufficient_scope"},
     [IDP_ERR_RATE_LIMITED] = {"rate_limited", 429, "slow_down", NULL},
     [IDP_ERR_PRECONDITION] = {"precondition_failed", 412, "invalid_request", NULL},
     [IDP_ERR_NOT_MODIFIED] = {"not_modified", 304, "invalid_request", NULL},
@@ -100,4 +115,9 @@ const char *idp_err_oauth(idp_err c)
 const char *idp_err_scim_type(idp_err c)
 {
     return valid(c) ? err_table[c].scim : NULL;
+}
+
+const char *idp_err_bearer(idp_err c)
+{
+    return valid(c) ? err_table[c].bearer : NULL;
 }

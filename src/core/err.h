@@ -3,8 +3,9 @@
  * Fallible functions return an idp_err (0 = success) and fill an optional idp_error with the
  * code, the function and line that failed, and a message. The message is safe to show to a
  * client as an error_description: it never contains a secret, a token or key material.
- * One table (err.c) maps each code to its HTTP status, OAuth `error` and SCIM `scimType`;
- * handlers never invent status codes. */
+ * One table (err.c) maps each code to its HTTP status, OAuth `error` (also the `error` of the
+ * admin API's JSON bodies and of front-channel redirects), SCIM `scimType` and RFC 6750 §3.1
+ * bearer-challenge error; handlers never invent status codes or error strings. */
 #ifndef IDPD_CORE_ERR_H
 #define IDPD_CORE_ERR_H
 
@@ -48,11 +49,24 @@ typedef enum idp_err {
     IDP_ERR_OAUTH_INVALID_SCOPE,
     IDP_ERR_OAUTH_INVALID_TARGET,
     IDP_ERR_OAUTH_UNSUPPORTED_TOKEN_TYPE,
+    /* front channel: errors sent to the client's redirect_uri (RFC 6749 §4.1.2.1, OIDC Core
+     * §3.1.2.6); their status applies only where one is rendered instead of the redirect */
+    IDP_ERR_OAUTH_UNSUPPORTED_RESPONSE_TYPE,
+    IDP_ERR_OAUTH_ACCESS_DENIED,
+    IDP_ERR_OIDC_LOGIN_REQUIRED,
+    IDP_ERR_OIDC_CONSENT_REQUIRED,
+    IDP_ERR_OIDC_REQUEST_NOT_SUPPORTED,
+    IDP_ERR_OIDC_REQUEST_URI_NOT_SUPPORTED,
+    /* RFC 6750 §3.1 bearer challenges: IDP_ERR_OAUTH_INVALID_REQUEST (400 invalid_request),
+     * IDP_ERR_UNAUTHORIZED (401 invalid_token), IDP_ERR_FORBIDDEN (403 insufficient_scope), and: */
+    IDP_ERR_BEARER_MISSING,   /* 401: no credentials at all, so the challenge names no error */
+    /* admin API */
+    IDP_ERR_POLICY_INVALID,   /* 400 invalid_policy: the policy document was refused */
     /* HTTP */
     IDP_ERR_HTTP_METHOD,      /* 405 */
     IDP_ERR_HTTP_MEDIA_TYPE,  /* 415 */
-    IDP_ERR_UNAUTHORIZED,     /* 401 without OAuth semantics (e.g. admin/SCIM bearer) */
-    IDP_ERR_FORBIDDEN,        /* 403 */
+    IDP_ERR_UNAUTHORIZED,     /* 401: bearer credentials missing or not valid (invalid_token) */
+    IDP_ERR_FORBIDDEN,        /* 403: valid credentials without the right (insufficient_scope) */
     IDP_ERR_RATE_LIMITED,     /* 429 (Retry-After set by the caller) */
     IDP_ERR_PRECONDITION,     /* 412: If-Match / If-None-Match did not hold */
     IDP_ERR_NOT_MODIFIED,     /* 304 */
@@ -86,5 +100,9 @@ const char *idp_err_name(idp_err code);       /* "IDP_ERR_JOSE_SIGNATURE" -> "jo
 int idp_err_http_status(idp_err code);        /* 400, 401, 404, 500, ... */
 const char *idp_err_oauth(idp_err code);      /* "invalid_request", "invalid_client", ... */
 const char *idp_err_scim_type(idp_err code);  /* "invalidValue", "uniqueness", ... or NULL */
+/* The RFC 6750 §3.1 error of a WWW-Authenticate: Bearer challenge ("invalid_request",
+ * "invalid_token", "insufficient_scope"), or NULL when the challenge names no error (§3.1: no
+ * credentials were sent) or the code is not a bearer failure. */
+const char *idp_err_bearer(idp_err code);
 
 #endif

@@ -94,6 +94,31 @@ void response_error(http_response *rs, const idp_error *e)
         response_header_set(rs, "WWW-Authenticate", "Basic realm=\"idpd\"");
 }
 
+void response_bearer_challenge(http_response *rs, const char *realm, const idp_error *e)
+{
+    char h[sizeof rs->headers[0].value];
+    const char *error = e ? idp_err_bearer(e->code) : NULL;
+    int n = snprintf(h, sizeof h, "Bearer realm=\"%s\"", realm);
+    if (error && n > 0 && (size_t)n < sizeof h) {
+        char desc[sizeof e->msg];
+        size_t i = 0;
+        for (; e->msg[i] && i < sizeof desc - 1; i++) {
+            unsigned char c = (unsigned char)e->msg[i];
+            desc[i] = (c < 0x20 || c > 0x7e || c == '"' || c == '\\') ? '?' : (char)c;
+        }
+        desc[i] = '\0';
+        snprintf(h + n, sizeof h - (size_t)n, ", error=\"%s\", error_description=\"%s\"", error,
+                 desc);
+    }
+    response_header_set(rs, "WWW-Authenticate", h);
+}
+
+void response_bearer_error(http_response *rs, const char *realm, const idp_error *e)
+{
+    response_bearer_challenge(rs, realm, e);
+    response_error(rs, e);
+}
+
 bool response_is_scim_path(const char *path)
 {
     static const char base[] = "/scim/v2";
@@ -133,7 +158,7 @@ void response_scim_error(http_response *rs, const idp_error *e)
         detail = "internal server error";
     } else if (rs->status == 401) {
         detail = "authentication required";
-        response_header_set(rs, "WWW-Authenticate", "Bearer realm=\"idpd-scim\"");
+        response_bearer_challenge(rs, "idpd-scim", NULL);
     }
     const char *type = idp_err_scim_type(code);
     char status[8];

@@ -54,6 +54,16 @@ void response_error(http_response *rs, const idp_error *e);
 /* Convenience: response_error with a code and a message. */
 void response_error_code(http_response *rs, idp_err code, const char *msg);
 
+/* RFC 6750 §3: sets WWW-Authenticate: Bearer realm="<realm>", followed by
+ * , error="<idp_err_bearer(e->code)>", error_description="<e->msg>" when e is non-NULL and its
+ * code has a bearer error in the table. e NULL: the realm alone, for endpoints that give one
+ * answer whatever was wrong with the credentials (admin API, metrics, SCIM). In the description,
+ * the characters §3 does not allow (", backslash, anything outside %x20-7E) become '?'. */
+void response_bearer_challenge(http_response *rs, const char *realm, const idp_error *e);
+/* The whole RFC 6750 §3 error response: response_bearer_challenge(rs, realm, e), then
+ * response_error(rs, e) (status from the table, JSON body, no-store). */
+void response_bearer_error(http_response *rs, const char *realm, const idp_error *e);
+
 #define RESPONSE_SCIM_CONTENT_TYPE "application/scim+json; charset=utf-8"
 /* The SCIM renderer beside the OAuth one, from the same table (RFC 7644 §3.12): status =
  * idp_err_http_status, body {"schemas":[Error URN],"scimType":idp_err_scim_type (omitted when

@@ -41,7 +41,7 @@ static idp_err gate(struct app *a, const http_request *rq, http_response *rs, ch
     rs->no_store = true;
     idp_err rc = pkey_authenticate(a->st, a->scim_pepper, rq->authorization, PKEY_SCOPE_ADMIN,
                                    time_now(), &k, err);
-    if (rc == IDP_ERR_UNAUTHORIZED) response_header_set(rs, "WWW-Authenticate", "Bearer realm=\"idpd-admin\"");
+    if (rc == IDP_ERR_UNAUTHORIZED) response_bearer_challenge(rs, "idpd-admin", NULL);
     if (rc != IDP_OK) return rc;
     snprintf(actor, ADMIN_ACTOR_MAX, "pkey:%s", k.id);
     int64_t retry = 0;
@@ -131,8 +131,12 @@ idp_err admin_policy_apply(struct app *a, http_request *rq, http_response *rs, i
             json_array_append_new(errs, json_pack("{s:i, s:s}", "line", d.items[i].line, "message",
                                                   d.items[i].msg));
         policy_diags_free(&d);
-        return send_json(rs, 400, json_pack("{s:s, s:s, s:o}", "error", "invalid_policy",
-                                            "error_description", err->msg, "errors", errs), err);
+        /* the OAuth-style error body of the table's row, plus the diagnostics */
+        return send_json(rs, idp_err_http_status(IDP_ERR_POLICY_INVALID),
+                         json_pack("{s:s, s:s, s:o}", "error",
+                                   idp_err_oauth(IDP_ERR_POLICY_INVALID), "error_description",
+                                   err->msg, "errors", errs),
+                         err);
     }
     policy_diags_free(&d);
     if (rc != IDP_OK) return rc;

@@ -80,7 +80,7 @@ idp_err consent_handle(struct app *a, http_request *rq, http_response *rs, idp_e
     response_set_client(rs, ce->client_id, ce->id_len);
     const char *d = form_get(&f, "decision");
     if (!d || strcmp(d, "allow") != 0) {
-        authorize_redirect_error(a, rs, &r, "access_denied", "the user denied the request");
+        authorize_redirect_error(a, rs, &r, IDP_ERR_OAUTH_ACCESS_DENIED, "the user denied the request");
         goto out;
     }
     if ((rc = remember(a, &u, &r, now, err)) != IDP_OK) goto out;

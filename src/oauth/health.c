@@ -40,7 +40,7 @@ idp_err ready_handle(struct app *a, http_request *rq, http_response *rs, idp_err
     rs->content_type = "application/json";
     rs->no_store = true;
     if (why[0]) {
-        rs->status = 503;
+        rs->status = idp_err_http_status(IDP_ERR_UNAVAILABLE);
         int bad = buf_puts(&rs->body, "{\"status\":\"unavailable\",\"reason\":");
         bad |= jsonw_str(&rs->body, why, strlen(why));
         bad |= buf_puts(&rs->body, "}");

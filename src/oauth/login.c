@@ -215,10 +215,9 @@ static idp_err throttled(struct app *a, http_request *rq, http_response *rs,
     snprintf(msg, sizeof msg, "Too many failed sign-in attempts. Try again in %lld second%s.",
              (long long)wait, wait == 1 ? "" : "s");
     atomic_fetch_add_explicit(&a->login_throttled, 1, memory_order_relaxed);
-    rs->status = 429;
     snprintf(ra, sizeof ra, "%lld", (long long)wait);
     response_header_set(rs, "Retry-After", ra);
-    return authorize_show_login(a, rq, rs, ce, r, msg, 429, err);
+    return authorize_show_login(a, rq, rs, ce, r, msg, IDP_ERR_RATE_LIMITED, err);
 }
 
 /* The attempt cannot be decided because the throttle (or the session) cannot be written: 503
@@ -291,7 +290,7 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
     response_set_client(rs, ce->client_id, ce->id_len);
     const char *user = form_get(&f, "username"), *pw = form_get(&f, "password");
     if (!user || !pw || strlen(user) > LOGIN_USER_MAX || strlen(pw) > LOGIN_PASSWORD_MAX) {
-        rc = authorize_show_login(a, rq, rs, ce, &r, LOGIN_BAD_CREDENTIALS, 200, err);
+        rc = authorize_show_login(a, rq, rs, ce, &r, LOGIN_BAD_CREDENTIALS, IDP_OK, err);
         goto out;
     }
     throttle t;
@@ -322,7 +321,7 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
         audit(a, t.actor, "login.fail", ur == IDP_OK ? u.id : NULL, NULL);
         free(r.login_hint); /* keep what was typed, so only the password is entered again */
         r.login_hint = xstrdup(user);
-        rc = authorize_show_login(a, rq, rs, ce, &r, LOGIN_BAD_CREDENTIALS, 200, err);
+        rc = authorize_show_login(a, rq, rs, ce, &r, LOGIN_BAD_CREDENTIALS, IDP_OK, err);
         goto out;
     }
     /* the counter must be writable for a correct password too: otherwise the attempts an

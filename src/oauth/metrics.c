@@ -42,7 +42,7 @@ static bool metrics_authorized(const char *want, const char *authorization)
 idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
 {
     if (a->cfg->metrics_token && !metrics_authorized(a->cfg->metrics_token, rq->authorization)) {
-        response_header_set(rs, "WWW-Authenticate", "Bearer realm=\"idpd-metrics\"");
+        response_bearer_challenge(rs, "idpd-metrics", NULL);
         return IDP_FAIL(err, IDP_ERR_UNAUTHORIZED, "metrics_token required");
     }
     const policy *p = rq->policy;

@@ -18,20 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static idp_err challenge(http_response *rs, int status, const char *error, const char *desc)
+/* An RFC 6750 §3 error response (realm "idpd"): the status, the challenge's error and the JSON
+ * body's error all come from code's row of the error table; desc is the error_description. */
+static idp_err challenge(http_response *rs, idp_err code, const char *desc)
 {
-    char h[256];
-    if (error)
-        snprintf(h, sizeof h, "Bearer realm=\"idpd\", error=\"%s\", error_description=\"%s\"", error, desc);
-    else
-        snprintf(h, sizeof h, "Bearer realm=\"idpd\"");
-    response_header_set(rs, "WWW-Authenticate", h);
-    rs->status = status;
-    rs->no_store = true;
-    rs->content_type = "application/json";
-    buf_reset(&rs->body);
-    if (error) buf_printf(&rs->body, "{\"error\":\"%s\",\"error_description\":\"%s\"}", error, desc);
-    else buf_puts(&rs->body, "{\"error\":\"invalid_request\"}");
+    idp_error e = {.code = code, .func = __func__, .line = __LINE__};
+    snprintf(e.msg, sizeof e.msg, "%s", desc);
+    response_bearer_error(rs, "idpd", &e);
     return IDP_OK;
 }
 
@@ -41,12 +34,12 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
     size_t n = 0;
     rs->no_store = true;
     idp_err prc = bearer_parse(rq->authorization, &tok, &n, NULL);
-    if (prc == IDP_ERR_NOT_FOUND)
-        return challenge(rs, 401, NULL, NULL); /* §3.1: no error code when no credentials */
+    /* §3.1: no error code when no credentials */
+    if (prc == IDP_ERR_NOT_FOUND) return challenge(rs, IDP_ERR_BEARER_MISSING, "");
     if (prc == IDP_ERR_TOO_LARGE) /* longer than any token we issue */
-        return challenge(rs, 401, "invalid_token", "the access token is invalid or expired");
+        return challenge(rs, IDP_ERR_UNAUTHORIZED, "the access token is invalid or expired");
     if (prc != IDP_OK)
-        return challenge(rs, 400, "invalid_request", "malformed Bearer credentials");
+        return challenge(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "malformed Bearer credentials");
     char *t = strndup(tok, n);
     jws_verified v = {0};
     idp_error verr = {0};
@@ -54,13 +47,13 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
     idp_err rc = IDP_OK;
     if (access_token_verify(rq->keys ? keyset_public(rq->keys) : NULL, a->cfg->issuer, 0, 0, t,
                             n, &v, &verr) != IDP_OK) {
-        challenge(rs, 401, "invalid_token", "the access token is invalid or expired");
+        challenge(rs, IDP_ERR_UNAUTHORIZED, "the access token is invalid or expired");
         goto out;
     }
     /* the client the token was issued to must still exist (this request's client snapshot) */
     const char *tcid = jsonx_str(v.payload, "client_id");
     if (!tcid || !client_cache_find(rq->clients, tcid, strlen(tcid))) {
-        challenge(rs, 401, "invalid_token", "the access token's client no longer exists");
+        challenge(rs, IDP_ERR_UNAUTHORIZED, "the access token's client no longer exists");
         goto out;
     }
     bool revoked = false;
@@ -69,18 +62,18 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
     const char *scope = jsonx_str(v.payload, "scope");
     if ((rc = store_jti_is_revoked(a->st, jti, &revoked, err)) != IDP_OK) goto out;
     if (revoked || !user_tokens_jti_epoch(jti, &epoch)) {
-        challenge(rs, 401, "invalid_token", revoked ? "the access token was revoked"
-                                                    : "the access token is not a user's");
+        challenge(rs, IDP_ERR_UNAUTHORIZED,
+                  revoked ? "the access token was revoked" : "the access token is not a user's");
         goto out;
     }
     if (!scope_has(scope, "openid")) {
-        challenge(rs, 403, "insufficient_scope", "the access token lacks the openid scope");
+        challenge(rs, IDP_ERR_FORBIDDEN, "the access token lacks the openid scope");
         goto out;
     }
     bool live = false;
     if ((rc = user_tokens_user_live(a, sub, epoch, &u, &live, err)) != IDP_OK) goto out;
     if (!live) {
-        challenge(rs, 401, "invalid_token", "the user's access has ended");
+        challenge(rs, IDP_ERR_UNAUTHORIZED, "the user's access has ended");
         goto out;
     }
     json_t *c = json_pack("{s:s}", "sub", u.id);

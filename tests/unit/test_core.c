@@ -139,6 +139,32 @@ static void err_table(void **state)
     assert_string_equal(idp_err_scim_type(IDP_ERR_CONFLICT), "uniqueness");
     assert_string_not_equal(idp_err_name(IDP_ERR_JOSE_SIGNATURE), idp_err_name(IDP_ERR_CRYPTO));
     for (int c = 0; c < IDP__ERR_COUNT; c++) assert_string_not_equal(idp_err_name((idp_err)c), "unknown");
+    /* front-channel errors (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6) */
+    assert_string_equal(idp_err_oauth(IDP_ERR_OAUTH_UNSUPPORTED_RESPONSE_TYPE),
+                        "unsupported_response_type");
+    assert_string_equal(idp_err_oauth(IDP_ERR_OAUTH_ACCESS_DENIED), "access_denied");
+    assert_string_equal(idp_err_oauth(IDP_ERR_OIDC_LOGIN_REQUIRED), "login_required");
+    assert_string_equal(idp_err_oauth(IDP_ERR_OIDC_CONSENT_REQUIRED), "consent_required");
+    assert_string_equal(idp_err_oauth(IDP_ERR_OIDC_REQUEST_NOT_SUPPORTED), "request_not_supported");
+    assert_string_equal(idp_err_oauth(IDP_ERR_OIDC_REQUEST_URI_NOT_SUPPORTED),
+                        "request_uri_not_supported");
+    /* RFC 6750 §3.1 bearer challenges */
+    assert_string_equal(idp_err_bearer(IDP_ERR_OAUTH_INVALID_REQUEST), "invalid_request");
+    assert_int_equal(idp_err_http_status(IDP_ERR_OAUTH_INVALID_REQUEST), 400);
+    assert_string_equal(idp_err_bearer(IDP_ERR_UNAUTHORIZED), "invalid_token");
+    assert_int_equal(idp_err_http_status(IDP_ERR_UNAUTHORIZED), 401);
+    assert_string_equal(idp_err_bearer(IDP_ERR_FORBIDDEN), "insufficient_scope");
+    assert_int_equal(idp_err_http_status(IDP_ERR_FORBIDDEN), 403);
+    assert_null(idp_err_bearer(IDP_ERR_BEARER_MISSING));
+    assert_int_equal(idp_err_http_status(IDP_ERR_BEARER_MISSING), 401);
+    assert_string_equal(idp_err_oauth(IDP_ERR_BEARER_MISSING), "invalid_request");
+    assert_null(idp_err_bearer(IDP_ERR_STORE));
+    assert_null(idp_err_bearer(IDP__ERR_COUNT));
+    /* admin API, login throttling, readiness */
+    assert_int_equal(idp_err_http_status(IDP_ERR_POLICY_INVALID), 400);
+    assert_string_equal(idp_err_oauth(IDP_ERR_POLICY_INVALID), "invalid_policy");
+    assert_int_equal(idp_err_http_status(IDP_ERR_RATE_LIMITED), 429);
+    assert_int_equal(idp_err_http_status(IDP_ERR_UNAVAILABLE), 503);
     idp_error e = {0};
     assert_int_equal(IDP_FAIL(&e, IDP_ERR_INVALID, "bad %s", "thing"), IDP_ERR_INVALID);
     assert_string_equal(e.msg, "bad thing");

@@ -12,6 +12,7 @@
 #include "oauth/client_secret.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,68 @@ static void error_rendering(void **state)
     j = render(IDP_OK, "", false, &rs);
     assert_int_equal(rs.status, 500);
     json_decref(j);
+    response_clear(&rs);
+}
+
+/* RFC 6750 §3: the bearer challenge and error response, from the error table. */
+static void bearer_challenges(void **state)
+{
+    static const struct {
+        idp_err code;
+        const char *msg;
+        int status;
+        const char *header, *body;
+    } cases[] = {
+        {IDP_ERR_BEARER_MISSING, "", 401, "Bearer realm=\"idpd\"",
+         "{\"error\":\"invalid_request\"}"},
+        {IDP_ERR_UNAUTHORIZED, "the access token's client no longer exists", 401,
+         "Bearer realm=\"idpd\", error=\"invalid_token\", error_description=\"the access token's "
+         "client no longer exists\"",
+         "{\"error\":\"invalid_token\",\"error_description\":\"the access token's client no longer "
+         "exists\"}"},
+        {IDP_ERR_OAUTH_INVALID_REQUEST, "malformed Bearer credentials", 400,
+         "Bearer realm=\"idpd\", error=\"invalid_request\", error_description=\"malformed Bearer "
+         "credentials\"",
+         "{\"error\":\"invalid_request\",\"error_description\":\"malformed Bearer credentials\"}"},
+        {IDP_ERR_FORBIDDEN, "no openid", 403,
+         "Bearer realm=\"idpd\", error=\"insufficient_scope\", error_description=\"no openid\"",
+         "{\"error\":\"insufficient_scope\",\"error_description\":\"no openid\"}"},
+        /* §3: the description's quoted-string has no '"', backslash or non-ASCII */
+        {IDP_ERR_UNAUTHORIZED, "a \"b\" \\ \xc3\xa9", 401,
+         "Bearer realm=\"idpd\", error=\"invalid_token\", error_description=\"a ?b? ? ??\"", NULL},
+        /* not a bearer failure: the realm alone */
+        {IDP_ERR_STORE, "db down", 500, "Bearer realm=\"idpd\"", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        http_response rs;
+        response_init(&rs);
+        idp_error e = {.code = cases[i].code};
+        snprintf(e.msg, sizeof e.msg, "%s", cases[i].msg);
+        response_bearer_error(&rs, "idpd", &e);
+        assert_int_equal(rs.status, cases[i].status);
+        assert_string_equal(header(&rs, "WWW-Authenticate"), cases[i].header);
+        assert_string_equal(rs.content_type, "application/json");
+        assert_true(rs.no_store);
+        if (cases[i].body) {
+            size_t n;
+            const char *b = response_body(&rs, &n);
+            assert_int_equal(n, strlen(cases[i].body));
+            assert_memory_equal(b, cases[i].body, n);
+        }
+        response_clear(&rs);
+    }
+    /* without an error: the realm alone (admin, metrics, SCIM give one answer) */
+    http_response rs;
+    response_init(&rs);
+    response_bearer_challenge(&rs, "idpd-admin", NULL);
+    assert_string_equal(header(&rs, "WWW-Authenticate"), "Bearer realm=\"idpd-admin\"");
+    assert_int_equal(rs.status, 200); /* the challenge alone sets no status */
+    response_clear(&rs);
+    /* SCIM: 401 carries the idpd-scim challenge */
+    response_init(&rs);
+    idp_error e = {.code = IDP_ERR_UNAUTHORIZED};
+    response_scim_error(&rs, &e);
+    assert_string_equal(header(&rs, "WWW-Authenticate"), "Bearer realm=\"idpd-scim\"");
     response_clear(&rs);
 }
 
@@ -275,6 +338,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(router_lookup),
         cmocka_unit_test(error_rendering),
+        cmocka_unit_test(bearer_challenges),
         cmocka_unit_test(listen_addresses),
         cmocka_unit_test(request_form_checks),
         cmocka_unit_test_setup_teardown(client_auth_methods, auth_setup, auth_teardown),
