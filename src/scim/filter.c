@@ -18,7 +18,7 @@
 #include "core/buf.h"
 #include "core/mem.h"
 #include "core/utf8.h"
-#include "scim/schema.h"
+#include "scim/urn.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -121,11 +121,6 @@ void patch_members_replace_all(patch_members *pm)
     pm->touched = true;
 }
 
-bool patch_members_touched(const patch_members *pm)
-{
-    return pm->touched;
-}
-
 /* Member id of one member value as sent: {"value": id, ...} (sub-attribute names in any case;
  * $ref and display are the server's to compute and are ignored) or a bare id string (tolerated,
  * as in Microsoft's validator collection). RFC 7643 §4.2: only User members here. */
@@ -173,15 +168,15 @@ idp_err patch_members_remove_values(patch_members *pm, const json_t *values, idp
     return pm_values(pm, values, false, err);
 }
 
-void patch_members_emit(const patch_members *pm, store_member_delta *out)
+void patch_members_emit(const patch_members *pm, scim_delta *out)
 {
     if (!pm->touched) return;
     if (pm->replace_all) {
-        store_member_delta_clear(out);
+        scim_delta_clear(out);
         out->replace_all = true;
     }
     for (size_t i = 0; i < pm->n; i++) {
-        if (pm->v[i].state == PM_ADD) store_member_delta_add(out, pm->v[i].id);
-        else if (pm->v[i].state == PM_REMOVE) store_member_delta_remove(out, pm->v[i].id);
+        if (pm->v[i].state == PM_ADD) scim_delta_add(out, pm->v[i].id);
+        else if (pm->v[i].state == PM_REMOVE) scim_delta_remove(out, pm->v[i].id);
     }
 }
