@@ -10,15 +10,34 @@
 #include <strings.h>
 #include <time.h>
 
+/* Errors come in two classes, reported in this order: a path that does not resolve (the
+ * filter names something the resource type does not have) stops the build at once; any other
+ * rule (an operator, a value, depth) is recorded as `later` — the first one in document order —
+ * and the walk goes on, so that an unknown path further on is still the one reported. */
 typedef struct pb {
     const scim_resource_type *rt;
     bool is_user;
     idp_error *err;
+    idp_err later;
+    idp_error later_err;
 } pb;
+
+/* Records a rule violation (the first one wins) and lets the walk go on. */
+static idp_err note(pb *b, idp_err code, const char *why)
+{
+    if (!b->later) b->later = IDP_FAIL(&b->later_err, code, "filter: %s", why);
+    return IDP_OK;
+}
 
 static idp_err bad(pb *b, const char *why)
 {
-    return IDP_FAIL(b->err, IDP_ERR_SCIM_INVALID_FILTER, "filter: %s", why);
+    return note(b, IDP_ERR_SCIM_INVALID_FILTER, why);
+}
+
+/* A path that does not resolve: ends the build. */
+static idp_err unknown(pb *b, const char *why)
+{
+    return IDP_FAIL(b->err, IDP_ERR_SCIM_INVALID_FILTER, "%s", why);
 }
 
 static bool named(const scim_attr_def *a, const char *name)
@@ -190,8 +209,7 @@ static idp_err resolve(pb *b, const scim_attr_path *p, scim_resolved *r)
 {
     idp_error e = {0};
     memset(r, 0, sizeof *r);
-    if (scim_path_resolve(b->rt, p, r, &e) || !r->attr)
-        return IDP_FAIL(b->err, IDP_ERR_SCIM_INVALID_FILTER, "unknown attribute in filter");
+    if (scim_path_resolve(b->rt, p, r, &e) || !r->attr) return unknown(b, "unknown attribute in filter");
     /* Filtering on a never-returned attribute (password) would be an oracle for its value. */
     if (r->attr->returned == SA_RET_NEVER || (r->sub && r->sub->returned == SA_RET_NEVER))
         return bad(b, "attribute not filterable");
@@ -230,22 +248,26 @@ static idp_err compare(pb *b, const sf_node *n, scim_plan_node *out)
     return cmp_value(b, &out->attr, n, &out->value);
 }
 
-/* A comparison inside a value filter: its path names a sub-attribute of the element. */
-static idp_err elem_compare(pb *b, const scim_plan_attr *set, const scim_attr_def *a,
+/* A comparison inside value filter vp: its path names a sub-attribute of the element, resolved
+ * as vp's path plus that sub-attribute (emails[type eq "work"] -> emails.type). */
+static idp_err elem_compare(pb *b, const sf_node *vp, const scim_plan_attr *set,
                             const sf_node *n, scim_plan_node *out)
 {
-    if (n->path.urn || n->path.sub || !n->path.attr || !a->subs)
-        return IDP_FAIL(b->err, IDP_ERR_SCIM_INVALID_FILTER, "bad attribute inside a value filter");
-    const scim_attr_def *s = scim_attr_find(a->subs, a->nsubs, n->path.attr);
-    if (!s) return IDP_FAIL(b->err, IDP_ERR_SCIM_INVALID_FILTER, "unknown attribute in filter");
+    if (n->path.urn || n->path.sub || !n->path.attr)
+        return unknown(b, "bad attribute inside a value filter");
+    scim_attr_path p = {.urn = vp->path.urn, .attr = vp->path.attr, .sub = n->path.attr};
+    scim_resolved r;
+    idp_error e = {0};
+    if (scim_path_resolve(b->rt, &p, &r, &e) || !r.attr || !r.sub)
+        return unknown(b, "unknown attribute in filter");
     out->op = n->op;
     out->attr = *set;
-    if (s->returned == SA_RET_NEVER || !elem_of(&out->attr, a, s))
+    if (r.sub->returned == SA_RET_NEVER || !elem_of(&out->attr, r.attr, r.sub))
         return bad(b, "attribute not filterable");
     return cmp_value(b, &out->attr, n, &out->value);
 }
 
-static idp_err node(pb *b, const sf_node *n, const scim_plan_attr *set, const scim_attr_def *a,
+static idp_err node(pb *b, const sf_node *n, const sf_node *vp, const scim_plan_attr *set,
                     int depth, scim_plan_node **out);
 
 /* attr[filter]: some element satisfies the inner filter (RFC 7644 §3.4.2.2 valuePath). */
@@ -255,35 +277,34 @@ static idp_err value_path(pb *b, const sf_node *n, int depth, scim_plan_node *ou
     idp_err rc = resolve(b, &n->path, &r);
     if (rc) return rc;
     if (r.sub || !r.attr->multi_valued || !r.attr->subs || !n->left)
-        return bad(b, "a value filter applies to a multi-valued complex attribute");
+        bad(b, "a value filter applies to a multi-valued complex attribute");
     set_of(b, &r, &out->attr);
-    return node(b, n->left, &out->attr, r.attr, depth + 1, &out->left);
+    return n->left ? node(b, n->left, n, &out->attr, depth + 1, &out->left) : IDP_OK;
 }
 
-/* set / a: the value filter n is inside (NULL at the top). */
-static idp_err node(pb *b, const sf_node *n, const scim_plan_attr *set, const scim_attr_def *a,
+/* vp / set: the value filter n is inside and its element set (NULL at the top). */
+static idp_err node(pb *b, const sf_node *n, const sf_node *vp, const scim_plan_attr *set,
                     int depth, scim_plan_node **out)
 {
     static const scim_plan_kind kinds[] = {[SF_COMPARE] = SCIM_PLAN_CMP, [SF_AND] = SCIM_PLAN_AND,
                                            [SF_OR] = SCIM_PLAN_OR, [SF_NOT] = SCIM_PLAN_NOT,
                                            [SF_VALUEPATH] = SCIM_PLAN_ANY};
     if (!n) return bad(b, "empty expression");
-    if (depth > SCIM_PLAN_MAX_DEPTH)
-        return IDP_FAIL(b->err, IDP_ERR_SCIM_TOO_MANY, "filter: too deep");
+    if (depth > SCIM_PLAN_MAX_DEPTH) note(b, IDP_ERR_SCIM_TOO_MANY, "too deep");
     if ((unsigned)n->kind >= sizeof kinds / sizeof *kinds) return bad(b, "unknown expression");
     scim_plan_node *p = *out = node_new(kinds[n->kind]);
     switch (n->kind) {
     case SF_AND:
     case SF_OR: {
-        idp_err rc = node(b, n->left, set, a, depth + 1, &p->left);
-        return rc ? rc : node(b, n->right, set, a, depth + 1, &p->right);
+        idp_err rc = node(b, n->left, vp, set, depth + 1, &p->left);
+        return rc ? rc : node(b, n->right, vp, set, depth + 1, &p->right);
     }
     case SF_NOT:
-        return node(b, n->left, set, a, depth + 1, &p->left);
+        return node(b, n->left, vp, set, depth + 1, &p->left);
     case SF_COMPARE:
-        return set ? elem_compare(b, set, a, n, p) : compare(b, n, p);
+        return vp ? elem_compare(b, vp, set, n, p) : compare(b, n, p);
     case SF_VALUEPATH:
-        if (set) return IDP_FAIL(b->err, IDP_ERR_SCIM_INVALID_FILTER, "nested value filter");
+        if (vp) return unknown(b, "nested value filter");
         return value_path(b, n, depth, p);
     }
     return bad(b, "unknown expression");
@@ -299,6 +320,10 @@ idp_err scim_plan_build(const scim_resource_type *rt, const sf_node *f, scim_pla
     scim_plan *p = xcalloc(1, sizeof *p);
     p->rt = rt;
     idp_err rc = node(&b, f, NULL, NULL, 0, &p->root);
+    if (!rc && b.later) {
+        rc = b.later;
+        if (err) *err = b.later_err;
+    }
     if (rc) {
         scim_plan_free(p);
         return rc;
