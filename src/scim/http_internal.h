@@ -58,8 +58,8 @@ typedef struct http_list {
     char *excluded;      /* owned comma-separated list or NULL */
 } http_list;
 
-/* List parameters from the query string (RFC 7644 §3.4.2): filter (parsed, and every attribute
- * path resolved against rt: IDP_ERR_SCIM_INVALID_FILTER otherwise), sortBy (resolved: else
+/* List parameters from the query string (RFC 7644 §3.4.2): filter (parsed and resolved against
+ * rt into a plan, scim/plan.h: IDP_ERR_SCIM_INVALID_FILTER otherwise), sortBy (resolved: else
  * IDP_ERR_SCIM_INVALID_PATH), sortOrder ascending|descending (any case; else invalidValue),
  * startIndex (integer, < 1 -> 1), count (integer, default 100, > 200 -> 200, < 0 -> 0 —
  * RFC 7644 §3.4.2.4 clamps, no error), attributes, excludedAttributes. A value that is not an

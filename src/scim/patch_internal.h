@@ -56,7 +56,6 @@ void patch_members_free(patch_members *pm); /* accepts NULL */
  * invalidValue. */
 idp_err patch_members_add_values(patch_members *pm, const json_t *values, idp_error *err);
 idp_err patch_members_remove_values(patch_members *pm, const json_t *values, idp_error *err);
-idp_err patch_members_add(patch_members *pm, const char *id, idp_error *err);
 idp_err patch_members_remove(patch_members *pm, const char *id, idp_error *err);
 void patch_members_replace_all(patch_members *pm);
 /* Appends the result to *out (clearing it first when the set replaces all members). */

@@ -95,7 +95,7 @@ static idp_err pm_check_id(const patch_members *pm, const char *id, idp_error *e
     return IDP_OK;
 }
 
-idp_err patch_members_add(patch_members *pm, const char *id, idp_error *err)
+static idp_err members_add(patch_members *pm, const char *id, idp_error *err)
 {
     idp_err rc = pm_check_id(pm, id, err);
     if (rc) return rc;
@@ -152,7 +152,7 @@ static idp_err pm_values(patch_members *pm, const json_t *values, bool add, idp_
         const char *id = NULL;
         if (json_is_null(e)) continue;
         idp_err rc = pm_elem_id(e, &id, err);
-        if (!rc) rc = add ? patch_members_add(pm, id, err) : patch_members_remove(pm, id, err);
+        if (!rc) rc = add ? members_add(pm, id, err) : patch_members_remove(pm, id, err);
         if (rc) return rc;
     }
     return IDP_OK;

@@ -111,7 +111,10 @@ typedef struct scim_plan {
  * that is not stored (meta.location, meta.version, $ref, schemas), an operator not valid for the
  * attribute's type, a value of the wrong type, a malformed RFC 3339 date-time, a value filter on
  * anything but a multi-valued complex attribute or nested in another),
- * IDP_ERR_SCIM_TOO_MANY (deeper than SCIM_PLAN_MAX_DEPTH). */
+ * IDP_ERR_SCIM_TOO_MANY (deeper than SCIM_PLAN_MAX_DEPTH). A path that does not resolve, or a
+ * value filter nested in another or naming anything but a plain sub-attribute, is reported
+ * before any other error anywhere in f; otherwise the first violation in document order. The
+ * walk visits every node of f (the parser's caps bound it). */
 idp_err scim_plan_build(const scim_resource_type *rt, const sf_node *f, scim_plan **out,
                         idp_error *err);
 void scim_plan_free(scim_plan *p); /* accepts NULL */
