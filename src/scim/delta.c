@@ -9,8 +9,10 @@
 void scim_delta_clear(scim_delta *d)
 {
     if (!d) return;
-    for (size_t i = 0; i < d->nadd; i++) free(d->add[i]);
-    for (size_t i = 0; i < d->nremove; i++) free(d->remove[i]);
+    for (size_t i = 0; i < d->nadd; i++)
+        free(d->add[i]);
+    for (size_t i = 0; i < d->nremove; i++)
+        free(d->remove[i]);
     free(d->add);
     free(d->remove);
     memset(d, 0, sizeof *d);

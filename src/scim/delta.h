@@ -8,10 +8,10 @@
 #include <stddef.h>
 
 typedef struct scim_delta {
-    bool replace_all;  /* drop every current member first (PUT, or PATCH replace of members) */
-    char **add;        /* user ids to add (owned) */
+    bool replace_all; /* drop every current member first (PUT, or PATCH replace of members) */
+    char **add;       /* user ids to add (owned) */
     size_t nadd;
-    char **remove;     /* user ids to remove (owned) */
+    char **remove; /* user ids to remove (owned) */
     size_t nremove;
 } scim_delta;
 

@@ -209,7 +209,8 @@ static idp_err resolve(pb *b, const scim_attr_path *p, scim_resolved *r)
 {
     idp_error e = {0};
     memset(r, 0, sizeof *r);
-    if (scim_path_resolve(b->rt, p, r, &e) || !r->attr) return unknown(b, "unknown attribute in filter");
+    if (scim_path_resolve(b->rt, p, r, &e) || !r->attr)
+        return unknown(b, "unknown attribute in filter");
     /* Filtering on a never-returned attribute (password) would be an oracle for its value. */
     if (r->attr->returned == SA_RET_NEVER || (r->sub && r->sub->returned == SA_RET_NEVER))
         return bad(b, "attribute not filterable");
@@ -250,8 +251,8 @@ static idp_err compare(pb *b, const sf_node *n, scim_plan_node *out)
 
 /* A comparison inside value filter vp: its path names a sub-attribute of the element, resolved
  * as vp's path plus that sub-attribute (emails[type eq "work"] -> emails.type). */
-static idp_err elem_compare(pb *b, const sf_node *vp, const scim_plan_attr *set,
-                            const sf_node *n, scim_plan_node *out)
+static idp_err elem_compare(pb *b, const sf_node *vp, const scim_plan_attr *set, const sf_node *n,
+                            scim_plan_node *out)
 {
     if (n->path.urn || n->path.sub || !n->path.attr)
         return unknown(b, "bad attribute inside a value filter");
@@ -286,8 +287,10 @@ static idp_err value_path(pb *b, const sf_node *n, int depth, scim_plan_node *ou
 static idp_err node(pb *b, const sf_node *n, const sf_node *vp, const scim_plan_attr *set,
                     int depth, scim_plan_node **out)
 {
-    static const scim_plan_kind kinds[] = {[SF_COMPARE] = SCIM_PLAN_CMP, [SF_AND] = SCIM_PLAN_AND,
-                                           [SF_OR] = SCIM_PLAN_OR, [SF_NOT] = SCIM_PLAN_NOT,
+    static const scim_plan_kind kinds[] = {[SF_COMPARE] = SCIM_PLAN_CMP,
+                                           [SF_AND] = SCIM_PLAN_AND,
+                                           [SF_OR] = SCIM_PLAN_OR,
+                                           [SF_NOT] = SCIM_PLAN_NOT,
                                            [SF_VALUEPATH] = SCIM_PLAN_ANY};
     if (!n) return bad(b, "empty expression");
     if (depth > SCIM_PLAN_MAX_DEPTH) note(b, IDP_ERR_SCIM_TOO_MANY, "too deep");

@@ -23,13 +23,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SCIM_PLAN_MAX_DEPTH 64 /* the parser caps at SCIM_FILTER_MAX_DEPTH; hand-built trees too */
+/* Nesting cap; the parser's SCIM_FILTER_MAX_DEPTH is lower, this one bounds hand-built trees. */
+#define SCIM_PLAN_MAX_DEPTH 64
 #define SCIM_PLAN_SORT_MAX 512 /* longest sortBy path */
 
 /* Where a compared value lives. */
 typedef enum scim_plan_loc {
-    SCIM_LOC_DOC,           /* singular value in the document: urn / name / sub */
-    SCIM_LOC_ID,            /* row fields */
+    SCIM_LOC_DOC, /* singular value in the document: urn / name / sub */
+    SCIM_LOC_ID,  /* row fields */
     SCIM_LOC_EXTERNAL_ID,
     SCIM_LOC_USER_NAME,
     SCIM_LOC_ACTIVE,
@@ -38,12 +39,12 @@ typedef enum scim_plan_loc {
     SCIM_LOC_MODIFIED,      /* ditto */
     SCIM_LOC_RESOURCE_TYPE, /* the constant rt->name */
     /* the elements of a multi-valued attribute (set != SCIM_SET_NONE): */
-    SCIM_LOC_SET,           /* the attribute as a whole: only `pr` (at least one element) */
-    SCIM_LOC_ELEM,          /* a document element itself (multi-valued simple attribute) */
-    SCIM_LOC_ELEM_SUB,      /* sub-attribute `sub` of a document element */
-    SCIM_LOC_REF_ID,        /* membership: the id of the other side ("value") */
-    SCIM_LOC_REF_DISPLAY,   /* membership: the other side's userName / displayName ("display") */
-    SCIM_LOC_REF_TYPE,      /* membership: the constant "User" (members) or "direct" (groups) */
+    SCIM_LOC_SET,         /* the attribute as a whole: only `pr` (at least one element) */
+    SCIM_LOC_ELEM,        /* a document element itself (multi-valued simple attribute) */
+    SCIM_LOC_ELEM_SUB,    /* sub-attribute `sub` of a document element */
+    SCIM_LOC_REF_ID,      /* membership: the id of the other side ("value") */
+    SCIM_LOC_REF_DISPLAY, /* membership: the other side's userName / displayName ("display") */
+    SCIM_LOC_REF_TYPE,    /* membership: the constant "User" (members) or "direct" (groups) */
 } scim_plan_loc;
 
 /* The elements a multi-valued comparison or a value filter ranges over. */
@@ -58,20 +59,20 @@ typedef enum scim_plan_set {
  * text of the filter. */
 typedef struct scim_plan_attr {
     scim_plan_loc loc;
-    scim_plan_set set;   /* SCIM_SET_NONE for singular values */
-    const char *urn;     /* extension schema URN of a document path or set, NULL for core */
-    const char *name;    /* top-level attribute */
-    const char *sub;     /* sub-attribute (document path, element sub-attribute) or NULL */
-    sa_type type;        /* of the compared value */
-    bool case_exact;     /* strings: compare bytes exactly instead of folding ASCII case */
-    bool multi_valued;   /* the top-level attribute is multi-valued */
+    scim_plan_set set; /* SCIM_SET_NONE for singular values */
+    const char *urn;   /* extension schema URN of a document path or set, NULL for core */
+    const char *name;  /* top-level attribute */
+    const char *sub;   /* sub-attribute (document path, element sub-attribute) or NULL */
+    sa_type type;      /* of the compared value */
+    bool case_exact;   /* strings: compare bytes exactly instead of folding ASCII case */
+    bool multi_valued; /* the top-level attribute is multi-valued */
 } scim_plan_attr;
 
 typedef enum scim_plan_vkind {
     SCIM_PV_NONE, /* pr */
     SCIM_PV_NULL, /* eq null / ne null */
     SCIM_PV_TEXT,
-    SCIM_PV_INT,  /* integers, booleans (0/1), SCIM_LOC_CREATED/MODIFIED times (ms) */
+    SCIM_PV_INT, /* integers, booleans (0/1), SCIM_LOC_CREATED/MODIFIED times (ms) */
     SCIM_PV_REAL,
 } scim_plan_vkind;
 

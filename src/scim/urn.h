@@ -1,5 +1,5 @@
-/* urn — the SCIM schema and message URNs (RFC 7643 §8.7.1, RFC 7644 §3.1, §3.12), shared by the
- * schema tables and the filter evaluator (which maps a core URN prefix to the resource itself). */
+/* urn — the SCIM schema and message URNs (RFC 7643 §8.7.1, RFC 7644 §3.1, §3.12), shared by
+ * the schema tables and the filter evaluator (which maps a core URN prefix to the resource). */
 #ifndef IDPD_SCIM_URN_H
 #define IDPD_SCIM_URN_H
 

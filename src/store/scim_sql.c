@@ -110,9 +110,12 @@ static bool set_expr(operand *o, const char *a, const char *b, const char *c)
 static bool operand_of(tr *t, const scim_plan_attr *pa, operand *o)
 {
     static const char *const cols[] = {
-        [SCIM_LOC_ID] = ".id",          [SCIM_LOC_EXTERNAL_ID] = ".external_id",
-        [SCIM_LOC_USER_NAME] = ".user_name", [SCIM_LOC_ACTIVE] = ".active",
-        [SCIM_LOC_DISPLAY_NAME] = ".display_name", [SCIM_LOC_CREATED] = ".created_at",
+        [SCIM_LOC_ID] = ".id",
+        [SCIM_LOC_EXTERNAL_ID] = ".external_id",
+        [SCIM_LOC_USER_NAME] = ".user_name",
+        [SCIM_LOC_ACTIVE] = ".active",
+        [SCIM_LOC_DISPLAY_NAME] = ".display_name",
+        [SCIM_LOC_CREATED] = ".created_at",
         [SCIM_LOC_MODIFIED] = ".modified_at",
     };
     const char *T = t->o->table;
@@ -267,8 +270,7 @@ static idp_err emit_exists_open(tr *t, const scim_plan_attr *pa)
         if (!json_path(path, sizeof path, pa->urn, pa->name, NULL))
             return bad(t, "attribute not filterable");
         if ((rc = emit(t, "EXISTS (SELECT 1 FROM json_each(")) || (rc = emit(t, T)) ||
-            (rc = emit(t, ".doc, '")) || (rc = emit(t, path)) ||
-            (rc = emit(t, "') AS e WHERE (")))
+            (rc = emit(t, ".doc, '")) || (rc = emit(t, path)) || (rc = emit(t, "') AS e WHERE (")))
             return rc;
         return IDP_OK;
     }

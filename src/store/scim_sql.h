@@ -4,7 +4,7 @@
  *
  * Injection safety by construction: the emitted text is assembled ONLY from constant fragments
  * in this file (column names from a whitelist, operators from a table) and from canonical
- * attribute names the plan took from the schema tables (scim/schema.h) — never from filter text. Every
+ * attribute names the plan took from the schema tables (scim/schema.h), never from filter text. Every
  * value from the filter is a bound parameter, numbered ?1..?N in emission order.
  *
  * Mapping of the plan's locations (table T = users or groups):

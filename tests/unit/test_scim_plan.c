@@ -17,7 +17,8 @@ static idp_err plan_of(const scim_resource_type *rt, const char *text, scim_plan
 {
     sf_node *f = NULL;
     idp_error e = {0};
-    if (scim_filter_parse(text, strlen(text), &f, &e)) fail_msg("did not parse: %s: %s", text, e.msg);
+    if (scim_filter_parse(text, strlen(text), &f, &e))
+        fail_msg("did not parse: %s: %s", text, e.msg);
     idp_err rc = scim_plan_build(rt, f, out, &e);
     if (rc) {
         assert_null(*out);
@@ -73,7 +74,8 @@ static void rows_and_values(void **state)
     assert_int_equal(p->root->right->attr.type, SA_STRING);
     scim_plan_free(p);
 
-    p = ok(&scim_rt_group, "displayName sw \"Eng\" and not (meta.lastModified lt \"2024-01-01T00:00:00Z\")");
+    p = ok(&scim_rt_group,
+           "displayName sw \"Eng\" and not (meta.lastModified lt \"2024-01-01T00:00:00Z\")");
     assert_int_equal(p->root->left->attr.loc, SCIM_LOC_DISPLAY_NAME);
     assert_int_equal(p->root->right->kind, SCIM_PLAN_NOT);
     assert_int_equal(p->root->right->left->attr.loc, SCIM_LOC_MODIFIED);
@@ -144,7 +146,8 @@ static void multi_valued(void **state)
     scim_plan_free(p);
 
     /* memberships: the relation, not the document */
-    p = ok(&scim_rt_group, "members[value eq \"u1\"] or members.display eq \"Alice\" or members.type eq \"User\"");
+    p = ok(&scim_rt_group,
+           "members[value eq \"u1\"] or members.display eq \"Alice\" or members.type eq \"User\"");
     n = p->root;
     assert_int_equal(n->left->left->kind, SCIM_PLAN_ANY);
     assert_int_equal(n->left->left->attr.set, SCIM_SET_MEMBERS);
@@ -199,16 +202,22 @@ static void hand_built(void **state)
     (void)state;
     idp_error e = {0};
     scim_plan *p = NULL;
-    sf_node inner = {.kind = SF_COMPARE, .path = {.attr = "type"}, .op = SF_EQ,
-                     .vtype = SF_V_STRING, .str = "work"};
+    sf_node inner = {.kind = SF_COMPARE,
+                     .path = {.attr = "type"},
+                     .op = SF_EQ,
+                     .vtype = SF_V_STRING,
+                     .str = "work"};
     sf_node vp = {.kind = SF_VALUEPATH, .path = {.attr = "emails"}, .left = &inner};
     sf_node nested = {.kind = SF_VALUEPATH, .path = {.attr = "emails"}, .left = &vp};
     assert_int_equal(scim_plan_build(&scim_rt_user, &nested, &p, &e), IDP_ERR_SCIM_INVALID_FILTER);
     assert_null(p);
     sf_node empty = {.kind = SF_VALUEPATH, .path = {.attr = "emails"}};
     assert_int_equal(scim_plan_build(&scim_rt_user, &empty, &p, &e), IDP_ERR_SCIM_INVALID_FILTER);
-    sf_node cmp = {.kind = SF_COMPARE, .path = {.attr = "userName"}, .op = SF_EQ,
-                   .vtype = SF_V_STRING, .str = "x"};
+    sf_node cmp = {.kind = SF_COMPARE,
+                   .path = {.attr = "userName"},
+                   .op = SF_EQ,
+                   .vtype = SF_V_STRING,
+                   .str = "x"};
     sf_node chain[80];
     for (int i = 0; i < 80; i++)
         chain[i] = (sf_node){.kind = SF_NOT, .left = i < 79 ? &chain[i + 1] : &cmp};
@@ -237,14 +246,20 @@ static void sort_keys(void **state)
     assert_int_equal(scim_plan_sort_key(&scim_rt_user, "name.familyName", &a, &e), IDP_OK);
     assert_int_equal(a.loc, SCIM_LOC_DOC);
     assert_string_equal(a.sub, "familyName");
-    assert_int_equal(scim_plan_sort_key(&scim_rt_user, SCIM_URN_ENTERPRISE ":employeeNumber", &a, &e),
-                     IDP_OK);
+    assert_int_equal(
+        scim_plan_sort_key(&scim_rt_user, SCIM_URN_ENTERPRISE ":employeeNumber", &a, &e), IDP_OK);
     assert_string_equal(a.urn, SCIM_URN_ENTERPRISE);
     assert_int_equal(scim_plan_sort_key(&scim_rt_user, "emails", &a, &e), IDP_OK);
     assert_int_equal(a.set, SCIM_SET_DOC);
     assert_int_equal(a.loc, SCIM_LOC_ELEM_SUB);
     assert_string_equal(a.sub, "value");
-    const char *bad[] = {"", "nope", "password", "name", "meta.location", "groups.$ref", "a.",
+    const char *bad[] = {"",
+                         "nope",
+                         "password",
+                         "name",
+                         "meta.location",
+                         "groups.$ref",
+                         "a.",
                          "urn:x:nope:userName"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (scim_plan_sort_key(&scim_rt_user, bad[i], &a, &e) != IDP_ERR_SCIM_INVALID_PATH)
