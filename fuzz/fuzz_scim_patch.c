@@ -20,7 +20,7 @@ static const char *const user_doc =
 static const char *const group_doc =
     "{\"schemas\":[\"" SCIM_URN_GROUP "\"],\"displayName\":\"Tour Guides\"}";
 
-static void check_delta(const store_member_delta *d)
+static void check_delta(const scim_delta *d)
 {
     for (size_t i = 0; i < d->nadd; i++)
         for (size_t j = 0; j < d->nremove && d->nremove < 64 && d->nadd < 64; j++)
@@ -30,25 +30,25 @@ static void check_delta(const store_member_delta *d)
 static void run(const scim_resource_type *rt, const char *doc_s, const json_t *in)
 {
     json_t *doc = json_loads(doc_s, 0, NULL), *orig = json_deep_copy(doc), *out = NULL, *p = NULL;
-    store_member_delta d = {0};
+    scim_delta d = {0};
     if (scim_patch_apply(rt, doc, in, &d, NULL) != IDP_OK) {
         if (!json_equal(doc, orig) || d.nadd || d.nremove || d.replace_all) abort();
     } else {
         check_delta(&d);
-        store_member_delta_clear(&d);
+        scim_delta_clear(&d);
         if (scim_resource_normalize(rt, doc, &out, &d, NULL) != IDP_OK) abort();
         if (scim_project(rt, doc, "userName,name.givenName,emails.value", NULL, &p, NULL) != IDP_OK) abort();
         json_decref(p);
         p = NULL;
     }
-    store_member_delta_clear(&d);
+    scim_delta_clear(&d);
     json_decref(out);
     out = NULL;
     if (scim_resource_normalize(rt, in, &out, &d, NULL) == IDP_OK) {
         check_delta(&d);
         if (scim_project(rt, out, NULL, "emails,members", &p, NULL) != IDP_OK) abort();
     }
-    store_member_delta_clear(&d);
+    scim_delta_clear(&d);
     json_decref(p);
     json_decref(out);
     json_decref(orig);

@@ -11,7 +11,6 @@
 
 typedef enum jwk_kty { JWK_KTY_NONE = 0, JWK_KTY_RSA, JWK_KTY_EC, JWK_KTY_OKP } jwk_kty;
 
-jwk_kty jwk_kty_of(const jwk *k);
 /* Exact JWS signature length for this key: RSA modulus octets, 64 for ES256 and EdDSA. */
 size_t jwk_sig_len(const jwk *k);
 /* The key type an algorithm needs. */

@@ -602,7 +602,6 @@ const char *jwk_kid(const jwk *k) { return k->kid; }
 jws_alg jwk_alg(const jwk *k) { return k->alg; }
 bool jwk_is_private(const jwk *k) { return k->priv; }
 EVP_PKEY *jwk_pkey(const jwk *k) { return k->pkey; }
-jwk_kty jwk_kty_of(const jwk *k) { return k->kty; }
 size_t jwk_sig_len(const jwk *k) { return k->sig_len; }
 
 bool jwk_allows(const jwk *k, jws_alg alg)

@@ -1,19 +1,18 @@
-/* delta — store_member_delta helpers (declared in store/store.h). They live in scimcore so the
- * pure SCIM code builds member deltas without linking the store. Appends do not deduplicate:
- * scim_patch_apply and scim_resource_normalize emit a delta whose add and remove lists are
- * already duplicate-free and disjoint. */
-#include "store/store.h"
+/* delta — see delta.h. */
+#include "scim/delta.h"
 
 #include "core/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-void store_member_delta_clear(store_member_delta *d)
+void scim_delta_clear(scim_delta *d)
 {
     if (!d) return;
-    for (size_t i = 0; i < d->nadd; i++) free(d->add[i]);
-    for (size_t i = 0; i < d->nremove; i++) free(d->remove[i]);
+    for (size_t i = 0; i < d->nadd; i++)
+        free(d->add[i]);
+    for (size_t i = 0; i < d->nremove; i++)
+        free(d->remove[i]);
     free(d->add);
     free(d->remove);
     memset(d, 0, sizeof *d);
@@ -29,12 +28,12 @@ static void delta_push(char ***arr, size_t *n, const char *id)
     (*arr)[(*n)++] = xstrdup(id);
 }
 
-void store_member_delta_add(store_member_delta *d, const char *user_id)
+void scim_delta_add(scim_delta *d, const char *user_id)
 {
     delta_push(&d->add, &d->nadd, user_id);
 }
 
-void store_member_delta_remove(store_member_delta *d, const char *user_id)
+void scim_delta_remove(scim_delta *d, const char *user_id)
 {
     delta_push(&d->remove, &d->nremove, user_id);
 }

@@ -18,7 +18,7 @@
 #include "core/buf.h"
 #include "core/mem.h"
 #include "core/utf8.h"
-#include "scim/schema.h"
+#include "scim/urn.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -100,7 +100,7 @@ static bool valid_attrname(const char *s, size_t n)
 
 /* ---- nodes ---- */
 
-void scim_attr_path_clear(scim_attr_path *p)
+static void attr_path_clear(scim_attr_path *p)
 {
     if (!p) return;
     free(p->urn);
@@ -112,7 +112,7 @@ void scim_attr_path_clear(scim_attr_path *p)
 void scim_filter_free(sf_node *f)
 {
     if (!f) return;
-    scim_attr_path_clear(&f->path);
+    attr_path_clear(&f->path);
     free(f->str);
     scim_filter_free(f->left);
     scim_filter_free(f->right);
@@ -122,7 +122,7 @@ void scim_filter_free(sf_node *f)
 void scim_patch_path_clear(scim_patch_path *p)
 {
     if (!p) return;
-    scim_attr_path_clear(&p->path);
+    attr_path_clear(&p->path);
     scim_filter_free(p->value_filter);
     free(p->value_sub);
     memset(p, 0, sizeof *p);
@@ -189,7 +189,7 @@ static bool parse_attr_path(fparser *p, scim_attr_path *out, bool allow_sub)
     }
     return true;
 bad:
-    scim_attr_path_clear(out);
+    attr_path_clear(out);
     return false;
 }
 

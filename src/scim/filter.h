@@ -68,14 +68,14 @@ typedef struct scim_patch_path {
 
 idp_err scim_patch_path_parse(const char *s, size_t n, scim_patch_path *out, idp_error *err);
 void scim_patch_path_clear(scim_patch_path *p);
-void scim_attr_path_clear(scim_attr_path *p);
 
 /* Evaluates a filter against one JSON object in memory (a multi-valued element for value paths,
  * e.g. {"type":"work","value":"a@b"}, or a small resource). Attribute names match
  * case-insensitively; string comparison is case-insensitive unless case_exact says otherwise
  * (callback may be NULL = everything case-insensitive). Used by PATCH value filters; list
- * queries are translated to SQL by the store. */
-/* Semantics (RFC 7644 §3.4.2.2; the SQL translation in store/scim_sql.h follows the same rules):
+ * queries are resolved into a plan (plan.h) that the store translates to its query language. */
+/* Semantics (RFC 7644 §3.4.2.2; plan.h and the SQL translation in store/scim_sql.h follow the
+ * same rules):
  * - a comparison on a multi-valued attribute matches when ANY element matches (so `emails ne "x"`
  *   matches when some element differs); a complex attribute without sub-attribute compares its
  *   "value" sub-attribute (emails co "x" == emails.value co "x");

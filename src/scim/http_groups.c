@@ -1,5 +1,5 @@
 /* http_groups — /scim/v2/Groups (RFC 7644 §3.3-§3.6, RFC 7643 §4.2). Members are never written
- * through the group document: POST and PUT give a replace-all store_member_delta, PATCH gives
+ * through the group document: POST and PUT give a replace-all scim_delta, PATCH gives
  * the adds and removes of its operations (RFC 7644 §3.5.2), so one member added to a large group
  * touches one row. Only User members are supported; an unknown id is invalidValue (the store
  * checks, inside the transaction). Removing users from a group bumps their token_epoch (the
@@ -86,7 +86,7 @@ static idp_err group_load(struct app *a, const char *id, store_group *out, idp_e
     return rc;
 }
 
-static bool delta_empty(const store_member_delta *d)
+static bool delta_empty(const scim_delta *d)
 {
     return !d->replace_all && d->nadd == 0 && d->nremove == 0;
 }
@@ -124,7 +124,7 @@ HTTP_SCIM_HANDLER(http_groups_search) { return http_read_search(&reader, a, rq, 
 
 /* Audit detail for a group write: changed attributes, plus "members" when the delta does
  * anything. */
-static json_t *group_changed(const json_t *before, const json_t *after, const store_member_delta *d)
+static json_t *group_changed(const json_t *before, const json_t *after, const scim_delta *d)
 {
     json_t *c = http_changed(before, after, false);
     if (!delta_empty(d)) json_array_append_new(c, json_string("members"));
@@ -137,7 +137,7 @@ HTTP_SCIM_HANDLER(http_groups_create)
     json_t *body = NULL, *doc = NULL;
     char *text = NULL;
     store_group g = {0}, cur = {0};
-    store_member_delta md = {0};
+    scim_delta md = {0};
     bool tx = false;
     idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
     if (rc != IDP_OK) return rc;
@@ -166,7 +166,7 @@ out:
     json_decref(body);
     json_decref(doc);
     free(text);
-    store_member_delta_clear(&md);
+    scim_delta_clear(&md);
     store_group_clear(&cur);
     return rc;
 }
@@ -174,7 +174,7 @@ out:
 /* The shared tail of PUT and PATCH inside the transaction: writes doc and the member delta over
  * cur, audits, reloads into cur. */
 static idp_err group_write(struct app *a, const char *actor, const char *action, store_group *cur,
-                           const json_t *doc, const store_member_delta *md, idp_error *err)
+                           const json_t *doc, const scim_delta *md, idp_error *err)
 {
     store_group g = {0};
     json_t *before = NULL, *changed = NULL;
@@ -210,7 +210,7 @@ HTTP_SCIM_HANDLER(http_groups_replace)
     char actor[HTTP_ACTOR_MAX];
     json_t *body = NULL, *doc = NULL;
     store_group cur = {0};
-    store_member_delta md = {0};
+    scim_delta md = {0};
     bool tx = false;
     idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
     if (rc != IDP_OK) return rc;
@@ -231,7 +231,7 @@ out:
     if (rc == IDP_ERR_CONFLICT) IDP_FAIL(err, rc, "displayName is already taken");
     json_decref(body);
     json_decref(doc);
-    store_member_delta_clear(&md);
+    scim_delta_clear(&md);
     store_group_clear(&cur);
     return rc;
 }
@@ -241,7 +241,7 @@ HTTP_SCIM_HANDLER(http_groups_patch)
     char actor[HTTP_ACTOR_MAX];
     json_t *body = NULL, *doc = NULL;
     store_group cur = {0};
-    store_member_delta md = {0};
+    scim_delta md = {0};
     bool tx = false;
     idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
     if (rc != IDP_OK) return rc;
@@ -279,7 +279,7 @@ out:
     if (rc == IDP_ERR_CONFLICT) IDP_FAIL(err, rc, "displayName is already taken");
     json_decref(body);
     json_decref(doc);
-    store_member_delta_clear(&md);
+    scim_delta_clear(&md);
     store_group_clear(&cur);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include "http/request.h"
 #include "http/response.h"
 #include "scim/filter.h"
+#include "scim/plan.h"
 #include "scim/schema.h"
 #include "store/store.h"
 
@@ -48,7 +49,7 @@ bool http_media_type_ok(const char *content_type);
 /* ---- http_list.c (pure) ---- */
 
 typedef struct http_list {
-    sf_node *filter; /* owned; NULL = everything */
+    scim_plan *plan; /* owned; the filter resolved for rt; NULL = everything */
     char *sort_by;   /* owned; NULL = creation order */
     bool descending;
     int64_t start_index; /* >= 1 */
@@ -57,8 +58,8 @@ typedef struct http_list {
     char *excluded;      /* owned comma-separated list or NULL */
 } http_list;
 
-/* List parameters from the query string (RFC 7644 §3.4.2): filter (parsed, and every attribute
- * path resolved against rt: IDP_ERR_SCIM_INVALID_FILTER otherwise), sortBy (resolved: else
+/* List parameters from the query string (RFC 7644 §3.4.2): filter (parsed and resolved against
+ * rt into a plan, scim/plan.h: IDP_ERR_SCIM_INVALID_FILTER otherwise), sortBy (resolved: else
  * IDP_ERR_SCIM_INVALID_PATH), sortOrder ascending|descending (any case; else invalidValue),
  * startIndex (integer, < 1 -> 1), count (integer, default 100, > 200 -> 200, < 0 -> 0 —
  * RFC 7644 §3.4.2.4 clamps, no error), attributes, excludedAttributes. A value that is not an
@@ -71,9 +72,10 @@ idp_err http_list_from_query(const http_request *rq, const scim_resource_type *r
 idp_err http_list_from_search(const json_t *body, const scim_resource_type *rt, http_list *out,
                               idp_error *err);
 void http_list_clear(http_list *l); /* accepts a zeroed list */
-/* Parses and resolves a filter against rt (any failure: IDP_ERR_SCIM_INVALID_FILTER, with the
- * parser's message). *out owned. */
-idp_err http_list_filter(const scim_resource_type *rt, const char *text, sf_node **out,
+/* Parses a filter and resolves it against rt into a plan (scim/plan.h); any failure:
+ * IDP_ERR_SCIM_INVALID_FILTER with the parser's or the plan's message, IDP_ERR_SCIM_TOO_MANY
+ * over SCIM_FILTER_MAX_LEN or the plan's depth. *out owned. */
+idp_err http_list_filter(const scim_resource_type *rt, const char *text, scim_plan **out,
                          idp_error *err);
 /* Whether the top-level attribute name of schema urn (e.g. "members", "groups") is wanted by an
  * attributes / excludedAttributes pair: with attributes, only when listed (alone, with a

@@ -18,50 +18,14 @@
 void http_list_clear(http_list *l)
 {
     if (!l) return;
-    scim_filter_free(l->filter);
+    scim_plan_free(l->plan);
     free(l->sort_by);
     free(l->attributes);
     free(l->excluded);
     memset(l, 0, sizeof *l);
 }
 
-/* Resolves every attribute path of f; inside a value path the names are relative to the
- * multi-valued attribute (emails[type eq "work"] -> emails.type). */
-static idp_err filter_resolve(const scim_resource_type *rt, const sf_node *f,
-                              const scim_attr_path *parent, idp_error *err)
-{
-    scim_resolved r;
-    switch (f->kind) {
-    case SF_AND:
-    case SF_OR:
-        if (filter_resolve(rt, f->left, parent, err) != IDP_OK)
-            return err ? err->code : IDP_ERR_INVALID;
-        return filter_resolve(rt, f->right, parent, err);
-    case SF_NOT:
-        return filter_resolve(rt, f->left, parent, err);
-    case SF_VALUEPATH:
-        if (parent) return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_FILTER, "nested value filter");
-        if (scim_path_resolve(rt, &f->path, &r, NULL) != IDP_OK)
-            return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_FILTER, "unknown attribute in filter");
-        return filter_resolve(rt, f->left, &f->path, err);
-    case SF_COMPARE:
-        break;
-    }
-    scim_attr_path p = f->path;
-    if (parent) {
-        if (f->path.urn || f->path.sub)
-            return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_FILTER,
-                            "bad attribute inside a value filter");
-        p.urn = parent->urn;
-        p.attr = parent->attr;
-        p.sub = f->path.attr;
-    }
-    if (scim_path_resolve(rt, &p, &r, NULL) != IDP_OK)
-        return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_FILTER, "unknown attribute in filter");
-    return IDP_OK;
-}
-
-idp_err http_list_filter(const scim_resource_type *rt, const char *text, sf_node **out,
+idp_err http_list_filter(const scim_resource_type *rt, const char *text, scim_plan **out,
                          idp_error *err)
 {
     *out = NULL;
@@ -73,13 +37,9 @@ idp_err http_list_filter(const scim_resource_type *rt, const char *text, sf_node
     sf_node *f = NULL;
     if (scim_filter_parse(text, n, &f, &e) != IDP_OK)
         return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_FILTER, "%s", e.msg);
-    idp_err rc = filter_resolve(rt, f, NULL, err);
-    if (rc != IDP_OK) {
-        scim_filter_free(f);
-        return rc;
-    }
-    *out = f;
-    return IDP_OK;
+    idp_err rc = scim_plan_build(rt, f, out, err);
+    scim_filter_free(f);
+    return rc;
 }
 
 static idp_err sort_by_check(const scim_resource_type *rt, const char *s, idp_error *err)
@@ -132,7 +92,7 @@ static idp_err set_common(http_list *l, const scim_resource_type *rt, const char
                           const char *excl, idp_error *err)
 {
     idp_err rc = IDP_OK;
-    if (filter && (rc = http_list_filter(rt, filter, &l->filter, err)) != IDP_OK) return rc;
+    if (filter && (rc = http_list_filter(rt, filter, &l->plan, err)) != IDP_OK) return rc;
     if (sort_by) {
         if ((rc = sort_by_check(rt, sort_by, err)) != IDP_OK) return rc;
         l->sort_by = xstrdup(sort_by);
@@ -350,7 +310,7 @@ static idp_err read_run(const http_reader *k, struct app *a, http_response *rs, 
     json_t *res = json_array(), *all = json_array(), *proj = NULL;
     int64_t total = 0;
     store_query q = {.rt = k->rt,
-                     .filter = l->filter,
+                     .plan = l->plan,
                      .sort_by = l->sort_by,
                      .descending = l->descending,
                      .start_index = l->start_index,

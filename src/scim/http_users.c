@@ -249,7 +249,7 @@ HTTP_SCIM_HANDLER(http_users_patch)
     json_t *body = NULL, *doc = NULL;
     char *hash = NULL;
     store_user cur = {0};
-    store_member_delta md = {0};
+    scim_delta md = {0};
     bool tx = false;
     idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
     if (rc != IDP_OK) return rc;
@@ -276,7 +276,7 @@ out:
     json_decref(body);
     json_decref(doc);
     mem_free_secret(hash);
-    store_member_delta_clear(&md);
+    scim_delta_clear(&md);
     store_user_clear(&cur);
     return rc;
 }

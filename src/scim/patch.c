@@ -99,7 +99,7 @@ static idp_err norm_attrs(const scim_resource_type *rt, const scim_schema *ext, 
 }
 
 idp_err scim_resource_normalize(const scim_resource_type *rt, const json_t *in, json_t **out,
-                                store_member_delta *members, idp_error *err)
+                                scim_delta *members, idp_error *err)
 {
     json_t *doc = json_object();
     patch_members *pm = patch_members_new();
@@ -380,7 +380,7 @@ static idp_err members_filter_remove(patch_members *pm, const sf_node *f, idp_er
     return patch_members_remove(pm, f->str, err);
 }
 
-/* Group members become a store_member_delta; the document never holds them. */
+/* Group members become a scim_delta; the document never holds them. */
 static idp_err op_members(patch_ctx *c, patch_kind kind, const patch_target *t,
                           const json_t *value, idp_error *err)
 {
@@ -550,7 +550,7 @@ static idp_err check_body(const json_t *body, const json_t **ops, idp_error *err
 }
 
 idp_err scim_patch_apply(const scim_resource_type *rt, json_t *doc, const json_t *patch_body,
-                         store_member_delta *members, idp_error *err)
+                         scim_delta *members, idp_error *err)
 {
     const json_t *ops = NULL;
     patch_ctx c = {rt, NULL, NULL};

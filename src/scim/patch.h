@@ -8,14 +8,14 @@
  * case; single-value arrays for singular attributes are NOT accepted.
  *
  * Group membership is never rewritten through the document: member changes come out as a
- * store_member_delta (store/store.h) so a PATCH adding one member to a 10,000-member group
+ * scim_delta (scim/delta.h) so a PATCH adding one member to a 10,000-member group
  * touches one row. */
 #ifndef IDPD_SCIM_PATCH_H
 #define IDPD_SCIM_PATCH_H
 
 #include "core/err.h"
+#include "scim/delta.h"
 #include "scim/schema.h"
-#include "store/store.h"
 
 #include <jansson.h>
 
@@ -28,7 +28,7 @@
  * For a Group, `members` is removed from the returned doc and returned in *members as a
  * replace-all delta (NULL allowed when the caller does not want it). *out is a new document. */
 idp_err scim_resource_normalize(const scim_resource_type *rt, const json_t *in, json_t **out,
-                                store_member_delta *members, idp_error *err);
+                                scim_delta *members, idp_error *err);
 
 /* Applies a PatchOp body ({"schemas":[SCIM_URN_PATCH],"Operations":[...]}) to doc in place
  * (doc is the stored, normalised document: for a Group without members). All operations apply
@@ -38,7 +38,7 @@ idp_err scim_resource_normalize(const scim_resource_type *rt, const json_t *in, 
  * invalidValue, invalidFilter. Member operations (path "members", "members[value eq \"id\"]",
  * or "members" inside a no-path value object) are added to *members. */
 idp_err scim_patch_apply(const scim_resource_type *rt, json_t *doc, const json_t *patch_body,
-                         store_member_delta *members, idp_error *err);
+                         scim_delta *members, idp_error *err);
 
 /* Applies `attributes` / `excludedAttributes` (comma-separated attribute paths, RFC 7644 §3.9)
  * and the schema's `returned` rules (never: password; always: id, schemas, meta? -> per RFC

@@ -1,12 +1,12 @@
 /* patch_internal — helpers shared by scim_resource_normalize, scim_patch_apply (patch.c) and
  * scim_project (project.c): value type checks and canonicalisation (patch_value.c) and the
- * member set that turns member operations into a store_member_delta (patch_members.c). */
+ * member set that turns member operations into a scim_delta (patch_members.c). */
 #ifndef IDPD_SCIM_PATCH_INTERNAL_H
 #define IDPD_SCIM_PATCH_INTERNAL_H
 
 #include "core/err.h"
+#include "scim/delta.h"
 #include "scim/schema.h"
-#include "store/store.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -40,7 +40,7 @@ const scim_schema *patch_value_ext(const scim_resource_type *rt, const char *s);
  * *schema gets the owning schema. */
 const scim_attr_def *patch_value_core_attr(const scim_resource_type *rt, const char *name,
                                           const scim_schema **schema);
-/* True for the Group "members" attribute (applied as a store_member_delta). */
+/* True for the Group "members" attribute (applied as a scim_delta). */
 bool patch_value_is_members(const scim_schema *s, const scim_attr_def *a);
 /* RFC 3339 §5.6 date-time (fractional seconds of any length; "Z" or numeric offset). */
 bool patch_value_is_datetime(const char *s);
@@ -56,11 +56,9 @@ void patch_members_free(patch_members *pm); /* accepts NULL */
  * invalidValue. */
 idp_err patch_members_add_values(patch_members *pm, const json_t *values, idp_error *err);
 idp_err patch_members_remove_values(patch_members *pm, const json_t *values, idp_error *err);
-idp_err patch_members_add(patch_members *pm, const char *id, idp_error *err);
 idp_err patch_members_remove(patch_members *pm, const char *id, idp_error *err);
 void patch_members_replace_all(patch_members *pm);
-bool patch_members_touched(const patch_members *pm);
 /* Appends the result to *out (clearing it first when the set replaces all members). */
-void patch_members_emit(const patch_members *pm, store_member_delta *out);
+void patch_members_emit(const patch_members *pm, scim_delta *out);
 
 #endif

@@ -95,7 +95,7 @@ static idp_err pm_check_id(const patch_members *pm, const char *id, idp_error *e
     return IDP_OK;
 }
 
-idp_err patch_members_add(patch_members *pm, const char *id, idp_error *err)
+static idp_err members_add(patch_members *pm, const char *id, idp_error *err)
 {
     idp_err rc = pm_check_id(pm, id, err);
     if (rc) return rc;
@@ -119,11 +119,6 @@ void patch_members_replace_all(patch_members *pm)
     pm_reset(pm);
     pm->replace_all = true;
     pm->touched = true;
-}
-
-bool patch_members_touched(const patch_members *pm)
-{
-    return pm->touched;
 }
 
 /* Member id of one member value as sent: {"value": id, ...} (sub-attribute names in any case;
@@ -157,7 +152,7 @@ static idp_err pm_values(patch_members *pm, const json_t *values, bool add, idp_
         const char *id = NULL;
         if (json_is_null(e)) continue;
         idp_err rc = pm_elem_id(e, &id, err);
-        if (!rc) rc = add ? patch_members_add(pm, id, err) : patch_members_remove(pm, id, err);
+        if (!rc) rc = add ? members_add(pm, id, err) : patch_members_remove(pm, id, err);
         if (rc) return rc;
     }
     return IDP_OK;
@@ -173,15 +168,15 @@ idp_err patch_members_remove_values(patch_members *pm, const json_t *values, idp
     return pm_values(pm, values, false, err);
 }
 
-void patch_members_emit(const patch_members *pm, store_member_delta *out)
+void patch_members_emit(const patch_members *pm, scim_delta *out)
 {
     if (!pm->touched) return;
     if (pm->replace_all) {
-        store_member_delta_clear(out);
+        scim_delta_clear(out);
         out->replace_all = true;
     }
     for (size_t i = 0; i < pm->n; i++) {
-        if (pm->v[i].state == PM_ADD) store_member_delta_add(out, pm->v[i].id);
-        else if (pm->v[i].state == PM_REMOVE) store_member_delta_remove(out, pm->v[i].id);
+        if (pm->v[i].state == PM_ADD) scim_delta_add(out, pm->v[i].id);
+        else if (pm->v[i].state == PM_REMOVE) scim_delta_remove(out, pm->v[i].id);
     }
 }

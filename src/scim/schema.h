@@ -6,17 +6,12 @@
 
 #include "core/err.h"
 #include "scim/filter.h"
+#include "scim/urn.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SCIM_URN_USER "urn:ietf:params:scim:schemas:core:2.0:User"
-#define SCIM_URN_GROUP "urn:ietf:params:scim:schemas:core:2.0:Group"
-#define SCIM_URN_ENTERPRISE "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-#define SCIM_URN_LIST "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-#define SCIM_URN_PATCH "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-#define SCIM_URN_ERROR "urn:ietf:params:scim:api:messages:2.0:Error"
 
 typedef enum sa_type {
     SA_STRING, SA_BOOLEAN, SA_DECIMAL, SA_INTEGER, SA_DATETIME, SA_BINARY, SA_REFERENCE, SA_COMPLEX

@@ -46,10 +46,10 @@ idp_err sqs_user_query(store *st, const store_query *q, store_user **rows, size_
                        int64_t *total, idp_error *err);
 idp_err sqs_user_groups(store *st, const char *user_id, store_ref **rows, size_t *n,
                         idp_error *err);
-idp_err sqs_group_create(store *st, const store_group *g, const store_member_delta *members,
+idp_err sqs_group_create(store *st, const store_group *g, const scim_delta *members,
                          idp_error *err);
 idp_err sqs_group_get(store *st, const char *id, store_group *out, idp_error *err);
-idp_err sqs_group_replace(store *st, const store_group *g, const store_member_delta *members,
+idp_err sqs_group_replace(store *st, const store_group *g, const scim_delta *members,
                           int64_t expect_version, idp_error *err);
 idp_err sqs_group_delete(store *st, const char *id, int64_t expect_version, idp_error *err);
 idp_err sqs_group_query(store *st, const store_query *q, store_group **rows, size_t *n,

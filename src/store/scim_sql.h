@@ -1,11 +1,13 @@
-/* scim_sql — SCIM filters and sortBy (RFC 7644 §3.4.2.2, §3.4.2.3) translated to SQLite SQL.
+/* scim_sql — a resolved SCIM filter plan (scim/plan.h) and sortBy (RFC 7644 §3.4.2.2,
+ * §3.4.2.3) translated to SQLite SQL. Which attributes, operators and values are valid is decided
+ * by the plan; this file only chooses the SQL for each location.
  *
  * Injection safety by construction: the emitted text is assembled ONLY from constant fragments
  * in this file (column names from a whitelist, operators from a table) and from canonical
- * attribute names taken from the schema tables (scim/schema.h) — never from filter text. Every
+ * attribute names the plan took from the schema tables (scim/schema.h), never from filter text. Every
  * value from the filter is a bound parameter, numbered ?1..?N in emission order.
  *
- * Mapping (table T = users or groups):
+ * Mapping of the plan's locations (table T = users or groups):
  *   id, externalId, userName, active, displayName (Group)  -> T.<column>
  *   meta.created / meta.lastModified                       -> T.created_at / T.modified_at (ms;
  *                                                             the value is an RFC 3339 string)
@@ -15,8 +17,7 @@
  *                                   WHERE <condition on the element>); a comparison on the
  *                                   attribute itself means its "value" sub-attribute
  *   Group members / User groups  -> EXISTS over the memberships table
- *   password (returned: never) and anything else unknown -> IDP_ERR_SCIM_INVALID_FILTER.
- * Strings with caseExact=false compare with ASCII case folding (COLLATE NOCASE, LIKE), matching
+ * * Strings with caseExact=false compare with ASCII case folding (COLLATE NOCASE, LIKE), matching
  * the NOCASE uniqueness index on userName (see migrations/sqlite/0002_scim.sql); co/sw/ew use
  * LIKE ... ESCAPE '\' with %, _ and \ escaped in the bound pattern, or instr()/substr() when
  * caseExact. `not (x)` is NOT coalesce(x, 0): a missing attribute does not match `eq`, so it
@@ -26,7 +27,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "scim/filter.h"
+#include "scim/plan.h"
 #include "scim/schema.h"
 
 #include <stdint.h>
@@ -49,17 +50,14 @@ typedef struct scim_sql {
     size_t cap;
 } scim_sql;
 
-/* Translates filter f (NULL = all rows) and the sort (sort_by NULL = creation order) for rt
- * (scim_rt_user or scim_rt_group). out is initialised here; free with scim_sql_clear, also on
- * error. Errors: IDP_ERR_SCIM_INVALID_FILTER (unknown or unfilterable attribute, operator not
- * valid for the attribute type, value of the wrong type, bad dateTime), IDP_ERR_SCIM_INVALID_PATH
- * (unknown or unsortable sortBy), IDP_ERR_SCIM_TOO_MANY (nesting or parameters over the caps). */
-idp_err scim_sql_build(const scim_resource_type *rt, const sf_node *f, const char *sort_by,
+/* Translates the filter plan (NULL, or a NULL root = all rows; built for rt) and the sort
+ * (sort_by NULL = creation order) for rt (scim_rt_user or scim_rt_group). out is initialised
+ * here; free with scim_sql_clear, also on error. Errors: IDP_ERR_SCIM_INVALID_PATH (sortBy, from
+ * scim_plan_sort_key, or a multi-valued key that is not in the document), IDP_ERR_SCIM_TOO_MANY
+ * (text or parameters over the caps), IDP_ERR_SCIM_INVALID_FILTER only for a plan this
+ * translator cannot express. */
+idp_err scim_sql_build(const scim_resource_type *rt, const scim_plan *plan, const char *sort_by,
                        bool descending, scim_sql *out, idp_error *err);
 void scim_sql_clear(scim_sql *s); /* accepts NULL and a zeroed struct */
-
-/* RFC 3339 date-time ("2024-05-01T12:00:00.123Z", "...+02:00") -> ms since the epoch.
- * Returns false when malformed. */
-bool scim_sql_parse_time(const char *s, int64_t *ms);
 
 #endif

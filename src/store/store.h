@@ -10,6 +10,7 @@
 #define IDPD_STORE_STORE_H
 
 #include "core/err.h"
+#include "scim/delta.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -142,18 +143,6 @@ typedef struct store_policy_activation {
 
 /* ---- SCIM resources (DESIGN §4) ---- */
 
-/* Group membership changes without rewriting the group (RFC 7644 §3.5.2 on "members"). */
-typedef struct store_member_delta {
-    bool replace_all;  /* drop every current member first (PUT, or PATCH replace of members) */
-    char **add;        /* user ids to add (owned) */
-    size_t nadd;
-    char **remove;     /* user ids to remove (owned) */
-    size_t nremove;
-} store_member_delta;
-void store_member_delta_clear(store_member_delta *d);
-void store_member_delta_add(store_member_delta *d, const char *user_id);    /* copies */
-void store_member_delta_remove(store_member_delta *d, const char *user_id); /* copies */
-
 typedef struct store_user {
     char *id;            /* UUID, server-assigned */
     char *user_name;     /* unique, case-insensitive (RFC 7643 §4.1.1) */
@@ -182,13 +171,13 @@ typedef struct store_ref {
     char *display;       /* userName for users, displayName for groups */
 } store_ref;
 
-struct sf_node;
+struct scim_plan;
 struct scim_resource_type;
-/* A list query (RFC 7644 §3.4.2): the filter is compiled to SQL with bound parameters by the
- * backend, never evaluated by loading rows into C. */
+/* A list query (RFC 7644 §3.4.2): the resolved filter (scim/plan.h) is translated by the backend
+ * into its query language with bound parameters, never evaluated by loading rows into C. */
 typedef struct store_query {
     const struct scim_resource_type *rt; /* scim_rt_user or scim_rt_group */
-    const struct sf_node *filter;        /* NULL = all */
+    const struct scim_plan *plan;        /* built for rt; NULL = all */
     const char *sort_by;                 /* attribute path or NULL (= created order) */
     bool descending;
     int64_t start_index;                 /* 1-based (values < 1 are treated as 1) */
@@ -290,10 +279,10 @@ typedef struct store_ops {
      * ignored): builders must cancel opposite operations on one id. Member ids that are not
      * users -> IDP_ERR_SCIM_INVALID_VALUE (nothing written). Every user that leaves a group
      * (remove, replace_all, group delete) gets token_epoch + 1 in the same transaction. */
-    idp_err (*group_create)(store *st, const store_group *g, const store_member_delta *members,
+    idp_err (*group_create)(store *st, const store_group *g, const scim_delta *members,
                             idp_error *err);
     idp_err (*group_get)(store *st, const char *id, store_group *out, idp_error *err);
-    idp_err (*group_replace)(store *st, const store_group *g, const store_member_delta *members,
+    idp_err (*group_replace)(store *st, const store_group *g, const scim_delta *members,
                              int64_t expect_version, idp_error *err);
     idp_err (*group_delete)(store *st, const char *id, int64_t expect_version, idp_error *err);
     idp_err (*group_query)(store *st, const store_query *q, store_group **rows, size_t *n,

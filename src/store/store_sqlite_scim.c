@@ -526,7 +526,7 @@ static idp_err member_remove(store *st, const char *gid, const char *uid, idp_er
 }
 
 /* replace_all: every current member not in d->add leaves (the others keep their position). */
-static idp_err members_drop_others(store *st, const char *gid, const store_member_delta *d,
+static idp_err members_drop_others(store *st, const char *gid, const scim_delta *d,
                                    idp_error *err)
 {
     store_ref *cur = NULL;
@@ -546,7 +546,7 @@ static idp_err members_drop_others(store *st, const char *gid, const store_membe
 }
 
 /* Adds members in order after the group's last added_seq; existing members stay where they are. */
-static idp_err members_add(store *st, const char *gid, const store_member_delta *d, idp_error *err)
+static idp_err members_add(store *st, const char *gid, const scim_delta *d, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     int64_t seq = 0;
@@ -583,7 +583,7 @@ static idp_err members_add(store *st, const char *gid, const store_member_delta 
 }
 
 /* Order: replace_all (keeping the ids of d->add), then d->remove, then d->add. */
-static idp_err members_apply(store *st, const char *gid, const store_member_delta *d,
+static idp_err members_apply(store *st, const char *gid, const scim_delta *d,
                              idp_error *err)
 {
     idp_err rc = IDP_OK;
@@ -601,7 +601,7 @@ static idp_err group_check(const store_group *g, idp_error *err)
     return IDP_OK;
 }
 
-idp_err sqs_group_create(store *st, const store_group *g, const store_member_delta *members,
+idp_err sqs_group_create(store *st, const store_group *g, const scim_delta *members,
                          idp_error *err)
 {
     sqlite3_stmt *q = NULL;
@@ -645,7 +645,7 @@ idp_err sqs_group_get(store *st, const char *id, store_group *out, idp_error *er
 }
 
 /* members NULL keeps the membership as it is. */
-idp_err sqs_group_replace(store *st, const store_group *g, const store_member_delta *members,
+idp_err sqs_group_replace(store *st, const store_group *g, const scim_delta *members,
                           int64_t expect_version, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
@@ -763,7 +763,7 @@ static idp_err run_query(store *st, const store_query *qq, const char *cols, siz
     *n = 0;
     if (total) *total = 0;
     buf_init(&tail, 0);
-    idp_err rc = scim_sql_build(qq->rt, qq->filter, qq->sort_by, qq->descending, &s, err);
+    idp_err rc = scim_sql_build(qq->rt, qq->plan, qq->sort_by, qq->descending, &s, err);
     if (rc) goto out;
     if (total && (rc = query_total(st, &s, total, err))) goto out;
     int64_t count = qq->count < 0 ? 0 : qq->count > SQS_MAX_PAGE ? SQS_MAX_PAGE : qq->count;

@@ -65,7 +65,7 @@ static void list_defaults_and_clamps(void **state)
     assert_int_equal(list_q(none, &l), IDP_OK);
     assert_int_equal(l.start_index, 1);
     assert_int_equal(l.count, HTTP_LIST_DEFAULT_COUNT);
-    assert_null(l.filter);
+    assert_null(l.plan);
     assert_null(l.sort_by);
     assert_false(l.descending);
     http_list_clear(&l);
@@ -110,7 +110,7 @@ static void list_rejections(void **state)
     http_list l;
     kv bad_count[] = {Q("count", "ten"), END};
     assert_int_equal(list_q(bad_count, &l), IDP_ERR_SCIM_INVALID_VALUE);
-    assert_null(l.filter);
+    assert_null(l.plan);
     kv bad_start[] = {Q("startIndex", "1x"), END};
     assert_int_equal(list_q(bad_start, &l), IDP_ERR_SCIM_INVALID_VALUE);
     kv empty_start[] = {Q("startIndex", ""), END};
@@ -135,17 +135,19 @@ static void list_filters(void **state)
     http_list l;
     kv eq[] = {Q("filter", "userName eq \"bjensen\""), END};
     assert_int_equal(list_q(eq, &l), IDP_OK);
-    assert_non_null(l.filter);
-    assert_int_equal(l.filter->kind, SF_COMPARE);
-    assert_int_equal(l.filter->op, SF_EQ);
-    assert_string_equal(l.filter->str, "bjensen");
+    assert_non_null(l.plan);
+    assert_int_equal(l.plan->root->kind, SCIM_PLAN_CMP);
+    assert_int_equal(l.plan->root->attr.loc, SCIM_LOC_USER_NAME);
+    assert_int_equal(l.plan->root->op, SF_EQ);
+    assert_string_equal(l.plan->root->value.s, "bjensen");
     http_list_clear(&l);
 
     kv vp[] = {
         Q("filter", "emails[type eq \"work\" and value co \"@example.com\"] or active eq true"),
         END};
     assert_int_equal(list_q(vp, &l), IDP_OK);
-    assert_int_equal(l.filter->kind, SF_OR);
+    assert_int_equal(l.plan->root->kind, SCIM_PLAN_OR);
+    assert_int_equal(l.plan->root->left->kind, SCIM_PLAN_ANY);
     http_list_clear(&l);
 
     kv ent[] = {
@@ -168,10 +170,10 @@ static void list_filters(void **state)
     assert_int_equal(list_q(toolong, &l), IDP_ERR_SCIM_TOO_MANY);
     free(big);
 
-    sf_node *f = NULL;
+    scim_plan *f = NULL;
     idp_error e = {0};
     assert_int_equal(http_list_filter(&scim_rt_group, "displayName sw \"Eng\"", &f, &e), IDP_OK);
-    scim_filter_free(f);
+    scim_plan_free(f);
     assert_int_equal(http_list_filter(&scim_rt_group, "userName eq \"x\"", &f, &e),
                      IDP_ERR_SCIM_INVALID_FILTER);
     assert_null(f);
@@ -197,7 +199,7 @@ static void search_bodies(void **state)
                "\"attributes\":[\"userName\",\"active\"],\"excludedAttributes\":[]}",
                &l),
         IDP_OK);
-    assert_non_null(l.filter);
+    assert_non_null(l.plan);
     assert_int_equal(l.start_index, 3);
     assert_int_equal(l.count, HTTP_LIST_MAX_COUNT);
     assert_true(l.descending);

@@ -49,7 +49,7 @@ static json_t *base_group(void)
 
 /* Applies ops to a copy of doc; returns the error code, *out the result (or unchanged doc). */
 static idp_err patch(const scim_resource_type *rt, const json_t *doc, const char *ops, json_t **out,
-                     store_member_delta *d, idp_error *e)
+                     scim_delta *d, idp_error *e)
 {
     json_t *body = P(ops);
     *out = json_deep_copy(doc);
@@ -72,22 +72,22 @@ static void assert_json(const json_t *got, const char *want)
 
 static void delta_basic(void **state)
 {
-    store_member_delta d = {0};
+    scim_delta d = {0};
     for (int i = 0; i < 100; i++) {
         char id[16];
         snprintf(id, sizeof id, "u%d", i);
-        store_member_delta_add(&d, id);
-        if (i % 2) store_member_delta_remove(&d, id);
+        scim_delta_add(&d, id);
+        if (i % 2) scim_delta_remove(&d, id);
     }
     assert_int_equal(d.nadd, 100);
     assert_int_equal(d.nremove, 50);
     assert_string_equal(d.add[99], "u99");
     assert_string_equal(d.remove[0], "u1");
-    store_member_delta_clear(&d);
+    scim_delta_clear(&d);
     assert_null(d.add);
     assert_int_equal(d.nadd, 0);
-    store_member_delta_clear(&d);
-    store_member_delta_clear(NULL);
+    scim_delta_clear(&d);
+    scim_delta_clear(NULL);
 }
 
 static void datetime_rfc3339(void **state)
@@ -115,7 +115,7 @@ static void normalize_entra_user(void **state)
                    "\"addresses\":[{\"country\":null,\"type\":\"other\",\"primary\":false}],"
                    "\"" ENT "\":{\"Department\":\"bob\",\"Manager\":{\"Value\":\"SuzzyQ\"}}}");
     json_t *out = NULL;
-    store_member_delta d = {0};
+    scim_delta d = {0};
     idp_error e = {0};
     assert_int_equal(scim_resource_normalize(&scim_rt_user, in, &out, &d, &e), IDP_OK);
     assert_json(out, "{\"schemas\":[\"" SCIM_URN_USER "\",\"" ENT "\"],"
@@ -161,7 +161,7 @@ static void expect_norm(const scim_resource_type *rt, const char *body, idp_err 
 {
     json_t *in = J(body), *out = (json_t *)1;
     idp_error e = {0};
-    store_member_delta d = {0};
+    scim_delta d = {0};
     idp_err rc = scim_resource_normalize(rt, in, &out, &d, &e);
     if (rc != want) fprintf(stderr, "body %s: got %d (%s) want %d\n", body, rc, e.msg, want);
     assert_int_equal(rc, want);
@@ -228,7 +228,7 @@ static void normalize_booleans_and_group(void **state)
                    "\"members\":[{\"value\":\"id3\",\"display\":\"VP\"},{\"value\":\"id4\",\"display\":\"SenorVP\"},"
                    "{\"value\":\"id3\"}]}");
     json_t *out = NULL;
-    store_member_delta d = {0};
+    scim_delta d = {0};
     assert_int_equal(scim_resource_normalize(&scim_rt_group, in, &out, &d, NULL), IDP_OK);
     assert_json(out, "{\"schemas\":[\"" SCIM_URN_GROUP "\"],\"displayName\":\"putName\"}");
     assert_true(d.replace_all);
@@ -236,7 +236,7 @@ static void normalize_booleans_and_group(void **state)
     assert_string_equal(d.add[0], "id3");
     assert_string_equal(d.add[1], "id4");
     assert_int_equal(d.nremove, 0);
-    store_member_delta_clear(&d);
+    scim_delta_clear(&d);
     json_decref(out);
     json_decref(in);
     /* Without members (or "members":[]), PUT still means "no members". */
@@ -393,7 +393,7 @@ static void expect_patch(const scim_resource_type *rt, const char *ops, idp_err 
 {
     json_t *doc = rt == &scim_rt_user ? base_user() : base_group(), *out = NULL;
     idp_error e = {0};
-    store_member_delta d = {0};
+    scim_delta d = {0};
     idp_err rc = patch(rt, doc, ops, &out, &d, &e);
     bool named = strstr(e.msg, "Operations[0]: ") || strstr(e.msg, "is required");
     if (rc != want || !named)
@@ -505,7 +505,7 @@ static void patch_atomic(void **state)
     assert_non_null(strstr(e.msg, "Operations[2]"));
     json_decref(out);
     json_t *g = base_group();
-    store_member_delta d = {0};
+    scim_delta d = {0};
     assert_int_equal(patch(&scim_rt_group, g, "{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"a\"}]},"
                                           "{\"op\":\"replace\",\"path\":\"displayName\",\"value\":\"New\"},"
                                           "{\"op\":\"add\",\"path\":\"nosuch\",\"value\":1}", &out, &d, &e),
@@ -527,7 +527,7 @@ static void assert_ids(char **ids, size_t n, const char *const *want, size_t nwa
 static void patch_members_shapes(void **state)
 {
     json_t *g = base_group(), *out = NULL;
-    store_member_delta d = {0};
+    scim_delta d = {0};
     idp_error e = {0};
     /* Entra add (with an extra "displayName" and the op "name" member, as in Microsoft's
      * validator collection), then Entra/RFC remove by filter. */
@@ -539,7 +539,7 @@ static void patch_members_shapes(void **state)
     assert_false(d.replace_all);
     assert_ids(d.add, d.nadd, (const char *[]){"u4", "u5"}, 2);
     assert_ids(d.remove, d.nremove, (const char *[]){"u9", "u8"}, 2);
-    store_member_delta_clear(&d);
+    scim_delta_clear(&d);
     json_decref(out);
     /* Entra's remove with path "members" and a value list; add then remove cancels out. */
     assert_int_equal(patch(&scim_rt_group, g, "{\"op\":\"Add\",\"path\":\"members\",\"value\":[{\"value\":\"a\"},{\"value\":\"b\"}]},"
@@ -548,7 +548,7 @@ static void patch_members_shapes(void **state)
                            &out, &d, &e), IDP_OK);
     assert_ids(d.add, d.nadd, (const char *[]){"b", "c"}, 2);
     assert_ids(d.remove, d.nremove, (const char *[]){"a"}, 1);
-    store_member_delta_clear(&d);
+    scim_delta_clear(&d);
     json_decref(out);
     /* replace members = replace-all + adds; remove members without filter = replace-all. */
     assert_int_equal(patch(&scim_rt_group, g, "{\"op\":\"remove\",\"path\":\"members[value eq \\\"x\\\"]\"},"
@@ -560,13 +560,13 @@ static void patch_members_shapes(void **state)
     assert_ids(d.add, d.nadd, (const char *[]){"r2"}, 1);
     assert_int_equal(d.nremove, 0);
     assert_string_equal(json_string_value(json_object_get(out, "displayName")), "G2");
-    store_member_delta_clear(&d);
+    scim_delta_clear(&d);
     json_decref(out);
     assert_int_equal(patch(&scim_rt_group, g, "{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"z\"}]},"
                                           "{\"op\":\"remove\",\"path\":\"members\"}", &out, &d, &e), IDP_OK);
     assert_true(d.replace_all);
     assert_int_equal(d.nadd + d.nremove, 0);
-    store_member_delta_clear(&d);
+    scim_delta_clear(&d);
     json_decref(out);
     /* Okta: replace without path carrying members (and an id it echoes back). */
     assert_int_equal(patch(&scim_rt_group, g, "{\"op\":\"replace\",\"value\":{\"id\":\"g1\",\"displayName\":\"Ops\","
@@ -575,7 +575,7 @@ static void patch_members_shapes(void **state)
     assert_true(d.replace_all);
     assert_ids(d.add, d.nadd, (const char *[]){"o1"}, 1);
     assert_null(json_object_get(out, "id"));
-    store_member_delta_clear(&d);
+    scim_delta_clear(&d);
     json_decref(out);
     json_decref(g);
 }
@@ -593,11 +593,11 @@ static void patch_members_bulk(void **state)
     json_t *body = json_pack("{s[s]s[{sssssO}]}", "schemas", SCIM_URN_PATCH, "Operations", "op", "add",
                              "path", "members", "value", vals);
     /* Speed is measured by bench/scim_bench.mjs, not asserted here (no timed unit tests). */
-    store_member_delta d = {0};
+    scim_delta d = {0};
     assert_int_equal(scim_patch_apply(&scim_rt_group, g, body, &d, NULL), IDP_OK);
     assert_int_equal(d.nadd, 10000);
     assert_string_equal(d.add[9999], id);
-    store_member_delta_clear(&d);
+    scim_delta_clear(&d);
     json_decref(body);
     json_t *ops = json_array();
     for (int i = 0; i < 1000; i++) {
@@ -610,7 +610,7 @@ static void patch_members_bulk(void **state)
     assert_int_equal(scim_patch_apply(&scim_rt_group, g, body, &d, NULL), IDP_OK);
     assert_int_equal(d.nremove, 10000);
     assert_int_equal(d.nadd, 0);
-    store_member_delta_clear(&d);
+    scim_delta_clear(&d);
     json_decref(body);
     json_decref(vals);
     json_decref(g);
@@ -639,7 +639,7 @@ static void collection_walk(const json_t *items, int *ok, int *rejected)
         const scim_resource_type *rt = strstr(url, "/Groups") ? &scim_rt_group : &scim_rt_user;
         json_t *body = json_loads(raw, 0, NULL), *out = NULL;
         idp_err rc = IDP_ERR_JSON;
-        store_member_delta d = {0};
+        scim_delta d = {0};
         if (body && !strcmp(method, "PATCH")) {
             out = rt == &scim_rt_group ? base_group() : base_user();
             rc = scim_patch_apply(rt, out, body, &d, NULL);
@@ -649,7 +649,7 @@ static void collection_walk(const json_t *items, int *ok, int *rejected)
         if ((rc != IDP_OK) != want_fail) fprintf(stderr, "collection item: %s %s\n", method, url);
         assert_int_equal(rc != IDP_OK, want_fail);
         *(want_fail ? rejected : ok) += 1;
-        store_member_delta_clear(&d);
+        scim_delta_clear(&d);
         json_decref(out);
         json_decref(body);
     }
