@@ -369,7 +369,7 @@ static idp_err check_header(const json_t *h, const jws_verify_opts *o, jws_alg *
     if (k && !json_is_string(k)) return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS kid is not a string");
     if (t && !json_is_string(t)) return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS typ is not a string");
     *kid = k ? json_string_value(k) : NULL;
-    if (o->typ && (!t || !typ_matches(o->typ, json_string_value(t))))
+    if (o->typ && (t ? !typ_matches(o->typ, json_string_value(t)) : !o->typ_optional))
         return IDP_FAIL(err, IDP_ERR_JWT_TYP, "JWS typ is not the expected one");
     return IDP_OK;
 }

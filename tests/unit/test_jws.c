@@ -567,6 +567,23 @@ static void typ_rules(void **state)
     assert_int_equal(verify_opts(t, o), IDP_ERR_JWT_TYP);
     o.typ = NULL;
     assert_int_equal(verify_opts(t, o), IDP_OK);
+    /* typ_optional: no typ passes, a present typ must still match */
+    o.typ = "JWT";
+    o.typ_optional = true;
+    assert_int_equal(verify_opts(t, o), IDP_OK);
+    free(t);
+    free(h);
+    h = hdr("ES256", fx.ec, ",\"typ\":\"jwt\"");
+    t = forge(fx.ec, JWS_ES256, h, "{}");
+    assert_int_equal(verify_opts(t, o), IDP_OK);
+    o.typ_optional = false;
+    assert_int_equal(verify_opts(t, o), IDP_OK);
+    free(t);
+    free(h);
+    h = hdr("ES256", fx.ec, ",\"typ\":\"at+jwt\"");
+    t = forge(fx.ec, JWS_ES256, h, "{}");
+    o.typ_optional = true;
+    assert_int_equal(verify_opts(t, o), IDP_ERR_JWT_TYP);
     free(t);
     free(h);
 }
