@@ -148,20 +148,22 @@ static char *header_of(const char *tok)
     return (char *)h;
 }
 
+static const char *const api_aud[] = {"https://api.example"};
+static const token_claims claims = {.iss = "https://idp.example",
+                                    .sub = "svc",
+                                    .aud = api_aud,
+                                    .naud = 1,
+                                    .iat = T0,
+                                    .exp = T0 + 300,
+                                    .jti = "j1",
+                                    .client_id = "svc",
+                                    .scope = "api:read",
+                                    .extra = ",\"auth_time\":1"};
+
 static void access_token_signed(void **state)
 {
     fx *f = *state;
-    const char *aud[] = {"https://api.example"};
-    token_claims tc = {.iss = "https://idp.example",
-                       .sub = "svc",
-                       .aud = aud,
-                       .naud = 1,
-                       .iat = T0,
-                       .exp = T0 + 300,
-                       .jti = "j1",
-                       .client_id = "svc",
-                       .scope = "api:read",
-                       .extra = ",\"auth_time\":1"};
+    token_claims tc = claims;
     jws_alg algs[] = {JWS_ES256, JWS_EDDSA};
     for (size_t i = 0; i < 2; i++) {
         idp_buf tok, want;
@@ -193,15 +195,7 @@ static void access_token_signed(void **state)
 static void signing_errors(void **state)
 {
     fx *f = *state;
-    const char *aud[] = {"a"};
-    token_claims tc = {.iss = "i",
-                       .sub = "s",
-                       .aud = aud,
-                       .naud = 1,
-                       .iat = T0,
-                       .exp = T0 + 1,
-                       .jti = "j",
-                       .client_id = "c"};
+    token_claims tc = claims;
     idp_buf tok;
     buf_init(&tok, JWS_MAX_LEN);
     idp_error e = {0};
