@@ -9,6 +9,7 @@
 #include "core/cfg.h"
 
 #include "core/mem.h"
+#include "core/netaddr.h"
 #include "core/timeutil.h"
 
 #include <errno.h>
@@ -47,6 +48,7 @@ typedef struct opt {
 static const char *check_issuer(const char *v);
 static const char *check_listen(const char *v);
 static const char *check_algs(const char *v);
+static const char *check_trusted_proxies(const char *v);
 static const char *check_secret(const char *v);
 
 #define ALG_NAMES "ES256 RS256 PS256 EdDSA"
@@ -108,7 +110,19 @@ static const opt opts[] = {
     {"refresh_grace", T_DUR, offsetof(cfg, refresh_grace), "10s", 0, 60, NULL, NULL,
      "a rotated refresh token still yields the same successor for this long"},
     {"login_free_failures", T_INT, offsetof(cfg, login_free_failures), "5", 1, 1000, NULL, NULL,
-     "failed sign-ins per account or IP before exponential back-off starts"},
+     "failed sign-ins per account and client address before exponential back-off starts"},
+    {"login_address_free_failures", T_INT, offsetof(cfg, login_address_free_failures), "100", 0,
+     100000, NULL, NULL,
+     "failed sign-ins from one client address, any account, before back-off; 0 = no limit"},
+    {"login_throttle_max_keys", T_INT, offsetof(cfg, login_throttle_max_keys), "100000", 16,
+     10000000, NULL, NULL, "sign-in failure counters kept at most; beyond it sign-in fails closed"},
+    {"trusted_proxies", T_STR, offsetof(cfg, trusted_proxies), NULL, 0, 0, NULL,
+     check_trusted_proxies,
+     "addresses and CIDR prefixes of reverse proxies whose X-Forwarded-For is believed"},
+    {"audit_retention", T_DUR, offsetof(cfg, audit_retention), "90d", 1, 3650 * DAY, NULL, NULL,
+     "audit events older than this are pruned behind a signed checkpoint"},
+    {"audit_max_events", T_I64, offsetof(cfg, audit_max_events), "10000000", 100,
+     1000000000000LL, NULL, NULL, "audit events kept at most; older ones are pruned first"},
     {"argon2_t", T_INT, offsetof(cfg, argon2_t), "2", 1, 10, NULL, NULL,
      "Argon2id iterations for user passwords (RFC 9106); sign-in rehashes on change"},
     {"argon2_m_kib", T_INT, offsetof(cfg, argon2_m_kib), "19456", 8192, 1048576, NULL, NULL,
@@ -354,6 +368,14 @@ static const char *check_listen(const char *v)
     int64_t port = 0;
     const char *p = colon + 1;
     if (!parse_digits(p, strlen(p), &port) || port > 65535) return "port must be 0..65535";
+    return NULL;
+}
+
+static const char *check_trusted_proxies(const char *v)
+{
+    netaddr_set set;
+    if (netaddr_set_parse(v, &set, NULL) != IDP_OK)
+        return "not a list of IP addresses and CIDR prefixes (at most 64)";
     return NULL;
 }
 

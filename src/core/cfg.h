@@ -44,7 +44,14 @@ typedef struct cfg {
     int64_t session_max;    /* session_max: browser session absolute lifetime, s (12h) */
     int64_t refresh_ttl;    /* refresh_ttl: refresh token family lifetime, s (30d) */
     int64_t refresh_grace;  /* refresh_grace: same successor for a racing refresh, s (10) */
-    int login_free_failures; /* login_free_failures: failures before back-off (5) */
+    int login_free_failures; /* login_free_failures: failures per account and address before
+                                back-off (5) */
+    int login_address_free_failures; /* login_address_free_failures: per address, any account
+                                        (100; 0 = none) */
+    int login_throttle_max_keys; /* login_throttle_max_keys: failure counters kept (100000) */
+    char *trusted_proxies;  /* trusted_proxies: CIDRs whose X-Forwarded-For is believed, or NULL */
+    int64_t audit_retention; /* audit_retention: audit events kept this long, s (90d) */
+    int64_t audit_max_events; /* audit_max_events: audit events kept at most (10000000) */
     int argon2_t;           /* argon2_t: Argon2id iterations of user passwords (2) */
     int argon2_m_kib;       /* argon2_m_kib: Argon2id memory, KiB (19456 = 19 MiB) */
     int argon2_p;           /* argon2_p: Argon2id lanes (1) */

@@ -52,6 +52,8 @@ static const struct {
     [IDP_ERR_RATE_LIMITED] = {"rate_limited", 429, "slow_down", NULL},
     [IDP_ERR_PRECONDITION] = {"precondition_failed", 412, "invalid_request", NULL},
     [IDP_ERR_NOT_MODIFIED] = {"not_modified", 304, "invalid_request", NULL},
+    /* RFC 6749 §4.1.2.1 temporarily_unavailable; RFC 9110 §15.6.4 */
+    [IDP_ERR_UNAVAILABLE] = {"unavailable", 503, "temporarily_unavailable", NULL},
     [IDP_ERR_SCIM_INVALID_FILTER] = {"invalid_filter", 400, "invalid_request", "invalidFilter"},
     [IDP_ERR_SCIM_INVALID_PATH] = {"invalid_path", 400, "invalid_request", "invalidPath"},
     [IDP_ERR_SCIM_NO_TARGET] = {"no_target", 400, "invalid_request", "noTarget"},

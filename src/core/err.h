@@ -56,6 +56,7 @@ typedef enum idp_err {
     IDP_ERR_RATE_LIMITED,     /* 429 (Retry-After set by the caller) */
     IDP_ERR_PRECONDITION,     /* 412: If-Match / If-None-Match did not hold */
     IDP_ERR_NOT_MODIFIED,     /* 304 */
+    IDP_ERR_UNAVAILABLE,      /* 503: a write the answer depends on could not be made */
     /* SCIM (RFC 7644 §3.12 scimType), all 400 */
     IDP_ERR_SCIM_INVALID_FILTER,
     IDP_ERR_SCIM_INVALID_PATH,

@@ -5,6 +5,7 @@
 #include "core/timeutil.h"
 #include "keys/keyset.h"
 #include "keys/rotation.h"
+#include "oauth/audit_checkpoint.h"
 #include "oauth/client_cache.h"
 #include "oauth/client_secret.h"
 #include "oauth/csrf.h"
@@ -279,6 +280,8 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     a->pw_params = (password_params){.t = (uint32_t)c->argon2_t, .m_kib = (uint32_t)c->argon2_m_kib,
                                      .p = (uint32_t)c->argon2_p};
     login_configure(&a->pw_params);
+    if ((rc = netaddr_set_parse(c->trusted_proxies, &a->trusted_proxies, err)) != IDP_OK)
+        return rc;
     a->scim_rl = ratelimit_new(c->scim_rate, c->scim_burst, APP_SCIM_RATELIMIT_KEYS);
     size_t il = strlen(c->issuer);
     a->scim_base = xmalloc(il + sizeof "/scim/v2");
@@ -320,6 +323,13 @@ static void bg_tick(struct app *a, int64_t *last_rot, int64_t *last_prune)
             log_msg(LOG_ERROR, "revoked jti prune: %s", e.msg);
         if (a->st->ops->oidc_prune(a->st, time_now(), &e) != IDP_OK)
             log_msg(LOG_ERROR, "sign-in state prune: %s", e.msg);
+        audit_prune_result pr;
+        if (audit_checkpoint_prune(a->st, a->kek, time_now_ms(), a->cfg->audit_retention,
+                                   a->cfg->audit_max_events, &pr, &e) != IDP_OK)
+            log_msg(LOG_ERROR, "audit prune: %s", e.msg);
+        else if (pr.pruned)
+            log_msg(LOG_INFO, "audit: pruned %lld events through seq %lld (checkpoint at seq %lld)",
+                    (long long)pr.pruned, (long long)pr.through, (long long)pr.checkpoint_seq);
     }
     snap_reap(&a->keys);
     snap_reap(&a->clients);

@@ -9,6 +9,7 @@
 
 #include "core/cfg.h"
 #include "core/err.h"
+#include "core/netaddr.h"
 #include "core/snap.h"
 #include "keys/kek.h"
 #include "oauth/password.h"
@@ -61,6 +62,8 @@ struct app {
     unsigned char refresh_key[32]; /* derives a refresh token's successor (APP_REFRESH_LABEL) */
     ratelimit *scim_rl;      /* per provisioning key (cfg scim_rate, scim_burst); owned */
     password_params pw_params; /* from cfg argon2_* */
+    netaddr_set trusted_proxies; /* cfg trusted_proxies, parsed (request.h client_addr) */
+    _Atomic uint64_t login_throttled; /* sign-in attempts refused by back-off (/metrics) */
     char *scim_base;         /* cfg issuer + "/scim/v2", for Location and $ref URLs; owned */
     snap_slot keys;          /* keyset snapshots */
     snap_slot clients;       /* client_cache snapshots */

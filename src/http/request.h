@@ -36,6 +36,10 @@ typedef struct http_request {
     /* The peer's IP address as text ("127.0.0.1", "::1"), "" when unknown. For per-IP login
      * throttling; behind a proxy this is the proxy. */
     const char *remote_addr;
+    /* The client's address as text: remote_addr, or when remote_addr is a trusted proxy (cfg
+     * trusted_proxies) the address X-Forwarded-For names (netaddr_client). "" when unknown.
+     * NULL means remote_addr (requests built by tests). */
+    const char *client_addr;
     /* Header and query access (server.c: libmicrohttpd; tests: their own); lookup may be NULL. */
     http_lookup_fn lookup;
     void *lookup_ctx;

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -201,6 +202,40 @@ static const char *mhd_lookup(void *ctx, http_lookup_kind kind, const char *name
                                                                       : MHD_HEADER_KIND, name);
 }
 
+/* The X-Forwarded-For values of a request, in order (the last SERVER_XFF_MAX when more). */
+#define SERVER_XFF_MAX 8
+typedef struct xff_values {
+    const char *v[SERVER_XFF_MAX];
+    size_t n;
+} xff_values;
+
+static enum MHD_Result xff_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    xff_values *x = cls;
+    (void)kind;
+    if (!key || !value || strcasecmp(key, "X-Forwarded-For") != 0) return MHD_YES;
+    if (x->n == SERVER_XFF_MAX) {
+        memmove(x->v, x->v + 1, (SERVER_XFF_MAX - 1) * sizeof *x->v);
+        x->n--;
+    }
+    x->v[x->n++] = value;
+    return MHD_YES;
+}
+
+/* rq.client_addr: the peer, or the client a trusted proxy forwarded for (netaddr_client). The
+ * header is only read when the peer is trusted. */
+static void client_address(struct app *a, struct MHD_Connection *c, const char *peer,
+                           char out[NETADDR_STRLEN])
+{
+    xff_values x = {.n = 0};
+    netaddr p;
+    if (a->trusted_proxies.n && netaddr_parse(peer, strlen(peer), &p) &&
+        netaddr_set_has(&a->trusted_proxies, &p))
+        MHD_get_connection_values(c, MHD_HEADER_KIND, xff_collect, &x);
+    netaddr_client(&a->trusted_proxies, peer, x.v, x.n, out);
+}
+
 static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ctx *cx,
                                 const char *method, const char *url)
 {
@@ -219,6 +254,9 @@ static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ct
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof peer);
     }
     rq.remote_addr = peer;
+    char client[NETADDR_STRLEN];
+    client_address(a, c, peer, client);
+    rq.client_addr = client;
     http_response rs;
     response_init(&rs);
     idp_error e = {0};

@@ -10,6 +10,7 @@
 #include "oauth/endpoints.h"
 
 #include "core/jsonx.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "core/rand.h"
 #include "core/timeutil.h"
@@ -92,19 +93,31 @@ static void finish(struct app *a, http_response *rs, const char *post_uri, const
     buf_free(&html);
 }
 
-/* Ends session s: deletes it, revokes its refresh tokens, back-channel notifications. */
-static void end_session(struct app *a, const http_request *rq, http_response *rs,
-                        const store_session *s)
+/* Ends session s: in one transaction deletes it, revokes its refresh tokens and records the
+ * audit event; only once that is committed are the back-channel notifications queued and the
+ * cookie deleted. A store failure leaves everything as it was and is returned: the caller must
+ * not tell the user they are signed out (RP-Initiated Logout §2; a Back-Channel Logout §2.4
+ * logout token announces a session that ended, not one that did not). */
+static idp_err end_session(struct app *a, const http_request *rq, http_response *rs,
+                           const store_session *s, idp_error *err)
 {
     int64_t now = time_now();
     size_t n = 0;
-    a->st->ops->refresh_revoke_session(a->st, s->sid, now, &n, NULL);
-    a->st->ops->session_delete(a->st, s->hash, NULL);
-    backchannel_notify(a, rq, s);
     store_audit ev = {.time_ms = time_now_ms(), .actor = "user", .action = "session.logout",
                       .target_type = "User", .target_id = s->user_id};
-    a->st->ops->audit_append(a->st, &ev, NULL);
+    idp_err rc = store_tx_begin(a->st, err);
+    if (rc != IDP_OK) return rc;
+    rc = a->st->ops->refresh_revoke_session(a->st, s->sid, now, &n, err);
+    if (rc == IDP_OK && (rc = a->st->ops->session_delete(a->st, s->hash, err)) == IDP_ERR_NOT_FOUND)
+        rc = IDP_OK; /* a concurrent logout ended it first */
+    if (rc != IDP_OK || (rc = a->st->ops->audit_append(a->st, &ev, err)) != IDP_OK ||
+        (rc = store_tx_commit(a->st, err)) != IDP_OK) {
+        store_tx_rollback(a->st);
+        return rc;
+    }
+    backchannel_notify(a, rq, s);
     web_set_cookie(a, rs, WEB_SESSION_COOKIE, "", COOKIE_DELETE);
+    return IDP_OK;
 }
 
 idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
@@ -186,7 +199,14 @@ idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_er
          * honoured after the confirmation without an id_token_hint (RP-Initiated Logout §2) */
         goto out;
     }
-    end_session(a, rq, rs, &s);
+    idp_error se = {0};
+    if (end_session(a, rq, rs, &s, &se) != IDP_OK) {
+        log_msg(LOG_ERROR, "sign-out refused: %s", se.msg);
+        web_error_page(rs, IDP_ERR_UNAVAILABLE, "Sign-out failed",
+                       "You are still signed in: the sign-out could not be completed. Try again "
+                       "in a few minutes.");
+        goto out;
+    }
     finish(a, rs, post_uri, state);
 out:
     json_decref(hint);

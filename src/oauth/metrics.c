@@ -86,6 +86,11 @@ idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_e
                       "# TYPE idpd_store_writable gauge\n"
                       "idpd_store_writable %d\n",
                       atomic_load(&a->store_writable) ? 1 : 0);
+    bad |= buf_printf(&rs->body,
+                      "# HELP idpd_login_throttled_total Sign-in attempts refused by back-off.\n"
+                      "# TYPE idpd_login_throttled_total counter\n"
+                      "idpd_login_throttled_total %" PRIu64 "\n",
+                      atomic_load_explicit(&a->login_throttled, memory_order_relaxed));
     bad |= buf_puts(&rs->body, "# HELP idpd_http_requests_total Requests answered, by route and status class.\n"
                                "# TYPE idpd_http_requests_total counter\n");
     for (size_t r = 0; r < APP_METRIC_ROUTES; r++) {

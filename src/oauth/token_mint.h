@@ -3,8 +3,8 @@
  * (RFC 9068 §2) from its claims, and the RFC 6749 §5.1 token response. No HTTP types and no
  * store: the grant decides subject, audience and scope; this signs and writes.
  *
- * The ID token (OIDC Core §2) is signed through token_mint_sign too, so every token idpd issues
- * gets the same key selection and the same errors. */
+ * The ID token (OIDC Core §2) is signed through token_mint_sign too: same key selection, same
+ * errors. */
 #ifndef IDPD_OAUTH_TOKEN_MINT_H
 #define IDPD_OAUTH_TOKEN_MINT_H
 

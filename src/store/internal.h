@@ -26,6 +26,10 @@ void sq_bind_text(sqlite3_stmt *q, int i, const char *s, int *b);
 void sq_bind_i64(sqlite3_stmt *q, int i, int64_t v, int *b);
 void sq_bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b);
 char *sq_col_str(sqlite3_stmt *q, int i); /* owned copy or NULL */
+/* sqlite3_step, except that a statement that writes fails with SQLITE_FULL while the
+ * IDPD_FAULT_STORE_FULL file exists (fault injection, store_sqlite.c). Every write steps
+ * through it (sq_write does). */
+int sq_step(sqlite3_stmt *q);
 /* Steps a row-less statement: uniqueness -> CONFLICT, other constraints -> INVALID; resets q. */
 idp_err sq_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err);
 idp_err sq_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err); /* NOT_FOUND */
@@ -61,6 +65,8 @@ idp_err sqs_audit_append(store *st, store_audit *ev, idp_error *err);
 idp_err sqs_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
                        idp_error *err);
 idp_err sqs_audit_last(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err);
+idp_err sqs_audit_seq_before(store *st, int64_t time_ms, int64_t *seq, idp_error *err);
+idp_err sqs_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err);
 
 /* ---- sign-in (OIDC) and policy ops (store_sqlite_oidc.c), as documented in store.h ---- */
 idp_err sqo_code_insert(store *st, const store_auth_code *c, idp_error *err);
@@ -90,7 +96,8 @@ idp_err sqo_session_delete(store *st, const unsigned char hash[32], idp_error *e
 idp_err sqo_session_delete_user(store *st, const char *user_id, size_t *n, idp_error *err);
 idp_err sqo_session_list_user(store *st, const char *user_id, store_session **rows, size_t *n,
                               idp_error *err);
-idp_err sqo_login_fail(store *st, const char *key, int64_t now, int64_t *fails, idp_error *err);
+idp_err sqo_login_fail(store *st, const char *key, int64_t now, const store_login_cap *cap,
+                       int64_t *fails, idp_error *err);
 idp_err sqo_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *last_at,
                            idp_error *err);
 idp_err sqo_login_fail_reset(store *st, const char *key, idp_error *err);

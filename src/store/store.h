@@ -115,6 +115,13 @@ typedef struct store_session {
                                  (for back-channel logout); NULL on insert = "" */
 } store_session;
 
+/* The bound of the sign-in throttling table (login_fail). */
+typedef struct store_login_cap {
+    int64_t max_keys;    /* counters kept at most */
+    int64_t fails_below; /* a counter with fewer failures may be evicted */
+    int64_t idle_before; /* so may one whose last failure is older */
+} store_login_cap;
+
 /* ---- versioned policy (DESIGN §7) ---- */
 typedef struct store_policy {
     int64_t version;          /* monotonic, assigned by policy_insert, never reused */
@@ -308,6 +315,11 @@ typedef struct store_ops {
     idp_err (*audit_list)(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
                           idp_error *err);
     idp_err (*audit_last)(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err);
+    /* Pruning (oauth/audit_checkpoint.h decides what and records the checkpoint first):
+     * seq_before gives the seq of the newest event with time_ms < time_ms (0 when none);
+     * delete_through deletes the events with seq <= seq, *n (may be NULL) = how many. */
+    idp_err (*audit_seq_before)(store *st, int64_t time_ms, int64_t *seq, idp_error *err);
+    idp_err (*audit_delete_through)(store *st, int64_t seq, int64_t *n, idp_error *err);
 
     /* ---- sign-in (OIDC). Every op joins the caller's store_tx_begin transaction when there is
      * one; multi-statement ops are atomic within it (savepoint). Where a stored 0 means "not
@@ -370,10 +382,13 @@ typedef struct store_ops {
 
     /* Sign-in throttling per key (the caller's choice, e.g. "user:<name>", "ip:<addr>"; at most
      * STORE_LOGIN_KEY_MAX bytes). fail counts one more failure at now and returns the count;
-     * get returns 0/0 when there is none (last_at may be NULL); reset forgets the key
-     * (after a success). */
-    idp_err (*login_fail)(store *st, const char *key, int64_t now, int64_t *fails,
-                          idp_error *err);
+     * with cap (may be NULL) a new key is only added while fewer than cap->max_keys counters
+     * exist, else first the counter with the oldest last_at among those with fails <
+     * cap->fails_below or last_at < cap->idle_before is deleted, and when there is none,
+     * IDP_ERR_TOO_LARGE and nothing is written. get returns 0/0 when there is none (last_at
+     * may be NULL); reset forgets the key (after a success). */
+    idp_err (*login_fail)(store *st, const char *key, int64_t now, const store_login_cap *cap,
+                          int64_t *fails, idp_error *err);
     idp_err (*login_fail_get)(store *st, const char *key, int64_t *fails, int64_t *last_at,
                               idp_error *err);
     idp_err (*login_fail_reset)(store *st, const char *key, idp_error *err);

@@ -282,12 +282,18 @@ static bool sq_fault_full_now(void)
     return sq_fault_full && access(sq_fault_full, F_OK) == 0;
 }
 
+int sq_step(sqlite3_stmt *q)
+{
+    if (sq_fault_full_now() && !sqlite3_stmt_readonly(q)) return SQLITE_FULL;
+    return sqlite3_step(q);
+}
+
 /* Steps a statement that returns no row. Maps uniqueness violations to IDP_ERR_CONFLICT and
  * reports the number of changed rows in *changes (may be NULL). Resets q. */
 idp_err sq_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err)
 {
     idp_err rc = IDP_OK;
-    int r = b != SQLITE_OK ? b : sq_fault_full_now() ? SQLITE_FULL : sqlite3_step(q);
+    int r = b != SQLITE_OK ? b : sq_step(q);
     if (r == SQLITE_DONE) {
         if (changes) *changes = sqlite3_changes(sqlite3_db_handle(q));
     } else if (r == SQLITE_CONSTRAINT_PRIMARYKEY || r == SQLITE_CONSTRAINT_UNIQUE) {
@@ -850,6 +856,8 @@ static const store_ops sq_ops = {
     .audit_append = sqs_audit_append,
     .audit_list = sqs_audit_list,
     .audit_last = sqs_audit_last,
+    .audit_seq_before = sqs_audit_seq_before,
+    .audit_delete_through = sqs_audit_delete_through,
     .code_insert = sqo_code_insert,
     .code_consume = sqo_code_consume,
     .code_set_issued = sqo_code_set_issued,

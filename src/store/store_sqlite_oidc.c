@@ -62,6 +62,8 @@ typedef enum sqo_id {
     O_LF_FAIL,
     O_LF_GET,
     O_LF_RESET,
+    O_LF_COUNT,
+    O_LF_EVICT,
     O_AJ_USE,
     O_CS_GET,
     O_CS_SET,
@@ -133,6 +135,10 @@ static const char *const sqo_sql[O__COUNT] = {
                   "last_at = max(last_at, excluded.last_at) RETURNING fails",
     [O_LF_GET] = "SELECT fails, last_at FROM login_failures WHERE key = ?1",
     [O_LF_RESET] = "DELETE FROM login_failures WHERE key = ?1",
+    [O_LF_COUNT] = "SELECT count(*) FROM login_failures",
+    /* the oldest counter that slows nobody (sqo_login_fail) */
+    [O_LF_EVICT] = "DELETE FROM login_failures WHERE key = (SELECT key FROM login_failures "
+                   "WHERE fails < ?1 OR last_at < ?2 ORDER BY last_at LIMIT 1)",
 
     [O_AJ_USE] = "INSERT INTO assertion_jtis (client_id, jti, exp) VALUES (?1, ?2, ?3)",
 
@@ -219,7 +225,7 @@ static idp_err one_row(sqlite3_stmt *q, int b, const char *what, row_fn fn, row_
 {
     idp_err rc = IDP_OK;
     *found = false;
-    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    int r = b != SQLITE_OK ? b : sq_step(q);
     if (r == SQLITE_ROW) {
         *found = true;
         rc = fn(q, row, err);
@@ -559,7 +565,7 @@ idp_err sqo_refresh_revoke_session(store *st, const char *session_id, int64_t no
     int r = b;
     while (r == SQLITE_OK || r == SQLITE_ROW) {
         if (r == SQLITE_ROW && sqlite3_column_int64(q, 0) == 0) live++;
-        r = sqlite3_step(q);
+        r = sq_step(q);
     }
     if (r != SQLITE_DONE) rc = sq_fail(err, r, "refresh_revoke_session");
     sq_done(q);
@@ -745,23 +751,58 @@ static idp_err lf_key_check(const char *key, const char *what, idp_error *err)
     return IDP_OK;
 }
 
-idp_err sqo_login_fail(store *st, const char *key, int64_t now, int64_t *fails, idp_error *err)
+/* Makes room for a new key under cap (see store.h): IDP_OK when key exists or there is room. */
+static idp_err lf_make_room(store *st, const char *key, const store_login_cap *cap, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
+    int64_t n = 0;
+    bool found = false;
+    idp_err rc = stmt(st, O_LF_GET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_text(q, 1, key, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    found = r == SQLITE_ROW;
+    if (r != SQLITE_ROW && r != SQLITE_DONE) rc = sq_fail(err, r, "login_fail");
+    sq_done(q);
+    if (rc || found || (rc = stmt(st, O_LF_COUNT, &q, err))) return rc;
+    r = sqlite3_step(q);
+    if (r == SQLITE_ROW) n = sqlite3_column_int64(q, 0);
+    else rc = sq_fail(err, r, "login_fail count");
+    sq_done(q);
+    if (rc || n < cap->max_keys || (rc = stmt(st, O_LF_EVICT, &q, err))) return rc;
+    int changes = 0;
+    b = SQLITE_OK;
+    sq_bind_i64(q, 1, cap->fails_below, &b);
+    sq_bind_i64(q, 2, cap->idle_before, &b);
+    if ((rc = sq_write(q, b, "login_fail evict", &changes, err))) return rc;
+    if (changes == 0)
+        return IDP_FAIL(err, IDP_ERR_TOO_LARGE, "store: login_fail: every counter is in use");
+    return IDP_OK;
+}
+
+idp_err sqo_login_fail(store *st, const char *key, int64_t now, const store_login_cap *cap,
+                       int64_t *fails, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    bool own = false;
     *fails = 0;
     idp_err rc = lf_key_check(key, "login_fail", err);
-    if (rc || (rc = stmt(st, O_LF_FAIL, &q, err))) return rc;
+    if (rc || (rc = op_begin(st, &own, err))) return rc;
+    if (cap && (rc = lf_make_room(st, key, cap, err))) goto out;
+    if ((rc = stmt(st, O_LF_FAIL, &q, err))) goto out;
     int b = SQLITE_OK;
     sq_bind_text(q, 1, key, &b);
     sq_bind_i64(q, 2, now, &b);
-    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    int r = b != SQLITE_OK ? b : sq_step(q);
     if (r == SQLITE_ROW) {
         *fails = sqlite3_column_int64(q, 0);
         r = sqlite3_step(q);
     }
     if (r != SQLITE_DONE) rc = sq_fail(err, r, "login_fail");
     sq_done(q);
-    return rc;
+out:
+    return op_end(st, own, rc, err);
 }
 
 idp_err sqo_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *last_at,
@@ -928,7 +969,7 @@ idp_err sqo_policy_insert(store *st, store_policy *p, idp_error *err)
     sq_bind_text(q, 4, p->actor, &b);
     sq_bind_text(q, 5, p->comment, &b);
     int64_t version = 0;
-    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    int r = b != SQLITE_OK ? b : sq_step(q);
     if (r == SQLITE_ROW) {
         version = sqlite3_column_int64(q, 0);
         r = sqlite3_step(q);

@@ -71,6 +71,8 @@ typedef enum sqs_id {
     X_AUDIT_INSERT,
     X_AUDIT_LIST,
     X_AUDIT_LAST,
+    X_AUDIT_SEQ_BEFORE,
+    X_AUDIT_DELETE_THROUGH,
     X__COUNT
 } sqs_id;
 _Static_assert(X__COUNT <= SQ_XSTMT_OIDC, "statement slots");
@@ -134,6 +136,10 @@ static const char *const sqs_sql[X__COUNT] = {
                        "?7, ?8, ?9, ?10, ?11)",
     [X_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit_events WHERE seq > ?1 ORDER BY seq "
                      "LIMIT ?2",
+    /* the newest event older than ?1: scans backwards from the head, stopping at the first */
+    [X_AUDIT_SEQ_BEFORE] = "SELECT seq FROM audit_events WHERE time_ms < ?1 ORDER BY seq DESC "
+                           "LIMIT 1",
+    [X_AUDIT_DELETE_THROUGH] = "DELETE FROM audit_events WHERE seq <= ?1",
     [X_AUDIT_LAST] = "SELECT * FROM (SELECT " AUDIT_COLS " FROM audit_events ORDER BY seq DESC "
                      "LIMIT ?1) ORDER BY seq",
 };
@@ -1020,4 +1026,34 @@ idp_err sqs_audit_last(store *st, size_t limit, store_audit **rows, size_t *n, i
 {
     int64_t lim = limit > SQS_MAX_AUDIT ? SQS_MAX_AUDIT : (int64_t)limit;
     return audit_read(st, X_AUDIT_LAST, lim, 0, rows, n, err);
+}
+
+idp_err sqs_audit_seq_before(store *st, int64_t time_ms, int64_t *seq, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *seq = 0;
+    idp_err rc = stmt(st, X_AUDIT_SEQ_BEFORE, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_i64(q, 1, time_ms, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW)
+        *seq = sqlite3_column_int64(q, 0);
+    else if (r != SQLITE_DONE)
+        rc = sq_fail(err, r, "audit_seq_before");
+    sq_done(q);
+    return rc;
+}
+
+idp_err sqs_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int changes = 0;
+    idp_err rc = stmt(st, X_AUDIT_DELETE_THROUGH, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    sq_bind_i64(q, 1, seq, &b);
+    rc = sq_write(q, b, "audit_delete_through", &changes, err);
+    if (n) *n = rc ? 0 : changes;
+    return rc;
 }

@@ -773,15 +773,15 @@ static void login_throttle(void **state)
     assert_int_equal(fails, 0);
     assert_int_equal(last, 0);
     for (int i = 1; i <= 5; i++) {
-        assert_int_equal(st->ops->login_fail(st, "user:alice", 1000 + i, &fails, NULL), IDP_OK);
+        assert_int_equal(st->ops->login_fail(st, "user:alice", 1000 + i, NULL, &fails, NULL), IDP_OK);
         assert_int_equal(fails, i);
     }
-    assert_int_equal(st->ops->login_fail(st, "user:alice", 900, &fails, NULL), IDP_OK);
+    assert_int_equal(st->ops->login_fail(st, "user:alice", 900, NULL, &fails, NULL), IDP_OK);
     assert_int_equal(fails, 6);
     assert_int_equal(st->ops->login_fail_get(st, "user:alice", &fails, &last, NULL), IDP_OK);
     assert_int_equal(fails, 6);
     assert_int_equal(last, 1005); /* never backwards */
-    assert_int_equal(st->ops->login_fail(st, "ip:192.0.2.1", 1000, &fails, NULL), IDP_OK);
+    assert_int_equal(st->ops->login_fail(st, "ip:192.0.2.1", 1000, NULL, &fails, NULL), IDP_OK);
     assert_int_equal(fails, 1);
     assert_int_equal(st->ops->login_fail_get(st, "user:alice", &fails, NULL, NULL), IDP_OK);
     assert_int_equal(fails, 6);
@@ -791,21 +791,57 @@ static void login_throttle(void **state)
     assert_int_equal(st->ops->login_fail_get(st, "user:alice", &fails, &last, NULL), IDP_OK);
     assert_int_equal(fails, 0);
     assert_int_equal(last, 0);
-    assert_int_equal(st->ops->login_fail(st, "user:alice", 2000, &fails, NULL), IDP_OK);
+    assert_int_equal(st->ops->login_fail(st, "user:alice", 2000, NULL, &fails, NULL), IDP_OK);
     assert_int_equal(fails, 1);
     assert_int_equal(st->ops->login_fail_get(st, "ip:192.0.2.1", &fails, NULL, NULL), IDP_OK);
     assert_int_equal(fails, 1);
 
-    assert_int_equal(st->ops->login_fail(st, "", 1, &fails, &e), IDP_ERR_INVALID);
-    assert_int_equal(st->ops->login_fail(st, NULL, 1, &fails, &e), IDP_ERR_INVALID);
+    assert_int_equal(st->ops->login_fail(st, "", 1, NULL, &fails, &e), IDP_ERR_INVALID);
+    assert_int_equal(st->ops->login_fail(st, NULL, 1, NULL, &fails, &e), IDP_ERR_INVALID);
     char key[STORE_LOGIN_KEY_MAX + 2];
     memset(key, 'k', sizeof key - 1);
     key[sizeof key - 1] = '\0';
-    assert_int_equal(st->ops->login_fail(st, key, 1, &fails, &e), IDP_ERR_INVALID);
+    assert_int_equal(st->ops->login_fail(st, key, 1, NULL, &fails, &e), IDP_ERR_INVALID);
     assert_int_equal(st->ops->login_fail_get(st, key, &fails, NULL, &e), IDP_ERR_INVALID);
     assert_int_equal(st->ops->login_fail_reset(st, key, &e), IDP_ERR_INVALID);
     key[STORE_LOGIN_KEY_MAX] = '\0';
-    assert_int_equal(st->ops->login_fail(st, key, 1, &fails, NULL), IDP_OK);
+    assert_int_equal(st->ops->login_fail(st, key, 1, NULL, &fails, NULL), IDP_OK);
+}
+
+/* The bound of the throttling table: a new key evicts the oldest counter that slows nobody
+ * (few failures, or idle), and fails closed (TOO_LARGE, nothing written) when there is none. */
+static void login_throttle_cap(void **state)
+{
+    fx *f = *state;
+    store *st = f->st;
+    idp_error e = {0};
+    int64_t fails = 0;
+    store_login_cap cap = {.max_keys = 3, .fails_below = 2, .idle_before = 500};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(st->ops->login_fail(st, "a", 1000, &cap, &fails, NULL), IDP_OK);
+        assert_int_equal(st->ops->login_fail(st, "b", 1001, &cap, &fails, NULL), IDP_OK);
+    }
+    assert_int_equal(st->ops->login_fail(st, "c", 1002, &cap, &fails, NULL), IDP_OK);
+    /* full: d evicts c (1 failure < 2), the only counter that slows nobody */
+    assert_int_equal(st->ops->login_fail(st, "d", 1003, &cap, &fails, NULL), IDP_OK);
+    assert_int_equal(st->ops->login_fail_get(st, "c", &fails, NULL, NULL), IDP_OK);
+    assert_int_equal(fails, 0);
+    assert_int_equal(st->ops->login_fail(st, "d", 1004, &cap, &fails, NULL), IDP_OK);
+    assert_int_equal(fails, 2);
+    /* every counter is in back-off and recent: a new key is refused, nothing changes */
+    assert_int_equal(st->ops->login_fail(st, "e", 1005, &cap, &fails, &e), IDP_ERR_TOO_LARGE);
+    assert_int_equal(st->ops->login_fail_get(st, "e", &fails, NULL, NULL), IDP_OK);
+    assert_int_equal(fails, 0);
+    assert_int_equal(st->ops->login_fail_get(st, "a", &fails, NULL, NULL), IDP_OK);
+    assert_int_equal(fails, 2);
+    /* an existing key is still counted */
+    assert_int_equal(st->ops->login_fail(st, "a", 1006, &cap, &fails, NULL), IDP_OK);
+    assert_int_equal(fails, 3);
+    /* once idle (last_at < idle_before) the oldest goes: b (1001) */
+    cap.idle_before = 1002;
+    assert_int_equal(st->ops->login_fail(st, "e", 1007, &cap, &fails, NULL), IDP_OK);
+    assert_int_equal(st->ops->login_fail_get(st, "b", &fails, NULL, NULL), IDP_OK);
+    assert_int_equal(fails, 0);
 }
 
 static void assertion_jti(void **state)
@@ -1101,8 +1137,8 @@ static void prune(void **state)
     assert_int_equal(st->ops->assertion_jti_use(st, "c1", "recent", now - 10, NULL), IDP_OK);
     /* login failures: a day */
     int64_t fails = 0;
-    assert_int_equal(st->ops->login_fail(st, "old", now - 86400 - 1, &fails, NULL), IDP_OK);
-    assert_int_equal(st->ops->login_fail(st, "recent", now - 86400 + 1, &fails, NULL), IDP_OK);
+    assert_int_equal(st->ops->login_fail(st, "old", now - 86400 - 1, NULL, &fails, NULL), IDP_OK);
+    assert_int_equal(st->ops->login_fail(st, "recent", now - 86400 + 1, NULL, &fails, NULL), IDP_OK);
 
     assert_int_equal(st->ops->oidc_prune(st, now, NULL), IDP_OK);
 
@@ -1297,6 +1333,7 @@ int main(void)
         T(session_ops),
         T(delete_cascades),
         T(login_throttle),
+        T(login_throttle_cap),
         T(assertion_jti),
         T(consent),
         T(user_rehash),
