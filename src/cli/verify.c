@@ -8,7 +8,7 @@
 #include "fetch/fetch.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
-#include "jose/jwt.h"
+#include "oauth/token_verify.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -103,41 +103,6 @@ static int parse_algs(cli *c, const char *list, unsigned *mask)
     return *mask ? CLI_OK : cli_usage(c, "--alg: empty list");
 }
 
-/* The precise, human reason for a verification failure. */
-static const char *reason(idp_err code)
-{
-    switch (code) {
-    case IDP_ERR_JOSE_SIGNATURE:
-        return "signature did not verify";
-    case IDP_ERR_JWT_EXPIRED:
-        return "token expired";
-    case IDP_ERR_JWT_NOT_YET_VALID:
-        return "token not yet valid";
-    case IDP_ERR_JWT_ISSUER:
-        return "issuer mismatch";
-    case IDP_ERR_JWT_AUDIENCE:
-        return "audience mismatch";
-    case IDP_ERR_JWT_TYP:
-        return "typ mismatch";
-    case IDP_ERR_JOSE_ALG:
-        return "algorithm not allowed";
-    case IDP_ERR_JOSE_KEY:
-        return "no usable key for this token";
-    case IDP_ERR_JOSE_CRIT:
-        return "unsupported critical header";
-    case IDP_ERR_JOSE_FORMAT:
-    case IDP_ERR_B64:
-    case IDP_ERR_JSON:
-        return "malformed token";
-    case IDP_ERR_TOO_LARGE:
-        return "token too large";
-    case IDP_ERR_JWT_CLAIM:
-        return "missing or malformed claim";
-    default:
-        return "verification failed";
-    }
-}
-
 /* Reads the token from stdin (one line, capped) into out. */
 static int read_stdin_token(cli *c, idp_buf *out)
 {
@@ -153,12 +118,11 @@ static int read_stdin_token(cli *c, idp_buf *out)
 static int verify(cli *c, const verify_args *a)
 {
     jwks *keys = NULL;
-    jws_verified v;
+    json_t *claims = NULL;
     idp_error e = {0};
     idp_buf tok;
     unsigned mask = 0;
     int rc = CLI_OK;
-    memset(&v, 0, sizeof v);
     buf_init(&tok, JWS_MAX_LEN + 2);
     if ((rc = parse_algs(c, a->algs ? a->algs : "ES256,RS256,PS256,EdDSA", &mask)) != CLI_OK)
         goto out;
@@ -172,26 +136,28 @@ static int verify(cli *c, const verify_args *a)
         rc = cli_fail_err(c, &e);
         goto out;
     }
-    jws_verify_opts vo = {.allowed_algs = mask,
-                          .keys = keys,
-                          .typ = a->typ && !*a->typ ? NULL : (a->typ ? a->typ : "at+jwt"),
-                          .payload_json = true};
-    jwt_check_opts co = {.issuer = c->cfg->issuer,
-                         .audience = a->audience,
-                         .leeway = c->cfg->leeway,
-                         .require_exp = true};
-    idp_err r = jwt_verify(tok.data, tok.len, &vo, &co, &v, &e);
+    token_verify_opts vo = {.keys = keys,
+                            .algs = mask,
+                            .typ = a->typ && !*a->typ ? NULL : (a->typ ? a->typ : "at+jwt"),
+                            .issuer = c->cfg->issuer,
+                            .audiences = &a->audience,
+                            .naudiences = 1,
+                            .leeway = c->cfg->leeway,
+                            .require_exp = true};
+    idp_err r = token_verify(tok.data, tok.len, &vo, &claims, &e);
     if (r != IDP_OK) {
         /* e.msg describes the check, never the token */
-        if (e.msg[0] && strcasecmp(e.msg, reason(r)))
-            rc = cli_fail(c, "%s (%s)", reason(r), e.msg);
+        const char *why = token_verify_reason(r);
+        if (e.msg[0] && strcasecmp(e.msg, why))
+            rc = cli_fail(c, "%s (%s)", why, e.msg);
         else
-            rc = cli_fail(c, "%s", reason(r));
+            rc = cli_fail(c, "%s", why);
         goto out;
     }
-    cli_print_json(json_incref(v.payload));
+    cli_print_json(claims);
+    claims = NULL;
 out:
-    jws_verified_clear(&v);
+    json_decref(claims);
     jwks_unref(keys);
     buf_free(&tok);
     return rc;

@@ -1,4 +1,4 @@
-/* jose/internal.h — shared between jwk.c, jws.c and jwt.c only. */
+/* jose/internal.h — shared between jwk.c and jws.c (and their unit tests) only. */
 #ifndef IDPD_JOSE_INTERNAL_H
 #define IDPD_JOSE_INTERNAL_H
 
@@ -9,20 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef enum jwk_kty { JWK_KTY_NONE = 0, JWK_KTY_RSA, JWK_KTY_EC, JWK_KTY_OKP } jwk_kty;
-
 /* Exact JWS signature length for this key: RSA modulus octets, 64 for ES256 and EdDSA. */
 size_t jwk_sig_len(const jwk *k);
-/* The key type an algorithm needs. */
-jwk_kty jose_alg_kty(jws_alg a);
-/* SHA-256, fetched once per process (explicit fetch: no per-call name lookup). NULL on failure. */
-const EVP_MD *jose_md_sha256(void);
 
-/* A new DigestSign (sign) or DigestVerify context for alg on key, with the JWA parameters
- * (SHA-256; PS256: PSS, MGF1-SHA-256, salt 32). Owned; NULL on failure. */
-EVP_MD_CTX *jose_md_ctx(jws_alg alg, EVP_PKEY *key, bool sign);
-
-/* The key's pre-initialised context for alg (jose_md_ctx output, built once when the jwk was
+/* The key's pre-initialised context for alg (jws_alg_md_ctx output, built once when the jwk was
  * made; sign templates only for private keys), or NULL (alg not allowed by the key, or init
  * failed: callers then init per call). Borrowed.
  * Thread safety: a jwk is shared between threads, so a template is NEVER used directly and
@@ -34,10 +24,10 @@ const EVP_MD_CTX *jwk_md_template(const jwk *k, jws_alg alg, bool sign);
 
 /* Strict JSON object: same contract as jsonx_parse(s, n, 0, 0, true, out, NULL) (IDP_ERR_JSON
  * on malformed input, duplicates, depth...), with a fast path for flat token-shaped objects.
- * *out owned. */
-idp_err jose_json_parse(const char *s, size_t n, json_t **out);
+ * *out owned. Implemented in jws.c. */
+idp_err jws_json_parse(const char *s, size_t n, json_t **out);
 /* The fast path alone (exposed for the differential test): the tree, or NULL when s is outside
  * its subset (which says nothing about validity). Owned. */
-json_t *jose_json_fast(const char *s, size_t n);
+json_t *jws_json_fast(const char *s, size_t n);
 
 #endif

@@ -17,7 +17,6 @@
 #include <openssl/encoder.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +31,7 @@
 
 struct jwk {
     atomic_int refs;
-    jwk_kty kty;
+    jws_alg_kty kty;
     jws_alg alg;     /* the key's own alg, or INVALID */
     bool priv;
     size_t sig_len;
@@ -48,46 +47,6 @@ struct jwks {
     jwk **keys;
     size_t n, cap;
 };
-
-static const char *const alg_names[JWS__ALG_COUNT] = {
-    [JWS_ES256] = "ES256", [JWS_RS256] = "RS256", [JWS_PS256] = "PS256", [JWS_EDDSA] = "EdDSA"};
-
-const char *jws_alg_name(jws_alg a)
-{
-    return a > JWS_ALG_INVALID && a < JWS__ALG_COUNT ? alg_names[a] : NULL;
-}
-
-jws_alg jws_alg_from_name(const char *s, size_t n)
-{
-    for (int a = JWS_ALG_INVALID + 1; a < JWS__ALG_COUNT; a++)
-        if (strlen(alg_names[a]) == n && memcmp(alg_names[a], s, n) == 0) return (jws_alg)a;
-    return JWS_ALG_INVALID;
-}
-
-jwk_kty jose_alg_kty(jws_alg a)
-{
-    switch (a) {
-    case JWS_ES256: return JWK_KTY_EC;
-    case JWS_RS256:
-    case JWS_PS256: return JWK_KTY_RSA;
-    case JWS_EDDSA: return JWK_KTY_OKP;
-    default: return JWK_KTY_NONE;
-    }
-}
-
-static pthread_once_t md_once = PTHREAD_ONCE_INIT;
-static EVP_MD *md_sha256;
-
-static void md_init(void)
-{
-    md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-const EVP_MD *jose_md_sha256(void)
-{
-    pthread_once(&md_once, md_init);
-    return md_sha256;
-}
 
 /* ---- RSA strength rules ------------------------------------------------------------------ */
 
@@ -141,31 +100,14 @@ out:
     return rc;
 }
 
-static bool ec_is_p256(EVP_PKEY *pkey)
-{
-    char name[64];
-    size_t len = 0;
-    if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len))
-        return false;
-    return strcmp(name, "prime256v1") == 0 || strcmp(name, "P-256") == 0;
-}
-
-static jwk_kty pkey_kty(EVP_PKEY *pkey)
-{
-    if (EVP_PKEY_is_a(pkey, "RSA")) return JWK_KTY_RSA;
-    if (EVP_PKEY_is_a(pkey, "EC")) return ec_is_p256(pkey) ? JWK_KTY_EC : JWK_KTY_NONE;
-    if (EVP_PKEY_is_a(pkey, "ED25519")) return JWK_KTY_OKP;
-    return JWK_KTY_NONE;
-}
-
-static bool pkey_has_private(EVP_PKEY *pkey, jwk_kty kty)
+static bool pkey_has_private(EVP_PKEY *pkey, jws_alg_kty kty)
 {
     BIGNUM *d = NULL;
     size_t len = 0;
     bool r = false;
-    if (kty == JWK_KTY_RSA) r = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_D, &d);
-    else if (kty == JWK_KTY_EC) r = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d);
-    else if (kty == JWK_KTY_OKP) r = EVP_PKEY_get_raw_private_key(pkey, NULL, &len) == 1;
+    if (kty == JWS_ALG_KTY_RSA) r = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_D, &d);
+    else if (kty == JWS_ALG_KTY_EC) r = EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d);
+    else if (kty == JWS_ALG_KTY_OKP) r = EVP_PKEY_get_raw_private_key(pkey, NULL, &len) == 1;
     BN_clear_free(d);
     ERR_clear_error();
     return r;
@@ -184,7 +126,7 @@ static idp_err export_public(jwk *k, idp_error *err)
 {
     BIGNUM *a = NULL, *b = NULL;
     idp_err rc = IDP_OK;
-    if (k->kty == JWK_KTY_OKP) {
+    if (k->kty == JWS_ALG_KTY_OKP) {
         unsigned char x[32];
         size_t len = sizeof x;
         if (EVP_PKEY_get_raw_public_key(k->pkey, x, &len) != 1 || len != 32)
@@ -193,15 +135,15 @@ static idp_err export_public(jwk *k, idp_error *err)
         k->sig_len = 64;
         return IDP_OK;
     }
-    const char *pa = k->kty == JWK_KTY_RSA ? OSSL_PKEY_PARAM_RSA_N : OSSL_PKEY_PARAM_EC_PUB_X;
-    const char *pb = k->kty == JWK_KTY_RSA ? OSSL_PKEY_PARAM_RSA_E : OSSL_PKEY_PARAM_EC_PUB_Y;
-    int pad = k->kty == JWK_KTY_EC ? 32 : 0;
+    const char *pa = k->kty == JWS_ALG_KTY_RSA ? OSSL_PKEY_PARAM_RSA_N : OSSL_PKEY_PARAM_EC_PUB_X;
+    const char *pb = k->kty == JWS_ALG_KTY_RSA ? OSSL_PKEY_PARAM_RSA_E : OSSL_PKEY_PARAM_EC_PUB_Y;
+    int pad = k->kty == JWS_ALG_KTY_EC ? 32 : 0;
     if (!EVP_PKEY_get_bn_param(k->pkey, pa, &a) || !EVP_PKEY_get_bn_param(k->pkey, pb, &b) ||
         !(k->pub[0] = bn_b64(a, pad)) || !(k->pub[1] = bn_b64(b, pad))) {
         rc = IDP_FAIL(err, IDP_ERR_CRYPTO, "cannot export public key");
         goto out;
     }
-    k->sig_len = k->kty == JWK_KTY_EC ? 64 : (size_t)BN_num_bytes(a);
+    k->sig_len = k->kty == JWS_ALG_KTY_EC ? 64 : (size_t)BN_num_bytes(a);
 out:
     BN_free(a);
     BN_free(b);
@@ -217,7 +159,7 @@ static void make_templates(jwk *k)
     for (int a = JWS_ALG_INVALID + 1; a < JWS__ALG_COUNT; a++) {
         if (!probe || !jwk_allows(k, (jws_alg)a)) continue;
         for (int sign = 0; sign <= (k->priv ? 1 : 0); sign++) {
-            EVP_MD_CTX *t = jose_md_ctx((jws_alg)a, k->pkey, sign);
+            EVP_MD_CTX *t = jws_alg_md_ctx((jws_alg)a, k->pkey, sign);
             if (t && EVP_MD_CTX_copy_ex(probe, t) == 1) k->tmpl[a][sign] = t;
             else EVP_MD_CTX_free(t);
         }
@@ -236,7 +178,7 @@ static idp_err jwk_make(EVP_PKEY *pkey, jws_alg alg, bool priv, const char *kid,
                         idp_error *err)
 {
     *out = NULL;
-    jwk_kty kty = pkey_kty(pkey);
+    jws_alg_kty kty = jws_alg_pkey_kty(pkey);
     jwk *k = xcalloc(1, sizeof *k);
     atomic_init(&k->refs, 1);
     k->pkey = pkey;
@@ -244,15 +186,15 @@ static idp_err jwk_make(EVP_PKEY *pkey, jws_alg alg, bool priv, const char *kid,
     k->alg = alg;
     k->priv = priv;
     idp_err rc = IDP_OK;
-    if (kty == JWK_KTY_NONE) {
+    if (kty == JWS_ALG_KTY_NONE) {
         rc = IDP_FAIL(err, IDP_ERR_JOSE_KEY, "unsupported key type or curve");
         goto out;
     }
-    if (alg != JWS_ALG_INVALID && jose_alg_kty(alg) != kty) {
+    if (alg != JWS_ALG_INVALID && jws_alg_kty_of(alg) != kty) {
         rc = IDP_FAIL(err, IDP_ERR_JOSE_KEY, "alg %s does not fit the key type", jws_alg_name(alg));
         goto out;
     }
-    if (kty == JWK_KTY_RSA && (rc = rsa_check(pkey, err))) goto out;
+    if (kty == JWS_ALG_KTY_RSA && (rc = rsa_check(pkey, err))) goto out;
     if ((rc = export_public(k, err))) goto out;
     if (kid) {
         k->kid = xstrdup(kid);
@@ -479,23 +421,23 @@ static idp_err check_usage(const json_t *obj, bool *skip, idp_error *err)
 }
 
 /* kty, crv, alg, kid. *skip marks keys we do not understand (RFC 7517 §5). */
-static idp_err check_meta(const json_t *obj, jwk_kty *kty, jws_alg *alg, const char **kid,
+static idp_err check_meta(const json_t *obj, jws_alg_kty *kty, jws_alg *alg, const char **kid,
                           bool *skip, idp_error *err)
 {
     const char *t = jsonx_str(obj, "kty"), *crv = jsonx_str(obj, "crv");
     json_t *a = json_object_get(obj, "alg"), *k = json_object_get(obj, "kid");
     if (!t) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "JWK without a string kty");
-    *kty = strcmp(t, "RSA") == 0 ? JWK_KTY_RSA
-         : strcmp(t, "EC") == 0  ? JWK_KTY_EC
-         : strcmp(t, "OKP") == 0 ? JWK_KTY_OKP
-                                 : JWK_KTY_NONE;
-    if (*kty == JWK_KTY_NONE) {
+    *kty = strcmp(t, "RSA") == 0 ? JWS_ALG_KTY_RSA
+         : strcmp(t, "EC") == 0  ? JWS_ALG_KTY_EC
+         : strcmp(t, "OKP") == 0 ? JWS_ALG_KTY_OKP
+                                 : JWS_ALG_KTY_NONE;
+    if (*kty == JWS_ALG_KTY_NONE) {
         *skip = true;
         return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "unsupported JWK kty");
     }
-    if (*kty != JWK_KTY_RSA && !crv) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "JWK without a string crv");
-    if ((*kty == JWK_KTY_EC && strcmp(crv, "P-256") != 0) ||
-        (*kty == JWK_KTY_OKP && strcmp(crv, "Ed25519") != 0)) {
+    if (*kty != JWS_ALG_KTY_RSA && !crv) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "JWK without a string crv");
+    if ((*kty == JWS_ALG_KTY_EC && strcmp(crv, "P-256") != 0) ||
+        (*kty == JWS_ALG_KTY_OKP && strcmp(crv, "Ed25519") != 0)) {
         *skip = true;
         return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "unsupported JWK crv");
     }
@@ -507,7 +449,7 @@ static idp_err check_meta(const json_t *obj, jwk_kty *kty, jws_alg *alg, const c
             *skip = true;
             return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "unsupported JWK alg");
         }
-        if (jose_alg_kty(*alg) != *kty)
+        if (jws_alg_kty_of(*alg) != *kty)
             return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "JWK alg does not fit its kty (RFC 8725 §3.1)");
     }
     *kid = NULL;
@@ -524,18 +466,18 @@ static idp_err jwk_parse(const json_t *obj, jwk **out, bool *skip, idp_error *er
     *out = NULL;
     *skip = false;
     if (!json_is_object(obj)) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "JWK is not a JSON object");
-    jwk_kty kty = JWK_KTY_RSA;
+    jws_alg_kty kty = JWS_ALG_KTY_RSA;
     jws_alg alg = JWS_ALG_INVALID;
     const char *kid = NULL;
     idp_err rc = check_meta(obj, &kty, &alg, &kid, skip, err);
     if (rc) return rc;
     EVP_PKEY *pkey = NULL;
     bool priv = false;
-    if (kty == JWK_KTY_RSA) rc = rsa_from_json(obj, &pkey, &priv, err);
-    else if (kty == JWK_KTY_EC) rc = ec_from_json(obj, &pkey, &priv, err);
+    if (kty == JWS_ALG_KTY_RSA) rc = rsa_from_json(obj, &pkey, &priv, err);
+    else if (kty == JWS_ALG_KTY_EC) rc = ec_from_json(obj, &pkey, &priv, err);
     else rc = okp_from_json(obj, &pkey, &priv, err);
     if (rc) return rc;
-    if (kty == JWK_KTY_RSA && priv && !pkey_validate(pkey, true)) {
+    if (kty == JWS_ALG_KTY_RSA && priv && !pkey_validate(pkey, true)) {
         EVP_PKEY_free(pkey);
         ERR_clear_error();
         return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "RSA private key members are inconsistent");
@@ -556,7 +498,7 @@ idp_err jwk_from_pkey(EVP_PKEY *pkey, jws_alg alg, const char *kid, jwk **out, i
     if (kid && (!*kid || strlen(kid) > JWK_KID_MAX))
         return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "kid must be 1..256 octets");
     if (!EVP_PKEY_up_ref(pkey)) return IDP_FAIL(err, IDP_ERR_CRYPTO, "EVP_PKEY_up_ref failed");
-    return jwk_make(pkey, alg, pkey_has_private(pkey, pkey_kty(pkey)), kid, out, err);
+    return jwk_make(pkey, alg, pkey_has_private(pkey, jws_alg_pkey_kty(pkey)), kid, out, err);
 }
 
 idp_err jwk_generate(jws_alg alg, int rsa_bits, jwk **out, idp_error *err)
@@ -606,18 +548,18 @@ size_t jwk_sig_len(const jwk *k) { return k->sig_len; }
 
 bool jwk_allows(const jwk *k, jws_alg alg)
 {
-    if (!k || jose_alg_kty(alg) == JWK_KTY_NONE || jose_alg_kty(alg) != k->kty) return false;
+    if (!k || jws_alg_kty_of(alg) == JWS_ALG_KTY_NONE || jws_alg_kty_of(alg) != k->kty) return false;
     return k->alg == JWS_ALG_INVALID || k->alg == alg;
 }
 
 json_t *jwk_to_public_json(const jwk *k)
 {
     json_t *o = json_object();
-    if (k->kty == JWK_KTY_RSA) {
+    if (k->kty == JWS_ALG_KTY_RSA) {
         json_object_set_new(o, "kty", json_string("RSA"));
         json_object_set_new(o, "n", json_string(k->pub[0]));
         json_object_set_new(o, "e", json_string(k->pub[1]));
-    } else if (k->kty == JWK_KTY_EC) {
+    } else if (k->kty == JWS_ALG_KTY_EC) {
         json_object_set_new(o, "kty", json_string("EC"));
         json_object_set_new(o, "crv", json_string("P-256"));
         json_object_set_new(o, "x", json_string(k->pub[0]));
@@ -640,9 +582,9 @@ idp_err jwk_thumbprint(const jwk *k, char out[44], idp_error *err)
     idp_buf b;
     buf_init(&b, 4096);
     int r;
-    if (k->kty == JWK_KTY_RSA)
+    if (k->kty == JWS_ALG_KTY_RSA)
         r = buf_printf(&b, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", k->pub[1], k->pub[0]);
-    else if (k->kty == JWK_KTY_EC)
+    else if (k->kty == JWS_ALG_KTY_EC)
         r = buf_printf(&b, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", k->pub[0],
                        k->pub[1]);
     else
@@ -697,7 +639,7 @@ idp_err jwk_private_from_der(const unsigned char *der, size_t len, jws_alg alg, 
     bool ok = dctx && len > 0 && OSSL_DECODER_from_data(dctx, &p, &left) == 1 && pkey && left == 0;
     OSSL_DECODER_CTX_free(dctx);
     ERR_clear_error();
-    if (!ok || !pkey_has_private(pkey, pkey_kty(pkey))) {
+    if (!ok || !pkey_has_private(pkey, jws_alg_pkey_kty(pkey))) {
         EVP_PKEY_free(pkey);
         return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "not a PKCS#8 private key");
     }

@@ -8,25 +8,11 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "jose/alg.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
-
-typedef enum jws_alg {
-    JWS_ALG_INVALID = 0,
-    JWS_ES256, /* ECDSA P-256 SHA-256, signature = r||s (RFC 7518 §3.4) */
-    JWS_RS256, /* RSASSA-PKCS1-v1_5 SHA-256 */
-    JWS_PS256, /* RSASSA-PSS SHA-256, MGF1 SHA-256, salt 32 */
-    JWS_EDDSA, /* Ed25519 (RFC 8037) */
-    JWS__ALG_COUNT
-} jws_alg;
-
-#define JWS_ALG_BIT(a) (1u << (a))
-#define JWS_ALGS_ALL (JWS_ALG_BIT(JWS_ES256) | JWS_ALG_BIT(JWS_RS256) | JWS_ALG_BIT(JWS_PS256) | JWS_ALG_BIT(JWS_EDDSA))
-
-const char *jws_alg_name(jws_alg a);                 /* "ES256"...; NULL for invalid */
-jws_alg jws_alg_from_name(const char *s, size_t n);  /* exact, case-sensitive; INVALID otherwise */
 
 typedef struct jwk jwk;
 

@@ -5,7 +5,7 @@
  *     that jwk.c initialised when the key was built, instead of a DigestSign/VerifyInit (which
  *     re-fetches the algorithm and re-derives the provider key context) per call;
  *   - header, signature and signing input live in stack buffers; ES256 r||s <-> DER by hand;
- *   - the header and payload JSON go through jose_json_parse, a strict fast path for flat
+ *   - the header and payload JSON go through jws_json_parse, a strict fast path for flat
  *     objects that hands anything unusual to jsonx_parse (see there);
  *   - the signed header is written directly when kid and typ need no escaping.
  * The signature is checked before the payload is parsed. */
@@ -16,9 +16,7 @@
 #include "core/mem.h"
 #include "jose/internal.h"
 
-#include <openssl/core_names.h>
 #include <openssl/err.h>
-#include <openssl/rsa.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,40 +78,6 @@ static idp_err es256_from_der(const unsigned char *der, size_t len, unsigned cha
     return ok ? IDP_OK : IDP_FAIL(err, IDP_ERR_CRYPTO, "cannot convert ECDSA signature");
 }
 
-static bool pkey_fits(jws_alg alg, EVP_PKEY *k)
-{
-    char grp[32];
-    switch (jose_alg_kty(alg)) {
-    case JWK_KTY_RSA: return EVP_PKEY_is_a(k, "RSA");
-    case JWK_KTY_OKP: return EVP_PKEY_is_a(k, "ED25519");
-    case JWK_KTY_EC:
-        return EVP_PKEY_is_a(k, "EC") &&
-               EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, grp, sizeof grp, NULL) &&
-               strcmp(grp, "prime256v1") == 0;
-    default: return false;
-    }
-}
-
-/* DigestSign/Verify context for alg: SHA-256 (none for EdDSA, RFC 8037 §3.1), and for PS256
- * PSS with MGF1-SHA-256 and a 32-octet salt (RFC 7518 §3.5). */
-EVP_MD_CTX *jose_md_ctx(jws_alg alg, EVP_PKEY *key, bool sign)
-{
-    const EVP_MD *md = alg == JWS_EDDSA ? NULL : jose_md_sha256();
-    if (alg != JWS_EDDSA && !md) return NULL;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = NULL;
-    int ok = ctx && (sign ? EVP_DigestSignInit(ctx, &pctx, md, NULL, key)
-                          : EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key)) == 1;
-    if (ok && alg == JWS_PS256)
-        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
-             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) > 0 && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) > 0;
-    if (!ok) {
-        EVP_MD_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
 /* A fresh context: a copy of the key's template when there is one (tmpl is only read, see
  * internal.h), else a full init. NULL on failure. */
 static EVP_MD_CTX *ctx_get(const EVP_MD_CTX *tmpl, jws_alg alg, EVP_PKEY *key, bool sign)
@@ -124,7 +88,7 @@ static EVP_MD_CTX *ctx_get(const EVP_MD_CTX *tmpl, jws_alg alg, EVP_PKEY *key, b
         EVP_MD_CTX_free(ctx);
         ERR_clear_error();
     }
-    return jose_md_ctx(alg, key, sign);
+    return jws_alg_md_ctx(alg, key, sign);
 }
 
 /* Verification once alg and key are known to fit and siglen is exact. tmpl may be NULL. */
@@ -148,8 +112,8 @@ static idp_err verify_core(jws_alg alg, EVP_PKEY *pub, const EVP_MD_CTX *tmpl, c
 idp_err jws_verify_raw(jws_alg alg, EVP_PKEY *pub, const void *input, size_t len,
                        const unsigned char *sig, size_t siglen, idp_error *err)
 {
-    if (!pub || !pkey_fits(alg, pub)) return IDP_FAIL(err, IDP_ERR_JOSE_ALG, "alg does not fit the key");
-    size_t want = jose_alg_kty(alg) == JWK_KTY_RSA ? (size_t)EVP_PKEY_get_size(pub) : 64;
+    if (!pub || !jws_alg_fits_pkey(alg, pub)) return IDP_FAIL(err, IDP_ERR_JOSE_ALG, "alg does not fit the key");
+    size_t want = jws_alg_kty_of(alg) == JWS_ALG_KTY_RSA ? (size_t)EVP_PKEY_get_size(pub) : 64;
     if (siglen != want) return IDP_FAIL(err, IDP_ERR_JOSE_SIGNATURE, "signature has the wrong length");
     return verify_core(alg, pub, NULL, input, len, sig, siglen, err);
 }
@@ -184,14 +148,14 @@ idp_err jws_sign_raw(jws_alg alg, EVP_PKEY *priv, const void *input, size_t len,
                      unsigned char *sig, size_t *siglen, idp_error *err)
 {
     *siglen = 0;
-    if (!priv || !pkey_fits(alg, priv)) return IDP_FAIL(err, IDP_ERR_JOSE_ALG, "alg does not fit the key");
+    if (!priv || !jws_alg_fits_pkey(alg, priv)) return IDP_FAIL(err, IDP_ERR_JOSE_ALG, "alg does not fit the key");
     if (EVP_PKEY_get_size(priv) > JWS_MAX_SIG) return IDP_FAIL(err, IDP_ERR_JOSE_KEY, "key too large");
     return sign_core(alg, priv, NULL, input, len, sig, siglen, err);
 }
 
 /* ---- strict JSON, fast path ------------------------------------------------------------ */
 
-/* jose_json_parse has exactly the contract of jsonx_parse(s, n, 0, 0, true, out, NULL): a
+/* jws_json_parse has exactly the contract of jsonx_parse(s, n, 0, 0, true, out, NULL): a
  * strict JSON object (RFC 8259; duplicate member names rejected, RFC 7515 §5.2 / RFC 7519 §7.2),
  * and jansson's general lexer costs more than the RSA verification it guards. So a fast path
  * recognises the subset tokens actually use and builds the same tree directly:
@@ -316,7 +280,7 @@ static bool js_member(jscan *s, json_t *o)
     return json_object_setn_new_nocheck(o, k, kn, v) == 0;
 }
 
-json_t *jose_json_fast(const char *str, size_t n)
+json_t *jws_json_fast(const char *str, size_t n)
 {
     jscan s = {str, str + n};
     js_ws(&s);
@@ -339,9 +303,9 @@ json_t *jose_json_fast(const char *str, size_t n)
     return NULL;
 }
 
-idp_err jose_json_parse(const char *s, size_t n, json_t **out)
+idp_err jws_json_parse(const char *s, size_t n, json_t **out)
 {
-    *out = jose_json_fast(s, n);
+    *out = jws_json_fast(s, n);
     if (*out) return IDP_OK;
     return jsonx_parse(s, n, 0, 0, true, out, NULL);
 }
@@ -374,7 +338,7 @@ static idp_err parse_header(span h, json_t **out, idp_error *err)
     if (h.n > JWS_MAX_HEADER_B64) return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS header too long");
     if (b64url_decode_to(h.p, h.n, buf, sizeof buf, &len))
         return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS header is not strict base64url");
-    if (jose_json_parse((const char *)buf, len, out))
+    if (jws_json_parse((const char *)buf, len, out))
         return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS header is not a strict JSON object");
     return IDP_OK;
 }
@@ -405,7 +369,7 @@ static idp_err check_header(const json_t *h, const jws_verify_opts *o, jws_alg *
     if (k && !json_is_string(k)) return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS kid is not a string");
     if (t && !json_is_string(t)) return IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS typ is not a string");
     *kid = k ? json_string_value(k) : NULL;
-    if (o->typ && (!t || !typ_matches(o->typ, json_string_value(t))))
+    if (o->typ && (t ? !typ_matches(o->typ, json_string_value(t)) : !o->typ_optional))
         return IDP_FAIL(err, IDP_ERR_JWT_TYP, "JWS typ is not the expected one");
     return IDP_OK;
 }
@@ -468,7 +432,7 @@ idp_err jws_verify(const char *token, size_t len, const jws_verify_opts *opts, j
                      (size_t)(parts[2].p - 1 - token), sig, jwk_sig_len(key), err);
     if (rc) goto out;
     if (opts->payload_json &&
-        jose_json_parse((const char *)out->raw_payload, out->raw_payload_len, &out->payload)) {
+        jws_json_parse((const char *)out->raw_payload, out->raw_payload_len, &out->payload)) {
         rc = IDP_FAIL(err, IDP_ERR_JOSE_FORMAT, "JWS payload is not a strict JSON object");
         goto out;
     }

@@ -8,7 +8,7 @@
  *     (IDP_ERR_JOSE_ALG), `crit` present -> IDP_ERR_JOSE_CRIT (we understand no extension;
  *     also rejects b64:false, RFC 7797), `jku`/`x5u`/`jwk`/`x5c` headers are never used to find
  *     keys; `typ` checked when opts.typ is set (case-insensitive, "application/" prefix optional,
- *     RFC 7515 §4.1.9 -> IDP_ERR_JWT_TYP);
+ *     RFC 7515 §4.1.9 -> IDP_ERR_JWT_TYP; absent typ fails unless opts.typ_optional);
  *   - key: by `kid` in opts.keys; with no kid, the only key that allows alg, if exactly one;
  *     the key must allow the header alg (jwk_allows) -> IDP_ERR_JOSE_KEY;
  *   - signature length exact for the alg (ES256: 64 bytes r||s, converted to DER for EVP);
@@ -31,6 +31,8 @@ typedef struct jws_verify_opts {
     unsigned allowed_algs;   /* bitmask of JWS_ALG_BIT(); 0 = none allowed */
     const jwks *keys;        /* borrowed */
     const char *typ;         /* expected typ ("at+jwt") or NULL to not check */
+    bool typ_optional;       /* with typ: a header without typ passes too (a typ that is
+                                present must still match) */
     size_t max_len;          /* 0 = JWS_MAX_LEN */
     bool payload_json;       /* parse payload as a strict JSON object */
 } jws_verify_opts;

@@ -38,27 +38,35 @@ static idp_err check_times(const json_t *p, const jwt_check_opts *o, double now,
     return IDP_OK;
 }
 
-/* §4.1.3: aud is a string or an array of strings; the expected audience must be among them. */
-static idp_err check_aud(const json_t *p, const char *want, idp_error *err)
+static bool aud_wanted(const jwt_check_opts *o, const char *s)
+{
+    for (size_t i = 0; i < o->naudiences; i++)
+        if (strcmp(s, o->audiences[i]) == 0) return true;
+    return false;
+}
+
+/* §4.1.3: aud is a string or an array of strings; one of the expected audiences must be among
+ * them. */
+static idp_err check_aud(const json_t *p, const jwt_check_opts *o, idp_error *err)
 {
     json_t *aud = json_object_get(p, "aud");
     bool found = false;
     if (!aud) {
-        if (want) return IDP_FAIL(err, IDP_ERR_JWT_CLAIM, "required claim aud missing");
+        if (o->naudiences) return IDP_FAIL(err, IDP_ERR_JWT_CLAIM, "required claim aud missing");
         return IDP_OK;
     }
     if (json_is_string(aud)) {
-        found = want && strcmp(json_string_value(aud), want) == 0;
+        found = aud_wanted(o, json_string_value(aud));
     } else if (json_is_array(aud)) {
         for (size_t i = 0; i < json_array_size(aud); i++) {
             const char *s = json_string_value(json_array_get(aud, i));
             if (!s) return IDP_FAIL(err, IDP_ERR_JWT_CLAIM, "claim aud has a non-string item");
-            found |= want && strcmp(s, want) == 0;
+            found |= aud_wanted(o, s);
         }
     } else {
         return IDP_FAIL(err, IDP_ERR_JWT_CLAIM, "claim aud is neither a string nor an array");
     }
-    if (want && !found) return IDP_FAIL(err, IDP_ERR_JWT_AUDIENCE, "audience not accepted");
+    if (o->naudiences && !found) return IDP_FAIL(err, IDP_ERR_JWT_AUDIENCE, "audience not accepted");
     return IDP_OK;
 }
 
@@ -75,14 +83,14 @@ idp_err jwt_check_claims(const json_t *payload, const jwt_check_opts *opts, idp_
     if (!json_is_object(payload)) return IDP_FAIL(err, IDP_ERR_JWT_CLAIM, "claims are not an object");
     double now = (double)(opts->now ? opts->now : time_now());
     idp_err rc;
-    if ((rc = check_times(payload, opts, now, err))) return rc;
+    if (!opts->ignore_times && (rc = check_times(payload, opts, now, err))) return rc;
     /* §4.1.1: iss is a case-sensitive string, compared exactly. */
     if ((rc = check_string(payload, "iss", opts->issuer != NULL, err))) return rc;
     const char *iss = json_string_value(json_object_get(payload, "iss"));
     if (opts->issuer && strcmp(iss, opts->issuer) != 0)
         return IDP_FAIL(err, IDP_ERR_JWT_ISSUER, "issuer not accepted");
-    if ((rc = check_aud(payload, opts->audience, err))) return rc;
-    if ((rc = check_string(payload, "sub", false, err))) return rc;
+    if ((rc = check_aud(payload, opts, err))) return rc;
+    if ((rc = check_string(payload, "sub", opts->require_sub, err))) return rc;
     return check_string(payload, "jti", opts->require_jti, err);
 }
 

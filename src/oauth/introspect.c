@@ -11,11 +11,11 @@
 #include "http/app.h"
 #include "http/request_form.h"
 #include "keys/keyset.h"
-#include "oauth/access_token.h"
 #include "oauth/client_auth.h"
 #include "oauth/client_cache.h"
 #include "policy/policy.h"
 #include "oauth/refresh.h"
+#include "oauth/token_verify.h"
 #include "oauth/user_tokens.h"
 #include "core/timeutil.h"
 
@@ -94,7 +94,7 @@ idp_err introspect_handle(struct app *a, http_request *rq, http_response *rs, id
 {
     form f;
     const client_entry *ce = NULL;
-    jws_verified v = {0};
+    json_t *claims = NULL;
     idp_error verr = {0};
     rs->no_store = true; /* RFC 7662 §2.2 carries token details */
     idp_err rc = request_form(rq, &f, err);
@@ -110,28 +110,28 @@ idp_err introspect_handle(struct app *a, http_request *rq, http_response *rs, id
     /* No leeway: idpd issued the token by its own clock, so an expired token is inactive the
      * moment it expires (and its revocation entry may be pruned from then on). */
     if (!strchr(tok, '.')) return refresh_body(a, ce, tok, rs, err);
-    if (access_token_verify(rq->keys ? keyset_public(rq->keys) : NULL, a->cfg->issuer, 0, 0,
-                            tok, strlen(tok), &v, &verr) != IDP_OK)
-        return IDP_OK;
+    token_verify_opts vo = token_verify_access(rq->keys ? keyset_public(rq->keys) : NULL,
+                                               a->cfg->issuer, 0);
+    if (token_verify(tok, strlen(tok), &vo, &claims, &verr) != IDP_OK) return IDP_OK;
     bool revoked = false, live = true;
     /* a token whose client has been deleted is dead at once (the client snapshot of this
-     * request, no database access); access_token_verify guarantees client_id is a string */
-    const char *tcid = jsonx_str(v.payload, "client_id");
+     * request, no database access); token_verify_access requires client_id as a string */
+    const char *tcid = jsonx_str(claims, "client_id");
     if (!client_cache_find(rq->clients, tcid, strlen(tcid)) ||
-        !client_entry_may_introspect(ce, tcid, json_object_get(v.payload, "aud"))) {
-        jws_verified_clear(&v);
+        !client_entry_may_introspect(ce, tcid, json_object_get(claims, "aud"))) {
+        json_decref(claims);
         return IDP_OK;
     }
-    rc = store_jti_is_revoked(a->st, jsonx_str(v.payload, "jti"), &revoked, err);
-    if (rc == IDP_OK && !revoked) rc = user_live(a, v.payload, &live, err);
+    rc = store_jti_is_revoked(a->st, jsonx_str(claims, "jti"), &revoked, err);
+    if (rc == IDP_OK && !revoked) rc = user_live(a, claims, &live, err);
     if (rc == IDP_OK && !revoked && live) {
-        char *body = active_body(v.payload, rq->policy);
+        char *body = active_body(claims, rq->policy);
         if (body) {
             rs->ext_body = NULL;
             buf_puts(&rs->body, body);
             free(body);
         }
     }
-    jws_verified_clear(&v);
+    json_decref(claims);
     return rc;
 }

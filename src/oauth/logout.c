@@ -17,18 +17,17 @@
 #include "http/app.h"
 #include "http/cookie.h"
 #include "http/request_form.h"
-#include "jose/jws.h"
 #include "keys/keyset.h"
 #include "oauth/authz_request.h"
 #include "oauth/backchannel.h"
 #include "oauth/client_cache.h"
 #include "oauth/redirect_uri.h"
+#include "oauth/token_verify.h"
 #include "oauth/web.h"
 #include "ui/ui.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define LOGOUT_HINT_MAX 8192
 
@@ -56,27 +55,22 @@ static const char *hint_client(const json_t *c)
  * RFC 8725 §3.11-3.12: the JWT must be of the kind we expect here, so the header typ must be
  * absent or "JWT" (what our ID tokens carry; access tokens are "at+jwt", logout tokens
  * "logout+jwt"), the payload must not be a logout token (no "events") and its aud must name the
- * client it was issued to, a client of the current snapshot. Signature and iss are checked;
+ * client it was issued to, a client of the current snapshot. Signature, iss and sub are checked;
  * expiry is not (an expired ID token is still a valid hint, RP-Initiated Logout §2). */
 static json_t *hint_claims(struct app *a, const http_request *rq, const char *hint)
 {
     if (!hint || !rq->keys || strlen(hint) > LOGOUT_HINT_MAX) return NULL;
-    jws_verify_opts o = {.allowed_algs = JWS_ALGS_ALL, .keys = keyset_public(rq->keys),
-                         .payload_json = true};
-    jws_verified v = {0};
+    token_verify_opts o = {.keys = keyset_public(rq->keys), .algs = JWS_ALGS_ALL, .typ = "JWT",
+                           .typ_optional = true, .issuer = a->cfg->issuer, .ignore_times = true,
+                           .require_sub = true};
     json_t *c = NULL;
-    if (jws_verify(hint, strlen(hint), &o, &v, NULL) == IDP_OK) {
-        const json_t *typ = json_object_get(v.header, "typ");
-        const char *iss = jsonx_str(v.payload, "iss"), *cid = hint_client(v.payload);
-        bool id_typ = !typ || (json_is_string(typ) && !strcasecmp(json_string_value(typ), "JWT"));
-        bool ok = id_typ && iss && strcmp(iss, a->cfg->issuer) == 0 && jsonx_str(v.payload, "sub") &&
-                  !json_object_get(v.payload, "events") && cid &&
-                  aud_has(json_object_get(v.payload, "aud"), cid) &&
-                  client_cache_find(rq->clients, cid, strlen(cid));
-        if (ok) c = json_incref(v.payload);
-    }
-    jws_verified_clear(&v);
-    return c;
+    if (token_verify(hint, strlen(hint), &o, &c, NULL) != IDP_OK) return NULL;
+    const char *cid = hint_client(c);
+    bool ok = !json_object_get(c, "events") && cid && aud_has(json_object_get(c, "aud"), cid) &&
+              client_cache_find(rq->clients, cid, strlen(cid));
+    if (ok) return c;
+    json_decref(c);
+    return NULL;
 }
 
 static void finish(struct app *a, http_response *rs, const char *post_uri, const char *state)

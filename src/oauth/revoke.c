@@ -6,9 +6,9 @@
 #include "http/app.h"
 #include "http/request_form.h"
 #include "keys/keyset.h"
-#include "oauth/access_token.h"
 #include "oauth/client_auth.h"
 #include "oauth/refresh.h"
+#include "oauth/token_verify.h"
 #include "core/timeutil.h"
 
 #include <string.h>
@@ -17,7 +17,7 @@ idp_err revoke_handle(struct app *a, http_request *rq, http_response *rs, idp_er
 {
     form f;
     const client_entry *ce = NULL;
-    jws_verified v = {0};
+    json_t *claims = NULL;
     idp_error verr = {0};
     rs->no_store = true;
     idp_err rc = request_form(rq, &f, err);
@@ -37,15 +37,16 @@ idp_err revoke_handle(struct app *a, http_request *rq, http_response *rs, idp_er
         store_refresh_clear(&r);
         return rc;
     }
-    if (access_token_verify(rq->keys ? keyset_public(rq->keys) : NULL, a->cfg->issuer,
-                            a->cfg->leeway, 0, tok, strlen(tok), &v, &verr) != IDP_OK)
+    token_verify_opts vo = token_verify_access(rq->keys ? keyset_public(rq->keys) : NULL,
+                                               a->cfg->issuer, a->cfg->leeway);
+    if (token_verify(tok, strlen(tok), &vo, &claims, &verr) != IDP_OK)
         return IDP_OK; /* §2.2: invalid tokens do not cause an error */
     int64_t exp = 0;
-    const char *cid = jsonx_str(v.payload, "client_id");
+    const char *cid = jsonx_str(claims, "client_id");
     /* §2.1: the server verifies the token was issued to the client making the request; a token of
      * another client is left alone, with the same 200 answer. */
-    if (cid && strcmp(cid, ce->client_id) == 0 && jsonx_int(v.payload, "exp", &exp))
-        rc = store_jti_revoke(a->st, jsonx_str(v.payload, "jti"), exp, err);
-    jws_verified_clear(&v);
+    if (cid && strcmp(cid, ce->client_id) == 0 && jsonx_int(claims, "exp", &exp))
+        rc = store_jti_revoke(a->st, jsonx_str(claims, "jti"), exp, err);
+    json_decref(claims);
     return rc;
 }

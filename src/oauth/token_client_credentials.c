@@ -6,11 +6,10 @@
 #include "core/timeutil.h"
 #include "http/app.h"
 #include "jose/jws.h"
-#include "keys/keyset.h"
-#include "oauth/jsonw.h"
 #include "oauth/resource.h"
 #include "oauth/scope.h"
 #include "oauth/token_claims.h"
+#include "oauth/token_mint.h"
 #include "oauth/token_policy.h"
 
 #include <string.h>
@@ -24,32 +23,11 @@ static size_t resources(const form *f, const char **out, size_t cap)
     return n;
 }
 
-static idp_err sign(const struct app *a, const http_request *rq, const client_entry *ce,
-                    const token_claims *tc, idp_buf *tok, idp_error *err)
-{
-    idp_buf claims;
-    buf_init(&claims, JWS_MAX_LEN);
-    jws_alg alg = ce->alg;
-    if (alg == JWS_ALG_INVALID)
-        alg = jws_alg_from_name(a->cfg->default_alg, strlen(a->cfg->default_alg));
-    idp_err rc = token_claims_build(tc, &claims, err);
-    if (rc != IDP_OK) goto out;
-    if (!rq->keys) {
-        rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "no key set loaded");
-        goto out;
-    }
-    rc = keyset_sign(rq->keys, alg, "at+jwt", claims.data, claims.len, tok, err);
-    /* A missing signing key is the server's problem, not the client's request. */
-    if (rc == IDP_ERR_JOSE_KEY)
-        rc = IDP_FAIL(err, IDP_ERR_CONFIG, "no current signing key for %s", jws_alg_name(alg));
-out:
-    buf_free(&claims);
-    return rc;
-}
-
 idp_err token_client_credentials(struct app *a, const http_request *rq, const form *f,
                                  const client_entry *ce, http_response *rs, idp_error *err)
 {
+    if (ce->auth_method == CLIENT_AUTH_NONE)
+        return IDP_FAIL(err, IDP_ERR_OAUTH_UNAUTHORIZED_CLIENT, "a public client cannot use client_credentials");
     idp_buf scope, tok, granted, claims;
     buf_init(&scope, 2 * SCOPE_MAX_LEN);
     buf_init(&tok, JWS_MAX_LEN);
@@ -58,13 +36,6 @@ idp_err token_client_credentials(struct app *a, const http_request *rq, const fo
     const char *req_res[RESOURCE_MAX + 1], *aud[RESOURCE_MAX];
     size_t naud = 0, nres = resources(f, req_res, RESOURCE_MAX);
     char jti[23];
-    if (ce->auth_method == CLIENT_AUTH_NONE) {
-        buf_free(&scope);
-        buf_free(&tok);
-        buf_free(&granted);
-        buf_free(&claims);
-        return IDP_FAIL(err, IDP_ERR_OAUTH_UNAUTHORIZED_CLIENT, "a public client cannot use client_credentials");
-    }
     idp_err rc = scope_resolve(form_get(f, "scope"), ce->scopes, ce->nscopes, &scope, err);
     if (rc != IDP_OK) goto out;
     if (nres > RESOURCE_MAX) {
@@ -83,23 +54,17 @@ idp_err token_client_credentials(struct app *a, const http_request *rq, const fo
         if (rc != IDP_OK) goto out;
         sc = &granted;
     }
-    int64_t ttl = ce->token_ttl > 0 ? ce->token_ttl : a->cfg->token_ttl;
-    if (ttl > a->cfg->max_token_ttl) ttl = a->cfg->max_token_ttl;
+    int64_t ttl = token_mint_ttl(a->cfg, ce->token_ttl);
     int64_t now = time_now();
     token_claims_new_jti(jti);
     token_claims tc = {.iss = a->cfg->issuer, .sub = ce->client_id, .aud = aud, .naud = naud,
                        .iat = now, .exp = now + ttl, .jti = jti, .client_id = ce->client_id,
                        .scope = buf_cstr(sc), .extra = claims.len ? buf_cstr(&claims) : NULL};
-    if ((rc = sign(a, rq, ce, &tc, &tok, err)) != IDP_OK) goto out;
-    /* RFC 6749 §5.1 */
+    rc = token_mint_access(rq->keys, token_mint_alg(a->cfg, ce->alg), &tc, &tok, err);
+    if (rc != IDP_OK) goto out;
     rs->content_type = "application/json";
-    int bad = buf_puts(&rs->body, "{");
-    bad |= jsonw_member_str(&rs->body, 1, "access_token", buf_cstr(&tok));
-    bad |= jsonw_member_str(&rs->body, 0, "token_type", "Bearer");
-    bad |= jsonw_member_int(&rs->body, 0, "expires_in", ttl);
-    if (sc->len) bad |= jsonw_member_str(&rs->body, 0, "scope", buf_cstr(sc));
-    bad |= buf_puts(&rs->body, "}");
-    if (bad) rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "token response too large");
+    token_mint_response r = {.access_token = buf_cstr(&tok), .expires_in = ttl, .scope = buf_cstr(sc)};
+    rc = token_mint_respond(&r, &rs->body, err);
 out:
     buf_free(&scope);
     buf_free(&tok);

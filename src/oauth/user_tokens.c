@@ -6,12 +6,11 @@
 #include "core/timeutil.h"
 #include "http/app.h"
 #include "jose/jws.h"
-#include "keys/keyset.h"
 #include "oauth/authz_request.h"
-#include "oauth/jsonw.h"
 #include "oauth/oidc.h"
 #include "oauth/resource.h"
 #include "oauth/token_claims.h"
+#include "oauth/token_mint.h"
 #include "oauth/policy_admin.h"
 #include "oauth/token_policy.h"
 
@@ -46,7 +45,7 @@ idp_err user_tokens_user_live(struct app *a, const char *user_id, int64_t epoch,
 int user_tokens_id_alg(const struct app *a)
 {
     if (scope_has(a->cfg->algs, "RS256")) return JWS_RS256;
-    return jws_alg_from_name(a->cfg->default_alg, strlen(a->cfg->default_alg));
+    return token_mint_alg(a->cfg, JWS_ALG_INVALID);
 }
 
 static const json_t *primary(const json_t *doc, const char *attr)
@@ -112,22 +111,6 @@ void user_tokens_claims(struct app *a, const store_user *u, const char *scope, j
     json_decref(doc);
 }
 
-static jws_alg client_alg(const struct app *a, const client_entry *ce)
-{
-    if (ce->alg != JWS_ALG_INVALID) return ce->alg;
-    return jws_alg_from_name(a->cfg->default_alg, strlen(a->cfg->default_alg));
-}
-
-static idp_err sign(const http_request *rq, jws_alg alg, const char *typ, const char *payload,
-                    idp_buf *out, idp_error *err)
-{
-    if (!rq->keys) return IDP_FAIL(err, IDP_ERR_INTERNAL, "no key set loaded");
-    idp_err rc = keyset_sign(rq->keys, alg, typ, payload, strlen(payload), out, err);
-    if (rc == IDP_ERR_JOSE_KEY)
-        rc = IDP_FAIL(err, IDP_ERR_CONFIG, "no current signing key for %s", jws_alg_name(alg));
-    return rc;
-}
-
 static idp_err id_token(struct app *a, const http_request *rq, const user_grant *g,
                         const char *scope, const char *custom, const char *access, int64_t now,
                         int64_t ttl, idp_buf *out, idp_error *err)
@@ -168,7 +151,7 @@ static idp_err id_token(struct app *a, const http_request *rq, const user_grant 
     char *payload = jsonx_dump(c);
     json_decref(c);
     if (!payload) return IDP_FAIL(err, IDP_ERR_INTERNAL, "cannot serialize the ID token");
-    rc = sign(rq, alg, "JWT", payload, out, err);
+    rc = token_mint_sign(rq->keys, alg, "JWT", payload, strlen(payload), out, err);
     free(payload);
     return rc;
 }
@@ -177,10 +160,9 @@ idp_err user_tokens_respond(struct app *a, const http_request *rq, const user_gr
                             http_response *rs, char jti_out[USER_JTI_MAX], int64_t *exp_out,
                             idp_error *err)
 {
-    idp_buf at, idt, claims, granted, custom;
+    idp_buf at, idt, granted, custom;
     buf_init(&at, JWS_MAX_LEN);
     buf_init(&idt, JWS_MAX_LEN);
-    buf_init(&claims, JWS_MAX_LEN);
     buf_init(&granted, 8192);
     buf_init(&custom, JWS_MAX_LEN);
     char **groups = NULL;
@@ -200,8 +182,7 @@ idp_err user_tokens_respond(struct app *a, const http_request *rq, const user_gr
                                  &custom, err)) != IDP_OK)
         goto out;
     const char *scope = buf_cstr(&granted);
-    int64_t ttl = g->ce->token_ttl > 0 ? g->ce->token_ttl : a->cfg->token_ttl;
-    if (ttl > a->cfg->max_token_ttl) ttl = a->cfg->max_token_ttl;
+    int64_t ttl = token_mint_ttl(a->cfg, g->ce->token_ttl);
     int64_t now = time_now();
     char rnd[23];
     token_claims_new_jti(rnd);
@@ -213,28 +194,20 @@ idp_err user_tokens_respond(struct app *a, const http_request *rq, const user_gr
     token_claims tc = {.iss = a->cfg->issuer, .sub = g->u->id, .aud = aud, .naud = naud,
                        .iat = now, .exp = now + ttl, .jti = jti_out, .client_id = g->ce->client_id,
                        .scope = scope, .extra = buf_cstr(&extra)};
-    rc = token_claims_build(&tc, &claims, err);
+    rc = token_mint_access(rq->keys, token_mint_alg(a->cfg, g->ce->alg), &tc, &at, err);
     buf_free(&extra);
     if (rc != IDP_OK) goto out;
-    if ((rc = sign(rq, client_alg(a, g->ce), "at+jwt", buf_cstr(&claims), &at, err)) != IDP_OK) goto out;
     if (scope_has(scope, "openid") &&
         (rc = id_token(a, rq, g, scope, buf_cstr(&custom), buf_cstr(&at), now, ttl, &idt, err)) != IDP_OK)
         goto out;
     rs->content_type = "application/json";
     rs->no_store = true;
-    int bad = buf_puts(&rs->body, "{");
-    bad |= jsonw_member_str(&rs->body, 1, "access_token", buf_cstr(&at));
-    bad |= jsonw_member_str(&rs->body, 0, "token_type", "Bearer");
-    bad |= jsonw_member_int(&rs->body, 0, "expires_in", ttl);
-    if (scope[0]) bad |= jsonw_member_str(&rs->body, 0, "scope", scope);
-    if (idt.len) bad |= jsonw_member_str(&rs->body, 0, "id_token", buf_cstr(&idt));
-    if (g->refresh) bad |= jsonw_member_str(&rs->body, 0, "refresh_token", g->refresh);
-    bad |= buf_puts(&rs->body, "}");
-    if (bad) rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "token response too large");
+    token_mint_response r = {.access_token = buf_cstr(&at), .expires_in = ttl, .scope = scope,
+                             .id_token = buf_cstr(&idt), .refresh_token = g->refresh};
+    rc = token_mint_respond(&r, &rs->body, err);
 out:
     buf_free(&at);
     buf_free(&idt);
-    buf_free(&claims);
     buf_free(&granted);
     buf_free(&custom);
     policy_admin_groups_free(groups, ngroups);

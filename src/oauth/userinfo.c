@@ -8,10 +8,10 @@
 #include "core/jsonx.h"
 #include "http/app.h"
 #include "keys/keyset.h"
-#include "oauth/access_token.h"
 #include "oauth/authz_request.h"
 #include "oauth/bearer.h"
 #include "oauth/client_cache.h"
+#include "oauth/token_verify.h"
 #include "oauth/user_tokens.h"
 
 #include <stdio.h>
@@ -41,25 +41,26 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
     if (prc != IDP_OK)
         return challenge(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "malformed Bearer credentials");
     char *t = strndup(tok, n);
-    jws_verified v = {0};
+    json_t *claims = NULL;
     idp_error verr = {0};
     store_user u = {0};
     idp_err rc = IDP_OK;
-    if (access_token_verify(rq->keys ? keyset_public(rq->keys) : NULL, a->cfg->issuer, 0, 0, t,
-                            n, &v, &verr) != IDP_OK) {
+    token_verify_opts vo = token_verify_access(rq->keys ? keyset_public(rq->keys) : NULL,
+                                               a->cfg->issuer, 0);
+    if (token_verify(t, n, &vo, &claims, &verr) != IDP_OK) {
         challenge(rs, IDP_ERR_UNAUTHORIZED, "the access token is invalid or expired");
         goto out;
     }
     /* the client the token was issued to must still exist (this request's client snapshot) */
-    const char *tcid = jsonx_str(v.payload, "client_id");
+    const char *tcid = jsonx_str(claims, "client_id");
     if (!tcid || !client_cache_find(rq->clients, tcid, strlen(tcid))) {
         challenge(rs, IDP_ERR_UNAUTHORIZED, "the access token's client no longer exists");
         goto out;
     }
     bool revoked = false;
     int64_t epoch = 0;
-    const char *jti = jsonx_str(v.payload, "jti"), *sub = jsonx_str(v.payload, "sub");
-    const char *scope = jsonx_str(v.payload, "scope");
+    const char *jti = jsonx_str(claims, "jti"), *sub = jsonx_str(claims, "sub");
+    const char *scope = jsonx_str(claims, "scope");
     if ((rc = store_jti_is_revoked(a->st, jti, &revoked, err)) != IDP_OK) goto out;
     if (revoked || !user_tokens_jti_epoch(jti, &epoch)) {
         challenge(rs, IDP_ERR_UNAUTHORIZED,
@@ -85,7 +86,7 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
     free(body);
 out:
     free(t);
-    jws_verified_clear(&v);
+    json_decref(claims);
     store_user_clear(&u);
     return rc;
 }

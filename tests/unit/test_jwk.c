@@ -399,19 +399,6 @@ static void jwks_skips_unusable_members(void **state)
     jwks_unref(s);
 }
 
-static void alg_names(void **state)
-{
-    assert_string_equal(jws_alg_name(JWS_EDDSA), "EdDSA");
-    assert_null(jws_alg_name(JWS_ALG_INVALID));
-    assert_null(jws_alg_name(JWS__ALG_COUNT));
-    assert_int_equal(jws_alg_from_name("PS256", 5), JWS_PS256);
-    assert_int_equal(jws_alg_from_name("ps256", 5), JWS_ALG_INVALID);
-    assert_int_equal(jws_alg_from_name("PS2560", 6), JWS_ALG_INVALID);
-    assert_int_equal(jws_alg_from_name("PS25", 4), JWS_ALG_INVALID);
-    assert_int_equal(jws_alg_from_name("none", 4), JWS_ALG_INVALID);
-    assert_int_equal(jws_alg_from_name("HS256", 5), JWS_ALG_INVALID);
-}
-
 /* Context templates (internal.h): one per alg the key allows, sign ones only with a private
  * key; a copy signs/verifies like a fresh context. */
 static void md_templates(void **state)
@@ -463,7 +450,6 @@ int main(void)
         cmocka_unit_test(pkey_wrapping),
         cmocka_unit_test(jwks_rules),
         cmocka_unit_test(jwks_skips_unusable_members),
-        cmocka_unit_test(alg_names),
         cmocka_unit_test(md_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -549,6 +549,17 @@ static void reject_payload_rules(void **state)
     free(h);
 }
 
+/* verify_opts for an ES256 token of fx.ec whose header adds extra. */
+static idp_err typ_case(const char *extra, jws_verify_opts o)
+{
+    char *h = hdr("ES256", fx.ec, extra);
+    char *t = forge(fx.ec, JWS_ES256, h, "{}");
+    idp_err rc = verify_opts(t, o);
+    free(t);
+    free(h);
+    return rc;
+}
+
 static void typ_rules(void **state)
 {
     char *h = hdr("ES256", fx.ec, ",\"typ\":\"application/AT+JWT\"");
@@ -569,6 +580,14 @@ static void typ_rules(void **state)
     assert_int_equal(verify_opts(t, o), IDP_OK);
     free(t);
     free(h);
+    /* typ_optional: no typ passes, a present typ must still match */
+    o.typ = "JWT";
+    o.typ_optional = true;
+    assert_int_equal(typ_case(NULL, o), IDP_OK);
+    assert_int_equal(typ_case(",\"typ\":\"jwt\"", o), IDP_OK);
+    assert_int_equal(typ_case(",\"typ\":\"at+jwt\"", o), IDP_ERR_JWT_TYP);
+    o.typ_optional = false;
+    assert_int_equal(typ_case(NULL, o), IDP_ERR_JWT_TYP);
 }
 
 /* ---- round trips ------------------------------------------------------------------------- */
@@ -653,13 +672,13 @@ static void es256_malleability_documented(void **state)
 /* ---- fast paths (jws.c): same results as the general code ------------------------------- */
 
 /* Every document the JSON fast path accepts, jsonx_parse accepts with an equal tree; and
- * jose_json_parse (fast path + fallback) agrees with jsonx_parse on every input. Inputs: seeds
+ * jws_json_parse (fast path + fallback) agrees with jsonx_parse on every input. Inputs: seeds
  * plus every one-byte deletion, replacement and insertion from a JSON-ish alphabet. */
 static void check_json_pair(const char *s, size_t n, int *n_fast)
 {
-    json_t *fast = jose_json_fast(s, n), *slow = NULL, *both = NULL;
+    json_t *fast = jws_json_fast(s, n), *slow = NULL, *both = NULL;
     idp_err rs = jsonx_parse(s, n, 0, 0, true, &slow, NULL);
-    idp_err rb = jose_json_parse(s, n, &both);
+    idp_err rb = jws_json_parse(s, n, &both);
     if (fast) {
         (*n_fast)++;
         if (rs != IDP_OK || !json_equal(fast, slow)) fail_msg("fast path accepted %.*s", (int)n, s);
@@ -716,10 +735,10 @@ static void json_fast_path_differential(void **state)
     }
     assert_true(n_fast > 1000); /* the fast path was really exercised */
     /* the fast path declines what it must not decide */
-    assert_null(jose_json_fast("{\"a\":1,\"a\":1}", 13));
-    assert_null(jose_json_fast("{\"a\":1.0}", 9));
-    assert_null(jose_json_fast("{\"a\":\"\\n\"}", 10));
-    json_t *t = jose_json_fast("{\"a\":[1,\"b\",null]}", 18);
+    assert_null(jws_json_fast("{\"a\":1,\"a\":1}", 13));
+    assert_null(jws_json_fast("{\"a\":1.0}", 9));
+    assert_null(jws_json_fast("{\"a\":\"\\n\"}", 10));
+    json_t *t = jws_json_fast("{\"a\":[1,\"b\",null]}", 18);
     assert_non_null(t);
     assert_int_equal(json_array_size(json_object_get(t, "a")), 3);
     json_decref(t);

@@ -22,7 +22,9 @@ static idp_err check(const char *claims, jwt_check_opts o)
     return rc;
 }
 
-static const jwt_check_opts base = {.issuer = "https://idp.example", .audience = "api", .now = NOW,
+static const char *const api_aud[] = {"api"};
+static const jwt_check_opts base = {.issuer = "https://idp.example", .audiences = api_aud,
+                                    .naudiences = 1, .now = NOW,
                                     .require_exp = true};
 
 #define GOOD "\"iss\":\"https://idp.example\",\"aud\":\"api\",\"exp\":1700000300,\"iat\":1700000000"
@@ -108,6 +110,23 @@ static void aud_rules(void **state)
     assert_int_equal(check("{\"iss\":\"https://idp.example\",\"aud\":[\"api\",3],\"exp\":1700000300}", base),
                      IDP_ERR_JWT_CLAIM);
     assert_int_equal(check("{\"iss\":\"https://idp.example\",\"exp\":1700000300}", base), IDP_ERR_JWT_CLAIM);
+    /* several accepted audiences: any one of them is enough */
+    static const char *const two[] = {"api", "other"};
+    jwt_check_opts o = base;
+    o.audiences = two;
+    o.naudiences = 2;
+    assert_int_equal(check("{\"iss\":\"https://idp.example\",\"aud\":\"other\",\"exp\":1700000300}", o),
+                     IDP_OK);
+    assert_int_equal(check("{\"iss\":\"https://idp.example\",\"aud\":[\"x\",\"api\"],\"exp\":1700000300}", o),
+                     IDP_OK);
+    assert_int_equal(check("{\"iss\":\"https://idp.example\",\"aud\":[\"x\",\"y\"],\"exp\":1700000300}", o),
+                     IDP_ERR_JWT_AUDIENCE);
+    /* none configured: not checked, but still typed */
+    o.naudiences = 0;
+    assert_int_equal(check("{\"iss\":\"https://idp.example\",\"aud\":\"x\",\"exp\":1700000300}", o), IDP_OK);
+    assert_int_equal(check("{\"iss\":\"https://idp.example\",\"exp\":1700000300}", o), IDP_OK);
+    assert_int_equal(check("{\"iss\":\"https://idp.example\",\"aud\":1,\"exp\":1700000300}", o),
+                     IDP_ERR_JWT_CLAIM);
 }
 
 static void other_claims(void **state)
@@ -118,6 +137,28 @@ static void other_claims(void **state)
     assert_int_equal(check("{" GOOD ",\"jti\":1}", o), IDP_ERR_JWT_CLAIM);
     assert_int_equal(check("{" GOOD ",\"jti\":\"x\"}", o), IDP_OK);
     assert_int_equal(check("{" GOOD ",\"sub\":42}", base), IDP_ERR_JWT_CLAIM);
+    o = base;
+    o.require_sub = true;
+    assert_int_equal(check("{" GOOD "}", o), IDP_ERR_JWT_CLAIM);
+    assert_int_equal(check("{" GOOD ",\"sub\":\"s\"}", o), IDP_OK);
+}
+
+/* ignore_times: exp, nbf and iat are neither checked nor required, the rest still is. */
+static void times_ignored(void **state)
+{
+    jwt_check_opts o = base;
+    o.ignore_times = true;
+    o.require_iat = true;
+    assert_int_equal(check("{\"iss\":\"https://idp.example\",\"aud\":\"api\",\"exp\":1}", o), IDP_OK);
+    assert_int_equal(check("{\"iss\":\"https://idp.example\",\"aud\":\"api\"}", o), IDP_OK);
+    assert_int_equal(check("{\"iss\":\"https://idp.example\",\"aud\":\"api\",\"nbf\":1800000000,"
+                           "\"iat\":1800000000}", o), IDP_OK);
+    assert_int_equal(check("{\"iss\":\"https://idp.example\",\"aud\":\"api\",\"exp\":\"never\"}", o),
+                     IDP_OK);
+    assert_int_equal(check("{\"iss\":\"https://evil.example\",\"aud\":\"api\",\"exp\":1}", o),
+                     IDP_ERR_JWT_ISSUER);
+    assert_int_equal(check("{\"iss\":\"https://idp.example\",\"aud\":\"x\",\"exp\":1}", o),
+                     IDP_ERR_JWT_AUDIENCE);
 }
 
 /* Checks run in the documented order: exp before iss before aud. */
@@ -164,6 +205,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_claims),  cmocka_unit_test(exp_rules),   cmocka_unit_test(nbf_iat_rules),
         cmocka_unit_test(iss_rules),     cmocka_unit_test(aud_rules),   cmocka_unit_test(other_claims),
+        cmocka_unit_test(times_ignored),
         cmocka_unit_test(check_order),   cmocka_unit_test(jwt_verify_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
