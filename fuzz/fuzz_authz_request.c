@@ -1,11 +1,11 @@
-/* Fuzz target: the authorization request (oauth/authz_request.c). The input goes (1) to
+/* Fuzz target: the authorization request (proto/authz_request.c). The input goes (1) to
  * authz_request_open as the form field an attacker controls, (2) sealed under the test master key
  * as if it were a decrypted plaintext, so the JSON reading behind the GCM tag is exercised too,
  * and (3) split at NUL bytes into the parameters of authz_request_validate. Opened and validated
  * requests must satisfy the invariants. */
 #include "core/b64url.h"
 #include "keys/kek.h"
-#include "oauth/authz_request.h"
+#include "proto/authz_request.h"
 
 #include <stddef.h>
 #include <stdint.h>

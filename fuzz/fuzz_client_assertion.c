@@ -1,9 +1,9 @@
-/* Fuzz target: private_key_jwt verification (oauth/client_assertion.c) at a fixed time against
+/* Fuzz target: private_key_jwt verification (proto/client_assertion.c) at a fixed time against
  * a fixed client JWKS (the public halves of the RFC 7515 A.3 P-256 key and the RFC 8037 A.1
  * Ed25519 key). The first byte selects:
  *   'K': the rest is the client's JWKS JSON, checked with a fixed valid assertion;
  *   else: the rest is the assertion (also given to client_assertion_peek_iss). */
-#include "oauth/client_assertion.h"
+#include "proto/client_assertion.h"
 
 #include <stdint.h>
 #include <stdlib.h>

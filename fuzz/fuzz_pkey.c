@@ -1,8 +1,8 @@
-/* Fuzz target: the provisioning-key parsers of untrusted input (oauth/pkey.c): the
+/* Fuzz target: the provisioning-key parsers of untrusted input (creds/pkey.c): the
  * Authorization header (pkey_bearer), the key format (pkey_parse) and scope lists
  * (pkey_scopes_normalize). The input is one NUL-terminated string fed to all three; accepted
  * results are checked against the format's invariants. */
-#include "oauth/pkey.h"
+#include "creds/pkey.h"
 
 #include <stdint.h>
 #include <stdlib.h>

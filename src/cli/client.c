@@ -8,8 +8,8 @@
 #include "core/rand.h"
 #include "core/timeutil.h"
 #include "jose/jwk.h"
-#include "oauth/client_secret.h"
-#include "oauth/client_reg.h"
+#include "creds/client_secret.h"
+#include "proto/client_reg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +85,7 @@ typedef struct create_args {
     const char *jwks_file;
 } create_args;
 
-/* Validates the options into row (oauth/client_reg.c), reading the --jwks file. */
+/* Validates the options into row (proto/client_reg.c), reading the --jwks file. */
 static int build_client(cli *c, const create_args *a, store_client *row)
 {
     client_reg r = a->r;

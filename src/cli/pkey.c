@@ -7,7 +7,7 @@
 
 #include "core/mem.h"
 #include "core/timeutil.h"
-#include "oauth/pkey.h"
+#include "creds/pkey.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
 #include "fetch/fetch.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
-#include "oauth/token_verify.h"
+#include "proto/token_verify.h"
 
 #include <errno.h>
 #include <stdio.h>

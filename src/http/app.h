@@ -12,8 +12,8 @@
 #include "core/netaddr.h"
 #include "core/snap.h"
 #include "keys/kek.h"
-#include "oauth/password.h"
-#include "oauth/ratelimit.h"
+#include "creds/password.h"
+#include "core/ratelimit.h"
 #include "store/store.h"
 
 #include <pthread.h>

@@ -1,7 +1,7 @@
 #include "http/response.h"
 
 #include "core/log.h"
-#include "oauth/jsonw.h"
+#include "core/jsonw.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -21,9 +21,9 @@
 #include "http/app.h"
 #include "core/mem.h"
 #include "core/rand.h"
-#include "oauth/client_reg.h"
-#include "oauth/client_secret.h"
-#include "oauth/pkey.h"
+#include "proto/client_reg.h"
+#include "creds/client_secret.h"
+#include "creds/pkey.h"
 #include "oauth/policy_admin.h"
 #include "policy/policy.h"
 

@@ -7,7 +7,7 @@
 #include "core/err.h"
 #include "http/request.h"
 #include "http/response.h"
-#include "oauth/authz_request.h"
+#include "proto/authz_request.h"
 #include "oauth/client_cache.h"
 #include "store/store.h"
 

@@ -9,8 +9,8 @@
 #include "jose/jws.h"
 #include "keys/keyset.h"
 #include "oauth/client_cache.h"
-#include "oauth/redirect_uri.h"
-#include "oauth/token_claims.h"
+#include "proto/redirect_uri.h"
+#include "proto/token_claims.h"
 #include "oauth/user_tokens.h"
 
 #include <pthread.h>

@@ -3,8 +3,8 @@
 #include "http/app.h"
 #include "http/basic.h"
 #include "core/timeutil.h"
-#include "oauth/client_assertion.h"
-#include "oauth/client_secret.h"
+#include "proto/client_assertion.h"
+#include "creds/client_secret.h"
 
 #include <stdio.h>
 #include <string.h>

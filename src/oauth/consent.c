@@ -2,7 +2,7 @@
  * CSRF-checked against the session; "allow" is stored per user and client (the scopes granted so
  * far) and the code is issued; "deny" returns access_denied to the client (RFC 6749 §4.1.2.1). */
 #include "oauth/authorize.h"
-#include "oauth/scope.h"
+#include "proto/scope.h"
 #include "oauth/endpoints.h"
 
 #include "core/timeutil.h"

@@ -3,7 +3,7 @@
 
 #include "http/app.h"
 #include "keys/keyset.h"
-#include "oauth/jsonw.h"
+#include "core/jsonw.h"
 
 #include <stdio.h>
 

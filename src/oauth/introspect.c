@@ -14,8 +14,8 @@
 #include "oauth/client_auth.h"
 #include "oauth/client_cache.h"
 #include "policy/policy.h"
-#include "oauth/refresh.h"
-#include "oauth/token_verify.h"
+#include "proto/refresh.h"
+#include "proto/token_verify.h"
 #include "oauth/user_tokens.h"
 #include "core/timeutil.h"
 

@@ -17,7 +17,7 @@
 #include "core/timeutil.h"
 #include "http/app.h"
 #include "http/request_form.h"
-#include "oauth/password.h"
+#include "creds/password.h"
 #include "oauth/web.h"
 
 #include <ctype.h>

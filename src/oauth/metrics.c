@@ -8,8 +8,8 @@
 
 #include "core/mem.h"
 #include "http/app.h"
-#include "oauth/bearer.h"
-#include "oauth/refresh.h"
+#include "proto/bearer.h"
+#include "proto/refresh.h"
 #include "keys/keyset.h"
 #include "oauth/client_cache.h"
 #include "http/router.h"

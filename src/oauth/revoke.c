@@ -7,8 +7,8 @@
 #include "http/request_form.h"
 #include "keys/keyset.h"
 #include "oauth/client_auth.h"
-#include "oauth/refresh.h"
-#include "oauth/token_verify.h"
+#include "proto/refresh.h"
+#include "proto/token_verify.h"
 #include "core/timeutil.h"
 
 #include <string.h>

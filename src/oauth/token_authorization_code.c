@@ -3,14 +3,14 @@
  * verifier. Presenting a used code again revokes what it yielded (the refresh family and the
  * access token's jti, RFC 6749 §4.1.2). */
 #include "oauth/token_grant.h"
-#include "oauth/scope.h"
+#include "proto/scope.h"
 
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "http/app.h"
-#include "oauth/authz_request.h"
-#include "oauth/pkce.h"
-#include "oauth/refresh.h"
+#include "proto/authz_request.h"
+#include "proto/pkce.h"
+#include "proto/refresh.h"
 #include "oauth/user_tokens.h"
 
 #include <string.h>

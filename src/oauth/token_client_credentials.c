@@ -6,9 +6,9 @@
 #include "core/timeutil.h"
 #include "http/app.h"
 #include "jose/jws.h"
-#include "oauth/resource.h"
-#include "oauth/scope.h"
-#include "oauth/token_claims.h"
+#include "proto/resource.h"
+#include "proto/scope.h"
+#include "proto/token_claims.h"
 #include "oauth/token_mint.h"
 #include "oauth/token_policy.h"
 

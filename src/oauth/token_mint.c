@@ -2,7 +2,7 @@
 #include "oauth/token_mint.h"
 
 #include "jose/jws.h"
-#include "oauth/jsonw.h"
+#include "core/jsonw.h"
 
 #include <string.h>
 

@@ -13,7 +13,7 @@
 #include "core/err.h"
 #include "jose/alg.h"
 #include "keys/keyset.h"
-#include "oauth/token_claims.h"
+#include "proto/token_claims.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,9 +8,9 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "http/app.h"
-#include "oauth/authz_request.h"
-#include "oauth/refresh.h"
-#include "oauth/scope.h"
+#include "proto/authz_request.h"
+#include "proto/refresh.h"
+#include "proto/scope.h"
 #include "oauth/user_tokens.h"
 
 #include <stdlib.h>

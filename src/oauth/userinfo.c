@@ -3,15 +3,15 @@
  * the token_epoch it was issued under; answers the user's claims released by the token's scope.
  * Errors are RFC 6750 §3 challenges. */
 #include "oauth/endpoints.h"
-#include "oauth/scope.h"
+#include "proto/scope.h"
 
 #include "core/jsonx.h"
 #include "http/app.h"
 #include "keys/keyset.h"
-#include "oauth/authz_request.h"
-#include "oauth/bearer.h"
+#include "proto/authz_request.h"
+#include "proto/bearer.h"
 #include "oauth/client_cache.h"
-#include "oauth/token_verify.h"
+#include "proto/token_verify.h"
 #include "oauth/user_tokens.h"
 
 #include <stdio.h>

@@ -6,10 +6,10 @@
 #include "http/app.h"
 #include "http/cookie.h"
 #include "http/form.h"
-#include "oauth/csrf.h"
+#include "proto/csrf.h"
 #include "oauth/user_tokens.h"
 #include "oauth/endpoints.h"
-#include "oauth/refresh.h"
+#include "proto/refresh.h"
 #include "ui/ui.h"
 
 #include <stdio.h>

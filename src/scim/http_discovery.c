@@ -4,7 +4,7 @@
 #include "scim/http_endpoints.h"
 
 #include "http/app.h"
-#include "oauth/pkey.h"
+#include "creds/pkey.h"
 #include "scim/http_internal.h"
 
 #include <stdlib.h>

@@ -6,8 +6,8 @@
 #include "core/jsonx.h"
 #include "core/timeutil.h"
 #include "http/app.h"
-#include "oauth/pkey.h"
-#include "oauth/ratelimit.h"
+#include "creds/pkey.h"
+#include "core/ratelimit.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #define IDPD_SCIM_HTTP_INTERNAL_H
 
 #include "core/err.h"
-#include "oauth/password.h"
+#include "creds/password.h"
 #include "http/request.h"
 #include "http/response.h"
 #include "scim/filter.h"

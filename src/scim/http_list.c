@@ -5,7 +5,7 @@
 #include "core/buf.h"
 #include "core/mem.h"
 #include "http/app.h"
-#include "oauth/pkey.h"
+#include "creds/pkey.h"
 #include "scim/patch.h"
 
 #include <errno.h>

@@ -11,7 +11,7 @@
 #include "core/rand.h"
 #include "core/timeutil.h"
 #include "http/app.h"
-#include "oauth/pkey.h"
+#include "creds/pkey.h"
 #include "scim/http_internal.h"
 #include "scim/patch.h"
 #include "scim/username.h"

@@ -1,10 +1,10 @@
-/* Unit tests for authz_request_validate (src/oauth/authz_request.c): every rule of the
+/* Unit tests for authz_request_validate (src/proto/authz_request.c): every rule of the
  * authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 7636, RFC 8707, RFC 9700
  * §2.1), which errors are refused on the error page and which go back to the client, the order
  * of the checks, and what the validated request holds. */
 #include "testutil.h"
 
-#include "oauth/authz_request.h"
+#include "proto/authz_request.h"
 
 #include <stddef.h>
 #include <string.h>

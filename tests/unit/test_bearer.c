@@ -1,9 +1,9 @@
-/* Unit tests for src/oauth/bearer: the RFC 6750 §2.1 syntax, the three failure kinds, and the
+/* Unit tests for src/proto/bearer: the RFC 6750 §2.1 syntax, the three failure kinds, and the
  * length cap (a token of BEARER_MAX_TOKEN characters is accepted, one more is too large). */
 #include "testutil.h"
 
 #include "core/mem.h"
-#include "oauth/bearer.h"
+#include "proto/bearer.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
 #include "core/timeutil.h"
 #include "keys/kek.h"
 #include "keys/keyset.h"
-#include "oauth/client_secret.h"
+#include "creds/client_secret.h"
 #include "store/store.h"
 
 #include <fcntl.h>

@@ -8,7 +8,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "keys/kek.h"
-#include "oauth/pkey.h"
+#include "creds/pkey.h"
 #include "store/store.h"
 
 #include <sqlite3.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/oauth/client_assertion.c (RFC 7523 §3, OIDC Core §9 private_key_jwt):
+/* Unit tests for src/proto/client_assertion.c (RFC 7523 §3, OIDC Core §9 private_key_jwt):
  * valid ES256, RS256, PS256 and EdDSA assertions, and one negative test per rejection rule. */
 #include "testutil.h"
 
@@ -6,7 +6,7 @@
 #include "core/buf.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
-#include "oauth/client_assertion.h"
+#include "proto/client_assertion.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -1,8 +1,8 @@
-/* Unit tests for src/oauth/csrf.c: the token is base64url(HMAC-SHA-256(key, binding)), bound to
+/* Unit tests for src/proto/csrf.c: the token is base64url(HMAC-SHA-256(key, binding)), bound to
  * both key and binding, and csrf_check refuses every altered token. */
 #include "testutil.h"
 
-#include "oauth/csrf.h"
+#include "proto/csrf.h"
 
 #include <string.h>
 

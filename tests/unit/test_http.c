@@ -9,7 +9,7 @@
 #include "http/response.h"
 #include "http/router.h"
 #include "oauth/client_auth.h"
-#include "oauth/client_secret.h"
+#include "creds/client_secret.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -4,10 +4,10 @@
 
 #include "core/jsonx.h"
 #include "oauth/client_cache.h"
-#include "oauth/jsonw.h"
-#include "oauth/resource.h"
-#include "oauth/scope.h"
-#include "oauth/token_claims.h"
+#include "core/jsonw.h"
+#include "proto/resource.h"
+#include "proto/scope.h"
+#include "proto/token_claims.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
-/* Unit tests for src/oauth/oidc.c: at_hash / c_hash (OIDC Core §3.1.3.6, §3.3.2.11) and the
+/* Unit tests for src/proto/oidc.c: at_hash / c_hash (OIDC Core §3.1.3.6, §3.3.2.11) and the
  * consent wording of the standard scopes. */
 #include "testutil.h"
 
-#include "oauth/oidc.h"
+#include "proto/oidc.h"
 
 #include <string.h>
 

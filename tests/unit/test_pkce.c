@@ -1,8 +1,8 @@
-/* Unit tests for src/oauth/pkce.c (RFC 7636): the Appendix B vector, the verifier and challenge
+/* Unit tests for src/proto/pkce.c (RFC 7636): the Appendix B vector, the verifier and challenge
  * syntax, and each rejection of pkce_check_s256. */
 #include "testutil.h"
 
-#include "oauth/pkce.h"
+#include "proto/pkce.h"
 
 #include <string.h>
 

@@ -1,13 +1,13 @@
-/* Unit tests for src/oauth/pkey: key format round trip and every parse rejection, bearer header
+/* Unit tests for src/creds/pkey: key format round trip and every parse rejection, bearer header
  * parsing, scope lists, expiry/rotation arithmetic, and pkey_authenticate against a real store
  * (good key, wrong secret, unknown id, expired, revoked, wrong scope, lowercase scheme, missing
  * header; every failure with the same message; last_used_at throttling). */
 #include "testutil.h"
 
 #include "core/mem.h"
-#include "oauth/bearer.h"
-#include "oauth/client_secret.h"
-#include "oauth/pkey.h"
+#include "proto/bearer.h"
+#include "creds/client_secret.h"
+#include "creds/pkey.h"
 #include "store/store.h"
 
 #include <stdio.h>

@@ -1,8 +1,8 @@
-/* Unit tests for src/oauth/ratelimit: token-bucket refill, burst, Retry-After, bad keys,
+/* Unit tests for src/core/ratelimit: token-bucket refill, burst, Retry-After, bad keys,
  * eviction bound, and concurrent use (run under TSan-free ASan: checks counts only). */
 #include "testutil.h"
 
-#include "oauth/ratelimit.h"
+#include "core/ratelimit.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
-/* Unit tests for src/oauth/redirect_uri.c: exact matching (RFC 9700 §4.1.3), registration rules
+/* Unit tests for src/proto/redirect_uri.c: exact matching (RFC 9700 §4.1.3), registration rules
  * (RFC 6749 §3.1.2, RFC 8252 §7), building the redirect with form-encoded parameters. */
 #include "testutil.h"
 
-#include "oauth/redirect_uri.h"
+#include "proto/redirect_uri.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -455,7 +455,7 @@ static void passwords(void **state)
     assert_true(strncmp(hash, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0);
     assert_int_equal(argon2id_verify(hash, "correct horse", 13), ARGON2_OK);
     assert_int_not_equal(argon2id_verify(hash, "wrong", 5), ARGON2_OK);
-    /* oauth/password: verify, and rehash detection when the parameters change */
+    /* creds/password: verify, and rehash detection when the parameters change */
     assert_true(password_verify(hash, "correct horse", 13));
     assert_false(password_verify(hash, "correct horsE", 13));
     assert_false(password_verify("$argon2i$v=19$m=8,t=1,p=1$xx$yy", "x", 1)); /* not Argon2id */

@@ -1,16 +1,16 @@
 /* Unit tests for the stateless parts of end-user sign-in: the sealed authorization request
- * (oauth/authz_request), refresh token successors (oauth/refresh), the user token jti epoch,
+ * (proto/authz_request), refresh token successors (proto/refresh), the user token jti epoch,
  * back-channel logout claims, the client cache's sign-in fields and token_policy. No HTTP, no database. */
 #include "testutil.h"
 
 #include "core/b64url.h"
 #include "core/jsonx.h"
 #include "keys/kek.h"
-#include "oauth/authz_request.h"
-#include "oauth/scope.h"
+#include "proto/authz_request.h"
+#include "proto/scope.h"
 #include "oauth/backchannel.h"
 #include "oauth/client_cache.h"
-#include "oauth/refresh.h"
+#include "proto/refresh.h"
 #include "oauth/token_policy.h"
 #include "oauth/user_tokens.h"
 #include "oauth/web.h"

@@ -1,5 +1,5 @@
 /* bearer — Authorization: Bearer parsing (see bearer.h). */
-#include "oauth/bearer.h"
+#include "proto/bearer.h"
 
 #include <stdbool.h>
 #include <string.h>

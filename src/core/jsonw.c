@@ -1,4 +1,4 @@
-#include "oauth/jsonw.h"
+#include "core/jsonw.h"
 
 #include <inttypes.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "oauth/scope.h"
+#include "proto/scope.h"
 
 #include <string.h>
 

@@ -1,14 +1,14 @@
-#include "oauth/authz_request.h"
+#include "proto/authz_request.h"
 
 #include "core/b64url.h"
 #include "core/buf.h"
 #include "core/jsonx.h"
 #include "core/mem.h"
 #include "core/utf8.h"
-#include "oauth/pkce.h"
-#include "oauth/redirect_uri.h"
-#include "oauth/resource.h"
-#include "oauth/scope.h"
+#include "proto/pkce.h"
+#include "proto/redirect_uri.h"
+#include "proto/resource.h"
+#include "proto/scope.h"
 
 #include <jansson.h>
 #include <stdlib.h>

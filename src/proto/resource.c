@@ -1,4 +1,4 @@
-#include "oauth/resource.h"
+#include "proto/resource.h"
 
 #include <stdbool.h>
 #include <string.h>

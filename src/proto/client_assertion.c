@@ -1,4 +1,4 @@
-#include "oauth/client_assertion.h"
+#include "proto/client_assertion.h"
 
 #include "core/b64url.h"
 #include "core/jsonx.h"

@@ -1,4 +1,4 @@
-#include "oauth/client_secret.h"
+#include "creds/client_secret.h"
 
 #include "core/mem.h"
 #include "core/rand.h"

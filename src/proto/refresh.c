@@ -1,4 +1,4 @@
-#include "oauth/refresh.h"
+#include "proto/refresh.h"
 
 #include "core/b64url.h"
 #include "core/mem.h"

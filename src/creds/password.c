@@ -1,4 +1,4 @@
-#include "oauth/password.h"
+#include "creds/password.h"
 
 #include "core/mem.h"
 #include "core/rand.h"

@@ -1,4 +1,4 @@
-#include "oauth/redirect_uri.h"
+#include "proto/redirect_uri.h"
 
 #include <string.h>
 #include <strings.h>

@@ -2,7 +2,7 @@
  *
  * Tokens are counted in micro-tokens (1 token = 1e6) with integer arithmetic: refill per ms is
  * rate * 1000 micro-tokens, so there is no floating-point drift. */
-#include "oauth/ratelimit.h"
+#include "core/ratelimit.h"
 
 #include "core/mem.h"
 

@@ -1,8 +1,8 @@
-#include "oauth/token_claims.h"
+#include "proto/token_claims.h"
 
 #include "core/b64url.h"
 #include "core/rand.h"
-#include "oauth/jsonw.h"
+#include "core/jsonw.h"
 
 #include <string.h>
 

@@ -1,11 +1,11 @@
-#include "oauth/client_reg.h"
-#include "oauth/scope.h"
+#include "proto/client_reg.h"
+#include "proto/scope.h"
 
 #include "core/buf.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "jose/jwk.h"
-#include "oauth/redirect_uri.h"
+#include "proto/redirect_uri.h"
 
 #include <stdio.h>
 #include <stdlib.h>

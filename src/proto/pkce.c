@@ -1,4 +1,4 @@
-#include "oauth/pkce.h"
+#include "proto/pkce.h"
 
 #include "core/b64url.h"
 #include "core/mem.h"

@@ -1,16 +1,16 @@
 /* pkey — provisioning keys (see pkey.h). */
-#include "oauth/pkey.h"
+#include "creds/pkey.h"
 
-#include "oauth/bearer.h"
+#include "proto/bearer.h"
 
-#include "oauth/scope.h"
+#include "proto/scope.h"
 
 #include "core/b64url.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/rand.h"
-#include "oauth/client_secret.h"
+#include "creds/client_secret.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "oauth/oidc.h"
+#include "proto/oidc.h"
 
 #include "core/b64url.h"
 

@@ -1,4 +1,4 @@
-#include "oauth/csrf.h"
+#include "proto/csrf.h"
 
 #include "core/b64url.h"
 #include "core/mem.h"
