@@ -295,51 +295,89 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     if (rotation_tick(a->st, a->kek, c, time_now(), &changed, &re) != IDP_OK)
         log_msg(LOG_ERROR, "key rotation: %s", re.msg);
     heartbeat(a);
-    a->heartbeat_ms = time_now_ms();
     app_apply_policy_file(a);
     return app_reload(a, err);
 }
 
-static void bg_tick(struct app *a, int64_t *last_rot, int64_t *last_prune)
+/* ---- background tasks ---------------------------------------------------------------------
+ * Everything the server does on its own runs on the one background thread, from this table: a
+ * task runs when its interval has passed since it last ran (0: on every wake-up, i.e. every
+ * poll_interval_ms or at once on a signal). Tasks log their own failures and never block for
+ * long; a failing task does not stop the others. To add one: a function and a row. */
+
+/* The CLI or another node changed keys, clients or policy: reload what changed. */
+static void task_generation(struct app *a)
 {
     idp_error e = {0};
-    int64_t gen = 0, now = time_now_ms();
+    int64_t gen = 0;
     if (store_generation(a->st, &gen, &e) != IDP_OK)
         log_msg(LOG_ERROR, "store generation: %s", e.msg);
     else
         reload_due(a, gen, false, NULL); /* a failing load is logged and shown in /readyz */
-    if (now - a->heartbeat_ms >= APP_HEARTBEAT_INTERVAL_MS) {
-        a->heartbeat_ms = now;
-        heartbeat(a);
-    }
-    if (now - *last_rot >= APP_ROTATION_INTERVAL_MS) {
-        *last_rot = now;
-        if (rotate(a, &e) != IDP_OK) log_msg(LOG_ERROR, "key rotation: %s", e.msg);
-    }
-    if (now - *last_prune >= APP_PRUNE_INTERVAL_MS) {
-        *last_prune = now;
-        /* keep entries for one leeway past exp: a margin for any check that allows skew */
-        if (store_jti_prune(a->st, time_now() - a->cfg->leeway, &e) != IDP_OK)
-            log_msg(LOG_ERROR, "revoked jti prune: %s", e.msg);
-        if (a->st->ops->oidc_prune(a->st, time_now(), &e) != IDP_OK)
-            log_msg(LOG_ERROR, "sign-in state prune: %s", e.msg);
-        audit_prune_result pr;
-        if (audit_checkpoint_prune(a->st, a->kek, time_now_ms(), a->cfg->audit_retention,
-                                   a->cfg->audit_max_events, &pr, &e) != IDP_OK)
-            log_msg(LOG_ERROR, "audit prune: %s", e.msg);
-        else if (pr.pruned)
-            log_msg(LOG_INFO, "audit: pruned %lld events through seq %lld (checkpoint at seq %lld)",
-                    (long long)pr.pruned, (long long)pr.through, (long long)pr.checkpoint_seq);
-    }
+}
+
+static void task_rotate(struct app *a)
+{
+    idp_error e = {0};
+    if (rotate(a, &e) != IDP_OK) log_msg(LOG_ERROR, "key rotation: %s", e.msg);
+}
+
+static void task_prune(struct app *a)
+{
+    idp_error e = {0};
+    /* keep entries for one leeway past exp: a margin for any check that allows skew */
+    if (store_jti_prune(a->st, time_now() - a->cfg->leeway, &e) != IDP_OK)
+        log_msg(LOG_ERROR, "revoked jti prune: %s", e.msg);
+    if (a->st->ops->oidc_prune(a->st, time_now(), &e) != IDP_OK)
+        log_msg(LOG_ERROR, "sign-in state prune: %s", e.msg);
+    audit_prune_result pr;
+    if (audit_checkpoint_prune(a->st, a->kek, time_now_ms(), a->cfg->audit_retention,
+                               a->cfg->audit_max_events, &pr, &e) != IDP_OK)
+        log_msg(LOG_ERROR, "audit prune: %s", e.msg);
+    else if (pr.pruned)
+        log_msg(LOG_INFO, "audit: pruned %lld events through seq %lld (checkpoint at seq %lld)",
+                (long long)pr.pruned, (long long)pr.through, (long long)pr.checkpoint_seq);
+}
+
+/* Old snapshots whose grace period is over are freed. */
+static void task_reap(struct app *a)
+{
     snap_reap(&a->keys);
     snap_reap(&a->clients);
     snap_reap(&a->policy);
 }
 
+typedef struct bg_task {
+    const char *name;
+    int64_t interval_ms;
+    void (*run)(struct app *a);
+    bool at_start; /* also due on the first wake-up (else one interval after the start) */
+} bg_task;
+
+static const bg_task bg_tasks[] = {
+    {"generation", 0, task_generation, true},
+    {"heartbeat", APP_HEARTBEAT_INTERVAL_MS, heartbeat, false}, /* app_init wrote the first */
+    {"rotation", APP_ROTATION_INTERVAL_MS, task_rotate, false}, /* app_init ran the first */
+    {"prune", APP_PRUNE_INTERVAL_MS, task_prune, true},
+    {"reap", 0, task_reap, true},
+};
+#define BG_NTASKS (sizeof bg_tasks / sizeof *bg_tasks)
+
+static void bg_tick(struct app *a, int64_t last[BG_NTASKS])
+{
+    for (size_t i = 0; i < BG_NTASKS; i++) {
+        int64_t now = time_now_ms();
+        if (last[i] >= 0 && now - last[i] < bg_tasks[i].interval_ms) continue;
+        last[i] = now;
+        bg_tasks[i].run(a);
+    }
+}
+
 static void *bg_main(void *arg)
 {
     struct app *a = arg;
-    int64_t last_rot = time_now_ms(), last_prune = 0;
+    int64_t last[BG_NTASKS];
+    for (size_t i = 0; i < BG_NTASKS; i++) last[i] = bg_tasks[i].at_start ? -1 : time_now_ms();
     pthread_mutex_lock(&a->bg_lock);
     while (!a->stopping) {
         struct timespec ts;
@@ -359,7 +397,7 @@ static void *bg_main(void *arg)
             app_apply_policy_file(a);
             app_reload(a, NULL); /* failures are logged and shown in /readyz */
         }
-        bg_tick(a, &last_rot, &last_prune);
+        bg_tick(a, last);
         pthread_mutex_lock(&a->bg_lock);
     }
     pthread_mutex_unlock(&a->bg_lock);

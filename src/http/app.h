@@ -72,7 +72,6 @@ struct app {
     bool reapply_policy_file;/* SIGHUP: apply cfg policy_file again (under bg_lock) */
     app_reload_state reload[APP__SNAP_COUNT];
     _Atomic bool store_writable; /* the last heartbeat write succeeded */
-    int64_t heartbeat_ms;        /* time of the last heartbeat attempt (bg thread only) */
     pthread_mutex_t status_lock; /* guards the reasons below: bg thread writes, /readyz reads */
     char reload_why[APP__SNAP_COUNT][APP_REASON_MAX]; /* last load error, "" when ok */
     char store_why[APP_REASON_MAX];                   /* last heartbeat error, "" when ok */
