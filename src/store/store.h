@@ -226,8 +226,16 @@ typedef struct store_audit {
 typedef struct store_ops {
     const char *name;
     void (*close)(store *st);
-    /* Exclusive write transaction (SQLite: BEGIN IMMEDIATE, waits for the lock), bound to the
-     * calling thread. Nesting is a bug (IDP_ERR_INTERNAL); rollback without one is a no-op. */
+    /* The transaction contract, for every backend. tx_begin starts a write transaction bound to
+     * the calling thread and returns once this caller is the only writer: every other writer, in
+     * this process or another one sharing the store, waits in its tx_begin (or in its single op)
+     * until commit or rollback. Reads inside see every write made before tx_begin returned and
+     * this transaction's own writes; so a read-then-write inside it (a version check, a chain
+     * tail, a counter) cannot be overtaken. Every op called between begin and commit joins the
+     * transaction; an op called outside one is atomic on its own. commit makes all of it durable
+     * at once, rollback (or a failed commit) drops all of it. Nesting is a bug
+     * (IDP_ERR_INTERNAL); rollback without a transaction is a no-op. SQLite: BEGIN IMMEDIATE on
+     * this thread's connection. */
     idp_err (*tx_begin)(store *st, idp_error *err);
     idp_err (*tx_commit)(store *st, idp_error *err);
     void (*tx_rollback)(store *st);

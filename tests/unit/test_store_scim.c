@@ -3,7 +3,7 @@
  *
  * Contract style: everything goes through the ops table (store.h), so another backend reuses it
  * by changing tst_open(). The few SQLite specifics (EXPLAIN QUERY PLAN, tampering with the audit
- * table) open the file directly. IDPD_PERF=1 adds a 100,000-user timing run (figures printed). */
+ * table) open the file directly. The 100,000-user timing run is bench/bench_store.c. */
 #include "testutil.h"
 
 #include "core/err.h"
@@ -1119,54 +1119,6 @@ static void test_audit_chain(void **state)
     assert_int_equal(verify_chain(st), 2);
 }
 
-/* ---- performance sanity (IDPD_PERF=1, figures printed, nothing asserted on time) ------------ */
-
-static void test_perf(void **state)
-{
-    fx *f = *state;
-    store *st = f->st;
-    idp_error e = {0};
-    if (!getenv("IDPD_PERF")) skip();
-    enum { N = 100000, BATCH = 5000 };
-    char id[32], name[32], doc[256];
-    int64_t t0 = time_mono_us();
-    for (int i = 0; i < N; i++) {
-        if (i % BATCH == 0) assert_int_equal(store_tx_begin(st, &e), IDP_OK);
-        snprintf(id, sizeof id, "id-%06d", i);
-        snprintf(name, sizeof name, "User%06d", i);
-        snprintf(doc, sizeof doc,
-                 "{\"name\":{\"familyName\":\"F%d\"},\"emails\":[{\"value\":\"u%06d@ex%d.com\","
-                 "\"type\":\"work\"}]}",
-                 i % 1000, i, i % 50);
-        assert_int_equal(mk_user_full(st, id, name, NULL, true, doc, T0 + i), IDP_OK);
-        if (i % BATCH == BATCH - 1) assert_int_equal(store_tx_commit(st, &e), IDP_OK);
-    }
-    int64_t t1 = time_mono_us();
-    print_message("perf: inserted %d users in %.2f s\n", N, (double)(t1 - t0) / 1e6);
-    const char *queries[] = {"userName eq \"user054321\"", "emails co \"u054321@\"",
-                             "name.familyName eq \"F7\"", "externalId eq \"none\""};
-    for (size_t i = 0; i < sizeof queries / sizeof *queries; i++) {
-        int reps = i == 0 || i == 3 ? 1000 : 3;
-        int64_t total = 0;
-        char *got = NULL;
-        t0 = time_mono_us();
-        for (int r = 0; r < reps; r++) {
-            free(got);
-            got = qids(st, &scim_rt_user, queries[i], NULL, false, 1, 100, &total);
-        }
-        t1 = time_mono_us();
-        print_message("perf: %-32s %8.3f ms/query (total %lld)\n", queries[i],
-                      (double)(t1 - t0) / 1e3 / reps, (long long)total);
-        assert_false(strncmp(got, "ERR", 3) == 0);
-        free(got);
-    }
-    t0 = time_mono_us();
-    char *got = qids(st, &scim_rt_user, NULL, "userName", true, 50001, 100, NULL);
-    t1 = time_mono_us();
-    print_message("perf: sortBy userName desc page 501 %8.3f ms\n", (double)(t1 - t0) / 1e3);
-    free(got);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1192,7 +1144,6 @@ int main(void)
         cmocka_unit_test(test_sql_parse_time),
         cmocka_unit_test_setup_teardown(test_pkeys, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_perf, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
