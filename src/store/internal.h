@@ -8,7 +8,8 @@
 #include <sqlite3.h>
 
 /* SQLite backend (store_sqlite.c). path is a file name (never a URI; ":memory:" is refused
- * because every thread gets its own connection). */
+ * because every thread gets its own connection). The store it returns has the backend's own
+ * ops table; store_open then installs the front's (store.c). */
 idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error *err);
 
 /* ---- SQLite helpers (store_sqlite.c) ---- */
@@ -61,7 +62,8 @@ idp_err sqs_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err)
 idp_err sqs_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err);
 idp_err sqs_pkey_update(store *st, const store_pkey *k, idp_error *err);
 idp_err sqs_pkey_touch(store *st, const char *id, int64_t now, idp_error *err);
-idp_err sqs_audit_append(store *st, store_audit *ev, idp_error *err);
+idp_err sqs_audit_tail(store *st, int64_t *seq, unsigned char hash[32], idp_error *err);
+idp_err sqs_audit_insert(store *st, const store_audit *ev, idp_error *err);
 idp_err sqs_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
                        idp_error *err);
 idp_err sqs_audit_last(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err);
@@ -83,8 +85,6 @@ idp_err sqo_refresh_revoke_family(store *st, const char *family_id, int64_t now,
 idp_err sqo_refresh_revoke_session(store *st, const char *session_id, int64_t now, size_t *n,
                                    idp_error *err);
 idp_err sqo_refresh_revoke_user(store *st, const char *user_id, int64_t now, idp_error *err);
-idp_err sqo_refresh_revoke_one(store *st, const unsigned char hash[32], int64_t now,
-                               idp_error *err);
 idp_err sqo_session_insert(store *st, const store_session *s, idp_error *err);
 idp_err sqo_session_get(store *st, const unsigned char hash[32], store_session *out,
                         idp_error *err);

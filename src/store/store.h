@@ -275,10 +275,12 @@ typedef struct store_ops {
      * migrations/sqlite/0002_scim.sql) is taken. replace and delete with expect_version > 0:
      * IDP_ERR_PRECONDITION when the stored version differs (NOT_FOUND when there is no such
      * user). create: version 0 means 1, created_at/modified_at 0 mean now. replace bumps version
-     * and sets modified_at from the row (0 = now); token_epoch becomes max(stored, u->token_epoch)
-     * and is bumped once more when active goes true -> false, so a revocation is never lost.
-     * delete removes memberships too. All writes join the caller's store_tx_begin transaction
-     * when there is one (atomic within it through a savepoint). */
+     * and sets modified_at from the row (0 = now); token_epoch becomes store_user_epoch_next
+     * (below): never lower than stored, one more on deactivation and on a new password hash.
+     * The front (store.c) applies that rule and hands the backend's user_replace the resulting
+     * token_epoch, which the backend stores as given. delete removes memberships too. All
+     * writes join the caller's store_tx_begin transaction when there is one (atomic within it
+     * through a savepoint). */
     idp_err (*user_create)(store *st, const store_user *u, idp_error *err);
     idp_err (*user_get)(store *st, const char *id, store_user *out, idp_error *err);
     idp_err (*user_get_by_name)(store *st, const char *user_name, store_user *out, idp_error *err);
@@ -317,8 +319,9 @@ typedef struct store_ops {
     idp_err (*pkey_update)(store *st, const store_pkey *k, idp_error *err); /* expires, revoked, replaced_by */
     idp_err (*pkey_touch)(store *st, const char *id, int64_t now, idp_error *err); /* last_used */
 
-    /* Audit: append computes seq, prev_hash and hash; list returns events with seq > after_seq,
-     * oldest first, at most limit. */
+    /* Audit: append computes seq, prev_hash and hash (store_audit_link, in the front: backends
+     * leave the entry NULL and provide audit_tail and audit_insert below); list returns events
+     * with seq > after_seq, oldest first, at most limit. */
     idp_err (*audit_append)(store *st, store_audit *ev, idp_error *err);
     idp_err (*audit_list)(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
                           idp_error *err);
@@ -355,7 +358,8 @@ typedef struct store_ops {
      * now on rows not revoked yet, and are not errors when nothing matches. revoke_session
      * revokes every family that has a token of session_id; *n (may be NULL) = the number of
      * current (unrotated) tokens it revoked. revoke_one revokes the whole family of the token
-     * (RFC 7009 §2.1 MAY; RFC 9700 §4.14.2); NOT_FOUND when the hash is unknown. */
+     * (RFC 7009 §2.1 MAY; RFC 9700 §4.14.2); NOT_FOUND when the hash is unknown. revoke_one is
+     * the front's (refresh_get, then refresh_revoke_family): backends leave it NULL. */
     idp_err (*refresh_insert)(store *st, const store_refresh *r, idp_error *err);
     idp_err (*refresh_get)(store *st, const unsigned char hash[32], store_refresh *out,
                            idp_error *err);
@@ -437,6 +441,15 @@ typedef struct store_ops {
      * expires_at < now, assertion jtis with exp < now - STORE_PRUNE_GRACE (so a verifier's clock
      * leeway cannot reopen one), login failures with last_at < now - 1 day. */
     idp_err (*oidc_prune)(store *st, int64_t now, idp_error *err);
+
+    /* ---- backend primitives: called by the front (store.c) to compose the rule ops above,
+     * not by callers. ---- */
+    /* Whether the calling thread is inside tx_begin. */
+    bool (*tx_active)(store *st);
+    /* The newest stored audit event's seq and hash; 0 and 32 zero bytes when none is stored. */
+    idp_err (*audit_tail)(store *st, int64_t *seq, unsigned char hash[32], idp_error *err);
+    /* Stores ev exactly as given (seq, prev_hash and hash included); CONFLICT on a taken seq. */
+    idp_err (*audit_insert)(store *st, const store_audit *ev, idp_error *err);
 } store_ops;
 
 struct store {
@@ -487,6 +500,15 @@ void store_audit_list_free(store_audit *rows, size_t n);
  * set to verify a chain (`idpd audit tail --verify`); ev->hash is not read. */
 #define STORE_AUDIT_FIELD_MAX (1024u * 1024u)
 void store_audit_hash(const store_audit *ev, unsigned char out[32]);
+/* Links ev after the event (last_seq, last_hash) (0 and zeros for the first): sets ev->seq,
+ * ev->prev_hash and ev->hash. */
+void store_audit_link(int64_t last_seq, const unsigned char last_hash[32], store_audit *ev);
+
+/* DESIGN §5 revocation reach: the token_epoch user_replace stores when u replaces stored. It
+ * never goes down (a concurrent bump by a group removal is not lost) and moves once more when
+ * active goes true -> false and when password_hash changes to a new non-NULL value (whoever held
+ * the old password loses what it got them). */
+int64_t store_user_epoch_next(const store_user *stored, const store_user *u);
 
 /* Thin inline wrappers so callers read as store_key_list(st, ...). */
 #define store_tx_begin(st, e) ((st)->ops->tx_begin((st), (e)))

@@ -439,6 +439,12 @@ static idp_err sq_tx_commit(store *st, idp_error *err)
     return rc;
 }
 
+static bool sq_tx_active(store *st)
+{
+    sq_conn *c = NULL;
+    return sq_conn_get((sq_store *)st, &c, NULL) == IDP_OK && c->in_tx;
+}
+
 static idp_err sq_generation(store *st, int64_t *out, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
@@ -853,7 +859,6 @@ static const store_ops sq_ops = {
     .pkey_list = sqs_pkey_list,
     .pkey_update = sqs_pkey_update,
     .pkey_touch = sqs_pkey_touch,
-    .audit_append = sqs_audit_append,
     .audit_list = sqs_audit_list,
     .audit_last = sqs_audit_last,
     .audit_seq_before = sqs_audit_seq_before,
@@ -867,7 +872,6 @@ static const store_ops sq_ops = {
     .refresh_revoke_family = sqo_refresh_revoke_family,
     .refresh_revoke_session = sqo_refresh_revoke_session,
     .refresh_revoke_user = sqo_refresh_revoke_user,
-    .refresh_revoke_one = sqo_refresh_revoke_one,
     .session_insert = sqo_session_insert,
     .session_get = sqo_session_get,
     .session_get_by_sid = sqo_session_get_by_sid,
@@ -890,6 +894,9 @@ static const store_ops sq_ops = {
     .policy_active = sqo_policy_active,
     .policy_activations = sqo_policy_activations,
     .oidc_prune = sqo_oidc_prune,
+    .tx_active = sq_tx_active,
+    .audit_tail = sqs_audit_tail,
+    .audit_insert = sqs_audit_insert,
 };
 
 /* Makes sure the file exists, creating it with mode 0600 (it holds sealed keys and secret hashes;

@@ -573,22 +573,6 @@ idp_err sqo_refresh_revoke_session(store *st, const char *session_id, int64_t no
     return rc;
 }
 
-/* RFC 7009 §2.1: revoking a refresh token MAY revoke the grant's other tokens; we revoke the
- * family (RFC 9700 §4.14.2). */
-idp_err sqo_refresh_revoke_one(store *st, const unsigned char hash[32], int64_t now, idp_error *err)
-{
-    char *family = NULL;
-    bool own = false;
-    if (now <= 0)
-        return IDP_FAIL(err, IDP_ERR_INVALID, "store: refresh_revoke_one: time must be > 0");
-    idp_err rc = op_begin(st, &own, err);
-    if (rc) return rc;
-    if (!(rc = rt_family_of(st, hash, &family, err)))
-        rc = rt_revoke_by(st, O_RT_REVOKE_FAMILY, family, now, "refresh_revoke_one", err);
-    free(family);
-    return op_end(st, own, rc, err);
-}
-
 /* ---- sessions ------------------------------------------------------------------------------- */
 
 static idp_err ss_row(sqlite3_stmt *q, void *row, idp_error *err)

@@ -89,11 +89,9 @@ static const char *const sqs_sql[X__COUNT] = {
     [X_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     /* user_name is COLLATE NOCASE: served by the unique index users_user_name. */
     [X_USER_GET_NAME] = "SELECT " USER_COLS " FROM users WHERE user_name = ?1",
-    /* token_epoch never goes down (a concurrent bump by a group removal must not be lost) and
-     * goes up by one more when the user is deactivated (DESIGN §5), whatever the caller sent. */
+    /* token_epoch as given: the front computed it (store_user_epoch_next, store.c). */
     [X_USER_UPDATE] = "UPDATE users SET user_name = ?2, external_id = ?3, active = ?4, doc = ?5, "
-                      "password_hash = ?6, user_name_key = ?10, "
-                      "token_epoch = max(token_epoch, ?7) + (active = 1 AND ?4 = 0), "
+                      "password_hash = ?6, user_name_key = ?10, token_epoch = ?7, "
                       "version = version + 1, modified_at = ?8 "
                       "WHERE id = ?1 AND (?9 = 0 OR version = ?9)",
     [X_USER_DELETE] = "DELETE FROM users WHERE id = ?1 AND (?2 = 0 OR version = ?2)",
@@ -942,39 +940,31 @@ static void audit_rows_free(void *rows, size_t n)
     store_audit_list_free(rows, n);
 }
 
-static bool audit_field_ok(const char *s)
-{
-    return !s || strnlen(s, STORE_AUDIT_FIELD_MAX + 1) <= STORE_AUDIT_FIELD_MAX;
-}
-
-/* Assigns ev->seq (last + 1), ev->prev_hash (the last hash, zeros first) and ev->hash, under the
- * write lock, so concurrent appenders cannot fork the chain. time_ms 0 = now. */
-idp_err sqs_audit_append(store *st, store_audit *ev, idp_error *err)
+/* The chain's tail, read under the caller's write lock (the front holds one: store.c). */
+idp_err sqs_audit_tail(store *st, int64_t *seq, unsigned char hash[32], idp_error *err)
 {
     sqlite3_stmt *q = NULL;
-    bool own = false;
-    if (!ev->actor || !ev->action || !audit_field_ok(ev->actor) || !audit_field_ok(ev->action) ||
-        !audit_field_ok(ev->target_type) || !audit_field_ok(ev->target_id) ||
-        !audit_field_ok(ev->detail))
-        return IDP_FAIL(err, IDP_ERR_INVALID,
-                        "store: audit event without actor/action or too long");
-    idp_err rc = op_begin(st, &own, err);
+    *seq = 0;
+    memset(hash, 0, 32);
+    idp_err rc = stmt(st, X_AUDIT_TAIL, &q, err);
     if (rc) return rc;
-    if ((rc = stmt(st, X_AUDIT_TAIL, &q, err))) goto out;
     int r = sqlite3_step(q);
-    memset(ev->prev_hash, 0, sizeof ev->prev_hash);
-    ev->seq = 1;
     if (r == SQLITE_ROW && sqlite3_column_bytes(q, 1) == 32) {
-        ev->seq = sqlite3_column_int64(q, 0) + 1;
-        memcpy(ev->prev_hash, sqlite3_column_blob(q, 1), 32);
+        *seq = sqlite3_column_int64(q, 0);
+        memcpy(hash, sqlite3_column_blob(q, 1), 32);
     } else if (r == SQLITE_ROW)
         rc = IDP_FAIL(err, IDP_ERR_STORE, "store: audit tail is malformed");
     else if (r != SQLITE_DONE)
         rc = sq_fail(err, r, "audit tail");
     sq_done(q);
-    if (rc || (rc = stmt(st, X_AUDIT_INSERT, &q, err))) goto out;
-    if (ev->time_ms <= 0) ev->time_ms = time_now_ms();
-    store_audit_hash(ev, ev->hash);
+    return rc;
+}
+
+idp_err sqs_audit_insert(store *st, const store_audit *ev, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, X_AUDIT_INSERT, &q, err);
+    if (rc) return rc;
     int b = SQLITE_OK;
     sq_bind_i64(q, 1, ev->seq, &b);
     sq_bind_i64(q, 2, ev->time_ms, &b);
@@ -987,9 +977,7 @@ idp_err sqs_audit_append(store *st, store_audit *ev, idp_error *err)
     sq_bind_text(q, 9, ev->detail, &b);
     sq_bind_blob(q, 10, ev->prev_hash, 32, &b);
     sq_bind_blob(q, 11, ev->hash, 32, &b);
-    rc = sq_write(q, b, "audit_append", NULL, err);
-out:
-    return op_end(st, own, rc, err);
+    return sq_write(q, b, "audit_append", NULL, err);
 }
 
 static idp_err audit_read(store *st, sqs_id id, int64_t a1, int64_t a2, store_audit **rows,

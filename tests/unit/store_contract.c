@@ -4,6 +4,7 @@
 
 #include "testutil.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +221,13 @@ static void c_epoch_rules(void **state)
     u.active = true;
     assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK);
     assert_int_equal(epoch(st, "u1"), 7);
+    u.password_hash = "$argon2id$new"; /* a new password */
+    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK);
+    assert_int_equal(epoch(st, "u1"), 8);
+    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK); /* the same hash: none */
+    assert_int_equal(epoch(st, "u1"), 8);
+    u.password_hash = NULL;
+    u.token_epoch = 7;
 
     store_group g = {.id = "g1", .display_name = "G", .doc = "{}"};
     store_member_delta d = {0};
@@ -227,16 +235,16 @@ static void c_epoch_rules(void **state)
     store_member_delta_add(&d, "u2");
     assert_int_equal(st->ops->group_create(st, &g, &d, &e), IDP_OK);
     store_member_delta_clear(&d);
-    assert_int_equal(epoch(st, "u1"), 7); /* joining does not bump */
+    assert_int_equal(epoch(st, "u1"), 8); /* joining does not bump */
     assert_int_equal(members(st, "g1", false, NULL, "u1"), IDP_OK);
-    assert_int_equal(epoch(st, "u1"), 8);
+    assert_int_equal(epoch(st, "u1"), 9);
     assert_int_equal(members(st, "g1", false, NULL, "u1"), IDP_OK); /* not a member: no bump */
-    assert_int_equal(epoch(st, "u1"), 8);
+    assert_int_equal(epoch(st, "u1"), 9);
     assert_int_equal(members(st, "g1", true, "u1", NULL), IDP_OK); /* u2 leaves */
     assert_int_equal(epoch(st, "u2"), 1);
-    assert_int_equal(epoch(st, "u1"), 8);
-    assert_int_equal(st->ops->group_delete(st, "g1", 0, &e), IDP_OK);
     assert_int_equal(epoch(st, "u1"), 9);
+    assert_int_equal(st->ops->group_delete(st, "g1", 0, &e), IDP_OK);
+    assert_int_equal(epoch(st, "u1"), 10);
     assert_int_equal(epoch(st, "u2"), 1);
 }
 
@@ -529,6 +537,82 @@ static void c_audit_chain(void **state)
     free(v);
 }
 
+/* Concurrent writers (one at a time within tx_begin, store.h): appenders from several threads
+ * form one unbroken chain, and group removals racing a replace that carries a stale epoch all
+ * count. */
+enum { NTHREADS = 4, NAPPEND = 20 };
+
+static void *appender(void *arg)
+{
+    store *st = arg;
+    for (int i = 0; i < NAPPEND; i++) {
+        store_audit ev = {.actor = "cli", .action = "x.y"};
+        idp_error e = {0};
+        if (st->ops->audit_append(st, &ev, &e)) return (void *)1;
+    }
+    return NULL;
+}
+
+typedef struct leaver {
+    store *st;
+    char gid[8];
+} leaver;
+
+static void *leave(void *arg)
+{
+    leaver *l = arg;
+    return members(l->st, l->gid, false, NULL, "u1") ? (void *)1 : NULL;
+}
+
+static void c_concurrent_writers(void **state)
+{
+    store *st = ((fx *)*state)->st;
+    idp_error e = {0};
+    pthread_t t[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, appender, st), 0);
+    for (int i = 0; i < NTHREADS; i++) {
+        void *r = NULL;
+        pthread_join(t[i], &r);
+        assert_null(r);
+    }
+    store_audit *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(st->ops->audit_list(st, 0, 1000, &rows, &n, &e), IDP_OK);
+    assert_int_equal(n, NTHREADS * NAPPEND);
+    unsigned char prev[32] = {0}, h[32];
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(rows[i].seq, (int64_t)i + 1);
+        assert_memory_equal(rows[i].prev_hash, prev, 32);
+        store_audit_hash(&rows[i], h);
+        assert_memory_equal(rows[i].hash, h, 32);
+        memcpy(prev, h, 32);
+    }
+    store_audit_list_free(rows, n);
+
+    user(st, "u1", "a");
+    leaver l[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        l[i].st = st;
+        snprintf(l[i].gid, sizeof l[i].gid, "g%d", i);
+        store_group g = {.id = l[i].gid, .display_name = l[i].gid, .doc = "{}"};
+        store_member_delta d = {0};
+        store_member_delta_add(&d, "u1");
+        assert_int_equal(st->ops->group_create(st, &g, &d, &e), IDP_OK);
+        store_member_delta_clear(&d);
+    }
+    for (int i = 0; i < NTHREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, leave, &l[i]), 0);
+    store_user u = {.id = "u1", .user_name = "a", .active = false, .doc = "{}", .token_epoch = 0};
+    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK);
+    for (int i = 0; i < NTHREADS; i++) {
+        void *r = NULL;
+        pthread_join(t[i], &r);
+        assert_null(r);
+    }
+    assert_int_equal(epoch(st, "u1"), NTHREADS + 1);
+}
+
 /* ---- policy, keys, clients, provisioning keys and the generation ---------------------------- */
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -670,6 +754,7 @@ int store_contract_run(const store_contract_backend *b)
         cmocka_unit_test_setup_teardown(c_login_throttle, setup, teardown),
         cmocka_unit_test_setup_teardown(c_consent_and_jti, setup, teardown),
         cmocka_unit_test_setup_teardown(c_audit_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(c_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(c_policy_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(c_keys_clients_generation, setup, teardown),
     };
