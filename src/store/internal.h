@@ -41,6 +41,8 @@ idp_err sqs_user_create(store *st, const store_user *u, idp_error *err);
 idp_err sqs_user_backfill_name_keys(store *st, idp_error *err);
 idp_err sqs_user_get(store *st, const char *id, store_user *out, idp_error *err);
 idp_err sqs_user_get_by_name(store *st, const char *user_name, store_user *out, idp_error *err);
+idp_err sqs_user_name_key_taken(store *st, const char *key, const char *id, bool *taken,
+                                idp_error *err);
 idp_err sqs_user_replace(store *st, const store_user *u, int64_t expect_version, idp_error *err);
 idp_err sqs_user_delete(store *st, const char *id, int64_t expect_version, idp_error *err);
 idp_err sqs_user_query(store *st, const store_query *q, store_user **rows, size_t *n,

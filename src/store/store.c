@@ -1,6 +1,7 @@
 /* store — the backend-neutral front: backend selection, the rules every backend shares
- * (token_epoch on replace, refresh-family revocation, the audit hash chain) composed from the
- * backend's storage ops inside the caller's transaction, and the row helpers.
+ * (token_epoch on replace, the userName look-alike check, refresh-family revocation, the audit
+ * hash chain) composed from the backend's storage ops inside the caller's transaction, and the
+ * row helpers.
  *
  * store_open gives the backend's store a copy of the backend's ops table in which the rule ops
  * are the front's; the copy remembers the backend's table, so a front op calls the backend's
@@ -11,6 +12,7 @@
 
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "scim/username.h"
 #include "store/internal.h"
 
 #include <openssl/evp.h>
@@ -60,6 +62,31 @@ int64_t store_user_epoch_next(const store_user *stored, const store_user *u)
     return e;
 }
 
+/* A userName whose comparison key (scim/username.h) another user's name shares is a look-alike:
+ * CONFLICT. Called inside the write (fr_begin), so no other writer claims the key meanwhile. A
+ * user without id or userName is left to the backend, which refuses it (IDP_ERR_INVALID). */
+static idp_err fr_name_key_claim(store *st, const store_user *u, idp_error *err)
+{
+    if (!u->id || !*u->id || !u->user_name || !*u->user_name) return IDP_OK;
+    char *key = username_key(u->user_name);
+    if (!key) return IDP_FAIL(err, IDP_ERR_INVALID, "store: userName is not valid UTF-8");
+    bool taken = false;
+    idp_err rc = be_of(st)->user_name_key_taken(st, key, u->id, &taken, err);
+    free(key);
+    if (!rc && taken)
+        rc = IDP_FAIL(err, IDP_ERR_CONFLICT, "store: user_name: a look-alike already exists");
+    return rc;
+}
+
+static idp_err fr_user_create(store *st, const store_user *u, idp_error *err)
+{
+    bool own = false;
+    idp_err rc = fr_begin(st, &own, err);
+    if (rc) return rc;
+    if (!(rc = fr_name_key_claim(st, u, err))) rc = be_of(st)->user_create(st, u, err);
+    return fr_end(st, own, rc, err);
+}
+
 static idp_err fr_user_replace(store *st, const store_user *u, int64_t expect_version,
                                idp_error *err)
 {
@@ -67,7 +94,7 @@ static idp_err fr_user_replace(store *st, const store_user *u, int64_t expect_ve
     store_user cur = {0}, w = *u;
     bool own = false;
     idp_err rc = fr_begin(st, &own, err);
-    if (rc) return rc;
+    if (rc || (rc = fr_name_key_claim(st, u, err))) return fr_end(st, own, rc, err);
     /* No stored row (or no id): the backend's replace reports it, in its order of checks. */
     if (u->id && !(rc = be->user_get(st, u->id, &cur, err)))
         w.token_epoch = store_user_epoch_next(&cur, u);
@@ -128,6 +155,7 @@ static idp_err front_install(store *st, idp_error *err)
     if (!f) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: out of memory");
     f->be = st->ops;
     f->ops = *st->ops;
+    f->ops.user_create = fr_user_create;
     f->ops.user_replace = fr_user_replace;
     f->ops.refresh_revoke_one = fr_refresh_revoke_one;
     f->ops.audit_append = fr_audit_append;

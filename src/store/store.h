@@ -272,7 +272,8 @@ typedef struct store_ops {
     idp_err (*jti_prune)(store *st, int64_t now, idp_error *err);
 
     /* Users. create/replace: CONFLICT when userName (case-insensitively; ASCII folding, see
-     * migrations/sqlite/0002_scim.sql) is taken. replace and delete with expect_version > 0:
+     * migrations/sqlite/0002_scim.sql) is taken, or when another user's userName has the same
+     * comparison key (a look-alike, scim/username.h: the front checks it). replace and delete with expect_version > 0:
      * IDP_ERR_PRECONDITION when the stored version differs (NOT_FOUND when there is no such
      * user). create: version 0 means 1, created_at/modified_at 0 mean now. replace bumps version
      * and sets modified_at from the row (0 = now); token_epoch becomes store_user_epoch_next
@@ -446,6 +447,10 @@ typedef struct store_ops {
      * not by callers. ---- */
     /* Whether the calling thread is inside tx_begin. */
     bool (*tx_active)(store *st);
+    /* Whether a user other than id has a userName with this comparison key (scim/username.h
+     * username_key; the front refuses such a look-alike with CONFLICT on create and replace). */
+    idp_err (*user_name_key_taken)(store *st, const char *key, const char *id, bool *taken,
+                                   idp_error *err);
     /* The newest stored audit event's seq and hash; 0 and 32 zero bytes when none is stored. */
     idp_err (*audit_tail)(store *st, int64_t *seq, unsigned char hash[32], idp_error *err);
     /* Stores ev exactly as given (seq, prev_hash and hash included); CONFLICT on a taken seq. */

@@ -895,6 +895,7 @@ static const store_ops sq_ops = {
     .policy_activations = sqo_policy_activations,
     .oidc_prune = sqo_oidc_prune,
     .tx_active = sq_tx_active,
+    .user_name_key_taken = sqs_user_name_key_taken,
     .audit_tail = sqs_audit_tail,
     .audit_insert = sqs_audit_insert,
 };

@@ -278,21 +278,26 @@ static idp_err user_check(const store_user *u, idp_error *err)
     return IDP_OK;
 }
 
-/* The comparison key of u's userName, owned; IDP_ERR_CONFLICT when another user's name has the
- * same key (a look-alike, scim/username.h). Call inside the write: one writer at a time. */
-static idp_err name_key_claim(store *st, const store_user *u, char **key, idp_error *err)
+/* The comparison key of u's userName (scim/username.h), owned, for the user_name_key column. */
+static idp_err name_key_of(const store_user *u, char **key, idp_error *err)
 {
     *key = username_key(u->user_name);
-    if (!*key) return IDP_FAIL(err, IDP_ERR_INVALID, "store: userName is not valid UTF-8");
+    return *key ? IDP_OK : IDP_FAIL(err, IDP_ERR_INVALID, "store: userName is not valid UTF-8");
+}
+
+idp_err sqs_user_name_key_taken(store *st, const char *key, const char *id, bool *taken,
+                                idp_error *err)
+{
     sqlite3_stmt *q = NULL;
+    *taken = false;
     idp_err rc = stmt(st, X_USER_NAME_KEY_TAKEN, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, *key, &b);
-    sq_bind_text(q, 2, u->id, &b);
+    sq_bind_text(q, 1, key, &b);
+    sq_bind_text(q, 2, id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
-        rc = IDP_FAIL(err, IDP_ERR_CONFLICT, "store: user_name: a look-alike already exists");
+        *taken = true;
     else if (r != SQLITE_DONE)
         rc = sq_fail(err, r, "user_name_key");
     sq_done(q);
@@ -339,7 +344,7 @@ idp_err sqs_user_create(store *st, const store_user *u, idp_error *err)
     bool own = false;
     idp_err rc = user_check(u, err);
     if (rc || (rc = op_begin(st, &own, err))) return rc;
-    if ((rc = name_key_claim(st, u, &key, err)) || (rc = stmt(st, X_USER_INSERT, &q, err))) goto out;
+    if ((rc = name_key_of(u, &key, err)) || (rc = stmt(st, X_USER_INSERT, &q, err))) goto out;
     int64_t created = or_now(u->created_at);
     int b = SQLITE_OK;
     sq_bind_text(q, 1, u->id, &b);
@@ -398,7 +403,7 @@ idp_err sqs_user_replace(store *st, const store_user *u, int64_t expect_version,
     char *key = NULL;
     idp_err rc = user_check(u, err);
     if (rc || (rc = op_begin(st, &own, err))) return rc;
-    if ((rc = name_key_claim(st, u, &key, err)) || (rc = stmt(st, X_USER_UPDATE, &q, err))) goto out;
+    if ((rc = name_key_of(u, &key, err)) || (rc = stmt(st, X_USER_UPDATE, &q, err))) goto out;
     int b = SQLITE_OK;
     sq_bind_text(q, 1, u->id, &b);
     sq_bind_text(q, 2, u->user_name, &b);
