@@ -136,7 +136,7 @@ static const char *const sqo_sql[O__COUNT] = {
     [O_LF_GET] = "SELECT fails, last_at FROM login_failures WHERE key = ?1",
     [O_LF_RESET] = "DELETE FROM login_failures WHERE key = ?1",
     [O_LF_COUNT] = "SELECT count(*) FROM login_failures",
-    /* the oldest counter that slows nobody (sqo_login_fail) */
+    /* the oldest counter that slows nobody (store_sqlite_oidc_login_fail) */
     [O_LF_EVICT] = "DELETE FROM login_failures WHERE key = (SELECT key FROM login_failures "
                    "WHERE fails < ?1 OR last_at < ?2 ORDER BY last_at LIMIT 1)",
 
@@ -144,9 +144,10 @@ static const char *const sqo_sql[O__COUNT] = {
 
     [O_PW_REHASH] = "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
     [O_CS_GET] = "SELECT scope FROM consents WHERE user_id = ?1 AND client_id = ?2",
-    [O_CS_SET] = "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES (?1, ?2, ?3, ?4) "
-                 "ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, "
-                 "granted_at = excluded.granted_at",
+    [O_CS_SET] =
+        "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, "
+        "granted_at = excluded.granted_at",
 
     [O_PV_INSERT] = "INSERT INTO policy_versions (sha256, document, created_at, actor, comment) "
                     "VALUES (?1, ?2, ?3, COALESCE(?4, ''), ?5) RETURNING version",
@@ -162,7 +163,7 @@ static const char *const sqo_sql[O__COUNT] = {
     [O_PV_ACTIVATIONS] = "SELECT seq, version, activated_at FROM policy_activations "
                          "ORDER BY seq DESC",
 
-    /* ?1 = now, ?2 = now - STORE_PRUNE_GRACE, ?3 = now - 1 day (sqo_oidc_prune) */
+    /* ?1 = now, ?2 = now - STORE_PRUNE_GRACE, ?3 = now - 1 day (store_sqlite_oidc_prune) */
     [O_PRUNE_CODES] = "DELETE FROM auth_codes WHERE expires_at < ?1 AND "
                       "(used_at = 0 OR expires_at < ?2)",
     [O_PRUNE_RT] = "DELETE FROM refresh_tokens WHERE expires_at < ?1",
@@ -321,7 +322,7 @@ static void code_clear(void *row)
     store_auth_code_clear(row);
 }
 
-idp_err sqo_code_insert(store *st, const store_auth_code *c, idp_error *err)
+idp_err store_sqlite_oidc_code_insert(store *st, const store_auth_code *c, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!nonempty(c->client_id) || !nonempty(c->user_id) || !nonempty(c->redirect_uri))
@@ -354,8 +355,8 @@ idp_err sqo_code_insert(store *st, const store_auth_code *c, idp_error *err)
 }
 
 /* One atomic UPDATE decides the winner; a loser reads the row as it is (replay). */
-idp_err sqo_code_consume(store *st, const unsigned char hash[32], int64_t now, store_auth_code *out,
-                         bool *replayed, idp_error *err)
+idp_err store_sqlite_oidc_code_consume(store *st, const unsigned char hash[32], int64_t now,
+                                       store_auth_code *out, bool *replayed, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool found = false;
@@ -379,8 +380,9 @@ idp_err sqo_code_consume(store *st, const unsigned char hash[32], int64_t now, s
     return IDP_OK;
 }
 
-idp_err sqo_code_set_issued(store *st, const unsigned char hash[32], const char *family_id,
-                            const char *access_jti, int64_t access_exp, idp_error *err)
+idp_err store_sqlite_oidc_code_set_issued(store *st, const unsigned char hash[32],
+                                          const char *family_id, const char *access_jti,
+                                          int64_t access_exp, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, O_CODE_SET_ISSUED, &q, err);
@@ -449,12 +451,13 @@ static idp_err rt_insert(store *st, const store_refresh *r, const char *what, id
     return sq_write(q, b, what, NULL, err);
 }
 
-idp_err sqo_refresh_insert(store *st, const store_refresh *r, idp_error *err)
+idp_err store_sqlite_oidc_refresh_insert(store *st, const store_refresh *r, idp_error *err)
 {
     return rt_insert(st, r, "refresh_insert", err);
 }
 
-idp_err sqo_refresh_get(store *st, const unsigned char hash[32], store_refresh *out, idp_error *err)
+idp_err store_sqlite_oidc_refresh_get(store *st, const unsigned char hash[32], store_refresh *out,
+                                      idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool found = false;
@@ -491,8 +494,9 @@ static idp_err rt_family_of(store *st, const unsigned char hash[32], char **fami
 }
 
 /* Compare-and-set on (rotated_at = 0, revoked_at = 0), then the successor, in one transaction. */
-idp_err sqo_refresh_rotate(store *st, const unsigned char old_hash[32], const store_refresh *succ,
-                           int64_t now, bool *raced, idp_error *err)
+idp_err store_sqlite_oidc_refresh_rotate(store *st, const unsigned char old_hash[32],
+                                         const store_refresh *succ, int64_t now, bool *raced,
+                                         idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     char *family = NULL;
@@ -538,19 +542,21 @@ static idp_err rt_revoke_by(store *st, sqo_id id, const char *key, int64_t now, 
     return sq_write(q, b, what, NULL, err);
 }
 
-idp_err sqo_refresh_revoke_family(store *st, const char *family_id, int64_t now, idp_error *err)
+idp_err store_sqlite_oidc_refresh_revoke_family(store *st, const char *family_id, int64_t now,
+                                                idp_error *err)
 {
     return rt_revoke_by(st, O_RT_REVOKE_FAMILY, family_id, now, "refresh_revoke_family", err);
 }
 
-idp_err sqo_refresh_revoke_user(store *st, const char *user_id, int64_t now, idp_error *err)
+idp_err store_sqlite_oidc_refresh_revoke_user(store *st, const char *user_id, int64_t now,
+                                              idp_error *err)
 {
     return rt_revoke_by(st, O_RT_REVOKE_USER, user_id, now, "refresh_revoke_user", err);
 }
 
 /* One statement (atomic); each RETURNING row is a token revoked now, counted when current. */
-idp_err sqo_refresh_revoke_session(store *st, const char *session_id, int64_t now, size_t *n,
-                                   idp_error *err)
+idp_err store_sqlite_oidc_refresh_revoke_session(store *st, const char *session_id, int64_t now,
+                                                 size_t *n, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     size_t live = 0;
@@ -598,7 +604,7 @@ static void ss_clear(void *row)
     store_session_clear(row);
 }
 
-idp_err sqo_session_insert(store *st, const store_session *s, idp_error *err)
+idp_err store_sqlite_oidc_session_insert(store *st, const store_session *s, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!nonempty(s->sid) || !nonempty(s->user_id))
@@ -638,12 +644,14 @@ static idp_err ss_get(store *st, sqo_id id, const void *key, bool blob, store_se
     return rc;
 }
 
-idp_err sqo_session_get(store *st, const unsigned char hash[32], store_session *out, idp_error *err)
+idp_err store_sqlite_oidc_session_get(store *st, const unsigned char hash[32], store_session *out,
+                                      idp_error *err)
 {
     return ss_get(st, O_SS_GET, hash, true, out, err);
 }
 
-idp_err sqo_session_get_by_sid(store *st, const char *sid, store_session *out, idp_error *err)
+idp_err store_sqlite_oidc_session_get_by_sid(store *st, const char *sid, store_session *out,
+                                             idp_error *err)
 {
     if (!sid) {
         memset(out, 0, sizeof *out);
@@ -652,7 +660,8 @@ idp_err sqo_session_get_by_sid(store *st, const char *sid, store_session *out, i
     return ss_get(st, O_SS_GET_SID, sid, false, out, err);
 }
 
-idp_err sqo_session_touch(store *st, const unsigned char hash[32], int64_t now, idp_error *err)
+idp_err store_sqlite_oidc_session_touch(store *st, const unsigned char hash[32], int64_t now,
+                                        idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, O_SS_TOUCH, &q, err);
@@ -672,8 +681,8 @@ static bool list_item_ok(const char *s)
     return true;
 }
 
-idp_err sqo_session_add_client(store *st, const unsigned char hash[32], const char *client_id,
-                               idp_error *err)
+idp_err store_sqlite_oidc_session_add_client(store *st, const unsigned char hash[32],
+                                             const char *client_id, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!list_item_ok(client_id))
@@ -686,7 +695,7 @@ idp_err sqo_session_add_client(store *st, const unsigned char hash[32], const ch
     return sq_write_one(q, b, "session_add_client", err);
 }
 
-idp_err sqo_session_delete(store *st, const unsigned char hash[32], idp_error *err)
+idp_err store_sqlite_oidc_session_delete(store *st, const unsigned char hash[32], idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, O_SS_DELETE, &q, err);
@@ -696,7 +705,8 @@ idp_err sqo_session_delete(store *st, const unsigned char hash[32], idp_error *e
     return sq_write_one(q, b, "session_delete", err);
 }
 
-idp_err sqo_session_delete_user(store *st, const char *user_id, size_t *n, idp_error *err)
+idp_err store_sqlite_oidc_session_delete_user(store *st, const char *user_id, size_t *n,
+                                              idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     int changes = 0;
@@ -710,8 +720,8 @@ idp_err sqo_session_delete_user(store *st, const char *user_id, size_t *n, idp_e
     return rc;
 }
 
-idp_err sqo_session_list_user(store *st, const char *user_id, store_session **rows, size_t *n,
-                              idp_error *err)
+idp_err store_sqlite_oidc_session_list_user(store *st, const char *user_id, store_session **rows,
+                                            size_t *n, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     void *v = NULL;
@@ -765,8 +775,8 @@ static idp_err lf_make_room(store *st, const char *key, const store_login_cap *c
     return IDP_OK;
 }
 
-idp_err sqo_login_fail(store *st, const char *key, int64_t now, const store_login_cap *cap,
-                       int64_t *fails, idp_error *err)
+idp_err store_sqlite_oidc_login_fail(store *st, const char *key, int64_t now,
+                                     const store_login_cap *cap, int64_t *fails, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -789,8 +799,8 @@ out:
     return op_end(st, own, rc, err);
 }
 
-idp_err sqo_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *last_at,
-                           idp_error *err)
+idp_err store_sqlite_oidc_login_fail_get(store *st, const char *key, int64_t *fails,
+                                         int64_t *last_at, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     *fails = 0;
@@ -810,7 +820,7 @@ idp_err sqo_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *
     return rc;
 }
 
-idp_err sqo_login_fail_reset(store *st, const char *key, idp_error *err)
+idp_err store_sqlite_oidc_login_fail_reset(store *st, const char *key, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = lf_key_check(key, "login_fail_reset", err);
@@ -822,8 +832,8 @@ idp_err sqo_login_fail_reset(store *st, const char *key, idp_error *err)
 
 /* ---- client assertion jtis (RFC 7523 §3) ---------------------------------------------------- */
 
-idp_err sqo_assertion_jti_use(store *st, const char *client_id, const char *jti, int64_t exp,
-                              idp_error *err)
+idp_err store_sqlite_oidc_assertion_jti_use(store *st, const char *client_id, const char *jti,
+                                            int64_t exp, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!nonempty(client_id) || !nonempty(jti) || strnlen(jti, STORE_JTI_MAX + 1) > STORE_JTI_MAX)
@@ -840,8 +850,8 @@ idp_err sqo_assertion_jti_use(store *st, const char *client_id, const char *jti,
 
 /* ---- consent (migrations/sqlite/0004_consent.sql) ------------------------------------------- */
 
-idp_err sqo_consent_get(store *st, const char *user_id, const char *client_id, char **scope,
-                        idp_error *err)
+idp_err store_sqlite_oidc_consent_get(store *st, const char *user_id, const char *client_id,
+                                      char **scope, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     *scope = NULL;
@@ -861,8 +871,8 @@ idp_err sqo_consent_get(store *st, const char *user_id, const char *client_id, c
     return rc;
 }
 
-idp_err sqo_consent_set(store *st, const char *user_id, const char *client_id, const char *scope,
-                        int64_t now, idp_error *err)
+idp_err store_sqlite_oidc_consent_set(store *st, const char *user_id, const char *client_id,
+                                      const char *scope, int64_t now, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!nonempty(user_id) || !nonempty(client_id) || !scope)
@@ -879,8 +889,8 @@ idp_err sqo_consent_set(store *st, const char *user_id, const char *client_id, c
 
 /* ---- password rehash (DESIGN §5) ------------------------------------------------------------ */
 
-idp_err sqo_user_rehash(store *st, const char *user_id, const char *old_hash, const char *new_hash,
-                        bool *done, idp_error *err)
+idp_err store_sqlite_oidc_user_rehash(store *st, const char *user_id, const char *old_hash,
+                                      const char *new_hash, bool *done, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     *done = false;
@@ -932,7 +942,7 @@ static bool hex64(const char *s)
     return i == 64 && !s[i];
 }
 
-idp_err sqo_policy_insert(store *st, store_policy *p, idp_error *err)
+idp_err store_sqlite_oidc_policy_insert(store *st, store_policy *p, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!p->document) return IDP_FAIL(err, IDP_ERR_INVALID, "store: policy_insert: no document");
@@ -967,7 +977,7 @@ idp_err sqo_policy_insert(store *st, store_policy *p, idp_error *err)
     return rc;
 }
 
-idp_err sqo_policy_get(store *st, int64_t version, store_policy *out, idp_error *err)
+idp_err store_sqlite_oidc_policy_get(store *st, int64_t version, store_policy *out, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool found = false;
@@ -981,7 +991,7 @@ idp_err sqo_policy_get(store *st, int64_t version, store_policy *out, idp_error 
     return rc;
 }
 
-idp_err sqo_policy_list(store *st, store_policy **rows, size_t *n, idp_error *err)
+idp_err store_sqlite_oidc_policy_list(store *st, store_policy **rows, size_t *n, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     void *v = NULL;
@@ -994,7 +1004,7 @@ idp_err sqo_policy_list(store *st, store_policy **rows, size_t *n, idp_error *er
     return rc;
 }
 
-idp_err sqo_policy_activate(store *st, int64_t version, int64_t now, idp_error *err)
+idp_err store_sqlite_oidc_policy_activate(store *st, int64_t version, int64_t now, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (now <= 0) return IDP_FAIL(err, IDP_ERR_INVALID, "store: policy_activate: time must be > 0");
@@ -1007,7 +1017,7 @@ idp_err sqo_policy_activate(store *st, int64_t version, int64_t now, idp_error *
     return sq_write_one(q, b, "policy_activate", err);
 }
 
-idp_err sqo_policy_active(store *st, int64_t *version, idp_error *err)
+idp_err store_sqlite_oidc_policy_active(store *st, int64_t *version, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     *version = 0;
@@ -1032,7 +1042,8 @@ static idp_err pa_row(sqlite3_stmt *q, void *row, idp_error *err)
     return IDP_OK;
 }
 
-idp_err sqo_policy_activations(store *st, store_policy_activation **rows, size_t *n, idp_error *err)
+idp_err store_sqlite_oidc_policy_activations(store *st, store_policy_activation **rows, size_t *n,
+                                             idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     void *v = NULL;
@@ -1047,7 +1058,7 @@ idp_err sqo_policy_activations(store *st, store_policy_activation **rows, size_t
 
 /* ---- prune ---------------------------------------------------------------------------------- */
 
-idp_err sqo_oidc_prune(store *st, int64_t now, idp_error *err)
+idp_err store_sqlite_oidc_prune(store *st, int64_t now, idp_error *err)
 {
     static const sqo_id ids[] = {O_PRUNE_CODES, O_PRUNE_RT, O_PRUNE_SS, O_PRUNE_AJ, O_PRUNE_LF};
     bool own = false;

@@ -285,8 +285,8 @@ static idp_err name_key_of(const store_user *u, char **key, idp_error *err)
     return *key ? IDP_OK : IDP_FAIL(err, IDP_ERR_INVALID, "store: userName is not valid UTF-8");
 }
 
-idp_err sqs_user_name_key_taken(store *st, const char *key, const char *id, bool *taken,
-                                idp_error *err)
+idp_err store_sqlite_scim_user_name_key_taken(store *st, const char *key, const char *id,
+                                              bool *taken, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     *taken = false;
@@ -304,7 +304,7 @@ idp_err sqs_user_name_key_taken(store *st, const char *key, const char *id, bool
     return rc;
 }
 
-idp_err sqs_user_backfill_name_keys(store *st, idp_error *err)
+idp_err store_sqlite_scim_user_backfill_name_keys(store *st, idp_error *err)
 {
     bool own = false, began = false;
     idp_err rc = IDP_OK;
@@ -337,7 +337,7 @@ idp_err sqs_user_backfill_name_keys(store *st, idp_error *err)
     return began ? op_end(st, own, rc, err) : rc;
 }
 
-idp_err sqs_user_create(store *st, const store_user *u, idp_error *err)
+idp_err store_sqlite_scim_user_create(store *st, const store_user *u, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     char *key = NULL;
@@ -385,17 +385,19 @@ static idp_err user_get_by(store *st, sqs_id id, const char *key, store_user *ou
     return rc;
 }
 
-idp_err sqs_user_get(store *st, const char *id, store_user *out, idp_error *err)
+idp_err store_sqlite_scim_user_get(store *st, const char *id, store_user *out, idp_error *err)
 {
     return user_get_by(st, X_USER_GET, id, out, err);
 }
 
-idp_err sqs_user_get_by_name(store *st, const char *user_name, store_user *out, idp_error *err)
+idp_err store_sqlite_scim_user_get_by_name(store *st, const char *user_name, store_user *out,
+                                           idp_error *err)
 {
     return user_get_by(st, X_USER_GET_NAME, user_name, out, err);
 }
 
-idp_err sqs_user_replace(store *st, const store_user *u, int64_t expect_version, idp_error *err)
+idp_err store_sqlite_scim_user_replace(store *st, const store_user *u, int64_t expect_version,
+                                       idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -423,7 +425,8 @@ out:
 }
 
 /* Memberships go with the user (ON DELETE CASCADE). */
-idp_err sqs_user_delete(store *st, const char *id, int64_t expect_version, idp_error *err)
+idp_err store_sqlite_scim_user_delete(store *st, const char *id, int64_t expect_version,
+                                      idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -474,13 +477,14 @@ static idp_err refs_of(store *st, sqs_id id, const char *key, store_ref **rows, 
     return rc;
 }
 
-idp_err sqs_user_groups(store *st, const char *user_id, store_ref **rows, size_t *n, idp_error *err)
+idp_err store_sqlite_scim_user_groups(store *st, const char *user_id, store_ref **rows, size_t *n,
+                                      idp_error *err)
 {
     return refs_of(st, X_USER_GROUPS, user_id, rows, n, err);
 }
 
-idp_err sqs_group_members(store *st, const char *group_id, store_ref **rows, size_t *n,
-                          idp_error *err)
+idp_err store_sqlite_scim_group_members(store *st, const char *group_id, store_ref **rows,
+                                        size_t *n, idp_error *err)
 {
     return refs_of(st, X_MEMBERS, group_id, rows, n, err);
 }
@@ -604,8 +608,8 @@ static idp_err group_check(const store_group *g, idp_error *err)
     return IDP_OK;
 }
 
-idp_err sqs_group_create(store *st, const store_group *g, const store_member_delta *members,
-                         idp_error *err)
+idp_err store_sqlite_scim_group_create(store *st, const store_group *g,
+                                       const store_member_delta *members, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -627,7 +631,7 @@ out:
     return op_end(st, own, rc, err);
 }
 
-idp_err sqs_group_get(store *st, const char *id, store_group *out, idp_error *err)
+idp_err store_sqlite_scim_group_get(store *st, const char *id, store_group *out, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     memset(out, 0, sizeof *out);
@@ -648,8 +652,9 @@ idp_err sqs_group_get(store *st, const char *id, store_group *out, idp_error *er
 }
 
 /* members NULL keeps the membership as it is. */
-idp_err sqs_group_replace(store *st, const store_group *g, const store_member_delta *members,
-                          int64_t expect_version, idp_error *err)
+idp_err store_sqlite_scim_group_replace(store *st, const store_group *g,
+                                        const store_member_delta *members, int64_t expect_version,
+                                        idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -672,7 +677,8 @@ out:
 }
 
 /* The members lose the group: their token_epoch is bumped before the rows cascade away. */
-idp_err sqs_group_delete(store *st, const char *id, int64_t expect_version, idp_error *err)
+idp_err store_sqlite_scim_group_delete(store *st, const char *id, int64_t expect_version,
+                                       idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -790,8 +796,8 @@ out:
     return rc;
 }
 
-idp_err sqs_user_query(store *st, const store_query *q, store_user **rows, size_t *n,
-                       int64_t *total, idp_error *err)
+idp_err store_sqlite_scim_user_query(store *st, const store_query *q, store_user **rows, size_t *n,
+                                     int64_t *total, idp_error *err)
 {
     void *v = NULL;
     if (q->rt != &scim_rt_user) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: not a user query");
@@ -801,8 +807,8 @@ idp_err sqs_user_query(store *st, const store_query *q, store_user **rows, size_
     return rc;
 }
 
-idp_err sqs_group_query(store *st, const store_query *q, store_group **rows, size_t *n,
-                        int64_t *total, idp_error *err)
+idp_err store_sqlite_scim_group_query(store *st, const store_query *q, store_group **rows,
+                                      size_t *n, int64_t *total, idp_error *err)
 {
     void *v = NULL;
     if (q->rt != &scim_rt_group) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: not a group query");
@@ -838,7 +844,7 @@ static void pkey_rows_free(void *rows, size_t n)
     store_pkey_list_free(rows, n);
 }
 
-idp_err sqs_pkey_insert(store *st, const store_pkey *k, idp_error *err)
+idp_err store_sqlite_scim_pkey_insert(store *st, const store_pkey *k, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!k->id || !*k->id) return IDP_FAIL(err, IDP_ERR_INVALID, "store: pkey_insert: missing id");
@@ -857,7 +863,7 @@ idp_err sqs_pkey_insert(store *st, const store_pkey *k, idp_error *err)
     return sq_write(q, b, "pkey_insert", NULL, err);
 }
 
-idp_err sqs_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err)
+idp_err store_sqlite_scim_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     memset(out, 0, sizeof *out);
@@ -877,7 +883,7 @@ idp_err sqs_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err)
     return rc;
 }
 
-idp_err sqs_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err)
+idp_err store_sqlite_scim_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     void *v = NULL;
@@ -892,7 +898,7 @@ idp_err sqs_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err)
 }
 
 /* Updates expires_at, revoked_at and replaced_by. NOT_FOUND. */
-idp_err sqs_pkey_update(store *st, const store_pkey *k, idp_error *err)
+idp_err store_sqlite_scim_pkey_update(store *st, const store_pkey *k, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, X_PKEY_UPDATE, &q, err);
@@ -906,7 +912,7 @@ idp_err sqs_pkey_update(store *st, const store_pkey *k, idp_error *err)
 }
 
 /* last_used_at never goes backwards. NOT_FOUND. */
-idp_err sqs_pkey_touch(store *st, const char *id, int64_t now, idp_error *err)
+idp_err store_sqlite_scim_pkey_touch(store *st, const char *id, int64_t now, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, X_PKEY_TOUCH, &q, err);
@@ -946,7 +952,8 @@ static void audit_rows_free(void *rows, size_t n)
 }
 
 /* The chain's tail, read under the caller's write lock (the front holds one: store.c). */
-idp_err sqs_audit_tail(store *st, int64_t *seq, unsigned char hash[32], idp_error *err)
+idp_err store_sqlite_scim_audit_tail(store *st, int64_t *seq, unsigned char hash[32],
+                                     idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     *seq = 0;
@@ -965,7 +972,7 @@ idp_err sqs_audit_tail(store *st, int64_t *seq, unsigned char hash[32], idp_erro
     return rc;
 }
 
-idp_err sqs_audit_insert(store *st, const store_audit *ev, idp_error *err)
+idp_err store_sqlite_scim_audit_insert(store *st, const store_audit *ev, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, X_AUDIT_INSERT, &q, err);
@@ -1007,21 +1014,22 @@ static idp_err audit_read(store *st, sqs_id id, int64_t a1, int64_t a2, store_au
     return rc;
 }
 
-idp_err sqs_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
-                       idp_error *err)
+idp_err store_sqlite_scim_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows,
+                                     size_t *n, idp_error *err)
 {
     int64_t lim = limit > SQS_MAX_AUDIT ? SQS_MAX_AUDIT : (int64_t)limit;
     return audit_read(st, X_AUDIT_LIST, after_seq, lim, rows, n, err);
 }
 
 /* The last limit events, oldest first. */
-idp_err sqs_audit_last(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err)
+idp_err store_sqlite_scim_audit_last(store *st, size_t limit, store_audit **rows, size_t *n,
+                                     idp_error *err)
 {
     int64_t lim = limit > SQS_MAX_AUDIT ? SQS_MAX_AUDIT : (int64_t)limit;
     return audit_read(st, X_AUDIT_LAST, lim, 0, rows, n, err);
 }
 
-idp_err sqs_audit_seq_before(store *st, int64_t time_ms, int64_t *seq, idp_error *err)
+idp_err store_sqlite_scim_audit_seq_before(store *st, int64_t time_ms, int64_t *seq, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     *seq = 0;
@@ -1038,7 +1046,7 @@ idp_err sqs_audit_seq_before(store *st, int64_t time_ms, int64_t *seq, idp_error
     return rc;
 }
 
-idp_err sqs_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err)
+idp_err store_sqlite_scim_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     int changes = 0;
