@@ -17,23 +17,25 @@ idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error 
 #define SQ_XSTMT_OIDC 64 /* slots [0, 64) belong to store_sqlite_scim.c, the rest to _oidc.c */
 /* Statement slot id (0 <= id < SQ_XSTMT_MAX) of this thread's connection, prepared from the
  * constant sql on first use (the same id must always be used with the same sql). Finish with
- * sq_done. */
-idp_err sq_xstmt(store *st, int id, const char *sql, sqlite3_stmt **out, idp_error *err);
-idp_err sq_db(store *st, sqlite3 **out, idp_error *err); /* this thread's connection, borrowed */
-void sq_done(sqlite3_stmt *q);                            /* reset + clear bindings */
-idp_err sq_fail(idp_error *err, int rc, const char *what);
+ * store_sqlite_done. */
+idp_err store_sqlite_xstmt(store *st, int id, const char *sql, sqlite3_stmt **out, idp_error *err);
+/* This thread's connection, borrowed. */
+idp_err store_sqlite_db(store *st, sqlite3 **out, idp_error *err);
+void store_sqlite_done(sqlite3_stmt *q); /* reset + clear bindings */
+idp_err store_sqlite_fail(idp_error *err, int rc, const char *what);
 /* Binders: no-ops once *b holds an error; SQLITE_STATIC (bound memory must outlive the step). */
-void sq_bind_text(sqlite3_stmt *q, int i, const char *s, int *b);
-void sq_bind_i64(sqlite3_stmt *q, int i, int64_t v, int *b);
-void sq_bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b);
-char *sq_col_str(sqlite3_stmt *q, int i); /* owned copy or NULL */
+void store_sqlite_bind_text(sqlite3_stmt *q, int i, const char *s, int *b);
+void store_sqlite_bind_i64(sqlite3_stmt *q, int i, int64_t v, int *b);
+void store_sqlite_bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b);
+char *store_sqlite_col_str(sqlite3_stmt *q, int i); /* owned copy or NULL */
 /* sqlite3_step, except that a statement that writes fails with SQLITE_FULL while the
  * IDPD_FAULT_STORE_FULL file exists (fault injection, store_sqlite.c). Every write steps
- * through it (sq_write does). */
-int sq_step(sqlite3_stmt *q);
+ * through it (store_sqlite_write does). */
+int store_sqlite_step(sqlite3_stmt *q);
 /* Steps a row-less statement: uniqueness -> CONFLICT, other constraints -> INVALID; resets q. */
-idp_err sq_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err);
-idp_err sq_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err); /* NOT_FOUND */
+idp_err store_sqlite_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err);
+/* As store_sqlite_write, and NOT_FOUND when no row changed. */
+idp_err store_sqlite_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err);
 
 /* ---- SCIM, provisioning-key and audit ops (store_sqlite_scim.c), as documented in store.h ---- */
 idp_err store_sqlite_scim_user_create(store *st, const store_user *u, idp_error *err);

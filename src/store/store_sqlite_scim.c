@@ -1,8 +1,8 @@
 /* store_sqlite_scim — SCIM users and groups, provisioning keys and the audit chain on SQLite
  * (schema: migrations/sqlite/0002_scim.sql; ops documented in store.h).
  *
- *  - Constant SQL is prepared once per connection (sq_xstmt slots); list queries are assembled by
- *    scim_sql.c from fixed fragments and prepared per call, every value bound.
+ *  - Constant SQL is prepared once per connection (store_sqlite_xstmt slots); list queries are
+ *    assembled by scim_sql.c from fixed fragments and prepared per call, every value bound.
  *  - Each multi-statement write runs atomically: in its own BEGIN IMMEDIATE transaction when the
  *    connection is in autocommit mode, otherwise (inside the caller's store_tx_begin) under a
  *    SAVEPOINT, so a failure leaves the caller's transaction as it was ("nothing written").
@@ -144,7 +144,7 @@ static const char *const sqs_sql[X__COUNT] = {
 
 static idp_err stmt(store *st, sqs_id id, sqlite3_stmt **q, idp_error *err)
 {
-    return sq_xstmt(st, (int)id, sqs_sql[id], q, err);
+    return store_sqlite_xstmt(st, (int)id, sqs_sql[id], q, err);
 }
 
 /* Runs a constant statement without parameters or rows. */
@@ -152,7 +152,7 @@ static idp_err exec_id(store *st, sqs_id id, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, id, &q, err);
-    return rc ? rc : sq_write(q, SQLITE_OK, sqs_sql[id], NULL, err);
+    return rc ? rc : store_sqlite_write(q, SQLITE_OK, sqs_sql[id], NULL, err);
 }
 
 /* ---- atomic operations ---------------------------------------------------------------------- */
@@ -161,7 +161,7 @@ static idp_err exec_id(store *st, sqs_id id, idp_error *err)
 static idp_err op_begin(store *st, bool *own, idp_error *err)
 {
     sqlite3 *db = NULL;
-    idp_err rc = sq_db(st, &db, err);
+    idp_err rc = store_sqlite_db(st, &db, err);
     if (rc) return rc;
     *own = sqlite3_get_autocommit(db) != 0;
     return exec_id(st, *own ? X_BEGIN : X_SAVEPOINT, err);
@@ -175,7 +175,8 @@ static idp_err op_end(store *st, bool own, idp_err rc, idp_error *err)
         rc = exec_id(st, own ? X_COMMIT : X_RELEASE, err);
         if (!rc) return IDP_OK;
     }
-    if (sq_db(st, &db, NULL) || sqlite3_get_autocommit(db)) return rc; /* already rolled back */
+    if (store_sqlite_db(st, &db, NULL) || sqlite3_get_autocommit(db))
+        return rc; /* already rolled back */
     if (own) {
         exec_id(st, X_ROLLBACK, NULL);
     } else if (!exec_id(st, X_ROLLBACK_TO, NULL)) {
@@ -191,15 +192,15 @@ static idp_err version_miss(store *st, sqs_id vid, const char *id, const char *w
     idp_err rc = stmt(st, vid, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, id, &b);
+    store_sqlite_bind_text(q, 1, id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         rc = IDP_FAIL(err, IDP_ERR_PRECONDITION, "store: %s: version mismatch", what);
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: %s: no such resource", what);
     else
-        rc = sq_fail(err, r, what);
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, what);
+    store_sqlite_done(q);
     return rc;
 }
 
@@ -229,7 +230,7 @@ static idp_err read_rows(sqlite3_stmt *q, size_t esize, size_t max, row_fn fn, r
         rc = fn(q, v + len++ * esize, err);
         if (rc) goto out;
     }
-    if (r != SQLITE_DONE) rc = sq_fail(err, r, "reading rows");
+    if (r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "reading rows");
 out:
     if (rc) {
         lfree(v, len);
@@ -251,12 +252,12 @@ static int64_t or_now(int64_t ms)
 static idp_err user_row(sqlite3_stmt *q, void *row, idp_error *err)
 {
     store_user *u = row;
-    u->id = sq_col_str(q, 0);
-    u->user_name = sq_col_str(q, 1);
-    u->external_id = sq_col_str(q, 2);
+    u->id = store_sqlite_col_str(q, 0);
+    u->user_name = store_sqlite_col_str(q, 1);
+    u->external_id = store_sqlite_col_str(q, 2);
     u->active = sqlite3_column_int(q, 3) != 0;
-    u->doc = sq_col_str(q, 4);
-    u->password_hash = sq_col_str(q, 5);
+    u->doc = store_sqlite_col_str(q, 4);
+    u->password_hash = store_sqlite_col_str(q, 5);
     u->token_epoch = sqlite3_column_int64(q, 6);
     u->version = sqlite3_column_int64(q, 7);
     u->created_at = sqlite3_column_int64(q, 8);
@@ -293,14 +294,14 @@ idp_err store_sqlite_scim_user_name_key_taken(store *st, const char *key, const 
     idp_err rc = stmt(st, X_USER_NAME_KEY_TAKEN, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, key, &b);
-    sq_bind_text(q, 2, id, &b);
+    store_sqlite_bind_text(q, 1, key, &b);
+    store_sqlite_bind_text(q, 2, id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         *taken = true;
     else if (r != SQLITE_DONE)
-        rc = sq_fail(err, r, "user_name_key");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "user_name_key");
+    store_sqlite_done(q);
     return rc;
 }
 
@@ -315,20 +316,21 @@ idp_err store_sqlite_scim_user_backfill_name_keys(store *st, idp_error *err)
         if ((rc = stmt(st, X_USER_NAME_KEY_MISSING, &q, err))) break;
         int r = sqlite3_step(q);
         if (r != SQLITE_ROW) {
-            sq_done(q);
-            if (r != SQLITE_DONE) rc = sq_fail(err, r, "user_name_key backfill");
+            store_sqlite_done(q);
+            if (r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "user_name_key backfill");
             break;
         }
-        char *id = sq_col_str(q, 0), *key = username_key((const char *)sqlite3_column_text(q, 1));
-        sq_done(q);
+        char *id = store_sqlite_col_str(q, 0),
+             *key = username_key((const char *)sqlite3_column_text(q, 1));
+        store_sqlite_done(q);
         if (!began && !(rc = op_begin(st, &own, err))) began = true;
         if (!rc) rc = stmt(st, X_USER_NAME_KEY_SET, &w, err);
         if (!rc) {
             int b = SQLITE_OK;
-            sq_bind_text(w, 1, id, &b);
+            store_sqlite_bind_text(w, 1, id, &b);
             /* a name that is not valid UTF-8 (only possible before this version) gets "" */
-            sq_bind_text(w, 2, key ? key : "", &b);
-            rc = sq_write(w, b, "user_name_key backfill", NULL, err);
+            store_sqlite_bind_text(w, 2, key ? key : "", &b);
+            rc = store_sqlite_write(w, b, "user_name_key backfill", NULL, err);
         }
         free(id);
         free(key);
@@ -347,19 +349,19 @@ idp_err store_sqlite_scim_user_create(store *st, const store_user *u, idp_error 
     if ((rc = name_key_of(u, &key, err)) || (rc = stmt(st, X_USER_INSERT, &q, err))) goto out;
     int64_t created = or_now(u->created_at);
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, u->id, &b);
-    sq_bind_text(q, 2, u->user_name, &b);
-    sq_bind_text(q, 3, u->external_id, &b);
-    sq_bind_i64(q, 4, u->active, &b);
-    sq_bind_text(q, 5, u->doc ? u->doc : "{}", &b);
-    sq_bind_text(q, 6, u->password_hash, &b);
-    sq_bind_i64(q, 7, u->token_epoch, &b);
-    sq_bind_i64(q, 8, u->version > 0 ? u->version : 1, &b);
-    sq_bind_i64(q, 9, created, &b);
-    sq_bind_i64(q, 10, u->modified_at > 0 ? u->modified_at : created, &b);
-    sq_bind_text(q, 11, key, &b);
+    store_sqlite_bind_text(q, 1, u->id, &b);
+    store_sqlite_bind_text(q, 2, u->user_name, &b);
+    store_sqlite_bind_text(q, 3, u->external_id, &b);
+    store_sqlite_bind_i64(q, 4, u->active, &b);
+    store_sqlite_bind_text(q, 5, u->doc ? u->doc : "{}", &b);
+    store_sqlite_bind_text(q, 6, u->password_hash, &b);
+    store_sqlite_bind_i64(q, 7, u->token_epoch, &b);
+    store_sqlite_bind_i64(q, 8, u->version > 0 ? u->version : 1, &b);
+    store_sqlite_bind_i64(q, 9, created, &b);
+    store_sqlite_bind_i64(q, 10, u->modified_at > 0 ? u->modified_at : created, &b);
+    store_sqlite_bind_text(q, 11, key, &b);
     /* CONFLICT: the id, or the userName case-insensitively (unique NOCASE index). */
-    rc = sq_write(q, b, "user_create", NULL, err);
+    rc = store_sqlite_write(q, b, "user_create", NULL, err);
 out:
     free(key);
     return op_end(st, own, rc, err);
@@ -372,15 +374,15 @@ static idp_err user_get_by(store *st, sqs_id id, const char *key, store_user *ou
     idp_err rc = stmt(st, id, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, key, &b);
+    store_sqlite_bind_text(q, 1, key, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         rc = user_row(q, out, err);
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such user");
     else
-        rc = sq_fail(err, r, "user_get");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "user_get");
+    store_sqlite_done(q);
     if (rc) store_user_clear(out);
     return rc;
 }
@@ -407,17 +409,17 @@ idp_err store_sqlite_scim_user_replace(store *st, const store_user *u, int64_t e
     if (rc || (rc = op_begin(st, &own, err))) return rc;
     if ((rc = name_key_of(u, &key, err)) || (rc = stmt(st, X_USER_UPDATE, &q, err))) goto out;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, u->id, &b);
-    sq_bind_text(q, 2, u->user_name, &b);
-    sq_bind_text(q, 3, u->external_id, &b);
-    sq_bind_i64(q, 4, u->active, &b);
-    sq_bind_text(q, 5, u->doc ? u->doc : "{}", &b);
-    sq_bind_text(q, 6, u->password_hash, &b);
-    sq_bind_i64(q, 7, u->token_epoch, &b);
-    sq_bind_i64(q, 8, or_now(u->modified_at), &b);
-    sq_bind_i64(q, 9, expect_version > 0 ? expect_version : 0, &b);
-    sq_bind_text(q, 10, key, &b);
-    rc = sq_write(q, b, "user_replace", &changes, err);
+    store_sqlite_bind_text(q, 1, u->id, &b);
+    store_sqlite_bind_text(q, 2, u->user_name, &b);
+    store_sqlite_bind_text(q, 3, u->external_id, &b);
+    store_sqlite_bind_i64(q, 4, u->active, &b);
+    store_sqlite_bind_text(q, 5, u->doc ? u->doc : "{}", &b);
+    store_sqlite_bind_text(q, 6, u->password_hash, &b);
+    store_sqlite_bind_i64(q, 7, u->token_epoch, &b);
+    store_sqlite_bind_i64(q, 8, or_now(u->modified_at), &b);
+    store_sqlite_bind_i64(q, 9, expect_version > 0 ? expect_version : 0, &b);
+    store_sqlite_bind_text(q, 10, key, &b);
+    rc = store_sqlite_write(q, b, "user_replace", &changes, err);
     if (!rc && changes == 0) rc = version_miss(st, X_USER_VERSION, u->id, "user_replace", err);
 out:
     free(key);
@@ -435,9 +437,9 @@ idp_err store_sqlite_scim_user_delete(store *st, const char *id, int64_t expect_
     if (rc) return rc;
     if ((rc = stmt(st, X_USER_DELETE, &q, err))) goto out;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, id, &b);
-    sq_bind_i64(q, 2, expect_version > 0 ? expect_version : 0, &b);
-    rc = sq_write(q, b, "user_delete", &changes, err);
+    store_sqlite_bind_text(q, 1, id, &b);
+    store_sqlite_bind_i64(q, 2, expect_version > 0 ? expect_version : 0, &b);
+    rc = store_sqlite_write(q, b, "user_delete", &changes, err);
     if (!rc && changes == 0) rc = version_miss(st, X_USER_VERSION, id, "user_delete", err);
 out:
     return op_end(st, own, rc, err);
@@ -446,8 +448,8 @@ out:
 static idp_err ref_row(sqlite3_stmt *q, void *row, idp_error *err)
 {
     store_ref *r = row;
-    r->id = sq_col_str(q, 0);
-    r->display = sq_col_str(q, 1);
+    r->id = store_sqlite_col_str(q, 0);
+    r->display = store_sqlite_col_str(q, 1);
     if (!r->id) return IDP_FAIL(err, IDP_ERR_STORE, "store: membership row is incomplete");
     return IDP_OK;
 }
@@ -467,12 +469,12 @@ static idp_err refs_of(store *st, sqs_id id, const char *key, store_ref **rows, 
     idp_err rc = stmt(st, id, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, key, &b);
+    store_sqlite_bind_text(q, 1, key, &b);
     if (b != SQLITE_OK)
-        rc = sq_fail(err, b, "bind");
+        rc = store_sqlite_fail(err, b, "bind");
     else
         rc = read_rows(q, sizeof(store_ref), SQS_MAX_REFS, ref_row, ref_rows_free, &v, n, err);
-    sq_done(q);
+    store_sqlite_done(q);
     *rows = v;
     return rc;
 }
@@ -494,10 +496,10 @@ idp_err store_sqlite_scim_group_members(store *st, const char *group_id, store_r
 static idp_err group_row(sqlite3_stmt *q, void *row, idp_error *err)
 {
     store_group *g = row;
-    g->id = sq_col_str(q, 0);
-    g->display_name = sq_col_str(q, 1);
-    g->external_id = sq_col_str(q, 2);
-    g->doc = sq_col_str(q, 3);
+    g->id = store_sqlite_col_str(q, 0);
+    g->display_name = store_sqlite_col_str(q, 1);
+    g->external_id = store_sqlite_col_str(q, 2);
+    g->doc = store_sqlite_col_str(q, 3);
     g->version = sqlite3_column_int64(q, 4);
     g->created_at = sqlite3_column_int64(q, 5);
     g->modified_at = sqlite3_column_int64(q, 6);
@@ -524,12 +526,12 @@ static idp_err member_remove(store *st, const char *gid, const char *uid, idp_er
     idp_err rc = stmt(st, X_MEMBER_DEL, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, gid, &b);
-    sq_bind_text(q, 2, uid, &b);
-    if ((rc = sq_write(q, b, "member remove", &changes, err)) || changes == 0) return rc;
+    store_sqlite_bind_text(q, 1, gid, &b);
+    store_sqlite_bind_text(q, 2, uid, &b);
+    if ((rc = store_sqlite_write(q, b, "member remove", &changes, err)) || changes == 0) return rc;
     if ((rc = stmt(st, X_USER_BUMP, &q, err))) return rc;
-    sq_bind_text(q, 1, uid, &b);
-    return sq_write(q, b, "token epoch", NULL, err);
+    store_sqlite_bind_text(q, 1, uid, &b);
+    return store_sqlite_write(q, b, "token epoch", NULL, err);
 }
 
 /* replace_all: every current member not in d->add leaves (the others keep their position). */
@@ -561,32 +563,32 @@ static idp_err members_add(store *st, const char *gid, const store_member_delta 
     idp_err rc = stmt(st, X_GROUP_SEQ_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, gid, &b);
+    store_sqlite_bind_text(q, 1, gid, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         seq = sqlite3_column_int64(q, 0);
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
     else
-        rc = sq_fail(err, r, "member_seq");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "member_seq");
+    store_sqlite_done(q);
     for (size_t i = 0; !rc && i < d->nadd; i++) {
         int changes = 0;
         const char *uid = d->add[i];
         if (!uid || !*uid) return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "members: empty value");
         if ((rc = stmt(st, X_MEMBER_ADD, &q, err))) return rc;
-        sq_bind_text(q, 1, gid, &b);
-        sq_bind_text(q, 2, uid, &b);
-        sq_bind_i64(q, 3, seq + 1, &b);
-        rc = sq_write(q, b, "member add", &changes, err);
+        store_sqlite_bind_text(q, 1, gid, &b);
+        store_sqlite_bind_text(q, 2, uid, &b);
+        store_sqlite_bind_i64(q, 3, seq + 1, &b);
+        rc = store_sqlite_write(q, b, "member add", &changes, err);
         if (rc == IDP_ERR_INVALID) /* the foreign key: not a user (a group id, or unknown) */
             return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "members: %.64s is not a user", uid);
         if (!rc && changes) seq++;
     }
     if (rc || (rc = stmt(st, X_GROUP_SEQ_SET, &q, err))) return rc;
-    sq_bind_text(q, 1, gid, &b);
-    sq_bind_i64(q, 2, seq, &b);
-    return sq_write(q, b, "member_seq", NULL, err);
+    store_sqlite_bind_text(q, 1, gid, &b);
+    store_sqlite_bind_i64(q, 2, seq, &b);
+    return store_sqlite_write(q, b, "member_seq", NULL, err);
 }
 
 /* Order: replace_all (keeping the ids of d->add), then d->remove, then d->add. */
@@ -618,14 +620,14 @@ idp_err store_sqlite_scim_group_create(store *st, const store_group *g,
     if ((rc = stmt(st, X_GROUP_INSERT, &q, err))) goto out;
     int64_t created = or_now(g->created_at);
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, g->id, &b);
-    sq_bind_text(q, 2, g->display_name, &b);
-    sq_bind_text(q, 3, g->external_id, &b);
-    sq_bind_text(q, 4, g->doc ? g->doc : "{}", &b);
-    sq_bind_i64(q, 5, g->version > 0 ? g->version : 1, &b);
-    sq_bind_i64(q, 6, created, &b);
-    sq_bind_i64(q, 7, g->modified_at > 0 ? g->modified_at : created, &b);
-    rc = sq_write(q, b, "group_create", NULL, err);
+    store_sqlite_bind_text(q, 1, g->id, &b);
+    store_sqlite_bind_text(q, 2, g->display_name, &b);
+    store_sqlite_bind_text(q, 3, g->external_id, &b);
+    store_sqlite_bind_text(q, 4, g->doc ? g->doc : "{}", &b);
+    store_sqlite_bind_i64(q, 5, g->version > 0 ? g->version : 1, &b);
+    store_sqlite_bind_i64(q, 6, created, &b);
+    store_sqlite_bind_i64(q, 7, g->modified_at > 0 ? g->modified_at : created, &b);
+    rc = store_sqlite_write(q, b, "group_create", NULL, err);
     if (!rc) rc = members_apply(st, g->id, members, err);
 out:
     return op_end(st, own, rc, err);
@@ -638,15 +640,15 @@ idp_err store_sqlite_scim_group_get(store *st, const char *id, store_group *out,
     idp_err rc = stmt(st, X_GROUP_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, id, &b);
+    store_sqlite_bind_text(q, 1, id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         rc = group_row(q, out, err);
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
     else
-        rc = sq_fail(err, r, "group_get");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "group_get");
+    store_sqlite_done(q);
     if (rc) store_group_clear(out);
     return rc;
 }
@@ -663,13 +665,13 @@ idp_err store_sqlite_scim_group_replace(store *st, const store_group *g,
     if (rc || (rc = op_begin(st, &own, err))) return rc;
     if ((rc = stmt(st, X_GROUP_UPDATE, &q, err))) goto out;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, g->id, &b);
-    sq_bind_text(q, 2, g->display_name, &b);
-    sq_bind_text(q, 3, g->external_id, &b);
-    sq_bind_text(q, 4, g->doc ? g->doc : "{}", &b);
-    sq_bind_i64(q, 5, or_now(g->modified_at), &b);
-    sq_bind_i64(q, 6, expect_version > 0 ? expect_version : 0, &b);
-    rc = sq_write(q, b, "group_replace", &changes, err);
+    store_sqlite_bind_text(q, 1, g->id, &b);
+    store_sqlite_bind_text(q, 2, g->display_name, &b);
+    store_sqlite_bind_text(q, 3, g->external_id, &b);
+    store_sqlite_bind_text(q, 4, g->doc ? g->doc : "{}", &b);
+    store_sqlite_bind_i64(q, 5, or_now(g->modified_at), &b);
+    store_sqlite_bind_i64(q, 6, expect_version > 0 ? expect_version : 0, &b);
+    rc = store_sqlite_write(q, b, "group_replace", &changes, err);
     if (!rc && changes == 0) rc = version_miss(st, X_GROUP_VERSION, g->id, "group_replace", err);
     if (!rc) rc = members_apply(st, g->id, members, err);
 out:
@@ -686,21 +688,21 @@ idp_err store_sqlite_scim_group_delete(store *st, const char *id, int64_t expect
     if (rc) return rc;
     if ((rc = stmt(st, X_GROUP_VERSION, &q, err))) goto out;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, id, &b);
+    store_sqlite_bind_text(q, 1, id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW && expect_version > 0 && sqlite3_column_int64(q, 0) != expect_version)
         rc = IDP_FAIL(err, IDP_ERR_PRECONDITION, "store: group_delete: version mismatch");
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
     else if (r != SQLITE_ROW)
-        rc = sq_fail(err, r, "group_delete");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "group_delete");
+    store_sqlite_done(q);
     if (rc || (rc = stmt(st, X_GROUP_BUMP_ALL, &q, err))) goto out;
-    sq_bind_text(q, 1, id, &b);
-    if ((rc = sq_write(q, b, "token epoch", NULL, err))) goto out;
+    store_sqlite_bind_text(q, 1, id, &b);
+    if ((rc = store_sqlite_write(q, b, "token epoch", NULL, err))) goto out;
     if ((rc = stmt(st, X_GROUP_DELETE, &q, err))) goto out;
-    sq_bind_text(q, 1, id, &b);
-    rc = sq_write_one(q, b, "group_delete", err);
+    store_sqlite_bind_text(q, 1, id, &b);
+    rc = store_sqlite_write_one(q, b, "group_delete", err);
 out:
     return op_end(st, own, rc, err);
 }
@@ -720,7 +722,7 @@ static idp_err bind_params(sqlite3_stmt *q, const scim_sql *s, idp_error *err)
         else
             r = sqlite3_bind_double(q, idx, p->d);
     }
-    return r == SQLITE_OK ? IDP_OK : sq_fail(err, r, "query bind");
+    return r == SQLITE_OK ? IDP_OK : store_sqlite_fail(err, r, "query bind");
 }
 
 /* Prepares "<head> FROM <table> WHERE <where><tail>" (all constant or generated fragments). */
@@ -730,13 +732,13 @@ static idp_err prepare_query(store *st, const scim_sql *s, const char *head, con
     sqlite3 *db = NULL;
     idp_buf b;
     *q = NULL;
-    idp_err rc = sq_db(st, &db, err);
+    idp_err rc = store_sqlite_db(st, &db, err);
     if (rc) return rc;
     buf_init(&b, 0);
     buf_printf(&b, "%s FROM %s WHERE %s%s", head, s->table, buf_cstr((idp_buf *)&s->where), tail);
     int r = sqlite3_prepare_v3(db, buf_cstr(&b), -1, 0, q, NULL);
     buf_free(&b);
-    if (r != SQLITE_OK) return sq_fail(err, r, "query prepare");
+    if (r != SQLITE_OK) return store_sqlite_fail(err, r, "query prepare");
     rc = bind_params(*q, s, err);
     if (rc) {
         sqlite3_finalize(*q);
@@ -754,7 +756,7 @@ static idp_err query_total(store *st, const scim_sql *s, int64_t *total, idp_err
     if (r == SQLITE_ROW)
         *total = sqlite3_column_int64(q, 0);
     else
-        rc = sq_fail(err, r, "query count");
+        rc = store_sqlite_fail(err, r, "query count");
     sqlite3_finalize(q);
     return rc;
 }
@@ -783,10 +785,10 @@ static idp_err run_query(store *st, const store_query *qq, const char *cols, siz
                s.nparams + 2);
     if ((rc = prepare_query(st, &s, cols, buf_cstr(&tail), &q, err))) goto out;
     int b = SQLITE_OK;
-    sq_bind_i64(q, (int)s.nparams + 1, count, &b);
-    sq_bind_i64(q, (int)s.nparams + 2, offset, &b);
+    store_sqlite_bind_i64(q, (int)s.nparams + 1, count, &b);
+    store_sqlite_bind_i64(q, (int)s.nparams + 2, offset, &b);
     if (b != SQLITE_OK)
-        rc = sq_fail(err, b, "query bind");
+        rc = store_sqlite_fail(err, b, "query bind");
     else
         rc = read_rows(q, esize, SQS_MAX_PAGE, fn, lfree, rows, n, err);
 out:
@@ -823,17 +825,17 @@ idp_err store_sqlite_scim_group_query(store *st, const store_query *q, store_gro
 static idp_err pkey_row(sqlite3_stmt *q, void *row, idp_error *err)
 {
     store_pkey *k = row;
-    k->id = sq_col_str(q, 0);
-    k->name = sq_col_str(q, 1);
+    k->id = store_sqlite_col_str(q, 0);
+    k->name = store_sqlite_col_str(q, 1);
     if (sqlite3_column_bytes(q, 2) != (int)sizeof k->hash)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: provisioning key row has a malformed hash");
     memcpy(k->hash, sqlite3_column_blob(q, 2), sizeof k->hash);
-    k->scopes = sq_col_str(q, 3);
+    k->scopes = store_sqlite_col_str(q, 3);
     k->created_at = sqlite3_column_int64(q, 4);
     k->expires_at = sqlite3_column_int64(q, 5);
     k->revoked_at = sqlite3_column_int64(q, 6);
     k->last_used_at = sqlite3_column_int64(q, 7);
-    k->replaced_by = sq_col_str(q, 8);
+    k->replaced_by = store_sqlite_col_str(q, 8);
     if (!k->id || !k->name || !k->scopes)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: provisioning key row is incomplete");
     return IDP_OK;
@@ -851,16 +853,16 @@ idp_err store_sqlite_scim_pkey_insert(store *st, const store_pkey *k, idp_error 
     idp_err rc = stmt(st, X_PKEY_INSERT, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, k->id, &b);
-    sq_bind_text(q, 2, k->name, &b);
-    sq_bind_blob(q, 3, k->hash, sizeof k->hash, &b);
-    sq_bind_text(q, 4, k->scopes, &b);
-    sq_bind_i64(q, 5, k->created_at, &b);
-    sq_bind_i64(q, 6, k->expires_at, &b);
-    sq_bind_i64(q, 7, k->revoked_at, &b);
-    sq_bind_i64(q, 8, k->last_used_at, &b);
-    sq_bind_text(q, 9, k->replaced_by, &b);
-    return sq_write(q, b, "pkey_insert", NULL, err);
+    store_sqlite_bind_text(q, 1, k->id, &b);
+    store_sqlite_bind_text(q, 2, k->name, &b);
+    store_sqlite_bind_blob(q, 3, k->hash, sizeof k->hash, &b);
+    store_sqlite_bind_text(q, 4, k->scopes, &b);
+    store_sqlite_bind_i64(q, 5, k->created_at, &b);
+    store_sqlite_bind_i64(q, 6, k->expires_at, &b);
+    store_sqlite_bind_i64(q, 7, k->revoked_at, &b);
+    store_sqlite_bind_i64(q, 8, k->last_used_at, &b);
+    store_sqlite_bind_text(q, 9, k->replaced_by, &b);
+    return store_sqlite_write(q, b, "pkey_insert", NULL, err);
 }
 
 idp_err store_sqlite_scim_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err)
@@ -870,15 +872,15 @@ idp_err store_sqlite_scim_pkey_get(store *st, const char *id, store_pkey *out, i
     idp_err rc = stmt(st, X_PKEY_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, id, &b);
+    store_sqlite_bind_text(q, 1, id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         rc = pkey_row(q, out, err);
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such provisioning key");
     else
-        rc = sq_fail(err, r, "pkey_get");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "pkey_get");
+    store_sqlite_done(q);
     if (rc) store_pkey_clear(out);
     return rc;
 }
@@ -892,7 +894,7 @@ idp_err store_sqlite_scim_pkey_list(store *st, store_pkey **rows, size_t *n, idp
     idp_err rc = stmt(st, X_PKEY_LIST, &q, err);
     if (rc) return rc;
     rc = read_rows(q, sizeof(store_pkey), SQS_MAX_PAGE, pkey_row, pkey_rows_free, &v, n, err);
-    sq_done(q);
+    store_sqlite_done(q);
     *rows = v;
     return rc;
 }
@@ -904,11 +906,11 @@ idp_err store_sqlite_scim_pkey_update(store *st, const store_pkey *k, idp_error 
     idp_err rc = stmt(st, X_PKEY_UPDATE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, k->id, &b);
-    sq_bind_i64(q, 2, k->expires_at, &b);
-    sq_bind_i64(q, 3, k->revoked_at, &b);
-    sq_bind_text(q, 4, k->replaced_by, &b);
-    return sq_write_one(q, b, "pkey_update", err);
+    store_sqlite_bind_text(q, 1, k->id, &b);
+    store_sqlite_bind_i64(q, 2, k->expires_at, &b);
+    store_sqlite_bind_i64(q, 3, k->revoked_at, &b);
+    store_sqlite_bind_text(q, 4, k->replaced_by, &b);
+    return store_sqlite_write_one(q, b, "pkey_update", err);
 }
 
 /* last_used_at never goes backwards. NOT_FOUND. */
@@ -918,9 +920,9 @@ idp_err store_sqlite_scim_pkey_touch(store *st, const char *id, int64_t now, idp
     idp_err rc = stmt(st, X_PKEY_TOUCH, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, id, &b);
-    sq_bind_i64(q, 2, now, &b);
-    return sq_write_one(q, b, "pkey_touch", err);
+    store_sqlite_bind_text(q, 1, id, &b);
+    store_sqlite_bind_i64(q, 2, now, &b);
+    return store_sqlite_write_one(q, b, "pkey_touch", err);
 }
 
 /* ---- audit chain ---------------------------------------------------------------------------- */
@@ -930,13 +932,13 @@ static idp_err audit_row(sqlite3_stmt *q, void *row, idp_error *err)
     store_audit *a = row;
     a->seq = sqlite3_column_int64(q, 0);
     a->time_ms = sqlite3_column_int64(q, 1);
-    a->actor = sq_col_str(q, 2);
-    a->action = sq_col_str(q, 3);
-    a->target_type = sq_col_str(q, 4);
-    a->target_id = sq_col_str(q, 5);
+    a->actor = store_sqlite_col_str(q, 2);
+    a->action = store_sqlite_col_str(q, 3);
+    a->target_type = store_sqlite_col_str(q, 4);
+    a->target_id = store_sqlite_col_str(q, 5);
     a->before_version = sqlite3_column_int64(q, 6);
     a->after_version = sqlite3_column_int64(q, 7);
-    a->detail = sq_col_str(q, 8);
+    a->detail = store_sqlite_col_str(q, 8);
     if (sqlite3_column_bytes(q, 9) != 32 || sqlite3_column_bytes(q, 10) != 32 || !a->actor ||
         !a->action)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: audit row %lld is malformed",
@@ -967,8 +969,8 @@ idp_err store_sqlite_scim_audit_tail(store *st, int64_t *seq, unsigned char hash
     } else if (r == SQLITE_ROW)
         rc = IDP_FAIL(err, IDP_ERR_STORE, "store: audit tail is malformed");
     else if (r != SQLITE_DONE)
-        rc = sq_fail(err, r, "audit tail");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "audit tail");
+    store_sqlite_done(q);
     return rc;
 }
 
@@ -978,18 +980,18 @@ idp_err store_sqlite_scim_audit_insert(store *st, const store_audit *ev, idp_err
     idp_err rc = stmt(st, X_AUDIT_INSERT, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_i64(q, 1, ev->seq, &b);
-    sq_bind_i64(q, 2, ev->time_ms, &b);
-    sq_bind_text(q, 3, ev->actor, &b);
-    sq_bind_text(q, 4, ev->action, &b);
-    sq_bind_text(q, 5, ev->target_type, &b);
-    sq_bind_text(q, 6, ev->target_id, &b);
-    sq_bind_i64(q, 7, ev->before_version, &b);
-    sq_bind_i64(q, 8, ev->after_version, &b);
-    sq_bind_text(q, 9, ev->detail, &b);
-    sq_bind_blob(q, 10, ev->prev_hash, 32, &b);
-    sq_bind_blob(q, 11, ev->hash, 32, &b);
-    return sq_write(q, b, "audit_append", NULL, err);
+    store_sqlite_bind_i64(q, 1, ev->seq, &b);
+    store_sqlite_bind_i64(q, 2, ev->time_ms, &b);
+    store_sqlite_bind_text(q, 3, ev->actor, &b);
+    store_sqlite_bind_text(q, 4, ev->action, &b);
+    store_sqlite_bind_text(q, 5, ev->target_type, &b);
+    store_sqlite_bind_text(q, 6, ev->target_id, &b);
+    store_sqlite_bind_i64(q, 7, ev->before_version, &b);
+    store_sqlite_bind_i64(q, 8, ev->after_version, &b);
+    store_sqlite_bind_text(q, 9, ev->detail, &b);
+    store_sqlite_bind_blob(q, 10, ev->prev_hash, 32, &b);
+    store_sqlite_bind_blob(q, 11, ev->hash, 32, &b);
+    return store_sqlite_write(q, b, "audit_append", NULL, err);
 }
 
 static idp_err audit_read(store *st, sqs_id id, int64_t a1, int64_t a2, store_audit **rows,
@@ -1002,14 +1004,14 @@ static idp_err audit_read(store *st, sqs_id id, int64_t a1, int64_t a2, store_au
     idp_err rc = stmt(st, id, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_i64(q, 1, a1, &b);
-    if (id == X_AUDIT_LIST) sq_bind_i64(q, 2, a2, &b);
+    store_sqlite_bind_i64(q, 1, a1, &b);
+    if (id == X_AUDIT_LIST) store_sqlite_bind_i64(q, 2, a2, &b);
     if (b != SQLITE_OK)
-        rc = sq_fail(err, b, "audit bind");
+        rc = store_sqlite_fail(err, b, "audit bind");
     else
         rc = read_rows(q, sizeof(store_audit), SQS_MAX_AUDIT, audit_row, audit_rows_free, &v, n,
                        err);
-    sq_done(q);
+    store_sqlite_done(q);
     *rows = v;
     return rc;
 }
@@ -1036,13 +1038,13 @@ idp_err store_sqlite_scim_audit_seq_before(store *st, int64_t time_ms, int64_t *
     idp_err rc = stmt(st, X_AUDIT_SEQ_BEFORE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_i64(q, 1, time_ms, &b);
+    store_sqlite_bind_i64(q, 1, time_ms, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         *seq = sqlite3_column_int64(q, 0);
     else if (r != SQLITE_DONE)
-        rc = sq_fail(err, r, "audit_seq_before");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "audit_seq_before");
+    store_sqlite_done(q);
     return rc;
 }
 
@@ -1053,8 +1055,8 @@ idp_err store_sqlite_scim_audit_delete_through(store *st, int64_t seq, int64_t *
     idp_err rc = stmt(st, X_AUDIT_DELETE_THROUGH, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_i64(q, 1, seq, &b);
-    rc = sq_write(q, b, "audit_delete_through", &changes, err);
+    store_sqlite_bind_i64(q, 1, seq, &b);
+    rc = store_sqlite_write(q, b, "audit_delete_through", &changes, err);
     if (n) *n = rc ? 0 : changes;
     return rc;
 }
