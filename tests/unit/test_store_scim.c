@@ -1,5 +1,6 @@
 /* Unit tests for the SCIM part of src/store: users, groups, memberships, list queries (filter ->
- * SQL, scim_sql.c), provisioning keys and the audit chain.
+ * SQL, scim_sql.c), provisioning keys and the audit chain, beyond the backend-neutral cases of
+ * the contract suite (store_contract.c: CRUD, versions, the token_epoch rules).
  *
  * Contract style: everything goes through the ops table (store.h), so another backend reuses it
  * by changing tst_open(). The few SQLite specifics (EXPLAIN QUERY PLAN, tampering with the audit
@@ -254,30 +255,6 @@ static void test_user_unique_case_insensitive(void **state)
 }
 
 /* token_epoch only goes up, even when a replace carries an older value. */
-static void test_user_token_epoch_monotonic(void **state)
-{
-    fx *f = *state;
-    store *st = f->st;
-    idp_error e = {0};
-    store_user u = {.id = "u1", .user_name = "a", .doc = "{}", .token_epoch = 5, .active = true};
-    assert_int_equal(st->ops->user_create(st, &u, &e), IDP_OK);
-    u.token_epoch = 3;
-    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK);
-    assert_int_equal(epoch_of(st, "u1"), 5);
-    u.token_epoch = 6;
-    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK);
-    assert_int_equal(epoch_of(st, "u1"), 6);
-    /* Deactivation kills tokens even when the caller forgot to bump (DESIGN §5). */
-    u.active = false;
-    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK);
-    assert_int_equal(epoch_of(st, "u1"), 7);
-    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK); /* still inactive: no bump */
-    assert_int_equal(epoch_of(st, "u1"), 7);
-    u.active = true;
-    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK);
-    assert_int_equal(epoch_of(st, "u1"), 7);
-}
-
 /* ---- groups and memberships ----------------------------------------------------------------- */
 
 static void test_group_members(void **state)
@@ -1125,7 +1102,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_user_crud, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_user_invalid, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_user_unique_case_insensitive, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_user_token_epoch_monotonic, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_group_members, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_group_invalid_members, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_group_crud, fx_setup, fx_teardown),
