@@ -57,11 +57,12 @@ idp_err store_sqlite_scim_user_groups(store *st, const char *user_id, store_ref 
 idp_err store_sqlite_scim_group_create(store *st, const store_group *g,
                                        const store_member_delta *members, idp_error *err);
 idp_err store_sqlite_scim_group_get(store *st, const char *id, store_group *out, idp_error *err);
-idp_err store_sqlite_scim_group_replace(store *st, const store_group *g,
-                                        const store_member_delta *members, int64_t expect_version,
-                                        idp_error *err);
-idp_err store_sqlite_scim_group_delete(store *st, const char *id, int64_t expect_version,
-                                       idp_error *err);
+idp_err store_sqlite_scim_group_update(store *st, const store_group *g,
+                                       const store_member_delta *members, int64_t expect_version,
+                                       store_ids *left, idp_error *err);
+idp_err store_sqlite_scim_group_remove(store *st, const char *id, int64_t expect_version,
+                                       store_ids *left, idp_error *err);
+idp_err store_sqlite_scim_user_epoch_bump(store *st, const char *user_id, idp_error *err);
 idp_err store_sqlite_scim_group_query(store *st, const store_query *q, store_group **rows,
                                       size_t *n, int64_t *total, idp_error *err);
 idp_err store_sqlite_scim_group_members(store *st, const char *group_id, store_ref **rows,

@@ -1,7 +1,7 @@
 /* store — the backend-neutral front: backend selection, the rules every backend shares
- * (token_epoch on replace, the userName look-alike check, refresh-family revocation, the audit
- * hash chain) composed from the backend's storage ops inside the caller's transaction, and the
- * row helpers.
+ * (token_epoch on replace and on leaving a group, the userName look-alike check,
+ * refresh-family revocation, the audit hash chain) composed from the backend's storage ops
+ * inside the caller's transaction, and the row helpers.
  *
  * store_open gives the backend's store a copy of the backend's ops table in which the rule ops
  * are the front's; the copy remembers the backend's table, so a front op calls the backend's
@@ -105,6 +105,41 @@ static idp_err fr_user_replace(store *st, const store_user *u, int64_t expect_ve
     return fr_end(st, own, rc, err);
 }
 
+/* DESIGN §5: a user who leaves a group loses the tokens issued while a member (token_epoch + 1),
+ * in the same transaction as the membership change. */
+static idp_err fr_bump_left(store *st, const store_ids *left, idp_error *err)
+{
+    idp_err rc = IDP_OK;
+    for (size_t i = 0; !rc && i < left->n; i++)
+        rc = be_of(st)->user_epoch_bump(st, left->v[i], err);
+    return rc;
+}
+
+static idp_err fr_group_replace(store *st, const store_group *g, const store_member_delta *members,
+                                int64_t expect_version, idp_error *err)
+{
+    store_ids left = {0};
+    bool own = false;
+    idp_err rc = fr_begin(st, &own, err);
+    if (rc) return rc;
+    if (!(rc = be_of(st)->group_update(st, g, members, expect_version, &left, err)))
+        rc = fr_bump_left(st, &left, err);
+    store_ids_clear(&left);
+    return fr_end(st, own, rc, err);
+}
+
+static idp_err fr_group_delete(store *st, const char *id, int64_t expect_version, idp_error *err)
+{
+    store_ids left = {0};
+    bool own = false;
+    idp_err rc = fr_begin(st, &own, err);
+    if (rc) return rc;
+    if (!(rc = be_of(st)->group_remove(st, id, expect_version, &left, err)))
+        rc = fr_bump_left(st, &left, err);
+    store_ids_clear(&left);
+    return fr_end(st, own, rc, err);
+}
+
 /* RFC 7009 §2.1: revoking a refresh token MAY revoke the grant's other tokens; we revoke the
  * family (RFC 9700 §4.14.2). A token's family never changes, so no transaction is needed. */
 static idp_err fr_refresh_revoke_one(store *st, const unsigned char hash[32], int64_t now,
@@ -157,6 +192,8 @@ static idp_err front_install(store *st, idp_error *err)
     f->ops = *st->ops;
     f->ops.user_create = fr_user_create;
     f->ops.user_replace = fr_user_replace;
+    f->ops.group_replace = fr_group_replace;
+    f->ops.group_delete = fr_group_delete;
     f->ops.refresh_revoke_one = fr_refresh_revoke_one;
     f->ops.audit_append = fr_audit_append;
     st->ops = &f->ops;
@@ -338,6 +375,22 @@ void store_group_list_free(store_group *rows, size_t n)
     if (!rows) return;
     for (size_t i = 0; i < n; i++) store_group_clear(&rows[i]);
     free(rows);
+}
+
+void store_ids_add(store_ids *l, const char *id)
+{
+    if ((l->n & (l->n - 1)) == 0) /* 0, 1, 2, 4, ...: double the room */
+        l->v = xrealloc(l->v, (l->n ? 2 * l->n : 1) * sizeof *l->v);
+    l->v[l->n++] = xstrdup(id);
+}
+
+void store_ids_clear(store_ids *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
 }
 
 void store_ref_list_free(store_ref *rows, size_t n)

@@ -154,6 +154,14 @@ void store_member_delta_clear(store_member_delta *d);
 void store_member_delta_add(store_member_delta *d, const char *user_id);    /* copies */
 void store_member_delta_remove(store_member_delta *d, const char *user_id); /* copies */
 
+/* A list of ids (owned), e.g. the users who left a group. */
+typedef struct store_ids {
+    char **v;
+    size_t n;
+} store_ids;
+void store_ids_add(store_ids *l, const char *id); /* copies */
+void store_ids_clear(store_ids *l);
+
 typedef struct store_user {
     char *id;            /* UUID, server-assigned */
     char *user_name;     /* unique, case-insensitive (RFC 7643 §4.1.1) */
@@ -300,7 +308,9 @@ typedef struct store_ops {
      * which keep their position), then remove, then add (appended in order; existing members
      * ignored): builders must cancel opposite operations on one id. Member ids that are not
      * users -> IDP_ERR_SCIM_INVALID_VALUE (nothing written). Every user that leaves a group
-     * (remove, replace_all, group delete) gets token_epoch + 1 in the same transaction. */
+     * (remove, replace_all, group delete) gets token_epoch + 1 in the same transaction: the
+     * front (store.c) composes replace and delete from the backend's group_update /
+     * group_remove and user_epoch_bump; backends leave group_replace and group_delete NULL. */
     idp_err (*group_create)(store *st, const store_group *g, const store_member_delta *members,
                             idp_error *err);
     idp_err (*group_get)(store *st, const char *id, store_group *out, idp_error *err);
@@ -451,6 +461,14 @@ typedef struct store_ops {
      * username_key; the front refuses such a look-alike with CONFLICT on create and replace). */
     idp_err (*user_name_key_taken)(store *st, const char *key, const char *id, bool *taken,
                                    idp_error *err);
+    /* token_epoch + 1 for one user; not an error when there is no such user. */
+    idp_err (*user_epoch_bump)(store *st, const char *user_id, idp_error *err);
+    /* group_replace and group_delete without the epoch rule: each user that left the group
+     * (a member before, not after) is appended once to *left. */
+    idp_err (*group_update)(store *st, const store_group *g, const store_member_delta *members,
+                            int64_t expect_version, store_ids *left, idp_error *err);
+    idp_err (*group_remove)(store *st, const char *id, int64_t expect_version, store_ids *left,
+                            idp_error *err);
     /* The newest stored audit event's seq and hash; 0 and 32 zero bytes when none is stored. */
     idp_err (*audit_tail)(store *st, int64_t *seq, unsigned char hash[32], idp_error *err);
     /* Stores ev exactly as given (seq, prev_hash and hash included); CONFLICT on a taken seq. */

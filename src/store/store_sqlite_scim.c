@@ -6,8 +6,8 @@
  *  - Each multi-statement write runs atomically: in its own BEGIN IMMEDIATE transaction when the
  *    connection is in autocommit mode, otherwise (inside the caller's store_tx_begin) under a
  *    SAVEPOINT, so a failure leaves the caller's transaction as it was ("nothing written").
- *  - Membership changes are row inserts/deletes; a user removed from a group (delta remove,
- *    replace_all, group delete) gets token_epoch + 1 in the same transaction (DESIGN §5). */
+ *  - Membership changes are row inserts/deletes; group_update and group_remove report the users
+ *    who left, and the front (store.c) bumps their token_epoch in the same transaction. */
 #include "store/internal.h"
 #include "scim/username.h"
 
@@ -57,7 +57,6 @@ typedef enum sqs_id {
     X_GROUP_VERSION,
     X_GROUP_SEQ_GET,
     X_GROUP_SEQ_SET,
-    X_GROUP_BUMP_ALL,
     X_MEMBER_ADD,
     X_MEMBER_DEL,
     X_MEMBER_IDS,
@@ -112,8 +111,6 @@ static const char *const sqs_sql[X__COUNT] = {
     [X_GROUP_VERSION] = "SELECT version FROM groups WHERE id = ?1",
     [X_GROUP_SEQ_GET] = "SELECT member_seq FROM groups WHERE id = ?1",
     [X_GROUP_SEQ_SET] = "UPDATE groups SET member_seq = ?2 WHERE id = ?1",
-    [X_GROUP_BUMP_ALL] = "UPDATE users SET token_epoch = token_epoch + 1 WHERE id IN "
-                         "(SELECT user_id FROM memberships WHERE group_id = ?1)",
     /* A user id that is no user fails the foreign key (OR IGNORE covers duplicates only). */
     [X_MEMBER_ADD] = "INSERT OR IGNORE INTO memberships (group_id, user_id, added_seq) "
                      "VALUES (?1, ?2, ?3)",
@@ -518,8 +515,10 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Removes one member; a removed user's tokens die with the membership (token_epoch + 1). */
-static idp_err member_remove(store *st, const char *gid, const char *uid, idp_error *err)
+/* Removes one member; one that was a member is appended to *left (may be NULL) so that the front
+ * ends its tokens (store.c). */
+static idp_err member_remove(store *st, const char *gid, const char *uid, store_ids *left,
+                             idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     int changes = 0;
@@ -528,15 +527,14 @@ static idp_err member_remove(store *st, const char *gid, const char *uid, idp_er
     int b = SQLITE_OK;
     store_sqlite_bind_text(q, 1, gid, &b);
     store_sqlite_bind_text(q, 2, uid, &b);
-    if ((rc = store_sqlite_write(q, b, "member remove", &changes, err)) || changes == 0) return rc;
-    if ((rc = stmt(st, X_USER_BUMP, &q, err))) return rc;
-    store_sqlite_bind_text(q, 1, uid, &b);
-    return store_sqlite_write(q, b, "token epoch", NULL, err);
+    if (!(rc = store_sqlite_write(q, b, "member remove", &changes, err)) && changes && left)
+        store_ids_add(left, uid);
+    return rc;
 }
 
 /* replace_all: every current member not in d->add leaves (the others keep their position). */
 static idp_err members_drop_others(store *st, const char *gid, const store_member_delta *d,
-                                   idp_error *err)
+                                   store_ids *left, idp_error *err)
 {
     store_ref *cur = NULL;
     size_t ncur = 0;
@@ -547,7 +545,7 @@ static idp_err members_drop_others(store *st, const char *gid, const store_membe
     for (size_t i = 0; !rc && i < ncur; i++) {
         const char *id = cur[i].id;
         if (!keep || !bsearch(&id, keep, d->nadd, sizeof *keep, cmp_str))
-            rc = member_remove(st, gid, id, err);
+            rc = member_remove(st, gid, id, left, err);
     }
     store_ref_list_free(cur, ncur);
     free(keep);
@@ -593,13 +591,13 @@ static idp_err members_add(store *st, const char *gid, const store_member_delta 
 
 /* Order: replace_all (keeping the ids of d->add), then d->remove, then d->add. */
 static idp_err members_apply(store *st, const char *gid, const store_member_delta *d,
-                             idp_error *err)
+                             store_ids *left, idp_error *err)
 {
     idp_err rc = IDP_OK;
     if (!d) return IDP_OK;
-    if (d->replace_all) rc = members_drop_others(st, gid, d, err);
+    if (d->replace_all) rc = members_drop_others(st, gid, d, left, err);
     for (size_t i = 0; !rc && i < d->nremove; i++)
-        if (d->remove[i]) rc = member_remove(st, gid, d->remove[i], err);
+        if (d->remove[i]) rc = member_remove(st, gid, d->remove[i], left, err);
     return rc ? rc : members_add(st, gid, d, err);
 }
 
@@ -628,7 +626,7 @@ idp_err store_sqlite_scim_group_create(store *st, const store_group *g,
     store_sqlite_bind_i64(q, 6, created, &b);
     store_sqlite_bind_i64(q, 7, g->modified_at > 0 ? g->modified_at : created, &b);
     rc = store_sqlite_write(q, b, "group_create", NULL, err);
-    if (!rc) rc = members_apply(st, g->id, members, err);
+    if (!rc) rc = members_apply(st, g->id, members, NULL, err);
 out:
     return op_end(st, own, rc, err);
 }
@@ -654,9 +652,9 @@ idp_err store_sqlite_scim_group_get(store *st, const char *id, store_group *out,
 }
 
 /* members NULL keeps the membership as it is. */
-idp_err store_sqlite_scim_group_replace(store *st, const store_group *g,
-                                        const store_member_delta *members, int64_t expect_version,
-                                        idp_error *err)
+idp_err store_sqlite_scim_group_update(store *st, const store_group *g,
+                                       const store_member_delta *members, int64_t expect_version,
+                                       store_ids *left, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -673,14 +671,35 @@ idp_err store_sqlite_scim_group_replace(store *st, const store_group *g,
     store_sqlite_bind_i64(q, 6, expect_version > 0 ? expect_version : 0, &b);
     rc = store_sqlite_write(q, b, "group_replace", &changes, err);
     if (!rc && changes == 0) rc = version_miss(st, X_GROUP_VERSION, g->id, "group_replace", err);
-    if (!rc) rc = members_apply(st, g->id, members, err);
+    if (!rc) rc = members_apply(st, g->id, members, left, err);
 out:
     return op_end(st, own, rc, err);
 }
 
-/* The members lose the group: their token_epoch is bumped before the rows cascade away. */
-idp_err store_sqlite_scim_group_delete(store *st, const char *id, int64_t expect_version,
-                                       idp_error *err)
+idp_err store_sqlite_scim_user_epoch_bump(store *st, const char *user_id, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, X_USER_BUMP, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    store_sqlite_bind_text(q, 1, user_id, &b);
+    return store_sqlite_write(q, b, "token epoch", NULL, err);
+}
+
+/* Appends the ids of gid's members to *left. */
+static idp_err member_ids(store *st, const char *gid, store_ids *left, idp_error *err)
+{
+    store_ref *cur = NULL;
+    size_t ncur = 0;
+    idp_err rc = refs_of(st, X_MEMBER_IDS, gid, &cur, &ncur, err);
+    for (size_t i = 0; !rc && i < ncur; i++) store_ids_add(left, cur[i].id);
+    store_ref_list_free(cur, ncur);
+    return rc;
+}
+
+/* The members lose the group: *left gets them before the rows cascade away. */
+idp_err store_sqlite_scim_group_remove(store *st, const char *id, int64_t expect_version,
+                                       store_ids *left, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -697,9 +716,7 @@ idp_err store_sqlite_scim_group_delete(store *st, const char *id, int64_t expect
     else if (r != SQLITE_ROW)
         rc = store_sqlite_fail(err, r, "group_delete");
     store_sqlite_done(q);
-    if (rc || (rc = stmt(st, X_GROUP_BUMP_ALL, &q, err))) goto out;
-    store_sqlite_bind_text(q, 1, id, &b);
-    if ((rc = store_sqlite_write(q, b, "token epoch", NULL, err))) goto out;
+    if (rc || (rc = member_ids(st, id, left, err))) goto out;
     if ((rc = stmt(st, X_GROUP_DELETE, &q, err))) goto out;
     store_sqlite_bind_text(q, 1, id, &b);
     rc = store_sqlite_write_one(q, b, "group_delete", err);
