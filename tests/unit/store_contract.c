@@ -113,8 +113,12 @@ static void c_user_crud(void **state)
                     .user_name = "Alice",
                     .external_id = "x1",
                     .active = true,
-                    .doc = "{\"displayName\":\"A\"}"};
+                    .doc = "{\"displayName\":\"A\"}",
+                    .password_hash = "$argon2id$x",
+                    .created_at = 1000,
+                    .modified_at = 1000};
     assert_int_equal(st->ops->user_create(st, &u, &e), IDP_OK);
+    assert_int_equal(st->ops->user_create(st, &u, &e), IDP_ERR_CONFLICT); /* the id */
     store_user u2 = {.id = "u2", .user_name = "ALICE", .active = true, .doc = "{}"};
     assert_int_equal(st->ops->user_create(st, &u2, &e), IDP_ERR_CONFLICT); /* case-insensitive */
     store_user got;
@@ -122,23 +126,37 @@ static void c_user_crud(void **state)
     assert_string_equal(got.id, "u1");
     assert_string_equal(got.user_name, "Alice");
     assert_string_equal(got.external_id, "x1");
+    assert_string_equal(got.password_hash, "$argon2id$x");
+    assert_true(got.active);
     assert_int_equal(got.version, 1);
-    assert_true(got.created_at > 0 && got.modified_at >= got.created_at);
+    assert_int_equal(got.created_at, 1000);
+    assert_int_equal(got.modified_at, 1000);
+    store_user_clear(&got);
+    assert_int_equal(st->ops->user_get(st, "nope", &got, &e), IDP_ERR_NOT_FOUND);
+    store_user now = {.id = "u3", .user_name = "carol", .active = true, .doc = "{}"};
+    assert_int_equal(st->ops->user_create(st, &now, &e), IDP_OK);
+    assert_int_equal(st->ops->user_get(st, "u3", &got, &e), IDP_OK);
+    assert_true(got.created_at > 0 && got.modified_at == got.created_at); /* 0 = now */
     store_user_clear(&got);
 
     u.user_name = "alice2";
+    u.modified_at = 2000;
     assert_int_equal(st->ops->user_replace(st, &u, 2, &e), IDP_ERR_PRECONDITION);
     assert_int_equal(st->ops->user_replace(st, &u, 1, &e), IDP_OK);
     assert_int_equal(st->ops->user_get(st, "u1", &got, &e), IDP_OK);
     assert_string_equal(got.user_name, "alice2");
     assert_int_equal(got.version, 2);
+    assert_int_equal(got.created_at, 1000);
+    assert_int_equal(got.modified_at, 2000);
     store_user_clear(&got);
     assert_int_equal(st->ops->user_get_by_name(st, "alice", &got, &e), IDP_ERR_NOT_FOUND);
+    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK); /* 0 = unconditional */
 
     store_user ghost = {.id = "nope", .user_name = "g", .active = true, .doc = "{}"};
     assert_int_equal(st->ops->user_replace(st, &ghost, 1, &e), IDP_ERR_NOT_FOUND);
+    assert_int_equal(st->ops->user_replace(st, &ghost, 0, &e), IDP_ERR_NOT_FOUND);
     assert_int_equal(st->ops->user_delete(st, "u1", 1, &e), IDP_ERR_PRECONDITION);
-    assert_int_equal(st->ops->user_delete(st, "u1", 2, &e), IDP_OK);
+    assert_int_equal(st->ops->user_delete(st, "u1", 3, &e), IDP_OK);
     assert_int_equal(st->ops->user_get(st, "u1", &got, &e), IDP_ERR_NOT_FOUND);
     assert_int_equal(st->ops->user_delete(st, "u1", 0, &e), IDP_ERR_NOT_FOUND);
 }
@@ -174,9 +192,13 @@ static void c_group_crud(void **state)
     store_group g = {.id = "g1", .display_name = "Admins", .doc = "{}"};
     assert_int_equal(st->ops->group_create(st, &g, &d, &e), IDP_OK);
     store_member_delta_clear(&d);
+    assert_int_equal(st->ops->group_create(st, &g, NULL, &e), IDP_ERR_CONFLICT);
+    store_group bad = {.id = "g2", .display_name = "", .doc = "{}"};
+    assert_int_equal(st->ops->group_create(st, &bad, NULL, &e), IDP_ERR_INVALID);
     store_group got;
     assert_int_equal(st->ops->group_get(st, "g1", &got, &e), IDP_OK);
     assert_string_equal(got.display_name, "Admins");
+    assert_string_equal(got.doc, "{}");
     assert_int_equal(got.version, 1);
     store_group_clear(&got);
     assert_int_equal(nmembers(st, "g1"), 1);
@@ -187,15 +209,30 @@ static void c_group_crud(void **state)
     assert_string_equal(r[0].display, "Admins");
     store_ref_list_free(r, n);
 
-    assert_int_equal(members(st, "g1", false, "nobody", NULL), IDP_ERR_SCIM_INVALID_VALUE);
-    assert_int_equal(members(st, "g1", false, "u2", NULL), IDP_OK);
-    assert_int_equal(nmembers(st, "g1"), 2);
+    store_group up = {.id = "g1", .display_name = "Ops", .external_id = "x", .doc = "{\"a\":1}"};
+    assert_int_equal(st->ops->group_replace(st, &up, NULL, 7, &e), IDP_ERR_PRECONDITION);
+    assert_int_equal(st->ops->group_replace(st, &up, NULL, 1, &e), IDP_OK); /* members kept */
+    assert_int_equal(nmembers(st, "g1"), 1);
     assert_int_equal(st->ops->group_get(st, "g1", &got, &e), IDP_OK);
+    assert_string_equal(got.display_name, "Ops");
+    assert_string_equal(got.external_id, "x");
+    assert_string_equal(got.doc, "{\"a\":1}");
     assert_int_equal(got.version, 2);
     store_group_clear(&got);
-    assert_int_equal(st->ops->group_delete(st, "g1", 1, &e), IDP_ERR_PRECONDITION);
-    assert_int_equal(st->ops->group_delete(st, "g1", 2, &e), IDP_OK);
+    up.id = "nope";
+    assert_int_equal(st->ops->group_replace(st, &up, NULL, 0, &e), IDP_ERR_NOT_FOUND);
+
+    assert_int_equal(members(st, "g1", false, "nobody", NULL), IDP_ERR_SCIM_INVALID_VALUE);
+    assert_int_equal(nmembers(st, "g1"), 1); /* nothing written */
+    assert_int_equal(members(st, "g1", false, "u2", NULL), IDP_OK);
+    assert_int_equal(nmembers(st, "g1"), 2);
+    assert_int_equal(st->ops->group_delete(st, "g1", 2, &e), IDP_ERR_PRECONDITION);
+    assert_int_equal(st->ops->group_delete(st, "g1", 3, &e), IDP_OK);
+    assert_int_equal(st->ops->group_delete(st, "g1", 0, &e), IDP_ERR_NOT_FOUND);
     assert_int_equal(st->ops->group_get(st, "g1", &got, &e), IDP_ERR_NOT_FOUND);
+    assert_int_equal(st->ops->user_groups(st, "u1", &r, &n, &e), IDP_OK);
+    assert_int_equal(n, 0);
+    store_ref_list_free(r, n);
 }
 
 /* DESIGN §5: token_epoch never goes down and moves on deactivation, on leaving a group and on
