@@ -171,8 +171,8 @@ out:
 }
 
 /* The shared tail of PUT and PATCH, inside the transaction: writes doc over cur (keeping the
- * password hash unless a new one is given; the store bumps token_epoch on deactivation), audits, commits,
- * reloads into cur. */
+ * password hash unless a new one is given; the store bumps token_epoch on deactivation and on a
+ * new password), audits, commits, reloads into cur. */
 static idp_err user_write(struct app *a, const char *actor, const char *action, store_user *cur,
                           json_t *doc, const char *hash, idp_error *err)
 {
@@ -189,11 +189,9 @@ static idp_err user_write(struct app *a, const char *actor, const char *action, 
     u.id = id;
     u.doc = text;
     u.password_hash = (char *)(hash ? hash : cur->password_hash);
-    /* DESIGN §5 revocation reach: deactivating kills every token issued before. The store bumps
-     * token_epoch itself when active goes true -> false (store.h user_replace), once. A new
-     * password does the same here (docs/SECURITY.md): whoever held the old one loses the
-     * sessions, refresh tokens and access tokens it got them. */
-    u.token_epoch = cur->token_epoch + (hash != NULL);
+    /* DESIGN §5 revocation reach: deactivating and a new password (docs/SECURITY.md) kill every
+     * token issued before; the store bumps token_epoch for both (store_user_epoch_next). */
+    u.token_epoch = cur->token_epoch;
     u.version = cur->version + 1;
     u.created_at = cur->created_at;
     u.modified_at = time_now_ms();

@@ -8,7 +8,8 @@
 #include <sqlite3.h>
 
 /* SQLite backend (store_sqlite.c). path is a file name (never a URI; ":memory:" is refused
- * because every thread gets its own connection). */
+ * because every thread gets its own connection). The store it returns has the backend's own
+ * ops table; store_open then installs the front's (store.c). */
 idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error *err);
 
 /* ---- SQLite helpers (store_sqlite.c) ---- */
@@ -16,106 +17,125 @@ idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error 
 #define SQ_XSTMT_OIDC 64 /* slots [0, 64) belong to store_sqlite_scim.c, the rest to _oidc.c */
 /* Statement slot id (0 <= id < SQ_XSTMT_MAX) of this thread's connection, prepared from the
  * constant sql on first use (the same id must always be used with the same sql). Finish with
- * sq_done. */
-idp_err sq_xstmt(store *st, int id, const char *sql, sqlite3_stmt **out, idp_error *err);
-idp_err sq_db(store *st, sqlite3 **out, idp_error *err); /* this thread's connection, borrowed */
-void sq_done(sqlite3_stmt *q);                            /* reset + clear bindings */
-idp_err sq_fail(idp_error *err, int rc, const char *what);
+ * store_sqlite_done. */
+idp_err store_sqlite_xstmt(store *st, int id, const char *sql, sqlite3_stmt **out, idp_error *err);
+/* This thread's connection, borrowed. */
+idp_err store_sqlite_db(store *st, sqlite3 **out, idp_error *err);
+void store_sqlite_done(sqlite3_stmt *q); /* reset + clear bindings */
+idp_err store_sqlite_fail(idp_error *err, int rc, const char *what);
 /* Binders: no-ops once *b holds an error; SQLITE_STATIC (bound memory must outlive the step). */
-void sq_bind_text(sqlite3_stmt *q, int i, const char *s, int *b);
-void sq_bind_i64(sqlite3_stmt *q, int i, int64_t v, int *b);
-void sq_bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b);
-char *sq_col_str(sqlite3_stmt *q, int i); /* owned copy or NULL */
+void store_sqlite_bind_text(sqlite3_stmt *q, int i, const char *s, int *b);
+void store_sqlite_bind_i64(sqlite3_stmt *q, int i, int64_t v, int *b);
+void store_sqlite_bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b);
+char *store_sqlite_col_str(sqlite3_stmt *q, int i); /* owned copy or NULL */
 /* sqlite3_step, except that a statement that writes fails with SQLITE_FULL while the
  * IDPD_FAULT_STORE_FULL file exists (fault injection, store_sqlite.c). Every write steps
- * through it (sq_write does). */
-int sq_step(sqlite3_stmt *q);
+ * through it (store_sqlite_write does). */
+int store_sqlite_step(sqlite3_stmt *q);
 /* Steps a row-less statement: uniqueness -> CONFLICT, other constraints -> INVALID; resets q. */
-idp_err sq_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err);
-idp_err sq_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err); /* NOT_FOUND */
+idp_err store_sqlite_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err);
+/* As store_sqlite_write, and NOT_FOUND when no row changed. */
+idp_err store_sqlite_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err);
 
 /* ---- SCIM, provisioning-key and audit ops (store_sqlite_scim.c), as documented in store.h ---- */
-idp_err sqs_user_create(store *st, const store_user *u, idp_error *err);
+idp_err store_sqlite_scim_user_create(store *st, const store_user *u, idp_error *err);
 /* Gives rows from before migration 0006 their user_name_key (called once at open). */
-idp_err sqs_user_backfill_name_keys(store *st, idp_error *err);
-idp_err sqs_user_get(store *st, const char *id, store_user *out, idp_error *err);
-idp_err sqs_user_get_by_name(store *st, const char *user_name, store_user *out, idp_error *err);
-idp_err sqs_user_replace(store *st, const store_user *u, int64_t expect_version, idp_error *err);
-idp_err sqs_user_delete(store *st, const char *id, int64_t expect_version, idp_error *err);
-idp_err sqs_user_query(store *st, const store_query *q, store_user **rows, size_t *n,
-                       int64_t *total, idp_error *err);
-idp_err sqs_user_groups(store *st, const char *user_id, store_ref **rows, size_t *n,
-                        idp_error *err);
-idp_err sqs_group_create(store *st, const store_group *g, const scim_delta *members,
-                         idp_error *err);
-idp_err sqs_group_get(store *st, const char *id, store_group *out, idp_error *err);
-idp_err sqs_group_replace(store *st, const store_group *g, const scim_delta *members,
-                          int64_t expect_version, idp_error *err);
-idp_err sqs_group_delete(store *st, const char *id, int64_t expect_version, idp_error *err);
-idp_err sqs_group_query(store *st, const store_query *q, store_group **rows, size_t *n,
-                        int64_t *total, idp_error *err);
-idp_err sqs_group_members(store *st, const char *group_id, store_ref **rows, size_t *n,
-                          idp_error *err);
-idp_err sqs_pkey_insert(store *st, const store_pkey *k, idp_error *err);
-idp_err sqs_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err);
-idp_err sqs_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err);
-idp_err sqs_pkey_update(store *st, const store_pkey *k, idp_error *err);
-idp_err sqs_pkey_touch(store *st, const char *id, int64_t now, idp_error *err);
-idp_err sqs_audit_append(store *st, store_audit *ev, idp_error *err);
-idp_err sqs_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
-                       idp_error *err);
-idp_err sqs_audit_last(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err);
-idp_err sqs_audit_seq_before(store *st, int64_t time_ms, int64_t *seq, idp_error *err);
-idp_err sqs_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err);
+idp_err store_sqlite_scim_user_backfill_name_keys(store *st, idp_error *err);
+idp_err store_sqlite_scim_user_get(store *st, const char *id, store_user *out, idp_error *err);
+idp_err store_sqlite_scim_user_get_by_name(store *st, const char *user_name, store_user *out,
+                                           idp_error *err);
+idp_err store_sqlite_scim_user_name_key_taken(store *st, const char *key, const char *id,
+                                              bool *taken, idp_error *err);
+idp_err store_sqlite_scim_user_replace(store *st, const store_user *u, int64_t expect_version,
+                                       idp_error *err);
+idp_err store_sqlite_scim_user_delete(store *st, const char *id, int64_t expect_version,
+                                      idp_error *err);
+idp_err store_sqlite_scim_user_query(store *st, const store_query *q, store_user **rows, size_t *n,
+                                     int64_t *total, idp_error *err);
+idp_err store_sqlite_scim_user_groups(store *st, const char *user_id, store_ref **rows, size_t *n,
+                                      idp_error *err);
+idp_err store_sqlite_scim_group_create(store *st, const store_group *g,
+                                       const scim_delta *members, idp_error *err);
+idp_err store_sqlite_scim_group_get(store *st, const char *id, store_group *out, idp_error *err);
+idp_err store_sqlite_scim_group_update(store *st, const store_group *g,
+                                       const scim_delta *members, int64_t expect_version,
+                                       store_ids *left, idp_error *err);
+idp_err store_sqlite_scim_group_remove(store *st, const char *id, int64_t expect_version,
+                                       store_ids *left, idp_error *err);
+idp_err store_sqlite_scim_user_epoch_bump(store *st, const char *user_id, idp_error *err);
+idp_err store_sqlite_scim_group_query(store *st, const store_query *q, store_group **rows,
+                                      size_t *n, int64_t *total, idp_error *err);
+idp_err store_sqlite_scim_group_members(store *st, const char *group_id, store_ref **rows,
+                                        size_t *n, idp_error *err);
+idp_err store_sqlite_scim_pkey_insert(store *st, const store_pkey *k, idp_error *err);
+idp_err store_sqlite_scim_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err);
+idp_err store_sqlite_scim_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err);
+idp_err store_sqlite_scim_pkey_update(store *st, const store_pkey *k, idp_error *err);
+idp_err store_sqlite_scim_pkey_touch(store *st, const char *id, int64_t now, idp_error *err);
+idp_err store_sqlite_scim_audit_tail(store *st, int64_t *seq, unsigned char hash[32],
+                                     idp_error *err);
+idp_err store_sqlite_scim_audit_insert(store *st, const store_audit *ev, idp_error *err);
+idp_err store_sqlite_scim_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows,
+                                     size_t *n, idp_error *err);
+idp_err store_sqlite_scim_audit_last(store *st, size_t limit, store_audit **rows, size_t *n,
+                                     idp_error *err);
+idp_err store_sqlite_scim_audit_seq_before(store *st, int64_t time_ms, int64_t *seq,
+                                           idp_error *err);
+idp_err store_sqlite_scim_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err);
 
 /* ---- sign-in (OIDC) and policy ops (store_sqlite_oidc.c), as documented in store.h ---- */
-idp_err sqo_code_insert(store *st, const store_auth_code *c, idp_error *err);
-idp_err sqo_code_consume(store *st, const unsigned char hash[32], int64_t now,
-                         store_auth_code *out, bool *replayed, idp_error *err);
-idp_err sqo_code_set_issued(store *st, const unsigned char hash[32], const char *family_id,
-                            const char *access_jti, int64_t access_exp, idp_error *err);
-idp_err sqo_refresh_insert(store *st, const store_refresh *r, idp_error *err);
-idp_err sqo_refresh_get(store *st, const unsigned char hash[32], store_refresh *out,
-                        idp_error *err);
-idp_err sqo_refresh_rotate(store *st, const unsigned char old_hash[32], const store_refresh *succ,
-                           int64_t now, bool *raced, idp_error *err);
-idp_err sqo_refresh_revoke_family(store *st, const char *family_id, int64_t now, idp_error *err);
-idp_err sqo_refresh_revoke_session(store *st, const char *session_id, int64_t now, size_t *n,
-                                   idp_error *err);
-idp_err sqo_refresh_revoke_user(store *st, const char *user_id, int64_t now, idp_error *err);
-idp_err sqo_refresh_revoke_one(store *st, const unsigned char hash[32], int64_t now,
-                               idp_error *err);
-idp_err sqo_session_insert(store *st, const store_session *s, idp_error *err);
-idp_err sqo_session_get(store *st, const unsigned char hash[32], store_session *out,
-                        idp_error *err);
-idp_err sqo_session_get_by_sid(store *st, const char *sid, store_session *out, idp_error *err);
-idp_err sqo_session_touch(store *st, const unsigned char hash[32], int64_t now, idp_error *err);
-idp_err sqo_session_add_client(store *st, const unsigned char hash[32], const char *client_id,
-                               idp_error *err);
-idp_err sqo_session_delete(store *st, const unsigned char hash[32], idp_error *err);
-idp_err sqo_session_delete_user(store *st, const char *user_id, size_t *n, idp_error *err);
-idp_err sqo_session_list_user(store *st, const char *user_id, store_session **rows, size_t *n,
-                              idp_error *err);
-idp_err sqo_login_fail(store *st, const char *key, int64_t now, const store_login_cap *cap,
-                       int64_t *fails, idp_error *err);
-idp_err sqo_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *last_at,
-                           idp_error *err);
-idp_err sqo_login_fail_reset(store *st, const char *key, idp_error *err);
-idp_err sqo_user_rehash(store *st, const char *user_id, const char *old_hash, const char *new_hash,
-                        bool *done, idp_error *err);
-idp_err sqo_consent_get(store *st, const char *user_id, const char *client_id, char **scope,
-                        idp_error *err);
-idp_err sqo_consent_set(store *st, const char *user_id, const char *client_id, const char *scope,
-                        int64_t now, idp_error *err);
-idp_err sqo_assertion_jti_use(store *st, const char *client_id, const char *jti, int64_t exp,
-                              idp_error *err);
-idp_err sqo_policy_insert(store *st, store_policy *p, idp_error *err);
-idp_err sqo_policy_get(store *st, int64_t version, store_policy *out, idp_error *err);
-idp_err sqo_policy_list(store *st, store_policy **rows, size_t *n, idp_error *err);
-idp_err sqo_policy_activate(store *st, int64_t version, int64_t now, idp_error *err);
-idp_err sqo_policy_active(store *st, int64_t *version, idp_error *err);
-idp_err sqo_policy_activations(store *st, store_policy_activation **rows, size_t *n,
-                               idp_error *err);
-idp_err sqo_oidc_prune(store *st, int64_t now, idp_error *err);
+idp_err store_sqlite_oidc_code_insert(store *st, const store_auth_code *c, idp_error *err);
+idp_err store_sqlite_oidc_code_consume(store *st, const unsigned char hash[32], int64_t now,
+                                       store_auth_code *out, bool *replayed, idp_error *err);
+idp_err store_sqlite_oidc_code_set_issued(store *st, const unsigned char hash[32],
+                                          const char *family_id, const char *access_jti,
+                                          int64_t access_exp, idp_error *err);
+idp_err store_sqlite_oidc_refresh_insert(store *st, const store_refresh *r, idp_error *err);
+idp_err store_sqlite_oidc_refresh_get(store *st, const unsigned char hash[32], store_refresh *out,
+                                      idp_error *err);
+idp_err store_sqlite_oidc_refresh_rotate(store *st, const unsigned char old_hash[32],
+                                         const store_refresh *succ, int64_t now, bool *raced,
+                                         idp_error *err);
+idp_err store_sqlite_oidc_refresh_revoke_family(store *st, const char *family_id, int64_t now,
+                                                idp_error *err);
+idp_err store_sqlite_oidc_refresh_revoke_session(store *st, const char *session_id, int64_t now,
+                                                 size_t *n, idp_error *err);
+idp_err store_sqlite_oidc_refresh_revoke_user(store *st, const char *user_id, int64_t now,
+                                              idp_error *err);
+idp_err store_sqlite_oidc_session_insert(store *st, const store_session *s, idp_error *err);
+idp_err store_sqlite_oidc_session_get(store *st, const unsigned char hash[32], store_session *out,
+                                      idp_error *err);
+idp_err store_sqlite_oidc_session_get_by_sid(store *st, const char *sid, store_session *out,
+                                             idp_error *err);
+idp_err store_sqlite_oidc_session_touch(store *st, const unsigned char hash[32], int64_t now,
+                                        idp_error *err);
+idp_err store_sqlite_oidc_session_add_client(store *st, const unsigned char hash[32],
+                                             const char *client_id, idp_error *err);
+idp_err store_sqlite_oidc_session_delete(store *st, const unsigned char hash[32], idp_error *err);
+idp_err store_sqlite_oidc_session_delete_user(store *st, const char *user_id, size_t *n,
+                                              idp_error *err);
+idp_err store_sqlite_oidc_session_list_user(store *st, const char *user_id, store_session **rows,
+                                            size_t *n, idp_error *err);
+idp_err store_sqlite_oidc_login_fail(store *st, const char *key, int64_t now,
+                                     const store_login_cap *cap, int64_t *fails, idp_error *err);
+idp_err store_sqlite_oidc_login_fail_get(store *st, const char *key, int64_t *fails,
+                                         int64_t *last_at, idp_error *err);
+idp_err store_sqlite_oidc_login_fail_reset(store *st, const char *key, idp_error *err);
+idp_err store_sqlite_oidc_user_rehash(store *st, const char *user_id, const char *old_hash,
+                                      const char *new_hash, bool *done, idp_error *err);
+idp_err store_sqlite_oidc_consent_get(store *st, const char *user_id, const char *client_id,
+                                      char **scope, idp_error *err);
+idp_err store_sqlite_oidc_consent_set(store *st, const char *user_id, const char *client_id,
+                                      const char *scope, int64_t now, idp_error *err);
+idp_err store_sqlite_oidc_assertion_jti_use(store *st, const char *client_id, const char *jti,
+                                            int64_t exp, idp_error *err);
+idp_err store_sqlite_oidc_policy_insert(store *st, store_policy *p, idp_error *err);
+idp_err store_sqlite_oidc_policy_get(store *st, int64_t version, store_policy *out, idp_error *err);
+idp_err store_sqlite_oidc_policy_list(store *st, store_policy **rows, size_t *n, idp_error *err);
+idp_err store_sqlite_oidc_policy_activate(store *st, int64_t version, int64_t now, idp_error *err);
+idp_err store_sqlite_oidc_policy_active(store *st, int64_t *version, idp_error *err);
+idp_err store_sqlite_oidc_policy_activations(store *st, store_policy_activation **rows, size_t *n,
+                                             idp_error *err);
+idp_err store_sqlite_oidc_prune(store *st, int64_t now, idp_error *err);
 
 #endif

@@ -1,7 +1,18 @@
-/* store — backend selection and the row helpers shared by every backend. */
+/* store — the backend-neutral front: backend selection, the rules every backend shares
+ * (token_epoch on replace and on leaving a group, the userName look-alike check,
+ * refresh-family revocation, the audit hash chain) composed from the backend's storage ops
+ * inside the caller's transaction, and the row helpers.
+ *
+ * store_open gives the backend's store a copy of the backend's ops table in which the rule ops
+ * are the front's; the copy remembers the backend's table, so a front op calls the backend's
+ * storage op on the same store. A composition that reads then writes runs in the caller's
+ * store_tx_begin transaction, or in its own when there is none: one writer at a time (store.h),
+ * so what it read cannot change before it writes. */
 #include "store/store.h"
 
 #include "core/mem.h"
+#include "core/timeutil.h"
+#include "scim/username.h"
 #include "store/internal.h"
 
 #include <openssl/evp.h>
@@ -10,22 +21,209 @@
 
 #define STORE_SQLITE_PREFIX "sqlite:"
 
+typedef struct front_ops {
+    store_ops ops;       /* first: st->ops points here */
+    const store_ops *be; /* the backend's own table */
+} front_ops;
+
+static const store_ops *be_of(store *st)
+{
+    return ((const front_ops *)(const void *)st->ops)->be;
+}
+
+/* Joins the caller's transaction or begins one; *own says which. */
+static idp_err fr_begin(store *st, bool *own, idp_error *err)
+{
+    const store_ops *be = be_of(st);
+    *own = !be->tx_active(st);
+    return *own ? be->tx_begin(st, err) : IDP_OK;
+}
+
+/* Ends what fr_begin began: commit when rc is IDP_OK, else roll back. Returns rc or the commit
+ * error. Inside the caller's transaction nothing is ended (the caller commits or rolls back). */
+static idp_err fr_end(store *st, bool own, idp_err rc, idp_error *err)
+{
+    const store_ops *be = be_of(st);
+    if (!own) return rc;
+    if (rc) {
+        be->tx_rollback(st);
+        return rc;
+    }
+    return be->tx_commit(st, err);
+}
+
+int64_t store_user_epoch_next(const store_user *stored, const store_user *u)
+{
+    int64_t e = stored->token_epoch > u->token_epoch ? stored->token_epoch : u->token_epoch;
+    if (stored->active && !u->active) e++;
+    if (u->password_hash &&
+        (!stored->password_hash || strcmp(stored->password_hash, u->password_hash) != 0))
+        e++;
+    return e;
+}
+
+/* A userName whose comparison key (scim/username.h) another user's name shares is a look-alike:
+ * CONFLICT. Called inside the write (fr_begin), so no other writer claims the key meanwhile. A
+ * user without id or userName is left to the backend, which refuses it (IDP_ERR_INVALID). */
+static idp_err fr_name_key_claim(store *st, const store_user *u, idp_error *err)
+{
+    if (!u->id || !*u->id || !u->user_name || !*u->user_name) return IDP_OK;
+    char *key = username_key(u->user_name);
+    if (!key) return IDP_FAIL(err, IDP_ERR_INVALID, "store: userName is not valid UTF-8");
+    bool taken = false;
+    idp_err rc = be_of(st)->user_name_key_taken(st, key, u->id, &taken, err);
+    free(key);
+    if (!rc && taken)
+        rc = IDP_FAIL(err, IDP_ERR_CONFLICT, "store: user_name: a look-alike already exists");
+    return rc;
+}
+
+static idp_err fr_user_create(store *st, const store_user *u, idp_error *err)
+{
+    bool own = false;
+    idp_err rc = fr_begin(st, &own, err);
+    if (rc) return rc;
+    if (!(rc = fr_name_key_claim(st, u, err))) rc = be_of(st)->user_create(st, u, err);
+    return fr_end(st, own, rc, err);
+}
+
+static idp_err fr_user_replace(store *st, const store_user *u, int64_t expect_version,
+                               idp_error *err)
+{
+    const store_ops *be = be_of(st);
+    store_user cur = {0}, w = *u;
+    bool own = false;
+    idp_err rc = fr_begin(st, &own, err);
+    if (rc || (rc = fr_name_key_claim(st, u, err))) return fr_end(st, own, rc, err);
+    /* No stored row (or no id): the backend's replace reports it, in its order of checks. */
+    if (u->id && !(rc = be->user_get(st, u->id, &cur, err)))
+        w.token_epoch = store_user_epoch_next(&cur, u);
+    else if (!u->id || rc == IDP_ERR_NOT_FOUND)
+        rc = IDP_OK;
+    store_user_clear(&cur);
+    if (!rc) rc = be->user_replace(st, &w, expect_version, err);
+    return fr_end(st, own, rc, err);
+}
+
+/* DESIGN §5: a user who leaves a group loses the tokens issued while a member (token_epoch + 1),
+ * in the same transaction as the membership change. */
+static idp_err fr_bump_left(store *st, const store_ids *left, idp_error *err)
+{
+    idp_err rc = IDP_OK;
+    for (size_t i = 0; !rc && i < left->n; i++)
+        rc = be_of(st)->user_epoch_bump(st, left->v[i], err);
+    return rc;
+}
+
+static idp_err fr_group_replace(store *st, const store_group *g, const scim_delta *members,
+                                int64_t expect_version, idp_error *err)
+{
+    store_ids left = {0};
+    bool own = false;
+    idp_err rc = fr_begin(st, &own, err);
+    if (rc) return rc;
+    if (!(rc = be_of(st)->group_update(st, g, members, expect_version, &left, err)))
+        rc = fr_bump_left(st, &left, err);
+    store_ids_clear(&left);
+    return fr_end(st, own, rc, err);
+}
+
+static idp_err fr_group_delete(store *st, const char *id, int64_t expect_version, idp_error *err)
+{
+    store_ids left = {0};
+    bool own = false;
+    idp_err rc = fr_begin(st, &own, err);
+    if (rc) return rc;
+    if (!(rc = be_of(st)->group_remove(st, id, expect_version, &left, err)))
+        rc = fr_bump_left(st, &left, err);
+    store_ids_clear(&left);
+    return fr_end(st, own, rc, err);
+}
+
+/* RFC 7009 §2.1: revoking a refresh token MAY revoke the grant's other tokens; we revoke the
+ * family (RFC 9700 §4.14.2). A token's family never changes, so no transaction is needed. */
+static idp_err fr_refresh_revoke_one(store *st, const unsigned char hash[32], int64_t now,
+                                     idp_error *err)
+{
+    const store_ops *be = be_of(st);
+    store_refresh r = {0};
+    if (now <= 0)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: refresh_revoke_one: time must be > 0");
+    idp_err rc = be->refresh_get(st, hash, &r, err);
+    if (!rc) rc = be->refresh_revoke_family(st, r.family_id, now, err);
+    store_refresh_clear(&r);
+    return rc;
+}
+
+static bool audit_field_ok(const char *s)
+{
+    return !s || strnlen(s, STORE_AUDIT_FIELD_MAX + 1) <= STORE_AUDIT_FIELD_MAX;
+}
+
+/* Assigns ev->seq (last + 1), ev->prev_hash (the last hash, zeros first) and ev->hash, under the
+ * write lock, so concurrent appenders cannot fork the chain. time_ms 0 = now. */
+static idp_err fr_audit_append(store *st, store_audit *ev, idp_error *err)
+{
+    const store_ops *be = be_of(st);
+    unsigned char last[32];
+    int64_t seq = 0;
+    bool own = false;
+    if (!ev->actor || !ev->action || !audit_field_ok(ev->actor) || !audit_field_ok(ev->action) ||
+        !audit_field_ok(ev->target_type) || !audit_field_ok(ev->target_id) ||
+        !audit_field_ok(ev->detail))
+        return IDP_FAIL(err, IDP_ERR_INVALID,
+                        "store: audit event without actor/action or too long");
+    idp_err rc = fr_begin(st, &own, err);
+    if (rc) return rc;
+    if (!(rc = be->audit_tail(st, &seq, last, err))) {
+        if (ev->time_ms <= 0) ev->time_ms = time_now_ms();
+        store_audit_link(seq, last, ev);
+        rc = be->audit_insert(st, ev, err);
+    }
+    return fr_end(st, own, rc, err);
+}
+
+/* Gives the freshly opened backend store the front's table (see the top of this file). */
+static idp_err front_install(store *st, idp_error *err)
+{
+    front_ops *f = calloc(1, sizeof *f);
+    if (!f) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: out of memory");
+    f->be = st->ops;
+    f->ops = *st->ops;
+    f->ops.user_create = fr_user_create;
+    f->ops.user_replace = fr_user_replace;
+    f->ops.group_replace = fr_group_replace;
+    f->ops.group_delete = fr_group_delete;
+    f->ops.refresh_revoke_one = fr_refresh_revoke_one;
+    f->ops.audit_append = fr_audit_append;
+    st->ops = &f->ops;
+    return IDP_OK;
+}
+
 idp_err store_open(const char *spec, bool create, store **out, idp_error *err)
 {
     *out = NULL;
     if (!spec || !*spec) return IDP_FAIL(err, IDP_ERR_CONFIG, "store: empty location");
     size_t plen = strlen(STORE_SQLITE_PREFIX);
-    if (strncmp(spec, STORE_SQLITE_PREFIX, plen) == 0)
-        return store_sqlite_open(spec + plen, create, out, err);
     /* A scheme we do not (yet) implement must not be mistaken for a file name. */
     if (strncmp(spec, "postgres:", 9) == 0 || strncmp(spec, "postgresql:", 11) == 0)
         return IDP_FAIL(err, IDP_ERR_CONFIG, "store: the PostgreSQL backend is not available");
-    return store_sqlite_open(spec, create, out, err);
+    bool prefixed = strncmp(spec, STORE_SQLITE_PREFIX, plen) == 0;
+    idp_err rc = store_sqlite_open(prefixed ? spec + plen : spec, create, out, err);
+    if (!rc && (rc = front_install(*out, err))) {
+        (*out)->ops->close(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 void store_close(store *st)
 {
-    if (st) st->ops->close(st);
+    if (!st) return;
+    front_ops *f = (front_ops *)(void *)st->ops;
+    st->ops = f->be;
+    st->ops->close(st);
+    free(f);
 }
 
 void store_key_clear(store_key *k)
@@ -179,6 +377,22 @@ void store_group_list_free(store_group *rows, size_t n)
     free(rows);
 }
 
+void store_ids_add(store_ids *l, const char *id)
+{
+    if ((l->n & (l->n - 1)) == 0) /* 0, 1, 2, 4, ...: double the room */
+        l->v = xrealloc(l->v, (l->n ? 2 * l->n : 1) * sizeof *l->v);
+    l->v[l->n++] = xstrdup(id);
+}
+
+void store_ids_clear(store_ids *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
 void store_ref_list_free(store_ref *rows, size_t n)
 {
     if (!rows) return;
@@ -262,4 +476,11 @@ void store_audit_hash(const store_audit *ev, unsigned char out[32])
     ah_str(md, ev->detail);
     if (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32) abort();
     EVP_MD_CTX_free(md);
+}
+
+void store_audit_link(int64_t last_seq, const unsigned char last_hash[32], store_audit *ev)
+{
+    ev->seq = last_seq + 1;
+    memcpy(ev->prev_hash, last_hash, 32);
+    store_audit_hash(ev, ev->hash);
 }

@@ -143,6 +143,14 @@ typedef struct store_policy_activation {
 
 /* ---- SCIM resources (DESIGN §4) ---- */
 
+/* A list of ids (owned), e.g. the users who left a group. */
+typedef struct store_ids {
+    char **v;
+    size_t n;
+} store_ids;
+void store_ids_add(store_ids *l, const char *id); /* copies */
+void store_ids_clear(store_ids *l);
+
 typedef struct store_user {
     char *id;            /* UUID, server-assigned */
     char *user_name;     /* unique, case-insensitive (RFC 7643 §4.1.1) */
@@ -215,8 +223,16 @@ typedef struct store_audit {
 typedef struct store_ops {
     const char *name;
     void (*close)(store *st);
-    /* Exclusive write transaction (SQLite: BEGIN IMMEDIATE, waits for the lock), bound to the
-     * calling thread. Nesting is a bug (IDP_ERR_INTERNAL); rollback without one is a no-op. */
+    /* The transaction contract, for every backend. tx_begin starts a write transaction bound to
+     * the calling thread and returns once this caller is the only writer: every other writer, in
+     * this process or another one sharing the store, waits in its tx_begin (or in its single op)
+     * until commit or rollback. Reads inside see every write made before tx_begin returned and
+     * this transaction's own writes; so a read-then-write inside it (a version check, a chain
+     * tail, a counter) cannot be overtaken. Every op called between begin and commit joins the
+     * transaction; an op called outside one is atomic on its own. commit makes all of it durable
+     * at once, rollback (or a failed commit) drops all of it. Nesting is a bug
+     * (IDP_ERR_INTERNAL); rollback without a transaction is a no-op. SQLite: BEGIN IMMEDIATE on
+     * this thread's connection. */
     idp_err (*tx_begin)(store *st, idp_error *err);
     idp_err (*tx_commit)(store *st, idp_error *err);
     void (*tx_rollback)(store *st);
@@ -253,13 +269,16 @@ typedef struct store_ops {
     idp_err (*jti_prune)(store *st, int64_t now, idp_error *err);
 
     /* Users. create/replace: CONFLICT when userName (case-insensitively; ASCII folding, see
-     * migrations/sqlite/0002_scim.sql) is taken. replace and delete with expect_version > 0:
+     * migrations/sqlite/0002_scim.sql) is taken, or when another user's userName has the same
+     * comparison key (a look-alike, scim/username.h: the front checks it). replace and delete with expect_version > 0:
      * IDP_ERR_PRECONDITION when the stored version differs (NOT_FOUND when there is no such
      * user). create: version 0 means 1, created_at/modified_at 0 mean now. replace bumps version
-     * and sets modified_at from the row (0 = now); token_epoch becomes max(stored, u->token_epoch)
-     * and is bumped once more when active goes true -> false, so a revocation is never lost.
-     * delete removes memberships too. All writes join the caller's store_tx_begin transaction
-     * when there is one (atomic within it through a savepoint). */
+     * and sets modified_at from the row (0 = now); token_epoch becomes store_user_epoch_next
+     * (below): never lower than stored, one more on deactivation and on a new password hash.
+     * The front (store.c) applies that rule and hands the backend's user_replace the resulting
+     * token_epoch, which the backend stores as given. delete removes memberships too. All
+     * writes join the caller's store_tx_begin transaction when there is one (atomic within it
+     * through a savepoint). */
     idp_err (*user_create)(store *st, const store_user *u, idp_error *err);
     idp_err (*user_get)(store *st, const char *id, store_user *out, idp_error *err);
     idp_err (*user_get_by_name)(store *st, const char *user_name, store_user *out, idp_error *err);
@@ -278,7 +297,9 @@ typedef struct store_ops {
      * which keep their position), then remove, then add (appended in order; existing members
      * ignored): builders must cancel opposite operations on one id. Member ids that are not
      * users -> IDP_ERR_SCIM_INVALID_VALUE (nothing written). Every user that leaves a group
-     * (remove, replace_all, group delete) gets token_epoch + 1 in the same transaction. */
+     * (remove, replace_all, group delete) gets token_epoch + 1 in the same transaction: the
+     * front (store.c) composes replace and delete from the backend's group_update /
+     * group_remove and user_epoch_bump; backends leave group_replace and group_delete NULL. */
     idp_err (*group_create)(store *st, const store_group *g, const scim_delta *members,
                             idp_error *err);
     idp_err (*group_get)(store *st, const char *id, store_group *out, idp_error *err);
@@ -298,8 +319,9 @@ typedef struct store_ops {
     idp_err (*pkey_update)(store *st, const store_pkey *k, idp_error *err); /* expires, revoked, replaced_by */
     idp_err (*pkey_touch)(store *st, const char *id, int64_t now, idp_error *err); /* last_used */
 
-    /* Audit: append computes seq, prev_hash and hash; list returns events with seq > after_seq,
-     * oldest first, at most limit. */
+    /* Audit: append computes seq, prev_hash and hash (store_audit_link, in the front: backends
+     * leave the entry NULL and provide audit_tail and audit_insert below); list returns events
+     * with seq > after_seq, oldest first, at most limit. */
     idp_err (*audit_append)(store *st, store_audit *ev, idp_error *err);
     idp_err (*audit_list)(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
                           idp_error *err);
@@ -336,7 +358,8 @@ typedef struct store_ops {
      * now on rows not revoked yet, and are not errors when nothing matches. revoke_session
      * revokes every family that has a token of session_id; *n (may be NULL) = the number of
      * current (unrotated) tokens it revoked. revoke_one revokes the whole family of the token
-     * (RFC 7009 §2.1 MAY; RFC 9700 §4.14.2); NOT_FOUND when the hash is unknown. */
+     * (RFC 7009 §2.1 MAY; RFC 9700 §4.14.2); NOT_FOUND when the hash is unknown. revoke_one is
+     * the front's (refresh_get, then refresh_revoke_family): backends leave it NULL. */
     idp_err (*refresh_insert)(store *st, const store_refresh *r, idp_error *err);
     idp_err (*refresh_get)(store *st, const unsigned char hash[32], store_refresh *out,
                            idp_error *err);
@@ -418,6 +441,27 @@ typedef struct store_ops {
      * expires_at < now, assertion jtis with exp < now - STORE_PRUNE_GRACE (so a verifier's clock
      * leeway cannot reopen one), login failures with last_at < now - 1 day. */
     idp_err (*oidc_prune)(store *st, int64_t now, idp_error *err);
+
+    /* ---- backend primitives: called by the front (store.c) to compose the rule ops above,
+     * not by callers. ---- */
+    /* Whether the calling thread is inside tx_begin. */
+    bool (*tx_active)(store *st);
+    /* Whether a user other than id has a userName with this comparison key (scim/username.h
+     * username_key; the front refuses such a look-alike with CONFLICT on create and replace). */
+    idp_err (*user_name_key_taken)(store *st, const char *key, const char *id, bool *taken,
+                                   idp_error *err);
+    /* token_epoch + 1 for one user; not an error when there is no such user. */
+    idp_err (*user_epoch_bump)(store *st, const char *user_id, idp_error *err);
+    /* group_replace and group_delete without the epoch rule: each user that left the group
+     * (a member before, not after) is appended once to *left. */
+    idp_err (*group_update)(store *st, const store_group *g, const scim_delta *members,
+                            int64_t expect_version, store_ids *left, idp_error *err);
+    idp_err (*group_remove)(store *st, const char *id, int64_t expect_version, store_ids *left,
+                            idp_error *err);
+    /* The newest stored audit event's seq and hash; 0 and 32 zero bytes when none is stored. */
+    idp_err (*audit_tail)(store *st, int64_t *seq, unsigned char hash[32], idp_error *err);
+    /* Stores ev exactly as given (seq, prev_hash and hash included); CONFLICT on a taken seq. */
+    idp_err (*audit_insert)(store *st, const store_audit *ev, idp_error *err);
 } store_ops;
 
 struct store {
@@ -468,6 +512,15 @@ void store_audit_list_free(store_audit *rows, size_t n);
  * set to verify a chain (`idpd audit tail --verify`); ev->hash is not read. */
 #define STORE_AUDIT_FIELD_MAX (1024u * 1024u)
 void store_audit_hash(const store_audit *ev, unsigned char out[32]);
+/* Links ev after the event (last_seq, last_hash) (0 and zeros for the first): sets ev->seq,
+ * ev->prev_hash and ev->hash. */
+void store_audit_link(int64_t last_seq, const unsigned char last_hash[32], store_audit *ev);
+
+/* DESIGN §5 revocation reach: the token_epoch user_replace stores when u replaces stored. It
+ * never goes down (a concurrent bump by a group removal is not lost) and moves once more when
+ * active goes true -> false and when password_hash changes to a new non-NULL value (whoever held
+ * the old password loses what it got them). */
+int64_t store_user_epoch_next(const store_user *stored, const store_user *u);
 
 /* Thin inline wrappers so callers read as store_key_list(st, ...). */
 #define store_tx_begin(st, e) ((st)->ops->tx_begin((st), (e)))

@@ -105,7 +105,8 @@ typedef struct sq_conn {
     sq_store *owner;
     sqlite3 *db;
     sqlite3_stmt *stmt[ST__COUNT];
-    sqlite3_stmt *xstmt[SQ_XSTMT_MAX]; /* statements of store_sqlite_{scim,oidc}.c (sq_xstmt) */
+    sqlite3_stmt
+        *xstmt[SQ_XSTMT_MAX]; /* statements of store_sqlite_{scim,oidc}.c (store_sqlite_xstmt) */
     int in_tx;
     struct sq_conn *prev, *next;
 } sq_conn;
@@ -118,7 +119,7 @@ struct sq_store {
     sq_conn *conns;
 };
 
-idp_err sq_fail(idp_error *err, int rc, const char *what)
+idp_err store_sqlite_fail(idp_error *err, int rc, const char *what)
 {
     /* sqlite3_errstr gives the class of error only: no SQL, no bound values. */
     return IDP_FAIL(err, IDP_ERR_STORE, "store: %s failed: %s", what, sqlite3_errstr(rc));
@@ -165,7 +166,7 @@ static idp_err sq_db_open(const char *path, bool create, sqlite3 **out, idp_erro
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         sqlite3_close_v2(db);
-        return sq_fail(err, rc, "connection setup");
+        return store_sqlite_fail(err, rc, "connection setup");
     }
     *out = db;
     return IDP_OK;
@@ -198,7 +199,8 @@ static idp_err sq_conn_get(sq_store *s, sq_conn **out, idp_error *err)
     return IDP_OK;
 }
 
-/* The cached statement id on this thread's connection, ready to bind. Finish with sq_done. */
+/* The cached statement id on this thread's connection, ready to bind. Finish with
+ * store_sqlite_done. */
 static idp_err sq_stmt(store *st, sq_stmt_id id, sqlite3_stmt **out, idp_error *err)
 {
     sq_conn *c = NULL;
@@ -207,13 +209,13 @@ static idp_err sq_stmt(store *st, sq_stmt_id id, sqlite3_stmt **out, idp_error *
     if (!c->stmt[id]) {
         int r = sqlite3_prepare_v3(c->db, sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[id],
                                    NULL);
-        if (r != SQLITE_OK) return sq_fail(err, r, "prepare");
+        if (r != SQLITE_OK) return store_sqlite_fail(err, r, "prepare");
     }
     *out = c->stmt[id];
     return IDP_OK;
 }
 
-idp_err sq_xstmt(store *st, int id, const char *sql, sqlite3_stmt **out, idp_error *err)
+idp_err store_sqlite_xstmt(store *st, int id, const char *sql, sqlite3_stmt **out, idp_error *err)
 {
     sq_conn *c = NULL;
     if (id < 0 || id >= SQ_XSTMT_MAX) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: bad statement");
@@ -221,13 +223,13 @@ idp_err sq_xstmt(store *st, int id, const char *sql, sqlite3_stmt **out, idp_err
     if (rc) return rc;
     if (!c->xstmt[id]) {
         int r = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->xstmt[id], NULL);
-        if (r != SQLITE_OK) return sq_fail(err, r, "prepare");
+        if (r != SQLITE_OK) return store_sqlite_fail(err, r, "prepare");
     }
     *out = c->xstmt[id];
     return IDP_OK;
 }
 
-idp_err sq_db(store *st, sqlite3 **out, idp_error *err)
+idp_err store_sqlite_db(store *st, sqlite3 **out, idp_error *err)
 {
     sq_conn *c = NULL;
     idp_err rc = sq_conn_get((sq_store *)st, &c, err);
@@ -235,7 +237,7 @@ idp_err sq_db(store *st, sqlite3 **out, idp_error *err)
     return rc;
 }
 
-void sq_done(sqlite3_stmt *q)
+void store_sqlite_done(sqlite3_stmt *q)
 {
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
@@ -245,18 +247,18 @@ void sq_done(sqlite3_stmt *q)
 
 /* Each binder is a no-op once *b holds an error, so a run of binds is checked once. SQLITE_STATIC
  * is safe: every statement is stepped and reset before the bound memory goes away. */
-void sq_bind_text(sqlite3_stmt *q, int i, const char *s, int *b)
+void store_sqlite_bind_text(sqlite3_stmt *q, int i, const char *s, int *b)
 {
     if (*b != SQLITE_OK) return;
     *b = s ? sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(q, i);
 }
 
-void sq_bind_i64(sqlite3_stmt *q, int i, int64_t v, int *b)
+void store_sqlite_bind_i64(sqlite3_stmt *q, int i, int64_t v, int *b)
 {
     if (*b == SQLITE_OK) *b = sqlite3_bind_int64(q, i, v);
 }
 
-void sq_bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b)
+void store_sqlite_bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b)
 {
     if (*b != SQLITE_OK) return;
     if (!p) *b = sqlite3_bind_null(q, i);
@@ -264,7 +266,7 @@ void sq_bind_blob(sqlite3_stmt *q, int i, const void *p, size_t n, int *b)
     else *b = sqlite3_bind_blob(q, i, n ? p : "", (int)n, SQLITE_STATIC);
 }
 
-char *sq_col_str(sqlite3_stmt *q, int i)
+char *store_sqlite_col_str(sqlite3_stmt *q, int i)
 {
     if (sqlite3_column_type(q, i) == SQLITE_NULL) return NULL;
     const unsigned char *t = sqlite3_column_text(q, i);
@@ -282,7 +284,7 @@ static bool sq_fault_full_now(void)
     return sq_fault_full && access(sq_fault_full, F_OK) == 0;
 }
 
-int sq_step(sqlite3_stmt *q)
+int store_sqlite_step(sqlite3_stmt *q)
 {
     if (sq_fault_full_now() && !sqlite3_stmt_readonly(q)) return SQLITE_FULL;
     return sqlite3_step(q);
@@ -290,10 +292,10 @@ int sq_step(sqlite3_stmt *q)
 
 /* Steps a statement that returns no row. Maps uniqueness violations to IDP_ERR_CONFLICT and
  * reports the number of changed rows in *changes (may be NULL). Resets q. */
-idp_err sq_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err)
+idp_err store_sqlite_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_error *err)
 {
     idp_err rc = IDP_OK;
-    int r = b != SQLITE_OK ? b : sq_step(q);
+    int r = b != SQLITE_OK ? b : store_sqlite_step(q);
     if (r == SQLITE_DONE) {
         if (changes) *changes = sqlite3_changes(sqlite3_db_handle(q));
     } else if (r == SQLITE_CONSTRAINT_PRIMARYKEY || r == SQLITE_CONSTRAINT_UNIQUE) {
@@ -301,17 +303,17 @@ idp_err sq_write(sqlite3_stmt *q, int b, const char *what, int *changes, idp_err
     } else if ((r & 0xff) == SQLITE_CONSTRAINT) {
         rc = IDP_FAIL(err, IDP_ERR_INVALID, "store: %s: %s", what, sqlite3_errstr(r));
     } else {
-        rc = sq_fail(err, r, what);
+        rc = store_sqlite_fail(err, r, what);
     }
-    sq_done(q);
+    store_sqlite_done(q);
     return rc;
 }
 
 /* A write that must touch exactly one row identified by the first bound value. */
-idp_err sq_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err)
+idp_err store_sqlite_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err)
 {
     int changes = 0;
-    idp_err rc = sq_write(q, b, what, &changes, err);
+    idp_err rc = store_sqlite_write(q, b, what, &changes, err);
     if (!rc && changes == 0) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: %s: no such row", what);
     return rc;
 }
@@ -325,7 +327,7 @@ static idp_err sq_user_version(sqlite3 *db, int *out, idp_error *err)
     if (r == SQLITE_OK) r = sqlite3_step(q);
     if (r == SQLITE_ROW) *out = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
-    return r == SQLITE_ROW ? IDP_OK : sq_fail(err, r, "reading the schema version");
+    return r == SQLITE_ROW ? IDP_OK : store_sqlite_fail(err, r, "reading the schema version");
 }
 
 /* The SQL text of migration index v (0-based): its lines joined. Owned. */
@@ -350,7 +352,7 @@ static idp_err sq_migrate_step(sqlite3 *db, bool *done, idp_error *err)
     int v = 0;
     char *sql = NULL;
     int r = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (r != SQLITE_OK) return sq_fail(err, r, "migration lock");
+    if (r != SQLITE_OK) return store_sqlite_fail(err, r, "migration lock");
     idp_err rc = sq_user_version(db, &v, err);
     if (rc) goto out;
     if (v > STORE_SQLITE_MIGRATION_COUNT) {
@@ -378,7 +380,7 @@ out:
     free(sql);
     if (!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return IDP_OK;
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return rc ? rc : sq_fail(err, sqlite3_extended_errcode(db), "migration commit");
+    return rc ? rc : store_sqlite_fail(err, sqlite3_extended_errcode(db), "migration commit");
 }
 
 static idp_err sq_migrate(sqlite3 *db, idp_error *err)
@@ -409,7 +411,7 @@ static idp_err sq_tx_begin(store *st, idp_error *err)
     if (c->in_tx) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: nested transaction");
     rc = sq_stmt(st, ST_BEGIN, &q, err);
     if (rc) return rc;
-    rc = sq_write(q, SQLITE_OK, "begin transaction", NULL, err);
+    rc = store_sqlite_write(q, SQLITE_OK, "begin transaction", NULL, err);
     if (!rc) c->in_tx = 1;
     return rc;
 }
@@ -422,7 +424,8 @@ static void sq_tx_rollback(store *st)
     c->in_tx = 0;
     /* SQLite may already have rolled back on an error; then there is nothing to do. */
     if (sqlite3_get_autocommit(c->db)) return;
-    if (sq_stmt(st, ST_ROLLBACK, &q, NULL) == IDP_OK) sq_write(q, SQLITE_OK, "rollback", NULL, NULL);
+    if (sq_stmt(st, ST_ROLLBACK, &q, NULL) == IDP_OK)
+        store_sqlite_write(q, SQLITE_OK, "rollback", NULL, NULL);
 }
 
 static idp_err sq_tx_commit(store *st, idp_error *err)
@@ -433,10 +436,16 @@ static idp_err sq_tx_commit(store *st, idp_error *err)
     if (rc) return rc;
     if (!c->in_tx) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: commit without a transaction");
     rc = sq_stmt(st, ST_COMMIT, &q, err);
-    if (!rc) rc = sq_write(q, SQLITE_OK, "commit", NULL, err);
+    if (!rc) rc = store_sqlite_write(q, SQLITE_OK, "commit", NULL, err);
     if (rc) sq_tx_rollback(st);
     c->in_tx = 0;
     return rc;
+}
+
+static bool sq_tx_active(store *st)
+{
+    sq_conn *c = NULL;
+    return sq_conn_get((sq_store *)st, &c, NULL) == IDP_OK && c->in_tx;
 }
 
 static idp_err sq_generation(store *st, int64_t *out, idp_error *err)
@@ -447,8 +456,8 @@ static idp_err sq_generation(store *st, int64_t *out, idp_error *err)
     int r = sqlite3_step(q);
     if (r == SQLITE_ROW) *out = sqlite3_column_int64(q, 0);
     else if (r == SQLITE_DONE) rc = IDP_FAIL(err, IDP_ERR_STORE, "store: generation row missing");
-    else rc = sq_fail(err, r, "generation");
-    sq_done(q);
+    else rc = store_sqlite_fail(err, r, "generation");
+    store_sqlite_done(q);
     return rc;
 }
 
@@ -459,12 +468,12 @@ static idp_err sq_meta_get(store *st, const char *key, char **value, idp_error *
     idp_err rc = sq_stmt(st, ST_META_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, key, &b);
+    store_sqlite_bind_text(q, 1, key, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
-    if (r == SQLITE_ROW) *value = sq_col_str(q, 0);
+    if (r == SQLITE_ROW) *value = store_sqlite_col_str(q, 0);
     else if (r == SQLITE_DONE) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such setting");
-    else rc = sq_fail(err, r, "meta_get");
-    sq_done(q);
+    else rc = store_sqlite_fail(err, r, "meta_get");
+    store_sqlite_done(q);
     return rc;
 }
 
@@ -478,9 +487,9 @@ static idp_err sq_meta_set(store *st, const char *key, const char *value, idp_er
     idp_err rc = sq_stmt(st, ST_META_SET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, key, &b);
-    sq_bind_text(q, 2, value, &b);
-    return sq_write(q, b, "meta_set", NULL, err);
+    store_sqlite_bind_text(q, 1, key, &b);
+    store_sqlite_bind_text(q, 2, value, &b);
+    return store_sqlite_write(q, b, "meta_set", NULL, err);
 }
 
 /* ---- signing keys --------------------------------------------------------------------------- */
@@ -490,8 +499,8 @@ static idp_err sq_key_row(sqlite3_stmt *q, store_key *k, idp_error *err)
     int64_t state = sqlite3_column_int64(q, 2);
     if (state < KEY_NEXT || state > KEY_RETIRED)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: signing key row has an invalid state");
-    k->kid = sq_col_str(q, 0);
-    k->alg = sq_col_str(q, 1);
+    k->kid = store_sqlite_col_str(q, 0);
+    k->alg = store_sqlite_col_str(q, 1);
     k->state = (key_state)state;
     k->created_at = sqlite3_column_int64(q, 3);
     k->activated_at = sqlite3_column_int64(q, 4);
@@ -500,7 +509,7 @@ static idp_err sq_key_row(sqlite3_stmt *q, store_key *k, idp_error *err)
     k->enc_private_len = (size_t)sqlite3_column_bytes(q, 6);
     k->enc_private = xmalloc(k->enc_private_len ? k->enc_private_len : 1);
     if (k->enc_private_len) memcpy(k->enc_private, blob, k->enc_private_len);
-    k->public_jwk = sq_col_str(q, 7);
+    k->public_jwk = store_sqlite_col_str(q, 7);
     if (!k->kid || !k->alg || !k->public_jwk)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: signing key row is incomplete");
     return IDP_OK;
@@ -529,9 +538,9 @@ static idp_err sq_key_list(store *st, store_key **rows, size_t *n, idp_error *er
         rc = sq_key_row(q, &v[len++], err);
         if (rc) goto out;
     }
-    if (r != SQLITE_DONE) rc = sq_fail(err, r, "key_list");
+    if (r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "key_list");
 out:
-    sq_done(q);
+    store_sqlite_done(q);
     if (rc) {
         store_key_list_free(v, len);
         return rc;
@@ -549,15 +558,15 @@ static idp_err sq_key_insert(store *st, const store_key *k, idp_error *err)
     idp_err rc = sq_stmt(st, ST_KEY_INSERT, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, k->kid, &b);
-    sq_bind_text(q, 2, k->alg, &b);
-    sq_bind_i64(q, 3, (int64_t)k->state, &b);
-    sq_bind_i64(q, 4, k->created_at, &b);
-    sq_bind_i64(q, 5, k->activated_at, &b);
-    sq_bind_i64(q, 6, k->retired_at, &b);
-    sq_bind_blob(q, 7, k->enc_private, k->enc_private_len, &b);
-    sq_bind_text(q, 8, k->public_jwk, &b);
-    return sq_write(q, b, "key_insert", NULL, err);
+    store_sqlite_bind_text(q, 1, k->kid, &b);
+    store_sqlite_bind_text(q, 2, k->alg, &b);
+    store_sqlite_bind_i64(q, 3, (int64_t)k->state, &b);
+    store_sqlite_bind_i64(q, 4, k->created_at, &b);
+    store_sqlite_bind_i64(q, 5, k->activated_at, &b);
+    store_sqlite_bind_i64(q, 6, k->retired_at, &b);
+    store_sqlite_bind_blob(q, 7, k->enc_private, k->enc_private_len, &b);
+    store_sqlite_bind_text(q, 8, k->public_jwk, &b);
+    return store_sqlite_write(q, b, "key_insert", NULL, err);
 }
 
 static idp_err sq_key_update_state(store *st, const char *kid, key_state state,
@@ -567,11 +576,11 @@ static idp_err sq_key_update_state(store *st, const char *kid, key_state state,
     idp_err rc = sq_stmt(st, ST_KEY_UPDATE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, kid, &b);
-    sq_bind_i64(q, 2, (int64_t)state, &b);
-    sq_bind_i64(q, 3, activated_at, &b);
-    sq_bind_i64(q, 4, retired_at, &b);
-    return sq_write_one(q, b, "key_update_state", err);
+    store_sqlite_bind_text(q, 1, kid, &b);
+    store_sqlite_bind_i64(q, 2, (int64_t)state, &b);
+    store_sqlite_bind_i64(q, 3, activated_at, &b);
+    store_sqlite_bind_i64(q, 4, retired_at, &b);
+    return store_sqlite_write_one(q, b, "key_update_state", err);
 }
 
 static idp_err sq_key_delete(store *st, const char *kid, idp_error *err)
@@ -580,36 +589,36 @@ static idp_err sq_key_delete(store *st, const char *kid, idp_error *err)
     idp_err rc = sq_stmt(st, ST_KEY_DELETE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, kid, &b);
-    return sq_write_one(q, b, "key_delete", err);
+    store_sqlite_bind_text(q, 1, kid, &b);
+    return store_sqlite_write_one(q, b, "key_delete", err);
 }
 
 /* ---- clients -------------------------------------------------------------------------------- */
 
 static idp_err sq_client_row(sqlite3_stmt *q, store_client *c, idp_error *err)
 {
-    c->client_id = sq_col_str(q, 0);
-    c->name = sq_col_str(q, 1);
+    c->client_id = store_sqlite_col_str(q, 0);
+    c->name = store_sqlite_col_str(q, 1);
     if (sqlite3_column_type(q, 2) != SQLITE_NULL) {
         if (sqlite3_column_bytes(q, 2) != (int)sizeof c->secret_hash)
             return IDP_FAIL(err, IDP_ERR_STORE, "store: client row has a malformed secret hash");
         memcpy(c->secret_hash, sqlite3_column_blob(q, 2), sizeof c->secret_hash);
         c->has_secret = true;
     }
-    c->grant_types = sq_col_str(q, 3);
-    c->scope = sq_col_str(q, 4);
-    c->audiences = sq_col_str(q, 5);
-    c->token_alg = sq_col_str(q, 6);
+    c->grant_types = store_sqlite_col_str(q, 3);
+    c->scope = store_sqlite_col_str(q, 4);
+    c->audiences = store_sqlite_col_str(q, 5);
+    c->token_alg = store_sqlite_col_str(q, 6);
     c->token_ttl = sqlite3_column_int64(q, 7);
-    c->auth_method = sq_col_str(q, 8);
+    c->auth_method = store_sqlite_col_str(q, 8);
     c->created_at = sqlite3_column_int64(q, 9);
     c->secret_rotated_at = sqlite3_column_int64(q, 10);
     c->is_public = sqlite3_column_int(q, 11) != 0;
-    c->redirect_uris = sq_col_str(q, 12);
-    c->post_logout_redirect_uris = sq_col_str(q, 13);
-    c->jwks = sq_col_str(q, 14);
-    c->backchannel_logout_uri = sq_col_str(q, 15);
-    c->introspect = sq_col_str(q, 16);
+    c->redirect_uris = store_sqlite_col_str(q, 12);
+    c->post_logout_redirect_uris = store_sqlite_col_str(q, 13);
+    c->jwks = store_sqlite_col_str(q, 14);
+    c->backchannel_logout_uri = store_sqlite_col_str(q, 15);
+    c->introspect = store_sqlite_col_str(q, 16);
     if (!c->client_id || !c->name || !c->grant_types || !c->scope || !c->auth_method)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: client row is incomplete");
     return IDP_OK;
@@ -629,20 +638,20 @@ static idp_err sq_client_bind(sqlite3_stmt *q, const store_client *c, const char
     if (!sq_field_ok(c->redirect_uris) || !sq_field_ok(c->post_logout_redirect_uris) ||
         !sq_field_ok(c->jwks) || !sq_field_ok(c->backchannel_logout_uri))
         return IDP_FAIL(err, IDP_ERR_INVALID, "store: %s: a client field is too long", what);
-    sq_bind_text(q, 1, c->client_id, b);
-    sq_bind_text(q, 2, c->name, b);
-    sq_bind_text(q, 4, c->grant_types, b);
-    sq_bind_text(q, 5, c->scope, b);
-    sq_bind_text(q, 6, c->audiences, b);
-    sq_bind_text(q, 7, c->token_alg, b);
-    sq_bind_i64(q, 8, c->token_ttl, b);
-    sq_bind_text(q, 9, c->auth_method, b);
-    sq_bind_i64(q, 12, c->is_public ? 1 : 0, b);
-    sq_bind_text(q, 13, c->redirect_uris, b);
-    sq_bind_text(q, 14, c->post_logout_redirect_uris, b);
-    sq_bind_text(q, 15, c->jwks, b);
-    sq_bind_text(q, 16, c->backchannel_logout_uri, b);
-    sq_bind_text(q, 17, c->introspect, b);
+    store_sqlite_bind_text(q, 1, c->client_id, b);
+    store_sqlite_bind_text(q, 2, c->name, b);
+    store_sqlite_bind_text(q, 4, c->grant_types, b);
+    store_sqlite_bind_text(q, 5, c->scope, b);
+    store_sqlite_bind_text(q, 6, c->audiences, b);
+    store_sqlite_bind_text(q, 7, c->token_alg, b);
+    store_sqlite_bind_i64(q, 8, c->token_ttl, b);
+    store_sqlite_bind_text(q, 9, c->auth_method, b);
+    store_sqlite_bind_i64(q, 12, c->is_public ? 1 : 0, b);
+    store_sqlite_bind_text(q, 13, c->redirect_uris, b);
+    store_sqlite_bind_text(q, 14, c->post_logout_redirect_uris, b);
+    store_sqlite_bind_text(q, 15, c->jwks, b);
+    store_sqlite_bind_text(q, 16, c->backchannel_logout_uri, b);
+    store_sqlite_bind_text(q, 17, c->introspect, b);
     return IDP_OK;
 }
 
@@ -653,14 +662,14 @@ static idp_err sq_client_insert(store *st, const store_client *c, idp_error *err
     if (rc) return rc;
     int b = SQLITE_OK;
     if ((rc = sq_client_bind(q, c, "client_insert", &b, err))) {
-        sq_done(q);
+        store_sqlite_done(q);
         return rc;
     }
-    sq_bind_blob(q, 3, c->has_secret ? c->secret_hash : NULL, sizeof c->secret_hash, &b);
-    sq_bind_i64(q, 10, c->created_at, &b);
-    sq_bind_i64(q, 11, c->secret_rotated_at, &b);
+    store_sqlite_bind_blob(q, 3, c->has_secret ? c->secret_hash : NULL, sizeof c->secret_hash, &b);
+    store_sqlite_bind_i64(q, 10, c->created_at, &b);
+    store_sqlite_bind_i64(q, 11, c->secret_rotated_at, &b);
     /* jwks that is not JSON fails its CHECK: IDP_ERR_INVALID. */
-    return sq_write(q, b, "client_insert", NULL, err);
+    return store_sqlite_write(q, b, "client_insert", NULL, err);
 }
 
 /* Every mutable field; not the secret nor created_at. NOT_FOUND. */
@@ -671,10 +680,10 @@ static idp_err sq_client_update(store *st, const store_client *c, idp_error *err
     if (rc) return rc;
     int b = SQLITE_OK;
     if ((rc = sq_client_bind(q, c, "client_update", &b, err))) {
-        sq_done(q);
+        store_sqlite_done(q);
         return rc;
     }
-    return sq_write_one(q, b, "client_update", err);
+    return store_sqlite_write_one(q, b, "client_update", err);
 }
 
 static idp_err sq_client_get(store *st, const char *client_id, store_client *out, idp_error *err)
@@ -684,12 +693,12 @@ static idp_err sq_client_get(store *st, const char *client_id, store_client *out
     idp_err rc = sq_stmt(st, ST_CLIENT_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, client_id, &b);
+    store_sqlite_bind_text(q, 1, client_id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW) rc = sq_client_row(q, out, err);
     else if (r == SQLITE_DONE) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such client");
-    else rc = sq_fail(err, r, "client_get");
-    sq_done(q);
+    else rc = store_sqlite_fail(err, r, "client_get");
+    store_sqlite_done(q);
     if (rc) store_client_clear(out);
     return rc;
 }
@@ -717,9 +726,9 @@ static idp_err sq_client_list(store *st, store_client **rows, size_t *n, idp_err
         rc = sq_client_row(q, &v[len++], err);
         if (rc) goto out;
     }
-    if (r != SQLITE_DONE) rc = sq_fail(err, r, "client_list");
+    if (r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "client_list");
 out:
-    sq_done(q);
+    store_sqlite_done(q);
     if (rc) {
         store_client_list_free(v, len);
         return rc;
@@ -735,8 +744,8 @@ static idp_err sq_client_delete(store *st, const char *client_id, idp_error *err
     idp_err rc = sq_stmt(st, ST_CLIENT_DELETE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, client_id, &b);
-    return sq_write_one(q, b, "client_delete", err);
+    store_sqlite_bind_text(q, 1, client_id, &b);
+    return store_sqlite_write_one(q, b, "client_delete", err);
 }
 
 /* hash NULL removes the secret (a public client). */
@@ -747,10 +756,10 @@ static idp_err sq_client_set_secret(store *st, const char *client_id, const unsi
     idp_err rc = sq_stmt(st, ST_CLIENT_SET_SECRET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, client_id, &b);
-    sq_bind_blob(q, 2, hash, 32, &b);
-    sq_bind_i64(q, 3, now, &b);
-    return sq_write_one(q, b, "client_set_secret", err);
+    store_sqlite_bind_text(q, 1, client_id, &b);
+    store_sqlite_bind_blob(q, 2, hash, 32, &b);
+    store_sqlite_bind_i64(q, 3, now, &b);
+    return store_sqlite_write_one(q, b, "client_set_secret", err);
 }
 
 /* ---- revoked jtis (RFC 7009) ---------------------------------------------------------------- */
@@ -762,9 +771,9 @@ static idp_err sq_jti_revoke(store *st, const char *jti, int64_t exp, idp_error 
     idp_err rc = sq_stmt(st, ST_JTI_REVOKE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, jti, &b);
-    sq_bind_i64(q, 2, exp, &b);
-    return sq_write(q, b, "jti_revoke", NULL, err);
+    store_sqlite_bind_text(q, 1, jti, &b);
+    store_sqlite_bind_i64(q, 2, exp, &b);
+    return store_sqlite_write(q, b, "jti_revoke", NULL, err);
 }
 
 static idp_err sq_jti_is_revoked(store *st, const char *jti, bool *revoked, idp_error *err)
@@ -774,11 +783,11 @@ static idp_err sq_jti_is_revoked(store *st, const char *jti, bool *revoked, idp_
     idp_err rc = sq_stmt(st, ST_JTI_IS_REVOKED, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, jti, &b);
+    store_sqlite_bind_text(q, 1, jti, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW) *revoked = true;
-    else if (r != SQLITE_DONE) rc = sq_fail(err, r, "jti_is_revoked");
-    sq_done(q);
+    else if (r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "jti_is_revoked");
+    store_sqlite_done(q);
     return rc;
 }
 
@@ -790,8 +799,8 @@ static idp_err sq_jti_prune(store *st, int64_t now, idp_error *err)
     idp_err rc = sq_stmt(st, ST_JTI_PRUNE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_i64(q, 1, now, &b);
-    return sq_write(q, b, "jti_prune", NULL, err);
+    store_sqlite_bind_i64(q, 1, now, &b);
+    return store_sqlite_write(q, b, "jti_prune", NULL, err);
 }
 
 /* ---- open / close --------------------------------------------------------------------------- */
@@ -835,61 +844,64 @@ static const store_ops sq_ops = {
     .jti_revoke = sq_jti_revoke,
     .jti_is_revoked = sq_jti_is_revoked,
     .jti_prune = sq_jti_prune,
-    .user_create = sqs_user_create,
-    .user_get = sqs_user_get,
-    .user_get_by_name = sqs_user_get_by_name,
-    .user_replace = sqs_user_replace,
-    .user_delete = sqs_user_delete,
-    .user_query = sqs_user_query,
-    .user_groups = sqs_user_groups,
-    .group_create = sqs_group_create,
-    .group_get = sqs_group_get,
-    .group_replace = sqs_group_replace,
-    .group_delete = sqs_group_delete,
-    .group_query = sqs_group_query,
-    .group_members = sqs_group_members,
-    .pkey_insert = sqs_pkey_insert,
-    .pkey_get = sqs_pkey_get,
-    .pkey_list = sqs_pkey_list,
-    .pkey_update = sqs_pkey_update,
-    .pkey_touch = sqs_pkey_touch,
-    .audit_append = sqs_audit_append,
-    .audit_list = sqs_audit_list,
-    .audit_last = sqs_audit_last,
-    .audit_seq_before = sqs_audit_seq_before,
-    .audit_delete_through = sqs_audit_delete_through,
-    .code_insert = sqo_code_insert,
-    .code_consume = sqo_code_consume,
-    .code_set_issued = sqo_code_set_issued,
-    .refresh_insert = sqo_refresh_insert,
-    .refresh_get = sqo_refresh_get,
-    .refresh_rotate = sqo_refresh_rotate,
-    .refresh_revoke_family = sqo_refresh_revoke_family,
-    .refresh_revoke_session = sqo_refresh_revoke_session,
-    .refresh_revoke_user = sqo_refresh_revoke_user,
-    .refresh_revoke_one = sqo_refresh_revoke_one,
-    .session_insert = sqo_session_insert,
-    .session_get = sqo_session_get,
-    .session_get_by_sid = sqo_session_get_by_sid,
-    .session_touch = sqo_session_touch,
-    .session_add_client = sqo_session_add_client,
-    .session_delete = sqo_session_delete,
-    .session_delete_user = sqo_session_delete_user,
-    .session_list_user = sqo_session_list_user,
-    .login_fail = sqo_login_fail,
-    .login_fail_get = sqo_login_fail_get,
-    .login_fail_reset = sqo_login_fail_reset,
-    .assertion_jti_use = sqo_assertion_jti_use,
-    .consent_get = sqo_consent_get,
-    .user_rehash = sqo_user_rehash,
-    .consent_set = sqo_consent_set,
-    .policy_insert = sqo_policy_insert,
-    .policy_get = sqo_policy_get,
-    .policy_list = sqo_policy_list,
-    .policy_activate = sqo_policy_activate,
-    .policy_active = sqo_policy_active,
-    .policy_activations = sqo_policy_activations,
-    .oidc_prune = sqo_oidc_prune,
+    .user_create = store_sqlite_scim_user_create,
+    .user_get = store_sqlite_scim_user_get,
+    .user_get_by_name = store_sqlite_scim_user_get_by_name,
+    .user_replace = store_sqlite_scim_user_replace,
+    .user_delete = store_sqlite_scim_user_delete,
+    .user_query = store_sqlite_scim_user_query,
+    .user_groups = store_sqlite_scim_user_groups,
+    .group_create = store_sqlite_scim_group_create,
+    .group_get = store_sqlite_scim_group_get,
+    .group_query = store_sqlite_scim_group_query,
+    .group_members = store_sqlite_scim_group_members,
+    .pkey_insert = store_sqlite_scim_pkey_insert,
+    .pkey_get = store_sqlite_scim_pkey_get,
+    .pkey_list = store_sqlite_scim_pkey_list,
+    .pkey_update = store_sqlite_scim_pkey_update,
+    .pkey_touch = store_sqlite_scim_pkey_touch,
+    .audit_list = store_sqlite_scim_audit_list,
+    .audit_last = store_sqlite_scim_audit_last,
+    .audit_seq_before = store_sqlite_scim_audit_seq_before,
+    .audit_delete_through = store_sqlite_scim_audit_delete_through,
+    .code_insert = store_sqlite_oidc_code_insert,
+    .code_consume = store_sqlite_oidc_code_consume,
+    .code_set_issued = store_sqlite_oidc_code_set_issued,
+    .refresh_insert = store_sqlite_oidc_refresh_insert,
+    .refresh_get = store_sqlite_oidc_refresh_get,
+    .refresh_rotate = store_sqlite_oidc_refresh_rotate,
+    .refresh_revoke_family = store_sqlite_oidc_refresh_revoke_family,
+    .refresh_revoke_session = store_sqlite_oidc_refresh_revoke_session,
+    .refresh_revoke_user = store_sqlite_oidc_refresh_revoke_user,
+    .session_insert = store_sqlite_oidc_session_insert,
+    .session_get = store_sqlite_oidc_session_get,
+    .session_get_by_sid = store_sqlite_oidc_session_get_by_sid,
+    .session_touch = store_sqlite_oidc_session_touch,
+    .session_add_client = store_sqlite_oidc_session_add_client,
+    .session_delete = store_sqlite_oidc_session_delete,
+    .session_delete_user = store_sqlite_oidc_session_delete_user,
+    .session_list_user = store_sqlite_oidc_session_list_user,
+    .login_fail = store_sqlite_oidc_login_fail,
+    .login_fail_get = store_sqlite_oidc_login_fail_get,
+    .login_fail_reset = store_sqlite_oidc_login_fail_reset,
+    .assertion_jti_use = store_sqlite_oidc_assertion_jti_use,
+    .consent_get = store_sqlite_oidc_consent_get,
+    .user_rehash = store_sqlite_oidc_user_rehash,
+    .consent_set = store_sqlite_oidc_consent_set,
+    .policy_insert = store_sqlite_oidc_policy_insert,
+    .policy_get = store_sqlite_oidc_policy_get,
+    .policy_list = store_sqlite_oidc_policy_list,
+    .policy_activate = store_sqlite_oidc_policy_activate,
+    .policy_active = store_sqlite_oidc_policy_active,
+    .policy_activations = store_sqlite_oidc_policy_activations,
+    .oidc_prune = store_sqlite_oidc_prune,
+    .tx_active = sq_tx_active,
+    .user_name_key_taken = store_sqlite_scim_user_name_key_taken,
+    .user_epoch_bump = store_sqlite_scim_user_epoch_bump,
+    .group_update = store_sqlite_scim_group_update,
+    .group_remove = store_sqlite_scim_group_remove,
+    .audit_tail = store_sqlite_scim_audit_tail,
+    .audit_insert = store_sqlite_scim_audit_insert,
 };
 
 /* Makes sure the file exists, creating it with mode 0600 (it holds sealed keys and secret hashes;
@@ -941,7 +953,7 @@ idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error 
     pthread_setspecific(s->tkey, c);
     s->conns = c;
     /* rows written before migration 0006 get their userName comparison key */
-    if ((rc = sqs_user_backfill_name_keys(&s->base, err)) != IDP_OK) {
+    if ((rc = store_sqlite_scim_user_backfill_name_keys(&s->base, err)) != IDP_OK) {
         sq_close(&s->base);
         goto out;
     }

@@ -2,7 +2,7 @@
  * login throttling, client assertion jtis) and policy versions on SQLite (schema:
  * migrations/sqlite/0003_oidc.sql; ops documented in store.h).
  *
- *  - Constant SQL prepared once per connection, in sq_xstmt slots from SQ_XSTMT_OIDC up.
+ *  - Constant SQL prepared once per connection, in store_sqlite_xstmt slots from SQ_XSTMT_OIDC up.
  *  - Single-use artefacts are consumed in one atomic statement (UPDATE ... WHERE used_at = 0
  *    RETURNING), so two racing requests cannot both win. Multi-statement ops (rotation, revoke
  *    by token, prune) run in their own BEGIN IMMEDIATE transaction, or under a SAVEPOINT inside
@@ -136,7 +136,7 @@ static const char *const sqo_sql[O__COUNT] = {
     [O_LF_GET] = "SELECT fails, last_at FROM login_failures WHERE key = ?1",
     [O_LF_RESET] = "DELETE FROM login_failures WHERE key = ?1",
     [O_LF_COUNT] = "SELECT count(*) FROM login_failures",
-    /* the oldest counter that slows nobody (sqo_login_fail) */
+    /* the oldest counter that slows nobody (store_sqlite_oidc_login_fail) */
     [O_LF_EVICT] = "DELETE FROM login_failures WHERE key = (SELECT key FROM login_failures "
                    "WHERE fails < ?1 OR last_at < ?2 ORDER BY last_at LIMIT 1)",
 
@@ -144,9 +144,10 @@ static const char *const sqo_sql[O__COUNT] = {
 
     [O_PW_REHASH] = "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
     [O_CS_GET] = "SELECT scope FROM consents WHERE user_id = ?1 AND client_id = ?2",
-    [O_CS_SET] = "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES (?1, ?2, ?3, ?4) "
-                 "ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, "
-                 "granted_at = excluded.granted_at",
+    [O_CS_SET] =
+        "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, "
+        "granted_at = excluded.granted_at",
 
     [O_PV_INSERT] = "INSERT INTO policy_versions (sha256, document, created_at, actor, comment) "
                     "VALUES (?1, ?2, ?3, COALESCE(?4, ''), ?5) RETURNING version",
@@ -162,7 +163,7 @@ static const char *const sqo_sql[O__COUNT] = {
     [O_PV_ACTIVATIONS] = "SELECT seq, version, activated_at FROM policy_activations "
                          "ORDER BY seq DESC",
 
-    /* ?1 = now, ?2 = now - STORE_PRUNE_GRACE, ?3 = now - 1 day (sqo_oidc_prune) */
+    /* ?1 = now, ?2 = now - STORE_PRUNE_GRACE, ?3 = now - 1 day (store_sqlite_oidc_prune) */
     [O_PRUNE_CODES] = "DELETE FROM auth_codes WHERE expires_at < ?1 AND "
                       "(used_at = 0 OR expires_at < ?2)",
     [O_PRUNE_RT] = "DELETE FROM refresh_tokens WHERE expires_at < ?1",
@@ -173,14 +174,14 @@ static const char *const sqo_sql[O__COUNT] = {
 
 static idp_err stmt(store *st, sqo_id id, sqlite3_stmt **q, idp_error *err)
 {
-    return sq_xstmt(st, SQ_XSTMT_OIDC + (int)id, sqo_sql[id], q, err);
+    return store_sqlite_xstmt(st, SQ_XSTMT_OIDC + (int)id, sqo_sql[id], q, err);
 }
 
 static idp_err exec_id(store *st, sqo_id id, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, id, &q, err);
-    return rc ? rc : sq_write(q, SQLITE_OK, sqo_sql[id], NULL, err);
+    return rc ? rc : store_sqlite_write(q, SQLITE_OK, sqo_sql[id], NULL, err);
 }
 
 /* ---- atomic operations (as in store_sqlite_scim.c) ------------------------------------------ */
@@ -189,7 +190,7 @@ static idp_err exec_id(store *st, sqo_id id, idp_error *err)
 static idp_err op_begin(store *st, bool *own, idp_error *err)
 {
     sqlite3 *db = NULL;
-    idp_err rc = sq_db(st, &db, err);
+    idp_err rc = store_sqlite_db(st, &db, err);
     if (rc) return rc;
     *own = sqlite3_get_autocommit(db) != 0;
     return exec_id(st, *own ? O_BEGIN : O_SAVEPOINT, err);
@@ -203,7 +204,8 @@ static idp_err op_end(store *st, bool own, idp_err rc, idp_error *err)
         rc = exec_id(st, own ? O_COMMIT : O_RELEASE, err);
         if (!rc) return IDP_OK;
     }
-    if (sq_db(st, &db, NULL) || sqlite3_get_autocommit(db)) return rc; /* already rolled back */
+    if (store_sqlite_db(st, &db, NULL) || sqlite3_get_autocommit(db))
+        return rc; /* already rolled back */
     if (own) {
         exec_id(st, O_ROLLBACK, NULL);
     } else if (!exec_id(st, O_ROLLBACK_TO, NULL)) {
@@ -225,15 +227,15 @@ static idp_err one_row(sqlite3_stmt *q, int b, const char *what, row_fn fn, row_
 {
     idp_err rc = IDP_OK;
     *found = false;
-    int r = b != SQLITE_OK ? b : sq_step(q);
+    int r = b != SQLITE_OK ? b : store_sqlite_step(q);
     if (r == SQLITE_ROW) {
         *found = true;
         rc = fn(q, row, err);
         while (!rc && (r = sqlite3_step(q)) == SQLITE_ROW) {
         }
     }
-    if (!rc && r != SQLITE_DONE) rc = sq_fail(err, r, what);
-    sq_done(q);
+    if (!rc && r != SQLITE_DONE) rc = store_sqlite_fail(err, r, what);
+    store_sqlite_done(q);
     if (rc && clear) clear(row);
     return rc;
 }
@@ -260,9 +262,9 @@ static idp_err read_rows(sqlite3_stmt *q, int b, size_t esize, row_fn fn, row_cl
         if (rc) goto out;
         r = SQLITE_OK;
     }
-    if (r != SQLITE_DONE) rc = sq_fail(err, r, "reading rows");
+    if (r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "reading rows");
 out:
-    sq_done(q);
+    store_sqlite_done(q);
     if (rc) {
         if (clear)
             for (size_t i = 0; i < len; i++)
@@ -294,22 +296,22 @@ static idp_err code_row(sqlite3_stmt *q, void *row, idp_error *err)
 {
     store_auth_code *c = row;
     bool ok = col_hash(q, 0, c->hash);
-    c->client_id = sq_col_str(q, 1);
-    c->user_id = sq_col_str(q, 2);
-    c->redirect_uri = sq_col_str(q, 3);
-    c->scope = sq_col_str(q, 4);
-    c->resource = sq_col_str(q, 5);
-    c->nonce = sq_col_str(q, 6);
-    c->code_challenge = sq_col_str(q, 7);
-    c->session_id = sq_col_str(q, 8);
+    c->client_id = store_sqlite_col_str(q, 1);
+    c->user_id = store_sqlite_col_str(q, 2);
+    c->redirect_uri = store_sqlite_col_str(q, 3);
+    c->scope = store_sqlite_col_str(q, 4);
+    c->resource = store_sqlite_col_str(q, 5);
+    c->nonce = store_sqlite_col_str(q, 6);
+    c->code_challenge = store_sqlite_col_str(q, 7);
+    c->session_id = store_sqlite_col_str(q, 8);
     c->auth_time = sqlite3_column_int64(q, 9);
-    c->amr = sq_col_str(q, 10);
+    c->amr = store_sqlite_col_str(q, 10);
     c->user_epoch = sqlite3_column_int64(q, 11);
     c->created_at = sqlite3_column_int64(q, 12);
     c->expires_at = sqlite3_column_int64(q, 13);
     c->used_at = sqlite3_column_int64(q, 14);
-    c->family_id = sq_col_str(q, 15);
-    c->access_jti = sq_col_str(q, 16);
+    c->family_id = store_sqlite_col_str(q, 15);
+    c->access_jti = store_sqlite_col_str(q, 16);
     c->access_exp = sqlite3_column_int64(q, 17);
     if (!ok || !c->client_id || !c->user_id || !c->redirect_uri || !c->scope)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: authorization code row is malformed");
@@ -321,7 +323,7 @@ static void code_clear(void *row)
     store_auth_code_clear(row);
 }
 
-idp_err sqo_code_insert(store *st, const store_auth_code *c, idp_error *err)
+idp_err store_sqlite_oidc_code_insert(store *st, const store_auth_code *c, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!nonempty(c->client_id) || !nonempty(c->user_id) || !nonempty(c->redirect_uri))
@@ -331,31 +333,31 @@ idp_err sqo_code_insert(store *st, const store_auth_code *c, idp_error *err)
     idp_err rc = stmt(st, O_CODE_INSERT, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_blob(q, 1, c->hash, 32, &b);
-    sq_bind_text(q, 2, c->client_id, &b);
-    sq_bind_text(q, 3, c->user_id, &b);
-    sq_bind_text(q, 4, c->redirect_uri, &b);
-    sq_bind_text(q, 5, c->scope, &b);
-    sq_bind_text(q, 6, c->resource, &b);
-    sq_bind_text(q, 7, c->nonce, &b);
-    sq_bind_text(q, 8, c->code_challenge, &b);
-    sq_bind_text(q, 9, c->session_id, &b);
-    sq_bind_i64(q, 10, c->auth_time, &b);
-    sq_bind_text(q, 11, c->amr, &b);
-    sq_bind_i64(q, 12, c->user_epoch, &b);
-    sq_bind_i64(q, 13, c->created_at, &b);
-    sq_bind_i64(q, 14, c->expires_at, &b);
-    sq_bind_i64(q, 15, c->used_at, &b);
-    sq_bind_text(q, 16, c->family_id, &b);
-    sq_bind_text(q, 17, c->access_jti, &b);
-    sq_bind_i64(q, 18, c->access_exp, &b);
+    store_sqlite_bind_blob(q, 1, c->hash, 32, &b);
+    store_sqlite_bind_text(q, 2, c->client_id, &b);
+    store_sqlite_bind_text(q, 3, c->user_id, &b);
+    store_sqlite_bind_text(q, 4, c->redirect_uri, &b);
+    store_sqlite_bind_text(q, 5, c->scope, &b);
+    store_sqlite_bind_text(q, 6, c->resource, &b);
+    store_sqlite_bind_text(q, 7, c->nonce, &b);
+    store_sqlite_bind_text(q, 8, c->code_challenge, &b);
+    store_sqlite_bind_text(q, 9, c->session_id, &b);
+    store_sqlite_bind_i64(q, 10, c->auth_time, &b);
+    store_sqlite_bind_text(q, 11, c->amr, &b);
+    store_sqlite_bind_i64(q, 12, c->user_epoch, &b);
+    store_sqlite_bind_i64(q, 13, c->created_at, &b);
+    store_sqlite_bind_i64(q, 14, c->expires_at, &b);
+    store_sqlite_bind_i64(q, 15, c->used_at, &b);
+    store_sqlite_bind_text(q, 16, c->family_id, &b);
+    store_sqlite_bind_text(q, 17, c->access_jti, &b);
+    store_sqlite_bind_i64(q, 18, c->access_exp, &b);
     /* An unknown client or user fails its foreign key: IDP_ERR_INVALID. */
-    return sq_write(q, b, "code_insert", NULL, err);
+    return store_sqlite_write(q, b, "code_insert", NULL, err);
 }
 
 /* One atomic UPDATE decides the winner; a loser reads the row as it is (replay). */
-idp_err sqo_code_consume(store *st, const unsigned char hash[32], int64_t now, store_auth_code *out,
-                         bool *replayed, idp_error *err)
+idp_err store_sqlite_oidc_code_consume(store *st, const unsigned char hash[32], int64_t now,
+                                       store_auth_code *out, bool *replayed, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool found = false;
@@ -365,13 +367,13 @@ idp_err sqo_code_consume(store *st, const unsigned char hash[32], int64_t now, s
     idp_err rc = stmt(st, O_CODE_CONSUME, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_blob(q, 1, hash, 32, &b);
-    sq_bind_i64(q, 2, now, &b);
+    store_sqlite_bind_blob(q, 1, hash, 32, &b);
+    store_sqlite_bind_i64(q, 2, now, &b);
     rc = one_row(q, b, "code_consume", code_row, code_clear, out, &found, err);
     if (rc || found) return rc;
     if ((rc = stmt(st, O_CODE_GET, &q, err))) return rc;
     b = SQLITE_OK;
-    sq_bind_blob(q, 1, hash, 32, &b);
+    store_sqlite_bind_blob(q, 1, hash, 32, &b);
     rc = one_row(q, b, "code_consume", code_row, code_clear, out, &found, err);
     if (rc) return rc;
     if (!found) return IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such authorization code");
@@ -379,18 +381,19 @@ idp_err sqo_code_consume(store *st, const unsigned char hash[32], int64_t now, s
     return IDP_OK;
 }
 
-idp_err sqo_code_set_issued(store *st, const unsigned char hash[32], const char *family_id,
-                            const char *access_jti, int64_t access_exp, idp_error *err)
+idp_err store_sqlite_oidc_code_set_issued(store *st, const unsigned char hash[32],
+                                          const char *family_id, const char *access_jti,
+                                          int64_t access_exp, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, O_CODE_SET_ISSUED, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_blob(q, 1, hash, 32, &b);
-    sq_bind_text(q, 2, family_id, &b);
-    sq_bind_text(q, 3, access_jti, &b);
-    sq_bind_i64(q, 4, access_exp, &b);
-    return sq_write_one(q, b, "code_set_issued", err);
+    store_sqlite_bind_blob(q, 1, hash, 32, &b);
+    store_sqlite_bind_text(q, 2, family_id, &b);
+    store_sqlite_bind_text(q, 3, access_jti, &b);
+    store_sqlite_bind_i64(q, 4, access_exp, &b);
+    return store_sqlite_write_one(q, b, "code_set_issued", err);
 }
 
 /* ---- refresh tokens ------------------------------------------------------------------------- */
@@ -399,15 +402,15 @@ static idp_err rt_row(sqlite3_stmt *q, void *row, idp_error *err)
 {
     store_refresh *r = row;
     bool ok = col_hash(q, 0, r->hash);
-    r->family_id = sq_col_str(q, 1);
-    r->client_id = sq_col_str(q, 2);
-    r->user_id = sq_col_str(q, 3);
-    r->scope = sq_col_str(q, 4);
-    r->resource = sq_col_str(q, 5);
-    r->session_id = sq_col_str(q, 6);
+    r->family_id = store_sqlite_col_str(q, 1);
+    r->client_id = store_sqlite_col_str(q, 2);
+    r->user_id = store_sqlite_col_str(q, 3);
+    r->scope = store_sqlite_col_str(q, 4);
+    r->resource = store_sqlite_col_str(q, 5);
+    r->session_id = store_sqlite_col_str(q, 6);
     r->auth_time = sqlite3_column_int64(q, 7);
-    r->amr = sq_col_str(q, 8);
-    r->nonce = sq_col_str(q, 9);
+    r->amr = store_sqlite_col_str(q, 8);
+    r->nonce = store_sqlite_col_str(q, 9);
     r->user_epoch = sqlite3_column_int64(q, 10);
     r->created_at = sqlite3_column_int64(q, 11);
     r->expires_at = sqlite3_column_int64(q, 12);
@@ -431,30 +434,31 @@ static idp_err rt_insert(store *st, const store_refresh *r, const char *what, id
     idp_err rc = stmt(st, O_RT_INSERT, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_blob(q, 1, r->hash, 32, &b);
-    sq_bind_text(q, 2, r->family_id, &b);
-    sq_bind_text(q, 3, r->client_id, &b);
-    sq_bind_text(q, 4, r->user_id, &b);
-    sq_bind_text(q, 5, r->scope, &b);
-    sq_bind_text(q, 6, r->resource, &b);
-    sq_bind_text(q, 7, r->session_id, &b);
-    sq_bind_i64(q, 8, r->auth_time, &b);
-    sq_bind_text(q, 9, r->amr, &b);
-    sq_bind_text(q, 10, r->nonce, &b);
-    sq_bind_i64(q, 11, r->user_epoch, &b);
-    sq_bind_i64(q, 12, r->created_at, &b);
-    sq_bind_i64(q, 13, r->expires_at, &b);
-    sq_bind_i64(q, 14, r->rotated_at, &b);
-    sq_bind_i64(q, 15, r->revoked_at, &b);
-    return sq_write(q, b, what, NULL, err);
+    store_sqlite_bind_blob(q, 1, r->hash, 32, &b);
+    store_sqlite_bind_text(q, 2, r->family_id, &b);
+    store_sqlite_bind_text(q, 3, r->client_id, &b);
+    store_sqlite_bind_text(q, 4, r->user_id, &b);
+    store_sqlite_bind_text(q, 5, r->scope, &b);
+    store_sqlite_bind_text(q, 6, r->resource, &b);
+    store_sqlite_bind_text(q, 7, r->session_id, &b);
+    store_sqlite_bind_i64(q, 8, r->auth_time, &b);
+    store_sqlite_bind_text(q, 9, r->amr, &b);
+    store_sqlite_bind_text(q, 10, r->nonce, &b);
+    store_sqlite_bind_i64(q, 11, r->user_epoch, &b);
+    store_sqlite_bind_i64(q, 12, r->created_at, &b);
+    store_sqlite_bind_i64(q, 13, r->expires_at, &b);
+    store_sqlite_bind_i64(q, 14, r->rotated_at, &b);
+    store_sqlite_bind_i64(q, 15, r->revoked_at, &b);
+    return store_sqlite_write(q, b, what, NULL, err);
 }
 
-idp_err sqo_refresh_insert(store *st, const store_refresh *r, idp_error *err)
+idp_err store_sqlite_oidc_refresh_insert(store *st, const store_refresh *r, idp_error *err)
 {
     return rt_insert(st, r, "refresh_insert", err);
 }
 
-idp_err sqo_refresh_get(store *st, const unsigned char hash[32], store_refresh *out, idp_error *err)
+idp_err store_sqlite_oidc_refresh_get(store *st, const unsigned char hash[32], store_refresh *out,
+                                      idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool found = false;
@@ -462,7 +466,7 @@ idp_err sqo_refresh_get(store *st, const unsigned char hash[32], store_refresh *
     idp_err rc = stmt(st, O_RT_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_blob(q, 1, hash, 32, &b);
+    store_sqlite_bind_blob(q, 1, hash, 32, &b);
     rc = one_row(q, b, "refresh_get", rt_row, rt_clear, out, &found, err);
     if (!rc && !found) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such refresh token");
     return rc;
@@ -476,23 +480,24 @@ static idp_err rt_family_of(store *st, const unsigned char hash[32], char **fami
     idp_err rc = stmt(st, O_RT_FAMILY_OF, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_blob(q, 1, hash, 32, &b);
+    store_sqlite_bind_blob(q, 1, hash, 32, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
-    if (r == SQLITE_ROW && (*family = sq_col_str(q, 0)) != NULL)
+    if (r == SQLITE_ROW && (*family = store_sqlite_col_str(q, 0)) != NULL)
         rc = IDP_OK;
     else if (r == SQLITE_ROW)
         rc = IDP_FAIL(err, IDP_ERR_STORE, "store: refresh token row is malformed");
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such refresh token");
     else
-        rc = sq_fail(err, r, "refresh token family");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "refresh token family");
+    store_sqlite_done(q);
     return rc;
 }
 
 /* Compare-and-set on (rotated_at = 0, revoked_at = 0), then the successor, in one transaction. */
-idp_err sqo_refresh_rotate(store *st, const unsigned char old_hash[32], const store_refresh *succ,
-                           int64_t now, bool *raced, idp_error *err)
+idp_err store_sqlite_oidc_refresh_rotate(store *st, const unsigned char old_hash[32],
+                                         const store_refresh *succ, int64_t now, bool *raced,
+                                         idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     char *family = NULL;
@@ -506,10 +511,10 @@ idp_err sqo_refresh_rotate(store *st, const unsigned char old_hash[32], const st
     if (rc) return rc;
     if ((rc = stmt(st, O_RT_MARK_ROTATED, &q, err))) goto out;
     int b = SQLITE_OK;
-    sq_bind_blob(q, 1, old_hash, 32, &b);
-    sq_bind_i64(q, 2, now, &b);
-    sq_bind_text(q, 3, succ->family_id, &b);
-    if ((rc = sq_write(q, b, "refresh_rotate", &changes, err))) goto out;
+    store_sqlite_bind_blob(q, 1, old_hash, 32, &b);
+    store_sqlite_bind_i64(q, 2, now, &b);
+    store_sqlite_bind_text(q, 3, succ->family_id, &b);
+    if ((rc = store_sqlite_write(q, b, "refresh_rotate", &changes, err))) goto out;
     if (changes == 1) {
         rc = rt_insert(st, succ, "refresh_rotate", err);
         goto out;
@@ -533,24 +538,26 @@ static idp_err rt_revoke_by(store *st, sqo_id id, const char *key, int64_t now, 
     idp_err rc = stmt(st, id, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, key, &b);
-    sq_bind_i64(q, 2, now, &b);
-    return sq_write(q, b, what, NULL, err);
+    store_sqlite_bind_text(q, 1, key, &b);
+    store_sqlite_bind_i64(q, 2, now, &b);
+    return store_sqlite_write(q, b, what, NULL, err);
 }
 
-idp_err sqo_refresh_revoke_family(store *st, const char *family_id, int64_t now, idp_error *err)
+idp_err store_sqlite_oidc_refresh_revoke_family(store *st, const char *family_id, int64_t now,
+                                                idp_error *err)
 {
     return rt_revoke_by(st, O_RT_REVOKE_FAMILY, family_id, now, "refresh_revoke_family", err);
 }
 
-idp_err sqo_refresh_revoke_user(store *st, const char *user_id, int64_t now, idp_error *err)
+idp_err store_sqlite_oidc_refresh_revoke_user(store *st, const char *user_id, int64_t now,
+                                              idp_error *err)
 {
     return rt_revoke_by(st, O_RT_REVOKE_USER, user_id, now, "refresh_revoke_user", err);
 }
 
 /* One statement (atomic); each RETURNING row is a token revoked now, counted when current. */
-idp_err sqo_refresh_revoke_session(store *st, const char *session_id, int64_t now, size_t *n,
-                                   idp_error *err)
+idp_err store_sqlite_oidc_refresh_revoke_session(store *st, const char *session_id, int64_t now,
+                                                 size_t *n, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     size_t live = 0;
@@ -560,33 +567,17 @@ idp_err sqo_refresh_revoke_session(store *st, const char *session_id, int64_t no
     idp_err rc = stmt(st, O_RT_REVOKE_SESSION, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, session_id, &b);
-    sq_bind_i64(q, 2, now, &b);
+    store_sqlite_bind_text(q, 1, session_id, &b);
+    store_sqlite_bind_i64(q, 2, now, &b);
     int r = b;
     while (r == SQLITE_OK || r == SQLITE_ROW) {
         if (r == SQLITE_ROW && sqlite3_column_int64(q, 0) == 0) live++;
-        r = sq_step(q);
+        r = store_sqlite_step(q);
     }
-    if (r != SQLITE_DONE) rc = sq_fail(err, r, "refresh_revoke_session");
-    sq_done(q);
+    if (r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "refresh_revoke_session");
+    store_sqlite_done(q);
     if (!rc && n) *n = live;
     return rc;
-}
-
-/* RFC 7009 §2.1: revoking a refresh token MAY revoke the grant's other tokens; we revoke the
- * family (RFC 9700 §4.14.2). */
-idp_err sqo_refresh_revoke_one(store *st, const unsigned char hash[32], int64_t now, idp_error *err)
-{
-    char *family = NULL;
-    bool own = false;
-    if (now <= 0)
-        return IDP_FAIL(err, IDP_ERR_INVALID, "store: refresh_revoke_one: time must be > 0");
-    idp_err rc = op_begin(st, &own, err);
-    if (rc) return rc;
-    if (!(rc = rt_family_of(st, hash, &family, err)))
-        rc = rt_revoke_by(st, O_RT_REVOKE_FAMILY, family, now, "refresh_revoke_one", err);
-    free(family);
-    return op_end(st, own, rc, err);
 }
 
 /* ---- sessions ------------------------------------------------------------------------------- */
@@ -595,15 +586,15 @@ static idp_err ss_row(sqlite3_stmt *q, void *row, idp_error *err)
 {
     store_session *s = row;
     bool ok = col_hash(q, 0, s->hash);
-    s->sid = sq_col_str(q, 1);
-    s->user_id = sq_col_str(q, 2);
+    s->sid = store_sqlite_col_str(q, 1);
+    s->user_id = store_sqlite_col_str(q, 2);
     s->user_epoch = sqlite3_column_int64(q, 3);
     s->auth_time = sqlite3_column_int64(q, 4);
-    s->amr = sq_col_str(q, 5);
+    s->amr = store_sqlite_col_str(q, 5);
     s->created_at = sqlite3_column_int64(q, 6);
     s->last_seen = sqlite3_column_int64(q, 7);
     s->expires_at = sqlite3_column_int64(q, 8);
-    s->clients = sq_col_str(q, 9);
+    s->clients = store_sqlite_col_str(q, 9);
     if (!ok || !s->sid || !s->user_id || !s->clients)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: session row is malformed");
     return IDP_OK;
@@ -614,7 +605,7 @@ static void ss_clear(void *row)
     store_session_clear(row);
 }
 
-idp_err sqo_session_insert(store *st, const store_session *s, idp_error *err)
+idp_err store_sqlite_oidc_session_insert(store *st, const store_session *s, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!nonempty(s->sid) || !nonempty(s->user_id))
@@ -622,18 +613,18 @@ idp_err sqo_session_insert(store *st, const store_session *s, idp_error *err)
     idp_err rc = stmt(st, O_SS_INSERT, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_blob(q, 1, s->hash, 32, &b);
-    sq_bind_text(q, 2, s->sid, &b);
-    sq_bind_text(q, 3, s->user_id, &b);
-    sq_bind_i64(q, 4, s->user_epoch, &b);
-    sq_bind_i64(q, 5, s->auth_time, &b);
-    sq_bind_text(q, 6, s->amr, &b);
-    sq_bind_i64(q, 7, s->created_at, &b);
-    sq_bind_i64(q, 8, s->last_seen, &b);
-    sq_bind_i64(q, 9, s->expires_at, &b);
-    sq_bind_text(q, 10, s->clients, &b);
+    store_sqlite_bind_blob(q, 1, s->hash, 32, &b);
+    store_sqlite_bind_text(q, 2, s->sid, &b);
+    store_sqlite_bind_text(q, 3, s->user_id, &b);
+    store_sqlite_bind_i64(q, 4, s->user_epoch, &b);
+    store_sqlite_bind_i64(q, 5, s->auth_time, &b);
+    store_sqlite_bind_text(q, 6, s->amr, &b);
+    store_sqlite_bind_i64(q, 7, s->created_at, &b);
+    store_sqlite_bind_i64(q, 8, s->last_seen, &b);
+    store_sqlite_bind_i64(q, 9, s->expires_at, &b);
+    store_sqlite_bind_text(q, 10, s->clients, &b);
     /* CONFLICT on a duplicate cookie hash or sid. */
-    return sq_write(q, b, "session_insert", NULL, err);
+    return store_sqlite_write(q, b, "session_insert", NULL, err);
 }
 
 static idp_err ss_get(store *st, sqo_id id, const void *key, bool blob, store_session *out,
@@ -646,20 +637,22 @@ static idp_err ss_get(store *st, sqo_id id, const void *key, bool blob, store_se
     if (rc) return rc;
     int b = SQLITE_OK;
     if (blob)
-        sq_bind_blob(q, 1, key, 32, &b);
+        store_sqlite_bind_blob(q, 1, key, 32, &b);
     else
-        sq_bind_text(q, 1, key, &b);
+        store_sqlite_bind_text(q, 1, key, &b);
     rc = one_row(q, b, "session_get", ss_row, ss_clear, out, &found, err);
     if (!rc && !found) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such session");
     return rc;
 }
 
-idp_err sqo_session_get(store *st, const unsigned char hash[32], store_session *out, idp_error *err)
+idp_err store_sqlite_oidc_session_get(store *st, const unsigned char hash[32], store_session *out,
+                                      idp_error *err)
 {
     return ss_get(st, O_SS_GET, hash, true, out, err);
 }
 
-idp_err sqo_session_get_by_sid(store *st, const char *sid, store_session *out, idp_error *err)
+idp_err store_sqlite_oidc_session_get_by_sid(store *st, const char *sid, store_session *out,
+                                             idp_error *err)
 {
     if (!sid) {
         memset(out, 0, sizeof *out);
@@ -668,15 +661,16 @@ idp_err sqo_session_get_by_sid(store *st, const char *sid, store_session *out, i
     return ss_get(st, O_SS_GET_SID, sid, false, out, err);
 }
 
-idp_err sqo_session_touch(store *st, const unsigned char hash[32], int64_t now, idp_error *err)
+idp_err store_sqlite_oidc_session_touch(store *st, const unsigned char hash[32], int64_t now,
+                                        idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, O_SS_TOUCH, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_blob(q, 1, hash, 32, &b);
-    sq_bind_i64(q, 2, now, &b);
-    return sq_write_one(q, b, "session_touch", err);
+    store_sqlite_bind_blob(q, 1, hash, 32, &b);
+    store_sqlite_bind_i64(q, 2, now, &b);
+    return store_sqlite_write_one(q, b, "session_touch", err);
 }
 
 /* client_id must be a list item: non-empty, printable ASCII without spaces. */
@@ -688,8 +682,8 @@ static bool list_item_ok(const char *s)
     return true;
 }
 
-idp_err sqo_session_add_client(store *st, const unsigned char hash[32], const char *client_id,
-                               idp_error *err)
+idp_err store_sqlite_oidc_session_add_client(store *st, const unsigned char hash[32],
+                                             const char *client_id, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!list_item_ok(client_id))
@@ -697,22 +691,23 @@ idp_err sqo_session_add_client(store *st, const unsigned char hash[32], const ch
     idp_err rc = stmt(st, O_SS_ADD_CLIENT, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_blob(q, 1, hash, 32, &b);
-    sq_bind_text(q, 2, client_id, &b);
-    return sq_write_one(q, b, "session_add_client", err);
+    store_sqlite_bind_blob(q, 1, hash, 32, &b);
+    store_sqlite_bind_text(q, 2, client_id, &b);
+    return store_sqlite_write_one(q, b, "session_add_client", err);
 }
 
-idp_err sqo_session_delete(store *st, const unsigned char hash[32], idp_error *err)
+idp_err store_sqlite_oidc_session_delete(store *st, const unsigned char hash[32], idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, O_SS_DELETE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_blob(q, 1, hash, 32, &b);
-    return sq_write_one(q, b, "session_delete", err);
+    store_sqlite_bind_blob(q, 1, hash, 32, &b);
+    return store_sqlite_write_one(q, b, "session_delete", err);
 }
 
-idp_err sqo_session_delete_user(store *st, const char *user_id, size_t *n, idp_error *err)
+idp_err store_sqlite_oidc_session_delete_user(store *st, const char *user_id, size_t *n,
+                                              idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     int changes = 0;
@@ -720,14 +715,14 @@ idp_err sqo_session_delete_user(store *st, const char *user_id, size_t *n, idp_e
     idp_err rc = stmt(st, O_SS_DELETE_USER, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, user_id, &b);
-    rc = sq_write(q, b, "session_delete_user", &changes, err);
+    store_sqlite_bind_text(q, 1, user_id, &b);
+    rc = store_sqlite_write(q, b, "session_delete_user", &changes, err);
     if (!rc && n) *n = (size_t)changes;
     return rc;
 }
 
-idp_err sqo_session_list_user(store *st, const char *user_id, store_session **rows, size_t *n,
-                              idp_error *err)
+idp_err store_sqlite_oidc_session_list_user(store *st, const char *user_id, store_session **rows,
+                                            size_t *n, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     void *v = NULL;
@@ -736,7 +731,7 @@ idp_err sqo_session_list_user(store *st, const char *user_id, store_session **ro
     idp_err rc = stmt(st, O_SS_LIST_USER, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, user_id, &b);
+    store_sqlite_bind_text(q, 1, user_id, &b);
     rc = read_rows(q, b, sizeof(store_session), ss_row, ss_clear, &v, n, err);
     *rows = v;
     return rc;
@@ -760,29 +755,29 @@ static idp_err lf_make_room(store *st, const char *key, const store_login_cap *c
     idp_err rc = stmt(st, O_LF_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, key, &b);
+    store_sqlite_bind_text(q, 1, key, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     found = r == SQLITE_ROW;
-    if (r != SQLITE_ROW && r != SQLITE_DONE) rc = sq_fail(err, r, "login_fail");
-    sq_done(q);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "login_fail");
+    store_sqlite_done(q);
     if (rc || found || (rc = stmt(st, O_LF_COUNT, &q, err))) return rc;
     r = sqlite3_step(q);
     if (r == SQLITE_ROW) n = sqlite3_column_int64(q, 0);
-    else rc = sq_fail(err, r, "login_fail count");
-    sq_done(q);
+    else rc = store_sqlite_fail(err, r, "login_fail count");
+    store_sqlite_done(q);
     if (rc || n < cap->max_keys || (rc = stmt(st, O_LF_EVICT, &q, err))) return rc;
     int changes = 0;
     b = SQLITE_OK;
-    sq_bind_i64(q, 1, cap->fails_below, &b);
-    sq_bind_i64(q, 2, cap->idle_before, &b);
-    if ((rc = sq_write(q, b, "login_fail evict", &changes, err))) return rc;
+    store_sqlite_bind_i64(q, 1, cap->fails_below, &b);
+    store_sqlite_bind_i64(q, 2, cap->idle_before, &b);
+    if ((rc = store_sqlite_write(q, b, "login_fail evict", &changes, err))) return rc;
     if (changes == 0)
         return IDP_FAIL(err, IDP_ERR_TOO_LARGE, "store: login_fail: every counter is in use");
     return IDP_OK;
 }
 
-idp_err sqo_login_fail(store *st, const char *key, int64_t now, const store_login_cap *cap,
-                       int64_t *fails, idp_error *err)
+idp_err store_sqlite_oidc_login_fail(store *st, const char *key, int64_t now,
+                                     const store_login_cap *cap, int64_t *fails, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -792,21 +787,21 @@ idp_err sqo_login_fail(store *st, const char *key, int64_t now, const store_logi
     if (cap && (rc = lf_make_room(st, key, cap, err))) goto out;
     if ((rc = stmt(st, O_LF_FAIL, &q, err))) goto out;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, key, &b);
-    sq_bind_i64(q, 2, now, &b);
-    int r = b != SQLITE_OK ? b : sq_step(q);
+    store_sqlite_bind_text(q, 1, key, &b);
+    store_sqlite_bind_i64(q, 2, now, &b);
+    int r = b != SQLITE_OK ? b : store_sqlite_step(q);
     if (r == SQLITE_ROW) {
         *fails = sqlite3_column_int64(q, 0);
         r = sqlite3_step(q);
     }
-    if (r != SQLITE_DONE) rc = sq_fail(err, r, "login_fail");
-    sq_done(q);
+    if (r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "login_fail");
+    store_sqlite_done(q);
 out:
     return op_end(st, own, rc, err);
 }
 
-idp_err sqo_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *last_at,
-                           idp_error *err)
+idp_err store_sqlite_oidc_login_fail_get(store *st, const char *key, int64_t *fails,
+                                         int64_t *last_at, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     *fails = 0;
@@ -814,32 +809,32 @@ idp_err sqo_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *
     idp_err rc = lf_key_check(key, "login_fail_get", err);
     if (rc || (rc = stmt(st, O_LF_GET, &q, err))) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, key, &b);
+    store_sqlite_bind_text(q, 1, key, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW) {
         *fails = sqlite3_column_int64(q, 0);
         if (last_at) *last_at = sqlite3_column_int64(q, 1);
     } else if (r != SQLITE_DONE) {
-        rc = sq_fail(err, r, "login_fail_get");
+        rc = store_sqlite_fail(err, r, "login_fail_get");
     }
-    sq_done(q);
+    store_sqlite_done(q);
     return rc;
 }
 
-idp_err sqo_login_fail_reset(store *st, const char *key, idp_error *err)
+idp_err store_sqlite_oidc_login_fail_reset(store *st, const char *key, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = lf_key_check(key, "login_fail_reset", err);
     if (rc || (rc = stmt(st, O_LF_RESET, &q, err))) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, key, &b);
-    return sq_write(q, b, "login_fail_reset", NULL, err);
+    store_sqlite_bind_text(q, 1, key, &b);
+    return store_sqlite_write(q, b, "login_fail_reset", NULL, err);
 }
 
 /* ---- client assertion jtis (RFC 7523 §3) ---------------------------------------------------- */
 
-idp_err sqo_assertion_jti_use(store *st, const char *client_id, const char *jti, int64_t exp,
-                              idp_error *err)
+idp_err store_sqlite_oidc_assertion_jti_use(store *st, const char *client_id, const char *jti,
+                                            int64_t exp, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!nonempty(client_id) || !nonempty(jti) || strnlen(jti, STORE_JTI_MAX + 1) > STORE_JTI_MAX)
@@ -847,38 +842,38 @@ idp_err sqo_assertion_jti_use(store *st, const char *client_id, const char *jti,
     idp_err rc = stmt(st, O_AJ_USE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, client_id, &b);
-    sq_bind_text(q, 2, jti, &b);
-    sq_bind_i64(q, 3, exp, &b);
+    store_sqlite_bind_text(q, 1, client_id, &b);
+    store_sqlite_bind_text(q, 2, jti, &b);
+    store_sqlite_bind_i64(q, 3, exp, &b);
     /* The primary key (client_id, jti): a replay is IDP_ERR_CONFLICT. */
-    return sq_write(q, b, "assertion_jti_use", NULL, err);
+    return store_sqlite_write(q, b, "assertion_jti_use", NULL, err);
 }
 
 /* ---- consent (migrations/sqlite/0004_consent.sql) ------------------------------------------- */
 
-idp_err sqo_consent_get(store *st, const char *user_id, const char *client_id, char **scope,
-                        idp_error *err)
+idp_err store_sqlite_oidc_consent_get(store *st, const char *user_id, const char *client_id,
+                                      char **scope, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     *scope = NULL;
     idp_err rc = stmt(st, O_CS_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, user_id, &b);
-    sq_bind_text(q, 2, client_id, &b);
+    store_sqlite_bind_text(q, 1, user_id, &b);
+    store_sqlite_bind_text(q, 2, client_id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         *scope = xstrdup((const char *)sqlite3_column_text(q, 0));
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no consent");
     else
-        rc = sq_fail(err, r, "consent_get");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "consent_get");
+    store_sqlite_done(q);
     return rc;
 }
 
-idp_err sqo_consent_set(store *st, const char *user_id, const char *client_id, const char *scope,
-                        int64_t now, idp_error *err)
+idp_err store_sqlite_oidc_consent_set(store *st, const char *user_id, const char *client_id,
+                                      const char *scope, int64_t now, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!nonempty(user_id) || !nonempty(client_id) || !scope)
@@ -886,17 +881,17 @@ idp_err sqo_consent_set(store *st, const char *user_id, const char *client_id, c
     idp_err rc = stmt(st, O_CS_SET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, user_id, &b);
-    sq_bind_text(q, 2, client_id, &b);
-    sq_bind_text(q, 3, scope, &b);
-    sq_bind_i64(q, 4, now, &b);
-    return sq_write(q, b, "consent_set", NULL, err);
+    store_sqlite_bind_text(q, 1, user_id, &b);
+    store_sqlite_bind_text(q, 2, client_id, &b);
+    store_sqlite_bind_text(q, 3, scope, &b);
+    store_sqlite_bind_i64(q, 4, now, &b);
+    return store_sqlite_write(q, b, "consent_set", NULL, err);
 }
 
 /* ---- password rehash (DESIGN §5) ------------------------------------------------------------ */
 
-idp_err sqo_user_rehash(store *st, const char *user_id, const char *old_hash, const char *new_hash,
-                        bool *done, idp_error *err)
+idp_err store_sqlite_oidc_user_rehash(store *st, const char *user_id, const char *old_hash,
+                                      const char *new_hash, bool *done, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     *done = false;
@@ -905,15 +900,15 @@ idp_err sqo_user_rehash(store *st, const char *user_id, const char *old_hash, co
     idp_err rc = stmt(st, O_PW_REHASH, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, user_id, &b);
-    sq_bind_text(q, 2, old_hash, &b);
-    sq_bind_text(q, 3, new_hash, &b);
+    store_sqlite_bind_text(q, 1, user_id, &b);
+    store_sqlite_bind_text(q, 2, old_hash, &b);
+    store_sqlite_bind_text(q, 3, new_hash, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_DONE)
         *done = sqlite3_changes(sqlite3_db_handle(q)) == 1;
     else
-        rc = sq_fail(err, r, "user_rehash");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "user_rehash");
+    store_sqlite_done(q);
     return rc;
 }
 
@@ -923,11 +918,11 @@ static idp_err pv_row(sqlite3_stmt *q, void *row, idp_error *err)
 {
     store_policy *p = row;
     p->version = sqlite3_column_int64(q, 0);
-    p->sha256 = sq_col_str(q, 1);
-    p->document = sq_col_str(q, 2);
+    p->sha256 = store_sqlite_col_str(q, 1);
+    p->document = store_sqlite_col_str(q, 2);
     p->created_at = sqlite3_column_int64(q, 3);
-    p->actor = sq_col_str(q, 4);
-    p->comment = sq_col_str(q, 5);
+    p->actor = store_sqlite_col_str(q, 4);
+    p->comment = store_sqlite_col_str(q, 5);
     p->activated_at = sqlite3_column_int64(q, 6);
     if (!p->sha256 || !p->actor)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: policy row is malformed");
@@ -948,7 +943,7 @@ static bool hex64(const char *s)
     return i == 64 && !s[i];
 }
 
-idp_err sqo_policy_insert(store *st, store_policy *p, idp_error *err)
+idp_err store_sqlite_oidc_policy_insert(store *st, store_policy *p, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!p->document) return IDP_FAIL(err, IDP_ERR_INVALID, "store: policy_insert: no document");
@@ -963,19 +958,19 @@ idp_err sqo_policy_insert(store *st, store_policy *p, idp_error *err)
     if (rc) return rc;
     int64_t created = p->created_at > 0 ? p->created_at : time_now();
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, p->sha256, &b);
-    sq_bind_text(q, 2, p->document, &b);
-    sq_bind_i64(q, 3, created, &b);
-    sq_bind_text(q, 4, p->actor, &b);
-    sq_bind_text(q, 5, p->comment, &b);
+    store_sqlite_bind_text(q, 1, p->sha256, &b);
+    store_sqlite_bind_text(q, 2, p->document, &b);
+    store_sqlite_bind_i64(q, 3, created, &b);
+    store_sqlite_bind_text(q, 4, p->actor, &b);
+    store_sqlite_bind_text(q, 5, p->comment, &b);
     int64_t version = 0;
-    int r = b != SQLITE_OK ? b : sq_step(q);
+    int r = b != SQLITE_OK ? b : store_sqlite_step(q);
     if (r == SQLITE_ROW) {
         version = sqlite3_column_int64(q, 0);
         r = sqlite3_step(q);
     }
-    if (r != SQLITE_DONE || version <= 0) rc = sq_fail(err, r, "policy_insert");
-    sq_done(q);
+    if (r != SQLITE_DONE || version <= 0) rc = store_sqlite_fail(err, r, "policy_insert");
+    store_sqlite_done(q);
     if (!rc) {
         p->version = version;
         p->created_at = created;
@@ -983,7 +978,7 @@ idp_err sqo_policy_insert(store *st, store_policy *p, idp_error *err)
     return rc;
 }
 
-idp_err sqo_policy_get(store *st, int64_t version, store_policy *out, idp_error *err)
+idp_err store_sqlite_oidc_policy_get(store *st, int64_t version, store_policy *out, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool found = false;
@@ -991,13 +986,13 @@ idp_err sqo_policy_get(store *st, int64_t version, store_policy *out, idp_error 
     idp_err rc = stmt(st, O_PV_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_i64(q, 1, version, &b);
+    store_sqlite_bind_i64(q, 1, version, &b);
     rc = one_row(q, b, "policy_get", pv_row, pv_clear, out, &found, err);
     if (!rc && !found) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such policy version");
     return rc;
 }
 
-idp_err sqo_policy_list(store *st, store_policy **rows, size_t *n, idp_error *err)
+idp_err store_sqlite_oidc_policy_list(store *st, store_policy **rows, size_t *n, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     void *v = NULL;
@@ -1010,20 +1005,20 @@ idp_err sqo_policy_list(store *st, store_policy **rows, size_t *n, idp_error *er
     return rc;
 }
 
-idp_err sqo_policy_activate(store *st, int64_t version, int64_t now, idp_error *err)
+idp_err store_sqlite_oidc_policy_activate(store *st, int64_t version, int64_t now, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (now <= 0) return IDP_FAIL(err, IDP_ERR_INVALID, "store: policy_activate: time must be > 0");
     idp_err rc = stmt(st, O_PV_ACTIVATE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_i64(q, 1, version, &b);
-    sq_bind_i64(q, 2, now, &b);
+    store_sqlite_bind_i64(q, 1, version, &b);
+    store_sqlite_bind_i64(q, 2, now, &b);
     /* Nothing inserted: no such version. */
-    return sq_write_one(q, b, "policy_activate", err);
+    return store_sqlite_write_one(q, b, "policy_activate", err);
 }
 
-idp_err sqo_policy_active(store *st, int64_t *version, idp_error *err)
+idp_err store_sqlite_oidc_policy_active(store *st, int64_t *version, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     *version = 0;
@@ -1033,8 +1028,8 @@ idp_err sqo_policy_active(store *st, int64_t *version, idp_error *err)
     if (r == SQLITE_ROW)
         *version = sqlite3_column_int64(q, 0);
     else if (r != SQLITE_DONE)
-        rc = sq_fail(err, r, "policy_active");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "policy_active");
+    store_sqlite_done(q);
     return rc;
 }
 
@@ -1048,7 +1043,8 @@ static idp_err pa_row(sqlite3_stmt *q, void *row, idp_error *err)
     return IDP_OK;
 }
 
-idp_err sqo_policy_activations(store *st, store_policy_activation **rows, size_t *n, idp_error *err)
+idp_err store_sqlite_oidc_policy_activations(store *st, store_policy_activation **rows, size_t *n,
+                                             idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     void *v = NULL;
@@ -1063,7 +1059,7 @@ idp_err sqo_policy_activations(store *st, store_policy_activation **rows, size_t
 
 /* ---- prune ---------------------------------------------------------------------------------- */
 
-idp_err sqo_oidc_prune(store *st, int64_t now, idp_error *err)
+idp_err store_sqlite_oidc_prune(store *st, int64_t now, idp_error *err)
 {
     static const sqo_id ids[] = {O_PRUNE_CODES, O_PRUNE_RT, O_PRUNE_SS, O_PRUNE_AJ, O_PRUNE_LF};
     bool own = false;
@@ -1075,10 +1071,10 @@ idp_err sqo_oidc_prune(store *st, int64_t now, idp_error *err)
         /* Each statement uses some of ?1 = now, ?2 = now - grace, ?3 = now - 1 day; its
          * parameter count is the largest index it uses (binding past it is an error). */
         int b = SQLITE_OK, np = sqlite3_bind_parameter_count(q);
-        if (np >= 1) sq_bind_i64(q, 1, now, &b);
-        if (np >= 2) sq_bind_i64(q, 2, now - STORE_PRUNE_GRACE, &b);
-        if (np >= 3) sq_bind_i64(q, 3, now - SQO_DAY, &b);
-        rc = sq_write(q, b, "oidc_prune", NULL, err);
+        if (np >= 1) store_sqlite_bind_i64(q, 1, now, &b);
+        if (np >= 2) store_sqlite_bind_i64(q, 2, now - STORE_PRUNE_GRACE, &b);
+        if (np >= 3) store_sqlite_bind_i64(q, 3, now - SQO_DAY, &b);
+        rc = store_sqlite_write(q, b, "oidc_prune", NULL, err);
     }
     return op_end(st, own, rc, err);
 }

@@ -1,13 +1,13 @@
 /* store_sqlite_scim — SCIM users and groups, provisioning keys and the audit chain on SQLite
  * (schema: migrations/sqlite/0002_scim.sql; ops documented in store.h).
  *
- *  - Constant SQL is prepared once per connection (sq_xstmt slots); list queries are assembled by
- *    scim_sql.c from fixed fragments and prepared per call, every value bound.
+ *  - Constant SQL is prepared once per connection (store_sqlite_xstmt slots); list queries are
+ *    assembled by scim_sql.c from fixed fragments and prepared per call, every value bound.
  *  - Each multi-statement write runs atomically: in its own BEGIN IMMEDIATE transaction when the
  *    connection is in autocommit mode, otherwise (inside the caller's store_tx_begin) under a
  *    SAVEPOINT, so a failure leaves the caller's transaction as it was ("nothing written").
- *  - Membership changes are row inserts/deletes; a user removed from a group (delta remove,
- *    replace_all, group delete) gets token_epoch + 1 in the same transaction (DESIGN §5). */
+ *  - Membership changes are row inserts/deletes; group_update and group_remove report the users
+ *    who left, and the front (store.c) bumps their token_epoch in the same transaction. */
 #include "store/internal.h"
 #include "scim/username.h"
 
@@ -57,7 +57,6 @@ typedef enum sqs_id {
     X_GROUP_VERSION,
     X_GROUP_SEQ_GET,
     X_GROUP_SEQ_SET,
-    X_GROUP_BUMP_ALL,
     X_MEMBER_ADD,
     X_MEMBER_DEL,
     X_MEMBER_IDS,
@@ -89,11 +88,9 @@ static const char *const sqs_sql[X__COUNT] = {
     [X_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     /* user_name is COLLATE NOCASE: served by the unique index users_user_name. */
     [X_USER_GET_NAME] = "SELECT " USER_COLS " FROM users WHERE user_name = ?1",
-    /* token_epoch never goes down (a concurrent bump by a group removal must not be lost) and
-     * goes up by one more when the user is deactivated (DESIGN §5), whatever the caller sent. */
+    /* token_epoch as given: the front computed it (store_user_epoch_next, store.c). */
     [X_USER_UPDATE] = "UPDATE users SET user_name = ?2, external_id = ?3, active = ?4, doc = ?5, "
-                      "password_hash = ?6, user_name_key = ?10, "
-                      "token_epoch = max(token_epoch, ?7) + (active = 1 AND ?4 = 0), "
+                      "password_hash = ?6, user_name_key = ?10, token_epoch = ?7, "
                       "version = version + 1, modified_at = ?8 "
                       "WHERE id = ?1 AND (?9 = 0 OR version = ?9)",
     [X_USER_DELETE] = "DELETE FROM users WHERE id = ?1 AND (?2 = 0 OR version = ?2)",
@@ -114,8 +111,6 @@ static const char *const sqs_sql[X__COUNT] = {
     [X_GROUP_VERSION] = "SELECT version FROM groups WHERE id = ?1",
     [X_GROUP_SEQ_GET] = "SELECT member_seq FROM groups WHERE id = ?1",
     [X_GROUP_SEQ_SET] = "UPDATE groups SET member_seq = ?2 WHERE id = ?1",
-    [X_GROUP_BUMP_ALL] = "UPDATE users SET token_epoch = token_epoch + 1 WHERE id IN "
-                         "(SELECT user_id FROM memberships WHERE group_id = ?1)",
     /* A user id that is no user fails the foreign key (OR IGNORE covers duplicates only). */
     [X_MEMBER_ADD] = "INSERT OR IGNORE INTO memberships (group_id, user_id, added_seq) "
                      "VALUES (?1, ?2, ?3)",
@@ -146,7 +141,7 @@ static const char *const sqs_sql[X__COUNT] = {
 
 static idp_err stmt(store *st, sqs_id id, sqlite3_stmt **q, idp_error *err)
 {
-    return sq_xstmt(st, (int)id, sqs_sql[id], q, err);
+    return store_sqlite_xstmt(st, (int)id, sqs_sql[id], q, err);
 }
 
 /* Runs a constant statement without parameters or rows. */
@@ -154,7 +149,7 @@ static idp_err exec_id(store *st, sqs_id id, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, id, &q, err);
-    return rc ? rc : sq_write(q, SQLITE_OK, sqs_sql[id], NULL, err);
+    return rc ? rc : store_sqlite_write(q, SQLITE_OK, sqs_sql[id], NULL, err);
 }
 
 /* ---- atomic operations ---------------------------------------------------------------------- */
@@ -163,7 +158,7 @@ static idp_err exec_id(store *st, sqs_id id, idp_error *err)
 static idp_err op_begin(store *st, bool *own, idp_error *err)
 {
     sqlite3 *db = NULL;
-    idp_err rc = sq_db(st, &db, err);
+    idp_err rc = store_sqlite_db(st, &db, err);
     if (rc) return rc;
     *own = sqlite3_get_autocommit(db) != 0;
     return exec_id(st, *own ? X_BEGIN : X_SAVEPOINT, err);
@@ -177,7 +172,8 @@ static idp_err op_end(store *st, bool own, idp_err rc, idp_error *err)
         rc = exec_id(st, own ? X_COMMIT : X_RELEASE, err);
         if (!rc) return IDP_OK;
     }
-    if (sq_db(st, &db, NULL) || sqlite3_get_autocommit(db)) return rc; /* already rolled back */
+    if (store_sqlite_db(st, &db, NULL) || sqlite3_get_autocommit(db))
+        return rc; /* already rolled back */
     if (own) {
         exec_id(st, X_ROLLBACK, NULL);
     } else if (!exec_id(st, X_ROLLBACK_TO, NULL)) {
@@ -193,15 +189,15 @@ static idp_err version_miss(store *st, sqs_id vid, const char *id, const char *w
     idp_err rc = stmt(st, vid, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, id, &b);
+    store_sqlite_bind_text(q, 1, id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         rc = IDP_FAIL(err, IDP_ERR_PRECONDITION, "store: %s: version mismatch", what);
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: %s: no such resource", what);
     else
-        rc = sq_fail(err, r, what);
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, what);
+    store_sqlite_done(q);
     return rc;
 }
 
@@ -231,7 +227,7 @@ static idp_err read_rows(sqlite3_stmt *q, size_t esize, size_t max, row_fn fn, r
         rc = fn(q, v + len++ * esize, err);
         if (rc) goto out;
     }
-    if (r != SQLITE_DONE) rc = sq_fail(err, r, "reading rows");
+    if (r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "reading rows");
 out:
     if (rc) {
         lfree(v, len);
@@ -253,12 +249,12 @@ static int64_t or_now(int64_t ms)
 static idp_err user_row(sqlite3_stmt *q, void *row, idp_error *err)
 {
     store_user *u = row;
-    u->id = sq_col_str(q, 0);
-    u->user_name = sq_col_str(q, 1);
-    u->external_id = sq_col_str(q, 2);
+    u->id = store_sqlite_col_str(q, 0);
+    u->user_name = store_sqlite_col_str(q, 1);
+    u->external_id = store_sqlite_col_str(q, 2);
     u->active = sqlite3_column_int(q, 3) != 0;
-    u->doc = sq_col_str(q, 4);
-    u->password_hash = sq_col_str(q, 5);
+    u->doc = store_sqlite_col_str(q, 4);
+    u->password_hash = store_sqlite_col_str(q, 5);
     u->token_epoch = sqlite3_column_int64(q, 6);
     u->version = sqlite3_column_int64(q, 7);
     u->created_at = sqlite3_column_int64(q, 8);
@@ -280,28 +276,33 @@ static idp_err user_check(const store_user *u, idp_error *err)
     return IDP_OK;
 }
 
-/* The comparison key of u's userName, owned; IDP_ERR_CONFLICT when another user's name has the
- * same key (a look-alike, scim/username.h). Call inside the write: one writer at a time. */
-static idp_err name_key_claim(store *st, const store_user *u, char **key, idp_error *err)
+/* The comparison key of u's userName (scim/username.h), owned, for the user_name_key column. */
+static idp_err name_key_of(const store_user *u, char **key, idp_error *err)
 {
     *key = username_key(u->user_name);
-    if (!*key) return IDP_FAIL(err, IDP_ERR_INVALID, "store: userName is not valid UTF-8");
+    return *key ? IDP_OK : IDP_FAIL(err, IDP_ERR_INVALID, "store: userName is not valid UTF-8");
+}
+
+idp_err store_sqlite_scim_user_name_key_taken(store *st, const char *key, const char *id,
+                                              bool *taken, idp_error *err)
+{
     sqlite3_stmt *q = NULL;
+    *taken = false;
     idp_err rc = stmt(st, X_USER_NAME_KEY_TAKEN, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, *key, &b);
-    sq_bind_text(q, 2, u->id, &b);
+    store_sqlite_bind_text(q, 1, key, &b);
+    store_sqlite_bind_text(q, 2, id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
-        rc = IDP_FAIL(err, IDP_ERR_CONFLICT, "store: user_name: a look-alike already exists");
+        *taken = true;
     else if (r != SQLITE_DONE)
-        rc = sq_fail(err, r, "user_name_key");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "user_name_key");
+    store_sqlite_done(q);
     return rc;
 }
 
-idp_err sqs_user_backfill_name_keys(store *st, idp_error *err)
+idp_err store_sqlite_scim_user_backfill_name_keys(store *st, idp_error *err)
 {
     bool own = false, began = false;
     idp_err rc = IDP_OK;
@@ -312,20 +313,21 @@ idp_err sqs_user_backfill_name_keys(store *st, idp_error *err)
         if ((rc = stmt(st, X_USER_NAME_KEY_MISSING, &q, err))) break;
         int r = sqlite3_step(q);
         if (r != SQLITE_ROW) {
-            sq_done(q);
-            if (r != SQLITE_DONE) rc = sq_fail(err, r, "user_name_key backfill");
+            store_sqlite_done(q);
+            if (r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "user_name_key backfill");
             break;
         }
-        char *id = sq_col_str(q, 0), *key = username_key((const char *)sqlite3_column_text(q, 1));
-        sq_done(q);
+        char *id = store_sqlite_col_str(q, 0),
+             *key = username_key((const char *)sqlite3_column_text(q, 1));
+        store_sqlite_done(q);
         if (!began && !(rc = op_begin(st, &own, err))) began = true;
         if (!rc) rc = stmt(st, X_USER_NAME_KEY_SET, &w, err);
         if (!rc) {
             int b = SQLITE_OK;
-            sq_bind_text(w, 1, id, &b);
+            store_sqlite_bind_text(w, 1, id, &b);
             /* a name that is not valid UTF-8 (only possible before this version) gets "" */
-            sq_bind_text(w, 2, key ? key : "", &b);
-            rc = sq_write(w, b, "user_name_key backfill", NULL, err);
+            store_sqlite_bind_text(w, 2, key ? key : "", &b);
+            rc = store_sqlite_write(w, b, "user_name_key backfill", NULL, err);
         }
         free(id);
         free(key);
@@ -334,29 +336,29 @@ idp_err sqs_user_backfill_name_keys(store *st, idp_error *err)
     return began ? op_end(st, own, rc, err) : rc;
 }
 
-idp_err sqs_user_create(store *st, const store_user *u, idp_error *err)
+idp_err store_sqlite_scim_user_create(store *st, const store_user *u, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     char *key = NULL;
     bool own = false;
     idp_err rc = user_check(u, err);
     if (rc || (rc = op_begin(st, &own, err))) return rc;
-    if ((rc = name_key_claim(st, u, &key, err)) || (rc = stmt(st, X_USER_INSERT, &q, err))) goto out;
+    if ((rc = name_key_of(u, &key, err)) || (rc = stmt(st, X_USER_INSERT, &q, err))) goto out;
     int64_t created = or_now(u->created_at);
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, u->id, &b);
-    sq_bind_text(q, 2, u->user_name, &b);
-    sq_bind_text(q, 3, u->external_id, &b);
-    sq_bind_i64(q, 4, u->active, &b);
-    sq_bind_text(q, 5, u->doc ? u->doc : "{}", &b);
-    sq_bind_text(q, 6, u->password_hash, &b);
-    sq_bind_i64(q, 7, u->token_epoch, &b);
-    sq_bind_i64(q, 8, u->version > 0 ? u->version : 1, &b);
-    sq_bind_i64(q, 9, created, &b);
-    sq_bind_i64(q, 10, u->modified_at > 0 ? u->modified_at : created, &b);
-    sq_bind_text(q, 11, key, &b);
+    store_sqlite_bind_text(q, 1, u->id, &b);
+    store_sqlite_bind_text(q, 2, u->user_name, &b);
+    store_sqlite_bind_text(q, 3, u->external_id, &b);
+    store_sqlite_bind_i64(q, 4, u->active, &b);
+    store_sqlite_bind_text(q, 5, u->doc ? u->doc : "{}", &b);
+    store_sqlite_bind_text(q, 6, u->password_hash, &b);
+    store_sqlite_bind_i64(q, 7, u->token_epoch, &b);
+    store_sqlite_bind_i64(q, 8, u->version > 0 ? u->version : 1, &b);
+    store_sqlite_bind_i64(q, 9, created, &b);
+    store_sqlite_bind_i64(q, 10, u->modified_at > 0 ? u->modified_at : created, &b);
+    store_sqlite_bind_text(q, 11, key, &b);
     /* CONFLICT: the id, or the userName case-insensitively (unique NOCASE index). */
-    rc = sq_write(q, b, "user_create", NULL, err);
+    rc = store_sqlite_write(q, b, "user_create", NULL, err);
 out:
     free(key);
     return op_end(st, own, rc, err);
@@ -369,30 +371,32 @@ static idp_err user_get_by(store *st, sqs_id id, const char *key, store_user *ou
     idp_err rc = stmt(st, id, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, key, &b);
+    store_sqlite_bind_text(q, 1, key, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         rc = user_row(q, out, err);
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such user");
     else
-        rc = sq_fail(err, r, "user_get");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "user_get");
+    store_sqlite_done(q);
     if (rc) store_user_clear(out);
     return rc;
 }
 
-idp_err sqs_user_get(store *st, const char *id, store_user *out, idp_error *err)
+idp_err store_sqlite_scim_user_get(store *st, const char *id, store_user *out, idp_error *err)
 {
     return user_get_by(st, X_USER_GET, id, out, err);
 }
 
-idp_err sqs_user_get_by_name(store *st, const char *user_name, store_user *out, idp_error *err)
+idp_err store_sqlite_scim_user_get_by_name(store *st, const char *user_name, store_user *out,
+                                           idp_error *err)
 {
     return user_get_by(st, X_USER_GET_NAME, user_name, out, err);
 }
 
-idp_err sqs_user_replace(store *st, const store_user *u, int64_t expect_version, idp_error *err)
+idp_err store_sqlite_scim_user_replace(store *st, const store_user *u, int64_t expect_version,
+                                       idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -400,19 +404,19 @@ idp_err sqs_user_replace(store *st, const store_user *u, int64_t expect_version,
     char *key = NULL;
     idp_err rc = user_check(u, err);
     if (rc || (rc = op_begin(st, &own, err))) return rc;
-    if ((rc = name_key_claim(st, u, &key, err)) || (rc = stmt(st, X_USER_UPDATE, &q, err))) goto out;
+    if ((rc = name_key_of(u, &key, err)) || (rc = stmt(st, X_USER_UPDATE, &q, err))) goto out;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, u->id, &b);
-    sq_bind_text(q, 2, u->user_name, &b);
-    sq_bind_text(q, 3, u->external_id, &b);
-    sq_bind_i64(q, 4, u->active, &b);
-    sq_bind_text(q, 5, u->doc ? u->doc : "{}", &b);
-    sq_bind_text(q, 6, u->password_hash, &b);
-    sq_bind_i64(q, 7, u->token_epoch, &b);
-    sq_bind_i64(q, 8, or_now(u->modified_at), &b);
-    sq_bind_i64(q, 9, expect_version > 0 ? expect_version : 0, &b);
-    sq_bind_text(q, 10, key, &b);
-    rc = sq_write(q, b, "user_replace", &changes, err);
+    store_sqlite_bind_text(q, 1, u->id, &b);
+    store_sqlite_bind_text(q, 2, u->user_name, &b);
+    store_sqlite_bind_text(q, 3, u->external_id, &b);
+    store_sqlite_bind_i64(q, 4, u->active, &b);
+    store_sqlite_bind_text(q, 5, u->doc ? u->doc : "{}", &b);
+    store_sqlite_bind_text(q, 6, u->password_hash, &b);
+    store_sqlite_bind_i64(q, 7, u->token_epoch, &b);
+    store_sqlite_bind_i64(q, 8, or_now(u->modified_at), &b);
+    store_sqlite_bind_i64(q, 9, expect_version > 0 ? expect_version : 0, &b);
+    store_sqlite_bind_text(q, 10, key, &b);
+    rc = store_sqlite_write(q, b, "user_replace", &changes, err);
     if (!rc && changes == 0) rc = version_miss(st, X_USER_VERSION, u->id, "user_replace", err);
 out:
     free(key);
@@ -420,7 +424,8 @@ out:
 }
 
 /* Memberships go with the user (ON DELETE CASCADE). */
-idp_err sqs_user_delete(store *st, const char *id, int64_t expect_version, idp_error *err)
+idp_err store_sqlite_scim_user_delete(store *st, const char *id, int64_t expect_version,
+                                      idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -429,9 +434,9 @@ idp_err sqs_user_delete(store *st, const char *id, int64_t expect_version, idp_e
     if (rc) return rc;
     if ((rc = stmt(st, X_USER_DELETE, &q, err))) goto out;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, id, &b);
-    sq_bind_i64(q, 2, expect_version > 0 ? expect_version : 0, &b);
-    rc = sq_write(q, b, "user_delete", &changes, err);
+    store_sqlite_bind_text(q, 1, id, &b);
+    store_sqlite_bind_i64(q, 2, expect_version > 0 ? expect_version : 0, &b);
+    rc = store_sqlite_write(q, b, "user_delete", &changes, err);
     if (!rc && changes == 0) rc = version_miss(st, X_USER_VERSION, id, "user_delete", err);
 out:
     return op_end(st, own, rc, err);
@@ -440,8 +445,8 @@ out:
 static idp_err ref_row(sqlite3_stmt *q, void *row, idp_error *err)
 {
     store_ref *r = row;
-    r->id = sq_col_str(q, 0);
-    r->display = sq_col_str(q, 1);
+    r->id = store_sqlite_col_str(q, 0);
+    r->display = store_sqlite_col_str(q, 1);
     if (!r->id) return IDP_FAIL(err, IDP_ERR_STORE, "store: membership row is incomplete");
     return IDP_OK;
 }
@@ -461,23 +466,24 @@ static idp_err refs_of(store *st, sqs_id id, const char *key, store_ref **rows, 
     idp_err rc = stmt(st, id, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, key, &b);
+    store_sqlite_bind_text(q, 1, key, &b);
     if (b != SQLITE_OK)
-        rc = sq_fail(err, b, "bind");
+        rc = store_sqlite_fail(err, b, "bind");
     else
         rc = read_rows(q, sizeof(store_ref), SQS_MAX_REFS, ref_row, ref_rows_free, &v, n, err);
-    sq_done(q);
+    store_sqlite_done(q);
     *rows = v;
     return rc;
 }
 
-idp_err sqs_user_groups(store *st, const char *user_id, store_ref **rows, size_t *n, idp_error *err)
+idp_err store_sqlite_scim_user_groups(store *st, const char *user_id, store_ref **rows, size_t *n,
+                                      idp_error *err)
 {
     return refs_of(st, X_USER_GROUPS, user_id, rows, n, err);
 }
 
-idp_err sqs_group_members(store *st, const char *group_id, store_ref **rows, size_t *n,
-                          idp_error *err)
+idp_err store_sqlite_scim_group_members(store *st, const char *group_id, store_ref **rows,
+                                        size_t *n, idp_error *err)
 {
     return refs_of(st, X_MEMBERS, group_id, rows, n, err);
 }
@@ -487,10 +493,10 @@ idp_err sqs_group_members(store *st, const char *group_id, store_ref **rows, siz
 static idp_err group_row(sqlite3_stmt *q, void *row, idp_error *err)
 {
     store_group *g = row;
-    g->id = sq_col_str(q, 0);
-    g->display_name = sq_col_str(q, 1);
-    g->external_id = sq_col_str(q, 2);
-    g->doc = sq_col_str(q, 3);
+    g->id = store_sqlite_col_str(q, 0);
+    g->display_name = store_sqlite_col_str(q, 1);
+    g->external_id = store_sqlite_col_str(q, 2);
+    g->doc = store_sqlite_col_str(q, 3);
     g->version = sqlite3_column_int64(q, 4);
     g->created_at = sqlite3_column_int64(q, 5);
     g->modified_at = sqlite3_column_int64(q, 6);
@@ -509,25 +515,26 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Removes one member; a removed user's tokens die with the membership (token_epoch + 1). */
-static idp_err member_remove(store *st, const char *gid, const char *uid, idp_error *err)
+/* Removes one member; one that was a member is appended to *left (may be NULL) so that the front
+ * ends its tokens (store.c). */
+static idp_err member_remove(store *st, const char *gid, const char *uid, store_ids *left,
+                             idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     int changes = 0;
     idp_err rc = stmt(st, X_MEMBER_DEL, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, gid, &b);
-    sq_bind_text(q, 2, uid, &b);
-    if ((rc = sq_write(q, b, "member remove", &changes, err)) || changes == 0) return rc;
-    if ((rc = stmt(st, X_USER_BUMP, &q, err))) return rc;
-    sq_bind_text(q, 1, uid, &b);
-    return sq_write(q, b, "token epoch", NULL, err);
+    store_sqlite_bind_text(q, 1, gid, &b);
+    store_sqlite_bind_text(q, 2, uid, &b);
+    if (!(rc = store_sqlite_write(q, b, "member remove", &changes, err)) && changes && left)
+        store_ids_add(left, uid);
+    return rc;
 }
 
 /* replace_all: every current member not in d->add leaves (the others keep their position). */
 static idp_err members_drop_others(store *st, const char *gid, const scim_delta *d,
-                                   idp_error *err)
+                                   store_ids *left, idp_error *err)
 {
     store_ref *cur = NULL;
     size_t ncur = 0;
@@ -538,7 +545,7 @@ static idp_err members_drop_others(store *st, const char *gid, const scim_delta 
     for (size_t i = 0; !rc && i < ncur; i++) {
         const char *id = cur[i].id;
         if (!keep || !bsearch(&id, keep, d->nadd, sizeof *keep, cmp_str))
-            rc = member_remove(st, gid, id, err);
+            rc = member_remove(st, gid, id, left, err);
     }
     store_ref_list_free(cur, ncur);
     free(keep);
@@ -554,43 +561,43 @@ static idp_err members_add(store *st, const char *gid, const scim_delta *d, idp_
     idp_err rc = stmt(st, X_GROUP_SEQ_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, gid, &b);
+    store_sqlite_bind_text(q, 1, gid, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         seq = sqlite3_column_int64(q, 0);
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
     else
-        rc = sq_fail(err, r, "member_seq");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "member_seq");
+    store_sqlite_done(q);
     for (size_t i = 0; !rc && i < d->nadd; i++) {
         int changes = 0;
         const char *uid = d->add[i];
         if (!uid || !*uid) return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "members: empty value");
         if ((rc = stmt(st, X_MEMBER_ADD, &q, err))) return rc;
-        sq_bind_text(q, 1, gid, &b);
-        sq_bind_text(q, 2, uid, &b);
-        sq_bind_i64(q, 3, seq + 1, &b);
-        rc = sq_write(q, b, "member add", &changes, err);
+        store_sqlite_bind_text(q, 1, gid, &b);
+        store_sqlite_bind_text(q, 2, uid, &b);
+        store_sqlite_bind_i64(q, 3, seq + 1, &b);
+        rc = store_sqlite_write(q, b, "member add", &changes, err);
         if (rc == IDP_ERR_INVALID) /* the foreign key: not a user (a group id, or unknown) */
             return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "members: %.64s is not a user", uid);
         if (!rc && changes) seq++;
     }
     if (rc || (rc = stmt(st, X_GROUP_SEQ_SET, &q, err))) return rc;
-    sq_bind_text(q, 1, gid, &b);
-    sq_bind_i64(q, 2, seq, &b);
-    return sq_write(q, b, "member_seq", NULL, err);
+    store_sqlite_bind_text(q, 1, gid, &b);
+    store_sqlite_bind_i64(q, 2, seq, &b);
+    return store_sqlite_write(q, b, "member_seq", NULL, err);
 }
 
 /* Order: replace_all (keeping the ids of d->add), then d->remove, then d->add. */
 static idp_err members_apply(store *st, const char *gid, const scim_delta *d,
-                             idp_error *err)
+                             store_ids *left, idp_error *err)
 {
     idp_err rc = IDP_OK;
     if (!d) return IDP_OK;
-    if (d->replace_all) rc = members_drop_others(st, gid, d, err);
+    if (d->replace_all) rc = members_drop_others(st, gid, d, left, err);
     for (size_t i = 0; !rc && i < d->nremove; i++)
-        if (d->remove[i]) rc = member_remove(st, gid, d->remove[i], err);
+        if (d->remove[i]) rc = member_remove(st, gid, d->remove[i], left, err);
     return rc ? rc : members_add(st, gid, d, err);
 }
 
@@ -601,8 +608,8 @@ static idp_err group_check(const store_group *g, idp_error *err)
     return IDP_OK;
 }
 
-idp_err sqs_group_create(store *st, const store_group *g, const scim_delta *members,
-                         idp_error *err)
+idp_err store_sqlite_scim_group_create(store *st, const store_group *g,
+                                       const scim_delta *members, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -611,42 +618,43 @@ idp_err sqs_group_create(store *st, const store_group *g, const scim_delta *memb
     if ((rc = stmt(st, X_GROUP_INSERT, &q, err))) goto out;
     int64_t created = or_now(g->created_at);
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, g->id, &b);
-    sq_bind_text(q, 2, g->display_name, &b);
-    sq_bind_text(q, 3, g->external_id, &b);
-    sq_bind_text(q, 4, g->doc ? g->doc : "{}", &b);
-    sq_bind_i64(q, 5, g->version > 0 ? g->version : 1, &b);
-    sq_bind_i64(q, 6, created, &b);
-    sq_bind_i64(q, 7, g->modified_at > 0 ? g->modified_at : created, &b);
-    rc = sq_write(q, b, "group_create", NULL, err);
-    if (!rc) rc = members_apply(st, g->id, members, err);
+    store_sqlite_bind_text(q, 1, g->id, &b);
+    store_sqlite_bind_text(q, 2, g->display_name, &b);
+    store_sqlite_bind_text(q, 3, g->external_id, &b);
+    store_sqlite_bind_text(q, 4, g->doc ? g->doc : "{}", &b);
+    store_sqlite_bind_i64(q, 5, g->version > 0 ? g->version : 1, &b);
+    store_sqlite_bind_i64(q, 6, created, &b);
+    store_sqlite_bind_i64(q, 7, g->modified_at > 0 ? g->modified_at : created, &b);
+    rc = store_sqlite_write(q, b, "group_create", NULL, err);
+    if (!rc) rc = members_apply(st, g->id, members, NULL, err);
 out:
     return op_end(st, own, rc, err);
 }
 
-idp_err sqs_group_get(store *st, const char *id, store_group *out, idp_error *err)
+idp_err store_sqlite_scim_group_get(store *st, const char *id, store_group *out, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     memset(out, 0, sizeof *out);
     idp_err rc = stmt(st, X_GROUP_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, id, &b);
+    store_sqlite_bind_text(q, 1, id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         rc = group_row(q, out, err);
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
     else
-        rc = sq_fail(err, r, "group_get");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "group_get");
+    store_sqlite_done(q);
     if (rc) store_group_clear(out);
     return rc;
 }
 
 /* members NULL keeps the membership as it is. */
-idp_err sqs_group_replace(store *st, const store_group *g, const scim_delta *members,
-                          int64_t expect_version, idp_error *err)
+idp_err store_sqlite_scim_group_update(store *st, const store_group *g,
+                                       const scim_delta *members, int64_t expect_version,
+                                       store_ids *left, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -655,21 +663,43 @@ idp_err sqs_group_replace(store *st, const store_group *g, const scim_delta *mem
     if (rc || (rc = op_begin(st, &own, err))) return rc;
     if ((rc = stmt(st, X_GROUP_UPDATE, &q, err))) goto out;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, g->id, &b);
-    sq_bind_text(q, 2, g->display_name, &b);
-    sq_bind_text(q, 3, g->external_id, &b);
-    sq_bind_text(q, 4, g->doc ? g->doc : "{}", &b);
-    sq_bind_i64(q, 5, or_now(g->modified_at), &b);
-    sq_bind_i64(q, 6, expect_version > 0 ? expect_version : 0, &b);
-    rc = sq_write(q, b, "group_replace", &changes, err);
+    store_sqlite_bind_text(q, 1, g->id, &b);
+    store_sqlite_bind_text(q, 2, g->display_name, &b);
+    store_sqlite_bind_text(q, 3, g->external_id, &b);
+    store_sqlite_bind_text(q, 4, g->doc ? g->doc : "{}", &b);
+    store_sqlite_bind_i64(q, 5, or_now(g->modified_at), &b);
+    store_sqlite_bind_i64(q, 6, expect_version > 0 ? expect_version : 0, &b);
+    rc = store_sqlite_write(q, b, "group_replace", &changes, err);
     if (!rc && changes == 0) rc = version_miss(st, X_GROUP_VERSION, g->id, "group_replace", err);
-    if (!rc) rc = members_apply(st, g->id, members, err);
+    if (!rc) rc = members_apply(st, g->id, members, left, err);
 out:
     return op_end(st, own, rc, err);
 }
 
-/* The members lose the group: their token_epoch is bumped before the rows cascade away. */
-idp_err sqs_group_delete(store *st, const char *id, int64_t expect_version, idp_error *err)
+idp_err store_sqlite_scim_user_epoch_bump(store *st, const char *user_id, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, X_USER_BUMP, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    store_sqlite_bind_text(q, 1, user_id, &b);
+    return store_sqlite_write(q, b, "token epoch", NULL, err);
+}
+
+/* Appends the ids of gid's members to *left. */
+static idp_err member_ids(store *st, const char *gid, store_ids *left, idp_error *err)
+{
+    store_ref *cur = NULL;
+    size_t ncur = 0;
+    idp_err rc = refs_of(st, X_MEMBER_IDS, gid, &cur, &ncur, err);
+    for (size_t i = 0; !rc && i < ncur; i++) store_ids_add(left, cur[i].id);
+    store_ref_list_free(cur, ncur);
+    return rc;
+}
+
+/* The members lose the group: *left gets them before the rows cascade away. */
+idp_err store_sqlite_scim_group_remove(store *st, const char *id, int64_t expect_version,
+                                       store_ids *left, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
@@ -677,21 +707,19 @@ idp_err sqs_group_delete(store *st, const char *id, int64_t expect_version, idp_
     if (rc) return rc;
     if ((rc = stmt(st, X_GROUP_VERSION, &q, err))) goto out;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, id, &b);
+    store_sqlite_bind_text(q, 1, id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW && expect_version > 0 && sqlite3_column_int64(q, 0) != expect_version)
         rc = IDP_FAIL(err, IDP_ERR_PRECONDITION, "store: group_delete: version mismatch");
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
     else if (r != SQLITE_ROW)
-        rc = sq_fail(err, r, "group_delete");
-    sq_done(q);
-    if (rc || (rc = stmt(st, X_GROUP_BUMP_ALL, &q, err))) goto out;
-    sq_bind_text(q, 1, id, &b);
-    if ((rc = sq_write(q, b, "token epoch", NULL, err))) goto out;
+        rc = store_sqlite_fail(err, r, "group_delete");
+    store_sqlite_done(q);
+    if (rc || (rc = member_ids(st, id, left, err))) goto out;
     if ((rc = stmt(st, X_GROUP_DELETE, &q, err))) goto out;
-    sq_bind_text(q, 1, id, &b);
-    rc = sq_write_one(q, b, "group_delete", err);
+    store_sqlite_bind_text(q, 1, id, &b);
+    rc = store_sqlite_write_one(q, b, "group_delete", err);
 out:
     return op_end(st, own, rc, err);
 }
@@ -711,7 +739,7 @@ static idp_err bind_params(sqlite3_stmt *q, const scim_sql *s, idp_error *err)
         else
             r = sqlite3_bind_double(q, idx, p->d);
     }
-    return r == SQLITE_OK ? IDP_OK : sq_fail(err, r, "query bind");
+    return r == SQLITE_OK ? IDP_OK : store_sqlite_fail(err, r, "query bind");
 }
 
 /* Prepares "<head> FROM <table> WHERE <where><tail>" (all constant or generated fragments). */
@@ -721,13 +749,13 @@ static idp_err prepare_query(store *st, const scim_sql *s, const char *head, con
     sqlite3 *db = NULL;
     idp_buf b;
     *q = NULL;
-    idp_err rc = sq_db(st, &db, err);
+    idp_err rc = store_sqlite_db(st, &db, err);
     if (rc) return rc;
     buf_init(&b, 0);
     buf_printf(&b, "%s FROM %s WHERE %s%s", head, s->table, buf_cstr((idp_buf *)&s->where), tail);
     int r = sqlite3_prepare_v3(db, buf_cstr(&b), -1, 0, q, NULL);
     buf_free(&b);
-    if (r != SQLITE_OK) return sq_fail(err, r, "query prepare");
+    if (r != SQLITE_OK) return store_sqlite_fail(err, r, "query prepare");
     rc = bind_params(*q, s, err);
     if (rc) {
         sqlite3_finalize(*q);
@@ -745,7 +773,7 @@ static idp_err query_total(store *st, const scim_sql *s, int64_t *total, idp_err
     if (r == SQLITE_ROW)
         *total = sqlite3_column_int64(q, 0);
     else
-        rc = sq_fail(err, r, "query count");
+        rc = store_sqlite_fail(err, r, "query count");
     sqlite3_finalize(q);
     return rc;
 }
@@ -774,10 +802,10 @@ static idp_err run_query(store *st, const store_query *qq, const char *cols, siz
                s.nparams + 2);
     if ((rc = prepare_query(st, &s, cols, buf_cstr(&tail), &q, err))) goto out;
     int b = SQLITE_OK;
-    sq_bind_i64(q, (int)s.nparams + 1, count, &b);
-    sq_bind_i64(q, (int)s.nparams + 2, offset, &b);
+    store_sqlite_bind_i64(q, (int)s.nparams + 1, count, &b);
+    store_sqlite_bind_i64(q, (int)s.nparams + 2, offset, &b);
     if (b != SQLITE_OK)
-        rc = sq_fail(err, b, "query bind");
+        rc = store_sqlite_fail(err, b, "query bind");
     else
         rc = read_rows(q, esize, SQS_MAX_PAGE, fn, lfree, rows, n, err);
 out:
@@ -787,8 +815,8 @@ out:
     return rc;
 }
 
-idp_err sqs_user_query(store *st, const store_query *q, store_user **rows, size_t *n,
-                       int64_t *total, idp_error *err)
+idp_err store_sqlite_scim_user_query(store *st, const store_query *q, store_user **rows, size_t *n,
+                                     int64_t *total, idp_error *err)
 {
     void *v = NULL;
     if (q->rt != &scim_rt_user) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: not a user query");
@@ -798,8 +826,8 @@ idp_err sqs_user_query(store *st, const store_query *q, store_user **rows, size_
     return rc;
 }
 
-idp_err sqs_group_query(store *st, const store_query *q, store_group **rows, size_t *n,
-                        int64_t *total, idp_error *err)
+idp_err store_sqlite_scim_group_query(store *st, const store_query *q, store_group **rows,
+                                      size_t *n, int64_t *total, idp_error *err)
 {
     void *v = NULL;
     if (q->rt != &scim_rt_group) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: not a group query");
@@ -814,17 +842,17 @@ idp_err sqs_group_query(store *st, const store_query *q, store_group **rows, siz
 static idp_err pkey_row(sqlite3_stmt *q, void *row, idp_error *err)
 {
     store_pkey *k = row;
-    k->id = sq_col_str(q, 0);
-    k->name = sq_col_str(q, 1);
+    k->id = store_sqlite_col_str(q, 0);
+    k->name = store_sqlite_col_str(q, 1);
     if (sqlite3_column_bytes(q, 2) != (int)sizeof k->hash)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: provisioning key row has a malformed hash");
     memcpy(k->hash, sqlite3_column_blob(q, 2), sizeof k->hash);
-    k->scopes = sq_col_str(q, 3);
+    k->scopes = store_sqlite_col_str(q, 3);
     k->created_at = sqlite3_column_int64(q, 4);
     k->expires_at = sqlite3_column_int64(q, 5);
     k->revoked_at = sqlite3_column_int64(q, 6);
     k->last_used_at = sqlite3_column_int64(q, 7);
-    k->replaced_by = sq_col_str(q, 8);
+    k->replaced_by = store_sqlite_col_str(q, 8);
     if (!k->id || !k->name || !k->scopes)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: provisioning key row is incomplete");
     return IDP_OK;
@@ -835,46 +863,46 @@ static void pkey_rows_free(void *rows, size_t n)
     store_pkey_list_free(rows, n);
 }
 
-idp_err sqs_pkey_insert(store *st, const store_pkey *k, idp_error *err)
+idp_err store_sqlite_scim_pkey_insert(store *st, const store_pkey *k, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (!k->id || !*k->id) return IDP_FAIL(err, IDP_ERR_INVALID, "store: pkey_insert: missing id");
     idp_err rc = stmt(st, X_PKEY_INSERT, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, k->id, &b);
-    sq_bind_text(q, 2, k->name, &b);
-    sq_bind_blob(q, 3, k->hash, sizeof k->hash, &b);
-    sq_bind_text(q, 4, k->scopes, &b);
-    sq_bind_i64(q, 5, k->created_at, &b);
-    sq_bind_i64(q, 6, k->expires_at, &b);
-    sq_bind_i64(q, 7, k->revoked_at, &b);
-    sq_bind_i64(q, 8, k->last_used_at, &b);
-    sq_bind_text(q, 9, k->replaced_by, &b);
-    return sq_write(q, b, "pkey_insert", NULL, err);
+    store_sqlite_bind_text(q, 1, k->id, &b);
+    store_sqlite_bind_text(q, 2, k->name, &b);
+    store_sqlite_bind_blob(q, 3, k->hash, sizeof k->hash, &b);
+    store_sqlite_bind_text(q, 4, k->scopes, &b);
+    store_sqlite_bind_i64(q, 5, k->created_at, &b);
+    store_sqlite_bind_i64(q, 6, k->expires_at, &b);
+    store_sqlite_bind_i64(q, 7, k->revoked_at, &b);
+    store_sqlite_bind_i64(q, 8, k->last_used_at, &b);
+    store_sqlite_bind_text(q, 9, k->replaced_by, &b);
+    return store_sqlite_write(q, b, "pkey_insert", NULL, err);
 }
 
-idp_err sqs_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err)
+idp_err store_sqlite_scim_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     memset(out, 0, sizeof *out);
     idp_err rc = stmt(st, X_PKEY_GET, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, id, &b);
+    store_sqlite_bind_text(q, 1, id, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         rc = pkey_row(q, out, err);
     else if (r == SQLITE_DONE)
         rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such provisioning key");
     else
-        rc = sq_fail(err, r, "pkey_get");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "pkey_get");
+    store_sqlite_done(q);
     if (rc) store_pkey_clear(out);
     return rc;
 }
 
-idp_err sqs_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err)
+idp_err store_sqlite_scim_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     void *v = NULL;
@@ -883,35 +911,35 @@ idp_err sqs_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err)
     idp_err rc = stmt(st, X_PKEY_LIST, &q, err);
     if (rc) return rc;
     rc = read_rows(q, sizeof(store_pkey), SQS_MAX_PAGE, pkey_row, pkey_rows_free, &v, n, err);
-    sq_done(q);
+    store_sqlite_done(q);
     *rows = v;
     return rc;
 }
 
 /* Updates expires_at, revoked_at and replaced_by. NOT_FOUND. */
-idp_err sqs_pkey_update(store *st, const store_pkey *k, idp_error *err)
+idp_err store_sqlite_scim_pkey_update(store *st, const store_pkey *k, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, X_PKEY_UPDATE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, k->id, &b);
-    sq_bind_i64(q, 2, k->expires_at, &b);
-    sq_bind_i64(q, 3, k->revoked_at, &b);
-    sq_bind_text(q, 4, k->replaced_by, &b);
-    return sq_write_one(q, b, "pkey_update", err);
+    store_sqlite_bind_text(q, 1, k->id, &b);
+    store_sqlite_bind_i64(q, 2, k->expires_at, &b);
+    store_sqlite_bind_i64(q, 3, k->revoked_at, &b);
+    store_sqlite_bind_text(q, 4, k->replaced_by, &b);
+    return store_sqlite_write_one(q, b, "pkey_update", err);
 }
 
 /* last_used_at never goes backwards. NOT_FOUND. */
-idp_err sqs_pkey_touch(store *st, const char *id, int64_t now, idp_error *err)
+idp_err store_sqlite_scim_pkey_touch(store *st, const char *id, int64_t now, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     idp_err rc = stmt(st, X_PKEY_TOUCH, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_text(q, 1, id, &b);
-    sq_bind_i64(q, 2, now, &b);
-    return sq_write_one(q, b, "pkey_touch", err);
+    store_sqlite_bind_text(q, 1, id, &b);
+    store_sqlite_bind_i64(q, 2, now, &b);
+    return store_sqlite_write_one(q, b, "pkey_touch", err);
 }
 
 /* ---- audit chain ---------------------------------------------------------------------------- */
@@ -921,13 +949,13 @@ static idp_err audit_row(sqlite3_stmt *q, void *row, idp_error *err)
     store_audit *a = row;
     a->seq = sqlite3_column_int64(q, 0);
     a->time_ms = sqlite3_column_int64(q, 1);
-    a->actor = sq_col_str(q, 2);
-    a->action = sq_col_str(q, 3);
-    a->target_type = sq_col_str(q, 4);
-    a->target_id = sq_col_str(q, 5);
+    a->actor = store_sqlite_col_str(q, 2);
+    a->action = store_sqlite_col_str(q, 3);
+    a->target_type = store_sqlite_col_str(q, 4);
+    a->target_id = store_sqlite_col_str(q, 5);
     a->before_version = sqlite3_column_int64(q, 6);
     a->after_version = sqlite3_column_int64(q, 7);
-    a->detail = sq_col_str(q, 8);
+    a->detail = store_sqlite_col_str(q, 8);
     if (sqlite3_column_bytes(q, 9) != 32 || sqlite3_column_bytes(q, 10) != 32 || !a->actor ||
         !a->action)
         return IDP_FAIL(err, IDP_ERR_STORE, "store: audit row %lld is malformed",
@@ -942,54 +970,45 @@ static void audit_rows_free(void *rows, size_t n)
     store_audit_list_free(rows, n);
 }
 
-static bool audit_field_ok(const char *s)
-{
-    return !s || strnlen(s, STORE_AUDIT_FIELD_MAX + 1) <= STORE_AUDIT_FIELD_MAX;
-}
-
-/* Assigns ev->seq (last + 1), ev->prev_hash (the last hash, zeros first) and ev->hash, under the
- * write lock, so concurrent appenders cannot fork the chain. time_ms 0 = now. */
-idp_err sqs_audit_append(store *st, store_audit *ev, idp_error *err)
+/* The chain's tail, read under the caller's write lock (the front holds one: store.c). */
+idp_err store_sqlite_scim_audit_tail(store *st, int64_t *seq, unsigned char hash[32],
+                                     idp_error *err)
 {
     sqlite3_stmt *q = NULL;
-    bool own = false;
-    if (!ev->actor || !ev->action || !audit_field_ok(ev->actor) || !audit_field_ok(ev->action) ||
-        !audit_field_ok(ev->target_type) || !audit_field_ok(ev->target_id) ||
-        !audit_field_ok(ev->detail))
-        return IDP_FAIL(err, IDP_ERR_INVALID,
-                        "store: audit event without actor/action or too long");
-    idp_err rc = op_begin(st, &own, err);
+    *seq = 0;
+    memset(hash, 0, 32);
+    idp_err rc = stmt(st, X_AUDIT_TAIL, &q, err);
     if (rc) return rc;
-    if ((rc = stmt(st, X_AUDIT_TAIL, &q, err))) goto out;
     int r = sqlite3_step(q);
-    memset(ev->prev_hash, 0, sizeof ev->prev_hash);
-    ev->seq = 1;
     if (r == SQLITE_ROW && sqlite3_column_bytes(q, 1) == 32) {
-        ev->seq = sqlite3_column_int64(q, 0) + 1;
-        memcpy(ev->prev_hash, sqlite3_column_blob(q, 1), 32);
+        *seq = sqlite3_column_int64(q, 0);
+        memcpy(hash, sqlite3_column_blob(q, 1), 32);
     } else if (r == SQLITE_ROW)
         rc = IDP_FAIL(err, IDP_ERR_STORE, "store: audit tail is malformed");
     else if (r != SQLITE_DONE)
-        rc = sq_fail(err, r, "audit tail");
-    sq_done(q);
-    if (rc || (rc = stmt(st, X_AUDIT_INSERT, &q, err))) goto out;
-    if (ev->time_ms <= 0) ev->time_ms = time_now_ms();
-    store_audit_hash(ev, ev->hash);
+        rc = store_sqlite_fail(err, r, "audit tail");
+    store_sqlite_done(q);
+    return rc;
+}
+
+idp_err store_sqlite_scim_audit_insert(store *st, const store_audit *ev, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    idp_err rc = stmt(st, X_AUDIT_INSERT, &q, err);
+    if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_i64(q, 1, ev->seq, &b);
-    sq_bind_i64(q, 2, ev->time_ms, &b);
-    sq_bind_text(q, 3, ev->actor, &b);
-    sq_bind_text(q, 4, ev->action, &b);
-    sq_bind_text(q, 5, ev->target_type, &b);
-    sq_bind_text(q, 6, ev->target_id, &b);
-    sq_bind_i64(q, 7, ev->before_version, &b);
-    sq_bind_i64(q, 8, ev->after_version, &b);
-    sq_bind_text(q, 9, ev->detail, &b);
-    sq_bind_blob(q, 10, ev->prev_hash, 32, &b);
-    sq_bind_blob(q, 11, ev->hash, 32, &b);
-    rc = sq_write(q, b, "audit_append", NULL, err);
-out:
-    return op_end(st, own, rc, err);
+    store_sqlite_bind_i64(q, 1, ev->seq, &b);
+    store_sqlite_bind_i64(q, 2, ev->time_ms, &b);
+    store_sqlite_bind_text(q, 3, ev->actor, &b);
+    store_sqlite_bind_text(q, 4, ev->action, &b);
+    store_sqlite_bind_text(q, 5, ev->target_type, &b);
+    store_sqlite_bind_text(q, 6, ev->target_id, &b);
+    store_sqlite_bind_i64(q, 7, ev->before_version, &b);
+    store_sqlite_bind_i64(q, 8, ev->after_version, &b);
+    store_sqlite_bind_text(q, 9, ev->detail, &b);
+    store_sqlite_bind_blob(q, 10, ev->prev_hash, 32, &b);
+    store_sqlite_bind_blob(q, 11, ev->hash, 32, &b);
+    return store_sqlite_write(q, b, "audit_append", NULL, err);
 }
 
 static idp_err audit_read(store *st, sqs_id id, int64_t a1, int64_t a2, store_audit **rows,
@@ -1002,58 +1021,59 @@ static idp_err audit_read(store *st, sqs_id id, int64_t a1, int64_t a2, store_au
     idp_err rc = stmt(st, id, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_i64(q, 1, a1, &b);
-    if (id == X_AUDIT_LIST) sq_bind_i64(q, 2, a2, &b);
+    store_sqlite_bind_i64(q, 1, a1, &b);
+    if (id == X_AUDIT_LIST) store_sqlite_bind_i64(q, 2, a2, &b);
     if (b != SQLITE_OK)
-        rc = sq_fail(err, b, "audit bind");
+        rc = store_sqlite_fail(err, b, "audit bind");
     else
         rc = read_rows(q, sizeof(store_audit), SQS_MAX_AUDIT, audit_row, audit_rows_free, &v, n,
                        err);
-    sq_done(q);
+    store_sqlite_done(q);
     *rows = v;
     return rc;
 }
 
-idp_err sqs_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows, size_t *n,
-                       idp_error *err)
+idp_err store_sqlite_scim_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows,
+                                     size_t *n, idp_error *err)
 {
     int64_t lim = limit > SQS_MAX_AUDIT ? SQS_MAX_AUDIT : (int64_t)limit;
     return audit_read(st, X_AUDIT_LIST, after_seq, lim, rows, n, err);
 }
 
 /* The last limit events, oldest first. */
-idp_err sqs_audit_last(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err)
+idp_err store_sqlite_scim_audit_last(store *st, size_t limit, store_audit **rows, size_t *n,
+                                     idp_error *err)
 {
     int64_t lim = limit > SQS_MAX_AUDIT ? SQS_MAX_AUDIT : (int64_t)limit;
     return audit_read(st, X_AUDIT_LAST, lim, 0, rows, n, err);
 }
 
-idp_err sqs_audit_seq_before(store *st, int64_t time_ms, int64_t *seq, idp_error *err)
+idp_err store_sqlite_scim_audit_seq_before(store *st, int64_t time_ms, int64_t *seq, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     *seq = 0;
     idp_err rc = stmt(st, X_AUDIT_SEQ_BEFORE, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_i64(q, 1, time_ms, &b);
+    store_sqlite_bind_i64(q, 1, time_ms, &b);
     int r = b != SQLITE_OK ? b : sqlite3_step(q);
     if (r == SQLITE_ROW)
         *seq = sqlite3_column_int64(q, 0);
     else if (r != SQLITE_DONE)
-        rc = sq_fail(err, r, "audit_seq_before");
-    sq_done(q);
+        rc = store_sqlite_fail(err, r, "audit_seq_before");
+    store_sqlite_done(q);
     return rc;
 }
 
-idp_err sqs_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err)
+idp_err store_sqlite_scim_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     int changes = 0;
     idp_err rc = stmt(st, X_AUDIT_DELETE_THROUGH, &q, err);
     if (rc) return rc;
     int b = SQLITE_OK;
-    sq_bind_i64(q, 1, seq, &b);
-    rc = sq_write(q, b, "audit_delete_through", &changes, err);
+    store_sqlite_bind_i64(q, 1, seq, &b);
+    rc = store_sqlite_write(q, b, "audit_delete_through", &changes, err);
     if (n) *n = rc ? 0 : changes;
     return rc;
 }

@@ -564,7 +564,6 @@ static void fresh_file_is_migrated(void **state)
     store_close(NULL);
 }
 
-
 /* jti_is_revoked runs on every introspection: it must be one primary-key lookup, and prune must
  * use the exp index rather than scan the table. */
 static char *query_plan(const char *path, const char *sql)
@@ -593,6 +592,54 @@ static void jti_queries_use_indexes(void **state)
     free(p);
 }
 
+/* ---- the front's rules (store.c), pure ------------------------------------------------------ */
+
+static void epoch_next_rule(void **state)
+{
+    (void)state;
+    store_user cur = {.active = true, .token_epoch = 4, .password_hash = "$argon2id$a"};
+    store_user u = cur;
+    assert_int_equal(store_user_epoch_next(&cur, &u), 4);
+    u.token_epoch = 2; /* never lower than stored */
+    assert_int_equal(store_user_epoch_next(&cur, &u), 4);
+    u.token_epoch = 9; /* never lower than asked */
+    assert_int_equal(store_user_epoch_next(&cur, &u), 9);
+    u.token_epoch = 4;
+    u.active = false; /* deactivation */
+    assert_int_equal(store_user_epoch_next(&cur, &u), 5);
+    u.password_hash = "$argon2id$b"; /* and a new password */
+    assert_int_equal(store_user_epoch_next(&cur, &u), 6);
+    u.active = true;
+    assert_int_equal(store_user_epoch_next(&cur, &u), 5);
+    u.password_hash = NULL; /* no hash given: no bump */
+    assert_int_equal(store_user_epoch_next(&cur, &u), 4);
+    cur.password_hash = NULL; /* a first password */
+    u.password_hash = "$argon2id$c";
+    assert_int_equal(store_user_epoch_next(&cur, &u), 5);
+    cur.active = false; /* reactivation: no bump */
+    u.password_hash = NULL;
+    assert_int_equal(store_user_epoch_next(&cur, &u), 4);
+}
+
+static void audit_link_rule(void **state)
+{
+    (void)state;
+    unsigned char zero[32] = {0}, h[32];
+    store_audit a = {.time_ms = 5, .actor = "cli", .action = "x.y"};
+    store_audit_link(0, zero, &a);
+    assert_int_equal(a.seq, 1);
+    assert_memory_equal(a.prev_hash, zero, 32);
+    store_audit_hash(&a, h);
+    assert_memory_equal(a.hash, h, 32);
+    store_audit b = {.time_ms = 6, .actor = "cli", .action = "x.z"};
+    store_audit_link(a.seq, a.hash, &b);
+    assert_int_equal(b.seq, 2);
+    assert_memory_equal(b.prev_hash, a.hash, 32);
+    assert_memory_not_equal(b.hash, a.hash, 32);
+    store_audit_hash(&b, h);
+    assert_memory_equal(b.hash, h, 32);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -611,6 +658,8 @@ int main(void)
         T(newer_schema_refused),
         T(fresh_file_is_migrated),
         T(jti_queries_use_indexes),
+        cmocka_unit_test(epoch_next_rule),
+        cmocka_unit_test(audit_link_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,11 @@
 /* Unit tests for the SCIM part of src/store: users, groups, memberships, list queries (filter ->
- * SQL, scim_sql.c), provisioning keys and the audit chain.
+ * SQL, scim_sql.c), provisioning keys and the audit chain, beyond the backend-neutral cases of
+ * the contract suite (store_contract.c: users and groups CRUD and versions, the token_epoch
+ * rules).
  *
  * Contract style: everything goes through the ops table (store.h), so another backend reuses it
  * by changing tst_open(). The few SQLite specifics (EXPLAIN QUERY PLAN, tampering with the audit
- * table) open the file directly. IDPD_PERF=1 adds a 100,000-user timing run (figures printed). */
+ * table) open the file directly. The 100,000-user timing run is bench/bench_store.c. */
 #include "testutil.h"
 
 #include "core/err.h"
@@ -163,61 +165,6 @@ static idp_err group_update(store *st, const char *id, bool replace_all, const c
 
 /* ---- users ---------------------------------------------------------------------------------- */
 
-static void test_user_crud(void **state)
-{
-    fx *f = *state;
-    store *st = f->st;
-    idp_error e = {0};
-    store_user u = {.id = "u1",
-                    .user_name = "alice",
-                    .external_id = "ext-1",
-                    .active = true,
-                    .doc = "{\"name\":{\"familyName\":\"Liddell\"}}",
-                    .password_hash = "$argon2id$x",
-                    .created_at = 1000,
-                    .modified_at = 1000};
-    assert_int_equal(st->ops->user_create(st, &u, &e), IDP_OK);
-
-    store_user got;
-    assert_int_equal(st->ops->user_get(st, "u1", &got, &e), IDP_OK);
-    assert_string_equal(got.user_name, "alice");
-    assert_string_equal(got.external_id, "ext-1");
-    assert_string_equal(got.password_hash, "$argon2id$x");
-    assert_true(got.active);
-    assert_int_equal(got.version, 1);
-    assert_int_equal(got.created_at, 1000);
-    store_user_clear(&got);
-    /* RFC 7643 §4.1.1: userName is case-insensitive. */
-    assert_int_equal(st->ops->user_get_by_name(st, "ALICE", &got, &e), IDP_OK);
-    assert_string_equal(got.id, "u1");
-    store_user_clear(&got);
-    assert_int_equal(st->ops->user_get(st, "nope", &got, &e), IDP_ERR_NOT_FOUND);
-    assert_int_equal(st->ops->user_get_by_name(st, "nobody", &got, &e), IDP_ERR_NOT_FOUND);
-
-    u.user_name = "Alice2";
-    u.active = false;
-    u.modified_at = 2000;
-    assert_int_equal(st->ops->user_replace(st, &u, 1, &e), IDP_OK);
-    assert_int_equal(st->ops->user_get(st, "u1", &got, &e), IDP_OK);
-    assert_int_equal(got.version, 2);
-    assert_int_equal(got.modified_at, 2000);
-    assert_int_equal(got.created_at, 1000);
-    assert_false(got.active);
-    assert_string_equal(got.user_name, "Alice2");
-    store_user_clear(&got);
-    /* If-Match with a stale version (RFC 7644 §3.14) */
-    assert_int_equal(st->ops->user_replace(st, &u, 1, &e), IDP_ERR_PRECONDITION);
-    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK); /* 0 = unconditional */
-    store_user ghost = {.id = "ghost", .user_name = "ghost", .doc = "{}"};
-    assert_int_equal(st->ops->user_replace(st, &ghost, 0, &e), IDP_ERR_NOT_FOUND);
-    assert_int_equal(st->ops->user_replace(st, &ghost, 5, &e), IDP_ERR_NOT_FOUND);
-
-    assert_int_equal(st->ops->user_delete(st, "u1", 1, &e), IDP_ERR_PRECONDITION);
-    assert_int_equal(st->ops->user_delete(st, "u1", 3, &e), IDP_OK);
-    assert_int_equal(st->ops->user_get(st, "u1", &got, &e), IDP_ERR_NOT_FOUND);
-    assert_int_equal(st->ops->user_delete(st, "u1", 0, &e), IDP_ERR_NOT_FOUND);
-}
-
 static void test_user_invalid(void **state)
 {
     fx *f = *state;
@@ -254,30 +201,6 @@ static void test_user_unique_case_insensitive(void **state)
 }
 
 /* token_epoch only goes up, even when a replace carries an older value. */
-static void test_user_token_epoch_monotonic(void **state)
-{
-    fx *f = *state;
-    store *st = f->st;
-    idp_error e = {0};
-    store_user u = {.id = "u1", .user_name = "a", .doc = "{}", .token_epoch = 5, .active = true};
-    assert_int_equal(st->ops->user_create(st, &u, &e), IDP_OK);
-    u.token_epoch = 3;
-    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK);
-    assert_int_equal(epoch_of(st, "u1"), 5);
-    u.token_epoch = 6;
-    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK);
-    assert_int_equal(epoch_of(st, "u1"), 6);
-    /* Deactivation kills tokens even when the caller forgot to bump (DESIGN §5). */
-    u.active = false;
-    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK);
-    assert_int_equal(epoch_of(st, "u1"), 7);
-    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK); /* still inactive: no bump */
-    assert_int_equal(epoch_of(st, "u1"), 7);
-    u.active = true;
-    assert_int_equal(st->ops->user_replace(st, &u, 0, &e), IDP_OK);
-    assert_int_equal(epoch_of(st, "u1"), 7);
-}
-
 /* ---- groups and memberships ----------------------------------------------------------------- */
 
 static void test_group_members(void **state)
@@ -362,37 +285,6 @@ static void test_group_invalid_members(void **state)
     assert_int_equal(st->ops->user_groups(st, "u1", &r, &n, &e), IDP_OK);
     assert_int_equal(n, 1);
     store_ref_list_free(r, n);
-}
-
-static void test_group_crud(void **state)
-{
-    fx *f = *state;
-    store *st = f->st;
-    idp_error e = {0};
-    assert_int_equal(mk_group(st, "g1", "Admins", NULL), IDP_OK);
-    assert_int_equal(mk_group(st, "g1", "Other", NULL), IDP_ERR_CONFLICT);
-    store_group g;
-    assert_int_equal(st->ops->group_get(st, "g1", &g, &e), IDP_OK);
-    assert_string_equal(g.display_name, "Admins");
-    assert_string_equal(g.doc, "{}");
-    assert_int_equal(g.version, 1);
-    store_group_clear(&g);
-    store_group bad = {.id = "g1", .display_name = "", .doc = "{}"};
-    assert_int_equal(st->ops->group_create(st, &bad, NULL, &e), IDP_ERR_INVALID);
-    store_group up = {.id = "g1", .display_name = "Ops", .external_id = "x", .doc = "{\"a\":1}"};
-    assert_int_equal(st->ops->group_replace(st, &up, NULL, 7, &e), IDP_ERR_PRECONDITION);
-    assert_int_equal(st->ops->group_replace(st, &up, NULL, 1, &e), IDP_OK);
-    up.id = "nope";
-    assert_int_equal(st->ops->group_replace(st, &up, NULL, 0, &e), IDP_ERR_NOT_FOUND);
-    assert_int_equal(st->ops->group_get(st, "g1", &g, &e), IDP_OK);
-    assert_string_equal(g.display_name, "Ops");
-    assert_string_equal(g.external_id, "x");
-    assert_int_equal(g.version, 2);
-    store_group_clear(&g);
-    assert_int_equal(st->ops->group_delete(st, "g1", 1, &e), IDP_ERR_PRECONDITION);
-    assert_int_equal(st->ops->group_delete(st, "g1", 2, &e), IDP_OK);
-    assert_int_equal(st->ops->group_delete(st, "g1", 0, &e), IDP_ERR_NOT_FOUND);
-    assert_int_equal(st->ops->group_get(st, "g1", &g, &e), IDP_ERR_NOT_FOUND);
 }
 
 static void test_delete_cascades(void **state)
@@ -1091,64 +983,13 @@ static void test_audit_chain(void **state)
     assert_int_equal(verify_chain(st), 2);
 }
 
-/* ---- performance sanity (IDPD_PERF=1, figures printed, nothing asserted on time) ------------ */
-
-static void test_perf(void **state)
-{
-    fx *f = *state;
-    store *st = f->st;
-    idp_error e = {0};
-    if (!getenv("IDPD_PERF")) skip();
-    enum { N = 100000, BATCH = 5000 };
-    char id[32], name[32], doc[256];
-    int64_t t0 = time_mono_us();
-    for (int i = 0; i < N; i++) {
-        if (i % BATCH == 0) assert_int_equal(store_tx_begin(st, &e), IDP_OK);
-        snprintf(id, sizeof id, "id-%06d", i);
-        snprintf(name, sizeof name, "User%06d", i);
-        snprintf(doc, sizeof doc,
-                 "{\"name\":{\"familyName\":\"F%d\"},\"emails\":[{\"value\":\"u%06d@ex%d.com\","
-                 "\"type\":\"work\"}]}",
-                 i % 1000, i, i % 50);
-        assert_int_equal(mk_user_full(st, id, name, NULL, true, doc, T0 + i), IDP_OK);
-        if (i % BATCH == BATCH - 1) assert_int_equal(store_tx_commit(st, &e), IDP_OK);
-    }
-    int64_t t1 = time_mono_us();
-    print_message("perf: inserted %d users in %.2f s\n", N, (double)(t1 - t0) / 1e6);
-    const char *queries[] = {"userName eq \"user054321\"", "emails co \"u054321@\"",
-                             "name.familyName eq \"F7\"", "externalId eq \"none\""};
-    for (size_t i = 0; i < sizeof queries / sizeof *queries; i++) {
-        int reps = i == 0 || i == 3 ? 1000 : 3;
-        int64_t total = 0;
-        char *got = NULL;
-        t0 = time_mono_us();
-        for (int r = 0; r < reps; r++) {
-            free(got);
-            got = qids(st, &scim_rt_user, queries[i], NULL, false, 1, 100, &total);
-        }
-        t1 = time_mono_us();
-        print_message("perf: %-32s %8.3f ms/query (total %lld)\n", queries[i],
-                      (double)(t1 - t0) / 1e3 / reps, (long long)total);
-        assert_false(strncmp(got, "ERR", 3) == 0);
-        free(got);
-    }
-    t0 = time_mono_us();
-    char *got = qids(st, &scim_rt_user, NULL, "userName", true, 50001, 100, NULL);
-    t1 = time_mono_us();
-    print_message("perf: sortBy userName desc page 501 %8.3f ms\n", (double)(t1 - t0) / 1e3);
-    free(got);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_user_crud, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_user_invalid, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_user_unique_case_insensitive, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_user_token_epoch_monotonic, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_group_members, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_group_invalid_members, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_group_crud, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_delete_cascades, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_ops_in_caller_tx, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_big_group, fx_setup, fx_teardown),
@@ -1163,7 +1004,6 @@ int main(void)
         cmocka_unit_test(test_sql_values_bound),
         cmocka_unit_test_setup_teardown(test_pkeys, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_audit_chain, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_perf, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
