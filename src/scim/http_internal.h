@@ -2,7 +2,7 @@
  * authentication and rate-limit gate, request bodies, list parameters (RFC 7644 §3.4.2),
  * rendering with meta and ETag (RFC 7643 §3.1, RFC 7644 §3.14), preconditions, passwords and
  * audit events. The pure parts (list parameters, projection wishes, ETags, meta, preconditions,
- * changed-attribute lists) are unit-tested in tests/unit/test_scim_http.c. */
+ * changed-attribute lists) are unit-tested in tests/unit/http/test_scim_http.c. */
 #ifndef IDPD_SCIM_HTTP_INTERNAL_H
 #define IDPD_SCIM_HTTP_INTERNAL_H
 
