@@ -13,7 +13,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "scim/username.h"
-#include "store/internal.h"
+#include "store/sqlite/internal.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>

@@ -269,7 +269,7 @@ typedef struct store_ops {
     idp_err (*jti_prune)(store *st, int64_t now, idp_error *err);
 
     /* Users. create/replace: CONFLICT when userName (case-insensitively; ASCII folding, see
-     * migrations/sqlite/0002_scim.sql) is taken, or when another user's userName has the same
+     * sqlite/migrations/0002_scim.sql) is taken, or when another user's userName has the same
      * comparison key (a look-alike, scim/username.h: the front checks it). replace and delete with expect_version > 0:
      * IDP_ERR_PRECONDITION when the stored version differs (NOT_FOUND when there is no such
      * user). create: version 0 means 1, created_at/modified_at 0 mean now. replace bumps version

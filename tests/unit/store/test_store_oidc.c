@@ -1187,7 +1187,7 @@ static void exec_file(sqlite3 *db, const char *name)
 {
     const char *src = getenv("IDPD_SRC");
     char p[4096];
-    snprintf(p, sizeof p, "%s/src/store/migrations/sqlite/%s", src ? src : ".", name);
+    snprintf(p, sizeof p, "%s/src/store/sqlite/migrations/%s", src ? src : ".", name);
     char *sql = tu_read_file(p, NULL);
     if (!sql) fail_msg("cannot read %s", p);
     char *msg = NULL;

@@ -12,7 +12,7 @@
 #include "core/timeutil.h"
 #include "scim/filter.h"
 #include "scim/schema.h"
-#include "store/scim_sql.h"
+#include "store/sqlite/scim_sql.h"
 #include "store/store.h"
 
 #include <sqlite3.h>

@@ -1,7 +1,7 @@
 /* scim_sql — SCIM filter / sortBy -> SQLite SQL with bound parameters. See scim_sql.h for the
  * mapping. Every string appended to the output below is either a constant of this file or a
  * canonical attribute name from the schema tables that passed safe_name(). */
-#include "store/scim_sql.h"
+#include "store/sqlite/scim_sql.h"
 
 #include "core/mem.h"
 

@@ -8,12 +8,12 @@
  *    SAVEPOINT, so a failure leaves the caller's transaction as it was ("nothing written").
  *  - Membership changes are row inserts/deletes; group_update and group_remove report the users
  *    who left, and the front (store.c) bumps their token_epoch in the same transaction. */
-#include "store/internal.h"
+#include "store/sqlite/internal.h"
 #include "scim/username.h"
 
 #include "core/mem.h"
 #include "core/timeutil.h"
-#include "store/scim_sql.h"
+#include "store/sqlite/scim_sql.h"
 
 #include <stdlib.h>
 #include <string.h>

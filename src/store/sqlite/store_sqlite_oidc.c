@@ -8,7 +8,7 @@
  *    by token, prune) run in their own BEGIN IMMEDIATE transaction, or under a SAVEPOINT inside
  *    the caller's store_tx_begin transaction, like store_sqlite_scim.c.
  *  - Secrets never reach this file: codes, refresh tokens and cookies arrive as SHA-256. */
-#include "store/internal.h"
+#include "store/sqlite/internal.h"
 
 #include "core/mem.h"
 #include "core/timeutil.h"

@@ -11,7 +11,7 @@
  *  - Schema: numbered migrations embedded at build time (meson.build), tracked in
  *    PRAGMA user_version, each applied in its own BEGIN IMMEDIATE transaction. A database whose
  *    version is newer than the binary is refused. */
-#include "store/internal.h"
+#include "store/sqlite/internal.h"
 
 #include "core/mem.h"
 #include "store_migrations_sqlite.h"
