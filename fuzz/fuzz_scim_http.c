@@ -1,9 +1,9 @@
-/* Fuzz target: the SCIM HTTP request parsers (src/scim/http_list.c, http_render.c): entity-tag
+/* Fuzz target: the SCIM HTTP request parsers (src/handle/scim/http_list.c, http_render.c): entity-tag
  * lists (If-Match / If-None-Match), SearchRequest bodies, attribute-list wishes. The first byte
  * selects the parser ('E': entity tags, 'S': SearchRequest JSON, anything else: attributes).
  * Invariants: "*" alone matches every version; a parsed list is clamped. */
 #include "core/jsonx.h"
-#include "scim/http_internal.h"
+#include "handle/scim/http_internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -4,14 +4,14 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
-#include "http/app.h"
+#include "server/app.h"
 #include "http/deadline.h"
 #include "http/framing.h"
 #include "http/listen.h"
 #include "http/log_limit.h"
 #include "http/request.h"
 #include "http/response.h"
-#include "http/router.h"
+#include "server/router.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

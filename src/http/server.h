@@ -1,5 +1,5 @@
 /* server — the HTTP server of `idpd serve` (DESIGN §2): libmicrohttpd with its internal epoll
- * thread pool, the route table of src/http/router.c, and one background thread that keeps the
+ * thread pool, the route table of src/server/router.c, and one background thread that keeps the
  * key set and client cache snapshots current. */
 #ifndef IDPD_HTTP_SERVER_H
 #define IDPD_HTTP_SERVER_H

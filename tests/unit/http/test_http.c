@@ -3,12 +3,12 @@
 #include "testutil.h"
 
 #include "core/jsonx.h"
-#include "http/app.h"
+#include "server/app.h"
 #include "http/listen.h"
 #include "http/request_form.h"
 #include "http/response.h"
-#include "http/router.h"
-#include "oauth/client_auth.h"
+#include "server/router.h"
+#include "handle/oauth/client_auth.h"
 #include "creds/client_secret.h"
 
 #include <arpa/inet.h>
