@@ -1,7 +1,7 @@
 /* endpoints — the HTTP handlers of the OAuth endpoints (one file each, one row each in
- * http/router.c). They are compiled into the http library (src/http/meson.build) because they
- * use its request/response types; the protocol logic they call (scope, resource, token_claims,
- * access_token, client_cache) lives in the oauth library and is unit-tested without HTTP. */
+ * server/router.c). They are compiled into the http library (src/http/meson.build) because they
+ * use its request/response types; the protocol logic they call (src/proto: scope, resource,
+ * token_claims, token_verify; src/oauth: client_cache, token_mint) is unit-tested without HTTP. */
 #ifndef IDPD_OAUTH_ENDPOINTS_H
 #define IDPD_OAUTH_ENDPOINTS_H
 

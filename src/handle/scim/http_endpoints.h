@@ -1,5 +1,5 @@
 /* http_endpoints — the SCIM 2.0 HTTP handlers under ISSUER/scim/v2 (RFC 7644 §3.2), one row each
- * in http/router.c. They are compiled into the http library (src/http/meson.build) because they
+ * in server/router.c. They are compiled into the http library (src/http/meson.build) because they
  * use its request/response types; the SCIM logic they call (schema, filter, patch, project) is
  * the scimcore library, unit-tested without HTTP.
  *
