@@ -1,7 +1,7 @@
 #include "server/router.h"
 
 #include "handle/endpoints.h"
-#include "handle/scim/http_endpoints.h"
+#include "handle/scim/scim_endpoints.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,25 +36,25 @@ const route router_routes[] = {
     {"POST", "/logout", logout_handle},
     {"GET", "/assets/idpd.css", assets_css_handle},
     /* SCIM 2.0 (RFC 7644 §3.2): base ISSUER/scim/v2 */
-    {"GET", "/scim/v2/Users", http_users_list},
-    {"POST", "/scim/v2/Users", http_users_create},
-    {"POST", "/scim/v2/Users/.search", http_users_search},
-    {"GET", "/scim/v2/Users/{id}", http_users_get},
-    {"PUT", "/scim/v2/Users/{id}", http_users_replace},
-    {"PATCH", "/scim/v2/Users/{id}", http_users_patch},
-    {"DELETE", "/scim/v2/Users/{id}", http_users_delete},
-    {"GET", "/scim/v2/Groups", http_groups_list},
-    {"POST", "/scim/v2/Groups", http_groups_create},
-    {"POST", "/scim/v2/Groups/.search", http_groups_search},
-    {"GET", "/scim/v2/Groups/{id}", http_groups_get},
-    {"PUT", "/scim/v2/Groups/{id}", http_groups_replace},
-    {"PATCH", "/scim/v2/Groups/{id}", http_groups_patch},
-    {"DELETE", "/scim/v2/Groups/{id}", http_groups_delete},
-    {"GET", "/scim/v2/ServiceProviderConfig", http_discovery_spc},
-    {"GET", "/scim/v2/Schemas", http_discovery_schemas},
-    {"GET", "/scim/v2/Schemas/{urn}", http_discovery_schema},
-    {"GET", "/scim/v2/ResourceTypes", http_discovery_resource_types},
-    {"GET", "/scim/v2/ResourceTypes/{name}", http_discovery_resource_type},
+    {"GET", "/scim/v2/Users", scim_users_list},
+    {"POST", "/scim/v2/Users", scim_users_create},
+    {"POST", "/scim/v2/Users/.search", scim_users_search},
+    {"GET", "/scim/v2/Users/{id}", scim_users_get},
+    {"PUT", "/scim/v2/Users/{id}", scim_users_replace},
+    {"PATCH", "/scim/v2/Users/{id}", scim_users_patch},
+    {"DELETE", "/scim/v2/Users/{id}", scim_users_delete},
+    {"GET", "/scim/v2/Groups", scim_groups_list},
+    {"POST", "/scim/v2/Groups", scim_groups_create},
+    {"POST", "/scim/v2/Groups/.search", scim_groups_search},
+    {"GET", "/scim/v2/Groups/{id}", scim_groups_get},
+    {"PUT", "/scim/v2/Groups/{id}", scim_groups_replace},
+    {"PATCH", "/scim/v2/Groups/{id}", scim_groups_patch},
+    {"DELETE", "/scim/v2/Groups/{id}", scim_groups_delete},
+    {"GET", "/scim/v2/ServiceProviderConfig", scim_discovery_spc},
+    {"GET", "/scim/v2/Schemas", scim_discovery_schemas},
+    {"GET", "/scim/v2/Schemas/{urn}", scim_discovery_schema},
+    {"GET", "/scim/v2/ResourceTypes", scim_discovery_resource_types},
+    {"GET", "/scim/v2/ResourceTypes/{name}", scim_discovery_resource_type},
 };
 const size_t router_nroutes = sizeof router_routes / sizeof router_routes[0];
 

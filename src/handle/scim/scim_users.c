@@ -1,10 +1,10 @@
-/* http_users — /scim/v2/Users (RFC 7644 §3.3 create, §3.4 retrieve and list, §3.5.1 replace,
+/* scim_users — /scim/v2/Users (RFC 7644 §3.3 create, §3.4 retrieve and list, §3.5.1 replace,
  * §3.5.2 modify, §3.6 delete). Every write is one store transaction holding the change and its
  * audit event. The password is write-only: hashed with Argon2id, never returned, logged or
  * audited (only its name in "changed"). Deactivation (active true -> false, also Entra's
  * "False") bumps token_epoch in the same write, so tokens issued before it are dead; so does a
  * new password. */
-#include "handle/scim/http_endpoints.h"
+#include "handle/scim/scim_endpoints.h"
 
 #include "core/jsonx.h"
 #include "core/mem.h"
@@ -12,7 +12,7 @@
 #include "core/timeutil.h"
 #include "server/app.h"
 #include "creds/pkey.h"
-#include "handle/scim/http_internal.h"
+#include "handle/scim/scim_internal.h"
 #include "scim/patch.h"
 #include "scim/username.h"
 
@@ -28,7 +28,7 @@ static idp_err groups_attr(struct app *a, const char *user_id, json_t *full, idp
     size_t n = 0;
     idp_err rc = a->st->ops->user_groups(a->st, user_id, &refs, &n, err);
     if (rc != IDP_OK) return rc;
-    json_t *arr = http_refs_json(a->scim_base, "/Groups", refs, n, "direct");
+    json_t *arr = scim_list_refs_json(a->scim_base, "/Groups", refs, n, "direct");
     if (arr) json_object_set_new(full, "groups", arr);
     store_ref_list_free(refs, n);
     return IDP_OK;
@@ -43,8 +43,8 @@ static idp_err user_full(struct app *a, const store_user *u, bool with_groups, j
     if (jsonx_parse(u->doc, strlen(u->doc), 0, 0, true, &doc, NULL) != IDP_OK)
         return IDP_FAIL(err, IDP_ERR_INTERNAL, "stored user document is not a JSON object");
     json_object_set_new(doc, "active", json_boolean(u->active));
-    char *loc = http_location(a->scim_base, "/Users", u->id);
-    http_set_meta(doc, u->id, "User", loc, u->created_at, u->modified_at, u->version);
+    char *loc = scim_render_location(a->scim_base, "/Users", u->id);
+    scim_render_set_meta(doc, u->id, "User", loc, u->created_at, u->modified_at, u->version);
     free(loc);
     idp_err rc = with_groups ? groups_attr(a, u->id, doc, err) : IDP_OK;
     if (rc != IDP_OK) {
@@ -62,11 +62,11 @@ static idp_err user_render(struct app *a, const http_request *rq, http_response 
     const char *attrs = request_query(rq, "attributes");
     const char *excl = request_query(rq, "excludedAttributes");
     json_t *full = NULL;
-    idp_err rc = user_full(a, u, http_list_wants(attrs, excl, SCIM_URN_USER, "groups"), &full, err);
-    if (rc == IDP_OK) rc = http_render_resource(rs, status, RT, full, attrs, excl, u->version, err);
+    idp_err rc = user_full(a, u, scim_list_wants(attrs, excl, SCIM_URN_USER, "groups"), &full, err);
+    if (rc == IDP_OK) rc = scim_render_resource(rs, status, RT, full, attrs, excl, u->version, err);
     json_decref(full);
     if (rc == IDP_OK && status == 201) {
-        char *loc = http_location(a->scim_base, "/Users", u->id);
+        char *loc = scim_render_location(a->scim_base, "/Users", u->id);
         response_header_set(rs, "Location", loc);
         free(loc);
     }
@@ -84,7 +84,7 @@ static idp_err columns_from_doc(json_t *doc, store_user *u, idp_error *err)
         return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "%s", ne.msg);
     u->user_name = (char *)name;
     u->external_id = (char *)jsonx_str(doc, "externalId");
-    u->active = http_doc_bool(doc, "active", true);
+    u->active = scim_write_doc_bool(doc, "active", true);
     json_object_set_new(doc, "active", json_boolean(u->active));
     return IDP_OK;
 }
@@ -120,25 +120,25 @@ static idp_err reader_query(struct app *a, const store_query *q, bool want_sub, 
     return rc;
 }
 
-static const http_reader reader = {.rt = RT, .urn = SCIM_URN_USER, .sub_attr = "groups",
+static const scim_list_reader reader = {.rt = RT, .urn = SCIM_URN_USER, .sub_attr = "groups",
                                    .get = reader_get, .query = reader_query};
 
-HTTP_SCIM_HANDLER(http_users_get) { return http_read_get(&reader, a, rq, rs, err); }
-HTTP_SCIM_HANDLER(http_users_list) { return http_read_list(&reader, a, rq, rs, err); }
-HTTP_SCIM_HANDLER(http_users_search) { return http_read_search(&reader, a, rq, rs, err); }
+SCIM_HANDLER(scim_users_get) { return scim_list_read_get(&reader, a, rq, rs, err); }
+SCIM_HANDLER(scim_users_list) { return scim_list_read_list(&reader, a, rq, rs, err); }
+SCIM_HANDLER(scim_users_search) { return scim_list_read_search(&reader, a, rq, rs, err); }
 
-HTTP_SCIM_HANDLER(http_users_create)
+SCIM_HANDLER(scim_users_create)
 {
-    char actor[HTTP_ACTOR_MAX], id[37];
+    char actor[SCIM_GATE_ACTOR_MAX], id[37];
     json_t *body = NULL, *doc = NULL;
     char *hash = NULL, *text = NULL;
     store_user u = {0}, cur = {0};
     bool tx = false;
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
+    idp_err rc = scim_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
     if (rc != IDP_OK) return rc;
-    if ((rc = http_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
+    if ((rc = scim_gate_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
     if ((rc = scim_resource_normalize(RT, body, &doc, NULL, err)) != IDP_OK) goto out;
-    if ((rc = http_password_take(doc, &a->pw_params, &hash, err)) != IDP_OK) goto out;
+    if ((rc = scim_write_password_take(doc, &a->pw_params, &hash, err)) != IDP_OK) goto out;
     if ((rc = columns_from_doc(doc, &u, err)) != IDP_OK) goto out;
     rand_uuid(id);
     text = jsonx_dump(doc);
@@ -152,8 +152,8 @@ HTTP_SCIM_HANDLER(http_users_create)
     tx = true;
     if ((rc = a->st->ops->user_create(a->st, &u, err)) != IDP_OK) goto out;
     if ((rc = a->st->ops->user_get(a->st, id, &cur, err)) != IDP_OK) goto out;
-    if ((rc = http_audit(a->st, actor, "user.create", "User", id, 0, cur.version,
-                         http_changed(NULL, doc, hash != NULL), err)) != IDP_OK)
+    if ((rc = scim_write_audit(a->st, actor, "user.create", "User", id, 0, cur.version,
+                         scim_write_changed(NULL, doc, hash != NULL), err)) != IDP_OK)
         goto out;
     if ((rc = store_tx_commit(a->st, err)) != IDP_OK) goto out;
     tx = false;
@@ -161,7 +161,7 @@ HTTP_SCIM_HANDLER(http_users_create)
 out:
     if (tx) store_tx_rollback(a->st);
     if (rc == IDP_ERR_CONFLICT) IDP_FAIL(err, rc, "userName is already taken");
-    http_password_wipe(body);
+    scim_write_password_wipe(body);
     json_decref(body);
     json_decref(doc);
     free(text);
@@ -197,10 +197,10 @@ static idp_err user_write(struct app *a, const char *actor, const char *action, 
     u.modified_at = time_now_ms();
     int64_t before_version = cur->version;
     if ((rc = a->st->ops->user_replace(a->st, &u, cur->version, err)) != IDP_OK) goto out;
-    changed = http_changed(before, doc, hash != NULL);
+    changed = scim_write_changed(before, doc, hash != NULL);
     store_user_clear(cur);
     if ((rc = a->st->ops->user_get(a->st, id, cur, err)) != IDP_OK) goto out;
-    rc = http_audit(a->st, actor, action, "User", id, before_version, cur->version, changed, err);
+    rc = scim_write_audit(a->st, actor, action, "User", id, before_version, cur->version, changed, err);
     changed = NULL;
 out:
     json_decref(changed);
@@ -210,22 +210,22 @@ out:
     return rc;
 }
 
-HTTP_SCIM_HANDLER(http_users_replace)
+SCIM_HANDLER(scim_users_replace)
 {
-    char actor[HTTP_ACTOR_MAX];
+    char actor[SCIM_GATE_ACTOR_MAX];
     json_t *body = NULL, *doc = NULL;
     char *hash = NULL;
     store_user cur = {0};
     bool tx = false;
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
+    idp_err rc = scim_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
     if (rc != IDP_OK) return rc;
-    if ((rc = http_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
+    if ((rc = scim_gate_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
     if ((rc = scim_resource_normalize(RT, body, &doc, NULL, err)) != IDP_OK) goto out;
-    if ((rc = http_password_take(doc, &a->pw_params, &hash, err)) != IDP_OK) goto out; /* before the lock */
+    if ((rc = scim_write_password_take(doc, &a->pw_params, &hash, err)) != IDP_OK) goto out; /* before the lock */
     if ((rc = store_tx_begin(a->st, err)) != IDP_OK) goto out;
     tx = true;
     if ((rc = user_load(a, rq->param, &cur, err)) != IDP_OK) goto out;
-    if ((rc = http_check_if_match(rq, cur.version, err)) != IDP_OK) goto out;
+    if ((rc = scim_render_check_if_match(rq, cur.version, err)) != IDP_OK) goto out;
     if ((rc = user_write(a, actor, "user.replace", &cur, doc, hash, err)) != IDP_OK) goto out;
     if ((rc = store_tx_commit(a->st, err)) != IDP_OK) goto out;
     tx = false;
@@ -233,7 +233,7 @@ HTTP_SCIM_HANDLER(http_users_replace)
 out:
     if (tx) store_tx_rollback(a->st);
     if (rc == IDP_ERR_CONFLICT) IDP_FAIL(err, rc, "userName is already taken");
-    http_password_wipe(body);
+    scim_write_password_wipe(body);
     json_decref(body);
     json_decref(doc);
     mem_free_secret(hash);
@@ -241,28 +241,28 @@ out:
     return rc;
 }
 
-HTTP_SCIM_HANDLER(http_users_patch)
+SCIM_HANDLER(scim_users_patch)
 {
-    char actor[HTTP_ACTOR_MAX];
+    char actor[SCIM_GATE_ACTOR_MAX];
     json_t *body = NULL, *doc = NULL;
     char *hash = NULL;
     store_user cur = {0};
     scim_delta md = {0};
     bool tx = false;
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
+    idp_err rc = scim_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
     if (rc != IDP_OK) return rc;
-    if ((rc = http_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
+    if ((rc = scim_gate_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
     if ((rc = store_tx_begin(a->st, err)) != IDP_OK) goto out;
     tx = true;
     if ((rc = user_load(a, rq->param, &cur, err)) != IDP_OK) goto out;
-    if ((rc = http_check_if_match(rq, cur.version, err)) != IDP_OK) goto out;
+    if ((rc = scim_render_check_if_match(rq, cur.version, err)) != IDP_OK) goto out;
     if (jsonx_parse(cur.doc, strlen(cur.doc), 0, 0, true, &doc, NULL) != IDP_OK) {
         rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "stored user document is not a JSON object");
         goto out;
     }
     json_object_set_new(doc, "active", json_boolean(cur.active));
     if ((rc = scim_patch_apply(RT, doc, body, &md, err)) != IDP_OK) goto out;
-    if ((rc = http_password_take(doc, &a->pw_params, &hash, err)) != IDP_OK) goto out;
+    if ((rc = scim_write_password_take(doc, &a->pw_params, &hash, err)) != IDP_OK) goto out;
     if ((rc = user_write(a, actor, "user.patch", &cur, doc, hash, err)) != IDP_OK) goto out;
     if ((rc = store_tx_commit(a->st, err)) != IDP_OK) goto out;
     tx = false;
@@ -270,7 +270,7 @@ HTTP_SCIM_HANDLER(http_users_patch)
 out:
     if (tx) store_tx_rollback(a->st);
     if (rc == IDP_ERR_CONFLICT) IDP_FAIL(err, rc, "userName is already taken");
-    http_password_wipe(body);
+    scim_write_password_wipe(body);
     json_decref(body);
     json_decref(doc);
     mem_free_secret(hash);
@@ -279,20 +279,20 @@ out:
     return rc;
 }
 
-HTTP_SCIM_HANDLER(http_users_delete)
+SCIM_HANDLER(scim_users_delete)
 {
-    char actor[HTTP_ACTOR_MAX];
+    char actor[SCIM_GATE_ACTOR_MAX];
     store_user cur = {0};
     bool tx = false;
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
+    idp_err rc = scim_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
     if (rc != IDP_OK) return rc;
     if ((rc = store_tx_begin(a->st, err)) != IDP_OK) goto out;
     tx = true;
     if ((rc = user_load(a, rq->param, &cur, err)) != IDP_OK) goto out;
-    if ((rc = http_check_if_match(rq, cur.version, err)) != IDP_OK) goto out;
+    if ((rc = scim_render_check_if_match(rq, cur.version, err)) != IDP_OK) goto out;
     /* the store removes the memberships in the same statement set */
     if ((rc = a->st->ops->user_delete(a->st, cur.id, cur.version, err)) != IDP_OK) goto out;
-    if ((rc = http_audit(a->st, actor, "user.delete", "User", cur.id, cur.version, 0, NULL, err)) !=
+    if ((rc = scim_write_audit(a->st, actor, "user.delete", "User", cur.id, cur.version, 0, NULL, err)) !=
         IDP_OK)
         goto out;
     if ((rc = store_tx_commit(a->st, err)) != IDP_OK) goto out;

@@ -1,6 +1,6 @@
-/* http_list — list and search parameters (RFC 7644 §3.4.2, §3.4.3) and attribute projection
+/* scim_list — list and search parameters (RFC 7644 §3.4.2, §3.4.3) and attribute projection
  * wishes (§3.9). Pure: no store, no server. */
-#include "handle/scim/http_internal.h"
+#include "handle/scim/scim_internal.h"
 
 #include "core/buf.h"
 #include "core/mem.h"
@@ -13,9 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define HTTP_URN_SEARCH "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+#define SCIM_LIST_URN_SEARCH "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
-void http_list_clear(http_list *l)
+void scim_list_clear(scim_list *l)
 {
     if (!l) return;
     scim_plan_free(l->plan);
@@ -25,7 +25,7 @@ void http_list_clear(http_list *l)
     memset(l, 0, sizeof *l);
 }
 
-idp_err http_list_filter(const scim_resource_type *rt, const char *text, scim_plan **out,
+idp_err scim_list_filter(const scim_resource_type *rt, const char *text, scim_plan **out,
                          idp_error *err)
 {
     *out = NULL;
@@ -48,7 +48,7 @@ static idp_err sort_by_check(const scim_resource_type *rt, const char *s, idp_er
     memset(&pp, 0, sizeof pp);
     scim_resolved r;
     idp_err rc = IDP_OK;
-    if (strlen(s) > HTTP_PARAM_MAX_LEN ||
+    if (strlen(s) > SCIM_LIST_PARAM_MAX_LEN ||
         scim_patch_path_parse(s, strlen(s), &pp, NULL) != IDP_OK || pp.value_filter ||
         pp.value_sub || scim_path_resolve(rt, &pp.path, &r, NULL) != IDP_OK)
         rc = IDP_FAIL(err, IDP_ERR_SCIM_INVALID_PATH, "sortBy is not an attribute of %s", rt->name);
@@ -69,17 +69,17 @@ static idp_err parse_int(const char *name, const char *s, int64_t *out, idp_erro
     return IDP_OK;
 }
 
-static void clamp(http_list *l)
+static void clamp(scim_list *l)
 {
     if (l->start_index < 1) l->start_index = 1;
     if (l->count < 0) l->count = 0;
-    if (l->count > HTTP_LIST_MAX_COUNT) l->count = HTTP_LIST_MAX_COUNT;
+    if (l->count > SCIM_LIST_MAX_COUNT) l->count = SCIM_LIST_MAX_COUNT;
 }
 
 static char *dup_capped(const char *s, const char *name, idp_error *err, idp_err *rc)
 {
     if (!s) return NULL;
-    if (strlen(s) > HTTP_PARAM_MAX_LEN) {
+    if (strlen(s) > SCIM_LIST_PARAM_MAX_LEN) {
         *rc = IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "%s is too long", name);
         return NULL;
     }
@@ -87,12 +87,12 @@ static char *dup_capped(const char *s, const char *name, idp_error *err, idp_err
 }
 
 /* The string parameters common to GET and .search. */
-static idp_err set_common(http_list *l, const scim_resource_type *rt, const char *filter,
+static idp_err set_common(scim_list *l, const scim_resource_type *rt, const char *filter,
                           const char *sort_by, const char *order, const char *attrs,
                           const char *excl, idp_error *err)
 {
     idp_err rc = IDP_OK;
-    if (filter && (rc = http_list_filter(rt, filter, &l->plan, err)) != IDP_OK) return rc;
+    if (filter && (rc = scim_list_filter(rt, filter, &l->plan, err)) != IDP_OK) return rc;
     if (sort_by) {
         if ((rc = sort_by_check(rt, sort_by, err)) != IDP_OK) return rc;
         l->sort_by = xstrdup(sort_by);
@@ -110,12 +110,12 @@ static idp_err set_common(http_list *l, const scim_resource_type *rt, const char
     return rc;
 }
 
-idp_err http_list_from_query(const http_request *rq, const scim_resource_type *rt, http_list *out,
+idp_err scim_list_from_query(const http_request *rq, const scim_resource_type *rt, scim_list *out,
                              idp_error *err)
 {
     memset(out, 0, sizeof *out);
     out->start_index = 1;
-    out->count = HTTP_LIST_DEFAULT_COUNT;
+    out->count = SCIM_LIST_DEFAULT_COUNT;
     const char *si = request_query(rq, "startIndex"), *cnt = request_query(rq, "count");
     idp_err rc = IDP_OK;
     if (si && (rc = parse_int("startIndex", si, &out->start_index, err)) != IDP_OK) goto out;
@@ -125,7 +125,7 @@ idp_err http_list_from_query(const http_request *rq, const scim_resource_type *r
                     request_query(rq, "sortOrder"), request_query(rq, "attributes"),
                     request_query(rq, "excludedAttributes"), err);
 out:
-    if (rc != IDP_OK) http_list_clear(out);
+    if (rc != IDP_OK) scim_list_clear(out);
     return rc;
 }
 
@@ -179,17 +179,17 @@ static idp_err int_member(const json_t *body, const char *name, int64_t *out, id
     return IDP_OK;
 }
 
-idp_err http_list_from_search(const json_t *body, const scim_resource_type *rt, http_list *out,
+idp_err scim_list_from_search(const json_t *body, const scim_resource_type *rt, scim_list *out,
                               idp_error *err)
 {
     static const char *const known[] = {"schemas",    "filter", "sortBy",     "sortOrder",
                                         "startIndex", "count",  "attributes", "excludedAttributes"};
     idp_buf attrs, excl;
-    buf_init(&attrs, HTTP_PARAM_MAX_LEN);
-    buf_init(&excl, HTTP_PARAM_MAX_LEN);
+    buf_init(&attrs, SCIM_LIST_PARAM_MAX_LEN);
+    buf_init(&excl, SCIM_LIST_PARAM_MAX_LEN);
     memset(out, 0, sizeof *out);
     out->start_index = 1;
-    out->count = HTTP_LIST_DEFAULT_COUNT;
+    out->count = SCIM_LIST_DEFAULT_COUNT;
     idp_err rc = IDP_OK;
     const char *key;
     const json_t *v, *schemas = json_object_get(body, "schemas");
@@ -203,8 +203,8 @@ idp_err http_list_from_search(const json_t *body, const scim_resource_type *rt, 
             goto out;
         }
     }
-    if (!json_is_array(schemas) || !has_urn(schemas, HTTP_URN_SEARCH)) {
-        rc = IDP_FAIL(err, IDP_ERR_SCIM_INVALID_SYNTAX, "schemas must list %s", HTTP_URN_SEARCH);
+    if (!json_is_array(schemas) || !has_urn(schemas, SCIM_LIST_URN_SEARCH)) {
+        rc = IDP_FAIL(err, IDP_ERR_SCIM_INVALID_SYNTAX, "schemas must list %s", SCIM_LIST_URN_SEARCH);
         goto out;
     }
     if ((rc = int_member(body, "startIndex", &out->start_index, err)) != IDP_OK) goto out;
@@ -224,7 +224,7 @@ idp_err http_list_from_search(const json_t *body, const scim_resource_type *rt, 
 out:
     buf_free(&attrs);
     buf_free(&excl);
-    if (rc != IDP_OK) http_list_clear(out);
+    if (rc != IDP_OK) scim_list_clear(out);
     return rc;
 }
 
@@ -257,7 +257,7 @@ static bool list_names(const char *list, const char *urn, const char *name, bool
     return false;
 }
 
-bool http_list_wants(const char *attributes, const char *excluded, const char *urn,
+bool scim_list_wants(const char *attributes, const char *excluded, const char *urn,
                      const char *name)
 {
     if (attributes && *attributes) return list_names(attributes, urn, name, true);
@@ -266,13 +266,13 @@ bool http_list_wants(const char *attributes, const char *excluded, const char *u
     return true;
 }
 
-json_t *http_refs_json(const char *base, const char *endpoint, const store_ref *refs, size_t n,
+json_t *scim_list_refs_json(const char *base, const char *endpoint, const store_ref *refs, size_t n,
                        const char *type)
 {
     if (n == 0) return NULL;
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        char *ref = http_location(base, endpoint, refs[i].id);
+        char *ref = scim_render_location(base, endpoint, refs[i].id);
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s*, s:s}", "value", refs[i].id, "$ref",
                                              ref, "display", refs[i].display, "type", type));
         free(ref);
@@ -280,31 +280,31 @@ json_t *http_refs_json(const char *base, const char *endpoint, const store_ref *
     return arr;
 }
 
-idp_err http_read_get(const http_reader *k, struct app *a, const http_request *rq,
+idp_err scim_list_read_get(const scim_list_reader *k, struct app *a, const http_request *rq,
                       http_response *rs, idp_error *err)
 {
-    char actor[HTTP_ACTOR_MAX];
+    char actor[SCIM_GATE_ACTOR_MAX];
     json_t *full = NULL;
     int64_t version = 0;
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
+    idp_err rc = scim_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
     if (rc != IDP_OK) return rc;
     const char *attrs = request_query(rq, "attributes");
     const char *excl = request_query(rq, "excludedAttributes");
-    bool sub = http_list_wants(attrs, excl, k->urn, k->sub_attr);
+    bool sub = scim_list_wants(attrs, excl, k->urn, k->sub_attr);
     if ((rc = k->get(a, rq->param, sub, &full, &version, err)) != IDP_OK) return rc;
-    if (http_if_none_match(rq, version)) { /* RFC 9110 §13.1.2 */
-        char etag[HTTP_ETAG_MAX];
-        http_etag(version, etag);
+    if (scim_render_if_none_match(rq, version)) { /* RFC 9110 §13.1.2 */
+        char etag[SCIM_RENDER_ETAG_MAX];
+        scim_render_etag(version, etag);
         response_header_set(rs, "ETag", etag);
         rc = IDP_FAIL(err, IDP_ERR_NOT_MODIFIED, "not modified");
     } else {
-        rc = http_render_resource(rs, 200, k->rt, full, attrs, excl, version, err);
+        rc = scim_render_resource(rs, 200, k->rt, full, attrs, excl, version, err);
     }
     json_decref(full);
     return rc;
 }
 
-static idp_err read_run(const http_reader *k, struct app *a, http_response *rs, const http_list *l,
+static idp_err read_run(const scim_list_reader *k, struct app *a, http_response *rs, const scim_list *l,
                         idp_error *err)
 {
     json_t *res = json_array(), *all = json_array(), *proj = NULL;
@@ -315,7 +315,7 @@ static idp_err read_run(const http_reader *k, struct app *a, http_response *rs, 
                      .descending = l->descending,
                      .start_index = l->start_index,
                      .count = l->count};
-    bool sub = http_list_wants(l->attributes, l->excluded, k->urn, k->sub_attr);
+    bool sub = scim_list_wants(l->attributes, l->excluded, k->urn, k->sub_attr);
     idp_err rc = k->query(a, &q, sub, all, &total, err);
     size_t i;
     json_t *full;
@@ -329,36 +329,36 @@ static idp_err read_run(const http_reader *k, struct app *a, http_response *rs, 
         json_decref(res);
         return rc;
     }
-    json_t *body = http_list_response(res, total, l->start_index);
-    rc = http_render_json(rs, body, err);
+    json_t *body = scim_render_list_response(res, total, l->start_index);
+    rc = scim_render_json(rs, body, err);
     json_decref(body);
     return rc;
 }
 
-idp_err http_read_list(const http_reader *k, struct app *a, const http_request *rq,
+idp_err scim_list_read_list(const scim_list_reader *k, struct app *a, const http_request *rq,
                        http_response *rs, idp_error *err)
 {
-    char actor[HTTP_ACTOR_MAX];
-    http_list l = {0};
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
-    if (rc == IDP_OK) rc = http_list_from_query(rq, k->rt, &l, err);
+    char actor[SCIM_GATE_ACTOR_MAX];
+    scim_list l = {0};
+    idp_err rc = scim_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
+    if (rc == IDP_OK) rc = scim_list_from_query(rq, k->rt, &l, err);
     if (rc == IDP_OK) rc = read_run(k, a, rs, &l, err);
-    http_list_clear(&l);
+    scim_list_clear(&l);
     return rc;
 }
 
 /* POST .search (RFC 7644 §3.4.3): a query, so the read scope suffices. */
-idp_err http_read_search(const http_reader *k, struct app *a, const http_request *rq,
+idp_err scim_list_read_search(const scim_list_reader *k, struct app *a, const http_request *rq,
                          http_response *rs, idp_error *err)
 {
-    char actor[HTTP_ACTOR_MAX];
-    http_list l = {0};
+    char actor[SCIM_GATE_ACTOR_MAX];
+    scim_list l = {0};
     json_t *body = NULL;
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
-    if (rc == IDP_OK) rc = http_body_json(rq, (size_t)a->cfg->max_body, &body, err);
-    if (rc == IDP_OK) rc = http_list_from_search(body, k->rt, &l, err);
+    idp_err rc = scim_gate(a, rq, rs, PKEY_SCOPE_SCIM_READ, actor, err);
+    if (rc == IDP_OK) rc = scim_gate_body_json(rq, (size_t)a->cfg->max_body, &body, err);
+    if (rc == IDP_OK) rc = scim_list_from_search(body, k->rt, &l, err);
     if (rc == IDP_OK) rc = read_run(k, a, rs, &l, err);
     json_decref(body);
-    http_list_clear(&l);
+    scim_list_clear(&l);
     return rc;
 }

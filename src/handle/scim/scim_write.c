@@ -1,7 +1,7 @@
-/* http_write — what every SCIM write shares: the list of changed attributes and the audit event
+/* scim_write — what every SCIM write shares: the list of changed attributes and the audit event
  * (DESIGN §9; never a password value), Argon2id password hashing (RFC 9106; OWASP parameters),
  * and tolerant booleans. */
-#include "handle/scim/http_internal.h"
+#include "handle/scim/scim_internal.h"
 
 #include "core/jsonx.h"
 #include "core/mem.h"
@@ -33,7 +33,7 @@ static void sort_names(json_t *arr)
     free(v);
 }
 
-json_t *http_changed(const json_t *before, const json_t *after, bool password_set)
+json_t *scim_write_changed(const json_t *before, const json_t *after, bool password_set)
 {
     json_t *names = json_array();
     const char *k;
@@ -54,7 +54,7 @@ json_t *http_changed(const json_t *before, const json_t *after, bool password_se
     return names;
 }
 
-idp_err http_audit(store *st, const char *actor, const char *action, const char *target_type,
+idp_err scim_write_audit(store *st, const char *actor, const char *action, const char *target_type,
                    const char *target_id, int64_t before_version, int64_t after_version,
                    json_t *changed, idp_error *err)
 {
@@ -75,7 +75,7 @@ idp_err http_audit(store *st, const char *actor, const char *action, const char 
     return rc;
 }
 
-idp_err http_password_take(json_t *doc, const password_params *pp, char **hash, idp_error *err)
+idp_err scim_write_password_take(json_t *doc, const password_params *pp, char **hash, idp_error *err)
 {
     *hash = NULL;
     json_t *pw = json_object_get(doc, "password");
@@ -85,9 +85,9 @@ idp_err http_password_take(json_t *doc, const password_params *pp, char **hash, 
     idp_err rc = IDP_OK;
     char *enc = NULL;
     size_t n = json_is_string(pw) ? json_string_length(pw) : 0;
-    if (!json_is_string(pw) || n == 0 || n > HTTP_PASSWORD_MAX_LEN) {
+    if (!json_is_string(pw) || n == 0 || n > SCIM_WRITE_PASSWORD_MAX_LEN) {
         rc = IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "password must be a string of 1 to %d bytes",
-                      HTTP_PASSWORD_MAX_LEN);
+                      SCIM_WRITE_PASSWORD_MAX_LEN);
         goto out;
     }
     if ((rc = password_hash(pp, json_string_value(pw), n, &enc, err)) != IDP_OK) goto out;
@@ -105,13 +105,13 @@ static void wipe_str(json_t *v)
     if (json_is_string(v)) mem_wipe((char *)json_string_value(v), json_string_length(v));
 }
 
-void http_password_wipe(json_t *v)
+void scim_write_password_wipe(json_t *v)
 {
     const char *k;
     json_t *x;
     size_t i;
     if (json_is_array(v)) {
-        json_array_foreach(v, i, x) http_password_wipe(x);
+        json_array_foreach(v, i, x) scim_write_password_wipe(x);
         return;
     }
     const char *path = jsonx_str(v, "path"); /* a PatchOp operation on "password" */
@@ -121,11 +121,11 @@ void http_password_wipe(json_t *v)
         if (strcasecmp(k, "password") == 0)
             wipe_str(x);
         else if (json_is_object(x) || json_is_array(x))
-            http_password_wipe(x);
+            scim_write_password_wipe(x);
     }
 }
 
-bool http_doc_bool(const json_t *doc, const char *name, bool dflt)
+bool scim_write_doc_bool(const json_t *doc, const char *name, bool dflt)
 {
     const json_t *v = json_object_get(doc, name);
     if (json_is_boolean(v)) return json_is_true(v);

@@ -1,7 +1,7 @@
-/* http_gate — what every SCIM request goes through first: provisioning-key authentication
+/* scim_gate — what every SCIM request goes through first: provisioning-key authentication
  * (RFC 6750 §2.1 bearer, oauth/pkey.h), scope, per-key rate limit (429 + Retry-After, RFC 6585
  * §4), and the strict reading of request bodies. */
-#include "handle/scim/http_internal.h"
+#include "handle/scim/scim_internal.h"
 
 #include "core/jsonx.h"
 #include "core/timeutil.h"
@@ -14,8 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-idp_err http_gate(struct app *a, const http_request *rq, http_response *rs, const char *scope,
-                  char actor[HTTP_ACTOR_MAX], idp_error *err)
+idp_err scim_gate(struct app *a, const http_request *rq, http_response *rs, const char *scope,
+                  char actor[SCIM_GATE_ACTOR_MAX], idp_error *err)
 {
     store_pkey key = {0};
     idp_err rc =
@@ -38,7 +38,7 @@ idp_err http_gate(struct app *a, const http_request *rq, http_response *rs, cons
         rc = IDP_FAIL(err, IDP_ERR_RATE_LIMITED, "too many requests for this provisioning key");
         goto out;
     }
-    snprintf(actor, HTTP_ACTOR_MAX, "pkey:%s", key.id);
+    snprintf(actor, SCIM_GATE_ACTOR_MAX, "pkey:%s", key.id);
 out:
     store_pkey_clear(&key);
     return rc;
@@ -46,7 +46,7 @@ out:
 
 /* RFC 7644 §3.1: application/scim+json; application/json is accepted too. Parameters (charset)
  * are ignored; the media type is case-insensitive (RFC 9110 §8.3.1). */
-bool http_media_type_ok(const char *ct)
+bool scim_gate_media_type_ok(const char *ct)
 {
     static const char *const ok[] = {"application/scim+json", "application/json"};
     if (!ct) return true;
@@ -58,10 +58,10 @@ bool http_media_type_ok(const char *ct)
     return false;
 }
 
-idp_err http_body_json(const http_request *rq, size_t max_len, json_t **out, idp_error *err)
+idp_err scim_gate_body_json(const http_request *rq, size_t max_len, json_t **out, idp_error *err)
 {
     *out = NULL;
-    if (!http_media_type_ok(rq->content_type))
+    if (!scim_gate_media_type_ok(rq->content_type))
         return IDP_FAIL(err, IDP_ERR_HTTP_MEDIA_TYPE,
                         "Content-Type must be application/scim+json or application/json");
     if (!rq->body || rq->body_len == 0)

@@ -1,10 +1,10 @@
-/* http_groups — /scim/v2/Groups (RFC 7644 §3.3-§3.6, RFC 7643 §4.2). Members are never written
+/* scim_groups — /scim/v2/Groups (RFC 7644 §3.3-§3.6, RFC 7643 §4.2). Members are never written
  * through the group document: POST and PUT give a replace-all scim_delta, PATCH gives
  * the adds and removes of its operations (RFC 7644 §3.5.2), so one member added to a large group
  * touches one row. Only User members are supported; an unknown id is invalidValue (the store
  * checks, inside the transaction). Removing users from a group bumps their token_epoch (the
  * store, in the same write). GET with excludedAttributes=members does not load members. */
-#include "handle/scim/http_endpoints.h"
+#include "handle/scim/scim_endpoints.h"
 
 #include "core/jsonx.h"
 #include "core/mem.h"
@@ -12,7 +12,7 @@
 #include "core/timeutil.h"
 #include "server/app.h"
 #include "creds/pkey.h"
-#include "handle/scim/http_internal.h"
+#include "handle/scim/scim_internal.h"
 #include "scim/patch.h"
 
 #include <stdlib.h>
@@ -26,7 +26,7 @@ static idp_err members_attr(struct app *a, const char *group_id, json_t *full, i
     size_t n = 0;
     idp_err rc = a->st->ops->group_members(a->st, group_id, &refs, &n, err);
     if (rc != IDP_OK) return rc;
-    json_t *arr = http_refs_json(a->scim_base, "/Users", refs, n, "User");
+    json_t *arr = scim_list_refs_json(a->scim_base, "/Users", refs, n, "User");
     if (arr) json_object_set_new(full, "members", arr);
     store_ref_list_free(refs, n);
     return IDP_OK;
@@ -39,8 +39,8 @@ static idp_err group_full(struct app *a, const store_group *g, bool with_members
     *out = NULL;
     if (jsonx_parse(g->doc, strlen(g->doc), 0, 0, true, &doc, NULL) != IDP_OK)
         return IDP_FAIL(err, IDP_ERR_INTERNAL, "stored group document is not a JSON object");
-    char *loc = http_location(a->scim_base, "/Groups", g->id);
-    http_set_meta(doc, g->id, "Group", loc, g->created_at, g->modified_at, g->version);
+    char *loc = scim_render_location(a->scim_base, "/Groups", g->id);
+    scim_render_set_meta(doc, g->id, "Group", loc, g->created_at, g->modified_at, g->version);
     free(loc);
     idp_err rc = with_members ? members_attr(a, g->id, doc, err) : IDP_OK;
     if (rc != IDP_OK) {
@@ -58,11 +58,11 @@ static idp_err group_render(struct app *a, const http_request *rq, http_response
     const char *excl = request_query(rq, "excludedAttributes");
     json_t *full = NULL;
     idp_err rc =
-        group_full(a, g, http_list_wants(attrs, excl, SCIM_URN_GROUP, "members"), &full, err);
-    if (rc == IDP_OK) rc = http_render_resource(rs, status, RT, full, attrs, excl, g->version, err);
+        group_full(a, g, scim_list_wants(attrs, excl, SCIM_URN_GROUP, "members"), &full, err);
+    if (rc == IDP_OK) rc = scim_render_resource(rs, status, RT, full, attrs, excl, g->version, err);
     json_decref(full);
     if (rc == IDP_OK && status == 201) {
-        char *loc = http_location(a->scim_base, "/Groups", g->id);
+        char *loc = scim_render_location(a->scim_base, "/Groups", g->id);
         response_header_set(rs, "Location", loc);
         free(loc);
     }
@@ -115,33 +115,33 @@ static idp_err reader_query(struct app *a, const store_query *q, bool want_sub, 
     return rc;
 }
 
-static const http_reader reader = {.rt = RT, .urn = SCIM_URN_GROUP, .sub_attr = "members",
+static const scim_list_reader reader = {.rt = RT, .urn = SCIM_URN_GROUP, .sub_attr = "members",
                                    .get = reader_get, .query = reader_query};
 
-HTTP_SCIM_HANDLER(http_groups_get) { return http_read_get(&reader, a, rq, rs, err); }
-HTTP_SCIM_HANDLER(http_groups_list) { return http_read_list(&reader, a, rq, rs, err); }
-HTTP_SCIM_HANDLER(http_groups_search) { return http_read_search(&reader, a, rq, rs, err); }
+SCIM_HANDLER(scim_groups_get) { return scim_list_read_get(&reader, a, rq, rs, err); }
+SCIM_HANDLER(scim_groups_list) { return scim_list_read_list(&reader, a, rq, rs, err); }
+SCIM_HANDLER(scim_groups_search) { return scim_list_read_search(&reader, a, rq, rs, err); }
 
 /* Audit detail for a group write: changed attributes, plus "members" when the delta does
  * anything. */
 static json_t *group_changed(const json_t *before, const json_t *after, const scim_delta *d)
 {
-    json_t *c = http_changed(before, after, false);
+    json_t *c = scim_write_changed(before, after, false);
     if (!delta_empty(d)) json_array_append_new(c, json_string("members"));
     return c;
 }
 
-HTTP_SCIM_HANDLER(http_groups_create)
+SCIM_HANDLER(scim_groups_create)
 {
-    char actor[HTTP_ACTOR_MAX], id[37];
+    char actor[SCIM_GATE_ACTOR_MAX], id[37];
     json_t *body = NULL, *doc = NULL;
     char *text = NULL;
     store_group g = {0}, cur = {0};
     scim_delta md = {0};
     bool tx = false;
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
+    idp_err rc = scim_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
     if (rc != IDP_OK) return rc;
-    if ((rc = http_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
+    if ((rc = scim_gate_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
     if ((rc = scim_resource_normalize(RT, body, &doc, &md, err)) != IDP_OK) goto out;
     if ((rc = columns_from_doc(doc, &g, err)) != IDP_OK) goto out;
     rand_uuid(id);
@@ -154,7 +154,7 @@ HTTP_SCIM_HANDLER(http_groups_create)
     tx = true;
     if ((rc = a->st->ops->group_create(a->st, &g, &md, err)) != IDP_OK) goto out;
     if ((rc = a->st->ops->group_get(a->st, id, &cur, err)) != IDP_OK) goto out;
-    if ((rc = http_audit(a->st, actor, "group.create", "Group", id, 0, cur.version,
+    if ((rc = scim_write_audit(a->st, actor, "group.create", "Group", id, 0, cur.version,
                          group_changed(NULL, doc, &md), err)) != IDP_OK)
         goto out;
     if ((rc = store_tx_commit(a->st, err)) != IDP_OK) goto out;
@@ -195,7 +195,7 @@ static idp_err group_write(struct app *a, const char *actor, const char *action,
     changed = group_changed(before, doc, md);
     store_group_clear(cur);
     if ((rc = a->st->ops->group_get(a->st, id, cur, err)) != IDP_OK) goto out;
-    rc = http_audit(a->st, actor, action, "Group", id, before_version, cur->version, changed, err);
+    rc = scim_write_audit(a->st, actor, action, "Group", id, before_version, cur->version, changed, err);
     changed = NULL;
 out:
     json_decref(changed);
@@ -205,23 +205,23 @@ out:
     return rc;
 }
 
-HTTP_SCIM_HANDLER(http_groups_replace)
+SCIM_HANDLER(scim_groups_replace)
 {
-    char actor[HTTP_ACTOR_MAX];
+    char actor[SCIM_GATE_ACTOR_MAX];
     json_t *body = NULL, *doc = NULL;
     store_group cur = {0};
     scim_delta md = {0};
     bool tx = false;
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
+    idp_err rc = scim_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
     if (rc != IDP_OK) return rc;
-    if ((rc = http_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
+    if ((rc = scim_gate_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
     if ((rc = scim_resource_normalize(RT, body, &doc, &md, err)) != IDP_OK) goto out;
     md.replace_all =
         true; /* PUT replaces the member list, also with no "members" (RFC 7644 §3.5.1) */
     if ((rc = store_tx_begin(a->st, err)) != IDP_OK) goto out;
     tx = true;
     if ((rc = group_load(a, rq->param, &cur, err)) != IDP_OK) goto out;
-    if ((rc = http_check_if_match(rq, cur.version, err)) != IDP_OK) goto out;
+    if ((rc = scim_render_check_if_match(rq, cur.version, err)) != IDP_OK) goto out;
     if ((rc = group_write(a, actor, "group.replace", &cur, doc, &md, err)) != IDP_OK) goto out;
     if ((rc = store_tx_commit(a->st, err)) != IDP_OK) goto out;
     tx = false;
@@ -236,20 +236,20 @@ out:
     return rc;
 }
 
-HTTP_SCIM_HANDLER(http_groups_patch)
+SCIM_HANDLER(scim_groups_patch)
 {
-    char actor[HTTP_ACTOR_MAX];
+    char actor[SCIM_GATE_ACTOR_MAX];
     json_t *body = NULL, *doc = NULL;
     store_group cur = {0};
     scim_delta md = {0};
     bool tx = false;
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
+    idp_err rc = scim_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
     if (rc != IDP_OK) return rc;
-    if ((rc = http_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
+    if ((rc = scim_gate_body_json(rq, (size_t)a->cfg->max_body, &body, err)) != IDP_OK) goto out;
     if ((rc = store_tx_begin(a->st, err)) != IDP_OK) goto out;
     tx = true;
     if ((rc = group_load(a, rq->param, &cur, err)) != IDP_OK) goto out;
-    if ((rc = http_check_if_match(rq, cur.version, err)) != IDP_OK) goto out;
+    if ((rc = scim_render_check_if_match(rq, cur.version, err)) != IDP_OK) goto out;
     if (jsonx_parse(cur.doc, strlen(cur.doc), 0, 0, true, &doc, NULL) != IDP_OK) {
         rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "stored group document is not a JSON object");
         goto out;
@@ -265,8 +265,8 @@ HTTP_SCIM_HANDLER(http_groups_patch)
     if (!request_query(rq, "attributes") && !request_query(rq, "excludedAttributes") &&
         (rc == IDP_ERR_TOO_LARGE || (rc == IDP_OK && rs->body.len > SCIM_PATCH_BODY_MAX))) {
         if (rc == IDP_ERR_TOO_LARGE) { /* the ETag was not set */
-            char etag[HTTP_ETAG_MAX];
-            http_etag(cur.version, etag);
+            char etag[SCIM_RENDER_ETAG_MAX];
+            scim_render_etag(cur.version, etag);
             response_header_set(rs, "ETag", etag);
         }
         buf_reset(&rs->body);
@@ -284,19 +284,19 @@ out:
     return rc;
 }
 
-HTTP_SCIM_HANDLER(http_groups_delete)
+SCIM_HANDLER(scim_groups_delete)
 {
-    char actor[HTTP_ACTOR_MAX];
+    char actor[SCIM_GATE_ACTOR_MAX];
     store_group cur = {0};
     bool tx = false;
-    idp_err rc = http_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
+    idp_err rc = scim_gate(a, rq, rs, PKEY_SCOPE_SCIM_WRITE, actor, err);
     if (rc != IDP_OK) return rc;
     if ((rc = store_tx_begin(a->st, err)) != IDP_OK) goto out;
     tx = true;
     if ((rc = group_load(a, rq->param, &cur, err)) != IDP_OK) goto out;
-    if ((rc = http_check_if_match(rq, cur.version, err)) != IDP_OK) goto out;
+    if ((rc = scim_render_check_if_match(rq, cur.version, err)) != IDP_OK) goto out;
     if ((rc = a->st->ops->group_delete(a->st, cur.id, cur.version, err)) != IDP_OK) goto out;
-    if ((rc = http_audit(a->st, actor, "group.delete", "Group", cur.id, cur.version, 0, NULL,
+    if ((rc = scim_write_audit(a->st, actor, "group.delete", "Group", cur.id, cur.version, 0, NULL,
                          err)) != IDP_OK)
         goto out;
     if ((rc = store_tx_commit(a->st, err)) != IDP_OK) goto out;

@@ -1,6 +1,6 @@
-/* http_render — SCIM responses: meta and ETags (RFC 7643 §3.1, RFC 7644 §3.14), preconditions
+/* scim_render — SCIM responses: meta and ETags (RFC 7643 §3.1, RFC 7644 §3.14), preconditions
  * (RFC 9110 §13.1.1, §13.1.2), ListResponse (RFC 7644 §3.4.2), projection and the body. */
-#include "handle/scim/http_internal.h"
+#include "handle/scim/scim_internal.h"
 
 #include "core/jsonx.h"
 #include "core/mem.h"
@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-void http_etag(int64_t version, char out[HTTP_ETAG_MAX])
+void scim_render_etag(int64_t version, char out[SCIM_RENDER_ETAG_MAX])
 {
-    snprintf(out, HTTP_ETAG_MAX, "W/\"%" PRId64 "\"", version);
+    snprintf(out, SCIM_RENDER_ETAG_MAX, "W/\"%" PRId64 "\"", version);
 }
 
-void http_time(int64_t ms, char out[HTTP_TIME_MAX])
+void scim_render_time(int64_t ms, char out[SCIM_RENDER_TIME_MAX])
 {
     char base[21];
     int64_t s = ms / 1000, r = ms % 1000;
@@ -26,7 +26,7 @@ void http_time(int64_t ms, char out[HTTP_TIME_MAX])
         s--;
     }
     time_format_rfc3339(s, base);
-    snprintf(out, HTTP_TIME_MAX, "%.19s.%03dZ", base, (int)r);
+    snprintf(out, SCIM_RENDER_TIME_MAX, "%.19s.%03dZ", base, (int)r);
 }
 
 /* One entity tag at *p (RFC 9110 §8.8.3: [W/] DQUOTE *etagc DQUOTE); advances *p. */
@@ -43,7 +43,7 @@ static bool next_tag(const char **p, const char **tag, size_t *n)
     return true;
 }
 
-bool http_etag_list_match(const char *h, int64_t version)
+bool scim_render_etag_list_match(const char *h, int64_t version)
 {
     if (!h) return false;
     char want[24];
@@ -76,20 +76,20 @@ bool http_etag_list_match(const char *h, int64_t version)
     return found;
 }
 
-idp_err http_check_if_match(const http_request *rq, int64_t version, idp_error *err)
+idp_err scim_render_check_if_match(const http_request *rq, int64_t version, idp_error *err)
 {
     const char *h = request_header(rq, "If-Match");
-    if (h && !http_etag_list_match(h, version))
+    if (h && !scim_render_etag_list_match(h, version))
         return IDP_FAIL(err, IDP_ERR_PRECONDITION, "If-Match does not match the current version");
     return IDP_OK;
 }
 
-bool http_if_none_match(const http_request *rq, int64_t version)
+bool scim_render_if_none_match(const http_request *rq, int64_t version)
 {
-    return http_etag_list_match(request_header(rq, "If-None-Match"), version);
+    return scim_render_etag_list_match(request_header(rq, "If-None-Match"), version);
 }
 
-char *http_location(const char *base, const char *endpoint, const char *id)
+char *scim_render_location(const char *base, const char *endpoint, const char *id)
 {
     size_t bl = strlen(base), el = strlen(endpoint), il = strlen(id);
     char *s = xmalloc(bl + el + il + 2);
@@ -100,13 +100,13 @@ char *http_location(const char *base, const char *endpoint, const char *id)
     return s;
 }
 
-void http_set_meta(json_t *doc, const char *id, const char *resource_type, const char *location,
+void scim_render_set_meta(json_t *doc, const char *id, const char *resource_type, const char *location,
                    int64_t created_ms, int64_t modified_ms, int64_t version)
 {
-    char created[HTTP_TIME_MAX], modified[HTTP_TIME_MAX], etag[HTTP_ETAG_MAX];
-    http_time(created_ms, created);
-    http_time(modified_ms, modified);
-    http_etag(version, etag);
+    char created[SCIM_RENDER_TIME_MAX], modified[SCIM_RENDER_TIME_MAX], etag[SCIM_RENDER_ETAG_MAX];
+    scim_render_time(created_ms, created);
+    scim_render_time(modified_ms, modified);
+    scim_render_etag(version, etag);
     json_object_set_new(doc, "id", json_string(id));
     json_object_set_new(doc, "meta",
                         json_pack("{s:s, s:s, s:s, s:s, s:s}", "resourceType", resource_type,
@@ -128,13 +128,13 @@ static idp_err put_body(http_response *rs, const json_t *v, idp_error *err)
     return IDP_OK;
 }
 
-idp_err http_render_json(http_response *rs, const json_t *v, idp_error *err)
+idp_err scim_render_json(http_response *rs, const json_t *v, idp_error *err)
 {
     rs->status = 200;
     return put_body(rs, v, err);
 }
 
-idp_err http_render_resource(http_response *rs, int status, const scim_resource_type *rt,
+idp_err scim_render_resource(http_response *rs, int status, const scim_resource_type *rt,
                              const json_t *full, const char *attributes, const char *excluded,
                              int64_t version, idp_error *err)
 {
@@ -146,14 +146,14 @@ idp_err http_render_resource(http_response *rs, int status, const scim_resource_
     if (rc != IDP_OK) return rc;
     rs->status = status;
     if (version > 0) {
-        char etag[HTTP_ETAG_MAX];
-        http_etag(version, etag);
+        char etag[SCIM_RENDER_ETAG_MAX];
+        scim_render_etag(version, etag);
         response_header_set(rs, "ETag", etag);
     }
     return IDP_OK;
 }
 
-json_t *http_list_response(json_t *resources, int64_t total, int64_t start_index)
+json_t *scim_render_list_response(json_t *resources, int64_t total, int64_t start_index)
 {
     return json_pack("{s:[s], s:I, s:I, s:I, s:o}", "schemas", SCIM_URN_LIST, "totalResults",
                      (json_int_t)total, "startIndex", (json_int_t)start_index, "itemsPerPage",

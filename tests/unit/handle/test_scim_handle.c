@@ -1,4 +1,4 @@
-/* Unit tests for the pure parts of the SCIM HTTP layer (src/handle/scim/http_*.c, src/http): list and
+/* Unit tests for the pure parts of the SCIM HTTP layer (src/handle/scim/scim_*.c, src/http): list and
  * search parameters, projection wishes, ETags and meta, preconditions, the SCIM error renderer,
  * changed-attribute lists, password hashing, parameter routes, media types. */
 #include "testutil.h"
@@ -6,7 +6,7 @@
 #include "core/jsonx.h"
 #include "http/response.h"
 #include "server/router.h"
-#include "handle/scim/http_internal.h"
+#include "handle/scim/scim_internal.h"
 
 #include <argon2.h>
 #include <stdlib.h>
@@ -49,44 +49,44 @@ static http_request req(kv *pairs)
         HTTP_LOOKUP_QUERY, NULL, NULL                                                              \
     }
 
-static idp_err list_q(kv *pairs, http_list *l)
+static idp_err list_q(kv *pairs, scim_list *l)
 {
     http_request rq = req(pairs);
     idp_error e = {0};
-    idp_err rc = http_list_from_query(&rq, &scim_rt_user, l, &e);
+    idp_err rc = scim_list_from_query(&rq, &scim_rt_user, l, &e);
     if (rc != IDP_OK) assert_int_equal(e.code, rc);
     return rc;
 }
 
 static void list_defaults_and_clamps(void **state)
 {
-    http_list l;
+    scim_list l;
     kv none[] = {END};
     assert_int_equal(list_q(none, &l), IDP_OK);
     assert_int_equal(l.start_index, 1);
-    assert_int_equal(l.count, HTTP_LIST_DEFAULT_COUNT);
+    assert_int_equal(l.count, SCIM_LIST_DEFAULT_COUNT);
     assert_null(l.plan);
     assert_null(l.sort_by);
     assert_false(l.descending);
-    http_list_clear(&l);
+    scim_list_clear(&l);
 
     kv clamp[] = {Q("startIndex", "0"), Q("count", "500"), END};
     assert_int_equal(list_q(clamp, &l), IDP_OK);
     assert_int_equal(l.start_index, 1);
-    assert_int_equal(l.count, HTTP_LIST_MAX_COUNT);
-    http_list_clear(&l);
+    assert_int_equal(l.count, SCIM_LIST_MAX_COUNT);
+    scim_list_clear(&l);
 
     kv neg[] = {Q("startIndex", "-7"), Q("count", "-5"), END};
     assert_int_equal(list_q(neg, &l), IDP_OK);
     assert_int_equal(l.start_index, 1);
     assert_int_equal(l.count, 0);
-    http_list_clear(&l);
+    scim_list_clear(&l);
 
     kv huge[] = {Q("startIndex", "99999999999999999999999"), Q("count", "7"), END};
     assert_int_equal(list_q(huge, &l), IDP_OK);
     assert_true(l.start_index > 1000000);
     assert_int_equal(l.count, 7);
-    http_list_clear(&l);
+    scim_list_clear(&l);
 
     kv ok[] = {Q("startIndex", "11"),
                Q("count", "20"),
@@ -102,12 +102,12 @@ static void list_defaults_and_clamps(void **state)
     assert_true(l.descending);
     assert_string_equal(l.attributes, "userName,emails");
     assert_string_equal(l.excluded, "groups");
-    http_list_clear(&l);
+    scim_list_clear(&l);
 }
 
 static void list_rejections(void **state)
 {
-    http_list l;
+    scim_list l;
     kv bad_count[] = {Q("count", "ten"), END};
     assert_int_equal(list_q(bad_count, &l), IDP_ERR_SCIM_INVALID_VALUE);
     assert_null(l.plan);
@@ -122,9 +122,9 @@ static void list_rejections(void **state)
     kv bad_sort2[] = {Q("sortBy", "emails[type eq \"work\"]"), END};
     assert_int_equal(list_q(bad_sort2, &l), IDP_ERR_SCIM_INVALID_PATH);
     kv long_attrs[] = {Q("attributes", NULL), END};
-    char *big = malloc(HTTP_PARAM_MAX_LEN + 2);
-    memset(big, 'a', HTTP_PARAM_MAX_LEN + 1);
-    big[HTTP_PARAM_MAX_LEN + 1] = '\0';
+    char *big = malloc(SCIM_LIST_PARAM_MAX_LEN + 2);
+    memset(big, 'a', SCIM_LIST_PARAM_MAX_LEN + 1);
+    big[SCIM_LIST_PARAM_MAX_LEN + 1] = '\0';
     long_attrs[0].value = big;
     assert_int_equal(list_q(long_attrs, &l), IDP_ERR_SCIM_INVALID_VALUE);
     free(big);
@@ -132,7 +132,7 @@ static void list_rejections(void **state)
 
 static void list_filters(void **state)
 {
-    http_list l;
+    scim_list l;
     kv eq[] = {Q("filter", "userName eq \"bjensen\""), END};
     assert_int_equal(list_q(eq, &l), IDP_OK);
     assert_non_null(l.plan);
@@ -140,7 +140,7 @@ static void list_filters(void **state)
     assert_int_equal(l.plan->root->attr.loc, SCIM_LOC_USER_NAME);
     assert_int_equal(l.plan->root->op, SF_EQ);
     assert_string_equal(l.plan->root->value.s, "bjensen");
-    http_list_clear(&l);
+    scim_list_clear(&l);
 
     kv vp[] = {
         Q("filter", "emails[type eq \"work\" and value co \"@example.com\"] or active eq true"),
@@ -148,13 +148,13 @@ static void list_filters(void **state)
     assert_int_equal(list_q(vp, &l), IDP_OK);
     assert_int_equal(l.plan->root->kind, SCIM_PLAN_OR);
     assert_int_equal(l.plan->root->left->kind, SCIM_PLAN_ANY);
-    http_list_clear(&l);
+    scim_list_clear(&l);
 
     kv ent[] = {
         Q("filter", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber pr"),
         END};
     assert_int_equal(list_q(ent, &l), IDP_OK);
-    http_list_clear(&l);
+    scim_list_clear(&l);
 
     kv syntax[] = {Q("filter", "userName eq"), END};
     assert_int_equal(list_q(syntax, &l), IDP_ERR_SCIM_INVALID_FILTER);
@@ -172,26 +172,26 @@ static void list_filters(void **state)
 
     scim_plan *f = NULL;
     idp_error e = {0};
-    assert_int_equal(http_list_filter(&scim_rt_group, "displayName sw \"Eng\"", &f, &e), IDP_OK);
+    assert_int_equal(scim_list_filter(&scim_rt_group, "displayName sw \"Eng\"", &f, &e), IDP_OK);
     scim_plan_free(f);
-    assert_int_equal(http_list_filter(&scim_rt_group, "userName eq \"x\"", &f, &e),
+    assert_int_equal(scim_list_filter(&scim_rt_group, "userName eq \"x\"", &f, &e),
                      IDP_ERR_SCIM_INVALID_FILTER);
     assert_null(f);
 }
 
-static idp_err search(const char *text, http_list *l)
+static idp_err search(const char *text, scim_list *l)
 {
     json_t *body = NULL;
     idp_error e = {0};
     assert_int_equal(jsonx_parse(text, strlen(text), 0, 0, true, &body, &e), IDP_OK);
-    idp_err rc = http_list_from_search(body, &scim_rt_user, l, &e);
+    idp_err rc = scim_list_from_search(body, &scim_rt_user, l, &e);
     json_decref(body);
     return rc;
 }
 
 static void search_bodies(void **state)
 {
-    http_list l;
+    scim_list l;
     assert_int_equal(
         search("{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:SearchRequest\"],"
                "\"filter\":\"userName sw \\\"a\\\"\",\"startIndex\":3,\"count\":1000,"
@@ -201,11 +201,11 @@ static void search_bodies(void **state)
         IDP_OK);
     assert_non_null(l.plan);
     assert_int_equal(l.start_index, 3);
-    assert_int_equal(l.count, HTTP_LIST_MAX_COUNT);
+    assert_int_equal(l.count, SCIM_LIST_MAX_COUNT);
     assert_true(l.descending);
     assert_string_equal(l.attributes, "userName,active");
     assert_null(l.excluded);
-    http_list_clear(&l);
+    scim_list_clear(&l);
 
     assert_int_equal(search("{\"filter\":\"userName pr\"}", &l), IDP_ERR_SCIM_INVALID_SYNTAX);
     assert_int_equal(
@@ -233,34 +233,34 @@ static void search_bodies(void **state)
 static void wants(void **state)
 {
     const char *g = SCIM_URN_GROUP;
-    assert_true(http_list_wants(NULL, NULL, g, "members"));
-    assert_false(http_list_wants(NULL, "members", g, "members"));
-    assert_false(http_list_wants(NULL, " displayName , MEMBERS ", g, "members"));
+    assert_true(scim_list_wants(NULL, NULL, g, "members"));
+    assert_false(scim_list_wants(NULL, "members", g, "members"));
+    assert_false(scim_list_wants(NULL, " displayName , MEMBERS ", g, "members"));
     assert_false(
-        http_list_wants(NULL, "urn:ietf:params:scim:schemas:core:2.0:Group:members", g, "members"));
-    assert_true(http_list_wants(NULL, "members.display", g, "members")); /* only a sub-attribute */
-    assert_true(http_list_wants(NULL, "membersX", g, "members"));
-    assert_false(http_list_wants("displayName", NULL, g, "members"));
-    assert_true(http_list_wants("displayName,members.value", NULL, g, "members"));
+        scim_list_wants(NULL, "urn:ietf:params:scim:schemas:core:2.0:Group:members", g, "members"));
+    assert_true(scim_list_wants(NULL, "members.display", g, "members")); /* only a sub-attribute */
+    assert_true(scim_list_wants(NULL, "membersX", g, "members"));
+    assert_false(scim_list_wants("displayName", NULL, g, "members"));
+    assert_true(scim_list_wants("displayName,members.value", NULL, g, "members"));
     assert_true(
-        http_list_wants("urn:ietf:params:scim:schemas:core:2.0:Group:Members", NULL, g, "members"));
-    assert_false(http_list_wants("urn:other:members", NULL, g, "members"));
+        scim_list_wants("urn:ietf:params:scim:schemas:core:2.0:Group:Members", NULL, g, "members"));
+    assert_false(scim_list_wants("urn:other:members", NULL, g, "members"));
 }
 
 static void etags_and_meta(void **state)
 {
-    char tag[HTTP_ETAG_MAX], t[HTTP_TIME_MAX];
-    http_etag(42, tag);
+    char tag[SCIM_RENDER_ETAG_MAX], t[SCIM_RENDER_TIME_MAX];
+    scim_render_etag(42, tag);
     assert_string_equal(tag, "W/\"42\"");
-    http_time(1714558830123, t);
+    scim_render_time(1714558830123, t);
     assert_string_equal(t, "2024-05-01T10:20:30.123Z");
-    http_time(0, t);
+    scim_render_time(0, t);
     assert_string_equal(t, "1970-01-01T00:00:00.000Z");
 
-    char *loc = http_location("https://idp.example/scim/v2", "/Users", "abc");
+    char *loc = scim_render_location("https://idp.example/scim/v2", "/Users", "abc");
     assert_string_equal(loc, "https://idp.example/scim/v2/Users/abc");
     json_t *doc = json_pack("{s:s}", "userName", "x");
-    http_set_meta(doc, "abc", "User", loc, 1000, 2005, 3);
+    scim_render_set_meta(doc, "abc", "User", loc, 1000, 2005, 3);
     free(loc);
     assert_string_equal(jsonx_str(doc, "id"), "abc");
     json_t *meta = json_object_get(doc, "meta");
@@ -271,7 +271,7 @@ static void etags_and_meta(void **state)
     assert_string_equal(jsonx_str(meta, "version"), "W/\"3\"");
     json_decref(doc);
 
-    json_t *lr = http_list_response(json_pack("[{},{}]"), 17, 5);
+    json_t *lr = scim_render_list_response(json_pack("[{},{}]"), 17, 5);
     assert_string_equal(json_string_value(json_array_get(json_object_get(lr, "schemas"), 0)),
                         SCIM_URN_LIST);
     int64_t v;
@@ -284,33 +284,33 @@ static void etags_and_meta(void **state)
 
 static void preconditions(void **state)
 {
-    assert_true(http_etag_list_match("*", 9));
-    assert_true(http_etag_list_match(" * ", 9));
-    assert_true(http_etag_list_match("W/\"9\"", 9));
-    assert_true(http_etag_list_match("\"9\"", 9)); /* strong form of the same tag */
-    assert_true(http_etag_list_match("W/\"1\", W/\"9\"", 9));
-    assert_true(http_etag_list_match("W/\"1\",W/\"9\"", 9));
-    assert_false(http_etag_list_match("W/\"8\"", 9));
-    assert_false(http_etag_list_match("W/\"90\"", 9));
-    assert_false(http_etag_list_match("9", 9));            /* unquoted: malformed */
-    assert_false(http_etag_list_match("W/\"9", 9));        /* unterminated */
-    assert_false(http_etag_list_match("W/\"9\" junk", 9)); /* trailing garbage */
-    assert_false(http_etag_list_match("*, W/\"9\"", 9));   /* "*" only alone */
-    assert_false(http_etag_list_match("", 9));
-    assert_false(http_etag_list_match(NULL, 9));
+    assert_true(scim_render_etag_list_match("*", 9));
+    assert_true(scim_render_etag_list_match(" * ", 9));
+    assert_true(scim_render_etag_list_match("W/\"9\"", 9));
+    assert_true(scim_render_etag_list_match("\"9\"", 9)); /* strong form of the same tag */
+    assert_true(scim_render_etag_list_match("W/\"1\", W/\"9\"", 9));
+    assert_true(scim_render_etag_list_match("W/\"1\",W/\"9\"", 9));
+    assert_false(scim_render_etag_list_match("W/\"8\"", 9));
+    assert_false(scim_render_etag_list_match("W/\"90\"", 9));
+    assert_false(scim_render_etag_list_match("9", 9));            /* unquoted: malformed */
+    assert_false(scim_render_etag_list_match("W/\"9", 9));        /* unterminated */
+    assert_false(scim_render_etag_list_match("W/\"9\" junk", 9)); /* trailing garbage */
+    assert_false(scim_render_etag_list_match("*, W/\"9\"", 9));   /* "*" only alone */
+    assert_false(scim_render_etag_list_match("", 9));
+    assert_false(scim_render_etag_list_match(NULL, 9));
 
     idp_error e = {0};
     kv none[] = {END};
     http_request rq = req(none);
-    assert_int_equal(http_check_if_match(&rq, 3, &e), IDP_OK); /* no header: unconditional */
-    assert_false(http_if_none_match(&rq, 3));
+    assert_int_equal(scim_render_check_if_match(&rq, 3, &e), IDP_OK); /* no header: unconditional */
+    assert_false(scim_render_if_none_match(&rq, 3));
     kv hit[] = {H("if-match", "W/\"3\""), H("If-None-Match", "W/\"3\""), END};
     rq = req(hit);
-    assert_int_equal(http_check_if_match(&rq, 3, &e), IDP_OK);
-    assert_true(http_if_none_match(&rq, 3));
-    assert_int_equal(http_check_if_match(&rq, 4, &e), IDP_ERR_PRECONDITION);
+    assert_int_equal(scim_render_check_if_match(&rq, 3, &e), IDP_OK);
+    assert_true(scim_render_if_none_match(&rq, 3));
+    assert_int_equal(scim_render_check_if_match(&rq, 4, &e), IDP_ERR_PRECONDITION);
     assert_int_equal(e.code, IDP_ERR_PRECONDITION);
-    assert_false(http_if_none_match(&rq, 4));
+    assert_false(scim_render_if_none_match(&rq, 4));
 }
 
 static json_t *scim_err(idp_err code, const char *msg, http_response *rs)
@@ -423,18 +423,18 @@ static void changed_lists(void **state)
                                "givenName", "A", "title", "x");
     json_t *after = json_pack("{s:s, s:b, s:{s:s}, s:s}", "userName", "a", "active", 0, "name",
                               "givenName", "B", "nickName", "n");
-    json_t *c = http_changed(before, after, true);
+    json_t *c = scim_write_changed(before, after, true);
     char *s = jsonx_dump(c);
     assert_string_equal(s, "[\"active\",\"name\",\"nickName\",\"password\",\"title\"]");
     free(s);
     json_decref(c);
-    c = http_changed(NULL, before, false);
+    c = scim_write_changed(NULL, before, false);
     s = jsonx_dump(c);
     assert_string_equal(s, "[\"active\",\"name\",\"title\",\"userName\"]");
     free(s);
     json_decref(c);
     json_object_set_new(after, "password", json_string("secret"));
-    c = http_changed(before, after, false); /* never a password by value, nor by diff */
+    c = scim_write_changed(before, after, false); /* never a password by value, nor by diff */
     s = jsonx_dump(c);
     assert_null(strstr(s, "password"));
     free(s);
@@ -449,7 +449,7 @@ static void passwords(void **state)
     char *hash = NULL;
     const password_params dflt = {.t = 2, .m_kib = 19456, .p = 1}, *pp = &dflt;
     json_t *doc = json_pack("{s:s, s:s}", "userName", "a", "password", "correct horse");
-    assert_int_equal(http_password_take(doc, pp, &hash, &e), IDP_OK);
+    assert_int_equal(scim_write_password_take(doc, pp, &hash, &e), IDP_OK);
     assert_null(json_object_get(doc, "password"));
     assert_non_null(hash);
     assert_true(strncmp(hash, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0);
@@ -473,19 +473,19 @@ static void passwords(void **state)
     assert_int_equal(password_hash(&bad, "pw", 2, &h3, &e), IDP_ERR_CRYPTO);
     free(hash);
     hash = NULL;
-    assert_int_equal(http_password_take(doc, pp, &hash, &e), IDP_OK); /* none: nothing to do */
+    assert_int_equal(scim_write_password_take(doc, pp, &hash, &e), IDP_OK); /* none: nothing to do */
     assert_null(hash);
     json_object_set_new(doc, "password", json_integer(5));
-    assert_int_equal(http_password_take(doc, pp, &hash, &e), IDP_ERR_SCIM_INVALID_VALUE);
+    assert_int_equal(scim_write_password_take(doc, pp, &hash, &e), IDP_ERR_SCIM_INVALID_VALUE);
     assert_null(json_object_get(doc, "password"));
     json_object_set_new(doc, "password", json_string(""));
-    assert_int_equal(http_password_take(doc, pp, &hash, &e), IDP_ERR_SCIM_INVALID_VALUE);
-    char *big = malloc(HTTP_PASSWORD_MAX_LEN + 2);
-    memset(big, 'p', HTTP_PASSWORD_MAX_LEN + 1);
-    big[HTTP_PASSWORD_MAX_LEN + 1] = '\0';
+    assert_int_equal(scim_write_password_take(doc, pp, &hash, &e), IDP_ERR_SCIM_INVALID_VALUE);
+    char *big = malloc(SCIM_WRITE_PASSWORD_MAX_LEN + 2);
+    memset(big, 'p', SCIM_WRITE_PASSWORD_MAX_LEN + 1);
+    big[SCIM_WRITE_PASSWORD_MAX_LEN + 1] = '\0';
     json_object_set_new(doc, "password", json_string(big));
     free(big);
-    assert_int_equal(http_password_take(doc, pp, &hash, &e), IDP_ERR_SCIM_INVALID_VALUE);
+    assert_int_equal(scim_write_password_take(doc, pp, &hash, &e), IDP_ERR_SCIM_INVALID_VALUE);
     assert_null(hash);
     assert_null(strstr(e.msg, "ppp"));
     json_decref(doc);
@@ -493,7 +493,7 @@ static void passwords(void **state)
     json_t *body = json_pack("{s:s, s:[{s:s, s:s, s:s}, {s:s, s:{s:s}}]}", "PassWord", "p1",
                              "Operations", "op", "replace", "path", "password", "value", "p2", "op",
                              "replace", "value", "password", "p3");
-    http_password_wipe(body);
+    scim_write_password_wipe(body);
     char *s = jsonx_dump(body);
     assert_null(strstr(s, "p1"));
     assert_null(strstr(s, "p2"));
@@ -502,11 +502,11 @@ static void passwords(void **state)
     json_decref(body);
 
     json_t *b = json_pack("{s:s, s:s, s:b, s:s}", "a", "True", "b", "false", "c", 1, "d", "yes");
-    assert_true(http_doc_bool(b, "a", false));
-    assert_false(http_doc_bool(b, "b", true));
-    assert_true(http_doc_bool(b, "c", false));
-    assert_false(http_doc_bool(b, "d", false)); /* not a boolean: the default */
-    assert_true(http_doc_bool(b, "missing", true));
+    assert_true(scim_write_doc_bool(b, "a", false));
+    assert_false(scim_write_doc_bool(b, "b", true));
+    assert_true(scim_write_doc_bool(b, "c", false));
+    assert_false(scim_write_doc_bool(b, "d", false)); /* not a boolean: the default */
+    assert_true(scim_write_doc_bool(b, "missing", true));
     json_decref(b);
 }
 
@@ -560,12 +560,12 @@ static void routes_and_media(void **state)
     assert_false(response_is_scim_path("/scim/v20"));
     assert_false(response_is_scim_path("/token"));
 
-    assert_true(http_media_type_ok(NULL));
-    assert_true(http_media_type_ok("application/scim+json"));
-    assert_true(http_media_type_ok("Application/JSON; charset=utf-8"));
-    assert_false(http_media_type_ok("text/plain"));
-    assert_false(http_media_type_ok("application/jsonx"));
-    assert_false(http_media_type_ok("application/x-www-form-urlencoded"));
+    assert_true(scim_gate_media_type_ok(NULL));
+    assert_true(scim_gate_media_type_ok("application/scim+json"));
+    assert_true(scim_gate_media_type_ok("Application/JSON; charset=utf-8"));
+    assert_false(scim_gate_media_type_ok("text/plain"));
+    assert_false(scim_gate_media_type_ok("application/jsonx"));
+    assert_false(scim_gate_media_type_ok("application/x-www-form-urlencoded"));
 
     char body[] = "{\"a\":1,\"a\":2}";
     http_request rq = {.method = "POST",
@@ -574,19 +574,19 @@ static void routes_and_media(void **state)
                        .body_len = strlen(body),
                        .content_type = "application/scim+json"};
     json_t *j = NULL;
-    assert_int_equal(http_body_json(&rq, 1000, &j, &e),
+    assert_int_equal(scim_gate_body_json(&rq, 1000, &j, &e),
                      IDP_ERR_SCIM_INVALID_SYNTAX); /* duplicate */
     rq.content_type = "text/plain";
-    assert_int_equal(http_body_json(&rq, 1000, &j, &e), IDP_ERR_HTTP_MEDIA_TYPE);
+    assert_int_equal(scim_gate_body_json(&rq, 1000, &j, &e), IDP_ERR_HTTP_MEDIA_TYPE);
     rq.content_type = NULL;
-    assert_int_equal(http_body_json(&rq, 4, &j, &e), IDP_ERR_TOO_LARGE);
+    assert_int_equal(scim_gate_body_json(&rq, 4, &j, &e), IDP_ERR_TOO_LARGE);
     rq.body = NULL;
     rq.body_len = 0;
-    assert_int_equal(http_body_json(&rq, 1000, &j, &e), IDP_ERR_SCIM_INVALID_SYNTAX);
+    assert_int_equal(scim_gate_body_json(&rq, 1000, &j, &e), IDP_ERR_SCIM_INVALID_SYNTAX);
     char ok[] = "{\"userName\":\"a\"}";
     rq.body = ok;
     rq.body_len = strlen(ok);
-    assert_int_equal(http_body_json(&rq, 1000, &j, &e), IDP_OK);
+    assert_int_equal(scim_gate_body_json(&rq, 1000, &j, &e), IDP_OK);
     assert_string_equal(jsonx_str(j, "userName"), "a");
     json_decref(j);
 }
