@@ -1,10 +1,10 @@
-/* idpd serve — resolves the final configuration and runs the HTTP server (http/server.h);
+/* idpd serve — resolves the final configuration and runs the HTTP server (server/run.h);
  * with --check validates everything the server would load and exits. */
 #include "cli/cli.h"
 
 #include "core/log.h"
 #include "core/mem.h"
-#include "http/server.h"
+#include "server/run.h"
 #include "keys/keyset.h"
 #include "keys/rotation.h"
 

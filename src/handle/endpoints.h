@@ -1,6 +1,6 @@
 /* endpoints — the HTTP handlers of the OAuth endpoints (one file each, one row each in
- * server/router.c). They are compiled into the http library (src/http/meson.build) because they
- * use its request/response types; the protocol logic they call (src/proto: scope, resource,
+ * server/router.c), in the handle library (src/handle/meson.build). They take the state as
+ * handle/app.h shows it and the transport's request/response types; the protocol logic they call (src/proto: scope, resource,
  * token_claims, token_verify; src/oauth: client_cache, token_mint) is unit-tested without HTTP. */
 #ifndef IDPD_OAUTH_ENDPOINTS_H
 #define IDPD_OAUTH_ENDPOINTS_H

@@ -1,6 +1,7 @@
 /* request — one HTTP request as handlers see it: plain data, no libmicrohttpd types, so handlers
- * can be unit-tested without a server. Built by server.c; everything is borrowed for the duration
- * of the handler call. */
+ * can be unit-tested without a server. Built by server.c (the transport), which fills the HTTP
+ * part; the snapshot pointers and param are filled by the dispatcher (server/dispatch.c) and are
+ * only forward-declared here. Everything is borrowed for the duration of the handler call. */
 #ifndef IDPD_HTTP_REQUEST_H
 #define IDPD_HTTP_REQUEST_H
 
@@ -27,11 +28,13 @@ typedef struct http_request {
     char *body;                /* writable (form parsing decodes in place), NUL at body[body_len];
                                   NULL when empty */
     size_t body_len;
-    /* Snapshots taken at the start of the request (snap_acquire), released after it. */
+    /* Snapshots taken by the dispatcher before the handler (snap_acquire), released after it;
+     * NULL from the transport. */
     const struct keyset *keys;          /* NULL only if no key set was ever loaded */
     const struct client_cache *clients; /* never NULL once the server runs */
     const struct policy *policy;        /* the active policy, NULL when none was activated */
-    /* The segment matched by a "{name}" route segment (router_param), "" when none. */
+    /* The segment matched by a "{name}" route segment (router_param, set by the dispatcher),
+     * "" when none. */
     const char *param;
     /* The peer's IP address as text ("127.0.0.1", "::1"), "" when unknown. For per-IP login
      * throttling; behind a proxy this is the proxy. */
@@ -55,8 +58,12 @@ static inline const char *request_query(const http_request *rq, const char *name
     return rq->lookup ? rq->lookup(rq->lookup_ctx, HTTP_LOOKUP_QUERY, name) : NULL;
 }
 
+/* What request_query_repeated answers instead of a name when the query has more parameters than
+ * the transport checks for repeats (64): not a parameter name. */
+#define HTTP_QUERY_TOO_MANY "(too many parameters)"
+
 /* The name of the first query parameter that appears more than once (RFC 6749 §3.1: request
- * parameters MUST NOT be included more than once), or NULL. */
+ * parameters MUST NOT be included more than once), HTTP_QUERY_TOO_MANY, or NULL. */
 static inline const char *request_query_repeated(const http_request *rq)
 {
     return rq->lookup ? rq->lookup(rq->lookup_ctx, HTTP_LOOKUP_QUERY_REPEATED, NULL) : NULL;

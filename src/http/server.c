@@ -4,21 +4,18 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
-#include "server/app.h"
 #include "http/deadline.h"
 #include "http/framing.h"
 #include "http/listen.h"
 #include "http/log_limit.h"
 #include "http/request.h"
 #include "http/response.h"
-#include "server/router.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +30,6 @@
 #define SERVER_MHD_LOG_PER_MIN 10      /* libmicrohttpd lines of one kind written per minute */
 #define SERVER_LOG_PATH_MAX 256
 #define SERVER_DISCARD_FACTOR 4
-#define SERVER_PARAM_MAX 256 /* a longer "{id}" path segment leaves the parameter empty */
 
 /* Per-request state kept by MHD between calls of the access handler (*con_cls). */
 typedef struct conn_ctx {
@@ -45,13 +41,18 @@ typedef struct conn_ctx {
 } conn_ctx;
 
 /* What the MHD callbacks share (their cls). */
-typedef struct server {
-    struct app *a;
+struct http_server {
+    http_server_opts o;
+    http_dispatch_fn dispatch;
+    void *ctx;
+    struct MHD_Daemon *d;
     deadline_list heads; /* request_header_timeout (http/deadline.h) */
+    bool heads_ready;
     pthread_t sweeper;
     bool sweeper_started;
     atomic_bool stopping;
-} server;
+};
+typedef struct http_server server;
 
 /* Request log lines are written directly (no JSON tree: this runs for every request) and only
  * when the configured level includes info. */
@@ -165,7 +166,7 @@ static enum MHD_Result fail_early(struct MHD_Connection *c, const char *method, 
 }
 
 /* Query parameter names seen so far, for finding a repeated one (bounded: a query with more
- * parameters than this is itself refused as repeated-or-abusive). */
+ * parameters than this answers HTTP_QUERY_TOO_MANY, which the handler refuses as such). */
 #define SERVER_QUERY_NAMES_MAX 64
 typedef struct query_names {
     const char *names[SERVER_QUERY_NAMES_MAX];
@@ -183,7 +184,7 @@ static enum MHD_Result note_query_name(void *cls, enum MHD_ValueKind kind, const
             return MHD_NO;
         }
     if (q->n == SERVER_QUERY_NAMES_MAX) {
-        q->repeated = "(too many parameters)";
+        q->repeated = HTTP_QUERY_TOO_MANY;
         return MHD_NO;
     }
     q->names[q->n++] = key;
@@ -225,26 +226,30 @@ static enum MHD_Result xff_collect(void *cls, enum MHD_ValueKind kind, const cha
 
 /* rq.client_addr: the peer, or the client a trusted proxy forwarded for (netaddr_client). The
  * header is only read when the peer is trusted. */
-static void client_address(struct app *a, struct MHD_Connection *c, const char *peer,
+static void client_address(const netaddr_set *trusted, struct MHD_Connection *c, const char *peer,
                            char out[NETADDR_STRLEN])
 {
+    static const netaddr_set none = {0};
     xff_values x = {.n = 0};
     netaddr p;
-    if (a->trusted_proxies.n && netaddr_parse(peer, strlen(peer), &p) &&
-        netaddr_set_has(&a->trusted_proxies, &p))
+    if (!trusted) trusted = &none;
+    if (trusted->n && netaddr_parse(peer, strlen(peer), &p) && netaddr_set_has(trusted, &p))
         MHD_get_connection_values(c, MHD_HEADER_KIND, xff_collect, &x);
-    netaddr_client(&a->trusted_proxies, peer, x.v, x.n, out);
+    netaddr_client(trusted, peer, x.v, x.n, out);
 }
 
-static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ctx *cx,
+/* The request as handlers see it (http/request.h), handed to the dispatch function; the
+ * response it fills is sent and cleared here. */
+static enum MHD_Result serve_request(server *sv, struct MHD_Connection *c, conn_ctx *cx,
                                 const char *method, const char *url)
 {
     http_request rq = {
         .method = method, .path = url,
         .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-        .body = cx->body.data, .body_len = cx->body.len, .lookup = mhd_lookup, .lookup_ctx = c};
-    char param[SERVER_PARAM_MAX], peer[INET6_ADDRSTRLEN] = "";
+        .body = cx->body.data, .body_len = cx->body.len, .param = "", .lookup = mhd_lookup,
+        .lookup_ctx = c};
+    char peer[INET6_ADDRSTRLEN] = "";
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
         const struct sockaddr *sa = ci->client_addr;
@@ -255,43 +260,13 @@ static enum MHD_Result dispatch(struct app *a, struct MHD_Connection *c, conn_ct
     }
     rq.remote_addr = peer;
     char client[NETADDR_STRLEN];
-    client_address(a, c, peer, client);
+    client_address(sv->o.trusted_proxies, c, peer, client);
     rq.client_addr = client;
     http_response rs;
     response_init(&rs);
-    idp_error e = {0};
-    char allow[64];
-    const route *rt = NULL;
-    snap_obj *ks = NULL, *cc = NULL, *ps = NULL;
-    idp_err rc = router_match(router_routes, router_nroutes, method, url, &rt, allow, sizeof allow, &e);
-    if (rc == IDP_OK) {
-        ks = snap_acquire(&a->keys);
-        cc = snap_acquire(&a->clients);
-        ps = snap_acquire(&a->policy);
-        rq.keys = (const struct keyset *)ks;
-        rq.clients = (const struct client_cache *)cc;
-        rq.policy = ps ? ((const policy_snap *)ps)->p : NULL;
-        router_param(rt, url, param, sizeof param);
-        rq.param = param;
-        rc = rt->fn(a, &rq, &rs, &e);
-    } else if (rc == IDP_ERR_HTTP_METHOD) {
-        response_header_set(&rs, "Allow", allow);
-    }
-    if (rc != IDP_OK) {
-        if (e.code != rc) IDP_FAIL(&e, rc, "%s", "");
-        if (response_is_scim_path(url))
-            response_scim_error(&rs, &e);
-        else
-            response_error(&rs, &e);
-    }
-    size_t row = rt ? (size_t)(rt - router_routes) : APP_METRIC_ROUTES - 1;
-    if (row < APP_METRIC_ROUTES && rs.status >= 100 && rs.status < 600)
-        atomic_fetch_add_explicit(&a->requests[row][rs.status / 100 - 1], 1, memory_order_relaxed);
+    sv->dispatch(sv->ctx, &rq, &rs);
     enum MHD_Result ok = respond(c, method, url, &rs, cx->t0_us);
     response_clear(&rs);
-    snap_release(ks);
-    snap_release(cc);
-    snap_release(ps);
     return ok;
 }
 
@@ -345,12 +320,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                                  size_t *upload_size, void **con_cls)
 {
     server *sv = cls;
-    struct app *a = sv->a;
     conn_ctx *cx = *con_cls;
     if (!cx) {
         deadline_head_done(&sv->heads, conn_deadline(c)); /* the head is complete */
         cx = xcalloc(1, sizeof *cx);
-        buf_init(&cx->body, (size_t)a->cfg->max_body);
+        buf_init(&cx->body, (size_t)sv->o.max_body);
         cx->t0_us = time_mono_us();
         *con_cls = cx;
         /* RFC 9112 §6.3: a message whose framing is in doubt is answered 400 and the connection
@@ -360,7 +334,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             cx->answered = true;
             return fail_early(c, method, url, IDP_ERR_INVALID, why, true, cx->t0_us);
         }
-        if (declared_too_large(c, a->cfg->max_body)) {
+        if (declared_too_large(c, sv->o.max_body)) {
             cx->answered = true;
             return fail_early(c, method, url, IDP_ERR_TOO_LARGE, "request body too large", false, cx->t0_us);
         }
@@ -376,12 +350,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             buf_free_secret(&cx->body);
         }
         *upload_size = 0;
-        return cx->received / SERVER_DISCARD_FACTOR > (uint64_t)a->cfg->max_body ? MHD_NO : MHD_YES;
+        return cx->received / SERVER_DISCARD_FACTOR > (uint64_t)sv->o.max_body ? MHD_NO : MHD_YES;
     }
     if (cx->answered) return MHD_YES;
     if (cx->too_large)
         return fail_early(c, method, url, IDP_ERR_TOO_LARGE, "request body too large", false, cx->t0_us);
-    return dispatch(a, c, cx, method, url);
+    return serve_request(sv, c, cx, method, url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -474,11 +448,10 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 static idp_err start_daemon(server *sv, const listen_addr *la, struct MHD_Daemon **out,
                             idp_error *err)
 {
-    struct app *a = sv->a;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = a->cfg->threads > 0 ? (unsigned)a->cfg->threads : (unsigned)(cores > 0 ? cores : 1);
+    unsigned threads = sv->o.threads > 0 ? (unsigned)sv->o.threads : (unsigned)(cores > 0 ? cores : 1);
     /* MHD divides the limit among its threads: each needs at least one */
-    unsigned limit = (unsigned)a->cfg->max_connections;
+    unsigned limit = (unsigned)sv->o.max_connections;
     if (limit < threads) limit = threads;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (la->family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -489,12 +462,12 @@ static idp_err start_daemon(server *sv, const listen_addr *la, struct MHD_Daemon
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, limit,
         /* one address cannot take every connection (slowloris); 0 = no per-address limit */
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)a->cfg->max_connections_per_ip,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)sv->o.max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_CONNECTION_TIMEOUT_S,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, sv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, sv,
         MHD_OPTION_END);
-    if (!*out) return IDP_FAIL(err, IDP_ERR_IO, "cannot listen on %s (address in use?)", a->cfg->listen);
+    if (!*out) return IDP_FAIL(err, IDP_ERR_IO, "cannot listen on %s (address in use?)", sv->o.listen);
     return IDP_OK;
 }
 
@@ -509,52 +482,41 @@ static void announce(struct MHD_Daemon *d, const listen_addr *la)
     fflush(stdout);
 }
 
-idp_err server_run(const cfg *c, idp_error *err)
+void http_server_stop(http_server *sv)
 {
-    struct app a = {0};
-    server sv = {.a = &a};
-    struct MHD_Daemon *d = NULL;
+    if (!sv) return;
+    atomic_store(&sv->stopping, true);
+    if (sv->sweeper_started) pthread_join(sv->sweeper, NULL); /* no shutdown(2) after this */
+    if (sv->d) MHD_stop_daemon(sv->d); /* waits for the request threads */
+    if (sv->heads_ready) deadline_destroy(&sv->heads);
+    free(sv);
+}
+
+idp_err http_server_start(const http_server_opts *o, http_dispatch_fn dispatch, void *ctx,
+                          http_server **out, idp_error *err)
+{
     listen_addr la;
-    bool heads_ready = false;
-    sigset_t stop, old;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGHUP);
-    signal(SIGPIPE, SIG_IGN);
-    /* Blocked before any thread starts, so every thread inherits the mask and sigwait below is
-     * the only place these signals are taken. */
-    pthread_sigmask(SIG_BLOCK, &stop, &old);
-    log_level lvl = log_level_from_name(c->log_level);
-    log_set_level(lvl);
-    log_requests = lvl <= LOG_INFO;
-    idp_err rc = listen_parse(c->listen, &la, err);
-    if (rc != IDP_OK) goto out;
-    if ((rc = app_init(&a, c, err)) != IDP_OK) goto out;
-    if ((rc = app_start_background(&a, err)) != IDP_OK) goto out;
-    deadline_init(&sv.heads, c->request_header_timeout * 1000);
-    heads_ready = true;
-    if ((rc = start_daemon(&sv, &la, &d, err)) != IDP_OK) goto out;
-    if (pthread_create(&sv.sweeper, NULL, sweeper_main, &sv) != 0) {
+    *out = NULL;
+    idp_err rc = listen_parse(o->listen, &la, err);
+    if (rc != IDP_OK) return rc;
+    server *sv = xcalloc(1, sizeof *sv);
+    sv->o = *o;
+    sv->dispatch = dispatch;
+    sv->ctx = ctx;
+    atomic_init(&sv->stopping, false);
+    log_requests = o->log_requests;
+    deadline_init(&sv->heads, o->request_header_timeout * 1000);
+    sv->heads_ready = true;
+    if ((rc = start_daemon(sv, &la, &sv->d, err)) != IDP_OK) goto fail;
+    if (pthread_create(&sv->sweeper, NULL, sweeper_main, sv) != 0) {
         rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "cannot start the request-head sweeper thread");
-        goto out;
+        goto fail;
     }
-    sv.sweeper_started = true;
-    announce(d, &la);
-    log_msg(LOG_INFO, "serving %s as issuer %s", c->listen, c->issuer);
-    int sig = 0;
-    for (;;) {
-        if (sigwait(&stop, &sig) != 0) continue;
-        if (sig != SIGHUP) break;
-        app_request_reload(&a); /* policy_file and snapshots, on the background thread */
-    }
-    log_msg(LOG_INFO, "signal %d: shutting down", sig);
-out:
-    atomic_store(&sv.stopping, true);
-    if (sv.sweeper_started) pthread_join(sv.sweeper, NULL); /* no shutdown(2) after this */
-    if (d) MHD_stop_daemon(d); /* waits for the request threads */
-    if (heads_ready) deadline_destroy(&sv.heads);
-    app_free(&a);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    sv->sweeper_started = true;
+    announce(sv->d, &la);
+    *out = sv;
+    return IDP_OK;
+fail:
+    http_server_stop(sv);
     return rc;
 }

@@ -16,12 +16,28 @@
 #include "policy/policy.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* What only the background thread (and the SIGHUP path) touches: never seen by a handler. */
+struct app_bg {
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stopping;
+    bool reapply_policy_file; /* SIGHUP: apply cfg policy_file again (under lock) */
+    int64_t policy_version;   /* version of the published policy (bg thread only) */
+    /* per snapshot: the store generation read before the last attempt, and when a failed load
+     * is tried again, changed or not (bg thread only) */
+    int64_t generation[APP__SNAP_COUNT];
+    int64_t retry_at_ms[APP__SNAP_COUNT];
+};
 
 _Static_assert(APP_ROTATION_INTERVAL_MS == ROTATION_TICK_S * 1000,
                "rotation_check counts on the tick interval");
@@ -56,12 +72,12 @@ static idp_err load_policy(struct app *a, idp_error *err)
     int64_t v = 0;
     idp_err rc = a->st->ops->policy_active(a->st, &v, err);
     if (rc != IDP_OK) return rc;
-    if (v == a->policy_version && v != 0) return IDP_OK;
+    if (v == a->bg->policy_version && v != 0) return IDP_OK;
     policy *p = NULL;
     idp_error le = {0};
     if (v != 0 && policy_admin_load(a->st, v, a->cfg->policy_env, &p, &le) != IDP_OK) {
         log_msg(LOG_ERROR, "policy version %lld not activated: %s", (long long)v, le.msg);
-        a->policy_version = v; /* do not retry every poll */
+        a->bg->policy_version = v; /* do not retry every poll */
         return IDP_OK;
     }
     policy_snap *ps = xcalloc(1, sizeof *ps);
@@ -74,9 +90,9 @@ static idp_err load_policy(struct app *a, idp_error *err)
     }
     ps->discovery_len = strlen(ps->discovery);
     snap_publish(&a->policy, &ps->obj);
-    if (v != a->policy_version && v != 0)
+    if (v != a->bg->policy_version && v != 0)
         log_msg(LOG_INFO, "policy version %lld active (sha256 %s)", (long long)v, policy_sha256(p));
-    a->policy_version = v;
+    a->bg->policy_version = v;
     return IDP_OK;
 }
 
@@ -122,10 +138,10 @@ void app_apply_policy_file(struct app *a)
 
 void app_request_reload(struct app *a)
 {
-    pthread_mutex_lock(&a->bg_lock);
-    a->reapply_policy_file = true;
-    pthread_cond_signal(&a->bg_cond);
-    pthread_mutex_unlock(&a->bg_lock);
+    pthread_mutex_lock(&a->bg->lock);
+    a->bg->reapply_policy_file = true;
+    pthread_cond_signal(&a->bg->cond);
+    pthread_mutex_unlock(&a->bg->lock);
 }
 
 static idp_err load_keys(struct app *a, idp_error *err)
@@ -135,8 +151,6 @@ static idp_err load_keys(struct app *a, idp_error *err)
     if (rc == IDP_OK) snap_publish(&a->keys, (snap_obj *)ks);
     return rc;
 }
-
-const char *const app_snap_names[APP__SNAP_COUNT] = {"keys", "clients", "policy"};
 
 static idp_err (*const app_loaders[APP__SNAP_COUNT])(struct app *, idp_error *) = {
     [APP_SNAP_KEYS] = load_keys,
@@ -169,10 +183,10 @@ static idp_err reload_one(struct app *a, app_snap s, int64_t gen, idp_error *err
     char what[32];
     snprintf(what, sizeof what, "reload %s", app_snap_names[s]);
     idp_err rc = app_loaders[s](a, &e);
-    r->generation = gen;
+    a->bg->generation[s] = gen;
     if (rc != IDP_OK) {
         atomic_fetch_add(&r->failures, 1);
-        r->retry_at_ms = time_now_ms() + APP_RELOAD_RETRY_MS;
+        a->bg->retry_at_ms[s] = time_now_ms() + APP_RELOAD_RETRY_MS;
         if (err) *err = e;
     }
     app_status_set(a, &r->ok, a->reload_why[s], what, rc ? &e : NULL);
@@ -187,8 +201,8 @@ static idp_err reload_due(struct app *a, int64_t gen, bool force, idp_error *err
     int64_t now = time_now_ms();
     idp_err rc, first = IDP_OK;
     for (int s = 0; s < APP__SNAP_COUNT; s++) {
-        app_reload_state *r = &a->reload[s];
-        if (!force && gen == r->generation && (atomic_load(&r->ok) || now < r->retry_at_ms))
+        if (!force && gen == a->bg->generation[s] &&
+            (atomic_load(&a->reload[s].ok) || now < a->bg->retry_at_ms[s]))
             continue;
         rc = reload_one(a, (app_snap)s, gen, first ? NULL : err);
         if (!first) first = rc;
@@ -201,22 +215,6 @@ idp_err app_reload(struct app *a, idp_error *err)
     int64_t gen = 0;
     idp_err rc = store_generation(a->st, &gen, err);
     return rc != IDP_OK ? rc : reload_due(a, gen, true, err);
-}
-
-void app_not_ready_reason(struct app *a, char *why, size_t n)
-{
-    why[0] = '\0';
-    pthread_mutex_lock(&a->status_lock);
-    if (!atomic_load(&a->store_writable)) {
-        snprintf(why, n, "store: writes failing: %s", a->store_why);
-    } else {
-        for (int s = 0; s < APP__SNAP_COUNT; s++) {
-            if (atomic_load(&a->reload[s].ok)) continue;
-            snprintf(why, n, "%s: reload failing: %s", app_snap_names[s], a->reload_why[s]);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&a->status_lock);
 }
 
 /* Readiness includes the store's ability to write (docs/SECURITY.md): a small committed write
@@ -246,16 +244,17 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
 {
     memset(a, 0, sizeof *a);
     a->cfg = c;
+    a->bg = xcalloc(1, sizeof *a->bg);
     snap_slot_init(&a->keys);
     snap_slot_init(&a->clients);
     snap_slot_init(&a->policy);
     pthread_mutex_init(&a->status_lock, NULL);
     atomic_store(&a->store_writable, true);
-    pthread_mutex_init(&a->bg_lock, NULL);
+    pthread_mutex_init(&a->bg->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&a->bg_cond, &ca);
+    pthread_cond_init(&a->bg->cond, &ca);
     pthread_condattr_destroy(&ca);
     snprintf(a->jwks_cache_control, sizeof a->jwks_cache_control, "public, max-age=%lld",
              (long long)c->jwks_max_age);
@@ -264,6 +263,10 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     idp_err rc = IDP_OK;
     if (router_nroutes >= APP_METRIC_ROUTES) /* a bug: raise APP_METRIC_ROUTES */
         return IDP_FAIL(err, IDP_ERR_INTERNAL, "more routes than metric rows");
+    a->routes = xcalloc(router_nroutes, sizeof *a->routes);
+    for (size_t i = 0; i < router_nroutes; i++)
+        a->routes[i] = (app_route_name){router_routes[i].method, router_routes[i].path};
+    a->nroutes = router_nroutes;
     if (!c->data_dir) return IDP_FAIL(err, IDP_ERR_CONFIG, "data_dir is not set");
     if ((rc = rotation_check(c, err)) != IDP_OK) return rc;
     if ((rc = kek_load(c->master_key_file, &a->kek, err)) != IDP_OK) return rc;
@@ -378,56 +381,56 @@ static void *bg_main(void *arg)
     struct app *a = arg;
     int64_t last[BG_NTASKS];
     for (size_t i = 0; i < BG_NTASKS; i++) last[i] = bg_tasks[i].at_start ? -1 : time_now_ms();
-    pthread_mutex_lock(&a->bg_lock);
-    while (!a->stopping) {
+    pthread_mutex_lock(&a->bg->lock);
+    while (!a->bg->stopping) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         int64_t ns = ts.tv_nsec + (a->cfg->poll_interval_ms % 1000) * 1000000;
         ts.tv_sec += a->cfg->poll_interval_ms / 1000 + ns / 1000000000;
         ts.tv_nsec = ns % 1000000000;
         int w = 0;
-        while (!a->stopping && !a->reapply_policy_file && w != ETIMEDOUT)
-            w = pthread_cond_timedwait(&a->bg_cond, &a->bg_lock, &ts);
-        if (a->stopping) break;
-        bool reapply = a->reapply_policy_file;
-        a->reapply_policy_file = false;
-        pthread_mutex_unlock(&a->bg_lock);
+        while (!a->bg->stopping && !a->bg->reapply_policy_file && w != ETIMEDOUT)
+            w = pthread_cond_timedwait(&a->bg->cond, &a->bg->lock, &ts);
+        if (a->bg->stopping) break;
+        bool reapply = a->bg->reapply_policy_file;
+        a->bg->reapply_policy_file = false;
+        pthread_mutex_unlock(&a->bg->lock);
         if (reapply) {
             log_msg(LOG_INFO, "SIGHUP: reloading");
             app_apply_policy_file(a);
             app_reload(a, NULL); /* failures are logged and shown in /readyz */
         }
         bg_tick(a, last);
-        pthread_mutex_lock(&a->bg_lock);
+        pthread_mutex_lock(&a->bg->lock);
     }
-    pthread_mutex_unlock(&a->bg_lock);
+    pthread_mutex_unlock(&a->bg->lock);
     return NULL;
 }
 
 idp_err app_start_background(struct app *a, idp_error *err)
 {
-    if (pthread_create(&a->bg, NULL, bg_main, a) != 0)
+    if (pthread_create(&a->bg->thread, NULL, bg_main, a) != 0)
         return IDP_FAIL(err, IDP_ERR_INTERNAL, "cannot start the background thread");
-    a->bg_started = true;
+    a->bg->started = true;
     return IDP_OK;
 }
 
 void app_free(struct app *a)
 {
     if (!a || !a->cfg) return;
-    if (a->bg_started) {
-        pthread_mutex_lock(&a->bg_lock);
-        a->stopping = true;
-        pthread_cond_signal(&a->bg_cond);
-        pthread_mutex_unlock(&a->bg_lock);
-        pthread_join(a->bg, NULL);
-        a->bg_started = false;
+    if (a->bg->started) {
+        pthread_mutex_lock(&a->bg->lock);
+        a->bg->stopping = true;
+        pthread_cond_signal(&a->bg->cond);
+        pthread_mutex_unlock(&a->bg->lock);
+        pthread_join(a->bg->thread, NULL);
+        a->bg->started = false;
     }
     snap_slot_destroy(&a->keys);
     snap_slot_destroy(&a->clients);
     snap_slot_destroy(&a->policy);
-    pthread_cond_destroy(&a->bg_cond);
-    pthread_mutex_destroy(&a->bg_lock);
+    pthread_cond_destroy(&a->bg->cond);
+    pthread_mutex_destroy(&a->bg->lock);
     pthread_mutex_destroy(&a->status_lock);
     store_close(a->st);
     kek_free(a->kek);
@@ -437,5 +440,7 @@ void app_free(struct app *a)
     mem_wipe(a->refresh_key, sizeof a->refresh_key);
     ratelimit_free(a->scim_rl);
     free(a->scim_base);
+    free(a->routes);
+    free(a->bg);
     memset(a, 0, sizeof *a);
 }

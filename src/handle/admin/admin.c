@@ -18,7 +18,7 @@
 
 #include "core/jsonx.h"
 #include "core/timeutil.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "core/mem.h"
 #include "core/rand.h"
 #include "proto/client_reg.h"

@@ -5,7 +5,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "fetch/fetch.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "jose/jws.h"
 #include "keys/keyset.h"
 #include "oauth/client_cache.h"

@@ -1,6 +1,6 @@
 #include "handle/oauth/client_auth.h"
 
-#include "server/app.h"
+#include "handle/app.h"
 #include "http/basic.h"
 #include "core/timeutil.h"
 #include "proto/client_assertion.h"

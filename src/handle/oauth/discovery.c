@@ -4,7 +4,7 @@
 
 #include "core/jsonx.h"
 #include "core/mem.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "policy/policy.h"
 
 #include <stdlib.h>

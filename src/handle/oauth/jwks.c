@@ -2,7 +2,7 @@
  * body prebuilt with the key set snapshot; the response holds a reference to the snapshot. */
 #include "handle/endpoints.h"
 
-#include "server/app.h"
+#include "handle/app.h"
 #include "keys/keyset.h"
 
 idp_err jwks_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)

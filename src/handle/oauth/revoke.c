@@ -3,7 +3,7 @@
 #include "handle/endpoints.h"
 
 #include "core/jsonx.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "http/request_form.h"
 #include "keys/keyset.h"
 #include "handle/oauth/client_auth.h"

@@ -7,7 +7,7 @@
 
 #include "core/mem.h"
 #include "core/timeutil.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "proto/authz_request.h"
 #include "proto/pkce.h"
 #include "proto/refresh.h"

@@ -4,7 +4,7 @@
 #include "handle/oauth/token_grant.h"
 
 #include "core/timeutil.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "jose/jws.h"
 #include "proto/resource.h"
 #include "proto/scope.h"

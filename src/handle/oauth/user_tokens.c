@@ -4,7 +4,7 @@
 #include "core/jsonx.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "jose/jws.h"
 #include "proto/authz_request.h"
 #include "proto/oidc.h"

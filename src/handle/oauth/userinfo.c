@@ -6,7 +6,7 @@
 #include "proto/scope.h"
 
 #include "core/jsonx.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "keys/keyset.h"
 #include "proto/authz_request.h"
 #include "proto/bearer.h"

@@ -1,7 +1,7 @@
 /* GET /healthz: the process is up and serving. GET /readyz: it can issue tokens. */
 #include "handle/endpoints.h"
 
-#include "server/app.h"
+#include "handle/app.h"
 #include "keys/keyset.h"
 #include "core/jsonw.h"
 

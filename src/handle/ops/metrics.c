@@ -7,12 +7,11 @@
 #include "handle/endpoints.h"
 
 #include "core/mem.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "proto/bearer.h"
 #include "proto/refresh.h"
 #include "keys/keyset.h"
 #include "oauth/client_cache.h"
-#include "server/router.h"
 #include "policy/policy.h"
 
 #include <stdatomic.h>
@@ -95,14 +94,14 @@ idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_e
                                "# TYPE idpd_http_requests_total counter\n");
     for (size_t r = 0; r < APP_METRIC_ROUTES; r++) {
         bool unmatched = r == APP_METRIC_ROUTES - 1;
-        if (!unmatched && r >= router_nroutes) continue;
+        if (!unmatched && r >= a->nroutes) continue;
         for (int k = 0; k < 5; k++) {
             uint64_t n = atomic_load_explicit(&a->requests[r][k], memory_order_relaxed);
             if (!n) continue;
             bad |= buf_printf(&rs->body,
                               "idpd_http_requests_total{method=\"%s\",route=\"%s\",code=\"%dxx\"} %" PRIu64 "\n",
-                              unmatched ? "" : router_routes[r].method,
-                              unmatched ? "(none)" : router_routes[r].path, k + 1, n);
+                              unmatched ? "" : a->routes[r].method,
+                              unmatched ? "(none)" : a->routes[r].path, k + 1, n);
         }
     }
     if (bad) return IDP_FAIL(err, IDP_ERR_INTERNAL, "metrics too large");

@@ -3,7 +3,7 @@
  * provisioning key (scim:read). */
 #include "handle/scim/scim_endpoints.h"
 
-#include "server/app.h"
+#include "handle/app.h"
 #include "creds/pkey.h"
 #include "handle/scim/scim_internal.h"
 

@@ -1,10 +1,11 @@
 /* scim_endpoints — the SCIM 2.0 HTTP handlers under ISSUER/scim/v2 (RFC 7644 §3.2), one row each
- * in server/router.c. They are compiled into the http library (src/http/meson.build) because they
- * use its request/response types; the SCIM logic they call (schema, filter, patch, project) is
+ * in server/router.c, in the handle library (src/handle/meson.build). They use the transport's
+ * request/response types; the SCIM logic they call (schema, filter, patch, project) is
  * the scimcore library, unit-tested without HTTP.
  *
  * Every handler authenticates a provisioning key first (scim_gate.c: 401/403/429) and renders
- * its errors as SCIM errors (response_scim_error, chosen by server.c for /scim/v2 paths).
+ * its errors as SCIM errors (response_scim_error, chosen by the dispatcher, server/dispatch.c,
+ * for /scim/v2 paths).
  * The "{id}" segment of the path is rq->param. */
 #ifndef IDPD_HANDLE_SCIM_ENDPOINTS_H
 #define IDPD_HANDLE_SCIM_ENDPOINTS_H

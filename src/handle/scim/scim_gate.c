@@ -5,7 +5,7 @@
 
 #include "core/jsonx.h"
 #include "core/timeutil.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "creds/pkey.h"
 #include "core/ratelimit.h"
 

@@ -10,7 +10,7 @@
 #include "core/mem.h"
 #include "core/rand.h"
 #include "core/timeutil.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "creds/pkey.h"
 #include "handle/scim/scim_internal.h"
 #include "scim/patch.h"

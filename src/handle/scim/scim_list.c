@@ -4,7 +4,7 @@
 
 #include "core/buf.h"
 #include "core/mem.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "creds/pkey.h"
 #include "scim/patch.h"
 

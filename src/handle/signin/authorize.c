@@ -7,7 +7,7 @@
 #include "core/mem.h"
 #include "core/rand.h"
 #include "core/timeutil.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "http/form.h"
 #include "http/request_form.h"
 #include "handle/endpoints.h"
@@ -239,7 +239,10 @@ idp_err authorize_handle(struct app *a, http_request *rq, http_response *rs, idp
             for (; dup[i] && i < 64; i++)
                 name[i] = (dup[i] > 0x20 && dup[i] < 0x7f) ? dup[i] : '?';
             name[i] = '\0';
-            snprintf(msg, sizeof msg, "The request repeats the parameter %s.", name);
+            if (strcmp(dup, HTTP_QUERY_TOO_MANY) == 0)
+                snprintf(msg, sizeof msg, "The request has too many parameters.");
+            else
+                snprintf(msg, sizeof msg, "The request repeats the parameter %s.", name);
             web_error_page(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "Sign-in failed", msg);
             goto out;
         }

@@ -6,7 +6,7 @@
 #include "handle/endpoints.h"
 
 #include "core/timeutil.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "http/request_form.h"
 #include "handle/signin/web.h"
 

@@ -15,7 +15,7 @@
 #include "core/netaddr.h"
 #include "core/rand.h"
 #include "core/timeutil.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "http/request_form.h"
 #include "creds/password.h"
 #include "handle/signin/web.h"

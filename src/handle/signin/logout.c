@@ -14,7 +14,7 @@
 #include "core/mem.h"
 #include "core/rand.h"
 #include "core/timeutil.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "http/cookie.h"
 #include "http/request_form.h"
 #include "keys/keyset.h"

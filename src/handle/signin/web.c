@@ -3,7 +3,7 @@
 #include "core/b64url.h"
 #include "core/mem.h"
 #include "core/rand.h"
-#include "server/app.h"
+#include "handle/app.h"
 #include "http/cookie.h"
 #include "http/form.h"
 #include "proto/csrf.h"
