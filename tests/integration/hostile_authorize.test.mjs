@@ -122,5 +122,16 @@ describe('GET /authorize: hostile parameters and loopback redirect ports', () =>
     assert.match(r.body, /repeats the parameter client_id/);
   });
 
+  test('more than 64 query parameters: error page saying there are too many (not "repeats")', async () => {
+    const q = new URLSearchParams(base());
+    for (let i = 0; i < 64; i++) q.append(`x${i}`, 'v');
+    const r = await fetch(`${srv.url}/authorize?${q}`, { redirect: 'manual' });
+    assert.equal(r.status, 400);
+    assert.equal(r.headers.get('location'), null);
+    const html = await r.text();
+    assert.match(html, /The request has too many parameters\./);
+    assert.doesNotMatch(html, /repeats the parameter/);
+  });
+
   testCleanExit(() => [srv]);
 });
