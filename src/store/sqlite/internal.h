@@ -79,6 +79,8 @@ idp_err store_sqlite_scim_user_backfill_name_keys(store *st, idp_error *err);
 idp_err store_sqlite_scim_user_get(store *st, const char *id, store_user *out, idp_error *err);
 idp_err store_sqlite_scim_user_get_by_name(store *st, const char *user_name, store_user *out,
                                            idp_error *err);
+idp_err store_sqlite_scim_user_get_by_external_id(store *st, const char *external_id,
+                                                  store_user *out, idp_error *err);
 idp_err store_sqlite_scim_user_name_key_taken(store *st, const char *key, const char *id,
                                               bool *taken, idp_error *err);
 idp_err store_sqlite_scim_user_replace(store *st, const store_user *u, int64_t expect_version,
@@ -173,5 +175,19 @@ idp_err store_sqlite_policy_activate(store *st, int64_t version, int64_t now, id
 idp_err store_sqlite_policy_active(store *st, int64_t *version, idp_error *err);
 idp_err store_sqlite_policy_activations(store *st, store_policy_activation **rows, size_t *n,
                                         idp_error *err);
+
+/* ---- federation (store_sqlite_fed.c) ---- */
+idp_err store_sqlite_fed_link_get(store *st, const char *issuer, const char *subject,
+                                  char **user_id, idp_error *err);
+idp_err store_sqlite_fed_link_add(store *st, const char *issuer, const char *subject,
+                                  const char *user_id, int64_t now, idp_error *err);
+idp_err store_sqlite_fed_link_count(store *st, const char *user_id, int64_t *n, idp_error *err);
+idp_err store_sqlite_fed_jti_use(store *st, const char *issuer, const char *jti, int64_t exp,
+                                 int64_t now, int64_t max_rows, idp_error *err);
+/* Deletes the upstream assertion ids with exp < before (oidc_prune, inside its transaction). */
+idp_err store_sqlite_fed_prune(store *st, int64_t before, idp_error *err);
+idp_err store_sqlite_fed_jwks_put(store *st, const store_fed_jwks *j, idp_error *err);
+idp_err store_sqlite_fed_jwks_get(store *st, const char *issuer, store_fed_jwks *out,
+                                  idp_error *err);
 
 #endif

@@ -796,5 +796,6 @@ idp_err store_sqlite_oidc_prune(store *st, int64_t now, idp_error *err)
         if (np >= 3) store_sqlite_bind_i64(q, 3, now - SQO_DAY, &b);
         rc = store_sqlite_write(q, b, "oidc_prune", NULL, err);
     }
+    if (!rc) rc = store_sqlite_fed_prune(st, now - STORE_PRUNE_GRACE, err);
     return store_sqlite_op_end(st, own, rc, err);
 }

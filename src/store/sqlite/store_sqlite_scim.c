@@ -32,6 +32,7 @@ typedef enum sqs_id {
     X_USER_INSERT,
     X_USER_GET,
     X_USER_GET_NAME,
+    X_USER_GET_EXT,
     X_USER_UPDATE,
     X_USER_DELETE,
     X_USER_VERSION,
@@ -61,6 +62,8 @@ static const char *const sqs_sql[X__COUNT] = {
     [X_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     /* user_name is COLLATE NOCASE: served by the unique index users_user_name. */
     [X_USER_GET_NAME] = "SELECT " USER_COLS " FROM users WHERE user_name = ?1",
+    /* exact (BINARY) match, served by users_external_id; two rows tell a conflict */
+    [X_USER_GET_EXT] = "SELECT " USER_COLS " FROM users WHERE external_id = ?1 LIMIT 2",
     /* token_epoch as given: the front computed it (store_user_epoch_next, store.c). */
     [X_USER_UPDATE] = "UPDATE users SET user_name = ?2, external_id = ?3, active = ?4, doc = ?5, "
                       "password_hash = ?6, user_name_key = ?10, token_epoch = ?7, "
@@ -310,6 +313,33 @@ idp_err store_sqlite_scim_user_get_by_name(store *st, const char *user_name, sto
                                            idp_error *err)
 {
     return user_get_by(st, X_USER_GET_NAME, user_name, out, err);
+}
+
+idp_err store_sqlite_scim_user_get_by_external_id(store *st, const char *external_id,
+                                                  store_user *out, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    memset(out, 0, sizeof *out);
+    if (!external_id || !*external_id)
+        return IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no user with this externalId");
+    idp_err rc = stmt(st, X_USER_GET_EXT, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    store_sqlite_bind_text(q, 1, external_id, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW) {
+        if (!(rc = user_row(q, out, err)) && (r = sqlite3_step(q)) == SQLITE_ROW)
+            rc = IDP_FAIL(err, IDP_ERR_CONFLICT, "store: more than one user has this externalId");
+        else if (!rc && r != SQLITE_DONE)
+            rc = store_sqlite_fail(err, r, "user_get_by_external_id");
+    } else if (r == SQLITE_DONE) {
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no user with this externalId");
+    } else {
+        rc = store_sqlite_fail(err, r, "user_get_by_external_id");
+    }
+    store_sqlite_done(q);
+    if (rc) store_user_clear(out);
+    return rc;
 }
 
 idp_err store_sqlite_scim_user_replace(store *st, const store_user *u, int64_t expect_version,
