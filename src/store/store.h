@@ -483,7 +483,8 @@ typedef struct store_ops {
      * for one pair end with one user and one link; each returns that user. Errors: CONFLICT
      * (userName taken or a look-alike of another user's), IDP_ERR_SCIM_INVALID_VALUE /
      * IDP_ERR_SCIM_INVALID_SYNTAX (a document POST /Users would refuse, or a bad userName),
-     * INVALID (issuer/subject); nothing is written on error. The front's (composed from
+     * INVALID (issuer/subject); nothing is written on error (inside the caller's transaction:
+     * once the caller rolls back, as it must on an error). The front's (composed from
      * fed_link_get, user_create, fed_link_add): backends leave it NULL. */
     idp_err (*fed_provision)(store *st, const char *issuer, const char *subject,
                              const char *user_name, const char *doc, int64_t now, char **user_id,
