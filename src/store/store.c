@@ -1,7 +1,7 @@
 /* store — the backend-neutral front: backend selection, the rules every backend shares
  * (token_epoch on replace and on leaving a group, the userName look-alike check,
- * refresh-family revocation, the audit hash chain) composed from the backend's storage ops
- * inside the caller's transaction, and the row helpers.
+ * refresh-family revocation, the audit hash chain, just-in-time provisioning) composed from the
+ * backend's storage ops inside the caller's transaction, and the row helpers.
  *
  * store_open gives the backend's store a copy of the backend's ops table in which the rule ops
  * are the front's; the copy remembers the backend's table, so a front op calls the backend's
@@ -10,8 +10,12 @@
  * so what it read cannot change before it writes. */
 #include "store/store.h"
 
+#include "core/jsonx.h"
 #include "core/mem.h"
+#include "core/rand.h"
 #include "core/timeutil.h"
+#include "scim/patch.h"
+#include "scim/urn.h"
 #include "scim/username.h"
 #include "store/sqlite/internal.h"
 
@@ -183,6 +187,86 @@ static idp_err fr_audit_append(store *st, store_audit *ev, idp_error *err)
     return fr_end(st, own, rc, err);
 }
 
+/* The user a just-in-time provisioning creates, as SCIM POST /Users would (handle/scim/
+ * http_users.c): doc normalised for the User resource type (schemas added when absent), userName
+ * = user_name, no password, active a boolean (default true), a new id, version 1, now. Fills *u;
+ * the strings it points to are in *id (37 bytes) and *text (owned). */
+static idp_err fed_user_build(const char *user_name, const char *doc, store_user *u, char id[37],
+                              char **text, idp_error *err)
+{
+    json_t *in = NULL, *out = NULL;
+    idp_error ne = {0};
+    *text = NULL;
+    if (username_check(user_name, &ne) != IDP_OK)
+        return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "%s", ne.msg);
+    const char *d = doc ? doc : "{}";
+    if (jsonx_parse(d, strlen(d), 0, 0, true, &in, NULL) != IDP_OK)
+        return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_SYNTAX,
+                        "store: fed_provision: doc is not a "
+                        "JSON object");
+    json_object_set_new(in, "userName", json_string(user_name));
+    if (!json_object_get(in, "schemas")) {
+        json_t *sc = json_array();
+        json_array_append_new(sc, json_string(SCIM_URN_USER));
+        json_object_set_new(in, "schemas", sc);
+    }
+    idp_err rc = scim_resource_normalize(&scim_rt_user, in, &out, NULL, err);
+    json_decref(in);
+    if (rc) return rc;
+    json_object_del(out, "password"); /* signs in upstream: no local password */
+    json_t *a = json_object_get(out, "active");
+    bool active = !json_is_boolean(a) || json_is_true(a);
+    json_object_set_new(out, "active", json_boolean(active));
+    const char *name = jsonx_str(out, "userName"), *ext = jsonx_str(out, "externalId");
+    rand_uuid(id);
+    *text = jsonx_dump(out);
+    memset(u, 0, sizeof *u);
+    u->id = id;
+    u->user_name = xstrdup(name ? name : user_name);
+    u->external_id = ext ? xstrdup(ext) : NULL;
+    u->active = active;
+    u->doc = *text;
+    u->version = 1;
+    u->created_at = u->modified_at = time_now_ms();
+    json_decref(out);
+    return IDP_OK;
+}
+
+/* Looks the pair up and, when it is not linked, creates the user and links it, all under one
+ * write lock (fr_begin): a concurrent call for the same pair waits, then finds the link. */
+static idp_err fr_fed_provision(store *st, const char *issuer, const char *subject,
+                                const char *user_name, const char *doc, int64_t now, char **user_id,
+                                bool *created, idp_error *err)
+{
+    const store_ops *be = be_of(st);
+    store_user u = {0};
+    char id[37] = {0}, *text = NULL;
+    bool own = false;
+    *user_id = NULL;
+    *created = false;
+    if (!user_name || !*user_name)
+        return IDP_FAIL(err, IDP_ERR_SCIM_INVALID_VALUE, "userName is required");
+    idp_err rc = fr_begin(st, &own, err);
+    if (rc) return rc;
+    rc = be->fed_link_get(st, issuer, subject, user_id, err);
+    if (rc == IDP_ERR_NOT_FOUND && !(rc = fed_user_build(user_name, doc, &u, id, &text, err)) &&
+        !(rc = fr_user_create(st, &u, err)) &&
+        !(rc = be->fed_link_add(st, issuer, subject, id, now, err))) {
+        *user_id = xstrdup(id);
+        *created = true;
+    }
+    free(u.user_name);
+    free(u.external_id);
+    free(text);
+    rc = fr_end(st, own, rc, err);
+    if (rc) {
+        free(*user_id);
+        *user_id = NULL;
+        *created = false;
+    }
+    return rc;
+}
+
 /* Gives the freshly opened backend store the front's table (see the top of this file). */
 static idp_err front_install(store *st, idp_error *err)
 {
@@ -196,6 +280,7 @@ static idp_err front_install(store *st, idp_error *err)
     f->ops.group_delete = fr_group_delete;
     f->ops.refresh_revoke_one = fr_refresh_revoke_one;
     f->ops.audit_append = fr_audit_append;
+    f->ops.fed_provision = fr_fed_provision;
     st->ops = &f->ops;
     return IDP_OK;
 }
@@ -375,6 +460,14 @@ void store_group_list_free(store_group *rows, size_t n)
     if (!rows) return;
     for (size_t i = 0; i < n; i++) store_group_clear(&rows[i]);
     free(rows);
+}
+
+void store_fed_jwks_clear(store_fed_jwks *j)
+{
+    if (!j) return;
+    free(j->issuer);
+    free(j->body);
+    memset(j, 0, sizeof *j);
 }
 
 void store_ids_add(store_ids *l, const char *id)

@@ -220,6 +220,18 @@ typedef struct store_audit {
     unsigned char hash[32]; /* SHA-256(prev_hash || canonical fields), computed by the store */
 } store_audit;
 
+/* ---- federation: upstream identity providers (issue 12) ---- */
+/* The last good JWKS of an upstream issuer (kept so a key fetch failure does not stop sign-in). */
+typedef struct store_fed_jwks {
+    char *issuer;             /* the upstream `iss` */
+    char *body;               /* the JWK Set document, JSON text */
+    int64_t fetched_at;       /* ms since the epoch */
+    int64_t max_age;          /* s the upstream allowed caching (Cache-Control max-age); 0 = none */
+} store_fed_jwks;
+#define STORE_FED_ID_MAX 2048u           /* longest issuer / subject (bytes) */
+#define STORE_FED_JWKS_MAX (256u * 1024u) /* longest JWKS body fed_jwks_put accepts */
+#define STORE_FED_JTI_MAX 1000000        /* assertion ids fed_jti_use keeps at most */
+
 typedef struct store_ops {
     const char *name;
     void (*close)(store *st);
@@ -439,8 +451,59 @@ typedef struct store_ops {
     /* Deletes, in one transaction: unused codes with expires_at < now and used ones with
      * expires_at < now - STORE_PRUNE_GRACE (replay detection), refresh tokens and sessions with
      * expires_at < now, assertion jtis with exp < now - STORE_PRUNE_GRACE (so a verifier's clock
-     * leeway cannot reopen one), login failures with last_at < now - 1 day. */
+     * leeway cannot reopen one), login failures with last_at < now - 1 day, upstream assertion
+     * ids (fed_jti_use) with exp < now - STORE_PRUNE_GRACE. */
     idp_err (*oidc_prune)(store *st, int64_t now, idp_error *err);
+
+    /* ---- federation (issue 12). issuer is the upstream `iss`, subject its `sub` (each 1 to
+     * STORE_FED_ID_MAX bytes, else IDP_ERR_INVALID); compared exactly. Every op joins the
+     * caller's store_tx_begin transaction when there is one; multi-statement ops are atomic. ---- */
+    /* Upstream identity links: (issuer, subject) names at most one local user; deleting the user
+     * deletes its links. link_get: *user_id (owned) of the linked user, NOT_FOUND when none.
+     * link_add links (issuer, subject) to user_id at now (s): linking it again to the same user
+     * is not an error, to another user is CONFLICT; INVALID when user_id is no user. link_count:
+     * how many links user_id has (0 when none or no such user). */
+    idp_err (*fed_link_get)(store *st, const char *issuer, const char *subject, char **user_id,
+                            idp_error *err);
+    idp_err (*fed_link_add)(store *st, const char *issuer, const char *subject,
+                            const char *user_id, int64_t now, idp_error *err);
+    idp_err (*fed_link_count)(store *st, const char *user_id, int64_t *n, idp_error *err);
+    /* The user whose externalId is exactly external_id (case-sensitive, RFC 7643 §3.1).
+     * NOT_FOUND when none; CONFLICT when more than one user has it (*out is then empty). */
+    idp_err (*user_get_by_external_id)(store *st, const char *external_id, store_user *out,
+                                       idp_error *err);
+    /* Just-in-time provisioning, in one transaction (the caller's when there is one, so the
+     * caller may append its audit event to it): when (issuer, subject) is linked, *user_id =
+     * the linked user and *created = false, nothing written; else a new user is created as SCIM
+     * POST /Users would (doc: a SCIM User JSON object as text, NULL = {}; it is normalised like a
+     * POST body (scim/patch.h scim_resource_normalize, `schemas` added when absent), userName is
+     * set to user_name, a password in it is dropped, active defaults to true; a new UUID id,
+     * version 1, created/modified now, the userName look-alike rule) and linked at now (s):
+     * *created = true. *user_id is owned. Writers are serialised (tx_begin), so concurrent calls
+     * for one pair end with one user and one link; each returns that user. Errors: CONFLICT
+     * (userName taken or a look-alike of another user's), IDP_ERR_SCIM_INVALID_VALUE /
+     * IDP_ERR_SCIM_INVALID_SYNTAX (a document POST /Users would refuse, or a bad userName),
+     * INVALID (issuer/subject); nothing is written on error (inside the caller's transaction:
+     * once the caller rolls back, as it must on an error). The front's (composed from
+     * fed_link_get, user_create, fed_link_add): backends leave it NULL. */
+    idp_err (*fed_provision)(store *st, const char *issuer, const char *subject,
+                             const char *user_name, const char *doc, int64_t now, char **user_id,
+                             bool *created, idp_error *err);
+    /* Single use of an upstream assertion id (RFC 7523 §3 item 7, for assertions an upstream
+     * issued): records (issuer, jti) until exp. IDP_OK the first time; CONFLICT when (issuer,
+     * jti) is recorded with exp > now; a recorded one with exp <= now has expired and is
+     * replaced (callers that accept clock skew pass now - leeway). At most max_rows ids are kept
+     * (max_rows <= 0 or above STORE_FED_JTI_MAX = STORE_FED_JTI_MAX): when that many are, the
+     * expired ones are dropped first, and when none is, IDP_ERR_UNAVAILABLE and nothing is
+     * written (fail closed). jti at most STORE_JTI_MAX bytes. oidc_prune deletes ids with
+     * exp < now - STORE_PRUNE_GRACE. */
+    idp_err (*fed_jti_use)(store *st, const char *issuer, const char *jti, int64_t exp,
+                           int64_t now, int64_t max_rows, idp_error *err);
+    /* The last good JWKS per issuer. put replaces the stored one (upsert); TOO_LARGE past
+     * STORE_FED_JWKS_MAX; INVALID when body is not JSON. get: NOT_FOUND when none; *out owned
+     * (store_fed_jwks_clear). */
+    idp_err (*fed_jwks_put)(store *st, const store_fed_jwks *j, idp_error *err);
+    idp_err (*fed_jwks_get)(store *st, const char *issuer, store_fed_jwks *out, idp_error *err);
 
     /* ---- backend primitives: called by the front (store.c) to compose the rule ops above,
      * not by callers. ---- */
@@ -501,6 +564,7 @@ void store_pkey_clear(store_pkey *k);
 void store_pkey_list_free(store_pkey *rows, size_t n);
 void store_audit_clear(store_audit *a);
 void store_audit_list_free(store_audit *rows, size_t n);
+void store_fed_jwks_clear(store_fed_jwks *j);
 
 /* The audit chain (DESIGN §9). hash = SHA-256 over, in this order:
  *   prev_hash (32 bytes) || I64(seq) || I64(time_ms) || S(actor) || S(action) || S(target_type)
@@ -544,7 +608,7 @@ int64_t store_user_epoch_next(const store_user *stored, const store_user *u);
 #define store_jti_revoke(st, j, x, e) ((st)->ops->jti_revoke((st), (j), (x), (e)))
 #define store_jti_is_revoked(st, j, r, e) ((st)->ops->jti_is_revoked((st), (j), (r), (e)))
 #define store_jti_prune(st, now, e) ((st)->ops->jti_prune((st), (now), (e)))
-/* The SCIM, provisioning-key, audit, sign-in and policy ops are called as
+/* The SCIM, provisioning-key, audit, sign-in, policy and federation ops are called as
  * st->ops->user_create(st, ...). */
 
 #endif

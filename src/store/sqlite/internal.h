@@ -1,5 +1,5 @@
 /* store internal — the backend constructors store_open dispatches to, and the helpers the SQLite
- * backend files (store_sqlite.c, store_sqlite_scim.c, store_sqlite_oidc.c) share. */
+ * backend files (store_sqlite*.c) share. */
 #ifndef IDPD_STORE_INTERNAL_H
 #define IDPD_STORE_INTERNAL_H
 
@@ -13,8 +13,22 @@
 idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error *err);
 
 /* ---- SQLite helpers (store_sqlite.c) ---- */
-#define SQ_XSTMT_MAX 128
-#define SQ_XSTMT_OIDC 64 /* slots [0, 64) belong to store_sqlite_scim.c, the rest to _oidc.c */
+/* Statement slots: each backend file owns the range [SQ_XSTMT_<FILE>, SQ_XSTMT_<FILE>_END). */
+#define SQ_XSTMT_MAX 192
+#define SQ_XSTMT_SCIM 0 /* store_sqlite_scim.c */
+#define SQ_XSTMT_SCIM_END 40
+#define SQ_XSTMT_PKEY 40 /* store_sqlite_pkey.c */
+#define SQ_XSTMT_PKEY_END 48
+#define SQ_XSTMT_AUDIT 48 /* store_sqlite_audit.c */
+#define SQ_XSTMT_AUDIT_END 56
+#define SQ_XSTMT_OP 56 /* store_sqlite_op.c */
+#define SQ_XSTMT_OP_END 64
+#define SQ_XSTMT_OIDC 64 /* store_sqlite_oidc.c */
+#define SQ_XSTMT_OIDC_END 112
+#define SQ_XSTMT_POLICY 112 /* store_sqlite_policy.c */
+#define SQ_XSTMT_POLICY_END 120
+#define SQ_XSTMT_FED 120 /* store_sqlite_fed.c */
+#define SQ_XSTMT_FED_END 152
 /* Statement slot id (0 <= id < SQ_XSTMT_MAX) of this thread's connection, prepared from the
  * constant sql on first use (the same id must always be used with the same sql). Finish with
  * store_sqlite_done. */
@@ -37,13 +51,36 @@ idp_err store_sqlite_write(sqlite3_stmt *q, int b, const char *what, int *change
 /* As store_sqlite_write, and NOT_FOUND when no row changed. */
 idp_err store_sqlite_write_one(sqlite3_stmt *q, int b, const char *what, idp_error *err);
 
-/* ---- SCIM, provisioning-key and audit ops (store_sqlite_scim.c), as documented in store.h ---- */
+/* ---- atomic multi-statement writes and row readers (store_sqlite_op.c) ---- */
+/* Starts an atomic write: its own BEGIN IMMEDIATE in autocommit mode (*own = true), else a
+ * SAVEPOINT inside the caller's transaction. */
+idp_err store_sqlite_op_begin(store *st, bool *own, idp_error *err);
+/* Ends it: commit/release when rc is IDP_OK, else undoes everything since op_begin. Returns rc
+ * or the commit error. */
+idp_err store_sqlite_op_end(store *st, bool own, idp_err rc, idp_error *err);
+typedef idp_err (*store_sqlite_row_fn)(sqlite3_stmt *q, void *row, idp_error *err);
+typedef void (*store_sqlite_row_clear_fn)(void *row);
+/* Steps q (bound; b = the binders' status) expecting at most one row, read with fn into row;
+ * *found tells whether there was one; further rows are stepped over (a RETURNING statement
+ * finishes its work). Resets q; on error row is cleared (clear may be NULL). */
+idp_err store_sqlite_op_one(sqlite3_stmt *q, int b, const char *what, store_sqlite_row_fn fn,
+                            store_sqlite_row_clear_fn clear, void *row, bool *found,
+                            idp_error *err);
+/* Steps q to the end, reading each row with fn into a growing array of esize-byte rows; more
+ * than max rows -> IDP_ERR_TOO_LARGE. Resets q; on error nothing is returned. */
+idp_err store_sqlite_op_rows(sqlite3_stmt *q, int b, size_t esize, size_t max,
+                             store_sqlite_row_fn fn, store_sqlite_row_clear_fn clear, void **rows,
+                             size_t *n, idp_error *err);
+
+/* ---- SCIM ops (store_sqlite_scim.c), as documented in store.h ---- */
 idp_err store_sqlite_scim_user_create(store *st, const store_user *u, idp_error *err);
 /* Gives rows from before migration 0006 their user_name_key (called once at open). */
 idp_err store_sqlite_scim_user_backfill_name_keys(store *st, idp_error *err);
 idp_err store_sqlite_scim_user_get(store *st, const char *id, store_user *out, idp_error *err);
 idp_err store_sqlite_scim_user_get_by_name(store *st, const char *user_name, store_user *out,
                                            idp_error *err);
+idp_err store_sqlite_scim_user_get_by_external_id(store *st, const char *external_id,
+                                                  store_user *out, idp_error *err);
 idp_err store_sqlite_scim_user_name_key_taken(store *st, const char *key, const char *id,
                                               bool *taken, idp_error *err);
 idp_err store_sqlite_scim_user_replace(store *st, const store_user *u, int64_t expect_version,
@@ -54,12 +91,11 @@ idp_err store_sqlite_scim_user_query(store *st, const store_query *q, store_user
                                      int64_t *total, idp_error *err);
 idp_err store_sqlite_scim_user_groups(store *st, const char *user_id, store_ref **rows, size_t *n,
                                       idp_error *err);
-idp_err store_sqlite_scim_group_create(store *st, const store_group *g,
-                                       const scim_delta *members, idp_error *err);
+idp_err store_sqlite_scim_group_create(store *st, const store_group *g, const scim_delta *members,
+                                       idp_error *err);
 idp_err store_sqlite_scim_group_get(store *st, const char *id, store_group *out, idp_error *err);
-idp_err store_sqlite_scim_group_update(store *st, const store_group *g,
-                                       const scim_delta *members, int64_t expect_version,
-                                       store_ids *left, idp_error *err);
+idp_err store_sqlite_scim_group_update(store *st, const store_group *g, const scim_delta *members,
+                                       int64_t expect_version, store_ids *left, idp_error *err);
 idp_err store_sqlite_scim_group_remove(store *st, const char *id, int64_t expect_version,
                                        store_ids *left, idp_error *err);
 idp_err store_sqlite_scim_user_epoch_bump(store *st, const char *user_id, idp_error *err);
@@ -67,23 +103,23 @@ idp_err store_sqlite_scim_group_query(store *st, const store_query *q, store_gro
                                       size_t *n, int64_t *total, idp_error *err);
 idp_err store_sqlite_scim_group_members(store *st, const char *group_id, store_ref **rows,
                                         size_t *n, idp_error *err);
-idp_err store_sqlite_scim_pkey_insert(store *st, const store_pkey *k, idp_error *err);
-idp_err store_sqlite_scim_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err);
-idp_err store_sqlite_scim_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err);
-idp_err store_sqlite_scim_pkey_update(store *st, const store_pkey *k, idp_error *err);
-idp_err store_sqlite_scim_pkey_touch(store *st, const char *id, int64_t now, idp_error *err);
-idp_err store_sqlite_scim_audit_tail(store *st, int64_t *seq, unsigned char hash[32],
-                                     idp_error *err);
-idp_err store_sqlite_scim_audit_insert(store *st, const store_audit *ev, idp_error *err);
-idp_err store_sqlite_scim_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows,
-                                     size_t *n, idp_error *err);
-idp_err store_sqlite_scim_audit_last(store *st, size_t limit, store_audit **rows, size_t *n,
-                                     idp_error *err);
-idp_err store_sqlite_scim_audit_seq_before(store *st, int64_t time_ms, int64_t *seq,
-                                           idp_error *err);
-idp_err store_sqlite_scim_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err);
 
-/* ---- sign-in (OIDC) and policy ops (store_sqlite_oidc.c), as documented in store.h ---- */
+/* ---- provisioning keys (store_sqlite_pkey.c) and the audit chain (store_sqlite_audit.c) ---- */
+idp_err store_sqlite_pkey_insert(store *st, const store_pkey *k, idp_error *err);
+idp_err store_sqlite_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err);
+idp_err store_sqlite_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err);
+idp_err store_sqlite_pkey_update(store *st, const store_pkey *k, idp_error *err);
+idp_err store_sqlite_pkey_touch(store *st, const char *id, int64_t now, idp_error *err);
+idp_err store_sqlite_audit_tail(store *st, int64_t *seq, unsigned char hash[32], idp_error *err);
+idp_err store_sqlite_audit_insert(store *st, const store_audit *ev, idp_error *err);
+idp_err store_sqlite_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows,
+                                size_t *n, idp_error *err);
+idp_err store_sqlite_audit_last(store *st, size_t limit, store_audit **rows, size_t *n,
+                                idp_error *err);
+idp_err store_sqlite_audit_seq_before(store *st, int64_t time_ms, int64_t *seq, idp_error *err);
+idp_err store_sqlite_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err);
+
+/* ---- sign-in (OIDC) ops (store_sqlite_oidc.c), as documented in store.h ---- */
 idp_err store_sqlite_oidc_code_insert(store *st, const store_auth_code *c, idp_error *err);
 idp_err store_sqlite_oidc_code_consume(store *st, const unsigned char hash[32], int64_t now,
                                        store_auth_code *out, bool *replayed, idp_error *err);
@@ -129,13 +165,29 @@ idp_err store_sqlite_oidc_consent_set(store *st, const char *user_id, const char
                                       const char *scope, int64_t now, idp_error *err);
 idp_err store_sqlite_oidc_assertion_jti_use(store *st, const char *client_id, const char *jti,
                                             int64_t exp, idp_error *err);
-idp_err store_sqlite_oidc_policy_insert(store *st, store_policy *p, idp_error *err);
-idp_err store_sqlite_oidc_policy_get(store *st, int64_t version, store_policy *out, idp_error *err);
-idp_err store_sqlite_oidc_policy_list(store *st, store_policy **rows, size_t *n, idp_error *err);
-idp_err store_sqlite_oidc_policy_activate(store *st, int64_t version, int64_t now, idp_error *err);
-idp_err store_sqlite_oidc_policy_active(store *st, int64_t *version, idp_error *err);
-idp_err store_sqlite_oidc_policy_activations(store *st, store_policy_activation **rows, size_t *n,
-                                             idp_error *err);
 idp_err store_sqlite_oidc_prune(store *st, int64_t now, idp_error *err);
+
+/* ---- policy versions (store_sqlite_policy.c) ---- */
+idp_err store_sqlite_policy_insert(store *st, store_policy *p, idp_error *err);
+idp_err store_sqlite_policy_get(store *st, int64_t version, store_policy *out, idp_error *err);
+idp_err store_sqlite_policy_list(store *st, store_policy **rows, size_t *n, idp_error *err);
+idp_err store_sqlite_policy_activate(store *st, int64_t version, int64_t now, idp_error *err);
+idp_err store_sqlite_policy_active(store *st, int64_t *version, idp_error *err);
+idp_err store_sqlite_policy_activations(store *st, store_policy_activation **rows, size_t *n,
+                                        idp_error *err);
+
+/* ---- federation (store_sqlite_fed.c) ---- */
+idp_err store_sqlite_fed_link_get(store *st, const char *issuer, const char *subject,
+                                  char **user_id, idp_error *err);
+idp_err store_sqlite_fed_link_add(store *st, const char *issuer, const char *subject,
+                                  const char *user_id, int64_t now, idp_error *err);
+idp_err store_sqlite_fed_link_count(store *st, const char *user_id, int64_t *n, idp_error *err);
+idp_err store_sqlite_fed_jti_use(store *st, const char *issuer, const char *jti, int64_t exp,
+                                 int64_t now, int64_t max_rows, idp_error *err);
+/* Deletes the upstream assertion ids with exp < before (oidc_prune, inside its transaction). */
+idp_err store_sqlite_fed_prune(store *st, int64_t before, idp_error *err);
+idp_err store_sqlite_fed_jwks_put(store *st, const store_fed_jwks *j, idp_error *err);
+idp_err store_sqlite_fed_jwks_get(store *st, const char *issuer, store_fed_jwks *out,
+                                  idp_error *err);
 
 #endif

@@ -106,7 +106,7 @@ typedef struct sq_conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST__COUNT];
     sqlite3_stmt
-        *xstmt[SQ_XSTMT_MAX]; /* statements of store_sqlite_{scim,oidc}.c (store_sqlite_xstmt) */
+        *xstmt[SQ_XSTMT_MAX]; /* statements of the other store_sqlite_*.c (store_sqlite_xstmt) */
     int in_tx;
     struct sq_conn *prev, *next;
 } sq_conn;
@@ -855,15 +855,15 @@ static const store_ops sq_ops = {
     .group_get = store_sqlite_scim_group_get,
     .group_query = store_sqlite_scim_group_query,
     .group_members = store_sqlite_scim_group_members,
-    .pkey_insert = store_sqlite_scim_pkey_insert,
-    .pkey_get = store_sqlite_scim_pkey_get,
-    .pkey_list = store_sqlite_scim_pkey_list,
-    .pkey_update = store_sqlite_scim_pkey_update,
-    .pkey_touch = store_sqlite_scim_pkey_touch,
-    .audit_list = store_sqlite_scim_audit_list,
-    .audit_last = store_sqlite_scim_audit_last,
-    .audit_seq_before = store_sqlite_scim_audit_seq_before,
-    .audit_delete_through = store_sqlite_scim_audit_delete_through,
+    .pkey_insert = store_sqlite_pkey_insert,
+    .pkey_get = store_sqlite_pkey_get,
+    .pkey_list = store_sqlite_pkey_list,
+    .pkey_update = store_sqlite_pkey_update,
+    .pkey_touch = store_sqlite_pkey_touch,
+    .audit_list = store_sqlite_audit_list,
+    .audit_last = store_sqlite_audit_last,
+    .audit_seq_before = store_sqlite_audit_seq_before,
+    .audit_delete_through = store_sqlite_audit_delete_through,
     .code_insert = store_sqlite_oidc_code_insert,
     .code_consume = store_sqlite_oidc_code_consume,
     .code_set_issued = store_sqlite_oidc_code_set_issued,
@@ -888,20 +888,27 @@ static const store_ops sq_ops = {
     .consent_get = store_sqlite_oidc_consent_get,
     .user_rehash = store_sqlite_oidc_user_rehash,
     .consent_set = store_sqlite_oidc_consent_set,
-    .policy_insert = store_sqlite_oidc_policy_insert,
-    .policy_get = store_sqlite_oidc_policy_get,
-    .policy_list = store_sqlite_oidc_policy_list,
-    .policy_activate = store_sqlite_oidc_policy_activate,
-    .policy_active = store_sqlite_oidc_policy_active,
-    .policy_activations = store_sqlite_oidc_policy_activations,
+    .policy_insert = store_sqlite_policy_insert,
+    .policy_get = store_sqlite_policy_get,
+    .policy_list = store_sqlite_policy_list,
+    .policy_activate = store_sqlite_policy_activate,
+    .policy_active = store_sqlite_policy_active,
+    .policy_activations = store_sqlite_policy_activations,
     .oidc_prune = store_sqlite_oidc_prune,
+    .fed_link_get = store_sqlite_fed_link_get,
+    .fed_link_add = store_sqlite_fed_link_add,
+    .fed_link_count = store_sqlite_fed_link_count,
+    .user_get_by_external_id = store_sqlite_scim_user_get_by_external_id,
+    .fed_jti_use = store_sqlite_fed_jti_use,
+    .fed_jwks_put = store_sqlite_fed_jwks_put,
+    .fed_jwks_get = store_sqlite_fed_jwks_get,
     .tx_active = sq_tx_active,
     .user_name_key_taken = store_sqlite_scim_user_name_key_taken,
     .user_epoch_bump = store_sqlite_scim_user_epoch_bump,
     .group_update = store_sqlite_scim_group_update,
     .group_remove = store_sqlite_scim_group_remove,
-    .audit_tail = store_sqlite_scim_audit_tail,
-    .audit_insert = store_sqlite_scim_audit_insert,
+    .audit_tail = store_sqlite_audit_tail,
+    .audit_insert = store_sqlite_audit_insert,
 };
 
 /* Makes sure the file exists, creating it with mode 0600 (it holds sealed keys and secret hashes;

@@ -1,12 +1,12 @@
 /* store_sqlite_oidc — end-user sign-in (authorization codes, refresh tokens, browser sessions,
- * login throttling, client assertion jtis) and policy versions on SQLite (schema:
- * migrations/sqlite/0003_oidc.sql; ops documented in store.h).
+ * login throttling, client assertion jtis, consent, password rehash) on SQLite (schema:
+ * migrations/0003_oidc.sql, 0004_consent.sql; ops documented in store.h). Policy versions are
+ * in store_sqlite_policy.c, federation in store_sqlite_fed.c.
  *
  *  - Constant SQL prepared once per connection, in store_sqlite_xstmt slots from SQ_XSTMT_OIDC up.
  *  - Single-use artefacts are consumed in one atomic statement (UPDATE ... WHERE used_at = 0
- *    RETURNING), so two racing requests cannot both win. Multi-statement ops (rotation, revoke
- *    by token, prune) run in their own BEGIN IMMEDIATE transaction, or under a SAVEPOINT inside
- *    the caller's store_tx_begin transaction, like store_sqlite_scim.c.
+ *    RETURNING), so two racing requests cannot both win. Multi-statement ops (rotation, login
+ *    throttling, prune) are atomic through store_sqlite_op_begin/_end (store_sqlite_op.c).
  *  - Secrets never reach this file: codes, refresh tokens and cookies arrive as SHA-256. */
 #include "store/sqlite/internal.h"
 
@@ -28,18 +28,8 @@
     "user_epoch, created_at, expires_at, rotated_at, revoked_at"
 #define SS_COLS                                                                                    \
     "hash, sid, user_id, user_epoch, auth_time, amr, created_at, last_seen, expires_at, clients"
-/* The latest activation of version p.version, 0 when never activated. */
-#define PV_ACTIVATED                                                                               \
-    "COALESCE((SELECT a.activated_at FROM policy_activations AS a WHERE a.version = p.version "    \
-    "ORDER BY a.seq DESC LIMIT 1), 0)"
 
 typedef enum sqo_id {
-    O_BEGIN,
-    O_COMMIT,
-    O_ROLLBACK,
-    O_SAVEPOINT,
-    O_RELEASE,
-    O_ROLLBACK_TO,
     O_CODE_INSERT,
     O_CODE_CONSUME,
     O_CODE_GET,
@@ -68,12 +58,6 @@ typedef enum sqo_id {
     O_CS_GET,
     O_CS_SET,
     O_PW_REHASH,
-    O_PV_INSERT,
-    O_PV_GET,
-    O_PV_LIST,
-    O_PV_ACTIVATE,
-    O_PV_ACTIVE,
-    O_PV_ACTIVATIONS,
     O_PRUNE_CODES,
     O_PRUNE_RT,
     O_PRUNE_SS,
@@ -81,16 +65,9 @@ typedef enum sqo_id {
     O_PRUNE_LF,
     O__COUNT
 } sqo_id;
-_Static_assert(SQ_XSTMT_OIDC + O__COUNT <= SQ_XSTMT_MAX, "statement slots");
+_Static_assert(SQ_XSTMT_OIDC + O__COUNT <= SQ_XSTMT_OIDC_END, "statement slots");
 
 static const char *const sqo_sql[O__COUNT] = {
-    [O_BEGIN] = "BEGIN IMMEDIATE",
-    [O_COMMIT] = "COMMIT",
-    [O_ROLLBACK] = "ROLLBACK",
-    [O_SAVEPOINT] = "SAVEPOINT sqo_op",
-    [O_RELEASE] = "RELEASE sqo_op",
-    [O_ROLLBACK_TO] = "ROLLBACK TO sqo_op",
-
     [O_CODE_INSERT] = "INSERT INTO auth_codes (" CODE_COLS ") VALUES (?1, ?2, ?3, ?4, "
                       "COALESCE(?5, ''), ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
                       "?18)",
@@ -149,20 +126,6 @@ static const char *const sqo_sql[O__COUNT] = {
         "ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, "
         "granted_at = excluded.granted_at",
 
-    [O_PV_INSERT] = "INSERT INTO policy_versions (sha256, document, created_at, actor, comment) "
-                    "VALUES (?1, ?2, ?3, COALESCE(?4, ''), ?5) RETURNING version",
-    [O_PV_GET] =
-        "SELECT p.version, p.sha256, p.document, p.created_at, p.actor, p.comment, " PV_ACTIVATED
-        " FROM policy_versions AS p WHERE p.version = ?1",
-    [O_PV_LIST] =
-        "SELECT p.version, p.sha256, NULL, p.created_at, p.actor, p.comment, " PV_ACTIVATED
-        " FROM policy_versions AS p ORDER BY p.version DESC",
-    [O_PV_ACTIVATE] = "INSERT INTO policy_activations (version, activated_at) "
-                      "SELECT version, ?2 FROM policy_versions WHERE version = ?1",
-    [O_PV_ACTIVE] = "SELECT version FROM policy_activations ORDER BY seq DESC LIMIT 1",
-    [O_PV_ACTIVATIONS] = "SELECT seq, version, activated_at FROM policy_activations "
-                         "ORDER BY seq DESC",
-
     /* ?1 = now, ?2 = now - STORE_PRUNE_GRACE, ?3 = now - 1 day (store_sqlite_oidc_prune) */
     [O_PRUNE_CODES] = "DELETE FROM auth_codes WHERE expires_at < ?1 AND "
                       "(used_at = 0 OR expires_at < ?2)",
@@ -175,107 +138,6 @@ static const char *const sqo_sql[O__COUNT] = {
 static idp_err stmt(store *st, sqo_id id, sqlite3_stmt **q, idp_error *err)
 {
     return store_sqlite_xstmt(st, SQ_XSTMT_OIDC + (int)id, sqo_sql[id], q, err);
-}
-
-static idp_err exec_id(store *st, sqo_id id, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    idp_err rc = stmt(st, id, &q, err);
-    return rc ? rc : store_sqlite_write(q, SQLITE_OK, sqo_sql[id], NULL, err);
-}
-
-/* ---- atomic operations (as in store_sqlite_scim.c) ------------------------------------------ */
-
-/* Starts an atomic write: *own is true when we opened the transaction ourselves. */
-static idp_err op_begin(store *st, bool *own, idp_error *err)
-{
-    sqlite3 *db = NULL;
-    idp_err rc = store_sqlite_db(st, &db, err);
-    if (rc) return rc;
-    *own = sqlite3_get_autocommit(db) != 0;
-    return exec_id(st, *own ? O_BEGIN : O_SAVEPOINT, err);
-}
-
-/* Ends it: commits/releases when rc is IDP_OK, otherwise undoes everything since op_begin. */
-static idp_err op_end(store *st, bool own, idp_err rc, idp_error *err)
-{
-    sqlite3 *db = NULL;
-    if (!rc) {
-        rc = exec_id(st, own ? O_COMMIT : O_RELEASE, err);
-        if (!rc) return IDP_OK;
-    }
-    if (store_sqlite_db(st, &db, NULL) || sqlite3_get_autocommit(db))
-        return rc; /* already rolled back */
-    if (own) {
-        exec_id(st, O_ROLLBACK, NULL);
-    } else if (!exec_id(st, O_ROLLBACK_TO, NULL)) {
-        exec_id(st, O_RELEASE, NULL);
-    }
-    return rc;
-}
-
-/* ---- reading -------------------------------------------------------------------------------- */
-
-typedef idp_err (*row_fn)(sqlite3_stmt *q, void *row, idp_error *err);
-typedef void (*row_clear_fn)(void *row);
-
-/* Steps q (bound, b = the binders' status) expecting at most one row, read with fn into row.
- * *found tells whether there was one; rows past the first are stepped over (a RETURNING
- * statement finishes its work). Resets q; on error row is cleared. */
-static idp_err one_row(sqlite3_stmt *q, int b, const char *what, row_fn fn, row_clear_fn clear,
-                       void *row, bool *found, idp_error *err)
-{
-    idp_err rc = IDP_OK;
-    *found = false;
-    int r = b != SQLITE_OK ? b : store_sqlite_step(q);
-    if (r == SQLITE_ROW) {
-        *found = true;
-        rc = fn(q, row, err);
-        while (!rc && (r = sqlite3_step(q)) == SQLITE_ROW) {
-        }
-    }
-    if (!rc && r != SQLITE_DONE) rc = store_sqlite_fail(err, r, what);
-    store_sqlite_done(q);
-    if (rc && clear) clear(row);
-    return rc;
-}
-
-/* Steps q to the end, reading each row with fn into a growing array of esize-byte rows. */
-static idp_err read_rows(sqlite3_stmt *q, int b, size_t esize, row_fn fn, row_clear_fn clear,
-                         void **rows, size_t *n, idp_error *err)
-{
-    char *v = NULL;
-    size_t len = 0, cap = 0;
-    idp_err rc = IDP_OK;
-    int r = b;
-    while (r == SQLITE_OK && (r = sqlite3_step(q)) == SQLITE_ROW) {
-        if (len == SQO_MAX_ROWS) {
-            rc = IDP_FAIL(err, IDP_ERR_TOO_LARGE, "store: more than %d rows", SQO_MAX_ROWS);
-            goto out;
-        }
-        if (len == cap) {
-            cap = cap ? cap * 2 : 8;
-            v = xrealloc(v, cap * esize);
-        }
-        memset(v + len * esize, 0, esize);
-        rc = fn(q, v + len++ * esize, err);
-        if (rc) goto out;
-        r = SQLITE_OK;
-    }
-    if (r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "reading rows");
-out:
-    store_sqlite_done(q);
-    if (rc) {
-        if (clear)
-            for (size_t i = 0; i < len; i++)
-                clear(v + i * esize);
-        free(v);
-        v = NULL;
-        len = 0;
-    }
-    *rows = v;
-    *n = len;
-    return rc;
 }
 
 static bool col_hash(sqlite3_stmt *q, int i, unsigned char out[32])
@@ -369,12 +231,12 @@ idp_err store_sqlite_oidc_code_consume(store *st, const unsigned char hash[32], 
     int b = SQLITE_OK;
     store_sqlite_bind_blob(q, 1, hash, 32, &b);
     store_sqlite_bind_i64(q, 2, now, &b);
-    rc = one_row(q, b, "code_consume", code_row, code_clear, out, &found, err);
+    rc = store_sqlite_op_one(q, b, "code_consume", code_row, code_clear, out, &found, err);
     if (rc || found) return rc;
     if ((rc = stmt(st, O_CODE_GET, &q, err))) return rc;
     b = SQLITE_OK;
     store_sqlite_bind_blob(q, 1, hash, 32, &b);
-    rc = one_row(q, b, "code_consume", code_row, code_clear, out, &found, err);
+    rc = store_sqlite_op_one(q, b, "code_consume", code_row, code_clear, out, &found, err);
     if (rc) return rc;
     if (!found) return IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such authorization code");
     *replayed = true;
@@ -467,7 +329,7 @@ idp_err store_sqlite_oidc_refresh_get(store *st, const unsigned char hash[32], s
     if (rc) return rc;
     int b = SQLITE_OK;
     store_sqlite_bind_blob(q, 1, hash, 32, &b);
-    rc = one_row(q, b, "refresh_get", rt_row, rt_clear, out, &found, err);
+    rc = store_sqlite_op_one(q, b, "refresh_get", rt_row, rt_clear, out, &found, err);
     if (!rc && !found) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such refresh token");
     return rc;
 }
@@ -507,7 +369,7 @@ idp_err store_sqlite_oidc_refresh_rotate(store *st, const unsigned char old_hash
     if (now <= 0) return IDP_FAIL(err, IDP_ERR_INVALID, "store: refresh_rotate: time must be > 0");
     if (!nonempty(succ->family_id))
         return IDP_FAIL(err, IDP_ERR_INVALID, "store: refresh_rotate: missing family");
-    idp_err rc = op_begin(st, &own, err);
+    idp_err rc = store_sqlite_op_begin(st, &own, err);
     if (rc) return rc;
     if ((rc = stmt(st, O_RT_MARK_ROTATED, &q, err))) goto out;
     int b = SQLITE_OK;
@@ -527,7 +389,7 @@ idp_err store_sqlite_oidc_refresh_rotate(store *st, const unsigned char old_hash
         *raced = true;
 out:
     free(family);
-    return op_end(st, own, rc, err);
+    return store_sqlite_op_end(st, own, rc, err);
 }
 
 static idp_err rt_revoke_by(store *st, sqo_id id, const char *key, int64_t now, const char *what,
@@ -640,7 +502,7 @@ static idp_err ss_get(store *st, sqo_id id, const void *key, bool blob, store_se
         store_sqlite_bind_blob(q, 1, key, 32, &b);
     else
         store_sqlite_bind_text(q, 1, key, &b);
-    rc = one_row(q, b, "session_get", ss_row, ss_clear, out, &found, err);
+    rc = store_sqlite_op_one(q, b, "session_get", ss_row, ss_clear, out, &found, err);
     if (!rc && !found) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such session");
     return rc;
 }
@@ -732,7 +594,8 @@ idp_err store_sqlite_oidc_session_list_user(store *st, const char *user_id, stor
     if (rc) return rc;
     int b = SQLITE_OK;
     store_sqlite_bind_text(q, 1, user_id, &b);
-    rc = read_rows(q, b, sizeof(store_session), ss_row, ss_clear, &v, n, err);
+    rc = store_sqlite_op_rows(q, b, sizeof(store_session), SQO_MAX_ROWS, ss_row, ss_clear, &v, n,
+                              err);
     *rows = v;
     return rc;
 }
@@ -762,8 +625,10 @@ static idp_err lf_make_room(store *st, const char *key, const store_login_cap *c
     store_sqlite_done(q);
     if (rc || found || (rc = stmt(st, O_LF_COUNT, &q, err))) return rc;
     r = sqlite3_step(q);
-    if (r == SQLITE_ROW) n = sqlite3_column_int64(q, 0);
-    else rc = store_sqlite_fail(err, r, "login_fail count");
+    if (r == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    else
+        rc = store_sqlite_fail(err, r, "login_fail count");
     store_sqlite_done(q);
     if (rc || n < cap->max_keys || (rc = stmt(st, O_LF_EVICT, &q, err))) return rc;
     int changes = 0;
@@ -783,7 +648,7 @@ idp_err store_sqlite_oidc_login_fail(store *st, const char *key, int64_t now,
     bool own = false;
     *fails = 0;
     idp_err rc = lf_key_check(key, "login_fail", err);
-    if (rc || (rc = op_begin(st, &own, err))) return rc;
+    if (rc || (rc = store_sqlite_op_begin(st, &own, err))) return rc;
     if (cap && (rc = lf_make_room(st, key, cap, err))) goto out;
     if ((rc = stmt(st, O_LF_FAIL, &q, err))) goto out;
     int b = SQLITE_OK;
@@ -797,7 +662,7 @@ idp_err store_sqlite_oidc_login_fail(store *st, const char *key, int64_t now,
     if (r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "login_fail");
     store_sqlite_done(q);
 out:
-    return op_end(st, own, rc, err);
+    return store_sqlite_op_end(st, own, rc, err);
 }
 
 idp_err store_sqlite_oidc_login_fail_get(store *st, const char *key, int64_t *fails,
@@ -912,158 +777,13 @@ idp_err store_sqlite_oidc_user_rehash(store *st, const char *user_id, const char
     return rc;
 }
 
-/* ---- policy versions (DESIGN §7) ------------------------------------------------------------ */
-
-static idp_err pv_row(sqlite3_stmt *q, void *row, idp_error *err)
-{
-    store_policy *p = row;
-    p->version = sqlite3_column_int64(q, 0);
-    p->sha256 = store_sqlite_col_str(q, 1);
-    p->document = store_sqlite_col_str(q, 2);
-    p->created_at = sqlite3_column_int64(q, 3);
-    p->actor = store_sqlite_col_str(q, 4);
-    p->comment = store_sqlite_col_str(q, 5);
-    p->activated_at = sqlite3_column_int64(q, 6);
-    if (!p->sha256 || !p->actor)
-        return IDP_FAIL(err, IDP_ERR_STORE, "store: policy row is malformed");
-    return IDP_OK;
-}
-
-static void pv_clear(void *row)
-{
-    store_policy_clear(row);
-}
-
-static bool hex64(const char *s)
-{
-    if (!s) return false;
-    size_t i = 0;
-    for (; s[i] && i <= 64; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
-    return i == 64 && !s[i];
-}
-
-idp_err store_sqlite_oidc_policy_insert(store *st, store_policy *p, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    if (!p->document) return IDP_FAIL(err, IDP_ERR_INVALID, "store: policy_insert: no document");
-    if (!hex64(p->sha256))
-        return IDP_FAIL(err, IDP_ERR_INVALID,
-                        "store: policy_insert: sha256 must be 64 lowercase "
-                        "hex characters");
-    if (strnlen(p->document, STORE_POLICY_MAX + 1) > STORE_POLICY_MAX)
-        return IDP_FAIL(err, IDP_ERR_TOO_LARGE, "store: policy document longer than %u bytes",
-                        STORE_POLICY_MAX);
-    idp_err rc = stmt(st, O_PV_INSERT, &q, err);
-    if (rc) return rc;
-    int64_t created = p->created_at > 0 ? p->created_at : time_now();
-    int b = SQLITE_OK;
-    store_sqlite_bind_text(q, 1, p->sha256, &b);
-    store_sqlite_bind_text(q, 2, p->document, &b);
-    store_sqlite_bind_i64(q, 3, created, &b);
-    store_sqlite_bind_text(q, 4, p->actor, &b);
-    store_sqlite_bind_text(q, 5, p->comment, &b);
-    int64_t version = 0;
-    int r = b != SQLITE_OK ? b : store_sqlite_step(q);
-    if (r == SQLITE_ROW) {
-        version = sqlite3_column_int64(q, 0);
-        r = sqlite3_step(q);
-    }
-    if (r != SQLITE_DONE || version <= 0) rc = store_sqlite_fail(err, r, "policy_insert");
-    store_sqlite_done(q);
-    if (!rc) {
-        p->version = version;
-        p->created_at = created;
-    }
-    return rc;
-}
-
-idp_err store_sqlite_oidc_policy_get(store *st, int64_t version, store_policy *out, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    bool found = false;
-    memset(out, 0, sizeof *out);
-    idp_err rc = stmt(st, O_PV_GET, &q, err);
-    if (rc) return rc;
-    int b = SQLITE_OK;
-    store_sqlite_bind_i64(q, 1, version, &b);
-    rc = one_row(q, b, "policy_get", pv_row, pv_clear, out, &found, err);
-    if (!rc && !found) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such policy version");
-    return rc;
-}
-
-idp_err store_sqlite_oidc_policy_list(store *st, store_policy **rows, size_t *n, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    void *v = NULL;
-    *rows = NULL;
-    *n = 0;
-    idp_err rc = stmt(st, O_PV_LIST, &q, err);
-    if (rc) return rc;
-    rc = read_rows(q, SQLITE_OK, sizeof(store_policy), pv_row, pv_clear, &v, n, err);
-    *rows = v;
-    return rc;
-}
-
-idp_err store_sqlite_oidc_policy_activate(store *st, int64_t version, int64_t now, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    if (now <= 0) return IDP_FAIL(err, IDP_ERR_INVALID, "store: policy_activate: time must be > 0");
-    idp_err rc = stmt(st, O_PV_ACTIVATE, &q, err);
-    if (rc) return rc;
-    int b = SQLITE_OK;
-    store_sqlite_bind_i64(q, 1, version, &b);
-    store_sqlite_bind_i64(q, 2, now, &b);
-    /* Nothing inserted: no such version. */
-    return store_sqlite_write_one(q, b, "policy_activate", err);
-}
-
-idp_err store_sqlite_oidc_policy_active(store *st, int64_t *version, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    *version = 0;
-    idp_err rc = stmt(st, O_PV_ACTIVE, &q, err);
-    if (rc) return rc;
-    int r = sqlite3_step(q);
-    if (r == SQLITE_ROW)
-        *version = sqlite3_column_int64(q, 0);
-    else if (r != SQLITE_DONE)
-        rc = store_sqlite_fail(err, r, "policy_active");
-    store_sqlite_done(q);
-    return rc;
-}
-
-static idp_err pa_row(sqlite3_stmt *q, void *row, idp_error *err)
-{
-    store_policy_activation *a = row;
-    (void)err;
-    a->seq = sqlite3_column_int64(q, 0);
-    a->version = sqlite3_column_int64(q, 1);
-    a->activated_at = sqlite3_column_int64(q, 2);
-    return IDP_OK;
-}
-
-idp_err store_sqlite_oidc_policy_activations(store *st, store_policy_activation **rows, size_t *n,
-                                             idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    void *v = NULL;
-    *rows = NULL;
-    *n = 0;
-    idp_err rc = stmt(st, O_PV_ACTIVATIONS, &q, err);
-    if (rc) return rc;
-    rc = read_rows(q, SQLITE_OK, sizeof(store_policy_activation), pa_row, NULL, &v, n, err);
-    *rows = v;
-    return rc;
-}
-
 /* ---- prune ---------------------------------------------------------------------------------- */
 
 idp_err store_sqlite_oidc_prune(store *st, int64_t now, idp_error *err)
 {
     static const sqo_id ids[] = {O_PRUNE_CODES, O_PRUNE_RT, O_PRUNE_SS, O_PRUNE_AJ, O_PRUNE_LF};
     bool own = false;
-    idp_err rc = op_begin(st, &own, err);
+    idp_err rc = store_sqlite_op_begin(st, &own, err);
     if (rc) return rc;
     for (size_t i = 0; !rc && i < sizeof ids / sizeof *ids; i++) {
         sqlite3_stmt *q = NULL;
@@ -1076,5 +796,6 @@ idp_err store_sqlite_oidc_prune(store *st, int64_t now, idp_error *err)
         if (np >= 3) store_sqlite_bind_i64(q, 3, now - SQO_DAY, &b);
         rc = store_sqlite_write(q, b, "oidc_prune", NULL, err);
     }
-    return op_end(st, own, rc, err);
+    if (!rc) rc = store_sqlite_fed_prune(st, now - STORE_PRUNE_GRACE, err);
+    return store_sqlite_op_end(st, own, rc, err);
 }

@@ -1,11 +1,13 @@
-/* store_sqlite_scim — SCIM users and groups, provisioning keys and the audit chain on SQLite
- * (schema: migrations/sqlite/0002_scim.sql; ops documented in store.h).
+/* store_sqlite_scim — SCIM users, groups and memberships on SQLite (schema:
+ * migrations/0002_scim.sql, 0006_user_name_key.sql; ops documented in store.h). Provisioning
+ * keys are in store_sqlite_pkey.c, the audit chain in store_sqlite_audit.c.
  *
  *  - Constant SQL is prepared once per connection (store_sqlite_xstmt slots); list queries are
  *    assembled by scim_sql.c from fixed fragments and prepared per call, every value bound.
- *  - Each multi-statement write runs atomically: in its own BEGIN IMMEDIATE transaction when the
- *    connection is in autocommit mode, otherwise (inside the caller's store_tx_begin) under a
- *    SAVEPOINT, so a failure leaves the caller's transaction as it was ("nothing written").
+ *  - Each multi-statement write runs atomically (store_sqlite_op_begin/_end, store_sqlite_op.c):
+ *    in its own BEGIN IMMEDIATE transaction when the connection is in autocommit mode, otherwise
+ *    (inside the caller's store_tx_begin) under a SAVEPOINT, so a failure leaves the caller's
+ *    transaction as it was ("nothing written").
  *  - Membership changes are row inserts/deletes; group_update and group_remove report the users
  *    who left, and the front (store.c) bumps their token_epoch in the same transaction. */
 #include "store/sqlite/internal.h"
@@ -20,28 +22,17 @@
 
 #define SQS_MAX_PAGE 10000    /* rows one query returns */
 #define SQS_MAX_REFS 10000000 /* members / groups returned */
-#define SQS_MAX_AUDIT 100000  /* events one audit call returns */
 
 #define USER_COLS                                                                                  \
     "id, user_name, external_id, active, doc, password_hash, token_epoch, version, created_at, "   \
     "modified_at"
 #define GROUP_COLS "id, display_name, external_id, doc, version, created_at, modified_at"
-#define PKEY_COLS                                                                                  \
-    "id, name, hash, scopes, created_at, expires_at, revoked_at, last_used_at, replaced_by"
-#define AUDIT_COLS                                                                                 \
-    "seq, time_ms, actor, action, target_type, target_id, before_version, after_version, "         \
-    "detail, prev_hash, hash"
 
 typedef enum sqs_id {
-    X_BEGIN,
-    X_COMMIT,
-    X_ROLLBACK,
-    X_SAVEPOINT,
-    X_RELEASE,
-    X_ROLLBACK_TO,
     X_USER_INSERT,
     X_USER_GET,
     X_USER_GET_NAME,
+    X_USER_GET_EXT,
     X_USER_UPDATE,
     X_USER_DELETE,
     X_USER_VERSION,
@@ -61,33 +52,18 @@ typedef enum sqs_id {
     X_MEMBER_DEL,
     X_MEMBER_IDS,
     X_MEMBERS,
-    X_PKEY_INSERT,
-    X_PKEY_GET,
-    X_PKEY_LIST,
-    X_PKEY_UPDATE,
-    X_PKEY_TOUCH,
-    X_AUDIT_TAIL,
-    X_AUDIT_INSERT,
-    X_AUDIT_LIST,
-    X_AUDIT_LAST,
-    X_AUDIT_SEQ_BEFORE,
-    X_AUDIT_DELETE_THROUGH,
     X__COUNT
 } sqs_id;
-_Static_assert(X__COUNT <= SQ_XSTMT_OIDC, "statement slots");
+_Static_assert(SQ_XSTMT_SCIM + X__COUNT <= SQ_XSTMT_SCIM_END, "statement slots");
 
 static const char *const sqs_sql[X__COUNT] = {
-    [X_BEGIN] = "BEGIN IMMEDIATE",
-    [X_COMMIT] = "COMMIT",
-    [X_ROLLBACK] = "ROLLBACK",
-    [X_SAVEPOINT] = "SAVEPOINT sqs_op",
-    [X_RELEASE] = "RELEASE sqs_op",
-    [X_ROLLBACK_TO] = "ROLLBACK TO sqs_op",
     [X_USER_INSERT] = "INSERT INTO users (" USER_COLS ", user_name_key) VALUES (?1, ?2, ?3, ?4, "
                       "?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [X_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     /* user_name is COLLATE NOCASE: served by the unique index users_user_name. */
     [X_USER_GET_NAME] = "SELECT " USER_COLS " FROM users WHERE user_name = ?1",
+    /* exact (BINARY) match, served by users_external_id; two rows tell a conflict */
+    [X_USER_GET_EXT] = "SELECT " USER_COLS " FROM users WHERE external_id = ?1 LIMIT 2",
     /* token_epoch as given: the front computed it (store_user_epoch_next, store.c). */
     [X_USER_UPDATE] = "UPDATE users SET user_name = ?2, external_id = ?3, active = ?4, doc = ?5, "
                       "password_hash = ?6, user_name_key = ?10, token_epoch = ?7, "
@@ -100,7 +76,8 @@ static const char *const sqs_sql[X__COUNT] = {
     [X_USER_BUMP] = "UPDATE users SET token_epoch = token_epoch + 1 WHERE id = ?1",
     /* look-alike userNames (scim/username.h): served by users_user_name_key */
     [X_USER_NAME_KEY_TAKEN] = "SELECT 1 FROM users WHERE user_name_key = ?1 AND id <> ?2 LIMIT 1",
-    [X_USER_NAME_KEY_MISSING] = "SELECT id, user_name FROM users WHERE user_name_key IS NULL LIMIT 1",
+    [X_USER_NAME_KEY_MISSING] =
+        "SELECT id, user_name FROM users WHERE user_name_key IS NULL LIMIT 1",
     [X_USER_NAME_KEY_SET] = "UPDATE users SET user_name_key = ?2 WHERE id = ?1",
     [X_GROUP_INSERT] = "INSERT INTO groups (" GROUP_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [X_GROUP_GET] = "SELECT " GROUP_COLS " FROM groups WHERE id = ?1",
@@ -118,68 +95,11 @@ static const char *const sqs_sql[X__COUNT] = {
     [X_MEMBER_IDS] = "SELECT user_id, NULL FROM memberships WHERE group_id = ?1",
     [X_MEMBERS] = "SELECT m.user_id, u.user_name FROM memberships AS m JOIN users AS u "
                   "ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY m.added_seq",
-    [X_PKEY_INSERT] = "INSERT INTO provisioning_keys (" PKEY_COLS ") VALUES (?1, COALESCE(?2, ''), "
-                      "?3, COALESCE(?4, ''), ?5, ?6, ?7, ?8, ?9)",
-    [X_PKEY_GET] = "SELECT " PKEY_COLS " FROM provisioning_keys WHERE id = ?1",
-    [X_PKEY_LIST] = "SELECT " PKEY_COLS " FROM provisioning_keys ORDER BY created_at, id",
-    [X_PKEY_UPDATE] = "UPDATE provisioning_keys SET expires_at = ?2, revoked_at = ?3, "
-                      "replaced_by = ?4 WHERE id = ?1",
-    [X_PKEY_TOUCH] = "UPDATE provisioning_keys SET last_used_at = max(last_used_at, ?2) "
-                     "WHERE id = ?1",
-    [X_AUDIT_TAIL] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-    [X_AUDIT_INSERT] = "INSERT INTO audit_events (" AUDIT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                       "?7, ?8, ?9, ?10, ?11)",
-    [X_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit_events WHERE seq > ?1 ORDER BY seq "
-                     "LIMIT ?2",
-    /* the newest event older than ?1: scans backwards from the head, stopping at the first */
-    [X_AUDIT_SEQ_BEFORE] = "SELECT seq FROM audit_events WHERE time_ms < ?1 ORDER BY seq DESC "
-                           "LIMIT 1",
-    [X_AUDIT_DELETE_THROUGH] = "DELETE FROM audit_events WHERE seq <= ?1",
-    [X_AUDIT_LAST] = "SELECT * FROM (SELECT " AUDIT_COLS " FROM audit_events ORDER BY seq DESC "
-                     "LIMIT ?1) ORDER BY seq",
 };
 
 static idp_err stmt(store *st, sqs_id id, sqlite3_stmt **q, idp_error *err)
 {
-    return store_sqlite_xstmt(st, (int)id, sqs_sql[id], q, err);
-}
-
-/* Runs a constant statement without parameters or rows. */
-static idp_err exec_id(store *st, sqs_id id, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    idp_err rc = stmt(st, id, &q, err);
-    return rc ? rc : store_sqlite_write(q, SQLITE_OK, sqs_sql[id], NULL, err);
-}
-
-/* ---- atomic operations ---------------------------------------------------------------------- */
-
-/* Starts an atomic write: *own is true when we opened the transaction ourselves. */
-static idp_err op_begin(store *st, bool *own, idp_error *err)
-{
-    sqlite3 *db = NULL;
-    idp_err rc = store_sqlite_db(st, &db, err);
-    if (rc) return rc;
-    *own = sqlite3_get_autocommit(db) != 0;
-    return exec_id(st, *own ? X_BEGIN : X_SAVEPOINT, err);
-}
-
-/* Ends it: commits/releases when rc is IDP_OK, otherwise undoes everything since op_begin. */
-static idp_err op_end(store *st, bool own, idp_err rc, idp_error *err)
-{
-    sqlite3 *db = NULL;
-    if (!rc) {
-        rc = exec_id(st, own ? X_COMMIT : X_RELEASE, err);
-        if (!rc) return IDP_OK;
-    }
-    if (store_sqlite_db(st, &db, NULL) || sqlite3_get_autocommit(db))
-        return rc; /* already rolled back */
-    if (own) {
-        exec_id(st, X_ROLLBACK, NULL);
-    } else if (!exec_id(st, X_ROLLBACK_TO, NULL)) {
-        exec_id(st, X_RELEASE, NULL);
-    }
-    return rc;
+    return store_sqlite_xstmt(st, SQ_XSTMT_SCIM + (int)id, sqs_sql[id], q, err);
 }
 
 /* After an UPDATE/DELETE guarded by "version = expect" changed nothing: which error? */
@@ -320,7 +240,7 @@ idp_err store_sqlite_scim_user_backfill_name_keys(store *st, idp_error *err)
         char *id = store_sqlite_col_str(q, 0),
              *key = username_key((const char *)sqlite3_column_text(q, 1));
         store_sqlite_done(q);
-        if (!began && !(rc = op_begin(st, &own, err))) began = true;
+        if (!began && !(rc = store_sqlite_op_begin(st, &own, err))) began = true;
         if (!rc) rc = stmt(st, X_USER_NAME_KEY_SET, &w, err);
         if (!rc) {
             int b = SQLITE_OK;
@@ -333,7 +253,7 @@ idp_err store_sqlite_scim_user_backfill_name_keys(store *st, idp_error *err)
         free(key);
         if (rc) break;
     }
-    return began ? op_end(st, own, rc, err) : rc;
+    return began ? store_sqlite_op_end(st, own, rc, err) : rc;
 }
 
 idp_err store_sqlite_scim_user_create(store *st, const store_user *u, idp_error *err)
@@ -342,7 +262,7 @@ idp_err store_sqlite_scim_user_create(store *st, const store_user *u, idp_error 
     char *key = NULL;
     bool own = false;
     idp_err rc = user_check(u, err);
-    if (rc || (rc = op_begin(st, &own, err))) return rc;
+    if (rc || (rc = store_sqlite_op_begin(st, &own, err))) return rc;
     if ((rc = name_key_of(u, &key, err)) || (rc = stmt(st, X_USER_INSERT, &q, err))) goto out;
     int64_t created = or_now(u->created_at);
     int b = SQLITE_OK;
@@ -361,7 +281,7 @@ idp_err store_sqlite_scim_user_create(store *st, const store_user *u, idp_error 
     rc = store_sqlite_write(q, b, "user_create", NULL, err);
 out:
     free(key);
-    return op_end(st, own, rc, err);
+    return store_sqlite_op_end(st, own, rc, err);
 }
 
 static idp_err user_get_by(store *st, sqs_id id, const char *key, store_user *out, idp_error *err)
@@ -395,6 +315,33 @@ idp_err store_sqlite_scim_user_get_by_name(store *st, const char *user_name, sto
     return user_get_by(st, X_USER_GET_NAME, user_name, out, err);
 }
 
+idp_err store_sqlite_scim_user_get_by_external_id(store *st, const char *external_id,
+                                                  store_user *out, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    memset(out, 0, sizeof *out);
+    if (!external_id || !*external_id)
+        return IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no user with this externalId");
+    idp_err rc = stmt(st, X_USER_GET_EXT, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    store_sqlite_bind_text(q, 1, external_id, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW) {
+        if (!(rc = user_row(q, out, err)) && (r = sqlite3_step(q)) == SQLITE_ROW)
+            rc = IDP_FAIL(err, IDP_ERR_CONFLICT, "store: more than one user has this externalId");
+        else if (!rc && r != SQLITE_DONE)
+            rc = store_sqlite_fail(err, r, "user_get_by_external_id");
+    } else if (r == SQLITE_DONE) {
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no user with this externalId");
+    } else {
+        rc = store_sqlite_fail(err, r, "user_get_by_external_id");
+    }
+    store_sqlite_done(q);
+    if (rc) store_user_clear(out);
+    return rc;
+}
+
 idp_err store_sqlite_scim_user_replace(store *st, const store_user *u, int64_t expect_version,
                                        idp_error *err)
 {
@@ -403,7 +350,7 @@ idp_err store_sqlite_scim_user_replace(store *st, const store_user *u, int64_t e
     int changes = 0;
     char *key = NULL;
     idp_err rc = user_check(u, err);
-    if (rc || (rc = op_begin(st, &own, err))) return rc;
+    if (rc || (rc = store_sqlite_op_begin(st, &own, err))) return rc;
     if ((rc = name_key_of(u, &key, err)) || (rc = stmt(st, X_USER_UPDATE, &q, err))) goto out;
     int b = SQLITE_OK;
     store_sqlite_bind_text(q, 1, u->id, &b);
@@ -420,7 +367,7 @@ idp_err store_sqlite_scim_user_replace(store *st, const store_user *u, int64_t e
     if (!rc && changes == 0) rc = version_miss(st, X_USER_VERSION, u->id, "user_replace", err);
 out:
     free(key);
-    return op_end(st, own, rc, err);
+    return store_sqlite_op_end(st, own, rc, err);
 }
 
 /* Memberships go with the user (ON DELETE CASCADE). */
@@ -430,7 +377,7 @@ idp_err store_sqlite_scim_user_delete(store *st, const char *id, int64_t expect_
     sqlite3_stmt *q = NULL;
     bool own = false;
     int changes = 0;
-    idp_err rc = op_begin(st, &own, err);
+    idp_err rc = store_sqlite_op_begin(st, &own, err);
     if (rc) return rc;
     if ((rc = stmt(st, X_USER_DELETE, &q, err))) goto out;
     int b = SQLITE_OK;
@@ -439,7 +386,7 @@ idp_err store_sqlite_scim_user_delete(store *st, const char *id, int64_t expect_
     rc = store_sqlite_write(q, b, "user_delete", &changes, err);
     if (!rc && changes == 0) rc = version_miss(st, X_USER_VERSION, id, "user_delete", err);
 out:
-    return op_end(st, own, rc, err);
+    return store_sqlite_op_end(st, own, rc, err);
 }
 
 static idp_err ref_row(sqlite3_stmt *q, void *row, idp_error *err)
@@ -533,8 +480,8 @@ static idp_err member_remove(store *st, const char *gid, const char *uid, store_
 }
 
 /* replace_all: every current member not in d->add leaves (the others keep their position). */
-static idp_err members_drop_others(store *st, const char *gid, const scim_delta *d,
-                                   store_ids *left, idp_error *err)
+static idp_err members_drop_others(store *st, const char *gid, const scim_delta *d, store_ids *left,
+                                   idp_error *err)
 {
     store_ref *cur = NULL;
     size_t ncur = 0;
@@ -590,8 +537,8 @@ static idp_err members_add(store *st, const char *gid, const scim_delta *d, idp_
 }
 
 /* Order: replace_all (keeping the ids of d->add), then d->remove, then d->add. */
-static idp_err members_apply(store *st, const char *gid, const scim_delta *d,
-                             store_ids *left, idp_error *err)
+static idp_err members_apply(store *st, const char *gid, const scim_delta *d, store_ids *left,
+                             idp_error *err)
 {
     idp_err rc = IDP_OK;
     if (!d) return IDP_OK;
@@ -608,13 +555,13 @@ static idp_err group_check(const store_group *g, idp_error *err)
     return IDP_OK;
 }
 
-idp_err store_sqlite_scim_group_create(store *st, const store_group *g,
-                                       const scim_delta *members, idp_error *err)
+idp_err store_sqlite_scim_group_create(store *st, const store_group *g, const scim_delta *members,
+                                       idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
     idp_err rc = group_check(g, err);
-    if (rc || (rc = op_begin(st, &own, err))) return rc;
+    if (rc || (rc = store_sqlite_op_begin(st, &own, err))) return rc;
     if ((rc = stmt(st, X_GROUP_INSERT, &q, err))) goto out;
     int64_t created = or_now(g->created_at);
     int b = SQLITE_OK;
@@ -628,7 +575,7 @@ idp_err store_sqlite_scim_group_create(store *st, const store_group *g,
     rc = store_sqlite_write(q, b, "group_create", NULL, err);
     if (!rc) rc = members_apply(st, g->id, members, NULL, err);
 out:
-    return op_end(st, own, rc, err);
+    return store_sqlite_op_end(st, own, rc, err);
 }
 
 idp_err store_sqlite_scim_group_get(store *st, const char *id, store_group *out, idp_error *err)
@@ -652,15 +599,14 @@ idp_err store_sqlite_scim_group_get(store *st, const char *id, store_group *out,
 }
 
 /* members NULL keeps the membership as it is. */
-idp_err store_sqlite_scim_group_update(store *st, const store_group *g,
-                                       const scim_delta *members, int64_t expect_version,
-                                       store_ids *left, idp_error *err)
+idp_err store_sqlite_scim_group_update(store *st, const store_group *g, const scim_delta *members,
+                                       int64_t expect_version, store_ids *left, idp_error *err)
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
     int changes = 0;
     idp_err rc = group_check(g, err);
-    if (rc || (rc = op_begin(st, &own, err))) return rc;
+    if (rc || (rc = store_sqlite_op_begin(st, &own, err))) return rc;
     if ((rc = stmt(st, X_GROUP_UPDATE, &q, err))) goto out;
     int b = SQLITE_OK;
     store_sqlite_bind_text(q, 1, g->id, &b);
@@ -673,7 +619,7 @@ idp_err store_sqlite_scim_group_update(store *st, const store_group *g,
     if (!rc && changes == 0) rc = version_miss(st, X_GROUP_VERSION, g->id, "group_replace", err);
     if (!rc) rc = members_apply(st, g->id, members, left, err);
 out:
-    return op_end(st, own, rc, err);
+    return store_sqlite_op_end(st, own, rc, err);
 }
 
 idp_err store_sqlite_scim_user_epoch_bump(store *st, const char *user_id, idp_error *err)
@@ -692,7 +638,8 @@ static idp_err member_ids(store *st, const char *gid, store_ids *left, idp_error
     store_ref *cur = NULL;
     size_t ncur = 0;
     idp_err rc = refs_of(st, X_MEMBER_IDS, gid, &cur, &ncur, err);
-    for (size_t i = 0; !rc && i < ncur; i++) store_ids_add(left, cur[i].id);
+    for (size_t i = 0; !rc && i < ncur; i++)
+        store_ids_add(left, cur[i].id);
     store_ref_list_free(cur, ncur);
     return rc;
 }
@@ -703,7 +650,7 @@ idp_err store_sqlite_scim_group_remove(store *st, const char *id, int64_t expect
 {
     sqlite3_stmt *q = NULL;
     bool own = false;
-    idp_err rc = op_begin(st, &own, err);
+    idp_err rc = store_sqlite_op_begin(st, &own, err);
     if (rc) return rc;
     if ((rc = stmt(st, X_GROUP_VERSION, &q, err))) goto out;
     int b = SQLITE_OK;
@@ -721,7 +668,7 @@ idp_err store_sqlite_scim_group_remove(store *st, const char *id, int64_t expect
     store_sqlite_bind_text(q, 1, id, &b);
     rc = store_sqlite_write_one(q, b, "group_delete", err);
 out:
-    return op_end(st, own, rc, err);
+    return store_sqlite_op_end(st, own, rc, err);
 }
 
 /* ---- list queries (RFC 7644 §3.4.2) --------------------------------------------------------- */
@@ -834,246 +781,5 @@ idp_err store_sqlite_scim_group_query(store *st, const store_query *q, store_gro
     idp_err rc = run_query(st, q, "SELECT " GROUP_COLS, sizeof(store_group), group_row,
                            group_rows_free, &v, n, total, err);
     *rows = v;
-    return rc;
-}
-
-/* ---- provisioning keys ---------------------------------------------------------------------- */
-
-static idp_err pkey_row(sqlite3_stmt *q, void *row, idp_error *err)
-{
-    store_pkey *k = row;
-    k->id = store_sqlite_col_str(q, 0);
-    k->name = store_sqlite_col_str(q, 1);
-    if (sqlite3_column_bytes(q, 2) != (int)sizeof k->hash)
-        return IDP_FAIL(err, IDP_ERR_STORE, "store: provisioning key row has a malformed hash");
-    memcpy(k->hash, sqlite3_column_blob(q, 2), sizeof k->hash);
-    k->scopes = store_sqlite_col_str(q, 3);
-    k->created_at = sqlite3_column_int64(q, 4);
-    k->expires_at = sqlite3_column_int64(q, 5);
-    k->revoked_at = sqlite3_column_int64(q, 6);
-    k->last_used_at = sqlite3_column_int64(q, 7);
-    k->replaced_by = store_sqlite_col_str(q, 8);
-    if (!k->id || !k->name || !k->scopes)
-        return IDP_FAIL(err, IDP_ERR_STORE, "store: provisioning key row is incomplete");
-    return IDP_OK;
-}
-
-static void pkey_rows_free(void *rows, size_t n)
-{
-    store_pkey_list_free(rows, n);
-}
-
-idp_err store_sqlite_scim_pkey_insert(store *st, const store_pkey *k, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    if (!k->id || !*k->id) return IDP_FAIL(err, IDP_ERR_INVALID, "store: pkey_insert: missing id");
-    idp_err rc = stmt(st, X_PKEY_INSERT, &q, err);
-    if (rc) return rc;
-    int b = SQLITE_OK;
-    store_sqlite_bind_text(q, 1, k->id, &b);
-    store_sqlite_bind_text(q, 2, k->name, &b);
-    store_sqlite_bind_blob(q, 3, k->hash, sizeof k->hash, &b);
-    store_sqlite_bind_text(q, 4, k->scopes, &b);
-    store_sqlite_bind_i64(q, 5, k->created_at, &b);
-    store_sqlite_bind_i64(q, 6, k->expires_at, &b);
-    store_sqlite_bind_i64(q, 7, k->revoked_at, &b);
-    store_sqlite_bind_i64(q, 8, k->last_used_at, &b);
-    store_sqlite_bind_text(q, 9, k->replaced_by, &b);
-    return store_sqlite_write(q, b, "pkey_insert", NULL, err);
-}
-
-idp_err store_sqlite_scim_pkey_get(store *st, const char *id, store_pkey *out, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    memset(out, 0, sizeof *out);
-    idp_err rc = stmt(st, X_PKEY_GET, &q, err);
-    if (rc) return rc;
-    int b = SQLITE_OK;
-    store_sqlite_bind_text(q, 1, id, &b);
-    int r = b != SQLITE_OK ? b : sqlite3_step(q);
-    if (r == SQLITE_ROW)
-        rc = pkey_row(q, out, err);
-    else if (r == SQLITE_DONE)
-        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such provisioning key");
-    else
-        rc = store_sqlite_fail(err, r, "pkey_get");
-    store_sqlite_done(q);
-    if (rc) store_pkey_clear(out);
-    return rc;
-}
-
-idp_err store_sqlite_scim_pkey_list(store *st, store_pkey **rows, size_t *n, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    void *v = NULL;
-    *rows = NULL;
-    *n = 0;
-    idp_err rc = stmt(st, X_PKEY_LIST, &q, err);
-    if (rc) return rc;
-    rc = read_rows(q, sizeof(store_pkey), SQS_MAX_PAGE, pkey_row, pkey_rows_free, &v, n, err);
-    store_sqlite_done(q);
-    *rows = v;
-    return rc;
-}
-
-/* Updates expires_at, revoked_at and replaced_by. NOT_FOUND. */
-idp_err store_sqlite_scim_pkey_update(store *st, const store_pkey *k, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    idp_err rc = stmt(st, X_PKEY_UPDATE, &q, err);
-    if (rc) return rc;
-    int b = SQLITE_OK;
-    store_sqlite_bind_text(q, 1, k->id, &b);
-    store_sqlite_bind_i64(q, 2, k->expires_at, &b);
-    store_sqlite_bind_i64(q, 3, k->revoked_at, &b);
-    store_sqlite_bind_text(q, 4, k->replaced_by, &b);
-    return store_sqlite_write_one(q, b, "pkey_update", err);
-}
-
-/* last_used_at never goes backwards. NOT_FOUND. */
-idp_err store_sqlite_scim_pkey_touch(store *st, const char *id, int64_t now, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    idp_err rc = stmt(st, X_PKEY_TOUCH, &q, err);
-    if (rc) return rc;
-    int b = SQLITE_OK;
-    store_sqlite_bind_text(q, 1, id, &b);
-    store_sqlite_bind_i64(q, 2, now, &b);
-    return store_sqlite_write_one(q, b, "pkey_touch", err);
-}
-
-/* ---- audit chain ---------------------------------------------------------------------------- */
-
-static idp_err audit_row(sqlite3_stmt *q, void *row, idp_error *err)
-{
-    store_audit *a = row;
-    a->seq = sqlite3_column_int64(q, 0);
-    a->time_ms = sqlite3_column_int64(q, 1);
-    a->actor = store_sqlite_col_str(q, 2);
-    a->action = store_sqlite_col_str(q, 3);
-    a->target_type = store_sqlite_col_str(q, 4);
-    a->target_id = store_sqlite_col_str(q, 5);
-    a->before_version = sqlite3_column_int64(q, 6);
-    a->after_version = sqlite3_column_int64(q, 7);
-    a->detail = store_sqlite_col_str(q, 8);
-    if (sqlite3_column_bytes(q, 9) != 32 || sqlite3_column_bytes(q, 10) != 32 || !a->actor ||
-        !a->action)
-        return IDP_FAIL(err, IDP_ERR_STORE, "store: audit row %lld is malformed",
-                        (long long)a->seq);
-    memcpy(a->prev_hash, sqlite3_column_blob(q, 9), 32);
-    memcpy(a->hash, sqlite3_column_blob(q, 10), 32);
-    return IDP_OK;
-}
-
-static void audit_rows_free(void *rows, size_t n)
-{
-    store_audit_list_free(rows, n);
-}
-
-/* The chain's tail, read under the caller's write lock (the front holds one: store.c). */
-idp_err store_sqlite_scim_audit_tail(store *st, int64_t *seq, unsigned char hash[32],
-                                     idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    *seq = 0;
-    memset(hash, 0, 32);
-    idp_err rc = stmt(st, X_AUDIT_TAIL, &q, err);
-    if (rc) return rc;
-    int r = sqlite3_step(q);
-    if (r == SQLITE_ROW && sqlite3_column_bytes(q, 1) == 32) {
-        *seq = sqlite3_column_int64(q, 0);
-        memcpy(hash, sqlite3_column_blob(q, 1), 32);
-    } else if (r == SQLITE_ROW)
-        rc = IDP_FAIL(err, IDP_ERR_STORE, "store: audit tail is malformed");
-    else if (r != SQLITE_DONE)
-        rc = store_sqlite_fail(err, r, "audit tail");
-    store_sqlite_done(q);
-    return rc;
-}
-
-idp_err store_sqlite_scim_audit_insert(store *st, const store_audit *ev, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    idp_err rc = stmt(st, X_AUDIT_INSERT, &q, err);
-    if (rc) return rc;
-    int b = SQLITE_OK;
-    store_sqlite_bind_i64(q, 1, ev->seq, &b);
-    store_sqlite_bind_i64(q, 2, ev->time_ms, &b);
-    store_sqlite_bind_text(q, 3, ev->actor, &b);
-    store_sqlite_bind_text(q, 4, ev->action, &b);
-    store_sqlite_bind_text(q, 5, ev->target_type, &b);
-    store_sqlite_bind_text(q, 6, ev->target_id, &b);
-    store_sqlite_bind_i64(q, 7, ev->before_version, &b);
-    store_sqlite_bind_i64(q, 8, ev->after_version, &b);
-    store_sqlite_bind_text(q, 9, ev->detail, &b);
-    store_sqlite_bind_blob(q, 10, ev->prev_hash, 32, &b);
-    store_sqlite_bind_blob(q, 11, ev->hash, 32, &b);
-    return store_sqlite_write(q, b, "audit_append", NULL, err);
-}
-
-static idp_err audit_read(store *st, sqs_id id, int64_t a1, int64_t a2, store_audit **rows,
-                          size_t *n, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    void *v = NULL;
-    *rows = NULL;
-    *n = 0;
-    idp_err rc = stmt(st, id, &q, err);
-    if (rc) return rc;
-    int b = SQLITE_OK;
-    store_sqlite_bind_i64(q, 1, a1, &b);
-    if (id == X_AUDIT_LIST) store_sqlite_bind_i64(q, 2, a2, &b);
-    if (b != SQLITE_OK)
-        rc = store_sqlite_fail(err, b, "audit bind");
-    else
-        rc = read_rows(q, sizeof(store_audit), SQS_MAX_AUDIT, audit_row, audit_rows_free, &v, n,
-                       err);
-    store_sqlite_done(q);
-    *rows = v;
-    return rc;
-}
-
-idp_err store_sqlite_scim_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows,
-                                     size_t *n, idp_error *err)
-{
-    int64_t lim = limit > SQS_MAX_AUDIT ? SQS_MAX_AUDIT : (int64_t)limit;
-    return audit_read(st, X_AUDIT_LIST, after_seq, lim, rows, n, err);
-}
-
-/* The last limit events, oldest first. */
-idp_err store_sqlite_scim_audit_last(store *st, size_t limit, store_audit **rows, size_t *n,
-                                     idp_error *err)
-{
-    int64_t lim = limit > SQS_MAX_AUDIT ? SQS_MAX_AUDIT : (int64_t)limit;
-    return audit_read(st, X_AUDIT_LAST, lim, 0, rows, n, err);
-}
-
-idp_err store_sqlite_scim_audit_seq_before(store *st, int64_t time_ms, int64_t *seq, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    *seq = 0;
-    idp_err rc = stmt(st, X_AUDIT_SEQ_BEFORE, &q, err);
-    if (rc) return rc;
-    int b = SQLITE_OK;
-    store_sqlite_bind_i64(q, 1, time_ms, &b);
-    int r = b != SQLITE_OK ? b : sqlite3_step(q);
-    if (r == SQLITE_ROW)
-        *seq = sqlite3_column_int64(q, 0);
-    else if (r != SQLITE_DONE)
-        rc = store_sqlite_fail(err, r, "audit_seq_before");
-    store_sqlite_done(q);
-    return rc;
-}
-
-idp_err store_sqlite_scim_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err)
-{
-    sqlite3_stmt *q = NULL;
-    int changes = 0;
-    idp_err rc = stmt(st, X_AUDIT_DELETE_THROUGH, &q, err);
-    if (rc) return rc;
-    int b = SQLITE_OK;
-    store_sqlite_bind_i64(q, 1, seq, &b);
-    rc = store_sqlite_write(q, b, "audit_delete_through", &changes, err);
-    if (n) *n = rc ? 0 : changes;
     return rc;
 }

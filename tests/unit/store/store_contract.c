@@ -776,6 +776,255 @@ static void c_keys_clients_generation(void **state)
     store_pkey_clear(&pg);
 }
 
+/* ---- federation (issue 12) ------------------------------------------------------------------ */
+
+#define ISS "https://upstream.example"
+
+static void c_fed_links(void **state)
+{
+    store *st = ((fx *)*state)->st;
+    idp_error e = {0};
+    char *uid = NULL;
+    int64_t n = -1;
+    seed(st);
+    assert_int_equal(st->ops->fed_link_get(st, ISS, "s1", &uid, &e), IDP_ERR_NOT_FOUND);
+    assert_null(uid);
+    assert_int_equal(st->ops->fed_link_add(st, ISS, "s1", "u1", 100, &e), IDP_OK);
+    assert_int_equal(st->ops->fed_link_add(st, ISS, "s1", "u1", 101, &e), IDP_OK); /* same user */
+    assert_int_equal(st->ops->fed_link_add(st, ISS, "s1", "u2", 102, &e), IDP_ERR_CONFLICT);
+    assert_int_equal(st->ops->fed_link_add(st, ISS, "s2", "nobody", 103, &e), IDP_ERR_INVALID);
+    assert_int_equal(st->ops->fed_link_add(st, "", "s2", "u1", 103, &e), IDP_ERR_INVALID);
+    assert_int_equal(st->ops->fed_link_add(st, "https://other.example", "s1", "u2", 104, &e),
+                     IDP_OK); /* the pair is (issuer, subject) */
+    assert_int_equal(st->ops->fed_link_add(st, ISS, "S1", "u2", 105, &e), IDP_OK); /* exact */
+    assert_int_equal(st->ops->fed_link_get(st, ISS, "s1", &uid, &e), IDP_OK);
+    assert_string_equal(uid, "u1");
+    free(uid);
+    assert_int_equal(st->ops->fed_link_count(st, "u1", &n, &e), IDP_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(st->ops->fed_link_count(st, "u2", &n, &e), IDP_OK);
+    assert_int_equal(n, 2);
+    /* links go with the user */
+    assert_int_equal(st->ops->user_delete(st, "u1", 0, &e), IDP_OK);
+    assert_int_equal(st->ops->fed_link_get(st, ISS, "s1", &uid, &e), IDP_ERR_NOT_FOUND);
+    assert_int_equal(st->ops->fed_link_count(st, "u1", &n, &e), IDP_OK);
+    assert_int_equal(n, 0);
+}
+
+static void c_fed_external_id(void **state)
+{
+    store *st = ((fx *)*state)->st;
+    idp_error e = {0};
+    store_user got;
+    store_user a = {.id = "u1", .user_name = "a", .external_id = "X-1", .active = true, .doc = "{}"};
+    store_user b = {.id = "u2", .user_name = "b", .external_id = "dup", .active = true, .doc = "{}"};
+    store_user c = {.id = "u3", .user_name = "c", .external_id = "dup", .active = true, .doc = "{}"};
+    assert_int_equal(st->ops->user_create(st, &a, &e), IDP_OK);
+    assert_int_equal(st->ops->user_create(st, &b, &e), IDP_OK);
+    assert_int_equal(st->ops->user_get_by_external_id(st, "X-1", &got, &e), IDP_OK);
+    assert_string_equal(got.id, "u1");
+    store_user_clear(&got);
+    assert_int_equal(st->ops->user_get_by_external_id(st, "x-1", &got, &e), IDP_ERR_NOT_FOUND);
+    assert_int_equal(st->ops->user_get_by_external_id(st, "none", &got, &e), IDP_ERR_NOT_FOUND);
+    assert_int_equal(st->ops->user_get_by_external_id(st, "dup", &got, &e), IDP_OK);
+    store_user_clear(&got);
+    assert_int_equal(st->ops->user_create(st, &c, &e), IDP_OK);
+    assert_int_equal(st->ops->user_get_by_external_id(st, "dup", &got, &e), IDP_ERR_CONFLICT);
+    assert_null(got.id);
+}
+
+static void c_fed_provision(void **state)
+{
+    store *st = ((fx *)*state)->st;
+    idp_error e = {0};
+    char *uid = NULL, *uid2 = NULL;
+    bool created = false;
+    store_user got;
+    const char *doc = "{\"name\":{\"givenName\":\"Ann\"},\"displayName\":\"Ann\","
+                      "\"emails\":[{\"value\":\"ann@example.com\"}],\"externalId\":\"up-1\","
+                      "\"password\":\"never-kept\",\"userName\":\"ignored\"}";
+    assert_int_equal(st->ops->fed_provision(st, ISS, "s1", "ann", doc, 100, &uid, &created, &e),
+                     IDP_OK);
+    assert_true(created);
+    assert_non_null(uid);
+    assert_int_equal(st->ops->user_get(st, uid, &got, &e), IDP_OK);
+    assert_string_equal(got.user_name, "ann");
+    assert_string_equal(got.external_id, "up-1");
+    assert_true(got.active);
+    assert_null(got.password_hash);
+    assert_int_equal(got.version, 1);
+    assert_true(got.created_at > 0);
+    assert_non_null(strstr(got.doc, "ann@example.com"));
+    assert_null(strstr(got.doc, "never-kept"));
+    store_user_clear(&got);
+    /* SCIM-visible: by name and by externalId */
+    assert_int_equal(st->ops->user_get_by_name(st, "ANN", &got, &e), IDP_OK);
+    assert_string_equal(got.id, uid);
+    store_user_clear(&got);
+    /* linked already: the same user, nothing created */
+    assert_int_equal(st->ops->fed_provision(st, ISS, "s1", "other", NULL, 101, &uid2, &created, &e),
+                     IDP_OK);
+    assert_false(created);
+    assert_string_equal(uid2, uid);
+    free(uid2);
+    uid2 = NULL;
+    /* another subject wanting a taken or look-alike userName: CONFLICT, nothing written */
+    assert_int_equal(st->ops->fed_provision(st, ISS, "s2", "Ann", NULL, 102, &uid2, &created, &e),
+                     IDP_ERR_CONFLICT);
+    assert_int_equal(st->ops->fed_provision(st, ISS, "s2", "\xef\xbd\x81nn", NULL, 102, &uid2,
+                                            &created, &e),
+                     IDP_ERR_CONFLICT); /* full-width a */
+    assert_null(uid2);
+    assert_false(created);
+    assert_int_equal(st->ops->fed_link_get(st, ISS, "s2", &uid2, &e), IDP_ERR_NOT_FOUND);
+    /* documents POST /Users would refuse */
+    assert_int_equal(st->ops->fed_provision(st, ISS, "s3", "bob", "[1]", 103, &uid2, &created, &e),
+                     IDP_ERR_SCIM_INVALID_SYNTAX);
+    assert_int_equal(st->ops->fed_provision(st, ISS, "s3", "bob", "{\"active\":7}", 103, &uid2,
+                                            &created, &e),
+                     IDP_ERR_SCIM_INVALID_VALUE);
+    assert_int_equal(st->ops->fed_provision(st, ISS, "s3", "", NULL, 103, &uid2, &created, &e),
+                     IDP_ERR_SCIM_INVALID_VALUE);
+    assert_int_equal(st->ops->user_get_by_name(st, "bob", &got, &e), IDP_ERR_NOT_FOUND);
+    /* inside the caller's transaction: a rollback drops user and link */
+    assert_int_equal(store_tx_begin(st, &e), IDP_OK);
+    assert_int_equal(st->ops->fed_provision(st, ISS, "s4", "carl", NULL, 104, &uid2, &created, &e),
+                     IDP_OK);
+    assert_true(created);
+    store_tx_rollback(st);
+    free(uid2);
+    uid2 = NULL;
+    assert_int_equal(st->ops->user_get_by_name(st, "carl", &got, &e), IDP_ERR_NOT_FOUND);
+    assert_int_equal(st->ops->fed_link_get(st, ISS, "s4", &uid2, &e), IDP_ERR_NOT_FOUND);
+    free(uid);
+}
+
+#define JIT_THREADS 4
+typedef struct jit_arg {
+    store *st;
+    char *uid;
+    bool created;
+    idp_err rc;
+} jit_arg;
+
+static void *jit_run(void *p)
+{
+    jit_arg *a = p;
+    idp_error e = {0};
+    a->rc = a->st->ops->fed_provision(a->st, ISS, "race", "racer", NULL, 200, &a->uid,
+                                      &a->created, &e);
+    return NULL;
+}
+
+static void c_fed_provision_race(void **state)
+{
+    store *st = ((fx *)*state)->st;
+    pthread_t t[JIT_THREADS];
+    jit_arg a[JIT_THREADS];
+    int made = 0;
+    for (int i = 0; i < JIT_THREADS; i++) {
+        a[i] = (jit_arg){.st = st};
+        assert_int_equal(pthread_create(&t[i], NULL, jit_run, &a[i]), 0);
+    }
+    for (int i = 0; i < JIT_THREADS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < JIT_THREADS; i++) {
+        assert_int_equal(a[i].rc, IDP_OK);
+        assert_string_equal(a[i].uid, a[0].uid);
+        made += a[i].created;
+    }
+    assert_int_equal(made, 1);
+    int64_t n = 0;
+    assert_int_equal(st->ops->fed_link_count(st, a[0].uid, &n, NULL), IDP_OK);
+    assert_int_equal(n, 1);
+    store_user u;
+    assert_int_equal(st->ops->user_get_by_name(st, "racer", &u, NULL), IDP_OK);
+    assert_string_equal(u.id, a[0].uid);
+    store_user_clear(&u);
+    for (int i = 0; i < JIT_THREADS; i++) free(a[i].uid);
+}
+
+static void c_fed_jti(void **state)
+{
+    store *st = ((fx *)*state)->st;
+    idp_error e = {0};
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "j1", 1000, 500, 0, &e), IDP_OK);
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "j1", 1000, 600, 0, &e), IDP_ERR_CONFLICT);
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "j1", 1000, 999, 0, &e), IDP_ERR_CONFLICT);
+    assert_int_equal(st->ops->fed_jti_use(st, "https://other.example", "j1", 1000, 600, 0, &e),
+                     IDP_OK); /* per issuer */
+    /* expired (exp <= now): replaced, and single use again from then on */
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "j1", 3000, 1000, 0, &e), IDP_OK);
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "j1", 3000, 2000, 0, &e), IDP_ERR_CONFLICT);
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "", 3000, 2000, 0, &e), IDP_ERR_INVALID);
+    assert_int_equal(st->ops->fed_jti_use(st, "", "j2", 3000, 2000, 0, &e), IDP_ERR_INVALID);
+    char *big = malloc(STORE_JTI_MAX + 2);
+    memset(big, 'j', STORE_JTI_MAX + 1);
+    big[STORE_JTI_MAX + 1] = '\0';
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, big, 3000, 2000, 0, &e), IDP_ERR_INVALID);
+    free(big);
+    /* prune keeps ids until exp + STORE_PRUNE_GRACE, then forgets them */
+    assert_int_equal(st->ops->oidc_prune(st, 3000 + STORE_PRUNE_GRACE - 1, &e), IDP_OK);
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "j1", 9000, 2999, 0, &e), IDP_ERR_CONFLICT);
+    assert_int_equal(st->ops->oidc_prune(st, 3000 + STORE_PRUNE_GRACE + 1, &e), IDP_OK);
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "j1", 9000, 2999, 0, &e), IDP_OK);
+}
+
+static void c_fed_jti_bound(void **state)
+{
+    store *st = ((fx *)*state)->st;
+    idp_error e = {0};
+    /* a bound of 3: three live ids fill it, the fourth is refused (fail closed) */
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "a", 100, 10, 3, &e), IDP_OK);
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "b", 200, 10, 3, &e), IDP_OK);
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "c", 300, 10, 3, &e), IDP_OK);
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "d", 400, 10, 3, &e), IDP_ERR_UNAVAILABLE);
+    /* nothing was written: d is new once there is room */
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "d", 400, 150, 3, &e), IDP_OK); /* a expired */
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "d", 400, 150, 3, &e), IDP_ERR_CONFLICT);
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "b", 200, 150, 3, &e), IDP_ERR_CONFLICT);
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "e", 500, 150, 3, &e), IDP_ERR_UNAVAILABLE);
+    /* replacing an expired id does not need room */
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "b", 900, 250, 3, &e), IDP_OK);
+    /* a bound <= 0 is STORE_FED_JTI_MAX */
+    assert_int_equal(st->ops->fed_jti_use(st, ISS, "e", 500, 250, 0, &e), IDP_OK);
+}
+
+static void c_fed_jwks(void **state)
+{
+    store *st = ((fx *)*state)->st;
+    idp_error e = {0};
+    store_fed_jwks got;
+    assert_int_equal(st->ops->fed_jwks_get(st, ISS, &got, &e), IDP_ERR_NOT_FOUND);
+    assert_null(got.body);
+    store_fed_jwks j = {.issuer = ISS, .body = "{\"keys\":[]}", .fetched_at = 1000, .max_age = 60};
+    assert_int_equal(st->ops->fed_jwks_put(st, &j, &e), IDP_OK);
+    j.body = "{\"keys\":[{\"kty\":\"EC\"}]}";
+    j.fetched_at = 2000;
+    j.max_age = 0;
+    assert_int_equal(st->ops->fed_jwks_put(st, &j, &e), IDP_OK); /* upsert */
+    assert_int_equal(st->ops->fed_jwks_get(st, ISS, &got, &e), IDP_OK);
+    assert_string_equal(got.issuer, ISS);
+    assert_string_equal(got.body, "{\"keys\":[{\"kty\":\"EC\"}]}");
+    assert_int_equal(got.fetched_at, 2000);
+    assert_int_equal(got.max_age, 0);
+    store_fed_jwks_clear(&got);
+    j.body = "not json";
+    assert_int_equal(st->ops->fed_jwks_put(st, &j, &e), IDP_ERR_INVALID);
+    char *big = malloc(STORE_FED_JWKS_MAX + 2);
+    memset(big, ' ', STORE_FED_JWKS_MAX + 1);
+    big[0] = '{';
+    big[STORE_FED_JWKS_MAX - 1] = '}';
+    big[STORE_FED_JWKS_MAX + 1] = '\0';
+    j.body = big;
+    assert_int_equal(st->ops->fed_jwks_put(st, &j, &e), IDP_ERR_TOO_LARGE);
+    big[STORE_FED_JWKS_MAX] = '\0'; /* exactly the bound: accepted */
+    assert_int_equal(st->ops->fed_jwks_put(st, &j, &e), IDP_OK);
+    free(big);
+    assert_int_equal(st->ops->fed_jwks_get(st, ISS, &got, &e), IDP_OK);
+    assert_int_equal(strlen(got.body), STORE_FED_JWKS_MAX);
+    store_fed_jwks_clear(&got);
+}
+
 int store_contract_run(const store_contract_backend *b)
 {
     backend = b;
@@ -794,6 +1043,13 @@ int store_contract_run(const store_contract_backend *b)
         cmocka_unit_test_setup_teardown(c_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(c_policy_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(c_keys_clients_generation, setup, teardown),
+        cmocka_unit_test_setup_teardown(c_fed_links, setup, teardown),
+        cmocka_unit_test_setup_teardown(c_fed_external_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(c_fed_provision, setup, teardown),
+        cmocka_unit_test_setup_teardown(c_fed_provision_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(c_fed_jti, setup, teardown),
+        cmocka_unit_test_setup_teardown(c_fed_jti_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(c_fed_jwks, setup, teardown),
     };
     return _cmocka_run_group_tests(b->name, tests, sizeof tests / sizeof *tests, NULL, NULL);
 }

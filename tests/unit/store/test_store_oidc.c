@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STORE_SQLITE_LATEST 7 /* the newest migration (0007_client_introspect.sql) */
+#define STORE_SQLITE_LATEST 8 /* the newest migration (0008_federation.sql) */
 
 typedef struct fx {
     char *dir;
