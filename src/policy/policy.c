@@ -483,6 +483,9 @@ void policy_free(policy *p)
         free(p->res[i].scopes);
         free(p->res[i].sbits);
     }
+    for (size_t i = 0; i < p->nfeds; i++)
+        policy_fed_free(&p->feds[i]);
+    free(p->feds);
     free(p->perms);
     free(p->roles);
     free(p->scopes);
