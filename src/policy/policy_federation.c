@@ -223,6 +223,10 @@ static const char *url_invalid(const char *s, bool allow_http_loopback, bool iss
         const char *pt = h + hostlen + 1;
         size_t pl = hl - hostlen - 1;
         if (pl == 0 || pl > 5 || strspn(pt, "0123456789") < pl) return "has a malformed port";
+        long port = 0;
+        for (size_t i = 0; i < pl; i++)
+            port = port * 10 + (pt[i] - '0');
+        if (port == 0 || port > 65535) return "has a malformed port";
     }
     if (strchr(s, '#')) return "must not contain a fragment";
     if (issuer && strchr(s, '?'))
