@@ -697,7 +697,7 @@ static void issuer_of(policy_diags *d, pol_fed *f, const ynode *e)
         is->token_exchange = true;
         is->token_exchange_clients =
             use_of(&x, te, "token_exchange", &is->ntoken_exchange_clients, NULL);
-        if (!au)
+        if (!au || (au->t == Y_SEQ && au->n == 0))
             diag_add(d, te->line,
                      "%s: token_exchange needs audiences (the aud values accepted on subject "
                      "tokens)",

@@ -484,6 +484,8 @@ static void rule_uses(void **state)
                 16, "token_exchange: unknown key max_lifetime (expected: clients)");
     expect_diag(FED "      token_exchange: {clients: [gateway]}\n", 15,
                 "token_exchange needs audiences");
+    expect_diag(FED "      audiences: []\n      token_exchange: {clients: [gateway]}\n", 16,
+                "token_exchange needs audiences");
     expect_diag(FED "      audiences: [x]\n      token_exchange: {clients: []}\n", 16,
                 "token_exchange.clients must not be empty");
     policy *p = load_ok(FED "      jwt_bearer: {clients: [svc-a, svc-b], max_lifetime: 10m}\n");
