@@ -99,8 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *up = js ? json_loadb(js, jlen, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
     if (!json_is_object(up)) {
         json_decref(up);
-        up = json_pack("{s:s, s:[s,s,s], s:b, s:s}", "sub", "00u1abc", "groups", "okta-admins",
-                       "x", "okta-admins", "email_verified", 1, "email", "a@b.example");
+        up = json_pack("{s:s, s:[s,s,s], s:b, s:s}", "sub", "00u1abc", "groups", "okta-admins", "x",
+                       "okta-admins", "email_verified", 1, "email", "a@b.example");
     }
     exercise(p, up);
     json_t *notobj = json_array();

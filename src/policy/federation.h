@@ -47,15 +47,15 @@ typedef struct fed_jwks_opts {
 } fed_jwks_opts;
 
 typedef struct fed_login {
-    const char *display_name; /* default: the issuer's name */
+    const char *display_name;                   /* default: the issuer's name */
     const char *client_id, *client_secret_file; /* the file is read by the server, never here */
     const char *const *scopes;                  /* includes openid */
     size_t nscopes;
 } fed_login;
 
 typedef struct fed_issuer {
-    const char *name;   /* [a-z0-9][a-z0-9-]*, at most 64 bytes */
-    const char *issuer; /* compared byte for byte with iss */
+    const char *name;     /* [a-z0-9][a-z0-9-]*, at most 64 bytes */
+    const char *issuer;   /* compared byte for byte with iss */
     const char *jwks_uri; /* NULL: the jwks_uri of the issuer's discovery document */
     bool allow_http_loopback;
     unsigned algorithms; /* JWS_ALG_BIT mask (jose/alg.h); never empty */

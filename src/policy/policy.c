@@ -4,7 +4,9 @@
  * Overlays (docs/POLICY.md "Environments") are merged at the level of entries: an overlay entry
  * under roles, scopes, resources or bindings.groups/users/clients replaces the base entry of the
  * same name (userNames and group names compared case-insensitively) or adds it; a null value
- * removes it. The merged tree shares the base's nodes, so a merge allocates only the new maps. */
+ * removes it. The merged tree shares the base's nodes, so a merge allocates only the new maps.
+ * federation and bindings.issuers are not overlay sections (docs/POLICY.md "Federation"): every
+ * environment trusts the same upstream issuers with the same bindings. */
 #include "policy/internal.h"
 
 #include "core/mem.h"

@@ -294,8 +294,7 @@ static unsigned algorithms_of(fx *x, const ynode *n, int line)
                      x->what, ytree_printable(nb, a));
             continue;
         }
-        if (mask & bit)
-            diag_add(x->d, it->line, "%s: algorithm %s listed twice", x->what, a);
+        if (mask & bit) diag_add(x->d, it->line, "%s: algorithm %s listed twice", x->what, a);
         mask |= bit;
     }
     return mask;
@@ -437,8 +436,7 @@ static void claim_rule_of(fx *x, fed_claim_rule *r, const ypair *pr)
             r->nmap = k;
         }
     }
-    if (r->drop_unmapped && !map)
-        diag_add(x->d, du->line, "%s: drop_unmapped needs a map", what);
+    if (r->drop_unmapped && !map) diag_add(x->d, du->line, "%s: drop_unmapped needs a map", what);
 }
 
 static void claims_of(fx *x, const ynode *n)
@@ -458,8 +456,8 @@ static void claims_of(fx *x, const ynode *n)
         char nb[96];
         const char *why = policy_text_invalid(pr->key, 256, false);
         if (why) {
-            diag_add(x->d, pr->line, "%s: claim name %s %s", x->what,
-                     ytree_printable(nb, pr->key), why);
+            diag_add(x->d, pr->line, "%s: claim name %s %s", x->what, ytree_printable(nb, pr->key),
+                     why);
             continue;
         }
         bool dup = false;
@@ -504,7 +502,8 @@ static const char *const *use_of(fx *x, const ynode *n, const char *key, size_t 
         v = list_of(x, cl, k2, true, client_list_item, nclients);
     if (max_lifetime) {
         snprintf(k2, sizeof k2, "%s.max_lifetime", key);
-        *max_lifetime = dur_of(x, get(n, "max_lifetime"), k2, FED_DEFAULT_JWT_BEARER_MAX_LIFETIME_S);
+        *max_lifetime =
+            dur_of(x, get(n, "max_lifetime"), k2, FED_DEFAULT_JWT_BEARER_MAX_LIFETIME_S);
     }
     return v;
 }
@@ -626,13 +625,12 @@ static void issuer_of(policy_diags *d, pol_fed *f, const ynode *e)
         if (why) diag_add(d, nm->line, "%s: name %s", x.what, why);
         is->name = kstr(f, nm->s);
     }
-    is->allow_http_loopback = bool_of(&x, get(e, "allow_http_loopback"), "allow_http_loopback",
-                                      false);
+    is->allow_http_loopback =
+        bool_of(&x, get(e, "allow_http_loopback"), "allow_http_loopback", false);
     const char *iss = str_of(&x, get(e, "issuer"), "issuer", true, e->line);
     if (iss) {
         const char *why = url_invalid(iss, is->allow_http_loopback, true);
-        if (why)
-            diag_add(d, get(e, "issuer")->line, "%s: issuer %s", x.what, why);
+        if (why) diag_add(d, get(e, "issuer")->line, "%s: issuer %s", x.what, why);
         is->issuer = kstr(f, iss);
     }
     const char *ju = str_of(&x, get(e, "jwks_uri"), "jwks_uri", false, e->line);
@@ -649,8 +647,7 @@ static void issuer_of(policy_diags *d, pol_fed *f, const ynode *e)
     const ynode *ty = get(e, "typ");
     const char *t = str_of(&x, ty, "typ", false, e->line);
     if (t) {
-        if (strlen(t) > 64)
-            diag_add(d, ty->line, "%s: typ longer than 64 bytes", x.what);
+        if (strlen(t) > 64) diag_add(d, ty->line, "%s: typ longer than 64 bytes", x.what);
         is->typ = kstr(f, t);
     }
     const ynode *cs = get(e, "clock_skew");
@@ -689,8 +686,8 @@ static void issuer_of(policy_diags *d, pol_fed *f, const ynode *e)
     const ynode *jb = get(e, "jwt_bearer");
     if (jb) {
         is->jwt_bearer = true;
-        is->jwt_bearer_clients = use_of(&x, jb, "jwt_bearer", &is->njwt_bearer_clients,
-                                        &is->jwt_bearer_max_lifetime_s);
+        is->jwt_bearer_clients =
+            use_of(&x, jb, "jwt_bearer", &is->njwt_bearer_clients, &is->jwt_bearer_max_lifetime_s);
     }
     const ynode *te = get(e, "token_exchange");
     if (te) {

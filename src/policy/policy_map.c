@@ -101,8 +101,7 @@ idp_err policy_fed_check_require(const fed_issuer *is, const json_t *upstream, i
         const json_t *v = json_object_get(upstream, k);
         if (!v) return IDP_FAIL(err, IDP_ERR_JWT_CLAIM, "required claim %s is missing", k);
         if (!json_equal(v, want))
-            return IDP_FAIL(err, IDP_ERR_JWT_CLAIM, "claim %s does not have the required value",
-                            k);
+            return IDP_FAIL(err, IDP_ERR_JWT_CLAIM, "claim %s does not have the required value", k);
     }
     return IDP_OK;
 }

@@ -79,46 +79,46 @@ static void expect_diag(const char *text, int line, const char *needle)
 
 /* Lines 1-14: one minimal issuer; an issuer's further keys start at line 15 (6 spaces). */
 #define FED                                                                                        \
-    HEAD "federation:\n"                                            /* 10 */                       \
-         "  issuers:\n"                                             /* 11 */                       \
-         "    - name: partner\n"                                    /* 12 */                       \
-         "      issuer: https://login.partner.example\n"            /* 13 */                       \
-         "      algorithms: [RS256]\n"                              /* 14 */
+    HEAD "federation:\n"                                 /* 10 */                                  \
+         "  issuers:\n"                                  /* 11 */                                  \
+         "    - name: partner\n"                         /* 12 */                                  \
+         "      issuer: https://login.partner.example\n" /* 13 */                                  \
+         "      algorithms: [RS256]\n"                   /* 14 */
 
 /* The example of the brief / docs/POLICY.md "Federation", with typ and clock_skew. */
 #define FULL                                                                                       \
-    HEAD "federation:\n"                                                          /* 10 */         \
-         "  issuers:\n"                                                           /* 11 */         \
-         "    - name: partner\n"                                                  /* 12 */         \
-         "      issuer: https://login.partner.example\n"                          /* 13 */         \
-         "      jwks_uri: https://login.partner.example/keys\n"                   /* 14 */         \
-         "      allow_http_loopback: false\n"                                     /* 15 */         \
-         "      algorithms: [RS256, ES256]\n"                                     /* 16 */         \
-         "      audiences: [https://idpd.example]\n"                              /* 17 */         \
-         "      subject_claim: sub\n"                                             /* 18 */         \
-         "      typ: at+jwt\n"                                                    /* 19 */         \
-         "      clock_skew: 30s\n"                                                /* 20 */         \
-         "      require: {hd: corp.example}\n"                                    /* 21 */         \
-         "      claims:\n"                                                        /* 22 */         \
-         "        email: {from: email, only_if: email_verified}\n"                /* 23 */         \
-         "        name: {from: name}\n"                                           /* 24 */         \
+    HEAD "federation:\n"                                           /* 10 */                        \
+         "  issuers:\n"                                            /* 11 */                        \
+         "    - name: partner\n"                                   /* 12 */                        \
+         "      issuer: https://login.partner.example\n"           /* 13 */                        \
+         "      jwks_uri: https://login.partner.example/keys\n"    /* 14 */                        \
+         "      allow_http_loopback: false\n"                      /* 15 */                        \
+         "      algorithms: [RS256, ES256]\n"                      /* 16 */                        \
+         "      audiences: [https://idpd.example]\n"               /* 17 */                        \
+         "      subject_claim: sub\n"                              /* 18 */                        \
+         "      typ: at+jwt\n"                                     /* 19 */                        \
+         "      clock_skew: 30s\n"                                 /* 20 */                        \
+         "      require: {hd: corp.example}\n"                     /* 21 */                        \
+         "      claims:\n"                                         /* 22 */                        \
+         "        email: {from: email, only_if: email_verified}\n" /* 23 */                        \
+         "        name: {from: name}\n"                            /* 24 */                        \
          "        groups: {from: groups, map: {okta-admins: admins}, drop_unmapped: true}\n"       \
-         "      provision: jit\n"                                                 /* 26 */         \
-         "      link_by: externalId\n"                                            /* 27 */         \
-         "      jwt_bearer: {clients: [svc-a], max_lifetime: 300s}\n"             /* 28 */         \
-         "      token_exchange: {clients: [gateway]}\n"                           /* 29 */         \
-         "      login:\n"                                                         /* 30 */         \
-         "        display_name: \"Partner SSO\"\n"                                /* 31 */         \
-         "        client_id: idpd-at-partner\n"                                   /* 32 */         \
-         "        client_secret_file: /etc/idpd/partner.secret\n"                 /* 33 */         \
-         "        scopes: [openid, email, profile]\n"                             /* 34 */         \
-         "      jwks: {refresh: 300s, min_refresh: 30s, max_refresh: 24h, kid_miss_cooldown: "    \
-         "30s, stale_if_error: 24h, fetch_timeout: 3s}\n"                         /* 35 */         \
-         "bindings:\n"                                                            /* 36 */         \
-         "  issuers:\n"                                                           /* 37 */         \
-         "    partner:\n"                                                         /* 38 */         \
-         "      groups: {admins: [admin]}\n"                                      /* 39 */         \
-         "      subjects: {\"00u1abc\": [editor]}\n"                              /* 40 */
+         "      provision: jit\n"                                     /* 26 */                     \
+         "      link_by: externalId\n"                                /* 27 */                     \
+         "      jwt_bearer: {clients: [svc-a], max_lifetime: 300s}\n" /* 28 */                     \
+         "      token_exchange: {clients: [gateway]}\n"               /* 29 */                     \
+         "      login:\n"                                             /* 30 */                     \
+         "        display_name: \"Partner SSO\"\n"                    /* 31 */                     \
+         "        client_id: idpd-at-partner\n"                       /* 32 */                     \
+         "        client_secret_file: /etc/idpd/partner.secret\n"     /* 33 */                     \
+         "        scopes: [openid, email, profile]\n"                 /* 34 */                     \
+         "      jwks: {refresh: 300s, min_refresh: 30s, max_refresh: 24h, kid_miss_cooldown: "     \
+         "30s, stale_if_error: 24h, fetch_timeout: 3s}\n" /* 35 */                                 \
+         "bindings:\n"                                    /* 36 */                                 \
+         "  issuers:\n"                                   /* 37 */                                 \
+         "    partner:\n"                                 /* 38 */                                 \
+         "      groups: {admins: [admin]}\n"              /* 39 */                                 \
+         "      subjects: {\"00u1abc\": [editor]}\n"      /* 40 */
 
 static json_t *js(const char *text)
 {
@@ -211,7 +211,8 @@ static void full_example(void **state)
 
 static void defaults(void **state)
 {
-    policy *p = load_ok(FED "      login: {client_id: c, client_secret_file: /s, scopes: [openid]}\n");
+    policy *p =
+        load_ok(FED "      login: {client_id: c, client_secret_file: /s, scopes: [openid]}\n");
     const fed_issuer *is = policy_fed_by_name(p, "partner");
     assert_non_null(is);
     assert_null(is->jwks_uri);
@@ -274,11 +275,13 @@ static void rule_algorithms(void **state)
     expect_diag(ALGS("RS256"), 14, "algorithms must be a non-empty list");
     expect_diag(ALGS("[RS256, RS256]"), 14, "algorithm RS256 listed twice");
     expect_diag(ALGS("[[RS256]]"), 14, "items must be algorithm names");
-    expect_diag(HEAD "federation:\n  issuers:\n    - name: partner\n      issuer: https://a.example\n",
+    expect_diag(HEAD
+                "federation:\n  issuers:\n    - name: partner\n      issuer: https://a.example\n",
                 12, "algorithms is required");
     /* a multi-line list reports the item's own line */
-    expect_diag(HEAD "federation:\n  issuers:\n    - name: partner\n      issuer: https://a.example\n"
-                     "      algorithms:\n        - ES256\n        - HS256\n",
+    expect_diag(HEAD
+                "federation:\n  issuers:\n    - name: partner\n      issuer: https://a.example\n"
+                "      algorithms:\n        - ES256\n        - HS256\n",
                 16, "algorithm HS256 is refused");
     policy *p = load_ok(ALGS("[ES256, RS256, PS256, EdDSA]"));
     assert_int_equal(policy_fed_by_name(p, "partner")->algorithms, JWS_ALGS_ALL);
@@ -305,14 +308,20 @@ static void rule_names(void **state)
     expect_diag(doc, 15, "federation issuer a: name already used on line 12");
     snprintf(doc, sizeof doc, "%s" ISS("a", "https://a.example") ISS("b", "https://a.example"),
              pre);
-    expect_diag(doc, 16, "federation issuer b: issuer https://a.example already declared on line 12");
-    snprintf(doc, sizeof doc, "%s    - issuer: https://a.example\n      algorithms: [ES256]\n", pre);
+    expect_diag(doc, 16,
+                "federation issuer b: issuer https://a.example already declared on line 12");
+    snprintf(doc, sizeof doc, "%s    - issuer: https://a.example\n      algorithms: [ES256]\n",
+             pre);
     expect_diag(doc, 12, "name is required");
-    snprintf(doc, sizeof doc, "%s    - name: [a]\n      issuer: https://a.example\n      algorithms: [ES256]\n", pre);
+    snprintf(doc, sizeof doc,
+             "%s    - name: [a]\n      issuer: https://a.example\n      algorithms: [ES256]\n",
+             pre);
     expect_diag(doc, 12, "name must be a string");
     /* trailing slash: a different issuer, so both may be declared */
     snprintf(doc, sizeof doc,
-             "%s" ISS("a", "https://a.example") ISS("b", "https://a.example/") ISS("0-9", "https://c.example"), pre);
+             "%s" ISS("a", "https://a.example") ISS("b", "https://a.example/")
+                 ISS("0-9", "https://c.example"),
+             pre);
     policy *p = load_ok(doc);
     assert_int_equal(policy_fed_count(p), 3);
     assert_string_equal(policy_fed_at(p, 0)->name, "0-9"); /* sorted */
@@ -355,9 +364,9 @@ static void rule_issuer_url(void **state)
         assert_true(policy_fed_by_name(p, "a")->allow_http_loopback);
         policy_free(p);
     }
-    const char *nlb[] = {"http://128.0.0.1", "http://localhost.example", "http://127.0.0",
-                         "http://127.0.0.1.5", "http://[::2]", "http://127.0.0.256",
-                         "http://x127.0.0.1"};
+    const char *nlb[] = {
+        "http://128.0.0.1", "http://localhost.example", "http://127.0.0",   "http://127.0.0.1.5",
+        "http://[::2]",     "http://127.0.0.256",       "http://x127.0.0.1"};
     for (size_t i = 0; i < sizeof nlb / sizeof *nlb; i++) {
         snprintf(doc, sizeof doc, "%s" ISS("a", "%s") "      allow_http_loopback: true\n", pre,
                  nlb[i]);
@@ -367,15 +376,19 @@ static void rule_issuer_url(void **state)
              pre);
     expect_diag(doc, 15, "allow_http_loopback must be true or false");
     /* jwks_uri: the same rule (a query is fine) */
-    snprintf(doc, sizeof doc, "%s" ISS("a", "https://a.example") "      jwks_uri: http://a.example/k\n", pre);
+    snprintf(doc, sizeof doc,
+             "%s" ISS("a", "https://a.example") "      jwks_uri: http://a.example/k\n", pre);
     expect_diag(doc, 15, "jwks_uri must be https://");
     snprintf(doc, sizeof doc,
              "%s" ISS("a", "http://127.0.0.1") "      jwks_uri: http://a.example/k\n"
-             "      allow_http_loopback: true\n", pre);
+                                               "      allow_http_loopback: true\n",
+             pre);
     expect_diag(doc, 15, "jwks_uri is http:// but its host is not a loopback address");
-    snprintf(doc, sizeof doc, "%s" ISS("a", "https://a.example") "      jwks_uri: https://a.example/k#x\n", pre);
+    snprintf(doc, sizeof doc,
+             "%s" ISS("a", "https://a.example") "      jwks_uri: https://a.example/k#x\n", pre);
     expect_diag(doc, 15, "jwks_uri must not contain a fragment");
-    snprintf(doc, sizeof doc, "%s" ISS("a", "https://a.example") "      jwks_uri: https://a.example/k?v=2\n", pre);
+    snprintf(doc, sizeof doc,
+             "%s" ISS("a", "https://a.example") "      jwks_uri: https://a.example/k?v=2\n", pre);
     policy *p = load_ok(doc);
     assert_string_equal(policy_fed_by_name(p, "a")->jwks_uri, "https://a.example/k?v=2");
     policy_free(p);
@@ -433,10 +446,12 @@ static void rule_require(void **state)
 
 static void rule_claims(void **state)
 {
-    expect_diag(FED "      claims: [email]\n", 15, "claims must be a mapping of output claim: rule");
+    expect_diag(FED "      claims: [email]\n", 15,
+                "claims must be a mapping of output claim: rule");
     expect_diag(FED "      claims:\n        email: email\n", 16,
                 "claim email must be a mapping ({from: CLAIM, ...})");
-    expect_diag(FED "      claims:\n        email: {only_if: v}\n", 16, "claim email: from is required");
+    expect_diag(FED "      claims:\n        email: {only_if: v}\n", 16,
+                "claim email: from is required");
     expect_diag(FED "      claims:\n        email: {from: [a]}\n", 16,
                 "claim email: from must be a claim name");
     expect_diag(FED "      claims:\n        email: {from: email, only_if: [v]}\n", 16,
@@ -471,7 +486,8 @@ static void rule_uses(void **state)
 {
     expect_diag(FED "      jwt_bearer: true\n", 15, "jwt_bearer must be a mapping");
     expect_diag(FED "      jwt_bearer: {}\n", 15, "jwt_bearer.clients is required");
-    expect_diag(FED "      jwt_bearer: {clients: []}\n", 15, "jwt_bearer.clients must not be empty");
+    expect_diag(FED "      jwt_bearer: {clients: []}\n", 15,
+                "jwt_bearer.clients must not be empty");
     expect_diag(FED "      jwt_bearer: {clients: svc}\n", 15,
                 "jwt_bearer.clients must be a list of strings");
     expect_diag(FED "      jwt_bearer: {clients: [[a]]}\n", 15,
@@ -480,7 +496,8 @@ static void rule_uses(void **state)
                 "jwt_bearer.max_lifetime must be a positive duration");
     expect_diag(FED "      jwt_bearer: {clients: [a], lifetime: 5m}\n", 15,
                 "jwt_bearer: unknown key lifetime (expected: clients max_lifetime)");
-    expect_diag(FED "      audiences: [x]\n      token_exchange: {clients: [a], max_lifetime: 5m}\n",
+    expect_diag(FED
+                "      audiences: [x]\n      token_exchange: {clients: [a], max_lifetime: 5m}\n",
                 16, "token_exchange: unknown key max_lifetime (expected: clients)");
     expect_diag(FED "      token_exchange: {clients: [gateway]}\n", 15,
                 "token_exchange needs audiences");
@@ -518,13 +535,16 @@ static void rule_login(void **state)
 static void rule_jwks(void **state)
 {
     expect_diag(FED "      jwks: 300s\n", 15, "jwks must be a mapping of durations");
-    expect_diag(FED "      jwks: {refresh: often}\n", 15, "jwks.refresh must be a positive duration");
-    expect_diag(FED "      jwks: {min_refresh: 0s}\n", 15, "jwks.min_refresh must be a positive duration");
+    expect_diag(FED "      jwks: {refresh: often}\n", 15,
+                "jwks.refresh must be a positive duration");
+    expect_diag(FED "      jwks: {min_refresh: 0s}\n", 15,
+                "jwks.min_refresh must be a positive duration");
     expect_diag(FED "      jwks: {refresh: 10s}\n", 15, "min_refresh <= refresh <= max_refresh");
     expect_diag(FED "      jwks: {refresh: 2d}\n", 15, "min_refresh <= refresh <= max_refresh");
     expect_diag(FED "      jwks: {min_refresh: 10m, refresh: 5m}\n", 15,
                 "min_refresh <= refresh <= max_refresh must hold (600s, 300s, 86400s)");
-    expect_diag(FED "      jwks: {fetch_timeout: 10m}\n", 15, "jwks.fetch_timeout must be at most 300s");
+    expect_diag(FED "      jwks: {fetch_timeout: 10m}\n", 15,
+                "jwks.fetch_timeout must be at most 300s");
     expect_diag(FED "      jwks: {ttl: 5m}\n", 15, "jwks: unknown key ttl");
     expect_diag(FED "      jwks:\n        kid_miss_cooldown: -1\n", 16,
                 "jwks.kid_miss_cooldown must be a positive duration");
@@ -548,8 +568,9 @@ static void rule_bindings(void **state)
                 "bindings.issuers: partner is not an issuer declared");
     expect_diag(FED "bindings:\n  issuers:\n    partner: {groups: {a: [nope]}}\n", 17,
                 "binding issuer partner group a: unknown role nope");
-    expect_diag(FED "bindings:\n  issuers:\n    partner:\n      subjects: {\"00u1\": [viewer, viewer]}\n",
-                18, "binding issuer partner subject 00u1: role viewer listed twice");
+    expect_diag(
+        FED "bindings:\n  issuers:\n    partner:\n      subjects: {\"00u1\": [viewer, viewer]}\n",
+        18, "binding issuer partner subject 00u1: role viewer listed twice");
     expect_diag(FED "bindings:\n  issuers:\n    partner: {users: {a: [viewer]}}\n", 17,
                 "bindings.issuers.partner: unknown key users (expected: groups subjects)");
     expect_diag(FED "bindings:\n  issuers:\n    partner: [viewer]\n", 17,
@@ -562,7 +583,8 @@ static void rule_bindings(void **state)
     /* an issuer that failed validation is still known to bindings: one error, not two */
     policy *p = NULL;
     policy_diags d = {0};
-    const char *t = FED "      provision: bad\nbindings:\n  issuers:\n    partner: {groups: {a: [viewer]}}\n";
+    const char *t =
+        FED "      provision: bad\nbindings:\n  issuers:\n    partner: {groups: {a: [viewer]}}\n";
     assert_int_equal(policy_load(t, strlen(t), NULL, &p, &d, NULL), IDP_ERR_CONFIG);
     assert_int_equal(d.n, 1);
     policy_diags_free(&d);
@@ -574,14 +596,14 @@ static void rule_bounds(void **state)
     buf_init(&b, 0);
     buf_puts(&b, HEAD "federation:\n  issuers:\n");
     for (int i = 0; i < POLICY_MAX_ISSUERS + 1; i++)
-        buf_printf(&b, "    - {name: i%d, issuer: \"https://i%d.example\", algorithms: [ES256]}\n", i,
-                   i);
+        buf_printf(&b, "    - {name: i%d, issuer: \"https://i%d.example\", algorithms: [ES256]}\n",
+                   i, i);
     expect_diag(buf_cstr(&b), 12, "federation.issuers: more than 32 issuers");
     buf_reset(&b);
     buf_puts(&b, HEAD "federation:\n  issuers:\n");
     for (int i = 0; i < POLICY_MAX_ISSUERS; i++)
-        buf_printf(&b, "    - {name: i%d, issuer: \"https://i%d.example\", algorithms: [ES256]}\n", i,
-                   i);
+        buf_printf(&b, "    - {name: i%d, issuer: \"https://i%d.example\", algorithms: [ES256]}\n",
+                   i, i);
     policy *p = load_ok(buf_cstr(&b));
     assert_int_equal(policy_fed_count(p), POLICY_MAX_ISSUERS);
     policy_free(p);
@@ -596,8 +618,8 @@ static void env_overlays(void **state)
     expect_diag(FED "environments:\n  staging:\n    bindings:\n      issuers: {}\n", 18,
                 "environment staging: bindings: unknown key issuers");
     /* an environment gets the base's federation and issuer bindings */
-    policy *p = load_env(FULL "environments:\n  staging:\n    bindings: {groups: {Dev: [viewer]}}\n",
-                         "staging");
+    policy *p = load_env(
+        FULL "environments:\n  staging:\n    bindings: {groups: {Dev: [viewer]}}\n", "staging");
     assert_int_equal(policy_fed_count(p), 1);
     const char *g[] = {"admins"};
     policy_subject s = {.issuer_name = "partner", .issuer_groups = g, .nissuer_groups = 1};
@@ -757,10 +779,11 @@ static void require_check(void **state)
 
 static void lookups(void **state)
 {
-    policy *p = load_ok(HEAD "federation:\n  issuers:\n" ISS("b", "https://b.example/tenant")
-                             ISS("a", "https://a.example") "      audiences: [x]\n"
-                             "      jwt_bearer: {clients: [svc-a, svc-b]}\n"
-                             "      token_exchange: {clients: [gateway]}\n");
+    policy *p =
+        load_ok(HEAD "federation:\n  issuers:\n" ISS("b", "https://b.example/tenant")
+                    ISS("a", "https://a.example") "      audiences: [x]\n"
+                                                  "      jwt_bearer: {clients: [svc-a, svc-b]}\n"
+                                                  "      token_exchange: {clients: [gateway]}\n");
     assert_int_equal(policy_fed_count(p), 2);
     const fed_issuer *a = policy_fed_by_name(p, "a"), *b = policy_fed_by_name(p, "b");
     assert_non_null(a);
@@ -857,7 +880,9 @@ static void eval_issuer_bindings(void **state)
     s = (policy_subject){.issuer_name = "partner", .issuer_groups = staff, .nissuer_groups = 1};
     expect_roles(p, &s, " |");
     /* an unknown issuer adds nothing */
-    s = (policy_subject){.issuer_name = "nope", .issuer_groups = admins, .nissuer_groups = 1,
+    s = (policy_subject){.issuer_name = "nope",
+                         .issuer_groups = admins,
+                         .nissuer_groups = 1,
                          .upstream_subject = "00u1abc"};
     expect_roles(p, &s, " |");
     /* without issuer_name: unchanged behaviour */
@@ -870,8 +895,10 @@ static void explain_issuer(void **state)
 {
     policy *p = load_ok(EVALDOC);
     const char *g[] = {"admins", "admins"};
-    policy_subject s = {.issuer_name = "partner", .upstream_subject = "00u1abc",
-                        .issuer_groups = g, .nissuer_groups = 2};
+    policy_subject s = {.issuer_name = "partner",
+                        .upstream_subject = "00u1abc",
+                        .issuer_groups = g,
+                        .nissuer_groups = 2};
     json_t *o = NULL;
     assert_int_equal(policy_explain(p, &s, "p:write", NULL, &o, NULL), IDP_OK);
     const json_t *subj = json_object_get(o, "subject");
@@ -896,7 +923,8 @@ static void explain_issuer(void **state)
     char *txt = json_dumps(json_object_get(o, "reasons"), 0);
     assert_non_null(strstr(txt, "issuer partner group admins binds: admin"));
     assert_non_null(strstr(txt, "issuer partner subject 00u1abc binds: editor"));
-    assert_non_null(strstr(txt, "permission p.write is held: issuer_group admins -> admin includes editor"));
+    assert_non_null(
+        strstr(txt, "permission p.write is held: issuer_group admins -> admin includes editor"));
     free(txt);
     json_decref(o);
     /* an unknown issuer is explained, not an error */
@@ -918,27 +946,30 @@ static void explain_issuer(void **state)
 
 static void diff_federation(void **state)
 {
-    policy *a = load_ok(HEAD "federation:\n  issuers:\n" ISS("gone", "https://gone.example")
-                             "    - name: partner\n"
-                             "      issuer: https://login.partner.example\n"
-                             "      algorithms: [RS256]\n"
-                             "      claims: {groups: {from: groups}}\n"
-                             "bindings:\n  issuers:\n"
-                             "    partner:\n"
-                             "      groups: {admins: [admin], staff: [viewer]}\n"
-                             "      subjects: {\"00u1\": [viewer]}\n");
-    policy *b = load_ok(HEAD "federation:\n  issuers:\n"
-                             "    - name: partner\n"
-                             "      issuer: https://login.partner.example\n"
-                             "      algorithms: [RS256, ES256]\n"
-                             "      clock_skew: 30s\n"
-                             "      claims: {groups: {from: groups, map: {a: admins}}}\n"
-                             "      jwt_bearer: {clients: [svc-a]}\n" ISS("new", "https://new.example")
-                             "bindings:\n  issuers:\n"
-                             "    partner:\n"
-                             "      groups: {admins: [editor], \"Power Users\": [admin]}\n"
-                             "      subjects: {\"00u1\": [viewer]}\n"
-                             "    new: {subjects: {s1: [viewer]}}\n");
+    policy *a = load_ok(HEAD "federation:\n  issuers:\n" ISS(
+        "gone", "https://gone.example") "    - name: partner\n"
+                                        "      issuer: https://login.partner.example\n"
+                                        "      algorithms: [RS256]\n"
+                                        "      claims: {groups: {from: groups}}\n"
+                                        "bindings:\n  issuers:\n"
+                                        "    partner:\n"
+                                        "      groups: {admins: [admin], staff: [viewer]}\n"
+                                        "      subjects: {\"00u1\": [viewer]}\n");
+    policy *b = load_ok(
+        HEAD
+        "federation:\n  issuers:\n"
+        "    - name: partner\n"
+        "      issuer: https://login.partner.example\n"
+        "      algorithms: [RS256, ES256]\n"
+        "      clock_skew: 30s\n"
+        "      claims: {groups: {from: groups, map: {a: admins}}}\n"
+        "      jwt_bearer: {clients: [svc-a]}\n" ISS(
+            "new",
+            "https://new.example") "bindings:\n  issuers:\n"
+                                   "    partner:\n"
+                                   "      groups: {admins: [editor], \"Power Users\": [admin]}\n"
+                                   "      subjects: {\"00u1\": [viewer]}\n"
+                                   "    new: {subjects: {s1: [viewer]}}\n");
     idp_buf out;
     buf_init(&out, 0);
     assert_int_equal(policy_diff(a, b, &out, NULL), IDP_OK);
@@ -962,7 +993,8 @@ static void diff_federation(void **state)
     assert_int_equal(policy_diff(b, a, &out, NULL), IDP_OK);
     assert_non_null(strstr(buf_cstr(&out), "+ issuer gone https://gone.example\n"));
     assert_non_null(strstr(buf_cstr(&out), "- issuer new\n"));
-    assert_non_null(strstr(buf_cstr(&out), "~ issuer partner algorithms: [ES256 RS256] -> [RS256]\n"));
+    assert_non_null(
+        strstr(buf_cstr(&out), "~ issuer partner algorithms: [ES256 RS256] -> [RS256]\n"));
     buf_reset(&out);
     assert_int_equal(policy_diff(b, b, &out, NULL), IDP_OK);
     assert_int_equal(out.len, 0);
@@ -970,9 +1002,9 @@ static void diff_federation(void **state)
     policy *c = load_ok(FULL), *d = load_ok(FED "      audiences: [y]\n");
     buf_reset(&out);
     assert_int_equal(policy_diff(d, c, &out, NULL), IDP_OK);
-    const char *fields[] = {"jwks_uri", "algorithms", "audiences", "typ", "clock_skew", "require",
-                            "claims", "provision", "link_by", "jwt_bearer", "token_exchange",
-                            "login"};
+    const char *fields[] = {"jwks_uri",   "algorithms", "audiences",      "typ",
+                            "clock_skew", "require",    "claims",         "provision",
+                            "link_by",    "jwt_bearer", "token_exchange", "login"};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         char want[64];
         snprintf(want, sizeof want, "~ issuer partner %s", fields[i]);
