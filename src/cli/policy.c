@@ -7,6 +7,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "oauth/policy_admin.h"
+#include "policy/federation.h"
 #include "policy/policy.h"
 
 #include <stdio.h>
@@ -21,7 +22,8 @@ static const char policy_help[] =
     "  show [N]              print the document of version N (default: the active one)\n"
     "  diff A B              what changes from A to B (version numbers or files)\n"
     "  rollback N            activate version N again\n"
-    "  explain --user U|--client C --scope S [--resource R]\n"
+    "  explain --user U|--client C|--issuer I --subject SUB [--groups G,..] --scope S\n"
+    "          [--resource R]\n"
     "                        which bindings, roles and permissions grant or deny S\n"
     "Run 'idpd policy <subcommand> --help' for the options of each.\n";
 
@@ -30,13 +32,30 @@ static const char sub_help_text[] =
     "       idpd policy apply FILE [--env E] [--comment TEXT]\n"
     "       idpd policy history | show [N] | diff A B | rollback N\n"
     "       idpd policy explain (--user USERNAME | --client CLIENT_ID) --scope S [--resource URI]\n"
+    "       idpd policy explain --issuer NAME --subject SUB [--groups G1,G2] [--user USERNAME]\n"
+    "                           --scope S [--resource URI]\n"
     "  --env E            environment overlay to check against (default: policy_env)\n"
-    "  --comment TEXT     recorded with the new version\n" CLI_COMMON_HELP;
+    "  --comment TEXT     recorded with the new version\n"
+    "  --issuer NAME      a federation issuer of the policy (federation.issuers[].name)\n"
+    "  --subject SUB      the upstream subject (the issuer's subject_claim)\n"
+    "  --groups G1,G2     upstream group values, mapped by the issuer's `groups` claim rule\n"
+    "  --user USERNAME    with --issuer: the local user the subject is linked to\n" CLI_COMMON_HELP;
 
-enum { OPT_ENV = CLI_OPT_FIRST_CMD, OPT_COMMENT, OPT_USER, OPT_CLIENT, OPT_SCOPE, OPT_RESOURCE };
+enum {
+    OPT_ENV = CLI_OPT_FIRST_CMD,
+    OPT_COMMENT,
+    OPT_USER,
+    OPT_CLIENT,
+    OPT_SCOPE,
+    OPT_RESOURCE,
+    OPT_ISSUER,
+    OPT_SUBJECT,
+    OPT_GROUPS
+};
 
 typedef struct pargs {
     const char *env, *comment, *user, *client, *scope, *resource;
+    const char *issuer, *subject, *groups;
 } pargs;
 
 static int read_doc(cli *c, const char *file, idp_buf *b)
@@ -253,16 +272,72 @@ static int do_rollback(cli *c, const pargs *p, const char *arg)
     return CLI_OK;
 }
 
+/* --issuer: the upstream payload {subject_claim: SUB, <from of the `groups` rule>: [G...]} through
+ * the issuer's claim mapping. *mapped (owned) is the mapped `groups` claim as an array (empty
+ * when the issuer has no `groups` rule or drops every value); *upstream (owned) the --groups. */
+static idp_err explain_fed_groups(const fed_issuer *is, const pargs *p, json_t **upstream,
+                                  json_t **mapped, idp_error *e)
+{
+    *upstream = json_array();
+    *mapped = json_array();
+    for (const char *g = p->groups; g && *g;) {
+        size_t n = strcspn(g, ",");
+        if (n) json_array_append_new(*upstream, json_stringn(g, n));
+        g += n + (g[n] == ',');
+    }
+    json_t *payload = json_object(), *out = NULL;
+    json_object_set_new(payload, is->subject_claim, json_string(p->subject));
+    for (size_t i = 0; i < is->nclaims; i++) {
+        const fed_claim_rule *r = &is->claims[i];
+        if (strcmp(r->name, "groups")) continue;
+        json_object_set(payload, r->from, *upstream);
+        if (r->only_if) json_object_set_new(payload, r->only_if, json_true());
+    }
+    idp_err rc = policy_fed_map_claims(is, payload, &out, e);
+    json_decref(payload);
+    if (rc != IDP_OK) return rc;
+    const json_t *g = json_object_get(out, "groups");
+    if (json_is_string(g)) json_array_append(*mapped, (json_t *)g);
+    for (size_t i = 0; json_is_array(g) && i < json_array_size(g); i++)
+        if (json_is_string(json_array_get(g, i)))
+            json_array_append(*mapped, json_array_get(g, i));
+    json_decref(out);
+    return IDP_OK;
+}
+
 static int do_explain(cli *c, const pargs *p)
 {
-    if (!p->scope || (!p->user == !p->client))
-        return cli_usage(c, "explain needs --scope and one of --user or --client");
+    if (p->issuer || p->subject || p->groups) {
+        if (!p->scope || !p->issuer || !p->subject || p->client)
+            return cli_usage(c, "explain --issuer needs --subject and --scope (and no --client)");
+    } else if (!p->scope || (!p->user == !p->client)) {
+        return cli_usage(c, "explain needs --scope and one of --user, --client or --issuer");
+    }
     int rc = cli_open(c, false);
     if (rc) return rc;
     policy *pol = NULL;
     idp_error e = {0};
     if (policy_admin_load(c->st, 0, env_of(c, p), &pol, &e) != IDP_OK) return cli_fail_err(c, &e);
     if (!pol) return cli_fail(c, "no policy has been applied");
+    const fed_issuer *is = NULL;
+    json_t *up_groups = NULL, *map_groups = NULL;
+    const char **ig = NULL;
+    if (p->issuer) {
+        if (!(is = policy_fed_by_name(pol, p->issuer))) {
+            policy_free(pol);
+            return cli_fail(c, "no issuer %s in the policy (federation.issuers)",
+                            cli_printable(p->issuer));
+        }
+        if (explain_fed_groups(is, p, &up_groups, &map_groups, &e) != IDP_OK) {
+            json_decref(up_groups);
+            json_decref(map_groups);
+            policy_free(pol);
+            return cli_fail_err(c, &e);
+        }
+        ig = xcalloc(json_array_size(map_groups) + 1, sizeof *ig);
+        for (size_t i = 0; i < json_array_size(map_groups); i++)
+            ig[i] = json_string_value(json_array_get(map_groups, i));
+    }
     char **groups = NULL;
     size_t ng = 0;
     store_user u = {0};
@@ -271,11 +346,17 @@ static int do_explain(cli *c, const pargs *p)
         idp_err r = c->st->ops->user_get_by_name(c->st, p->user, &u, &e);
         if (r == IDP_ERR_NOT_FOUND) {
             policy_free(pol);
+            json_decref(up_groups);
+            json_decref(map_groups);
+            free(ig);
             return cli_fail(c, "no user %s", cli_printable(p->user));
         }
         if (r != IDP_OK || policy_admin_groups(c->st, u.id, &groups, &ng, &e) != IDP_OK) {
             policy_free(pol);
             store_user_clear(&u);
+            json_decref(up_groups);
+            json_decref(map_groups);
+            free(ig);
             return cli_fail_err(c, &e);
         }
         s.user_name = u.user_name;
@@ -283,23 +364,48 @@ static int do_explain(cli *c, const pargs *p)
         s.ngroups = ng;
         s.client_id = NULL;
     }
+    if (is) {
+        s.client_id = NULL;
+        s.issuer_name = is->name;
+        s.upstream_subject = p->subject;
+        s.issuer_groups = ig;
+        s.nissuer_groups = json_array_size(map_groups);
+    }
     json_t *out = NULL;
     if (policy_explain(pol, &s, p->scope, p->resource, &out, &e) != IDP_OK) {
         rc = cli_fail_err(c, &e);
     } else if (c->json) {
+        /* the upstream --groups next to the mapped ones policy_explain reports */
+        if (is) json_object_set(json_object_get(out, "subject"), "upstream_groups", up_groups);
         cli_print_json(out);
         out = NULL;
     } else {
         json_t *reasons = json_object_get(out, "reasons");
-        printf("policy version %lld: scope %s is %s for %s %s\n",
-               (long long)policy_version(pol), p->scope,
-               json_is_true(json_object_get(out, "granted")) ? "GRANTED" : "DENIED",
-               p->user ? "user" : "client", p->user ? p->user : p->client);
+        if (is)
+            printf("policy version %lld: scope %s is %s for issuer %s subject %s\n",
+                   (long long)policy_version(pol), p->scope,
+                   json_is_true(json_object_get(out, "granted")) ? "GRANTED" : "DENIED", is->name,
+                   cli_printable(p->subject));
+        else
+            printf("policy version %lld: scope %s is %s for %s %s\n",
+                   (long long)policy_version(pol), p->scope,
+                   json_is_true(json_object_get(out, "granted")) ? "GRANTED" : "DENIED",
+                   p->user ? "user" : "client", p->user ? p->user : p->client);
         size_t i;
         json_t *r;
+        if (is) {
+            printf("  - upstream groups [");
+            json_array_foreach(up_groups, i, r) printf("%s%s", i ? " " : "", json_string_value(r));
+            printf("] map to [");
+            json_array_foreach(map_groups, i, r) printf("%s%s", i ? " " : "", json_string_value(r));
+            printf("]\n");
+        }
         json_array_foreach(reasons, i, r) printf("  - %s\n", json_string_value(r));
     }
     json_decref(out);
+    json_decref(up_groups);
+    json_decref(map_groups);
+    free(ig);
     policy_admin_groups_free(groups, ng);
     store_user_clear(&u);
     policy_free(pol);
@@ -315,6 +421,9 @@ int cli_policy_main(int argc, char **argv)
                                        {"client", required_argument, NULL, OPT_CLIENT},
                                        {"scope", required_argument, NULL, OPT_SCOPE},
                                        {"resource", required_argument, NULL, OPT_RESOURCE},
+                                       {"issuer", required_argument, NULL, OPT_ISSUER},
+                                       {"subject", required_argument, NULL, OPT_SUBJECT},
+                                       {"groups", required_argument, NULL, OPT_GROUPS},
                                        {0, 0, 0, 0}};
     const char *sub = argc > 1 ? argv[1] : NULL;
     if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
@@ -349,6 +458,9 @@ int cli_policy_main(int argc, char **argv)
         case OPT_CLIENT: p.client = optarg; break;
         case OPT_SCOPE: p.scope = optarg; break;
         case OPT_RESOURCE: p.resource = optarg; break;
+        case OPT_ISSUER: p.issuer = optarg; break;
+        case OPT_SUBJECT: p.subject = optarg; break;
+        case OPT_GROUPS: p.groups = optarg; break;
         default: rc = cli_usage(&c, "unknown option"); goto out;
         }
     }

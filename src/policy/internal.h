@@ -4,6 +4,7 @@
 #define IDPD_POLICY_INTERNAL_H
 
 #include "core/ytree.h"
+#include "policy/federation.h"
 #include "policy/policy.h"
 
 #include <stdbool.h>
@@ -91,6 +92,19 @@ typedef struct pol_res {
     pword *sbits;
 } pol_res;
 
+/* One federation issuer: the public view and what owns its memory, plus its bindings
+ * (bindings.issuers.<name>: groups and subjects, each sorted by name, matched exactly). */
+enum { FB_GROUP, FB_SUBJECT, FB_KINDS };
+
+typedef struct pol_fed {
+    fed_issuer pub; /* first member: bisect by pub.name */
+    void **own;     /* every allocation pub points into */
+    size_t nown, capown;
+    json_t *require;
+    pol_bind *binds[FB_KINDS];
+    size_t nbinds[FB_KINDS];
+} pol_fed;
+
 struct policy {
     char *ns; /* claim namespace */
     size_t nslen;
@@ -106,6 +120,8 @@ struct policy {
     size_t nscopes;
     pol_res *res;
     size_t nres;
+    pol_fed *feds; /* sorted by name */
+    size_t nfeds;
     size_t rwords, pwords, swords;
     char *env;
     char sha256[65];
@@ -115,6 +131,20 @@ struct policy {
 /* Compiles the document tree root (environments ignored) into a new policy; every error goes
  * to d. Returns NULL when d gained an error. */
 policy *policy_compile(const ynode *root, policy_diags *d);
+
+/* federation: (policy_federation.c) into p->feds; every error goes to d. */
+void policy_fed_compile(policy *p, const ynode *fed, policy_diags *d);
+void policy_fed_free(pol_fed *f);
+const pol_fed *policy_fed_find(const policy *p, const char *name);
+const pol_bind *policy_fed_find_bind(const pol_fed *f, int kind, const char *name);
+extern const char *const policy_fed_bind_kind[FB_KINDS]; /* "group", "subject" */
+
+/* Shared helpers of the compilers (policy_compile.c). */
+bool policy_want(policy_diags *d, const ynode *n, ytype t, const char *what);
+void policy_check_keys(policy_diags *d, const ynode *m, const char *what, const char *allowed);
+const char *policy_text_invalid(const char *s, size_t max, bool allow_empty);
+const char *policy_client_invalid(const char *s);
+long policy_bisect(const void *base, size_t n, size_t size, size_t koff, const char *key);
 
 extern const char *const policy_std_claims[]; /* OIDC Core §5.1 standard claims, minus sub */
 extern const size_t policy_nstd_claims;

@@ -4,7 +4,9 @@
  * Overlays (docs/POLICY.md "Environments") are merged at the level of entries: an overlay entry
  * under roles, scopes, resources or bindings.groups/users/clients replaces the base entry of the
  * same name (userNames and group names compared case-insensitively) or adds it; a null value
- * removes it. The merged tree shares the base's nodes, so a merge allocates only the new maps. */
+ * removes it. The merged tree shares the base's nodes, so a merge allocates only the new maps.
+ * federation and bindings.issuers are not overlay sections (docs/POLICY.md "Federation"): every
+ * environment trusts the same upstream issuers with the same bindings. */
 #include "policy/internal.h"
 
 #include "core/mem.h"
@@ -483,6 +485,9 @@ void policy_free(policy *p)
         free(p->res[i].scopes);
         free(p->res[i].sbits);
     }
+    for (size_t i = 0; i < p->nfeds; i++)
+        policy_fed_free(&p->feds[i]);
+    free(p->feds);
     free(p->perms);
     free(p->roles);
     free(p->scopes);

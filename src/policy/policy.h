@@ -36,6 +36,7 @@
 #define POLICY_MAX_BINDINGS 20000 /* per kind: groups, users, clients */
 #define POLICY_MAX_LIST 1024      /* items of one list (a role's permissions, ...) */
 #define POLICY_MAX_ENVIRONMENTS 32
+#define POLICY_MAX_ISSUERS 32      /* federation.issuers (policy/federation.h) */
 #define POLICY_MAX_DIAGS 100       /* diagnostics collected before giving up */
 #define POLICY_MAX_REQUEST 4096    /* bytes of a requested scope string (= SCOPE_MAX_LEN) */
 #define POLICY_DEFAULT_BUDGET 4096 /* token_size_budget when the document sets none */
@@ -75,9 +76,9 @@ const char *policy_environment(const policy *p);
 void policy_set_version(policy *p, int64_t version);
 int64_t policy_version(const policy *p);
 
-/* Who a token is issued to. A user (user_name and/or groups set) gets the roles bound to their
- * userName and to each group's displayName; client_id is then ignored, so a client never lends
- * its own roles to a user. With neither set, the roles bound to client_id apply
+/* Who a token is issued to. A user (user_name, groups and/or issuer_name set) gets the roles
+ * bound to their userName and to each group's displayName; client_id is then ignored, so a
+ * client never lends its own roles to a user. With none set, the roles bound to client_id apply
  * (client_credentials). userName and group displayName match ASCII-case-insensitively
  * (RFC 7643 §4.1.1, §8.7.1: caseExact false; the store folds the same way); client_id matches
  * exactly. All pointers borrowed. */
@@ -86,6 +87,17 @@ typedef struct policy_subject {
     const char *const *groups; /* SCIM Group displayNames the user is a member of */
     size_t ngroups;
     const char *client_id;
+    /* A federated identity (policy/federation.h), or NULL: the subject signed in or presented a
+     * token of the issuer named issuer_name, whose subject_claim was upstream_subject and whose
+     * claims mapped to issuer_groups (the output of the issuer's `groups` claim rule; kept apart
+     * from the local SCIM groups above). The subject then also gets the roles of
+     * bindings.issuers.<issuer_name>.groups for each issuer group and of .subjects for
+     * upstream_subject (both matched exactly); it is a user, so client_id is ignored. An unknown
+     * issuer_name adds no role. */
+    const char *issuer_name;
+    const char *upstream_subject;
+    const char *const *issuer_groups;
+    size_t nissuer_groups;
 } policy_subject;
 
 /* Why a requested scope was dropped (RFC 6749 §3.3: the server may issue fewer scopes). */

@@ -214,6 +214,21 @@ static const char *client_invalid(const char *s)
     return NULL;
 }
 
+const char *policy_text_invalid(const char *s, size_t max, bool allow_empty)
+{
+    return text_invalid(s, max, allow_empty);
+}
+
+const char *policy_client_invalid(const char *s)
+{
+    return client_invalid(s);
+}
+
+long policy_bisect(const void *base, size_t n, size_t size, size_t koff, const char *key)
+{
+    return bisect(base, n, size, koff, key);
+}
+
 /* The claim namespace: an http(s) URL ending in '/' (a collision-resistant public claim name,
  * RFC 7519 §4.2) or a short prefix such as "idpd_". */
 static const char *ns_invalid(const char *s)
@@ -266,15 +281,25 @@ static const char *tname(ytype t)
 }
 
 /* True when n has type t; otherwise a diagnostic "WHAT must be a mapping". */
-static bool want(cc *c, const ynode *n, ytype t, const char *what)
+bool policy_want(policy_diags *d, const ynode *n, ytype t, const char *what)
 {
     if (n->t == t) return true;
-    diag_add(c->d, n->line, "%s must be %s, not %s", what, tname(t), tname(n->t));
+    diag_add(d, n->line, "%s must be %s, not %s", what, tname(t), tname(n->t));
     return false;
+}
+
+static bool want(cc *c, const ynode *n, ytype t, const char *what)
+{
+    return policy_want(c->d, n, t, what);
 }
 
 /* Reports keys of mapping m not in allowed (space-separated). */
 static void check_keys(cc *c, const ynode *m, const char *what, const char *allowed)
+{
+    policy_check_keys(c->d, m, what, allowed);
+}
+
+void policy_check_keys(policy_diags *d, const ynode *m, const char *what, const char *allowed)
 {
     for (size_t i = 0; i < m->n; i++) {
         const char *k = m->pairs[i].key;
@@ -287,7 +312,7 @@ static void check_keys(cc *c, const ynode *m, const char *what, const char *allo
         }
         if (!ok) {
             char nb[96];
-            diag_add(c->d, m->pairs[i].line, "%s: unknown key %s (expected: %s)", what,
+            diag_add(d, m->pairs[i].line, "%s: unknown key %s (expected: %s)", what,
                      ytree_printable(nb, k), allowed);
         }
     }
@@ -638,15 +663,74 @@ static void compile_bind_kind(cc *c, int kind, const ynode *m)
     p->nbinds[kind] = k;
 }
 
+/* bindings.issuers.<name>.groups|subjects: upstream (mapped) group -> roles, upstream subject ->
+ * roles; names matched exactly. */
+static void compile_fed_bind_kind(cc *c, pol_fed *f, int kind, const ynode *m, const char *iss)
+{
+    char what[200];
+    snprintf(what, sizeof what, "bindings.issuers.%s.%s", iss, kind == FB_GROUP ? "groups" : "subjects");
+    if (!want(c, m, Y_MAP, what)) return;
+    if (m->n > POLICY_MAX_BINDINGS) {
+        diag_add(c->d, m->line, "%s: more than %d entries", what, POLICY_MAX_BINDINGS);
+        return;
+    }
+    pol_bind *b = xcalloc(m->n ? m->n : 1, sizeof *b);
+    size_t n = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const ypair *pr = &m->pairs[i];
+        char nb[96], w2[300];
+        snprintf(w2, sizeof w2, "binding issuer %s %s %s", iss, policy_fed_bind_kind[kind],
+                 ytree_printable(nb, pr->key));
+        const char *why = text_invalid(pr->key, NAME_MAX_LEN, false);
+        if (why) {
+            diag_add(c->d, pr->line, "%s: name %s", w2, why);
+            continue;
+        }
+        pol_bind *e = &b[n++];
+        e->name = xstrdup(pr->key);
+        e->key = xstrdup(pr->key);
+        e->line = pr->line;
+        e->roles = ref_list(c, pr->val, w2, "role", policy_find_role, &e->nroles, NULL);
+    }
+    qsort(b, n, sizeof *b, cmp_bind); /* keys are unique: the YAML reader drops repeated keys */
+    f->binds[kind] = b;
+    f->nbinds[kind] = n;
+}
+
+static void compile_bind_issuers(cc *c, const ynode *m)
+{
+    if (!want(c, m, Y_MAP, "bindings.issuers")) return;
+    for (size_t i = 0; i < m->n; i++) {
+        const ypair *pr = &m->pairs[i];
+        char nb[96];
+        ytree_printable(nb, pr->key);
+        pol_fed *f = (pol_fed *)policy_fed_find(c->p, pr->key);
+        if (!f) {
+            diag_add(c->d, pr->line,
+                     "bindings.issuers: %s is not an issuer declared under federation.issuers", nb);
+            continue;
+        }
+        char what[160];
+        snprintf(what, sizeof what, "bindings.issuers.%s", nb);
+        if (!want(c, pr->val, Y_MAP, what)) continue;
+        check_keys(c, pr->val, what, "groups subjects");
+        const ynode *g = get(pr->val, "groups"), *s = get(pr->val, "subjects");
+        if (g) compile_fed_bind_kind(c, f, FB_GROUP, g, nb);
+        if (s) compile_fed_bind_kind(c, f, FB_SUBJECT, s, nb);
+    }
+}
+
 static void compile_bindings(cc *c, const ynode *m)
 {
     if (!m || !want(c, m, Y_MAP, "bindings")) return;
-    check_keys(c, m, "bindings", "groups users clients");
+    check_keys(c, m, "bindings", "groups users clients issuers");
     static const char *const keys[PB_KINDS] = {"groups", "users", "clients"};
     for (int k = 0; k < PB_KINDS; k++) {
         const ynode *v = get(m, keys[k]);
         if (v) compile_bind_kind(c, k, v);
     }
+    const ynode *is = get(m, "issuers");
+    if (is) compile_bind_issuers(c, is);
 }
 
 /* ---- scopes and resources ------------------------------------------------------------- */
@@ -836,6 +920,14 @@ static void check_budget(cc *c, int line)
                 bits_or(R, r->rclos, p->rwords);
                 bits_or(P, r->pclos, p->pwords);
             }
+    for (size_t f = 0; f < p->nfeds; f++)
+        for (int k = 0; k < FB_KINDS; k++)
+            for (size_t i = 0; i < p->feds[f].nbinds[k]; i++)
+                for (size_t j = 0; j < p->feds[f].binds[k][i].nroles; j++) {
+                    const pol_role *r = &p->roles[p->feds[f].binds[k][i].roles[j]];
+                    bits_or(R, r->rclos, p->rwords);
+                    bits_or(P, r->pclos, p->pwords);
+                }
     for (size_t i = 0; i < p->nscopes; i++) {
         rel_roles |= p->scopes[i].rel_roles;
         rel_perms |= p->scopes[i].rel_perms;
@@ -873,12 +965,13 @@ policy *policy_compile(const ynode *root, policy_diags *d)
     }
     check_keys(&c, root, "policy",
                "version claim_namespace token_size_budget permissions roles bindings scopes "
-               "resources environments");
+               "resources federation environments");
     compile_header(&c, root);
     compile_permissions(&c, get(root, "permissions"));
     c.p->pwords = PW_WORDS(c.p->nperms);
     compile_roles(&c, get(root, "roles"));
     compile_closures(&c);
+    policy_fed_compile(c.p, get(root, "federation"), d);
     compile_bindings(&c, get(root, "bindings"));
     compile_scopes(&c, get(root, "scopes"));
     compile_resources(&c, get(root, "resources"));

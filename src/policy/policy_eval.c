@@ -11,9 +11,29 @@
 #include <string.h>
 
 /* Roles and permissions of the subject (policy_subject's rules) into R and P. */
+static void add_bind(const policy *p, const pol_bind *b, pword *R, pword *P)
+{
+    for (size_t j = 0; b && j < b->nroles; j++) {
+        const pol_role *r = &p->roles[b->roles[j]];
+        bits_or(R, r->rclos, p->rwords);
+        bits_or(P, r->pclos, p->pwords);
+    }
+}
+
+/* bindings.issuers.<issuer_name>: each issuer group and the upstream subject. */
+static void issuer_bits(const policy *p, const policy_subject *s, pword *R, pword *P)
+{
+    const pol_fed *f = policy_fed_find(p, s->issuer_name);
+    if (!f) return;
+    for (size_t g = 0; g < s->nissuer_groups; g++)
+        add_bind(p, policy_fed_find_bind(f, FB_GROUP, s->issuer_groups[g]), R, P);
+    add_bind(p, policy_fed_find_bind(f, FB_SUBJECT, s->upstream_subject), R, P);
+}
+
 static void subject_bits(const policy *p, const policy_subject *s, pword *R, pword *P)
 {
-    bool user = s->user_name || s->ngroups;
+    if (s->issuer_name) issuer_bits(p, s, R, P);
+    bool user = s->user_name || s->ngroups || s->issuer_name;
     size_t ng = user ? s->ngroups : 0;
     for (size_t g = 0; g <= ng; g++) {
         const pol_bind *b = NULL;
@@ -23,12 +43,7 @@ static void subject_bits(const policy *p, const policy_subject *s, pword *R, pwo
             b = s->user_name ? policy_find_bind(p, PB_USER, s->user_name) : NULL;
         else
             b = s->client_id ? policy_find_bind(p, PB_CLIENT, s->client_id) : NULL;
-        if (!b) continue;
-        for (size_t j = 0; j < b->nroles; j++) {
-            const pol_role *r = &p->roles[b->roles[j]];
-            bits_or(R, r->rclos, p->rwords);
-            bits_or(P, r->pclos, p->pwords);
-        }
+        add_bind(p, b, R, P);
     }
 }
 

@@ -16,9 +16,18 @@ static json_t *jstr(const char *s)
 }
 
 typedef struct match {
-    int kind;
+    int kind; /* PB_GROUP.. or MK_ISSUER_GROUP, MK_ISSUER_SUBJECT */
     const pol_bind *b;
 } match;
+
+enum { MK_ISSUER_GROUP = PB_KINDS, MK_ISSUER_SUBJECT };
+
+static const char *kind_name(int kind)
+{
+    return kind == MK_ISSUER_GROUP     ? "issuer_group"
+           : kind == MK_ISSUER_SUBJECT ? "issuer_subject"
+                                       : policy_bind_kind[kind];
+}
 
 /* The bindings that apply to the subject, in the order user, groups, client (policy.h rules). */
 static size_t subject_matches(const policy *p, const policy_subject *s, match *m, size_t cap)
@@ -35,8 +44,19 @@ static size_t subject_matches(const policy *p, const policy_subject *s, match *m
             dup = m[k].b == b;
         if (!dup) m[n++] = (match){PB_GROUP, b};
     }
-    if (!user && s->client_id && (b = policy_find_bind(p, PB_CLIENT, s->client_id)) != NULL)
+    if (!user && !s->issuer_name && s->client_id &&
+        (b = policy_find_bind(p, PB_CLIENT, s->client_id)) != NULL)
         m[n++] = (match){PB_CLIENT, b};
+    const pol_fed *f = s->issuer_name ? policy_fed_find(p, s->issuer_name) : NULL;
+    for (size_t g = 0; f && g < s->nissuer_groups && n < cap; g++) {
+        if (!(b = policy_fed_find_bind(f, FB_GROUP, s->issuer_groups[g]))) continue;
+        bool dup = false;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = m[k].b == b;
+        if (!dup) m[n++] = (match){MK_ISSUER_GROUP, b};
+    }
+    if (f && n < cap && (b = policy_fed_find_bind(f, FB_SUBJECT, s->upstream_subject)) != NULL)
+        m[n++] = (match){MK_ISSUER_SUBJECT, b};
     return n;
 }
 
@@ -98,16 +118,18 @@ static void reason(json_t *reasons, idp_buf *b)
     buf_reset(b);
 }
 
-static json_t *explain_bindings(const policy *p, const match *m, size_t nm)
+static json_t *explain_bindings(const policy *p, const policy_subject *s, const match *m,
+                                size_t nm)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < nm; i++) {
         json_t *roles = json_array();
         for (size_t j = 0; j < m[i].b->nroles; j++)
             json_array_append_new(roles, json_string(p->roles[m[i].b->roles[j]].name));
-        json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:o}", "kind",
-                                           policy_bind_kind[m[i].kind], "name", m[i].b->name,
-                                           "line", m[i].b->line, "roles", roles));
+        json_t *e = json_pack("{s:s, s:s, s:i, s:o}", "kind", kind_name(m[i].kind), "name",
+                              m[i].b->name, "line", m[i].b->line, "roles", roles);
+        if (e && m[i].kind >= PB_KINDS) json_object_set_new(e, "issuer", jstr(s->issuer_name));
+        json_array_append_new(a, e);
     }
     return a;
 }
@@ -125,7 +147,7 @@ static json_t *explain_perm(const policy *p, uint32_t perm, const pword *P, cons
             uint32_t r = m[i].b->roles[j];
             if (!bit_get(p->roles[r].pclos, perm)) continue;
             json_array_append_new(
-                by, json_pack("{s:s, s:s, s:i, s:o}", "kind", policy_bind_kind[m[i].kind], "name",
+                by, json_pack("{s:s, s:s, s:i, s:o}", "kind", kind_name(m[i].kind), "name",
                               m[i].b->name, "line", m[i].b->line, "path", role_path(p, r, perm)));
         }
     for (size_t r = 0; r < p->nroles; r++)
@@ -220,6 +242,14 @@ static json_t *explain_subject(const policy_subject *s)
     else
         json_decref(g);
     if (s->client_id) json_object_set_new(o, "client_id", jstr(s->client_id));
+    if (s->issuer_name) {
+        json_t *ig = json_array();
+        for (size_t i = 0; i < s->nissuer_groups; i++)
+            if (s->issuer_groups[i]) json_array_append_new(ig, jstr(s->issuer_groups[i]));
+        json_object_set_new(o, "issuer", jstr(s->issuer_name));
+        json_object_set_new(o, "upstream_subject", jstr(s->upstream_subject));
+        json_object_set_new(o, "issuer_groups", ig);
+    }
     return o;
 }
 
@@ -229,7 +259,7 @@ idp_err policy_explain(const policy *p, const policy_subject *s, const char *sco
     *out = NULL;
     if (!p || !s || !scope)
         return IDP_FAIL(err, IDP_ERR_INTERNAL, "policy_explain: missing argument");
-    size_t cap = 1 + s->ngroups + 1;
+    size_t cap = 1 + s->ngroups + 1 + s->nissuer_groups + 1;
     match *m = xcalloc(cap, sizeof *m);
     size_t nm = subject_matches(p, s, m, cap);
     pword R[ROLE_WORDS_MAX] = {0}, P[PERM_WORDS_MAX] = {0};
@@ -248,10 +278,23 @@ idp_err policy_explain(const policy *p, const policy_subject *s, const char *sco
     json_object_set_new(o, "subject", explain_subject(s));
     json_object_set_new(o, "scope", jstr(scope));
     json_object_set_new(o, "resource", jstr(resource));
-    json_object_set_new(o, "bindings", explain_bindings(p, m, nm));
+    json_object_set_new(o, "bindings", explain_bindings(p, s, m, nm));
     json_object_set_new(o, "roles", name_array_bits(R, p->nroles, p->roles, sizeof *p->roles));
     json_object_set_new(o, "permissions",
                         name_array_bits(P, p->nperms, p->perms, sizeof *p->perms));
+    if (s->issuer_name && !policy_fed_find(p, s->issuer_name)) {
+        buf_printf(&b, "issuer %s is not declared under federation.issuers", s->issuer_name);
+        reason(reasons, &b);
+    }
+    for (size_t i = 0; i < nm; i++)
+        if (m[i].kind >= PB_KINDS) {
+            buf_printf(&b, "issuer %s %s %s binds: ", s->issuer_name,
+                       m[i].kind == MK_ISSUER_GROUP ? "group" : "subject", m[i].b->name);
+            for (size_t j = 0; j < m[i].b->nroles; j++)
+                buf_printf(&b, "%s%s", j ? ", " : "", p->roles[m[i].b->roles[j]].name);
+            if (!m[i].b->nroles) buf_puts(&b, "no role");
+            reason(reasons, &b);
+        }
     if (!nm) {
         buf_puts(&b, "no binding matches the subject, so it holds no role");
         reason(reasons, &b);

@@ -171,6 +171,51 @@ describe('permission policy', () => {
     assert.match(human.stdout, /DENIED/);
   });
 
+  test('explain (CLI) for a federated subject: --issuer --subject --groups through the claim mapping and bindings.issuers', () => {
+    const args = ['policy', 'explain', '--issuer', 'partner', '--subject', '00u1abc', '--groups', 'okta-admins,other', '--scope', 'orders:refund'];
+    const g = cli([...args, '--json'], { dataDir: dir });
+    assert.equal(g.status, 0, g.stderr);
+    const j = JSON.parse(g.stdout);
+    assert.equal(j.granted, true);
+    assert.equal(j.subject.issuer, 'partner');
+    assert.equal(j.subject.upstream_subject, '00u1abc');
+    assert.deepEqual(j.subject.upstream_groups, ['okta-admins', 'other']);
+    assert.deepEqual(j.subject.issuer_groups, ['admins']); // mapped; "other" dropped (drop_unmapped)
+    assert.deepEqual(j.bindings.map((b) => `${b.kind} ${b.issuer} ${b.name} ${b.roles.join(',')}`),
+      ['issuer_group partner admins admin', 'issuer_subject partner 00u1abc editor']);
+    assert.ok(j.roles.includes('admin'));
+    // the subject alone: editor, which lacks orders.refund
+    const n = JSON.parse(cli(['policy', 'explain', '--issuer', 'partner', '--subject', '00u1abc', '--scope', 'orders:refund', '--json'], { dataDir: dir }).stdout);
+    assert.equal(n.granted, false);
+    assert.deepEqual(n.subject.issuer_groups, []);
+    const human = cli(args, { dataDir: dir });
+    assert.equal(human.status, 0, human.stderr);
+    assert.match(human.stdout, /GRANTED for issuer partner subject 00u1abc/);
+    assert.match(human.stdout, /upstream groups \[okta-admins other\] map to \[admins\]/);
+    // an unknown issuer is an input error like an unknown user; --issuer needs --subject
+    const u = cli(['policy', 'explain', '--issuer', 'nope', '--subject', 'x', '--scope', 'orders:read'], { dataDir: dir });
+    const uu = cli(['policy', 'explain', '--user', 'nobody@example.com', '--scope', 'orders:read'], { dataDir: dir });
+    assert.equal(u.status, uu.status);
+    assert.notEqual(u.status, 0);
+    assert.match(u.stderr, /no issuer nope/);
+    assert.equal(cli(['policy', 'explain', '--issuer', 'partner', '--scope', 'orders:read'], { dataDir: dir }).status, 2);
+  });
+
+  test('policy check refuses HS256 (and none) for a federation issuer, with the line', () => {
+    const text = EXAMPLE.replace('algorithms: [RS256, ES256]', 'algorithms: [RS256, HS256]');
+    assert.notEqual(text, EXAMPLE);
+    const line = text.split('\n').findIndex((l) => l.includes('HS256')) + 1;
+    const f = write('hs256.yaml', text);
+    const r = cli(['policy', 'check', f]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`:${line}: federation issuer partner: algorithm HS256 is refused`));
+    const j = JSON.parse(cli(['policy', 'check', f, '--json']).stdout);
+    assert.deepEqual(j.errors.map((e) => e.line), [line]);
+    const none = cli(['policy', 'check', write('none.yaml', EXAMPLE.replace('algorithms: [RS256, ES256]', 'algorithms: [none]'))]);
+    assert.equal(none.status, 1);
+    assert.match(none.stderr, /algorithm none is refused/);
+  });
+
   test('admin API: apply, versions, explain, rollback, clients; a non-admin key is refused', async () => {
     const h = { authorization: `Bearer ${admin.key}` };
     const bad = await fetch(`${srv.url}/admin/v1/policy`, { method: 'POST', headers: { ...h, 'content-type': 'application/yaml' }, body: 'version: 2\n' });

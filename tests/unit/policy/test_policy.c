@@ -291,7 +291,7 @@ static void rule_unknown_top_key(void **state)
 {
     expect_only(HEAD "rolez: {}\n", 6,
                 "policy: unknown key rolez (expected: version claim_namespace token_size_budget "
-                "permissions roles bindings scopes resources environments)");
+                "permissions roles bindings scopes resources federation environments)");
 }
 
 static void rule_unknown_entry_key(void **state)
@@ -301,7 +301,7 @@ static void rule_unknown_entry_key(void **state)
     expect_diag(HEAD "scopes:\n  s: { require: [p.read] }\n", 7,
                 "scope s: unknown key require (expected: requires claims description)");
     expect_diag(HEAD "bindings:\n  group: {}\n", 7,
-                "bindings: unknown key group (expected: groups users clients)");
+                "bindings: unknown key group (expected: groups users clients issuers)");
     expect_diag(HEAD "scopes: {s: {}}\nresources:\n  \"https://a.example\": { scope: [s] }\n", 8,
                 "resource https://a.example: unknown key scope (expected: scopes)");
     expect_diag(HEAD "scopes: {s: {}}\nresources:\n  \"https://a.example\": {}\n", 8,
