@@ -256,6 +256,7 @@ idp_err fed_verify(const fed_verify_in *in, fed_verified *out, fed_reason *why, 
     idp_error ce = {0};
     if ((rc = jwt_check_claims(v.payload, &co, &ce)) != IDP_OK) {
         *why = claims_reason(rc);
+        if (rc == IDP_ERR_JWT_CLAIM && !json_object_get(v.payload, "aud")) *why = FED_R_AUDIENCE;
         rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_GRANT, "%s", ce.msg);
         goto out;
     }

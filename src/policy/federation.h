@@ -26,9 +26,9 @@
 #define FED_DEFAULT_JWT_BEARER_MAX_LIFETIME_S 300
 
 typedef enum fed_provision {
-    FED_PROVISION_NONE = 0, /* only subjects that already exist (linked) */
-    FED_PROVISION_JIT,      /* create a local user at first sign-in */
-    FED_PROVISION_LINK_ONLY /* link to an existing local user (link_by), never create */
+    FED_PROVISION_NONE = 0, /* no local user: sub is "<name>:<upstream sub>" */
+    FED_PROVISION_JIT,      /* a local user, created and linked on first sight, reused after */
+    FED_PROVISION_LINK_ONLY /* only subjects already linked (JIT earlier, or link_by), never create */
 } fed_provision;
 
 /* One claims: entry. The output claim `name` takes the upstream claim `from` (only when the

@@ -681,8 +681,6 @@ static void issuer_of(policy_diags *d, pol_fed *f, const ynode *e)
                      "subject_claim)",
                      x.what);
     }
-    if (is->provision == FED_PROVISION_LINK_ONLY && !lb)
-        diag_add(d, pv->line, "%s: provision link_only needs link_by: externalId", x.what);
     const ynode *jb = get(e, "jwt_bearer");
     if (jb) {
         is->jwt_bearer = true;

@@ -408,8 +408,6 @@ static void rule_values(void **state)
     expect_diag(FED "      clock_skew: 11m\n", 15, "clock_skew must be at most 600s");
     expect_diag(FED "      provision: always\n", 15, "provision must be jit, link_only or none");
     expect_diag(FED "      link_by: email\n", 15, "link_by must be externalId");
-    expect_diag(FED "      provision: link_only\n", 15,
-                "provision link_only needs link_by: externalId");
     expect_diag(FED "      colour: blue\n", 15,
                 "federation issuer partner: unknown key colour (expected: name issuer");
     expect_diag(HEAD "federation:\n  issuer: []\n", 11,
