@@ -246,13 +246,6 @@ static const char *url_invalid(const char *s, bool allow_http_loopback, bool iss
 
 static unsigned algorithms_of(fx *x, const ynode *n, int line)
 {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } algs[] = {{"ES256", JWS_ALG_BIT(JWS_ES256)},
-                {"RS256", JWS_ALG_BIT(JWS_RS256)},
-                {"PS256", JWS_ALG_BIT(JWS_PS256)},
-                {"EdDSA", JWS_ALG_BIT(JWS_EDDSA)}};
     if (!n) {
         diag_add(x->d, line, "%s: algorithms is required (a list of ES256 RS256 PS256 EdDSA)",
                  x->what);
@@ -286,9 +279,9 @@ static unsigned algorithms_of(fx *x, const ynode *n, int line)
                      x->what, ytree_printable(nb, a));
             continue;
         }
-        unsigned bit = 0;
-        for (size_t k = 0; k < sizeof algs / sizeof *algs && !bit; k++)
-            if (!strcmp(algs[k].name, a)) bit = algs[k].bit;
+        /* the one algorithm registry (jose/alg.h): exact, case-sensitive names */
+        jws_alg ja = jws_alg_from_name(a, strlen(a));
+        unsigned bit = ja == JWS_ALG_INVALID ? 0 : JWS_ALG_BIT(ja);
         if (!bit) {
             diag_add(x->d, it->line, "%s: unknown algorithm %s (expected: ES256 RS256 PS256 EdDSA)",
                      x->what, ytree_printable(nb, a));
@@ -303,11 +296,11 @@ static unsigned algorithms_of(fx *x, const ynode *n, int line)
 const char *policy_fed_algs_str(unsigned algs, char out[64])
 {
     static const jws_alg order[] = {JWS_ES256, JWS_RS256, JWS_PS256, JWS_EDDSA};
-    static const char *const names[] = {"ES256", "RS256", "PS256", "EdDSA"};
     out[0] = '\0';
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
         if (algs & JWS_ALG_BIT(order[i]))
-            snprintf(out + strlen(out), 64 - strlen(out), "%s%s", out[0] ? " " : "", names[i]);
+            snprintf(out + strlen(out), 64 - strlen(out), "%s%s", out[0] ? " " : "",
+                     jws_alg_name(order[i]));
     return out;
 }
 
