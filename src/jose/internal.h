@@ -1,4 +1,4 @@
-/* jose/internal.h — shared between jwk.c and jws.c (and their unit tests) only. */
+/* jose/internal.h — shared between jwk.c, jwks.c and jws.c (and their unit tests) only. */
 #ifndef IDPD_JOSE_INTERNAL_H
 #define IDPD_JOSE_INTERNAL_H
 
@@ -8,6 +8,10 @@
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+/* Parses one JWK object as jwk_from_json does; *skip says the member is of a kind a key set
+ * ignores (RFC 7517 §5: unknown kty, use other than sig) rather than malformed. */
+idp_err jwk_parse(const json_t *obj, jwk **out, bool *skip, idp_error *err);
 
 /* Exact JWS signature length for this key: RSA modulus octets, 64 for ES256 and EdDSA. */
 size_t jwk_sig_len(const jwk *k);
