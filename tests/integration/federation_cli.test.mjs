@@ -171,3 +171,33 @@ describe('idpd federation', () => {
 
   testCleanExit(() => [srv]);
 });
+
+describe('idpd federation refresh: hostile discovery', () => {
+  let up;
+  let dir;
+  before(async () => {
+    up = await startUpstream({ alg: 'ES256' });
+    dir = initDataDir({ env: { IDPD_ALGS: 'ES256' } });
+    // configured with a trailing slash: discovery is <issuer>.well-known/... (no double slash),
+    // and the document's issuer (no slash) differs byte for byte
+    const f = path.join(dir, 'fed.yaml');
+    writeFileSync(f, fedPolicy({ issuer: `${up.url}/` }, { name: 'slash' }));
+    cliOk(['policy', 'apply', f], { dataDir: dir });
+  });
+  after(async () => {
+    await up?.close();
+    if (dir) removeDir(dir);
+  });
+
+  test('an issuer mismatch in the discovery document is refused, and no key is fetched', async () => {
+    const r = await cliAsync(['federation', 'refresh', 'slash'], { dataDir: dir });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /discovery: its issuer differs from the configured issuer/);
+    assert.equal(up.requestCount('/.well-known/openid-configuration'), 1);
+    assert.equal(up.requestCount('//.well-known/openid-configuration'), 0);
+    assert.equal(up.keysRequests, 0);
+    const s = cli(['federation', 'status', '--json'], { dataDir: dir }).json.issuers[0];
+    assert.equal(s.state, 'failing');
+    assert.match(s.last_error, /issuer differs/);
+  });
+});
