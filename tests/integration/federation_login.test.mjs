@@ -188,6 +188,7 @@ ${issuerYaml(up, 'partner', { secretFile: secret, display: 'Partner SSO' })}${is
     const idt = decodeJwt(tok.json.id_token);
     assert.equal(idt.nonce, 'client-nonce');
     assert.deepEqual(idt.amr, ['ext']);
+    assert.equal(idt.acr, 'urn:idpd:acr:federated');
     const u = await scim.get(`/Users/${idt.sub}`);
     assert.equal(u.status, 200, u.text);
     assert.equal(u.json.userName, 'partner:alice-upstream');
