@@ -43,10 +43,11 @@ idp_err upstream_authz_url(idp_buf *out, const char *endpoint, const char *clien
     char challenge[PKCE_CHALLENGE_LEN + 1];
     SHA256((const unsigned char *)verifier, strlen(verifier), d);
     b64url_encode_to(challenge, d, sizeof d);
-    const char *kv[] = {"response_type", "code", "client_id", client_id,
-                        "redirect_uri", redirect_uri, "scope", buf_cstr(&scope),
-                        "state", state, "nonce", nonce,
-                        "code_challenge", challenge, "code_challenge_method", "S256"};
+    const char *kv[] = {
+        "response_type", "code",  "client_id",      client_id, "redirect_uri",
+        redirect_uri,    "scope", buf_cstr(&scope), "state",   state,
+        "nonce",         nonce,   "code_challenge", challenge, "code_challenge_method",
+        "S256"};
     idp_err rc = redirect_uri_build(out, endpoint, kv, sizeof kv / sizeof kv[0] / 2, err);
     buf_free(&scope);
     return rc;
@@ -57,8 +58,8 @@ idp_err upstream_token_form(idp_buf *out, const char *code, const char *redirect
 {
     if (!nonempty(code) || !nonempty(redirect_uri) || !nonempty(verifier))
         return IDP_FAIL(err, IDP_ERR_INVALID, "upstream token request: a value is missing");
-    const char *kv[] = {"grant_type", "authorization_code", "code", code,
-                        "redirect_uri", redirect_uri, "code_verifier", verifier};
+    const char *kv[] = {"grant_type",   "authorization_code", "code",          code,
+                        "redirect_uri", redirect_uri,         "code_verifier", verifier};
     size_t start = out->len;
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i += 2) {
         if ((i && buf_puts(out, "&") != 0) || redirect_uri_form_encode(out, kv[i]) != 0 ||
@@ -81,12 +82,12 @@ static void aad_for(const char *name, char *out, size_t cap)
 idp_err upstream_pending_seal(const kek *k, const upstream_pending *p, char **out, idp_error *err)
 {
     *out = NULL;
-    if (!nonempty(p->name) || strlen(p->name) > 64 || !nonempty(p->state) ||
-        !nonempty(p->nonce) || !nonempty(p->verifier) || !nonempty(p->request))
+    if (!nonempty(p->name) || strlen(p->name) > 64 || !nonempty(p->state) || !nonempty(p->nonce) ||
+        !nonempty(p->verifier) || !nonempty(p->request))
         return IDP_FAIL(err, IDP_ERR_INVALID, "pending sign-in: a value is missing");
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "i", p->name, "s", p->state, "n",
-                          p->nonce, "v", p->verifier, "r", p->request, "x",
-                          (json_int_t)p->expires_at);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "i", p->name, "s", p->state, "n", p->nonce, "v",
+                  p->verifier, "r", p->request, "x", (json_int_t)p->expires_at);
     if (!o) return IDP_FAIL(err, IDP_ERR_INVALID, "pending sign-in: values are not UTF-8");
     char *pt = jsonx_dump(o);
     json_decref(o);

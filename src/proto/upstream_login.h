@@ -20,12 +20,12 @@
 #include <stdint.h>
 
 #define UPSTREAM_PENDING_AAD "idpd upstream sign-in v1"
-#define UPSTREAM_PENDING_TTL 600     /* s: 10 minutes at the upstream */
-#define UPSTREAM_PENDING_MAX 3800    /* characters of the sealed cookie value (cookies: 4096) */
-#define UPSTREAM_STATE_MAX 256       /* callback state (ours are 43 characters) */
-#define UPSTREAM_CODE_MAX 2048       /* callback code */
-#define UPSTREAM_ERROR_MAX 256       /* callback error */
-#define UPSTREAM_ISS_MAX 2048        /* callback iss */
+#define UPSTREAM_PENDING_TTL 600  /* s: 10 minutes at the upstream */
+#define UPSTREAM_PENDING_MAX 3800 /* characters of the sealed cookie value (cookies: 4096) */
+#define UPSTREAM_STATE_MAX 256    /* callback state (ours are 43 characters) */
+#define UPSTREAM_CODE_MAX 2048    /* callback code */
+#define UPSTREAM_ERROR_MAX 256    /* callback error */
+#define UPSTREAM_ISS_MAX 2048     /* callback iss */
 #define UPSTREAM_TOKEN_RESPONSE_MAX (64u * 1024u)
 #define UPSTREAM_ID_TOKEN_MAX (16u * 1024u) /* = FED_VERIFY_MAX_LEN */
 

@@ -328,6 +328,21 @@ ${issuerYaml(up, 'partner', { secretFile: secret, display: 'Partner SSO' })}${is
     assert.match(r.headers.get('content-type'), /text\/html/);
   });
 
+  test('a failing upstream token endpoint is a 502 page', async () => {
+    up.setClient('idpd', 'another-secret'); // the mock now answers 401 invalid_client
+    try {
+      const s = await toCallback('partner');
+      const before = await metric('partner', 'malformed');
+      const r = await s.agent.get(s.callback);
+      assert.equal(r.status, 502, r.text);
+      assert.match(r.text, /refused or failed/);
+      assert.equal(await metric('partner', 'malformed'), before + 1);
+      assert.ok(srv.logs().some((l) => /partner refused: malformed: token endpoint answered HTTP 401/.test(l)));
+    } finally {
+      up.setClient('idpd', 'upstream-secret');
+    }
+  });
+
   test('a missing client_secret_file is a 500 page and a clear operator log line', async () => {
     const s = await toCallback('broken');
     const r = await s.agent.get(s.callback);

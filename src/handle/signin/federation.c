@@ -62,8 +62,11 @@ static void set_pending_cookie(const struct app *a, http_response *rs, const cha
                                int64_t max_age)
 {
     char v[UPSTREAM_PENDING_MAX + 256];
-    cookie_attrs at = {.name = FED_COOKIE, .value = value, .path = FED_COOKIE_PATH,
-                       .max_age = max_age, .http_only = true,
+    cookie_attrs at = {.name = FED_COOKIE,
+                       .value = value,
+                       .path = FED_COOKIE_PATH,
+                       .max_age = max_age,
+                       .http_only = true,
                        .secure = web_secure_cookies(a->cfg->issuer),
                        .same_site = COOKIE_SAMESITE_LAX};
     if (cookie_format(v, sizeof v, &at) > 0) response_header_add(rs, "Set-Cookie", v);
@@ -72,8 +75,8 @@ static void set_pending_cookie(const struct app *a, http_response *rs, const cha
 /* The issuer of the route, or NULL after a 404 page. */
 static const fed_issuer *route_issuer(const http_request *rq, http_response *rs)
 {
-    const fed_issuer *is = rq->policy && rq->param ? policy_fed_by_name(rq->policy, rq->param)
-                                                   : NULL;
+    const fed_issuer *is =
+        rq->policy && rq->param ? policy_fed_by_name(rq->policy, rq->param) : NULL;
     if (!is || !is->login) {
         web_error_page(rs, IDP_ERR_NOT_FOUND, TITLE, "This sign-in provider is not known.");
         return NULL;
@@ -104,18 +107,17 @@ static void refuse_provision_none(http_response *rs, const fed_issuer *is)
                    "administrator, or sign in with a password.");
 }
 
-idp_err federation_start_handle(struct app *a, http_request *rq, http_response *rs,
-                                idp_error *err)
+idp_err federation_start_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
 {
     (void)err;
     rs->no_store = true;
     const fed_issuer *is = route_issuer(rq, rs);
     if (!is || query_repeated(rq, rs)) return IDP_OK;
     const char *csrf = request_query(rq, "csrf"), *req = request_query(rq, "request");
-    if (!req || !*req || strlen(req) > AUTHZ_REQUEST_MAX_SEALED || !csrf ||
-        strlen(csrf) > 64) {
-        page(rs, 400, "The sign-in request is missing or too large. Go back to the application "
-                      "and sign in again.");
+    if (!req || !*req || strlen(req) > AUTHZ_REQUEST_MAX_SEALED || !csrf || strlen(csrf) > 64) {
+        page(rs, 400,
+             "The sign-in request is missing or too large. Go back to the application "
+             "and sign in again.");
         return IDP_OK;
     }
     if (!web_login_csrf_ok(a, rq, csrf)) {
@@ -127,8 +129,9 @@ idp_err federation_start_handle(struct app *a, http_request *rq, http_response *
     int64_t now = time_now();
     authz_request r = {0};
     if (authz_request_open(a->kek, req, now, &r, NULL) != IDP_OK) {
-        page(rs, 400, "The sign-in request is invalid or has expired. Go back to the application "
-                      "and sign in again.");
+        page(rs, 400,
+             "The sign-in request is invalid or has expired. Go back to the application "
+             "and sign in again.");
         return IDP_OK;
     }
     authz_request_clear(&r);
@@ -150,8 +153,11 @@ idp_err federation_start_handle(struct app *a, http_request *rq, http_response *
     char *state = rand_token(32), *nonce = rand_token(32), *verifier = rand_token(32);
     char redirect_uri[FED_URL_MAX];
     redirect_uri_of(a, is, redirect_uri, sizeof redirect_uri);
-    upstream_pending p = {.name = (char *)is->name, .state = state, .nonce = nonce,
-                          .verifier = verifier, .request = (char *)req,
+    upstream_pending p = {.name = (char *)is->name,
+                          .state = state,
+                          .nonce = nonce,
+                          .verifier = verifier,
+                          .request = (char *)req,
                           .expires_at = now + UPSTREAM_PENDING_TTL};
     char *sealed = NULL;
     idp_buf url;
@@ -159,9 +165,8 @@ idp_err federation_start_handle(struct app *a, http_request *rq, http_response *
     idp_error se = {0};
     idp_err rc = upstream_pending_seal(a->kek, &p, &sealed, &se);
     if (rc == IDP_OK)
-        rc = upstream_authz_url(&url, authz, is->login->client_id, redirect_uri,
-                                is->login->scopes, is->login->nscopes, state, nonce, verifier,
-                                &se);
+        rc = upstream_authz_url(&url, authz, is->login->client_id, redirect_uri, is->login->scopes,
+                                is->login->nscopes, state, nonce, verifier, &se);
     if (rc == IDP_ERR_TOO_LARGE) {
         page(rs, 400, "The sign-in request is too large for this sign-in provider.");
     } else if (rc != IDP_OK) {
@@ -212,13 +217,17 @@ static char *read_secret(const fed_issuer *is)
     if (!bad && n <= FED_SECRET_MAX) {
         buf[strcspn(buf, "\r\n")] = '\0';
         n = strlen(buf);
-        while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t')) buf[--n] = '\0';
+        while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+            buf[--n] = '\0';
     }
     if (bad || n == 0 || n > FED_SECRET_MAX) {
         log_msg(LOG_ERROR,
                 "upstream sign-in with %s: login.client_secret_file %s is %s (it must hold the "
                 "client secret on its first line, at most %d bytes)",
-                is->name, path, bad ? "unreadable" : n == 0 ? "empty" : "too large",
+                is->name, path,
+                bad      ? "unreadable"
+                : n == 0 ? "empty"
+                         : "too large",
                 FED_SECRET_MAX);
         mem_wipe(buf, FED_SECRET_MAX + 2);
         free(buf);
@@ -230,8 +239,8 @@ static char *read_secret(const fed_issuer *is)
 /* Exchanges code at the token endpoint; *id_token owned. On failure a 502/503 page is set and
  * false returned. */
 static bool exchange_code(struct app *a, http_response *rs, const fed_issuer *is,
-                          const char *token_endpoint, const char *code,
-                          const char *redirect_uri, const char *verifier, char **id_token)
+                          const char *token_endpoint, const char *code, const char *redirect_uri,
+                          const char *verifier, char **id_token)
 {
     *id_token = NULL;
     char *secret = read_secret(is);
@@ -251,7 +260,8 @@ static bool exchange_code(struct app *a, http_response *rs, const fed_issuer *is
     idp_error e = {0};
     fetch_resp fr = {0};
     fetch_opts o = {.timeout_ms = is->jwks.fetch_timeout_ms > 0 ? is->jwks.fetch_timeout_ms : 3000,
-                    .allow_http = is->allow_http_loopback, .user_agent = "idpd",
+                    .allow_http = is->allow_http_loopback,
+                    .user_agent = "idpd",
                     .authorization = basic};
     if (!basic || upstream_token_form(&form, code, redirect_uri, verifier, &e) != IDP_OK) {
         decide(a, is, FED_R_MALFORMED, "the token request could not be built");
@@ -267,8 +277,10 @@ static bool exchange_code(struct app *a, http_response *rs, const fed_issuer *is
     }
     if (rc != IDP_OK || fr.status != 200) {
         char d[300];
-        if (rc != IDP_OK) snprintf(d, sizeof d, "token endpoint: %s", e.msg);
-        else snprintf(d, sizeof d, "token endpoint answered HTTP %ld", fr.status);
+        if (rc != IDP_OK)
+            snprintf(d, sizeof d, "token endpoint: %s", e.msg);
+        else
+            snprintf(d, sizeof d, "token endpoint answered HTTP %ld", fr.status);
         if (rc == IDP_OK) {
             idp_error te = {0};
             char *t = NULL;
@@ -314,8 +326,12 @@ static void audit_login(struct app *a, const store_user *u, const fed_issuer *is
     char actor[64], detail[160];
     snprintf(actor, sizeof actor, "user:%s", u->id);
     snprintf(detail, sizeof detail, "{\"method\":\"upstream\",\"issuer\":\"%s\"}", is->name);
-    store_audit ev = {.time_ms = time_now_ms(), .actor = actor, .action = "login.success",
-                      .target_type = "User", .target_id = u->id, .detail = detail};
+    store_audit ev = {.time_ms = time_now_ms(),
+                      .actor = actor,
+                      .action = "login.success",
+                      .target_type = "User",
+                      .target_id = u->id,
+                      .detail = detail};
     a->st->ops->audit_append(a->st, &ev, NULL);
 }
 
@@ -354,8 +370,9 @@ idp_err federation_callback_handle(struct app *a, http_request *rq, http_respons
         upstream_pending_open(a->kek, is->name, cookie, now, &p, NULL) != IDP_OK ||
         !upstream_pending_state_ok(&p, cb.state)) {
         decide(a, is, FED_R_MALFORMED, "state unknown, expired or from another browser");
-        page(rs, 400, "This sign-in is unknown or has expired. Go back to the application and "
-                      "sign in again.");
+        page(rs, 400,
+             "This sign-in is unknown or has expired. Go back to the application and "
+             "sign in again.");
         goto out;
     }
     /* from here on the pending sign-in is spent, whatever happens */
@@ -363,8 +380,9 @@ idp_err federation_callback_handle(struct app *a, http_request *rq, http_respons
     idp_err ur = state_use(a, is, &p, now);
     if (ur == IDP_ERR_CONFLICT) {
         decide(a, is, FED_R_REPLAY, "the state was used before");
-        page(rs, 400, "This sign-in was already used. Go back to the application and sign in "
-                      "again.");
+        page(rs, 400,
+             "This sign-in was already used. Go back to the application and sign in "
+             "again.");
         goto out;
     }
     if (ur != IDP_OK) {
@@ -381,8 +399,9 @@ idp_err federation_callback_handle(struct app *a, http_request *rq, http_respons
     }
     if (authz_request_open(a->kek, p.request, now, &r, NULL) != IDP_OK) {
         decide(a, is, FED_R_EXPIRED, "idpd's authorization request has expired");
-        page(rs, 400, "The sign-in request has expired. Go back to the application and sign in "
-                      "again.");
+        page(rs, 400,
+             "The sign-in request has expired. Go back to the application and sign in "
+             "again.");
         goto out;
     }
     const client_entry *ce = client_cache_find(rq->clients, r.client_id, strlen(r.client_id));
@@ -410,16 +429,21 @@ idp_err federation_callback_handle(struct app *a, http_request *rq, http_respons
     if (fed_registry_endpoints(a->fed, is, authz, sizeof authz, token, sizeof token, &ee) !=
         IDP_OK) {
         decide(a, is, FED_R_KEYS_UNAVAILABLE, ee.msg);
-        page(rs, 503, "Sign-in with this provider is temporarily unavailable. Try again in a "
-                      "minute.");
+        page(rs, 503,
+             "Sign-in with this provider is temporarily unavailable. Try again in a "
+             "minute.");
         response_header_set(rs, "Retry-After", "30");
         goto out;
     }
     redirect_uri_of(a, is, redirect_uri, sizeof redirect_uri);
     if (!exchange_code(a, rs, is, token, cb.code, redirect_uri, p.verifier, &id_token)) goto out;
     /* the ID token: fed_verify's order (signature, iss, aud = login.client_id, exp, alg) */
-    fed_verify_in vin = {.token = id_token, .len = strlen(id_token), .use = FED_USE_ID_TOKEN,
-                         .policy = rq->policy, .keys = fed_registry_keys, .keys_ctx = a->fed,
+    fed_verify_in vin = {.token = id_token,
+                         .len = strlen(id_token),
+                         .use = FED_USE_ID_TOKEN,
+                         .policy = rq->policy,
+                         .keys = fed_registry_keys,
+                         .keys_ctx = a->fed,
                          .now = now};
     fed_reason why = FED_ACCEPTED;
     idp_error ve = {0};

@@ -43,8 +43,8 @@ static void authz_url(void **state)
     assert_int_equal(upstream_authz_url(&b, "https://up.example/a", "c", "https://r", scopes, 0,
                                         "s", "n", VERIFIER, &e),
                      IDP_ERR_INVALID);
-    assert_int_equal(upstream_authz_url(&b, "https://up.example/a", "c", "https://r", scopes, 1,
-                                        "", "n", VERIFIER, &e),
+    assert_int_equal(upstream_authz_url(&b, "https://up.example/a", "c", "https://r", scopes, 1, "",
+                                        "n", VERIFIER, &e),
                      IDP_ERR_INVALID);
     assert_int_equal(upstream_authz_url(&b, "https://up.example/a#f", "c", "https://r", scopes, 1,
                                         "s", "n", VERIFIER, &e),
@@ -59,8 +59,9 @@ static void token_form(void **state)
     idp_buf b;
     buf_init(&b, 4096);
     assert_int_equal(upstream_token_form(&b, "c/d+e", "https://idp/cb", VERIFIER, NULL), IDP_OK);
-    assert_string_equal(buf_cstr(&b), "grant_type=authorization_code&code=c%2Fd%2Be"
-                                      "&redirect_uri=https%3A%2F%2Fidp%2Fcb&code_verifier=" VERIFIER);
+    assert_string_equal(buf_cstr(&b),
+                        "grant_type=authorization_code&code=c%2Fd%2Be"
+                        "&redirect_uri=https%3A%2F%2Fidp%2Fcb&code_verifier=" VERIFIER);
     buf_reset(&b);
     assert_int_equal(upstream_token_form(&b, NULL, "https://idp/cb", VERIFIER, NULL),
                      IDP_ERR_INVALID);
@@ -79,8 +80,12 @@ static void pending(void **state)
 {
     (void)state;
     kek *k = test_kek();
-    upstream_pending p = {.name = "partner", .state = "st-1", .nonce = "n-1",
-                          .verifier = VERIFIER, .request = "sealed-request", .expires_at = 1000};
+    upstream_pending p = {.name = "partner",
+                          .state = "st-1",
+                          .nonce = "n-1",
+                          .verifier = VERIFIER,
+                          .request = "sealed-request",
+                          .expires_at = 1000};
     char *s = NULL;
     assert_int_equal(upstream_pending_seal(k, &p, &s, NULL), IDP_OK);
     upstream_pending o;
@@ -191,7 +196,7 @@ static void token_response(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(authz_url), cmocka_unit_test(token_form), cmocka_unit_test(pending),
+        cmocka_unit_test(authz_url), cmocka_unit_test(token_form),     cmocka_unit_test(pending),
         cmocka_unit_test(callback),  cmocka_unit_test(token_response),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
