@@ -1,7 +1,12 @@
 /* fetch — the one capped libcurl client (fetch.h). */
 #include "fetch/fetch.h"
 
+#include "core/mem.h"
+
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -148,8 +153,10 @@ static idp_err perform(const char *url, const char *form, const fetch_opts *o, i
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, schemes);
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, schemes);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, o->max_redirects > 0 ? 1L : 0L);
-    if (o->max_redirects > 0) curl_easy_setopt(h, CURLOPT_MAXREDIRS, o->max_redirects);
+    /* a credential is never carried across a redirect */
+    bool follow = o->max_redirects > 0 && !o->authorization;
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
+    if (follow) curl_easy_setopt(h, CURLOPT_MAXREDIRS, o->max_redirects);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     if (o->connect_timeout_ms > 0)
@@ -170,8 +177,24 @@ static idp_err perform(const char *url, const char *form, const fetch_opts *o, i
             goto out;
         }
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     }
+    if (o->authorization) {
+        size_t n = strlen(o->authorization) + sizeof "Authorization: ";
+        char *line = malloc(n);
+        if (!line) {
+            rc = IDP_FAIL(e, IDP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        snprintf(line, n, "Authorization: %s", o->authorization);
+        struct curl_slist *nh = curl_slist_append(hdrs, line); /* copies line */
+        mem_free_secret(line);
+        if (!nh) {
+            rc = IDP_FAIL(e, IDP_ERR_NOMEM, "curl_slist_append failed");
+            goto out;
+        }
+        hdrs = nh;
+    }
+    if (hdrs) curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     CURLcode cc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
     if (x.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
@@ -197,4 +220,48 @@ idp_err fetch_post_form(const char *url, const char *form, const fetch_opts *o, 
                         fetch_resp *r, idp_error *e)
 {
     return perform(url, form, o, body, r, e);
+}
+
+/* application/x-www-form-urlencoded of one string (RFC 6749 Appendix B) into out (3n+1). */
+static void form_encode(const char *s, char *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '*' || c == '-' || c == '.' || c == '_') {
+            *out++ = (char)c;
+        } else if (c == ' ') {
+            *out++ = '+';
+        } else {
+            *out++ = '%';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 15];
+        }
+    }
+    *out = '\0';
+}
+
+char *fetch_basic_auth(const char *id, const char *secret)
+{
+    if (!id || !*id) return NULL;
+    if (!secret) secret = "";
+    size_t ni = strlen(id), ns = strlen(secret);
+    size_t n = 3 * ni + 1 + 3 * ns + 1;
+    char *pair = malloc(n);
+    if (!pair) return NULL;
+    form_encode(id, pair);
+    size_t l = strlen(pair);
+    pair[l++] = ':';
+    form_encode(secret, pair + l);
+    l = strlen(pair);
+    size_t enc = 4 * ((l + 2) / 3);
+    char *out = malloc(sizeof "Basic " + enc);
+    if (out) {
+        memcpy(out, "Basic ", 6);
+        EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)pair, (int)l);
+    }
+    mem_wipe(pair, n);
+    free(pair);
+    return out;
 }

@@ -23,6 +23,11 @@ typedef struct fetch_opts {
     long max_redirects;      /* 0: no redirect is followed (a 3xx is the answer) */
     bool allow_http;         /* http:// as well as https:// (redirect targets too) */
     const char *user_agent;  /* NULL: no User-Agent header */
+    /* The whole Authorization header value (e.g. "Basic ..." for RFC 6749 §2.3.1
+     * client_secret_basic; fetch_basic_auth builds one); NULL: none. A credential: never logged,
+     * and not sent again after a redirect to another host (libcurl's rule for custom headers
+     * is not relied on: with this set, redirects are not followed at all). */
+    const char *authorization;
 } fetch_opts;
 
 typedef struct fetch_resp {
@@ -47,6 +52,11 @@ idp_err fetch_get(const char *url, const fetch_opts *o, idp_buf *body, fetch_res
  * Content-Type; otherwise as fetch_get. */
 idp_err fetch_post_form(const char *url, const char *form, const fetch_opts *o, idp_buf *body,
                         fetch_resp *r, idp_error *e);
+
+/* "Basic " + base64(form-urlencode(id) ":" form-urlencode(secret)) (RFC 6749 §2.3.1: the
+ * client id and secret are application/x-www-form-urlencoded before Basic encoding) into a new
+ * string (owned; wipe it with mem_free_secret). NULL when id is NULL or contains no byte. */
+char *fetch_basic_auth(const char *id, const char *secret);
 
 /* The max-age directive (RFC 9111 §5.2.2.1) of one Cache-Control field value v[0..n)
  * (RFC 9111 §5.2: comma-separated directives, names case-insensitive, arguments as token or

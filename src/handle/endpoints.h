@@ -26,6 +26,12 @@ struct password_params;
 void login_configure(const struct password_params *pp);
 idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err consent_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+/* Upstream sign-in (signin/federation.c, docs/FEDERATION.md): GET /federation/{name}/start and
+ * GET /federation/{name}/callback. */
+idp_err federation_start_handle(struct app *a, http_request *rq, http_response *rs,
+                                idp_error *err);
+idp_err federation_callback_handle(struct app *a, http_request *rq, http_response *rs,
+                                   idp_error *err);
 idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 /* Admin API (admin.c). */

@@ -30,6 +30,8 @@ const route router_routes[] = {
     {"POST", "/authorize", authorize_handle},
     {"POST", "/login", login_handle},
     {"POST", "/consent", consent_handle},
+    {"GET", "/federation/{name}/start", federation_start_handle},
+    {"GET", "/federation/{name}/callback", federation_callback_handle},
     {"GET", "/userinfo", userinfo_handle},
     {"POST", "/userinfo", userinfo_handle},
     {"GET", "/logout", logout_handle},

@@ -119,6 +119,9 @@ idp_err ui_render_login(idp_buf *out, const ui_login *l, idp_error *err)
 {
     if (!l || !l->action || !l->csrf || !l->request_id)
         return IDP_FAIL(err, IDP_ERR_INVALID, "login page needs action, csrf and request_id");
+    for (size_t i = 0; i < l->nupstream; i++)
+        if (!l->upstream || !l->upstream[i].label || !l->upstream[i].action)
+            return IDP_FAIL(err, IDP_ERR_INVALID, "login page upstream button needs label and action");
     /* The error (if any) describes both fields, so a screen reader reads it with the field that
      * gets focus; aria-invalid marks them. */
     const char *invalid = l->error ? " aria-invalid=\"true\" aria-describedby=\"login-error\"" : "";
@@ -158,6 +161,20 @@ idp_err ui_render_login(idp_buf *out, const ui_login *l, idp_error *err)
             "<button type=\"submit\">Sign in</button>\n"
             "</div>\n"
             "</form>\n");
+    if (l->nupstream) {
+        raw(&p, "<div class=\"upstream\">\n<p class=\"divider\">or sign in with</p>\n");
+        for (size_t i = 0; i < l->nupstream; i++) {
+            raw(&p, "<form method=\"get\" action=\"");
+            esc(&p, l->upstream[i].action);
+            raw(&p, "\">\n");
+            hidden(&p, "csrf", l->csrf);
+            hidden(&p, "request", l->request_id);
+            raw(&p, "<button type=\"submit\" class=\"secondary\">");
+            esc(&p, l->upstream[i].label);
+            raw(&p, "</button>\n</form>\n");
+        }
+        raw(&p, "</div>\n");
+    }
     return page_end(&p, err);
 }
 

@@ -26,8 +26,17 @@
  * then unchanged). */
 int ui_escape(idp_buf *out, const char *s);
 
+/* One upstream sign-in button (issue 12): a GET form to action carrying the same hidden csrf
+ * and request fields as the password form, with a submit button labelled label. */
+typedef struct ui_upstream {
+    const char *label;  /* required (the issuer's login.display_name) */
+    const char *action; /* required, e.g. "/federation/partner/start" */
+} ui_upstream;
+
 /* "Sign in": POST to action with fields username (autocomplete=username, autofocus, prefilled
- * with login_hint), password (autocomplete=current-password), hidden csrf and request. */
+ * with login_hint), password (autocomplete=current-password), hidden csrf and request; then,
+ * when nupstream > 0, one button per upstream identity provider (after the password form, so
+ * the password form stays the page's first form). */
 typedef struct ui_login {
     const char *action;      /* form POST URL; required */
     const char *csrf;        /* hidden field "csrf"; required */
@@ -35,6 +44,8 @@ typedef struct ui_login {
     const char *login_hint;  /* prefill of username, or NULL */
     const char *error;       /* e.g. wrong credentials, worded by the caller; or NULL */
     const char *client_name; /* "to continue to <client_name>", or NULL */
+    const ui_upstream *upstream; /* nupstream buttons, or NULL */
+    size_t nupstream;
 } ui_login;
 idp_err ui_render_login(idp_buf *out, const ui_login *p, idp_error *err);
 

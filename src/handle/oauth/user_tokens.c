@@ -125,8 +125,17 @@ static idp_err id_token(struct app *a, const http_request *rq, const user_grant 
                           g->ce->client_id, "at_hash", at_hash);
     if (g->nonce) json_object_set_new(c, "nonce", json_string(g->nonce));
     if (g->sid) json_object_set_new(c, "sid", json_string(g->sid));
-    /* acr: one class for password sign-in (OIDC Core §2); amr per RFC 8176 */
-    json_object_set_new(c, "acr", json_string("urn:idpd:acr:password"));
+    /* acr: one class per way of signing in (OIDC Core §2): password, or upstream sign-in (amr
+     * "ext", docs/FEDERATION.md); amr per RFC 8176 */
+    bool ext = false;
+    for (const char *p = g->amr ? g->amr : ""; *p;) {
+        while (*p == ' ') p++;
+        size_t n = strcspn(p, " ");
+        if (n == 3 && !strncmp(p, "ext", 3)) ext = true;
+        p += n;
+    }
+    json_object_set_new(c, "acr",
+                        json_string(ext ? "urn:idpd:acr:federated" : "urn:idpd:acr:password"));
     json_t *amr = json_array();
     for (const char *p = g->amr ? g->amr : "pwd"; *p;) {
         while (*p == ' ') p++;

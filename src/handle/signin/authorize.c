@@ -16,6 +16,7 @@
 #include "proto/refresh.h"
 #include "proto/scope.h"
 #include "handle/signin/web.h"
+#include "policy/federation.h"
 #include "policy/policy.h"
 #include "ui/ui.h"
 
@@ -49,8 +50,23 @@ idp_err authorize_show_login(struct app *a, const http_request *rq, http_respons
     idp_err rc = authz_request_seal(a->kek, r, &sealed, err);
     if (rc != IDP_OK) goto out;
     web_login_csrf(a, rq, rs, csrf);
+    /* one button per upstream identity provider with `login` (issue 12, docs/FEDERATION.md) */
+    ui_upstream up[AUTHZ_UPSTREAM_MAX];
+    char actions[AUTHZ_UPSTREAM_MAX][96];
+    size_t nup = 0;
+    for (size_t i = 0; rq->policy && i < policy_fed_count(rq->policy) && nup < AUTHZ_UPSTREAM_MAX;
+         i++) {
+        const fed_issuer *is = policy_fed_at(rq->policy, i);
+        if (!is || !is->login) continue;
+        snprintf(actions[nup], sizeof actions[nup], "/federation/%s/start", is->name);
+        up[nup] = (ui_upstream){
+            .label = is->login->display_name ? is->login->display_name : is->name,
+            .action = actions[nup]};
+        nup++;
+    }
     ui_login p = {.action = "/login", .csrf = csrf, .request_id = sealed,
-                  .login_hint = r->login_hint, .error = error, .client_name = ce->name};
+                  .login_hint = r->login_hint, .error = error, .client_name = ce->name,
+                  .upstream = nup ? up : NULL, .nupstream = nup};
     if ((rc = ui_render_login(&html, &p, err)) != IDP_OK) goto out;
     web_html(rs, idp_err_http_status(why), &html);
 out:

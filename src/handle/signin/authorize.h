@@ -14,12 +14,14 @@
 struct app;
 
 #define AUTHZ_CODE_TTL 60 /* s, single use (issue "end-user sign-in" item 3) */
+#define AUTHZ_UPSTREAM_MAX 32 /* upstream sign-in buttons on the login page (= POLICY_MAX_ISSUERS) */
 
 /* Redirects to r->redirect_uri with error = idp_err_oauth(code) (and error_description, state,
  * iss) — RFC 6749 §4.1.2.1, RFC 9207. Only for a client and redirect_uri already validated. */
 void authorize_redirect_error(struct app *a, http_response *rs, const authz_request *r,
                               idp_err code, const char *description);
-/* Renders the login page for r (sealed again into the form), with an optional error line; the
+/* Renders the login page for r (sealed again into the form), with one button per upstream
+ * identity provider of the active policy with `login` and an optional error line; the
  * status is that of why's row in the error table (IDP_OK: 200; IDP_ERR_RATE_LIMITED: 429). */
 idp_err authorize_show_login(struct app *a, const http_request *rq, http_response *rs,
                              const client_entry *ce, const authz_request *r, const char *error,

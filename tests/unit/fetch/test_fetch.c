@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -195,12 +196,50 @@ static void post_form(void **state)
     assert_null(strstr(s.req, "User-Agent:"));
 }
 
+/* The Authorization option: sent as given on a POST; a redirect is then never followed (the
+ * credential must not travel to another host). fetch_basic_auth form-encodes before base64. */
+static void post_form_authorization(void **state)
+{
+    (void)state;
+    char *basic = fetch_basic_auth("idpd at:partner", "s3cr%t+/=");
+    assert_non_null(basic);
+    /* base64("idpd+at%3Apartner:s3cr%25t%2B%2F%3D") */
+    assert_string_equal(basic, "Basic aWRwZCthdCUzQXBhcnRuZXI6czNjciUyNXQlMkIlMkYlM0Q=");
+    srv s;
+    srv_start(&s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/token", s.port);
+    fetch_resp r;
+    fetch_opts o = http_ok;
+    o.authorization = basic;
+    assert_int_equal(fetch_post_form(url, "grant_type=authorization_code", &o, NULL, &r, NULL),
+                     IDP_OK);
+    srv_stop(&s);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(s.req, "Authorization: Basic aWRwZCthdCUzQXBhcnRuZXI6czNjciUyNXQlMkIlMkYlM0Q=\r\n"));
+    assert_non_null(strstr(s.req, "Content-Type: application/x-www-form-urlencoded\r\n"));
+    /* with a credential, a redirect is the answer even when redirects are allowed */
+    srv_start(&s, "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\n"
+                  "Content-Length: 0\r\n\r\n");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/token", s.port);
+    o.max_redirects = 3;
+    assert_int_equal(fetch_post_form(url, "a=b", &o, NULL, &r, NULL), IDP_OK);
+    srv_stop(&s);
+    assert_int_equal(r.status, 302);
+    free(basic);
+    assert_null(fetch_basic_auth(NULL, "x"));
+    assert_null(fetch_basic_auth("", "x"));
+    char *b2 = fetch_basic_auth("a", NULL);
+    assert_string_equal(b2, "Basic YTo="); /* "a:" */
+    free(b2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(max_age_parsing), cmocka_unit_test(get_status_body_max_age),
         cmocka_unit_test(body_cap),        cmocka_unit_test(no_redirect_unless_asked),
-        cmocka_unit_test(schemes),         cmocka_unit_test(post_form),
+        cmocka_unit_test(schemes),         cmocka_unit_test(post_form), cmocka_unit_test(post_form_authorization),
     };
     assert_int_equal(fetch_init(NULL), IDP_OK);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

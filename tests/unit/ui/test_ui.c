@@ -121,6 +121,34 @@ static void login_page(void **state)
     lacks(h, "aria-invalid");
     lacks(h, "value=\"\""); /* no empty prefill */
     lacks(h, "continue to");
+    lacks(h, "class=\"upstream\""); /* no upstream identity provider: no buttons */
+    buf_free(&b);
+}
+
+/* Upstream sign-in buttons: one GET form each, after the password form, carrying csrf and
+ * request, labels escaped. */
+static void login_upstream_buttons(void **state)
+{
+    (void)state;
+    idp_buf b;
+    buf_init(&b, 0);
+    ui_upstream up[] = {{.label = "Partner SSO", .action = "/federation/partner/start"},
+                        {.label = "A&B <SSO>", .action = "/federation/ab/start"}};
+    ui_login l = {.action = "/login", .csrf = "CSRF123", .request_id = "REQ456", .upstream = up,
+                  .nupstream = 2};
+    assert_int_equal(ui_render_login(&b, &l, NULL), IDP_OK);
+    const char *h = buf_cstr(&b);
+    well_formed(h);
+    has(h, "<form method=\"get\" action=\"/federation/partner/start\">");
+    has(h, "<form method=\"get\" action=\"/federation/ab/start\">");
+    has(h, ">Partner SSO</button>");
+    has(h, ">A&amp;B &lt;SSO&gt;</button>");
+    assert_int_equal(count(h, "name=\"request\" value=\"REQ456\""), 3);
+    assert_int_equal(count(h, "name=\"csrf\" value=\"CSRF123\""), 3);
+    assert_true(strstr(h, "action=\"/login\"") < strstr(h, "/federation/partner/start"));
+    buf_reset(&b);
+    up[1].label = NULL;
+    assert_int_equal(ui_render_login(&b, &l, NULL), IDP_ERR_INVALID);
     buf_free(&b);
 }
 
@@ -301,7 +329,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(escape),
         cmocka_unit_test(login_page),
-        cmocka_unit_test(login_error_and_escaping),
+        cmocka_unit_test(login_error_and_escaping), cmocka_unit_test(login_upstream_buttons),
         cmocka_unit_test(consent_page),
         cmocka_unit_test(error_page),
         cmocka_unit_test(logout_pages),
