@@ -38,6 +38,8 @@ static const char *const reason_names[FED__R_COUNT] = {
     [FED_R_POLICY] = "policy",
     [FED_R_NONCE] = "nonce",
     [FED_R_STORE] = "store",
+    [FED_R_UPSTREAM_ERROR] = "upstream_error",
+    [FED_R_UPSTREAM_UNAVAILABLE] = "upstream_unavailable",
 };
 
 const char *fed_reason_name(fed_reason r)

@@ -84,6 +84,8 @@ typedef enum fed_reason {
     FED_R_POLICY,
     FED_R_NONCE,
     FED_R_STORE,
+    FED_R_UPSTREAM_ERROR,       /* upstream sign-in: the issuer answered an error */
+    FED_R_UPSTREAM_UNAVAILABLE, /* upstream sign-in: the issuer's endpoints not reachable/known */
     FED__R_COUNT
 } fed_reason;
 

@@ -693,6 +693,12 @@ static void issuer_of(policy_diags *d, pol_fed *f, const ynode *e)
     }
     const ynode *lg = get(e, "login");
     if (lg) login_of(&x, lg);
+    /* upstream sign-in starts a browser session, and a session is a local user's */
+    if (lg && is->provision == FED_PROVISION_NONE)
+        diag_add(d, lg->line,
+                 "%s: login needs provision: jit or link_only (a browser session needs a local "
+                 "user; provision none keeps none)",
+                 x.what);
     jwks_of(&x, get(e, "jwks"));
 }
 

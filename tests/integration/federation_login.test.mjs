@@ -53,7 +53,6 @@ describe('upstream sign-in (federation login)', () => {
   let up; // provision jit: "Partner SSO"
   let linked; // provision link_only
   let broken; // its client_secret_file does not exist
-  let none; // provision none
   let dir;
   let srv;
   let client;
@@ -63,7 +62,6 @@ describe('upstream sign-in (federation login)', () => {
     up = await startUpstream({ alg: 'ES256', issInRedirect: true });
     linked = await startUpstream({ alg: 'RS256' });
     broken = await startUpstream({ alg: 'ES256' });
-    none = await startUpstream({ alg: 'ES256' });
     dir = initDataDir({ env: { IDPD_ALGS: 'ES256' } });
     const secret = path.join(dir, 'partner.secret');
     writeFileSync(secret, 'upstream-secret\n', { mode: 0o600 });
@@ -73,7 +71,7 @@ permissions: {p.read: Read}
 roles: {viewer: {permissions: [p.read]}}
 federation:
   issuers:
-${issuerYaml(up, 'partner', { secretFile: secret, display: 'Partner SSO' })}${issuerYaml(linked, 'linked', { provision: 'link_only', secretFile: secret })}${issuerYaml(broken, 'broken', { secretFile: path.join(dir, 'missing.secret') })}${issuerYaml(none, 'nolocal', { provision: 'none', secretFile: secret })}`;
+${issuerYaml(up, 'partner', { secretFile: secret, display: 'Partner SSO' })}${issuerYaml(linked, 'linked', { provision: 'link_only', secretFile: secret })}${issuerYaml(broken, 'broken', { secretFile: path.join(dir, 'missing.secret') })}`;
     const f = path.join(dir, 'fed.yaml');
     writeFileSync(f, policy);
     cliOk(['policy', 'apply', f], { dataDir: dir });
@@ -81,11 +79,11 @@ ${issuerYaml(up, 'partner', { secretFile: secret, display: 'Partner SSO' })}${is
     srv = await startServer(dir, { env: { IDPD_ALGS: 'ES256' } });
     scim = scimClient(srv.url, createPkey(dir, { name: 'fed-scim' }).key);
     // the registry reads every issuer's discovery document at start
-    await poll(() => [up, linked, broken, none].every((u) => u.requestCount('/.well-known/openid-configuration') >= 1), 5000);
+    await poll(() => [up, linked, broken].every((u) => u.requestCount('/.well-known/openid-configuration') >= 1), 5000);
   });
   after(async () => {
     await stopOk(srv);
-    for (const u of [up, linked, broken, none]) await u?.close();
+    for (const u of [up, linked, broken]) await u?.close();
     if (dir) removeDir(dir);
   });
 
@@ -273,8 +271,10 @@ ${issuerYaml(up, 'partner', { secretFile: secret, display: 'Partner SSO' })}${is
     up.setAuthorize({ approve: false });
     const s = await toCallback('partner', await loginPage('deny-state'));
     assert.equal(new URL(s.callback).searchParams.get('error'), 'access_denied');
+    const before = await metric('partner', 'upstream_error');
     const r = await s.agent.get(s.callback);
     assert.equal(r.status, 303, r.text);
+    assert.equal(await metric('partner', 'upstream_error'), before + 1);
     const c = codeFrom(r);
     assert.equal(c.error, 'access_denied');
     assert.equal(c.state, 'deny-state');
@@ -332,12 +332,12 @@ ${issuerYaml(up, 'partner', { secretFile: secret, display: 'Partner SSO' })}${is
     up.setClient('idpd', 'another-secret'); // the mock now answers 401 invalid_client
     try {
       const s = await toCallback('partner');
-      const before = await metric('partner', 'malformed');
+      const before = await metric('partner', 'upstream_error');
       const r = await s.agent.get(s.callback);
       assert.equal(r.status, 502, r.text);
       assert.match(r.text, /refused or failed/);
-      assert.equal(await metric('partner', 'malformed'), before + 1);
-      assert.ok(srv.logs().some((l) => /partner refused: malformed: token endpoint answered HTTP 401/.test(l)));
+      assert.equal(await metric('partner', 'upstream_error'), before + 1);
+      assert.ok(srv.logs().some((l) => /partner refused: upstream_error: token endpoint answered HTTP 401/.test(l)));
     } finally {
       up.setClient('idpd', 'upstream-secret');
     }
@@ -351,13 +351,6 @@ ${issuerYaml(up, 'partner', { secretFile: secret, display: 'Partner SSO' })}${is
     assert.ok(srv.logs().some((l) => /upstream sign-in with broken: cannot read login.client_secret_file .*missing.secret/.test(l)));
     assert.ok(!srv.logs().some((l) => l.includes('upstream-secret')), 'the secret is never logged');
     assert.equal(broken.tokenRequests.length, 0);
-  });
-
-  test('provision none cannot sign in (no local user): refused before the upstream', async () => {
-    const s = await start('nolocal');
-    assert.equal(s.start.status, 403, s.start.text);
-    assert.match(s.start.text, /not enabled/);
-    assert.equal(none.authorizations.length, 0);
   });
 
   testCleanExit(() => [srv]);

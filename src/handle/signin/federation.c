@@ -96,17 +96,6 @@ static void redirect_uri_of(const struct app *a, const fed_issuer *is, char *out
     snprintf(out, cap, "%s/federation/%s/callback", a->cfg->issuer, is->name);
 }
 
-static void refuse_provision_none(http_response *rs, const fed_issuer *is)
-{
-    log_msg(LOG_WARN,
-            "upstream sign-in with %s refused: provision none has no local user to sign in "
-            "(set provision: jit or link_only)",
-            is->name);
-    web_error_page(rs, IDP_ERR_FORBIDDEN, TITLE,
-                   "Sign-in with this provider is not enabled for accounts here. Ask the "
-                   "administrator, or sign in with a password.");
-}
-
 idp_err federation_start_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
 {
     (void)err;
@@ -135,10 +124,7 @@ idp_err federation_start_handle(struct app *a, http_request *rq, http_response *
         return IDP_OK;
     }
     authz_request_clear(&r);
-    if (is->provision == FED_PROVISION_NONE) {
-        refuse_provision_none(rs, is);
-        return IDP_OK;
-    }
+    /* `policy check` refuses login with provision none: a browser session needs a local user */
     char authz[FED_URL_MAX], token[FED_URL_MAX];
     idp_error ee = {0};
     if (fed_registry_endpoints(a->fed, is, authz, sizeof authz, token, sizeof token, &ee) !=
@@ -270,7 +256,7 @@ static bool exchange_code(struct app *a, http_response *rs, const fed_issuer *is
     }
     idp_err rc = fetch_post_form(token_endpoint, buf_cstr(&form), &o, &body, &fr, &e);
     if (rc == IDP_ERR_IO && (strstr(e.msg, "timed out") || strstr(e.msg, "imeout"))) {
-        decide(a, is, FED_R_KEYS_UNAVAILABLE, "the token endpoint timed out");
+        decide(a, is, FED_R_UPSTREAM_UNAVAILABLE, "the token endpoint timed out");
         page(rs, 503, "The identity provider did not answer in time. Try again in a minute.");
         response_header_set(rs, "Retry-After", "30");
         goto out;
@@ -291,7 +277,7 @@ static bool exchange_code(struct app *a, http_response *rs, const fed_issuer *is
             }
             free(t);
         }
-        decide(a, is, FED_R_MALFORMED, d);
+        decide(a, is, rc != IDP_OK ? FED_R_UPSTREAM_UNAVAILABLE : FED_R_UPSTREAM_ERROR, d);
         page(rs, 502, "The identity provider refused or failed the sign-in. Try again later.");
         goto out;
     }
@@ -414,21 +400,16 @@ idp_err federation_callback_handle(struct app *a, http_request *rq, http_respons
     if (cb.error) {
         char d[UPSTREAM_ERROR_MAX + 40];
         snprintf(d, sizeof d, "the upstream answered error=%s", cb.error);
-        decide(a, is, FED_R_POLICY, d);
+        decide(a, is, FED_R_UPSTREAM_ERROR, d);
         authorize_redirect_error(a, rs, &r, IDP_ERR_OAUTH_ACCESS_DENIED,
                                  "the upstream identity provider did not sign the user in");
-        goto out;
-    }
-    if (is->provision == FED_PROVISION_NONE) {
-        decide(a, is, FED_R_POLICY, "provision none");
-        refuse_provision_none(rs, is);
         goto out;
     }
     char authz[FED_URL_MAX], token[FED_URL_MAX], redirect_uri[FED_URL_MAX];
     idp_error ee = {0};
     if (fed_registry_endpoints(a->fed, is, authz, sizeof authz, token, sizeof token, &ee) !=
         IDP_OK) {
-        decide(a, is, FED_R_KEYS_UNAVAILABLE, ee.msg);
+        decide(a, is, FED_R_UPSTREAM_UNAVAILABLE, ee.msg);
         page(rs, 503,
              "Sign-in with this provider is temporarily unavailable. Try again in a "
              "minute.");

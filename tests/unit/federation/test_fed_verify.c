@@ -31,6 +31,7 @@ static const char doc[] =
     "      require: {hd: corp.example}\n"
     "      typ: at+jwt\n"
     "      jwt_bearer: {clients: [svc-a], max_lifetime: 300s}\n"
+    "      provision: jit\n"
     "      login: {client_id: idpd-at-partner, client_secret_file: /nonexistent, scopes: [openid]}\n"
     "    - name: ci\n"
     "      issuer: https://ci.example\n"

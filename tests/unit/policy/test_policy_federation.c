@@ -211,10 +211,10 @@ static void full_example(void **state)
 
 static void defaults(void **state)
 {
-    policy *p =
-        load_ok(FED "      login: {client_id: c, client_secret_file: /s, scopes: [openid]}\n");
+    policy *p = load_ok(FED);
     const fed_issuer *is = policy_fed_by_name(p, "partner");
     assert_non_null(is);
+    assert_null(is->login); /* no login: no upstream sign-in */
     assert_null(is->jwks_uri);
     assert_false(is->allow_http_loopback);
     assert_int_equal(is->algorithms, JWS_ALG_BIT(JWS_RS256));
@@ -229,7 +229,6 @@ static void defaults(void **state)
     assert_false(is->jwt_bearer);
     assert_int_equal(is->jwt_bearer_max_lifetime_s, 300);
     assert_false(is->token_exchange);
-    assert_string_equal(is->login->display_name, "partner"); /* default: the name */
     assert_int_equal(is->jwks.refresh_s, 300);
     assert_int_equal(is->jwks.min_refresh_s, 30);
     assert_int_equal(is->jwks.max_refresh_s, 86400);
@@ -519,6 +518,17 @@ static void rule_login(void **state)
                 "login.client_secret_file must be a string");
     expect_diag(FED "      login: {client_id: c, client_secret_file: /s}\n", 15,
                 "login.scopes is required");
+    /* a browser session needs a local user */
+    expect_diag(FED "      login: {client_id: c, client_secret_file: /s, scopes: [openid]}\n", 15,
+                "login needs provision: jit or link_only");
+    expect_diag(FED "      provision: none\n      login: {client_id: c, client_secret_file: /s, scopes: [openid]}\n",
+                16, "login needs provision: jit or link_only");
+    {
+        policy *lp = load_ok(FED "      provision: jit\n"
+                                 "      login: {client_id: c, client_secret_file: /s, scopes: [openid]}\n");
+        assert_string_equal(policy_fed_by_name(lp, "partner")->login->display_name, "partner"); /* default: the name */
+        policy_free(lp);
+    }
     expect_diag(FED "      login: {client_id: c, client_secret_file: /s, scopes: [email]}\n", 15,
                 "login.scopes must include openid");
     expect_diag(FED "      login: {client_id: c, client_secret_file: /s, scopes: [\"a b\"]}\n", 15,
