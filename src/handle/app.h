@@ -51,6 +51,7 @@ typedef struct app_route_name {
     const char *path;
 } app_route_name;
 
+struct fed_registry; /* federation/fed_registry.h */
 struct app_bg; /* the server's background-thread state (server/app.c) */
 
 struct app {
@@ -81,6 +82,9 @@ struct app {
     /* requests answered per route row and status class (1xx..5xx), for /metrics; relaxed
      * atomic increments, no lock */
     _Atomic uint64_t requests[APP_METRIC_ROUTES][5];
+    /* the trusted upstream issuers' key caches, on their own thread (federation/fed_registry.h);
+     * synced with each published policy; owned */
+    struct fed_registry *fed;
     struct app_bg *bg;       /* server-private (server/app.c); owned */
 };
 

@@ -84,6 +84,8 @@ static void set_snap_destroy(snap_obj *o)
     free(s);
 }
 
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
 static set_snap *acquire(jwks_cache *c) { return (set_snap *)snap_acquire(&c->slot); }
 
 static bool usable(const jwks_cache *c, const set_snap *s, int64_t now)
@@ -224,6 +226,47 @@ idp_err jwks_cache_seed(jwks_cache *c, const char *body, size_t len, int64_t fet
     return IDP_OK;
 }
 
+idp_err jwks_cache_offer(jwks_cache *c, const char *body, size_t len, int64_t fetched_at_ms,
+                         int64_t max_age_s, idp_error *err)
+{
+    jwks *set = NULL;
+    size_t skipped = 0;
+    idp_error e2 = {0};
+    jwks_fetch_result r = parse_set(c, body, len, &set, &skipped, &e2);
+    if (r != JWKS_FETCH_OK)
+        return IDP_FAIL(err, e2.code ? e2.code : IDP_ERR_INVALID, "stored JWKS refused: %s",
+                        e2.msg);
+    int64_t now = now_ms(c);
+    if (fetched_at_ms > now) fetched_at_ms = now;
+    if (now - fetched_at_ms >= c->o.stale_if_error_ms) {
+        jwks_unref(set);
+        return IDP_FAIL(err, IDP_ERR_INVALID, "stored JWKS older than stale_if_error");
+    }
+    pthread_mutex_lock(&c->mu);
+    set_snap *cur = acquire(c);
+    bool newer = !cur || fetched_at_ms > cur->fetched_at_ms;
+    snap_release(cur ? &cur->base : NULL);
+    if (!newer) {
+        pthread_mutex_unlock(&c->mu);
+        jwks_unref(set);
+        return IDP_FAIL(err, IDP_ERR_CONFLICT, "the cache's set is as new");
+    }
+    publish(c, set, fetched_at_ms, skipped);
+    c->last_success_ms = fetched_at_ms;
+    c->last_failed = false;
+    c->consecutive_failures = 0;
+    c->last_error[0] = '\0';
+    int64_t next = max_age_s >= 0 ? clamp64(max_age_s > INT64_MAX / 1000 ? INT64_MAX / 1000
+                                                                          : max_age_s * 1000,
+                                            c->o.min_refresh_ms, c->o.max_refresh_ms)
+                                  : c->o.refresh_ms;
+    if (c->attempted) c->next_refresh_ms = fetched_at_ms + next;
+    c->gen++;
+    pthread_cond_broadcast(&c->done);
+    pthread_mutex_unlock(&c->mu);
+    return IDP_OK;
+}
+
 /* ---- request threads --------------------------------------------------------------------- */
 
 idp_err jwks_cache_get(jwks_cache *c, const char *kid, jwks **out, idp_error *err)
@@ -281,7 +324,6 @@ idp_err jwks_cache_get(jwks_cache *c, const char *kid, jwks **out, idp_error *er
 
 /* ---- background thread ------------------------------------------------------------------- */
 
-static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 static int64_t retry_delay(const jwks_cache *c, unsigned failures)
 {
@@ -321,6 +363,9 @@ int64_t jwks_cache_tick(jwks_cache *c)
         if (!rc) IDP_FAIL(&e, IDP_ERR_TOO_LARGE, "JWKS body over %u bytes", JWKS_CACHE_MAX_BODY);
     } else if (rc == IDP_ERR_NOMEM) {
         r = JWKS_FETCH_INTERNAL;
+    } else if (rc == IDP_ERR_INVALID) {
+        r = JWKS_FETCH_INVALID;
+        if (!e.msg[0]) IDP_FAIL(&e, rc, "invalid response");
     } else if (rc) {
         r = JWKS_FETCH_NETWORK;
         if (!e.msg[0]) IDP_FAIL(&e, rc, "no response");

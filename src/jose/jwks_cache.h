@@ -59,7 +59,9 @@ typedef struct jwks_cache_opts {
  * IDP_ERR_TOO_LARGE when it is exceeded), follow no redirect, finish within timeout_ms. Fill
  * *status (HTTP status) and *max_age_s (Cache-Control max-age in seconds, -1 when none). Return
  * IDP_OK when a response arrived, whatever its status; IDP_ERR_TOO_LARGE; another code (e.g.
- * IDP_ERR_IO) when no response arrived, with err->msg saying why (no key material). Called only
+ * IDP_ERR_IO) when no response arrived, with err->msg saying why (no key material);
+ * IDP_ERR_INVALID when the fetcher refused what it got before the set (e.g. a discovery document
+ * or a URL it names): counted as JWKS_FETCH_INVALID with err->msg. Called only
  * from jwks_cache_tick, never with the cache's lock held. */
 typedef idp_err (*jwks_cache_fetch_fn)(void *ctx, long timeout_ms, idp_buf *body, long *status,
                                        int64_t *max_age_s, idp_error *err);
@@ -139,6 +141,13 @@ void jwks_cache_free(jwks_cache *c);
  * not parse, IDP_ERR_INVALID when too old, IDP_ERR_CONFLICT when the cache already has a set. */
 idp_err jwks_cache_seed(jwks_cache *c, const char *body, size_t len, int64_t fetched_at_ms,
                         idp_error *err);
+
+/* Another process stored a newer good set (`idpd federation refresh`): replaces the current set
+ * when fetched_at_ms is later than its fetch time (IDP_ERR_CONFLICT otherwise, nothing changed),
+ * clears the failure state and schedules the next refresh from max_age_s (-1: refresh) as a
+ * fetch would. Parse and age rules as jwks_cache_seed. Any thread. */
+idp_err jwks_cache_offer(jwks_cache *c, const char *body, size_t len, int64_t fetched_at_ms,
+                         int64_t max_age_s, idp_error *err);
 
 /* Request threads. *out = a new reference to the current usable set, which holds kid unless
  * the refetch rules above said no (then the caller fails with key-not-found); kid NULL: the set

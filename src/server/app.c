@@ -14,6 +14,7 @@
 #include "server/router.h"
 #include "oauth/policy_admin.h"
 #include "policy/policy.h"
+#include "federation/fed_registry.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -37,6 +38,7 @@ struct app_bg {
      * is tried again, changed or not (bg thread only) */
     int64_t generation[APP__SNAP_COUNT];
     int64_t retry_at_ms[APP__SNAP_COUNT];
+    int64_t fed_generation; /* the store generation the registry last re-seeded at (bg thread) */
 };
 
 _Static_assert(APP_ROTATION_INTERVAL_MS == ROTATION_TICK_S * 1000,
@@ -89,6 +91,8 @@ static idp_err load_policy(struct app *a, idp_error *err)
         return IDP_FAIL(err, IDP_ERR_CONFIG, "issuer is not valid UTF-8");
     }
     ps->discovery_len = strlen(ps->discovery);
+    /* the key caches first, so a request that sees the new policy finds its issuers' caches */
+    fed_registry_sync(a->fed, p);
     snap_publish(&a->policy, &ps->obj);
     if (v != a->bg->policy_version && v != 0)
         log_msg(LOG_INFO, "policy version %lld active (sha256 %s)", (long long)v, policy_sha256(p));
@@ -276,6 +280,7 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
         return IDP_FAIL(err, IDP_ERR_NOT_FOUND, "%s does not exist (run `idpd init --data-dir %s` first)",
                         path, c->data_dir);
     if ((rc = store_open(path, false, &a->st, err)) != IDP_OK) return rc;
+    if ((rc = fed_registry_new(a->st, &a->fed, err)) != IDP_OK) return rc;
     if ((rc = kek_derive(a->kek, CLIENT_SECRET_PEPPER_LABEL, a->pepper, err)) != IDP_OK) return rc;
     if ((rc = pkey_pepper(a->kek, a->scim_pepper, err)) != IDP_OK) return rc;
     if ((rc = kek_derive(a->kek, CSRF_KEY_LABEL, a->csrf_key, err)) != IDP_OK) return rc;
@@ -315,8 +320,14 @@ static void task_generation(struct app *a)
     int64_t gen = 0;
     if (store_generation(a->st, &gen, &e) != IDP_OK)
         log_msg(LOG_ERROR, "store generation: %s", e.msg);
-    else
+    else {
         reload_due(a, gen, false, NULL); /* a failing load is logged and shown in /readyz */
+        /* e.g. `idpd federation refresh` stored a newer upstream JWKS */
+        if (gen != a->bg->fed_generation) {
+            a->bg->fed_generation = gen;
+            fed_registry_reseed(a->fed);
+        }
+    }
 }
 
 static void task_rotate(struct app *a)
@@ -426,6 +437,9 @@ void app_free(struct app *a)
         pthread_join(a->bg->thread, NULL);
         a->bg->started = false;
     }
+    /* the registry's thread uses the store: stop it first */
+    fed_registry_free(a->fed);
+    a->fed = NULL;
     snap_slot_destroy(&a->keys);
     snap_slot_destroy(&a->clients);
     snap_slot_destroy(&a->policy);

@@ -8,6 +8,7 @@
 
 #include "core/mem.h"
 #include "handle/app.h"
+#include "federation/fed_registry.h"
 #include "proto/bearer.h"
 #include "proto/refresh.h"
 #include "keys/keyset.h"
@@ -104,6 +105,7 @@ idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_e
                               unmatched ? "(none)" : a->routes[r].path, k + 1, n);
         }
     }
+    bad |= fed_registry_metrics(a->fed, &rs->body);
     if (bad) return IDP_FAIL(err, IDP_ERR_INTERNAL, "metrics too large");
     rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
     rs->no_store = true;
