@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     form f;
     if (form_parse(&f, s, size, NULL) == IDP_OK) {
         tx_param p[FORM_MAX_PARAMS];
-        for (size_t i = 0; i < f.n; i++) p[i] = (tx_param){f.params[i].name, f.params[i].value};
+        for (size_t i = 0; i < f.n; i++)
+            p[i] = (tx_param){f.params[i].name, f.params[i].value};
         tx_request r;
         if (tx_request_parse(p, f.n, &r, NULL) == IDP_OK) {
             if (!r.subject_token || r.subject_type == TX_TYPE_NONE) abort();
@@ -34,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (!json_is_object(act)) abort();
                 idp_buf b;
                 buf_init(&b, 0);
-                if (tx_extra_claims(prior, NULL, act, &b, NULL) == IDP_OK && b.len && b.data[0] != ',')
+                if (tx_extra_claims(prior, NULL, act, &b, NULL) == IDP_OK && b.len &&
+                    b.data[0] != ',')
                     abort();
                 buf_free(&b);
             }

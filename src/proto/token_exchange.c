@@ -15,7 +15,7 @@ tx_token_type tx_token_type_parse(const char *urn)
 }
 
 /* The single-valued parameters this grant reads. */
-static const char *const single[] = {"subject_token", "subject_token_type", "actor_token",
+static const char *const single[] = {"subject_token",    "subject_token_type",   "actor_token",
                                      "actor_token_type", "requested_token_type", "scope"};
 
 idp_err tx_request_parse(const tx_param *params, size_t n, tx_request *out, idp_error *err)
@@ -42,8 +42,7 @@ idp_err tx_request_parse(const tx_param *params, size_t n, tx_request *out, idp_
     }
     const char *st = v[0], *stt = v[1], *at = v[2], *att = v[3], *rtt = v[4];
     if (!st) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "subject_token is required");
-    if (!stt)
-        return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "subject_token_type is required");
+    if (!stt) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "subject_token_type is required");
     if ((out->subject_type = tx_token_type_parse(stt)) == TX_TYPE_NONE)
         return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "unsupported subject_token_type");
     if (!at != !att)
@@ -120,8 +119,8 @@ idp_err tx_extra_claims(const json_t *mapped, const char *policy_claims, const j
     json_t *o = json_object();
     const char *k;
     json_t *v;
-    if (json_is_object(mapped))
-        json_object_foreach((json_t *)mapped, k, v) {
+    if (json_is_object(mapped)) json_object_foreach((json_t *)mapped, k, v)
+        {
             if (!tx_claim_reserved(k)) json_object_set(o, k, v);
         }
     if (policy_claims && policy_claims[0]) {
@@ -153,7 +152,8 @@ idp_err tx_extra_claims(const json_t *mapped, const char *policy_claims, const j
     idp_err rc = IDP_OK;
     if (json_object_size(o) > 0) {
         char *s = jsonx_dump(o);
-        if (!s) rc = IDP_FAIL(err, IDP_ERR_NOMEM, "cannot serialize the claims");
+        if (!s)
+            rc = IDP_FAIL(err, IDP_ERR_NOMEM, "cannot serialize the claims");
         else {
             size_t n = strlen(s); /* "{...}" */
             if (buf_putc(out, ',') || buf_append(out, s + 1, n - 2))

@@ -65,7 +65,8 @@ idp_err tx_request_parse(const tx_param *params, size_t n, tx_request *out, idp_
  * it (the current actor outermost). Only sub, iss and act are kept from prior acts (§4.1:
  * other claims of a nested act are not relevant). actor_sub NULL: no new actor, the prior chain
  * (cleaned the same way) is returned, or NULL when there is none. A chain deeper than
- * TX_ACT_MAX_DEPTH, or a prior act that is not an object, fails with IDP_ERR_INVALID. *out owned. */
+ * TX_ACT_MAX_DEPTH, or a prior act that is not an object, fails with IDP_ERR_INVALID. *out owned.
+ */
 idp_err tx_act_build(const char *actor_sub, const char *actor_iss, const json_t *prior_act,
                      json_t **out, idp_error *err);
 

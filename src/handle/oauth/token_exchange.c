@@ -55,9 +55,12 @@ static idp_err invalid_request(idp_error *err, const char *what)
 static fed_use use_of(tx_token_type t)
 {
     switch (t) {
-    case TX_TYPE_ID_TOKEN: return FED_USE_ID_TOKEN;
-    case TX_TYPE_JWT: return FED_USE_JWT;
-    default: return FED_USE_ACCESS_TOKEN;
+    case TX_TYPE_ID_TOKEN:
+        return FED_USE_ID_TOKEN;
+    case TX_TYPE_JWT:
+        return FED_USE_JWT;
+    default:
+        return FED_USE_ACCESS_TOKEN;
     }
 }
 
@@ -69,9 +72,9 @@ static bool own_token(const struct app *a, const char *tok)
 }
 
 /* One of our access tokens, verified and active (introspection's rules); *claims owned. */
-static idp_err own_verify(struct app *a, const http_request *rq, const char *what,
-                          const char *tok, tx_token_type type, json_t **claims, bool *user,
-                          int64_t *epoch, idp_error *err)
+static idp_err own_verify(struct app *a, const http_request *rq, const char *what, const char *tok,
+                          tx_token_type type, json_t **claims, bool *user, int64_t *epoch,
+                          idp_error *err)
 {
     *claims = NULL;
     *user = false;
@@ -79,8 +82,8 @@ static idp_err own_verify(struct app *a, const http_request *rq, const char *wha
     if (type == TX_TYPE_ID_TOKEN)
         return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST,
                         "%s: idpd's own tokens are exchanged as access tokens", what);
-    token_verify_opts vo = token_verify_access(rq->keys ? keyset_public(rq->keys) : NULL,
-                                               a->cfg->issuer, 0);
+    token_verify_opts vo =
+        token_verify_access(rq->keys ? keyset_public(rq->keys) : NULL, a->cfg->issuer, 0);
     idp_error verr = {0};
     idp_err vrc = token_verify(tok, strlen(tok), &vo, claims, &verr);
     if (vrc != IDP_OK)
@@ -137,9 +140,12 @@ static idp_err actor(struct app *a, const http_request *rq, const client_entry *
         json_decref(c);
         return IDP_OK;
     }
-    fed_verify_in in = {.token = tr->actor_token, .len = strlen(tr->actor_token),
-                        .use = use_of(tr->actor_type), .policy = rq->policy,
-                        .keys = fed_registry_keys, .keys_ctx = a->fed};
+    fed_verify_in in = {.token = tr->actor_token,
+                        .len = strlen(tr->actor_token),
+                        .use = use_of(tr->actor_type),
+                        .policy = rq->policy,
+                        .keys = fed_registry_keys,
+                        .keys_ctx = a->fed};
     fed_verified v = {0};
     idp_err rc = fed_verify(&in, &v, why, err);
     if (rc != IDP_OK) {
@@ -164,7 +170,8 @@ static size_t split(const char *s, char **out, size_t cap)
 {
     size_t n = 0;
     for (const char *p = s ? s : ""; *p && n < cap;) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         size_t k = strcspn(p, " ");
         if (k) out[n++] = xstrndup(p, k);
         p += k;
@@ -231,12 +238,20 @@ static idp_err own_exchange(struct app *a, const http_request *rq, const client_
     int64_t exp = 0;
     jsonx_int(claims, "exp", &exp);
     fed_reason why = FED_ACCEPTED;
-    token_fed_mint_in mi = {.ce = ce, .sub = sub, .user = user, .epoch = epoch, .aud = aud,
-                            .naud = naud, .scope = scope, .extra = buf_cstr(&extra),
-                            .max_exp = exp, .exchange = true};
+    token_fed_mint_in mi = {.ce = ce,
+                            .sub = sub,
+                            .user = user,
+                            .epoch = epoch,
+                            .aud = aud,
+                            .naud = naud,
+                            .scope = scope,
+                            .extra = buf_cstr(&extra),
+                            .max_exp = exp,
+                            .exchange = true};
     rc = token_fed_mint(a, rq, &mi, rs, &why, err);
 out:
-    for (size_t i = 0; i < nhave; i++) free(have[i]);
+    for (size_t i = 0; i < nhave; i++)
+        free(have[i]);
     policy_admin_groups_free(groups, ngroups);
     store_user_clear(&u);
     buf_free(&sc);
@@ -246,11 +261,12 @@ out:
     return rc;
 }
 
-idp_err token_exchange(struct app *a, const http_request *rq, const form *f,
-                       const client_entry *ce, http_response *rs, idp_error *err)
+idp_err token_exchange(struct app *a, const http_request *rq, const form *f, const client_entry *ce,
+                       http_response *rs, idp_error *err)
 {
     tx_param params[FORM_MAX_PARAMS];
-    for (size_t i = 0; i < f->n; i++) params[i] = (tx_param){f->params[i].name, f->params[i].value};
+    for (size_t i = 0; i < f->n; i++)
+        params[i] = (tx_param){f->params[i].name, f->params[i].value};
     tx_request tr;
     idp_err rc = tx_request_parse(params, f->n, &tr, err);
     if (rc != IDP_OK) return rc;
@@ -269,11 +285,15 @@ idp_err token_exchange(struct app *a, const http_request *rq, const form *f,
                         &epoch, err);
     } else {
         upstream = true;
-        fed_verify_in in = {.token = tr.subject_token, .len = strlen(tr.subject_token),
-                            .use = use_of(tr.subject_type), .policy = rq->policy,
-                            .keys = fed_registry_keys, .keys_ctx = a->fed};
+        fed_verify_in in = {.token = tr.subject_token,
+                            .len = strlen(tr.subject_token),
+                            .use = use_of(tr.subject_type),
+                            .policy = rq->policy,
+                            .keys = fed_registry_keys,
+                            .keys_ctx = a->fed};
         rc = fed_verify(&in, &v, &why, err);
-        if (rc == IDP_OK) is = v.is;
+        if (rc == IDP_OK)
+            is = v.is;
         else {
             is = token_fed_peek_issuer(rq, tr.subject_token);
             /* RFC 8693 §2.2.2: an invalid subject token is invalid_request */
@@ -300,7 +320,8 @@ idp_err token_exchange(struct app *a, const http_request *rq, const form *f,
         }
         if (rc != IDP_OK) goto out;
     }
-    const json_t *prior = own_subject ? json_object_get(own, "act") : json_object_get(v.claims, "act");
+    const json_t *prior =
+        own_subject ? json_object_get(own, "act") : json_object_get(v.claims, "act");
     if (act_sub || prior) {
         idp_error aerr = {0};
         if (tx_act_build(act_sub, act_iss, prior, &act, &aerr) != IDP_OK) {
@@ -314,8 +335,8 @@ idp_err token_exchange(struct app *a, const http_request *rq, const form *f,
         rc = own_exchange(a, rq, ce, &tr, own, user, epoch, act, rs, err);
         if (rc != IDP_OK && why == FED_ACCEPTED) why = FED_R_POLICY;
     } else {
-        rc = token_fed_issue(a, rq, ce, &v, tr.scope, tr.targets, tr.ntargets, act, true, rs,
-                             &why, err);
+        rc = token_fed_issue(a, rq, ce, &v, tr.scope, tr.targets, tr.ntargets, act, true, rs, &why,
+                             err);
         if (rc == IDP_ERR_OAUTH_INVALID_GRANT) /* not linked, inactive user: §2.2.2 */
             rc = invalid_request(err, "subject_token");
     }
@@ -323,7 +344,8 @@ out:
     /* a refusal of ours with no reason of its own (an own actor token that is not active)
      * counts under policy */
     if (rc != IDP_OK && why == FED_ACCEPTED) why = FED_R_POLICY;
-    if (upstream) token_fed_decision(a, is, TOKEN_FED_GRANT_EXCHANGE, rc == IDP_OK ? FED_ACCEPTED : why, err);
+    if (upstream)
+        token_fed_decision(a, is, TOKEN_FED_GRANT_EXCHANGE, rc == IDP_OK ? FED_ACCEPTED : why, err);
     free(act_sub);
     free(act_iss);
     json_decref(act);

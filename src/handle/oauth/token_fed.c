@@ -43,24 +43,35 @@ idp_err token_fed_mint(struct app *a, const http_request *rq, const token_fed_mi
     if (in->max_exp > 0 && in->max_exp < exp) exp = in->max_exp;
     if (exp <= now) {
         *why = FED_R_EXPIRED;
-        return IDP_FAIL(err, in->exchange ? IDP_ERR_OAUTH_INVALID_REQUEST : IDP_ERR_OAUTH_INVALID_GRANT,
+        return IDP_FAIL(err,
+                        in->exchange ? IDP_ERR_OAUTH_INVALID_REQUEST : IDP_ERR_OAUTH_INVALID_GRANT,
                         "the presented token has expired");
     }
     char rnd[23], jti[USER_JTI_MAX];
     token_claims_new_jti(rnd);
-    if (in->user) snprintf(jti, sizeof jti, "%s.%" PRId64, rnd, in->epoch);
-    else snprintf(jti, sizeof jti, "%s", rnd);
+    if (in->user)
+        snprintf(jti, sizeof jti, "%s.%" PRId64, rnd, in->epoch);
+    else
+        snprintf(jti, sizeof jti, "%s", rnd);
     idp_buf tok;
     buf_init(&tok, JWS_MAX_LEN);
-    token_claims tc = {.iss = a->cfg->issuer, .sub = in->sub, .aud = in->aud, .naud = in->naud,
-                       .iat = now, .exp = exp, .jti = jti, .client_id = in->ce->client_id,
-                       .scope = in->scope, .extra = in->extra && in->extra[0] ? in->extra : NULL};
+    token_claims tc = {.iss = a->cfg->issuer,
+                       .sub = in->sub,
+                       .aud = in->aud,
+                       .naud = in->naud,
+                       .iat = now,
+                       .exp = exp,
+                       .jti = jti,
+                       .client_id = in->ce->client_id,
+                       .scope = in->scope,
+                       .extra = in->extra && in->extra[0] ? in->extra : NULL};
     idp_err rc = token_mint_access(rq->keys, token_mint_alg(a->cfg, in->ce->alg), &tc, &tok, err);
     if (rc == IDP_OK) {
         rs->content_type = "application/json";
         rs->no_store = true;
         token_mint_response r = {.access_token = buf_cstr(&tok),
-                                 .issued_token_type = in->exchange ? TX_TYPE_ACCESS_TOKEN_URN : NULL,
+                                 .issued_token_type =
+                                     in->exchange ? TX_TYPE_ACCESS_TOKEN_URN : NULL,
                                  .expires_in = exp - now,
                                  .scope = in->scope};
         rc = token_mint_respond(&r, &rs->body, err);
@@ -104,10 +115,16 @@ idp_err token_fed_issue(struct app *a, const http_request *rq, const client_entr
     if (rc != IDP_OK) goto out;
     if ((rc = tx_extra_claims(s.mapped, buf_cstr(&pclaims), act, &extra, err)) != IDP_OK) goto out;
     *why = FED_ACCEPTED;
-    token_fed_mint_in mi = {.ce = ce, .sub = s.sub, .user = s.local,
-                            .epoch = s.local ? s.user.token_epoch : 0, .aud = aud, .naud = naud,
-                            .scope = buf_cstr(&granted), .extra = buf_cstr(&extra),
-                            .max_exp = v->exp, .exchange = exchange};
+    token_fed_mint_in mi = {.ce = ce,
+                            .sub = s.sub,
+                            .user = s.local,
+                            .epoch = s.local ? s.user.token_epoch : 0,
+                            .aud = aud,
+                            .naud = naud,
+                            .scope = buf_cstr(&granted),
+                            .extra = buf_cstr(&extra),
+                            .max_exp = v->exp,
+                            .exchange = exchange};
     rc = token_fed_mint(a, rq, &mi, rs, why, err);
 out:
     fed_subject_clear(&s);

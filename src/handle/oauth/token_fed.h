@@ -31,14 +31,14 @@ struct app;
 typedef struct token_fed_mint_in {
     const client_entry *ce; /* the requesting client: client_id, ttl, alg */
     const char *sub;
-    bool user;              /* a local user: jti "<random>.<epoch>" */
+    bool user; /* a local user: jti "<random>.<epoch>" */
     int64_t epoch;
     const char *const *aud;
     size_t naud;
-    const char *scope;      /* granted */
-    const char *extra;      /* raw JSON members with leading ',' (tx_extra_claims), or NULL */
-    int64_t max_exp;        /* the presented token's exp: the issued one never outlives it */
-    bool exchange;          /* RFC 8693 response (issued_token_type) */
+    const char *scope; /* granted */
+    const char *extra; /* raw JSON members with leading ',' (tx_extra_claims), or NULL */
+    int64_t max_exp;   /* the presented token's exp: the issued one never outlives it */
+    bool exchange;     /* RFC 8693 response (issued_token_type) */
 } token_fed_mint_in;
 
 /* Signs and writes the response. FED_R_EXPIRED (invalid_request / invalid_grant by grant) when

@@ -49,9 +49,14 @@ idp_err token_jwt_bearer(struct app *a, const http_request *rq, const form *f,
     memcpy(tokep, a->cfg->issuer, ilen);
     memcpy(tokep + ilen, "/token", sizeof "/token");
     const char *auds[2] = {a->cfg->issuer, tokep};
-    fed_verify_in in = {.token = as, .len = strlen(as), .use = FED_USE_ASSERTION,
-                        .policy = rq->policy, .keys = fed_registry_keys, .keys_ctx = a->fed,
-                        .audiences = auds, .naudiences = 2};
+    fed_verify_in in = {.token = as,
+                        .len = strlen(as),
+                        .use = FED_USE_ASSERTION,
+                        .policy = rq->policy,
+                        .keys = fed_registry_keys,
+                        .keys_ctx = a->fed,
+                        .audiences = auds,
+                        .naudiences = 2};
     fed_verified v = {0};
     fed_reason why = FED_ACCEPTED;
     const fed_issuer *is = NULL;

@@ -107,9 +107,9 @@ static void duplicates_and_targets(void **state)
     tx_param dup2[] = {P("subject_token", "t"), P("subject_token", "u"),
                        P("subject_token_type", AT)};
     assert_int_equal(parse(dup2, 3, &r), IDP_ERR_OAUTH_INVALID_REQUEST);
-    tx_param tg[] = {P("subject_token", "t"), P("audience", "api-a"),
+    tx_param tg[] = {P("subject_token", "t"),     P("audience", "api-a"),
                      P("subject_token_type", AT), P("resource", "https://r.example"),
-                     P("audience", "api-b"), P("scope", "read")};
+                     P("audience", "api-b"),      P("scope", "read")};
     assert_int_equal(parse(tg, 6, &r), IDP_OK);
     assert_int_equal(r.ntargets, 3);
     assert_string_equal(r.targets[0], "api-a");
@@ -119,7 +119,8 @@ static void duplicates_and_targets(void **state)
     tx_param many[RESOURCE_MAX + 3];
     many[0] = P("subject_token", "t");
     many[1] = P("subject_token_type", AT);
-    for (size_t i = 0; i <= RESOURCE_MAX; i++) many[2 + i] = P("audience", "x");
+    for (size_t i = 0; i <= RESOURCE_MAX; i++)
+        many[2 + i] = P("audience", "x");
     assert_int_equal(parse(many, RESOURCE_MAX + 2, &r), IDP_OK);
     assert_int_equal(r.ntargets, RESOURCE_MAX);
     assert_int_equal(parse(many, RESOURCE_MAX + 3, &r), IDP_ERR_OAUTH_INVALID_TARGET);
@@ -147,9 +148,9 @@ static void act_simple(void **state)
 static void act_nested(void **state)
 {
     (void)state;
-    json_t *prior = json_loads(
-        "{\"sub\":\"first\",\"iss\":\"https://b\",\"extra\":1,\"act\":{\"sub\":\"zero\",\"x\":[1]}}",
-        0, NULL);
+    json_t *prior = json_loads("{\"sub\":\"first\",\"iss\":\"https://"
+                               "b\",\"extra\":1,\"act\":{\"sub\":\"zero\",\"x\":[1]}}",
+                               0, NULL);
     json_t *act = NULL;
     assert_int_equal(tx_act_build("second", "https://a", prior, &act, NULL), IDP_OK);
     char *s = dump(act);
@@ -174,7 +175,8 @@ static void act_depth(void **state)
 {
     (void)state;
     json_t *chain = json_pack("{s:s}", "sub", "leaf");
-    for (int i = 1; i < TX_ACT_MAX_DEPTH; i++) chain = json_pack("{s:s, s:o}", "sub", "n", "act", chain);
+    for (int i = 1; i < TX_ACT_MAX_DEPTH; i++)
+        chain = json_pack("{s:s, s:o}", "sub", "n", "act", chain);
     json_t *act = NULL;
     /* TX_ACT_MAX_DEPTH levels with the new actor on top is one too many */
     assert_int_equal(tx_act_build(NULL, NULL, chain, &act, NULL), IDP_OK);
@@ -191,9 +193,10 @@ static void extra_claims(void **state)
     assert_true(tx_claim_reserved("cnf"));
     assert_true(tx_claim_reserved("client_id"));
     assert_false(tx_claim_reserved("email"));
-    json_t *mapped = json_loads("{\"email\":\"a@b\",\"sub\":\"evil\",\"iss\":\"x\",\"scope\":\"admin\","
-                                "\"act\":{\"sub\":\"x\"},\"cnf\":{},\"ns/roles\":[\"admin\"]}",
-                                0, NULL);
+    json_t *mapped =
+        json_loads("{\"email\":\"a@b\",\"sub\":\"evil\",\"iss\":\"x\",\"scope\":\"admin\","
+                   "\"act\":{\"sub\":\"x\"},\"cnf\":{},\"ns/roles\":[\"admin\"]}",
+                   0, NULL);
     json_t *act = json_pack("{s:s}", "sub", "svc");
     idp_buf b;
     buf_init(&b, 0);
@@ -208,7 +211,8 @@ static void extra_claims(void **state)
     free(obj);
     assert_non_null(o);
     char *d = dump(o);
-    assert_string_equal(d, "{\"act\":{\"sub\":\"svc\"},\"email\":\"a@b\",\"ns/roles\":[\"viewer\"]}");
+    assert_string_equal(d,
+                        "{\"act\":{\"sub\":\"svc\"},\"email\":\"a@b\",\"ns/roles\":[\"viewer\"]}");
     free(d);
     json_decref(o);
     /* nothing to add: nothing written */
@@ -224,11 +228,11 @@ static void extra_claims(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(minimal),      cmocka_unit_test(token_types),
-        cmocka_unit_test(required),     cmocka_unit_test(actor_pairs),
+        cmocka_unit_test(minimal),        cmocka_unit_test(token_types),
+        cmocka_unit_test(required),       cmocka_unit_test(actor_pairs),
         cmocka_unit_test(requested_type), cmocka_unit_test(duplicates_and_targets),
-        cmocka_unit_test(act_simple),   cmocka_unit_test(act_nested),
-        cmocka_unit_test(act_depth),    cmocka_unit_test(extra_claims),
+        cmocka_unit_test(act_simple),     cmocka_unit_test(act_nested),
+        cmocka_unit_test(act_depth),      cmocka_unit_test(extra_claims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
