@@ -249,12 +249,25 @@ ${issuerYaml('up', ups.up, {
     const issued = r.json.access_token;
     const id = payload(issued).sub;
     assert.equal((await introspect(srv.url, gw, issued)).json.active, true);
+    // the issued (user) token is itself exchangeable while the user is active: it narrows
+    const own = await exchange(gw, { subject_token: issued, subject_token_type: AT, audience: RES_B });
+    assert.equal(own.status, 200, own.text);
+    assert.equal(payload(own.json.access_token).sub, id);
+    assert.equal(payload(own.json.access_token).aud, RES_B);
+    assert.match(payload(own.json.access_token).jti, /\.\d+$/);
+    // re-evaluated for the local user now: its issuer-derived roles (bindings.issuers) are not
+    // known outside an upstream exchange, so the scope only narrows (here: to nothing held)
+    for (const sc of (own.json.scope ?? '').split(' ').filter(Boolean)) assert.ok(['api:read'].includes(sc), sc);
     const p = await scim.patch(`/Users/${id}`, [{ op: 'replace', path: 'active', value: false }]);
     assert.equal(p.status, 200, p.text);
     assert.equal((await introspect(srv.url, gw, issued)).json.active, false);
     const again = await exchange(gw, { subject_token: await upToken(ups.up, { sub: 'carol', tenant: 't1' }), subject_token_type: AT });
     assert.equal(again.status, 400);
     assert.equal(again.json.error, 'invalid_request');
+    // and its issued tokens can no longer be exchanged either
+    const ownAgain = await exchange(gw, { subject_token: issued, subject_token_type: AT });
+    assert.equal(ownAgain.json.error, 'invalid_request');
+    assert.equal((await introspect(srv.url, gw, own.json.access_token)).json.active, false);
   });
 
   test('delegation: act from the actor token, nested inside the subject token\'s act', async () => {
