@@ -264,6 +264,10 @@ out:
 idp_err token_exchange(struct app *a, const http_request *rq, const form *f, const client_entry *ce,
                        http_response *rs, idp_error *err)
 {
+    /* a public client proves nothing about who asks: these grants need client authentication */
+    if (ce->auth_method == CLIENT_AUTH_NONE)
+        return IDP_FAIL(err, IDP_ERR_OAUTH_UNAUTHORIZED_CLIENT,
+                        "a public client cannot use this grant");
     tx_param params[FORM_MAX_PARAMS];
     for (size_t i = 0; i < f->n; i++)
         params[i] = (tx_param){f->params[i].name, f->params[i].value};

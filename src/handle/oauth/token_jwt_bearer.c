@@ -33,6 +33,10 @@ static size_t targets(const form *f, const char **out, size_t cap)
 idp_err token_jwt_bearer(struct app *a, const http_request *rq, const form *f,
                          const client_entry *ce, http_response *rs, idp_error *err)
 {
+    /* a public client proves nothing about who asks: these grants need client authentication */
+    if (ce->auth_method == CLIENT_AUTH_NONE)
+        return IDP_FAIL(err, IDP_ERR_OAUTH_UNAUTHORIZED_CLIENT,
+                        "a public client cannot use this grant");
     const char *as = form_get(f, "assertion");
     if (!as) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "assertion is required");
     const char *const repeatable[] = {"resource", NULL};
