@@ -15,6 +15,7 @@ static const char usage[] =
     "  provisioning-key  create|list|revoke|rotate keys for SCIM and the admin API\n"
     "  audit     tail [--verify]: show the audit events, check their hash chain\n"
     "  policy    check|apply|history|show|diff|rollback|explain the permission policy\n"
+    "  federation  status|refresh|test the trusted upstream issuers' keys and tokens\n"
     "Run 'idpd <command> --help' for a command's options. Exit codes: 0 ok, 1 failure,\n"
     "2 usage error.\n";
 
@@ -25,6 +26,7 @@ static const struct {
     {"init", cli_init_main}, {"serve", cli_serve_main},   {"client", cli_client_main},
     {"key", cli_key_main},   {"verify", cli_verify_main}, {"provisioning-key", cli_pkey_main},
     {"audit", cli_audit_main}, {"policy", cli_policy_main},
+    {"federation", cli_federation_main},
 };
 
 int main(int argc, char **argv)

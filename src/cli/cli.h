@@ -117,5 +117,6 @@ int cli_key_main(int argc, char **argv);
 int cli_verify_main(int argc, char **argv);
 int cli_pkey_main(int argc, char **argv);  /* idpd provisioning-key ... (pkey.c) */
 int cli_audit_main(int argc, char **argv);
+int cli_federation_main(int argc, char **argv); /* idpd federation ... (federation.c) */
 
 #endif

@@ -387,6 +387,36 @@ static fed_entry *entry_new(fed_registry *r, const fed_issuer *is)
     return e;
 }
 
+/* ---- status rows (for `idpd federation status` in another process) ------------------------- */
+
+static void status_put(store *st, const char *name, const char *issuer,
+                       const jwks_cache_status *s, bool notify)
+{
+    if (!st) return;
+    json_t *kids = json_array();
+    for (size_t i = 0; s->keys && i < jwks_count(s->keys); i++) {
+        const char *kid = jwk_kid(jwks_at(s->keys, i));
+        json_array_append_new(kids, kid ? json_string(kid) : json_null());
+    }
+    char *kt = jsonx_dump(kids);
+    json_decref(kids);
+    char le[STORE_FED_ERROR_MAX + 1];
+    snprintf(le, sizeof le, "%s", s->last_result == JWKS_FETCH_OK ? "" : s->last_error);
+    store_fed_status row = {.issuer = (char *)issuer,
+                            .name = (char *)name,
+                            .state = (char *)jwks_cache_state_name(s->state),
+                            .last_success = s->last_success_ms,
+                            .last_attempt = s->last_attempt_ms,
+                            .next_refresh = s->next_refresh_ms,
+                            .last_error = le,
+                            .kids = kt,
+                            .notify = notify};
+    idp_error err = {0};
+    if (st->ops->fed_status_put(st, &row, &err) != IDP_OK)
+        log_msg(LOG_ERROR, "federation issuer %s: cannot store its status: %s", name, err.msg);
+    free(kt);
+}
+
 /* ---- the thread --------------------------------------------------------------------------- */
 
 /* After each attempt: log a failure once per change of state or reason, and a recovery. */
@@ -396,6 +426,7 @@ static void after_attempt(fed_entry *e)
     jwks_cache_status_get(e->c, &s);
     if (s.last_attempt_ms != 0 && s.last_attempt_ms != e->seen_attempt_ms) {
         e->seen_attempt_ms = s.last_attempt_ms;
+        status_put(e->r->st, e->name, e->issuer, &s, false);
         bool failed = s.last_result != JWKS_FETCH_OK;
         if (failed && (!e->logged_fail || e->logged_result != s.last_result)) {
             log_msg(LOG_WARN, "federation issuer %s: JWKS fetch failed (%s, keys %s): %s",
@@ -669,4 +700,30 @@ int fed_registry_metrics(fed_registry *r, idp_buf *out)
     free(st);
     snap_release(t ? &t->obj : NULL);
     return bad;
+}
+
+idp_err fed_refresh_once(store *st, const fed_issuer *is, bool notify, jwks_cache_status *out,
+                         idp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    /* a registry without a thread: the same entry, hooks and store writes as the server's */
+    fed_registry r = {.st = st};
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    fed_entry *e = entry_new(&r, is);
+    idp_err rc = IDP_OK;
+    if (!e) {
+        rc = IDP_FAIL(err, IDP_ERR_CONFIG, "federation issuer %s: its jwks options are invalid",
+                      is->name);
+    } else {
+        jwks_cache_tick(e->c);
+        jwks_cache_status_get(e->c, out);
+        status_put(st, e->name, e->issuer, out, notify);
+        if (out->last_result != JWKS_FETCH_OK)
+            rc = IDP_FAIL(err, IDP_ERR_UNAVAILABLE, "%s", out->last_error);
+        snap_unref(&e->obj);
+    }
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
+    return rc;
 }

@@ -68,6 +68,15 @@ idp_err fed_discover(const fed_upstream *u, fed_discovered *out, idp_error *err)
 idp_err fed_fetch_jwks(const fed_upstream *u, fed_discovered *d, bool rediscover, idp_buf *body,
                        long *status, int64_t *max_age_s, idp_error *err);
 
+/* One attempt now, outside any server (`idpd federation refresh`, `idpd federation test` without
+ * a stored set): the same cache, fetch path and store writes as the registry's thread (the set
+ * with fed_jwks_put on success, the status row after the attempt; notify: the row bumps the store
+ * generation so running servers re-read the set, fed_registry_reseed). *out = the cache's status
+ * after the attempt (jwks_cache_status_clear it; out->keys is the set in use). IDP_OK when the
+ * fetch succeeded, else IDP_ERR_UNAVAILABLE with its reason (IDP_ERR_CONFIG: bad options). */
+idp_err fed_refresh_once(store *st, const fed_issuer *is, bool notify, jwks_cache_status *out,
+                         idp_error *err);
+
 /* ---- the registry ---- */
 
 /* st is borrowed (used from the registry's thread for the last good sets). Starts the thread. */

@@ -46,6 +46,35 @@ const char *fed_reason_name(fed_reason r)
 }
 
 /* One decoded part of the compact serialization. */
+const fed_verify_step fed_verify_steps[] = {
+    {"size", "at most 16 KiB", FED_R_TOO_LARGE, FED_R_TOO_LARGE},
+    {"compact_jws", "three base64url parts, JSON object header and payload", FED_R_MALFORMED,
+     FED_R_MALFORMED},
+    {"alg_refused", "alg is not none or HS*", FED_R_ALG_REFUSED, FED_R_ALG_REFUSED},
+    {"issuer", "iss is a configured issuer (byte for byte)", FED_R_UNKNOWN_ISSUER,
+     FED_R_UNKNOWN_ISSUER},
+    {"alg_allowed", "alg is in the issuer's algorithms", FED_R_ALG_NOT_ALLOWED,
+     FED_R_ALG_NOT_ALLOWED},
+    {"key", "a key of the issuer's set (by kid, or the one fitting alg)", FED_R_KEYS_UNAVAILABLE,
+     FED_R_UNKNOWN_KID},
+    {"signature", "the signature verifies", FED_R_BAD_SIGNATURE, FED_R_BAD_SIGNATURE},
+    {"typ", "typ fits the use", FED_R_TYP, FED_R_TYP},
+    {"times", "exp (iat, jti for assertions), nbf, iat, lifetime within clock_skew",
+     FED_R_EXPIRED, FED_R_LIFETIME},
+    {"audience", "aud names an expected audience", FED_R_AUDIENCE, FED_R_AUDIENCE},
+    {"require", "required claims have exactly the required values", FED_R_REQUIRE,
+     FED_R_REQUIRE},
+    {"subject", "the subject claim is a string of 1 to 255 bytes", FED_R_SUBJECT, FED_R_SUBJECT},
+};
+const size_t fed_verify_nsteps = sizeof fed_verify_steps / sizeof *fed_verify_steps;
+
+int fed_verify_step_of(fed_reason r)
+{
+    for (size_t i = 0; i < fed_verify_nsteps; i++)
+        if (r >= fed_verify_steps[i].first && r <= fed_verify_steps[i].last) return (int)i;
+    return -1;
+}
+
 static json_t *decode_part(const char *s, size_t n)
 {
     unsigned char *raw = NULL;

@@ -121,6 +121,19 @@ typedef struct fed_verified {
     char kid[128];           /* "" when the header has none */
 } fed_verified;
 
+/* The order above as data (`idpd federation test` lists each step with pass/fail): step i fails
+ * with a reason in [first, last] (the reasons are numbered in step order). */
+typedef struct fed_verify_step {
+    const char *name; /* "size", "compact_jws", ... */
+    const char *what; /* one line for people */
+    fed_reason first, last;
+} fed_verify_step;
+extern const fed_verify_step fed_verify_steps[];
+extern const size_t fed_verify_nsteps;
+/* The index in fed_verify_steps of the step that fails with r; -1 for FED_ACCEPTED or a reason
+ * set after fed_verify (replay, client, ...). */
+int fed_verify_step_of(fed_reason r);
+
 /* Verifies in->token in the order above. On success *out is filled (fed_verified_clear).
  * On failure *why names the failed step, err->msg says which check (never token bytes or claim
  * values) and the code is IDP_ERR_OAUTH_INVALID_GRANT (RFC 7523 §3.1; token exchange answers

@@ -462,6 +462,23 @@ void store_group_list_free(store_group *rows, size_t n)
     free(rows);
 }
 
+void store_fed_status_clear(store_fed_status *s)
+{
+    if (!s) return;
+    free(s->issuer);
+    free(s->name);
+    free(s->state);
+    free(s->last_error);
+    free(s->kids);
+    memset(s, 0, sizeof *s);
+}
+
+void store_fed_status_list_free(store_fed_status *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) store_fed_status_clear(&rows[i]);
+    free(rows);
+}
+
 void store_fed_jwks_clear(store_fed_jwks *j)
 {
     if (!j) return;

@@ -228,6 +228,17 @@ typedef struct store_fed_jwks {
     int64_t fetched_at;       /* ms since the epoch */
     int64_t max_age;          /* s the upstream allowed caching (Cache-Control max-age); 0 = none */
 } store_fed_jwks;
+/* The last known state of an upstream issuer's key cache (`idpd federation status`). */
+typedef struct store_fed_status {
+    char *issuer;       /* the upstream `iss` (the key) */
+    char *name;         /* the policy's name for it */
+    char *state;        /* "unfetched", "ok", "stale" or "failing" */
+    int64_t last_success, last_attempt, next_refresh; /* ms since the epoch, 0 = never */
+    char *last_error;   /* at most STORE_FED_ERROR_MAX bytes, "" when none (NULL on put = "") */
+    char *kids;         /* JSON array of the current set's kids (NULL on put = "[]") */
+    bool notify;        /* put: bump the generation (the CLI: running servers re-read the JWKS) */
+} store_fed_status;
+#define STORE_FED_ERROR_MAX 240u
 #define STORE_FED_ID_MAX 2048u           /* longest issuer / subject (bytes) */
 #define STORE_FED_JWKS_MAX (256u * 1024u) /* longest JWKS body fed_jwks_put accepts */
 #define STORE_FED_JTI_MAX 1000000        /* assertion ids fed_jti_use keeps at most */
@@ -504,6 +515,14 @@ typedef struct store_ops {
      * (store_fed_jwks_clear). */
     idp_err (*fed_jwks_put)(store *st, const store_fed_jwks *j, idp_error *err);
     idp_err (*fed_jwks_get)(store *st, const char *issuer, store_fed_jwks *out, idp_error *err);
+    /* Key-cache status per issuer. put upserts (INVALID: a state not in the list, a last_error
+     * over STORE_FED_ERROR_MAX bytes, kids not a JSON array, a missing issuer or name); with
+     * notify the generation is bumped. get: NOT_FOUND when none. list: every row, by issuer.
+     * Rows owned (store_fed_status_clear / store_fed_status_list_free). */
+    idp_err (*fed_status_put)(store *st, const store_fed_status *s, idp_error *err);
+    idp_err (*fed_status_get)(store *st, const char *issuer, store_fed_status *out,
+                              idp_error *err);
+    idp_err (*fed_status_list)(store *st, store_fed_status **rows, size_t *n, idp_error *err);
 
     /* ---- backend primitives: called by the front (store.c) to compose the rule ops above,
      * not by callers. ---- */
@@ -565,6 +584,8 @@ void store_pkey_list_free(store_pkey *rows, size_t n);
 void store_audit_clear(store_audit *a);
 void store_audit_list_free(store_audit *rows, size_t n);
 void store_fed_jwks_clear(store_fed_jwks *j);
+void store_fed_status_clear(store_fed_status *s);
+void store_fed_status_list_free(store_fed_status *rows, size_t n);
 
 /* The audit chain (DESIGN §9). hash = SHA-256 over, in this order:
  *   prev_hash (32 bytes) || I64(seq) || I64(time_ms) || S(actor) || S(action) || S(target_type)

@@ -186,6 +186,11 @@ idp_err store_sqlite_fed_jti_use(store *st, const char *issuer, const char *jti,
                                  int64_t now, int64_t max_rows, idp_error *err);
 /* Deletes the upstream assertion ids with exp < before (oidc_prune, inside its transaction). */
 idp_err store_sqlite_fed_prune(store *st, int64_t before, idp_error *err);
+idp_err store_sqlite_fed_status_put(store *st, const store_fed_status *s, idp_error *err);
+idp_err store_sqlite_fed_status_get(store *st, const char *issuer, store_fed_status *out,
+                                    idp_error *err);
+idp_err store_sqlite_fed_status_list(store *st, store_fed_status **rows, size_t *n,
+                                     idp_error *err);
 idp_err store_sqlite_fed_jwks_put(store *st, const store_fed_jwks *j, idp_error *err);
 idp_err store_sqlite_fed_jwks_get(store *st, const char *issuer, store_fed_jwks *out,
                                   idp_error *err);

@@ -23,6 +23,9 @@ typedef enum sqf_id {
     F_JTI_PRUNE,
     F_JWKS_PUT,
     F_JWKS_GET,
+    F_STATUS_PUT,
+    F_STATUS_GET,
+    F_STATUS_LIST,
     F__COUNT
 } sqf_id;
 _Static_assert(SQ_XSTMT_FED + F__COUNT <= SQ_XSTMT_FED_END, "statement slots");
@@ -45,6 +48,17 @@ static const char *const sqf_sql[F__COUNT] = {
                    "body = excluded.body, fetched_at = excluded.fetched_at, "
                    "max_age = excluded.max_age",
     [F_JWKS_GET] = "SELECT body, fetched_at, max_age FROM fed_jwks WHERE issuer = ?1",
+    [F_STATUS_PUT] =
+        "INSERT INTO fed_status (issuer, name, state, last_success, last_attempt, last_error, "
+        "next_refresh, kids, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        "ON CONFLICT (issuer) DO UPDATE SET name = excluded.name, state = excluded.state, "
+        "last_success = excluded.last_success, last_attempt = excluded.last_attempt, "
+        "last_error = excluded.last_error, next_refresh = excluded.next_refresh, "
+        "kids = excluded.kids, source = excluded.source",
+    [F_STATUS_GET] = "SELECT issuer, name, state, last_success, last_attempt, last_error, "
+                     "next_refresh, kids FROM fed_status WHERE issuer = ?1",
+    [F_STATUS_LIST] = "SELECT issuer, name, state, last_success, last_attempt, last_error, "
+                      "next_refresh, kids FROM fed_status ORDER BY issuer",
 };
 
 static idp_err stmt(store *st, sqf_id id, sqlite3_stmt **q, idp_error *err)
@@ -270,5 +284,106 @@ idp_err store_sqlite_fed_jwks_get(store *st, const char *issuer, store_fed_jwks 
     }
     store_sqlite_done(q);
     if (rc) store_fed_jwks_clear(out);
+    return rc;
+}
+
+/* ---- key-cache status per upstream issuer --------------------------------------------------- */
+
+static bool state_ok(const char *s)
+{
+    return s && (!strcmp(s, "unfetched") || !strcmp(s, "ok") || !strcmp(s, "stale") ||
+                 !strcmp(s, "failing"));
+}
+
+idp_err store_sqlite_fed_status_put(store *st, const store_fed_status *s, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (!id_ok(s->issuer) || !s->name || !*s->name)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: fed_status_put: missing issuer or name");
+    if (!state_ok(s->state))
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: fed_status_put: unknown state");
+    const char *le = s->last_error ? s->last_error : "";
+    if (strnlen(le, STORE_FED_ERROR_MAX + 1) > STORE_FED_ERROR_MAX)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: fed_status_put: last_error over %u bytes",
+                        STORE_FED_ERROR_MAX);
+    idp_err rc = stmt(st, F_STATUS_PUT, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    store_sqlite_bind_text(q, 1, s->issuer, &b);
+    store_sqlite_bind_text(q, 2, s->name, &b);
+    store_sqlite_bind_text(q, 3, s->state, &b);
+    store_sqlite_bind_i64(q, 4, s->last_success, &b);
+    store_sqlite_bind_i64(q, 5, s->last_attempt, &b);
+    store_sqlite_bind_text(q, 6, le, &b);
+    store_sqlite_bind_i64(q, 7, s->next_refresh, &b);
+    store_sqlite_bind_text(q, 8, s->kids ? s->kids : "[]", &b);
+    store_sqlite_bind_text(q, 9, s->notify ? "cli" : "server", &b);
+    /* kids that are not a JSON array fail its CHECK: IDP_ERR_INVALID */
+    return store_sqlite_write(q, b, "fed_status_put", NULL, err);
+}
+
+static idp_err status_row(sqlite3_stmt *q, store_fed_status *o, idp_error *err)
+{
+    o->issuer = store_sqlite_col_str(q, 0);
+    o->name = store_sqlite_col_str(q, 1);
+    o->state = store_sqlite_col_str(q, 2);
+    o->last_success = sqlite3_column_int64(q, 3);
+    o->last_attempt = sqlite3_column_int64(q, 4);
+    o->last_error = store_sqlite_col_str(q, 5);
+    o->next_refresh = sqlite3_column_int64(q, 6);
+    o->kids = store_sqlite_col_str(q, 7);
+    if (!o->issuer || !o->name || !o->state || !o->last_error || !o->kids)
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: fed_status row is malformed");
+    return IDP_OK;
+}
+
+idp_err store_sqlite_fed_status_get(store *st, const char *issuer, store_fed_status *out,
+                                    idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    memset(out, 0, sizeof *out);
+    if (!id_ok(issuer))
+        return IDP_FAIL(err, IDP_ERR_INVALID, "store: fed_status_get: empty or too long issuer");
+    idp_err rc = stmt(st, F_STATUS_GET, &q, err);
+    if (rc) return rc;
+    int b = SQLITE_OK;
+    store_sqlite_bind_text(q, 1, issuer, &b);
+    int r = b != SQLITE_OK ? b : sqlite3_step(q);
+    if (r == SQLITE_ROW)
+        rc = status_row(q, out, err);
+    else if (r == SQLITE_DONE)
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no status stored for this issuer");
+    else
+        rc = store_sqlite_fail(err, r, "fed_status_get");
+    store_sqlite_done(q);
+    if (rc) store_fed_status_clear(out);
+    return rc;
+}
+
+idp_err store_sqlite_fed_status_list(store *st, store_fed_status **rows, size_t *n,
+                                     idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *rows = NULL;
+    *n = 0;
+    idp_err rc = stmt(st, F_STATUS_LIST, &q, err);
+    if (rc) return rc;
+    size_t cap = 0;
+    int r;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *rows = xrealloc(*rows, cap * sizeof **rows);
+        }
+        memset(&(*rows)[*n], 0, sizeof **rows);
+        if ((rc = status_row(q, &(*rows)[(*n)++], err)) != IDP_OK) break;
+    }
+    if (rc == IDP_OK && r != SQLITE_DONE) rc = store_sqlite_fail(err, r, "fed_status_list");
+    store_sqlite_done(q);
+    if (rc) {
+        store_fed_status_list_free(*rows, *n);
+        *rows = NULL;
+        *n = 0;
+    }
     return rc;
 }

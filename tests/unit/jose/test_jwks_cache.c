@@ -599,6 +599,45 @@ static void seed_then_outage(void **state)
     free(stored);
 }
 
+/* jwks_cache_offer: a newer stored set (another process fetched it) replaces the current one,
+ * clears the failure state and schedules the next refresh; an older or equal one is refused. */
+static void offer_newer_set(void **state)
+{
+    (void)state;
+    fake *f = fake_new(NULL);
+    serve(f, IDP_OK, 200, -1, body_of(0, 1));
+    jwks_cache_tick(f->c);
+    serve(f, IDP_OK, 500, -1, strdup("{}"));
+    advance(f, OPTS.refresh_ms);
+    jwks_cache_tick(f->c); /* fails: stale */
+    jwks_cache_status st;
+    jwks_cache_status_get(f->c, &st);
+    assert_int_equal(st.state, JWKS_CACHE_STALE);
+    jwks_cache_status_clear(&st);
+    char *other = body_of(1, 2);
+    int64_t now = atomic_load(&f->now);
+    /* not newer than the current set: refused, nothing changes */
+    assert_int_equal(jwks_cache_offer(f->c, other, strlen(other), T0, -1, NULL), IDP_ERR_CONFLICT);
+    assert_int_not_equal(jwks_cache_offer(f->c, "nope", 4, now, -1, NULL), IDP_OK);
+    assert_int_equal(jwks_cache_offer(f->c, other, strlen(other), now, 120, NULL), IDP_OK);
+    jwks_cache_status_get(f->c, &st);
+    assert_int_equal(st.state, JWKS_CACHE_OK);
+    assert_int_equal(st.fetched_at_ms, now);
+    assert_int_equal(st.last_success_ms, now);
+    assert_int_equal(st.consecutive_failures, 0);
+    assert_string_equal(st.last_error, "");
+    int64_t want = 120000;
+    if (want < OPTS.min_refresh_ms) want = OPTS.min_refresh_ms;
+    if (want > OPTS.max_refresh_ms) want = OPTS.max_refresh_ms;
+    assert_int_equal(st.next_refresh_ms, now + want);
+    jwks_cache_status_clear(&st);
+    bool has;
+    assert_int_equal(get_has(f, kid(1), &has), IDP_OK);
+    assert_true(has);
+    free(other);
+    fake_free(f);
+}
+
 static void unusable_members_skipped(void **state)
 {
     fake *f = fake_new(NULL);
@@ -687,6 +726,7 @@ int main(void)
         cmocka_unit_test(failures_keep_last_good),
         cmocka_unit_test(stale_if_error_expiry),
         cmocka_unit_test(seed_then_outage),
+        cmocka_unit_test(offer_newer_set),
         cmocka_unit_test(unusable_members_skipped),
         cmocka_unit_test(names_and_options),
         cmocka_unit_test(own_thread),

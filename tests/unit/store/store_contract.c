@@ -989,6 +989,75 @@ static void c_fed_jti_bound(void **state)
     assert_int_equal(st->ops->fed_jti_use(st, ISS, "e", 500, 250, 0, &e), IDP_OK);
 }
 
+static void c_fed_status(void **state)
+{
+    store *st = ((fx *)*state)->st;
+    idp_error e = {0};
+    store_fed_status got;
+    assert_int_equal(st->ops->fed_status_get(st, ISS, &got, &e), IDP_ERR_NOT_FOUND);
+    assert_null(got.name);
+    int64_t g0 = 0, g1 = 0;
+    assert_int_equal(store_generation(st, &g0, &e), IDP_OK);
+    store_fed_status s = {.issuer = ISS, .name = "partner", .state = "ok", .last_success = 10,
+                          .last_attempt = 10, .next_refresh = 70, .kids = "[\"k1\",\"k2\"]"};
+    assert_int_equal(st->ops->fed_status_put(st, &s, &e), IDP_OK);
+    /* a server's row does not move the generation */
+    assert_int_equal(store_generation(st, &g1, &e), IDP_OK);
+    assert_int_equal(g1, g0);
+    assert_int_equal(st->ops->fed_status_get(st, ISS, &got, &e), IDP_OK);
+    assert_string_equal(got.issuer, ISS);
+    assert_string_equal(got.name, "partner");
+    assert_string_equal(got.state, "ok");
+    assert_string_equal(got.last_error, "");
+    assert_string_equal(got.kids, "[\"k1\",\"k2\"]");
+    assert_int_equal(got.last_success, 10);
+    assert_int_equal(got.last_attempt, 10);
+    assert_int_equal(got.next_refresh, 70);
+    store_fed_status_clear(&got);
+    /* upsert; the CLI's row (notify) bumps the generation */
+    s.state = "stale";
+    s.last_attempt = 20;
+    s.last_error = "HTTP status 500";
+    s.kids = NULL;
+    s.notify = true;
+    assert_int_equal(st->ops->fed_status_put(st, &s, &e), IDP_OK);
+    assert_int_equal(store_generation(st, &g1, &e), IDP_OK);
+    assert_true(g1 > g0);
+    assert_int_equal(st->ops->fed_status_get(st, ISS, &got, &e), IDP_OK);
+    assert_string_equal(got.state, "stale");
+    assert_string_equal(got.last_error, "HTTP status 500");
+    assert_string_equal(got.kids, "[]");
+    assert_int_equal(got.last_success, 10);
+    store_fed_status_clear(&got);
+    /* refused */
+    store_fed_status bad = s;
+    bad.state = "great";
+    assert_int_equal(st->ops->fed_status_put(st, &bad, &e), IDP_ERR_INVALID);
+    bad = s;
+    bad.kids = "{\"k\":1}";
+    assert_int_equal(st->ops->fed_status_put(st, &bad, &e), IDP_ERR_INVALID);
+    bad = s;
+    bad.name = NULL;
+    assert_int_equal(st->ops->fed_status_put(st, &bad, &e), IDP_ERR_INVALID);
+    char longerr[STORE_FED_ERROR_MAX + 2];
+    memset(longerr, 'x', sizeof longerr - 1);
+    longerr[sizeof longerr - 1] = '\0';
+    bad = s;
+    bad.last_error = longerr;
+    assert_int_equal(st->ops->fed_status_put(st, &bad, &e), IDP_ERR_INVALID);
+    longerr[STORE_FED_ERROR_MAX] = '\0';
+    assert_int_equal(st->ops->fed_status_put(st, &bad, &e), IDP_OK);
+    /* list, by issuer */
+    store_fed_status t = {.issuer = "https://a.example", .name = "a", .state = "unfetched"};
+    assert_int_equal(st->ops->fed_status_put(st, &t, &e), IDP_OK);
+    store_fed_status *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(st->ops->fed_status_list(st, &rows, &n, &e), IDP_OK);
+    assert_int_equal(n, 2);
+    assert_true(strcmp(rows[0].issuer, rows[1].issuer) < 0);
+    store_fed_status_list_free(rows, n);
+}
+
 static void c_fed_jwks(void **state)
 {
     store *st = ((fx *)*state)->st;
@@ -1050,6 +1119,7 @@ int store_contract_run(const store_contract_backend *b)
         cmocka_unit_test_setup_teardown(c_fed_jti, setup, teardown),
         cmocka_unit_test_setup_teardown(c_fed_jti_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(c_fed_jwks, setup, teardown),
+        cmocka_unit_test_setup_teardown(c_fed_status, setup, teardown),
     };
     return _cmocka_run_group_tests(b->name, tests, sizeof tests / sizeof *tests, NULL, NULL);
 }

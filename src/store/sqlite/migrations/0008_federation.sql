@@ -44,4 +44,27 @@ CREATE TABLE fed_jwks (
     max_age    INTEGER NOT NULL DEFAULT 0
 );
 
+-- What each server (or `idpd federation refresh`) last saw of an upstream issuer's keys, for
+-- `idpd federation status` in another process. Times in ms; last_error never holds key material.
+-- A row written by the CLI (source 'cli') bumps the generation, so running servers re-read the
+-- stored JWKS (fed_registry_reseed); the servers' own rows do not (they would reload every
+-- snapshot on each refresh).
+CREATE TABLE fed_status (
+    issuer       TEXT PRIMARY KEY NOT NULL,
+    name         TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('unfetched', 'ok', 'stale', 'failing')),
+    last_success INTEGER NOT NULL DEFAULT 0,
+    last_attempt INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT NOT NULL DEFAULT '' CHECK (length(CAST(last_error AS BLOB)) <= 240),
+    next_refresh INTEGER NOT NULL DEFAULT 0,
+    kids         TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(kids) AND json_type(kids) = 'array'),
+    source       TEXT NOT NULL DEFAULT 'server' CHECK (source IN ('server', 'cli'))
+);
+CREATE TRIGGER fed_status_cli_ins AFTER INSERT ON fed_status WHEN NEW.source = 'cli' BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';
+END;
+CREATE TRIGGER fed_status_cli_upd AFTER UPDATE ON fed_status WHEN NEW.source = 'cli' BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';
+END;
+
 PRAGMA user_version = 8;
