@@ -45,6 +45,8 @@ idp_err token_mint_respond(const token_mint_response *r, idp_buf *out, idp_error
 {
     int bad = buf_puts(out, "{");
     bad |= jsonw_member_str(out, 1, "access_token", r->access_token);
+    if (r->issued_token_type)
+        bad |= jsonw_member_str(out, 0, "issued_token_type", r->issued_token_type);
     bad |= jsonw_member_str(out, 0, "token_type", "Bearer");
     bad |= jsonw_member_int(out, 0, "expires_in", r->expires_in);
     if (r->scope && r->scope[0]) bad |= jsonw_member_str(out, 0, "scope", r->scope);

@@ -43,15 +43,16 @@ idp_err token_mint_access(const keyset *ks, jws_alg alg, const token_claims *tc,
 /* The members of a successful token response (RFC 6749 §5.1). Strings are borrowed. */
 typedef struct token_mint_response {
     const char *access_token;  /* required */
+    const char *issued_token_type; /* RFC 8693 §2.2.1; omitted when NULL */
     int64_t expires_in;        /* s */
     const char *scope;         /* the granted scope (§3.3); omitted when NULL or empty */
     const char *id_token;      /* OIDC Core §3.1.3.3; omitted when NULL or empty */
     const char *refresh_token; /* §6; omitted when NULL */
 } token_mint_response;
 
-/* Appends {"access_token":..,"token_type":"Bearer","expires_in":..[,"scope"][,"id_token"]
- * [,"refresh_token"]} to out, in this order. IDP_ERR_INTERNAL when out's cap is hit (the
- * response of a token we could sign never is). */
+/* Appends {"access_token":..[,"issued_token_type"],"token_type":"Bearer","expires_in":..
+ * [,"scope"][,"id_token"][,"refresh_token"]} to out, in this order. IDP_ERR_INTERNAL when out's
+ * cap is hit (the response of a token we could sign never is). */
 idp_err token_mint_respond(const token_mint_response *r, idp_buf *out, idp_error *err);
 
 #endif

@@ -139,7 +139,7 @@ ${issuerYaml(up, 'partner', { secretFile: secret, display: 'Partner SSO' })}${is
     const { forms: f } = await loginPage();
     assert.equal(f[0].action, '/login');
     const fed = f.filter((x) => x.action.startsWith('/federation/'));
-    assert.deepEqual(fed.map((x) => x.button).sort(), ['Partner SSO', 'broken', 'linked', 'nolocal']);
+    assert.deepEqual(fed.map((x) => x.button).sort(), ['Partner SSO', 'broken', 'linked']);
     for (const x of fed) {
       assert.equal(x.method, 'get');
       assert.equal(x.fields.request, f[0].fields.request);

@@ -1,11 +1,15 @@
 /* GET /.well-known/openid-configuration and /.well-known/oauth-authorization-server (RFC 8414
- * §2, OIDC Discovery §3): advertises only what works. Prebuilt once at start. */
+ * §2, OIDC Discovery §3): advertises only what works. Prebuilt per policy snapshot (the
+ * federated grants of issue 12 are listed only when the policy's federation section allows
+ * them). */
 #include "handle/endpoints.h"
 
 #include "core/jsonx.h"
 #include "core/mem.h"
 #include "handle/app.h"
+#include "policy/federation.h"
 #include "policy/policy.h"
+#include "proto/token_exchange.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +68,12 @@ char *discovery_body(const struct app *a, const policy *p)
     json_object_set_new(d, "jwks_uri", endpoint(iss, "/jwks.json"));
     json_object_set_new(d, "introspection_endpoint", endpoint(iss, "/introspect"));
     json_object_set_new(d, "revocation_endpoint", endpoint(iss, "/revoke"));
-    json_object_set_new(d, "grant_types_supported",
-                        json_pack("[sss]", "authorization_code", "refresh_token", "client_credentials"));
+    json_t *grants =
+        json_pack("[sss]", "authorization_code", "refresh_token", "client_credentials");
+    /* the federated grants only when the policy trusts at least one issuer for them */
+    if (policy_fed_any(p, false)) json_array_append_new(grants, json_string(TX_GRANT_TYPE));
+    if (policy_fed_any(p, true)) json_array_append_new(grants, json_string(TX_JWT_BEARER_GRANT_TYPE));
+    json_object_set_new(d, "grant_types_supported", grants);
     json_object_set_new(d, "response_types_supported", json_pack("[s]", "code"));
     json_object_set_new(d, "response_modes_supported", json_pack("[s]", "query"));
     json_object_set_new(d, "subject_types_supported", json_pack("[s]", "public"));

@@ -4,16 +4,28 @@
 #include "http/request_form.h"
 #include "handle/oauth/client_auth.h"
 #include "handle/oauth/token_grant.h"
+#include "proto/token_exchange.h"
 
+#include <stdbool.h>
 #include <string.h>
 
+/* policy_listed: the grant is authorised by the policy, not by the client's registered
+ * grant_types. The federated grants (RFC 8693 token exchange, RFC 7523 JWT bearer) are allowed
+ * per trusted issuer: the issuer's `token_exchange.clients` / `jwt_bearer.clients` in the
+ * policy's `federation:` section name the clients (an own-token exchange: the token's own
+ * client or a listed one), and the grant checks that list after verifying the token
+ * (unauthorized_client otherwise). Requiring the URN in grant_types as well would make every
+ * trust decision two settings in two places that must agree. */
 static const struct {
     const char *grant_type;
     token_grant_fn fn;
+    bool policy_listed;
 } grants[] = {
-    {"client_credentials", token_client_credentials},
-    {"authorization_code", token_authorization_code},
-    {"refresh_token", token_refresh},
+    {"client_credentials", token_client_credentials, false},
+    {"authorization_code", token_authorization_code, false},
+    {"refresh_token", token_refresh, false},
+    {TX_GRANT_TYPE, token_exchange, true},
+    {TX_JWT_BEARER_GRANT_TYPE, token_jwt_bearer, true},
 };
 
 idp_err token_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err)
@@ -28,7 +40,7 @@ idp_err token_handle(struct app *a, http_request *rq, http_response *rs, idp_err
     if (!gt) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "grant_type is required");
     for (size_t i = 0; i < sizeof grants / sizeof grants[0]; i++) {
         if (strcmp(gt, grants[i].grant_type) != 0) continue;
-        if (!client_entry_has_grant(ce, gt))
+        if (!grants[i].policy_listed && !client_entry_has_grant(ce, gt))
             return IDP_FAIL(err, IDP_ERR_OAUTH_UNAUTHORIZED_CLIENT,
                             "the client is not allowed to use this grant type");
         return grants[i].fn(a, rq, &f, ce, rs, err);

@@ -25,4 +25,11 @@ idp_err token_authorization_code(struct app *a, const http_request *rq, const fo
 idp_err token_refresh(struct app *a, const http_request *rq, const form *f,
                       const client_entry *ce, http_response *rs, idp_error *err);
 
+/* RFC 8693 token exchange (token_exchange.c) and RFC 7523 JWT bearer (token_jwt_bearer.c):
+ * authorised by the policy's federation issuer lists, not by the client's grant_types. */
+idp_err token_exchange(struct app *a, const http_request *rq, const form *f,
+                       const client_entry *ce, http_response *rs, idp_error *err);
+idp_err token_jwt_bearer(struct app *a, const http_request *rq, const form *f,
+                         const client_entry *ce, http_response *rs, idp_error *err);
+
 #endif
