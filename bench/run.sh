@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # make bench: HTTP throughput of build/idpd with wrk (2 threads, 32 connections, 10 s each) on
-# POST /token (ES256, client_secret_basic), GET /jwks.json, POST /introspect (one valid token)
-# and POST /token again with a policy in force; prints requests/s for each. Only 127.0.0.1; a temporary data dir; builds nothing
+# POST /token (ES256, client_secret_basic), GET /jwks.json, POST /introspect (one valid token),
+# POST /token again with a policy in force, and POST /token with an RFC 8693 token exchange of
+# a second idpd's access token (federation, warm JWKS cache; its ratio to the policy run is
+# printed, and the upstream's /jwks.json request count before and after shows that a warm cache
+# makes no request); prints requests/s for each. Only 127.0.0.1; a temporary data dir; builds nothing
 # (make bench builds first). Also runs the JOSE microbenchmark when it has been built.
 # Environment: IDPD_BIN (default build/idpd), BENCH_DURATION (default 10s).
 set -euo pipefail
@@ -23,11 +26,14 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/idpd-bench.XXXXXX")
 pid=""
+up_pid=""
 cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
+  for p in "$pid" "$up_pid"; do
+    if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+      kill -TERM "$p" 2>/dev/null || true
+      wait "$p" 2>/dev/null || true
+    fi
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -100,10 +106,76 @@ for _ in $(seq 1 40); do
 done
 run "POST /token (policy)" token.lua "$url/token"
 
-kill -TERM "$pid"
+# Federation: a second idpd is the upstream issuer. Its client_credentials token (aud = this
+# server's issuer) is exchanged here (provision none: sub "upstream:<client>", roles from
+# bindings.issuers). The JWKS is fetched once by the registry; the requests must not fetch it.
+"$bin" init --data-dir "$tmp/up" >/dev/null
+up_creds=$("$bin" client create --data-dir "$tmp/up" --name upstream-svc --grant-types client_credentials \
+           --audience "$url" --token-alg ES256 --json)
+UP_ID=$(printf '%s' "$up_creds" | sed -n 's/.*"client_id": *"\([^"]*\)".*/\1/p')
+UP_SECRET=$(printf '%s' "$up_creds" | sed -n 's/.*"client_secret": *"\([^"]*\)".*/\1/p')
+# its issuer must be the URL it is reached at (the default is "http://" + --listen): a free port
+up_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+IDPD_LOG_LEVEL=warn "$bin" serve --data-dir "$tmp/up" --listen "127.0.0.1:$up_port" >"$tmp/up.stdout" 2>"$tmp/up.stderr" &
+up_pid=$!
+up_url=""
+for _ in $(seq 1 100); do
+  up_url=$(sed -n 's/^idpd listening on \(http:\/\/127\.0\.0\.1:[0-9]*\)$/\1/p' "$tmp/up.stdout")
+  [ -n "$up_url" ] && break
+  kill -0 "$up_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$up_url" ] || { echo "bench: the upstream idpd did not start" >&2; cat "$tmp/up.stderr" >&2; exit 1; }
+SUBJECT_TOKEN=$(curl -sf -u "$UP_ID:$UP_SECRET" -d grant_type=client_credentials "$up_url/token" |
+                sed -n 's/.*"access_token": *"\([^"]*\)".*/\1/p')
+[ -n "$SUBJECT_TOKEN" ] || { echo "bench: cannot get a token from $up_url/token" >&2; exit 1; }
+export SUBJECT_TOKEN
+cat >>"$tmp/policy.yaml" <<POLICY
+federation:
+  issuers:
+    - name: upstream
+      issuer: "$up_url"
+      allow_http_loopback: true
+      algorithms: [ES256]
+      audiences: ["$url"]
+      typ: at+jwt
+      token_exchange: {clients: ["$CLIENT_ID"]}
+POLICY
+python3 - "$tmp/policy.yaml" "$UP_ID" <<'PY'
+import sys
+p, up = sys.argv[1], sys.argv[2]
+s = open(p).read().replace('bindings:\n', 'bindings:\n  issuers: {upstream: {subjects: {"%s": [reader]}}}\n' % up, 1)
+open(p, 'w').write(s)
+PY
+"$bin" policy apply "$tmp/policy.yaml" --data-dir "$tmp/data" >/dev/null
+warm=""
+for _ in $(seq 1 50); do
+  warm=$(curl -sf "$url/metrics" | grep '^idpd_federation_jwks_fetch_total{issuer="upstream",result="ok"}' || true)
+  [ -n "$warm" ] && break
+  sleep 0.1
+done
+[ -n "$warm" ] || { echo "bench: the upstream JWKS was not fetched" >&2; exit 1; }
+jwks_requests() {
+  curl -sf "$up_url/metrics" | awk '/^idpd_http_requests_total\{method="GET",route="\/jwks.json"/ {n += $2} END {print n + 0}'
+}
+curl -sf -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode grant_type=urn:ietf:params:oauth:grant-type:token-exchange \
+     --data-urlencode subject_token_type=urn:ietf:params:oauth:token-type:access_token \
+     --data-urlencode "subject_token=$SUBJECT_TOKEN" --data-urlencode scope=api:read "$url/token" |
+  grep -q '"issued_token_type"' || { echo "bench: the token exchange is refused" >&2; cat "$tmp/stderr" >&2; exit 1; }
+run "POST /token (policy) 2" token.lua "$url/token"
+before=$(jwks_requests)
+run "POST /token (exchange)" exchange.lua "$url/token"
+after=$(jwks_requests)
+
+kill -TERM "$pid" "$up_pid"
 status=0
 wait "$pid" || status=$?
+wait "$up_pid" || true
 pid=""
 echo "== summary (idpd $(nproc) CPUs, wrk on the same machine)"
 printf '%s\n' "${results[@]}"
+cc=$(printf '%s\n' "${results[@]}" | awk '/^POST \/token \(policy\) 2/ {print $(NF-3)}')
+ex=$(printf '%s\n' "${results[@]}" | awk '/^POST \/token \(exchange\)/ {print $(NF-3)}')
+awk -v ex="$ex" -v cc="$cc" 'BEGIN { printf "token exchange / client_credentials (same policy, same run): %.2f (aim >= 0.5)\n", ex / cc }'
+echo "upstream GET /jwks.json requests during the exchange run: $((after - before)) (warm cache: 0)"
 [ "$status" -eq 0 ] || { echo "bench: idpd exited $status" >&2; cat "$tmp/stderr" >&2; exit 1; }
