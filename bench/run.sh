@@ -2,9 +2,9 @@
 # make bench: HTTP throughput of build/idpd with wrk (2 threads, 32 connections, 10 s each) on
 # POST /token (ES256, client_secret_basic), GET /jwks.json, POST /introspect (one valid token),
 # POST /token again with a policy in force, and POST /token with an RFC 8693 token exchange of
-# a second idpd's access token (federation, warm JWKS cache; its ratio to the policy run is
-# printed, and the upstream's /jwks.json request count before and after shows that a warm cache
-# makes no request); prints requests/s for each. Only 127.0.0.1; a temporary data dir; builds nothing
+# a second idpd's RS256 and ES256 access tokens (federation, warm JWKS cache; their ratio to the
+# policy run is printed, and the upstream's /jwks.json request count before and after shows
+# that a warm cache makes no request); prints requests/s for each. Only 127.0.0.1; a temporary data dir; builds nothing
 # (make bench builds first). Also runs the JOSE microbenchmark when it has been built.
 # Environment: IDPD_BIN (default build/idpd), BENCH_DURATION (default 10s).
 set -euo pipefail
@@ -106,17 +106,26 @@ for _ in $(seq 1 40); do
 done
 run "POST /token (policy)" token.lua "$url/token"
 
-# Federation: a second idpd is the upstream issuer. Its client_credentials token (aud = this
-# server's issuer) is exchanged here (provision none: sub "upstream:<client>", roles from
-# bindings.issuers). The JWKS is fetched once by the registry; the requests must not fetch it.
-"$bin" init --data-dir "$tmp/up" >/dev/null
-up_creds=$("$bin" client create --data-dir "$tmp/up" --name upstream-svc --grant-types client_credentials \
-           --audience "$url" --token-alg ES256 --json)
-UP_ID=$(printf '%s' "$up_creds" | sed -n 's/.*"client_id": *"\([^"]*\)".*/\1/p')
-UP_SECRET=$(printf '%s' "$up_creds" | sed -n 's/.*"client_secret": *"\([^"]*\)".*/\1/p')
-# its issuer must be the URL it is reached at (the default is "http://" + --listen): a free port
+# Federation: a second idpd is the upstream issuer. Its client_credentials tokens (aud = this
+# server's issuer), signed RS256 (what Entra ID and Okta sign with) and ES256, are exchanged here
+# (provision none: sub "upstream:<client>", roles from bindings.issuers). The registry fetched
+# the JWKS once; the exchange requests must not fetch it (the upstream's /jwks.json count).
+# RSA-2048 as Entra ID and Okta publish (idpd itself defaults to rsa_bits 3072)
+export IDPD_RSA_BITS=2048
+IDPD_ALGS="ES256 RS256" IDPD_DEFAULT_ALG=ES256 "$bin" init --data-dir "$tmp/up" >/dev/null
+upstream_client() { # alg -> "id secret"
+  local c
+  c=$(IDPD_ALGS="ES256 RS256" "$bin" client create --data-dir "$tmp/up" --name "upstream-$1" --grant-types client_credentials \
+      --audience "$url" --token-alg "$1" --json)
+  printf '%s %s\n' "$(printf '%s' "$c" | sed -n 's/.*"client_id": *"\([^"]*\)".*/\1/p')" \
+                    "$(printf '%s' "$c" | sed -n 's/.*"client_secret": *"\([^"]*\)".*/\1/p')"
+}
+read -r UP_RS_ID UP_RS_SECRET < <(upstream_client RS256)
+read -r UP_ES_ID UP_ES_SECRET < <(upstream_client ES256)
+# its issuer must be the URL it is reached at (idpd init stored another default): a free port
 up_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-IDPD_LOG_LEVEL=warn "$bin" serve --data-dir "$tmp/up" --listen "127.0.0.1:$up_port" >"$tmp/up.stdout" 2>"$tmp/up.stderr" &
+IDPD_ALGS="ES256 RS256" IDPD_LOG_LEVEL=warn "$bin" serve --data-dir "$tmp/up" --listen "127.0.0.1:$up_port" \
+  --issuer "http://127.0.0.1:$up_port" >"$tmp/up.stdout" 2>"$tmp/up.stderr" &
 up_pid=$!
 up_url=""
 for _ in $(seq 1 100); do
@@ -126,25 +135,28 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -n "$up_url" ] || { echo "bench: the upstream idpd did not start" >&2; cat "$tmp/up.stderr" >&2; exit 1; }
-SUBJECT_TOKEN=$(curl -sf -u "$UP_ID:$UP_SECRET" -d grant_type=client_credentials "$up_url/token" |
-                sed -n 's/.*"access_token": *"\([^"]*\)".*/\1/p')
-[ -n "$SUBJECT_TOKEN" ] || { echo "bench: cannot get a token from $up_url/token" >&2; exit 1; }
-export SUBJECT_TOKEN
+upstream_token() { # id secret
+  curl -sf -u "$1:$2" -d grant_type=client_credentials "$up_url/token" | sed -n 's/.*"access_token": *"\([^"]*\)".*/\1/p'
+}
+RS_TOKEN=$(upstream_token "$UP_RS_ID" "$UP_RS_SECRET")
+ES_TOKEN=$(upstream_token "$UP_ES_ID" "$UP_ES_SECRET")
+[ -n "$RS_TOKEN" ] && [ -n "$ES_TOKEN" ] || { echo "bench: cannot get tokens from $up_url/token" >&2; exit 1; }
 cat >>"$tmp/policy.yaml" <<POLICY
 federation:
   issuers:
     - name: upstream
       issuer: "$up_url"
       allow_http_loopback: true
-      algorithms: [ES256]
+      algorithms: [RS256, ES256]
       audiences: ["$url"]
       typ: at+jwt
       token_exchange: {clients: ["$CLIENT_ID"]}
 POLICY
-python3 - "$tmp/policy.yaml" "$UP_ID" <<'PY'
+python3 - "$tmp/policy.yaml" "$UP_RS_ID" "$UP_ES_ID" <<'PY'
 import sys
-p, up = sys.argv[1], sys.argv[2]
-s = open(p).read().replace('bindings:\n', 'bindings:\n  issuers: {upstream: {subjects: {"%s": [reader]}}}\n' % up, 1)
+p, rs, es = sys.argv[1:4]
+s = open(p).read().replace(
+    'bindings:\n', 'bindings:\n  issuers: {upstream: {subjects: {"%s": [reader], "%s": [reader]}}}\n' % (rs, es), 1)
 open(p, 'w').write(s)
 PY
 "$bin" policy apply "$tmp/policy.yaml" --data-dir "$tmp/data" >/dev/null
@@ -154,17 +166,20 @@ for _ in $(seq 1 50); do
   [ -n "$warm" ] && break
   sleep 0.1
 done
-[ -n "$warm" ] || { echo "bench: the upstream JWKS was not fetched" >&2; exit 1; }
+[ -n "$warm" ] || { echo "bench: the upstream JWKS was not fetched" >&2; cat "$tmp/stderr" >&2; exit 1; }
 jwks_requests() {
   curl -sf "$up_url/metrics" | awk '/^idpd_http_requests_total\{method="GET",route="\/jwks.json"/ {n += $2} END {print n + 0}'
 }
-curl -sf -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode grant_type=urn:ietf:params:oauth:grant-type:token-exchange \
-     --data-urlencode subject_token_type=urn:ietf:params:oauth:token-type:access_token \
-     --data-urlencode "subject_token=$SUBJECT_TOKEN" --data-urlencode scope=api:read "$url/token" |
-  grep -q '"issued_token_type"' || { echo "bench: the token exchange is refused" >&2; cat "$tmp/stderr" >&2; exit 1; }
+for t in "$RS_TOKEN" "$ES_TOKEN"; do
+  curl -sf -u "$CLIENT_ID:$CLIENT_SECRET" --data-urlencode grant_type=urn:ietf:params:oauth:grant-type:token-exchange \
+       --data-urlencode subject_token_type=urn:ietf:params:oauth:token-type:access_token \
+       --data-urlencode "subject_token=$t" --data-urlencode scope=api:read "$url/token" |
+    grep -q '"issued_token_type"' || { echo "bench: the token exchange is refused" >&2; cat "$tmp/stderr" >&2; exit 1; }
+done
 run "POST /token (policy) 2" token.lua "$url/token"
 before=$(jwks_requests)
-run "POST /token (exchange)" exchange.lua "$url/token"
+SUBJECT_TOKEN=$RS_TOKEN run "POST /token (exch RS256)" exchange.lua "$url/token"
+SUBJECT_TOKEN=$ES_TOKEN run "POST /token (exch ES256)" exchange.lua "$url/token"
 after=$(jwks_requests)
 
 kill -TERM "$pid" "$up_pid"
@@ -174,8 +189,11 @@ wait "$up_pid" || true
 pid=""
 echo "== summary (idpd $(nproc) CPUs, wrk on the same machine)"
 printf '%s\n' "${results[@]}"
-cc=$(printf '%s\n' "${results[@]}" | awk '/^POST \/token \(policy\) 2/ {print $(NF-3)}')
-ex=$(printf '%s\n' "${results[@]}" | awk '/^POST \/token \(exchange\)/ {print $(NF-3)}')
-awk -v ex="$ex" -v cc="$cc" 'BEGIN { printf "token exchange / client_credentials (same policy, same run): %.2f (aim >= 0.5)\n", ex / cc }'
-echo "upstream GET /jwks.json requests during the exchange run: $((after - before)) (warm cache: 0)"
+rate() { printf '%s\n' "${results[@]}" | awk -v k="$1" 'index($0, k) == 1 {print $(NF-3)}'; }
+cc=$(rate "POST /token (policy) 2")
+for alg in RS256 ES256; do
+  awk -v ex="$(rate "POST /token (exch $alg)")" -v cc="$cc" -v alg="$alg" 'BEGIN {
+    printf "token exchange (%s subject token) / client_credentials, same policy, same run: %.2f (aim >= 0.5)\n", alg, ex / cc }'
+done
+echo "upstream GET /jwks.json requests during the exchange runs: $((after - before)) (warm cache: 0)"
 [ "$status" -eq 0 ] || { echo "bench: idpd exited $status" >&2; cat "$tmp/stderr" >&2; exit 1; }
