@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < f.n; i++)
             p[i] = (tx_param){f.params[i].name, f.params[i].value};
         tx_request r;
-        if (tx_request_parse(p, f.n, &r, NULL) == IDP_OK) {
+        if (token_exchange_parse(p, f.n, &r, NULL) == IDP_OK) {
             if (!r.subject_token || r.subject_type == TX_TYPE_NONE) abort();
             if (!r.actor_token != (r.actor_type == TX_TYPE_NONE)) abort();
             if (r.ntargets > RESOURCE_MAX) abort();
@@ -31,11 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* a subject token that is JSON text: treat it as a prior act chain */
             json_t *prior = json_loads(r.subject_token, JSON_DECODE_ANY, NULL);
             json_t *act = NULL;
-            if (tx_act_build(r.actor_token, r.scope, prior, &act, NULL) == IDP_OK && act) {
+            if (token_exchange_act(r.actor_token, r.scope, prior, &act, NULL) == IDP_OK && act) {
                 if (!json_is_object(act)) abort();
                 idp_buf b;
                 buf_init(&b, 0);
-                if (tx_extra_claims(prior, NULL, act, &b, NULL) == IDP_OK && b.len &&
+                if (token_exchange_extra_claims(prior, NULL, act, &b, NULL) == IDP_OK && b.len &&
                     b.data[0] != ',')
                     abort();
                 buf_free(&b);

@@ -1,7 +1,7 @@
 /* Fuzz target: the parsers of upstream sign-in (proto/upstream_login.c). The input is (1) a token
- * endpoint response body for upstream_token_response, (2) split at NUL bytes into the callback's
- * state, code, error and iss for upstream_callback_parse, (3) a pending-sign-in cookie for
- * upstream_pending_open, and (4) sealed under the test master key as if it were a decrypted
+ * endpoint response body for upstream_login_token_response, (2) split at NUL bytes into the callback's
+ * state, code, error and iss for upstream_login_callback_parse, (3) a pending-sign-in cookie for
+ * upstream_login_pending_open, and (4) sealed under the test master key as if it were a decrypted
  * pending sign-in, so the JSON reading behind the GCM tag is exercised too. */
 #include "core/b64url.h"
 #include "keys/kek.h"
@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* (1) */
     char *tok = NULL;
     idp_error e = {0};
-    idp_err rc = upstream_token_response(s, size, &tok, &e);
+    idp_err rc = upstream_login_token_response(s, size, &tok, &e);
     if (rc == IDP_OK && (!tok || !*tok || strlen(tok) > UPSTREAM_ID_TOKEN_MAX)) abort();
     if (rc != IDP_OK && (tok || !e.msg[0])) abort();
     free(tok);
@@ -47,31 +47,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         i += strlen(s + i) + 1;
     }
     upstream_callback cb;
-    if (upstream_callback_parse(part[0], part[1], part[2], part[3], &cb, NULL) == IDP_OK) {
+    if (upstream_login_callback_parse(part[0], part[1], part[2], part[3], &cb, NULL) == IDP_OK) {
         if (!cb.state || (!cb.code && !cb.error) || (cb.code && cb.error)) abort();
         if (strlen(cb.state) > UPSTREAM_STATE_MAX) abort();
     }
     /* (3) */
     upstream_pending p;
-    if (upstream_pending_open(k, "partner", s, 1, &p, NULL) == IDP_OK) check_pending(&p);
-    upstream_pending_clear(&p);
+    if (upstream_login_pending_open(k, "partner", s, 1, &p, NULL) == IDP_OK) check_pending(&p);
+    upstream_login_pending_clear(&p);
     /* (4) */
     unsigned char *ct = NULL;
     size_t ctlen = 0;
     if (kek_seal(k, UPSTREAM_PENDING_AAD " partner", data, size, &ct, &ctlen, NULL) == IDP_OK) {
         char *enc = b64url_encode(ct, ctlen);
-        if (upstream_pending_open(k, "partner", enc, 1, &p, NULL) == IDP_OK) {
+        if (upstream_login_pending_open(k, "partner", enc, 1, &p, NULL) == IDP_OK) {
             check_pending(&p);
             char *again = NULL;
-            if (upstream_pending_seal(k, &p, &again, NULL) == IDP_OK) {
+            if (upstream_login_pending_seal(k, &p, &again, NULL) == IDP_OK) {
                 upstream_pending q;
-                if (upstream_pending_open(k, "partner", again, 1, &q, NULL) != IDP_OK) abort();
+                if (upstream_login_pending_open(k, "partner", again, 1, &q, NULL) != IDP_OK) abort();
                 if (strcmp(q.state, p.state) || strcmp(q.request, p.request)) abort();
-                upstream_pending_clear(&q);
+                upstream_login_pending_clear(&q);
                 free(again);
             }
         }
-        upstream_pending_clear(&p);
+        upstream_login_pending_clear(&p);
         free(enc);
         free(ct);
     }

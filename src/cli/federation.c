@@ -1,7 +1,7 @@
 /* idpd federation status|refresh|test — the trusted upstream issuers' key caches seen from the
  * command line (issue 12, docs/FEDERATION.md). The CLI is another process than the server: status
  * reads the rows the servers store after every fetch attempt; refresh fetches now through the
- * registry's own fetch path (fed_refresh_once) and bumps the store generation so running servers
+ * registry's own fetch path (fed_registry_refresh_once) and bumps the store generation so running servers
  * take the new set; test is a dry run of fed_verify, the subject mapping and the policy. */
 #include "cli/cli.h"
 
@@ -13,7 +13,7 @@
 #include "federation/fed_verify.h"
 #include "fetch/fetch.h"
 #include "oauth/policy_admin.h"
-#include "policy/federation.h"
+#include "policy/policy_fed.h"
 #include "policy/policy.h"
 
 #include <stdio.h>
@@ -166,7 +166,7 @@ static int do_refresh(cli *c, const char *name)
         (void)fetch_init(NULL);
         jwks_cache_status s;
         idp_error e = {0};
-        idp_err r = fed_refresh_once(c->st, is, true, &s, &e);
+        idp_err r = fed_registry_refresh_once(c->st, is, true, &s, &e);
         if (r != IDP_OK) {
             rc = cli_fail(c, "%s: %s", is->name, e.msg);
         } else if (c->json) {
@@ -211,7 +211,7 @@ static jwks *keys_for(cli *c, const fed_issuer *is, const char **source)
     } else {
         (void)fetch_init(NULL);
         jwks_cache_status s;
-        if (fed_refresh_once(c->st, is, false, &s, &e) == IDP_OK) {
+        if (fed_registry_refresh_once(c->st, is, false, &s, &e) == IDP_OK) {
             set = s.keys ? jwks_ref(s.keys) : NULL;
             *source = "fetched";
         } else {
@@ -327,7 +327,7 @@ static int do_test(cli *c, const fargs *a, const char *name, const char *tokarg)
         json_t *st = json_object();
         json_object_set_new(st, "step", json_string(fed_verify_steps[i].name));
         json_object_set_new(st, "result", json_string(r));
-        if ((int)i == failed) json_object_set_new(st, "reason", json_string(fed_reason_name(why)));
+        if ((int)i == failed) json_object_set_new(st, "reason", json_string(fed_verify_reason_name(why)));
         if ((int)i == failed) json_object_set_new(st, "detail", json_string(e.msg));
         json_array_append_new(steps, st);
     }
@@ -370,7 +370,7 @@ static int do_test(cli *c, const fargs *a, const char *name, const char *tokarg)
         }
     }
     json_object_set_new(doc, "accepted", json_boolean(accepted));
-    json_object_set_new(doc, "result", json_string(accepted ? "accepted" : fed_reason_name(why)));
+    json_object_set_new(doc, "result", json_string(accepted ? "accepted" : fed_verify_reason_name(why)));
     if (c->json) {
         cli_print_json(json_incref(doc));
     } else {
@@ -407,7 +407,7 @@ static int do_test(cli *c, const fargs *a, const char *name, const char *tokarg)
     json_decref(doc);
     policy_grant_clear(&g);
     fed_subject_clear(&fs);
-    fed_verified_clear(&v);
+    fed_verify_clear(&v);
     jwks_unref(set);
     free(tep);
     buf_free(&tok);

@@ -7,7 +7,7 @@
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "oauth/policy_admin.h"
-#include "policy/federation.h"
+#include "policy/policy_fed.h"
 #include "policy/policy.h"
 
 #include <stdio.h>

@@ -51,7 +51,7 @@ static bool host_loopback(const char *h, size_t n)
     return ipv4_loopback(h, n);
 }
 
-idp_err fed_url_allowed(const char *url, bool allow_http_loopback, idp_error *err)
+idp_err fed_registry_url_allowed(const char *url, bool allow_http_loopback, idp_error *err)
 {
     size_t n = url ? strnlen(url, FED_URL_MAX + 1) : 0;
     if (n == 0 || n > FED_URL_MAX)
@@ -85,7 +85,7 @@ idp_err fed_url_allowed(const char *url, bool allow_http_loopback, idp_error *er
     return IDP_OK;
 }
 
-void fed_upstream_of(const fed_issuer *is, fed_upstream *out)
+void fed_registry_upstream_of(const fed_issuer *is, fed_upstream *out)
 {
     *out = (fed_upstream){.name = is->name,
                           .issuer = is->issuer,
@@ -118,7 +118,7 @@ static bool take_url(const json_t *doc, const char *key, bool required, bool loo
         return false;
     }
     idp_error e = {0};
-    if (fed_url_allowed(s, loopback, &e) != IDP_OK) {
+    if (fed_registry_url_allowed(s, loopback, &e) != IDP_OK) {
         IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s refused: %s", key, e.msg);
         return false;
     }
@@ -126,7 +126,7 @@ static bool take_url(const json_t *doc, const char *key, bool required, bool loo
     return true;
 }
 
-idp_err fed_discover(const fed_upstream *u, fed_discovered *out, idp_error *err)
+idp_err fed_registry_discover(const fed_upstream *u, fed_discovered *out, idp_error *err)
 {
     memset(out, 0, sizeof *out);
     static const char wk[] = ".well-known/openid-configuration";
@@ -137,7 +137,7 @@ idp_err fed_discover(const fed_upstream *u, fed_discovered *out, idp_error *err)
     if (!slash) url[il++] = '/';
     memcpy(url + il, wk, sizeof wk);
     idp_error e = {0};
-    idp_err rc = fed_url_allowed(url, u->allow_http_loopback, &e);
+    idp_err rc = fed_registry_url_allowed(url, u->allow_http_loopback, &e);
     if (rc != IDP_OK) {
         free(url);
         return IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s", e.msg);
@@ -180,7 +180,7 @@ idp_err fed_discover(const fed_upstream *u, fed_discovered *out, idp_error *err)
     return rc;
 }
 
-idp_err fed_fetch_jwks(const fed_upstream *u, fed_discovered *d, bool rediscover, idp_buf *body,
+idp_err fed_registry_fetch_jwks(const fed_upstream *u, fed_discovered *d, bool rediscover, idp_buf *body,
                        long *status, int64_t *max_age_s, idp_error *err)
 {
     *status = 0;
@@ -189,14 +189,14 @@ idp_err fed_fetch_jwks(const fed_upstream *u, fed_discovered *d, bool rediscover
     if (!url) {
         if (rediscover || !d->known) {
             fed_discovered nd;
-            idp_err rc = fed_discover(u, &nd, err);
+            idp_err rc = fed_registry_discover(u, &nd, err);
             if (rc != IDP_OK) return rc;
             *d = nd;
         }
         url = d->jwks_uri;
     }
     idp_error e = {0};
-    if (fed_url_allowed(url, u->allow_http_loopback, &e) != IDP_OK)
+    if (fed_registry_url_allowed(url, u->allow_http_loopback, &e) != IDP_OK)
         return IDP_FAIL(err, IDP_ERR_INVALID, "jwks_uri refused: %s", e.msg);
     fetch_opts fo = opts_of(u);
     fetch_resp fr;
@@ -303,7 +303,7 @@ static idp_err hook_fetch(void *ctx, long timeout_ms, idp_buf *body, long *statu
     e->last_failed = true; /* until on_good */
     pthread_mutex_unlock(&e->mu);
     bool was = d.known;
-    idp_err rc = fed_fetch_jwks(&u, &d, rediscover, body, status, max_age_s, err);
+    idp_err rc = fed_registry_fetch_jwks(&u, &d, rediscover, body, status, max_age_s, err);
     if (d.known || was) {
         pthread_mutex_lock(&e->mu);
         if (d.known) e->disc = d;
@@ -430,7 +430,7 @@ static void after_attempt(fed_entry *e)
         bool failed = s.last_result != JWKS_FETCH_OK;
         if (failed && (!e->logged_fail || e->logged_result != s.last_result)) {
             log_msg(LOG_WARN, "federation issuer %s: JWKS fetch failed (%s, keys %s): %s",
-                    e->name, jwks_fetch_result_name((int)s.last_result),
+                    e->name, jwks_cache_fetch_result_name((int)s.last_result),
                     jwks_cache_state_name(s.state), s.last_error);
             e->logged_fail = true;
             e->logged_result = s.last_result;
@@ -670,7 +670,7 @@ int fed_registry_metrics(fed_registry *r, idp_buf *out)
             bad |= buf_printf(out,
                               "idpd_federation_jwks_fetch_total{issuer=\"%s\",result=\"%s\"} "
                               "%" PRIu64 "\n",
-                              t->e[i]->name, jwks_fetch_result_name(k), st[i].fetches[k]);
+                              t->e[i]->name, jwks_cache_fetch_result_name(k), st[i].fetches[k]);
     bad |= buf_puts(out, "# HELP idpd_federation_jwks_age_seconds Seconds since the upstream "
                          "issuer's current key set was fetched (-1: no set).\n"
                          "# TYPE idpd_federation_jwks_age_seconds gauge\n");
@@ -694,7 +694,7 @@ int fed_registry_metrics(fed_registry *r, idp_buf *out)
                                   "idpd_federation_tokens_total{issuer=\"%s\",grant=\"%s\","
                                   "result=\"%s\"} %" PRIu64 "\n",
                                   i < n ? t->e[i]->name : "(unknown)", grant_names[g],
-                                  fed_reason_name((fed_reason)k), v);
+                                  fed_verify_reason_name((fed_reason)k), v);
             }
     for (size_t i = 0; i < n; i++) jwks_cache_status_clear(&st[i]);
     free(st);
@@ -702,7 +702,7 @@ int fed_registry_metrics(fed_registry *r, idp_buf *out)
     return bad;
 }
 
-idp_err fed_refresh_once(store *st, const fed_issuer *is, bool notify, jwks_cache_status *out,
+idp_err fed_registry_refresh_once(store *st, const fed_issuer *is, bool notify, jwks_cache_status *out,
                          idp_error *err)
 {
     memset(out, 0, sizeof *out);

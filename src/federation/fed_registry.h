@@ -17,7 +17,7 @@
 #include "federation/fed_verify.h"
 #include "jose/jwk.h"
 #include "jose/jwks_cache.h"
-#include "policy/federation.h"
+#include "policy/policy_fed.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
@@ -47,25 +47,25 @@ typedef struct fed_discovered {
     char token[FED_URL_MAX + 1]; /* token_endpoint, "" when absent */
 } fed_discovered;
 
-void fed_upstream_of(const fed_issuer *is, fed_upstream *out); /* borrows is's strings */
+void fed_registry_upstream_of(const fed_issuer *is, fed_upstream *out); /* borrows is's strings */
 
 /* Whether url may be fetched: https://, or http:// when allow_http_loopback and the host is
  * 127.0.0.0/8, [::1] or localhost; no userinfo, no fragment, printable ASCII, at most FED_URL_MAX
  * bytes. IDP_ERR_INVALID with the reason (the URL is not in the message). */
-idp_err fed_url_allowed(const char *url, bool allow_http_loopback, idp_error *err);
+idp_err fed_registry_url_allowed(const char *url, bool allow_http_loopback, idp_error *err);
 
 /* `<issuer>/.well-known/openid-configuration` (no double slash when the issuer ends in '/').
  * Fills *out when the document is a JSON object (at most FED_DISCOVERY_MAX_BODY bytes, HTTP 200)
  * whose issuer equals u->issuer byte for byte and whose jwks_uri (and authorization_endpoint /
- * token_endpoint when present) pass fed_url_allowed. IDP_ERR_IO when no response arrived,
+ * token_endpoint when present) pass fed_registry_url_allowed. IDP_ERR_IO when no response arrived,
  * IDP_ERR_INVALID otherwise, err->msg saying why. */
-idp_err fed_discover(const fed_upstream *u, fed_discovered *out, idp_error *err);
+idp_err fed_registry_discover(const fed_upstream *u, fed_discovered *out, idp_error *err);
 
 /* One GET of the issuer's JWKS, as jwks_cache_fetch_fn wants it: from u->jwks_uri, else from
  * d->jwks_uri, reading the discovery document first (into *d) when rediscover or !d->known.
  * No redirects, timeout u->timeout_ms, body cap body->max. Failures of discovery come back as
  * IDP_ERR_INVALID (or IDP_ERR_IO when no response), with "discovery: " in err->msg. */
-idp_err fed_fetch_jwks(const fed_upstream *u, fed_discovered *d, bool rediscover, idp_buf *body,
+idp_err fed_registry_fetch_jwks(const fed_upstream *u, fed_discovered *d, bool rediscover, idp_buf *body,
                        long *status, int64_t *max_age_s, idp_error *err);
 
 /* One attempt now, outside any server (`idpd federation refresh`, `idpd federation test` without
@@ -74,7 +74,7 @@ idp_err fed_fetch_jwks(const fed_upstream *u, fed_discovered *d, bool rediscover
  * generation so running servers re-read the set, fed_registry_reseed). *out = the cache's status
  * after the attempt (jwks_cache_status_clear it; out->keys is the set in use). IDP_OK when the
  * fetch succeeded, else IDP_ERR_UNAVAILABLE with its reason (IDP_ERR_CONFIG: bad options). */
-idp_err fed_refresh_once(store *st, const fed_issuer *is, bool notify, jwks_cache_status *out,
+idp_err fed_registry_refresh_once(store *st, const fed_issuer *is, bool notify, jwks_cache_status *out,
                          idp_error *err);
 
 /* ---- the registry ---- */

@@ -4,7 +4,7 @@
 #include "core/jsonx.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
-#include "policy/federation.h"
+#include "policy/policy_fed.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -42,7 +42,7 @@ static const char *const reason_names[FED__R_COUNT] = {
     [FED_R_UPSTREAM_UNAVAILABLE] = "upstream_unavailable",
 };
 
-const char *fed_reason_name(fed_reason r)
+const char *fed_verify_reason_name(fed_reason r)
 {
     return (unsigned)r < FED__R_COUNT && reason_names[r] ? reason_names[r] : "unknown";
 }
@@ -100,7 +100,7 @@ static bool split3(const char *tok, size_t len, size_t *d1, size_t *d2)
     return true;
 }
 
-bool fed_peek_iss(const char *token, size_t len, char *out, size_t cap)
+bool fed_verify_peek_iss(const char *token, size_t len, char *out, size_t cap)
 {
     size_t d1, d2;
     if (cap) out[0] = '\0';
@@ -306,7 +306,7 @@ idp_err fed_verify(const fed_verify_in *in, fed_verified *out, fed_reason *why, 
     }
     /* 11: require */
     idp_error re = {0};
-    if (policy_fed_check_require(is, v.payload, &re) != IDP_OK) {
+    if (policy_fed_map_require(is, v.payload, &re) != IDP_OK) {
         rc = REFUSE(FED_R_REQUIRE, "%s", re.msg);
         goto out;
     }
@@ -333,7 +333,7 @@ out:
     return rc;
 }
 
-void fed_verified_clear(fed_verified *v)
+void fed_verify_clear(fed_verified *v)
 {
     json_decref(v->claims);
     memset(v, 0, sizeof *v);

@@ -1,7 +1,7 @@
 /* fed_verify — the one verification path for tokens other identity providers issued (issue 12,
  * docs/FEDERATION.md): subject and actor tokens of RFC 8693 token exchange, RFC 7523 JWT bearer
  * assertions, and the ID tokens of upstream sign-in. Pure: the trusted issuers come from the
- * policy (policy/federation.h), the keys from a callback (the issuer's JWKS cache), the time from
+ * policy (policy/policy_fed.h), the keys from a callback (the issuer's JWKS cache), the time from
  * the caller. No store, no HTTP, no network I/O of its own.
  *
  * The order is a contract (first failure wins; each has its own reason for logs and metrics):
@@ -34,7 +34,7 @@
 
 #include "core/err.h"
 #include "jose/jwk.h"
-#include "policy/federation.h"
+#include "policy/policy_fed.h"
 #include "policy/policy.h"
 
 #include <jansson.h>
@@ -90,7 +90,7 @@ typedef enum fed_reason {
 } fed_reason;
 
 /* "accepted", "too_large", ... (static). "unknown" out of range. */
-const char *fed_reason_name(fed_reason r);
+const char *fed_verify_reason_name(fed_reason r);
 
 /* The issuer's current key set for kid (kid NULL when the header has none): a new reference in
  * *out. IDP_ERR_UNAVAILABLE when the issuer has no usable set (never fetched, or older than
@@ -136,18 +136,18 @@ extern const size_t fed_verify_nsteps;
  * set after fed_verify (replay, client, ...). */
 int fed_verify_step_of(fed_reason r);
 
-/* Verifies in->token in the order above. On success *out is filled (fed_verified_clear).
+/* Verifies in->token in the order above. On success *out is filled (fed_verify_clear).
  * On failure *why names the failed step, err->msg says which check (never token bytes or claim
  * values) and the code is IDP_ERR_OAUTH_INVALID_GRANT (RFC 7523 §3.1; token exchange answers
  * invalid_request per RFC 8693 §2.2.2 and maps it), IDP_ERR_UNAVAILABLE (keys_unavailable) or
  * IDP_ERR_NOMEM / IDP_ERR_CRYPTO / IDP_ERR_INTERNAL (server faults). *out is then zeroed. */
 idp_err fed_verify(const fed_verify_in *in, fed_verified *out, fed_reason *why, idp_error *err);
-void fed_verified_clear(fed_verified *v); /* safe on a zeroed or cleared struct */
+void fed_verify_clear(fed_verified *v); /* safe on a zeroed or cleared struct */
 
 /* The unverified iss of a compact JWS (step 2 and the payload only), so the token endpoint can
  * tell its own tokens from upstream ones before choosing a path. Copies at most cap-1 bytes;
  * false when the token is not a three-part JWS with a JSON object payload and a string iss that
  * fits. Never trust out beyond that choice. */
-bool fed_peek_iss(const char *token, size_t len, char *out, size_t cap);
+bool fed_verify_peek_iss(const char *token, size_t len, char *out, size_t cap);
 
 #endif

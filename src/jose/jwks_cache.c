@@ -56,7 +56,7 @@ static const char *const result_names[JWKS_FETCH__COUNT] = {
     [JWKS_FETCH_INTERNAL] = "internal",
 };
 
-const char *jwks_fetch_result_name(int r)
+const char *jwks_cache_fetch_result_name(int r)
 {
     return r >= 0 && r < JWKS_FETCH__COUNT ? result_names[r] : NULL;
 }

@@ -96,7 +96,7 @@ typedef enum jwks_fetch_result {
 
 /* "ok", "http_status", "too_large", "invalid", "too_many_keys", "network", "internal";
  * NULL when out of range. */
-const char *jwks_fetch_result_name(int r);
+const char *jwks_cache_fetch_result_name(int r);
 
 typedef enum jwks_cache_state {
     JWKS_CACHE_UNFETCHED, /* no usable set and no attempt finished yet */

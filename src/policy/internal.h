@@ -4,7 +4,7 @@
 #define IDPD_POLICY_INTERNAL_H
 
 #include "core/ytree.h"
-#include "policy/federation.h"
+#include "policy/policy_fed.h"
 #include "policy/policy.h"
 
 #include <stdbool.h>
@@ -132,7 +132,7 @@ struct policy {
  * to d. Returns NULL when d gained an error. */
 policy *policy_compile(const ynode *root, policy_diags *d);
 
-/* federation: (policy_federation.c) into p->feds; every error goes to d. */
+/* federation: (policy_fed.c) into p->feds; every error goes to d. */
 void policy_fed_compile(policy *p, const ynode *fed, policy_diags *d);
 void policy_fed_free(pol_fed *f);
 const pol_fed *policy_fed_find(const policy *p, const char *name);

@@ -36,7 +36,7 @@
 #define POLICY_MAX_BINDINGS 20000 /* per kind: groups, users, clients */
 #define POLICY_MAX_LIST 1024      /* items of one list (a role's permissions, ...) */
 #define POLICY_MAX_ENVIRONMENTS 32
-#define POLICY_MAX_ISSUERS 32      /* federation.issuers (policy/federation.h) */
+#define POLICY_MAX_ISSUERS 32      /* federation.issuers (policy/policy_fed.h) */
 #define POLICY_MAX_DIAGS 100       /* diagnostics collected before giving up */
 #define POLICY_MAX_REQUEST 4096    /* bytes of a requested scope string (= SCOPE_MAX_LEN) */
 #define POLICY_DEFAULT_BUDGET 4096 /* token_size_budget when the document sets none */
@@ -87,7 +87,7 @@ typedef struct policy_subject {
     const char *const *groups; /* SCIM Group displayNames the user is a member of */
     size_t ngroups;
     const char *client_id;
-    /* A federated identity (policy/federation.h), or NULL: the subject signed in or presented a
+    /* A federated identity (policy/policy_fed.h), or NULL: the subject signed in or presented a
      * token of the issuer named issuer_name, whose subject_claim was upstream_subject and whose
      * claims mapped to issuer_groups (the output of the issuer's `groups` claim rule; kept apart
      * from the local SCIM groups above). The subject then also gets the roles of

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-tx_token_type tx_token_type_parse(const char *urn)
+tx_token_type token_exchange_type_parse(const char *urn)
 {
     if (!urn) return TX_TYPE_NONE;
     if (strcmp(urn, TX_TYPE_ACCESS_TOKEN_URN) == 0) return TX_TYPE_ACCESS_TOKEN;
@@ -18,7 +18,7 @@ tx_token_type tx_token_type_parse(const char *urn)
 static const char *const single[] = {"subject_token",    "subject_token_type",   "actor_token",
                                      "actor_token_type", "requested_token_type", "scope"};
 
-idp_err tx_request_parse(const tx_param *params, size_t n, tx_request *out, idp_error *err)
+idp_err token_exchange_parse(const tx_param *params, size_t n, tx_request *out, idp_error *err)
 {
     memset(out, 0, sizeof *out);
     const char *v[sizeof single / sizeof single[0]] = {0};
@@ -43,12 +43,12 @@ idp_err tx_request_parse(const tx_param *params, size_t n, tx_request *out, idp_
     const char *st = v[0], *stt = v[1], *at = v[2], *att = v[3], *rtt = v[4];
     if (!st) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "subject_token is required");
     if (!stt) return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "subject_token_type is required");
-    if ((out->subject_type = tx_token_type_parse(stt)) == TX_TYPE_NONE)
+    if ((out->subject_type = token_exchange_type_parse(stt)) == TX_TYPE_NONE)
         return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "unsupported subject_token_type");
     if (!at != !att)
         return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST,
                         "actor_token and actor_token_type go together");
-    if (att && (out->actor_type = tx_token_type_parse(att)) == TX_TYPE_NONE)
+    if (att && (out->actor_type = token_exchange_type_parse(att)) == TX_TYPE_NONE)
         return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "unsupported actor_token_type");
     if (rtt && strcmp(rtt, TX_TYPE_ACCESS_TOKEN_URN) != 0)
         return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST,
@@ -83,7 +83,7 @@ static idp_err clean_act(const json_t *a, int depth, json_t **out, idp_error *er
     return IDP_OK;
 }
 
-idp_err tx_act_build(const char *actor_sub, const char *actor_iss, const json_t *prior_act,
+idp_err token_exchange_act(const char *actor_sub, const char *actor_iss, const json_t *prior_act,
                      json_t **out, idp_error *err)
 {
     *out = NULL;
@@ -104,7 +104,7 @@ idp_err tx_act_build(const char *actor_sub, const char *actor_iss, const json_t 
     return IDP_OK;
 }
 
-bool tx_claim_reserved(const char *name)
+bool token_exchange_claim_reserved(const char *name)
 {
     static const char *const reserved[] = {"iss", "sub",       "aud",   "exp", "iat", "nbf",
                                            "jti", "client_id", "scope", "act", "cnf"};
@@ -113,7 +113,7 @@ bool tx_claim_reserved(const char *name)
     return false;
 }
 
-idp_err tx_extra_claims(const json_t *mapped, const char *policy_claims, const json_t *act,
+idp_err token_exchange_extra_claims(const json_t *mapped, const char *policy_claims, const json_t *act,
                         idp_buf *out, idp_error *err)
 {
     json_t *o = json_object();
@@ -121,7 +121,7 @@ idp_err tx_extra_claims(const json_t *mapped, const char *policy_claims, const j
     json_t *v;
     if (json_is_object(mapped)) json_object_foreach((json_t *)mapped, k, v)
         {
-            if (!tx_claim_reserved(k)) json_object_set(o, k, v);
+            if (!token_exchange_claim_reserved(k)) json_object_set(o, k, v);
         }
     if (policy_claims && policy_claims[0]) {
         size_t n = strlen(policy_claims);

@@ -48,7 +48,7 @@ typedef struct tx_request {
 } tx_request;
 
 /* The token type for a token-type URN (RFC 8693 §3); TX_TYPE_NONE for any other string. */
-tx_token_type tx_token_type_parse(const char *urn);
+tx_token_type token_exchange_type_parse(const char *urn);
 
 /* Parses params[0..n) (grant_type and client authentication parameters are ignored) into *out:
  *   subject_token, subject_token_type required, each once;
@@ -58,7 +58,7 @@ tx_token_type tx_token_type_parse(const char *urn);
  *   scope at most once; audience and resource repeatable, at most RESOURCE_MAX together.
  * Failures: IDP_ERR_OAUTH_INVALID_REQUEST (RFC 8693 §2.2.2), too many targets
  * IDP_ERR_OAUTH_INVALID_TARGET. err->msg names the parameter, never a token. */
-idp_err tx_request_parse(const tx_param *params, size_t n, tx_request *out, idp_error *err);
+idp_err token_exchange_parse(const tx_param *params, size_t n, tx_request *out, idp_error *err);
 
 /* The act claim of an issued token (RFC 8693 §4.1): {"sub": actor_sub, "iss": actor_iss} and,
  * when the subject token carries an act object (prior_act), that chain nested as "act" inside
@@ -67,19 +67,19 @@ idp_err tx_request_parse(const tx_param *params, size_t n, tx_request *out, idp_
  * (cleaned the same way) is returned, or NULL when there is none. A chain deeper than
  * TX_ACT_MAX_DEPTH, or a prior act that is not an object, fails with IDP_ERR_INVALID. *out owned.
  */
-idp_err tx_act_build(const char *actor_sub, const char *actor_iss, const json_t *prior_act,
+idp_err token_exchange_act(const char *actor_sub, const char *actor_iss, const json_t *prior_act,
                      json_t **out, idp_error *err);
 
 /* True for the claim names a mapped upstream claim may never set: iss sub aud exp iat nbf jti
  * client_id scope act cnf. */
-bool tx_claim_reserved(const char *name);
+bool token_exchange_claim_reserved(const char *name);
 
 /* Appends the extra members of a federated access token to out as raw JSON members, each with a
  * leading ',' (token_claims.extra): the mapped claims (an object or NULL; reserved names
  * dropped), then policy_claims (token_policy_apply's ",\"<ns>roles\":[..]" text, may be NULL or
  * "": it wins over a mapped claim of the same name), then act (NULL: none). IDP_ERR_INVALID when
  * policy_claims is not members text, IDP_ERR_TOO_LARGE when out's cap is hit. */
-idp_err tx_extra_claims(const json_t *mapped, const char *policy_claims, const json_t *act,
+idp_err token_exchange_extra_claims(const json_t *mapped, const char *policy_claims, const json_t *act,
                         idp_buf *out, idp_error *err);
 
 #endif

@@ -19,7 +19,7 @@ static bool nonempty(const char *s)
     return s && *s;
 }
 
-idp_err upstream_authz_url(idp_buf *out, const char *endpoint, const char *client_id,
+idp_err upstream_login_authz_url(idp_buf *out, const char *endpoint, const char *client_id,
                            const char *redirect_uri, const char *const *scopes, size_t nscopes,
                            const char *state, const char *nonce, const char *verifier,
                            idp_error *err)
@@ -53,7 +53,7 @@ idp_err upstream_authz_url(idp_buf *out, const char *endpoint, const char *clien
     return rc;
 }
 
-idp_err upstream_token_form(idp_buf *out, const char *code, const char *redirect_uri,
+idp_err upstream_login_token_form(idp_buf *out, const char *code, const char *redirect_uri,
                             const char *verifier, idp_error *err)
 {
     if (!nonempty(code) || !nonempty(redirect_uri) || !nonempty(verifier))
@@ -79,7 +79,7 @@ static void aad_for(const char *name, char *out, size_t cap)
     snprintf(out, cap, "%s %s", UPSTREAM_PENDING_AAD, name);
 }
 
-idp_err upstream_pending_seal(const kek *k, const upstream_pending *p, char **out, idp_error *err)
+idp_err upstream_login_pending_seal(const kek *k, const upstream_pending *p, char **out, idp_error *err)
 {
     *out = NULL;
     if (!nonempty(p->name) || strlen(p->name) > 64 || !nonempty(p->state) || !nonempty(p->nonce) ||
@@ -115,7 +115,7 @@ static char *dup_str(const json_t *o, const char *key)
     return s && *s ? xstrdup(s) : NULL;
 }
 
-idp_err upstream_pending_open(const kek *k, const char *name, const char *s, int64_t now,
+idp_err upstream_login_pending_open(const kek *k, const char *name, const char *s, int64_t now,
                               upstream_pending *out, idp_error *err)
 {
     static const char bad[] = "the upstream sign-in is unknown or has expired";
@@ -142,7 +142,7 @@ idp_err upstream_pending_open(const kek *k, const char *name, const char *s, int
     out->request = dup_str(o, "r");
     out->expires_at = x;
     if (!out->state || !out->nonce || !out->verifier || !out->request) {
-        upstream_pending_clear(out);
+        upstream_login_pending_clear(out);
         goto out;
     }
     rc = IDP_OK;
@@ -157,7 +157,7 @@ out:
     return IDP_OK;
 }
 
-void upstream_pending_clear(upstream_pending *p)
+void upstream_login_pending_clear(upstream_pending *p)
 {
     if (!p) return;
     free(p->name);
@@ -168,7 +168,7 @@ void upstream_pending_clear(upstream_pending *p)
     memset(p, 0, sizeof *p);
 }
 
-bool upstream_pending_state_ok(const upstream_pending *p, const char *state)
+bool upstream_login_pending_state_ok(const upstream_pending *p, const char *state)
 {
     if (!p || !p->state || !state) return false;
     size_t n = strlen(p->state);
@@ -195,7 +195,7 @@ static const char *opt(const char *s)
     return s && *s ? s : NULL;
 }
 
-idp_err upstream_callback_parse(const char *state, const char *code, const char *error,
+idp_err upstream_login_callback_parse(const char *state, const char *code, const char *error,
                                 const char *iss, upstream_callback *out, idp_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -241,7 +241,7 @@ static bool short_token(const char *s)
     return n > 0 && n <= 64;
 }
 
-idp_err upstream_token_response(const char *body, size_t len, char **id_token, idp_error *err)
+idp_err upstream_login_token_response(const char *body, size_t len, char **id_token, idp_error *err)
 {
     *id_token = NULL;
     json_t *o = NULL;

@@ -34,17 +34,17 @@
  * (S256 of the verifier) and code_challenge_method=S256, form-encoded, after '?' or '&' (an
  * endpoint with a query keeps it). IDP_ERR_INVALID when a value is NULL/empty, the endpoint has
  * a fragment or the verifier is no RFC 7636 verifier; IDP_ERR_TOO_LARGE at out's cap. */
-idp_err upstream_authz_url(idp_buf *out, const char *endpoint, const char *client_id,
+idp_err upstream_login_authz_url(idp_buf *out, const char *endpoint, const char *client_id,
                            const char *redirect_uri, const char *const *scopes, size_t nscopes,
                            const char *state, const char *nonce, const char *verifier,
                            idp_error *err);
 
 /* The token request body (application/x-www-form-urlencoded): grant_type=authorization_code,
  * code, redirect_uri, code_verifier. IDP_ERR_INVALID when one is NULL/empty. */
-idp_err upstream_token_form(idp_buf *out, const char *code, const char *redirect_uri,
+idp_err upstream_login_token_form(idp_buf *out, const char *code, const char *redirect_uri,
                             const char *verifier, idp_error *err);
 
-/* One pending upstream sign-in. Strings owned by the struct (upstream_pending_clear). */
+/* One pending upstream sign-in. Strings owned by the struct (upstream_login_pending_clear). */
 typedef struct upstream_pending {
     char *name;     /* the issuer's name in the policy */
     char *state;    /* sent to the upstream, must come back */
@@ -56,14 +56,14 @@ typedef struct upstream_pending {
 
 /* Seals p into base64url text (*out owned, free()). IDP_ERR_TOO_LARGE when longer than
  * UPSTREAM_PENDING_MAX (the authorization request is too large for a cookie). */
-idp_err upstream_pending_seal(const kek *k, const upstream_pending *p, char **out, idp_error *err);
+idp_err upstream_login_pending_seal(const kek *k, const upstream_pending *p, char **out, idp_error *err);
 /* Opens s; IDP_ERR_INVALID when it does not decrypt under this name, is malformed or has expired
  * at now. *out owned. */
-idp_err upstream_pending_open(const kek *k, const char *name, const char *s, int64_t now,
+idp_err upstream_login_pending_open(const kek *k, const char *name, const char *s, int64_t now,
                               upstream_pending *out, idp_error *err);
-void upstream_pending_clear(upstream_pending *p);
+void upstream_login_pending_clear(upstream_pending *p);
 /* Whether state equals p->state (constant time in the content). False for NULL. */
-bool upstream_pending_state_ok(const upstream_pending *p, const char *state);
+bool upstream_login_pending_state_ok(const upstream_pending *p, const char *state);
 
 /* The callback's parameters (borrowed from the query). */
 typedef struct upstream_callback {
@@ -77,13 +77,13 @@ typedef struct upstream_callback {
  * required, then error or code (error wins: RFC 6749 §4.1.2.1), each within its maximum and
  * printable ASCII without spaces (error: the RFC 6749 §4.1.2.1 character set %x20-21 / %x23-5B
  * / %x5D-7E). IDP_ERR_OAUTH_INVALID_REQUEST with a sentence for the error page otherwise. */
-idp_err upstream_callback_parse(const char *state, const char *code, const char *error,
+idp_err upstream_login_callback_parse(const char *state, const char *code, const char *error,
                                 const char *iss, upstream_callback *out, idp_error *err);
 
 /* The id_token of a token response body[0..len) (a JSON object; at most
  * UPSTREAM_TOKEN_RESPONSE_MAX bytes): *id_token owned (free()). IDP_ERR_JSON when the body is no
  * JSON object; IDP_ERR_OAUTH_INVALID_GRANT when it carries `error` (its code, when a short
  * token, in err->msg) or no id_token string of 1..UPSTREAM_ID_TOKEN_MAX bytes. */
-idp_err upstream_token_response(const char *body, size_t len, char **id_token, idp_error *err);
+idp_err upstream_login_token_response(const char *body, size_t len, char **id_token, idp_error *err);
 
 #endif

@@ -7,7 +7,7 @@
 #include "core/jsonx.h"
 #include "core/mem.h"
 #include "handle/app.h"
-#include "policy/federation.h"
+#include "policy/policy_fed.h"
 #include "policy/policy.h"
 #include "proto/token_exchange.h"
 

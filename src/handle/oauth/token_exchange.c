@@ -68,7 +68,7 @@ static fed_use use_of(tx_token_type t)
 static bool own_token(const struct app *a, const char *tok)
 {
     char iss[1024];
-    return fed_peek_iss(tok, strlen(tok), iss, sizeof iss) && strcmp(iss, a->cfg->issuer) == 0;
+    return fed_verify_peek_iss(tok, strlen(tok), iss, sizeof iss) && strcmp(iss, a->cfg->issuer) == 0;
 }
 
 /* One of our access tokens, verified and active (introspection's rules); *claims owned. */
@@ -155,13 +155,13 @@ static idp_err actor(struct app *a, const http_request *rq, const client_entry *
     *is = v.is;
     if (!policy_fed_client_allowed(v.is, false, ce->client_id)) {
         *why = FED_R_CLIENT;
-        fed_verified_clear(&v);
+        fed_verify_clear(&v);
         return IDP_FAIL(err, IDP_ERR_OAUTH_UNAUTHORIZED_CLIENT,
                         "the client may not use this issuer's tokens as actor tokens");
     }
     *act_sub = xstrdup(v.subject);
     *act_iss = xstrdup(v.is->issuer);
-    fed_verified_clear(&v);
+    fed_verify_clear(&v);
     return IDP_OK;
 }
 
@@ -234,7 +234,7 @@ static idp_err own_exchange(struct app *a, const http_request *rq, const client_
         if (rc != IDP_OK) goto out;
         scope = buf_cstr(&granted);
     }
-    if ((rc = tx_extra_claims(NULL, buf_cstr(&pclaims), act, &extra, err)) != IDP_OK) goto out;
+    if ((rc = token_exchange_extra_claims(NULL, buf_cstr(&pclaims), act, &extra, err)) != IDP_OK) goto out;
     int64_t exp = 0;
     jsonx_int(claims, "exp", &exp);
     fed_reason why = FED_ACCEPTED;
@@ -272,7 +272,7 @@ idp_err token_exchange(struct app *a, const http_request *rq, const form *f, con
     for (size_t i = 0; i < f->n; i++)
         params[i] = (tx_param){f->params[i].name, f->params[i].value};
     tx_request tr;
-    idp_err rc = tx_request_parse(params, f->n, &tr, err);
+    idp_err rc = token_exchange_parse(params, f->n, &tr, err);
     if (rc != IDP_OK) return rc;
     char *act_sub = NULL, *act_iss = NULL;
     json_t *act = NULL, *own = NULL;
@@ -328,7 +328,7 @@ idp_err token_exchange(struct app *a, const http_request *rq, const form *f, con
         own_subject ? json_object_get(own, "act") : json_object_get(v.claims, "act");
     if (act_sub || prior) {
         idp_error aerr = {0};
-        if (tx_act_build(act_sub, act_iss, prior, &act, &aerr) != IDP_OK) {
+        if (token_exchange_act(act_sub, act_iss, prior, &act, &aerr) != IDP_OK) {
             why = FED_R_MALFORMED;
             rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "subject_token: %s", aerr.msg);
             goto out;
@@ -354,6 +354,6 @@ out:
     free(act_iss);
     json_decref(act);
     json_decref(own);
-    fed_verified_clear(&v);
+    fed_verify_clear(&v);
     return rc;
 }

@@ -21,7 +21,7 @@
 const fed_issuer *token_fed_peek_issuer(const http_request *rq, const char *tok)
 {
     char iss[1024];
-    if (!tok || !rq->policy || !fed_peek_iss(tok, strlen(tok), iss, sizeof iss)) return NULL;
+    if (!tok || !rq->policy || !fed_verify_peek_iss(tok, strlen(tok), iss, sizeof iss)) return NULL;
     return policy_fed_by_issuer(rq->policy, iss, strlen(iss));
 }
 
@@ -31,7 +31,7 @@ void token_fed_decision(struct app *a, const fed_issuer *is, const char *grant, 
     fed_registry_count(a->fed, is, grant, why);
     if (why == FED_ACCEPTED) return;
     log_msg(LOG_INFO, "federated %s refused: issuer %s, reason %s: %s", grant,
-            is ? is->name : "(unknown)", fed_reason_name(why), err ? err->msg : "");
+            is ? is->name : "(unknown)", fed_verify_reason_name(why), err ? err->msg : "");
 }
 
 idp_err token_fed_mint(struct app *a, const http_request *rq, const token_fed_mint_in *in,
@@ -113,7 +113,7 @@ idp_err token_fed_issue(struct app *a, const http_request *rq, const client_entr
     rc = token_policy_apply(rq->policy, &ps, buf_cstr(&sc), aud, naud, a->cfg->issuer, &granted,
                             &pclaims, err);
     if (rc != IDP_OK) goto out;
-    if ((rc = tx_extra_claims(s.mapped, buf_cstr(&pclaims), act, &extra, err)) != IDP_OK) goto out;
+    if ((rc = token_exchange_extra_claims(s.mapped, buf_cstr(&pclaims), act, &extra, err)) != IDP_OK) goto out;
     *why = FED_ACCEPTED;
     token_fed_mint_in mi = {.ce = ce,
                             .sub = s.sub,

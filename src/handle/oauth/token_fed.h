@@ -7,7 +7,7 @@
  * user id, or "<name>:<upstream sub>" with provision none), aud, exp (never after the presented
  * token's exp), iat, nbf, jti ("<random>.<token_epoch>" for a local user, so SCIM deactivation
  * kills it at introspection), client_id (the requesting client), scope, the policy's claims, the
- * issuer's mapped claims (never a registered claim name: tx_claim_reserved) and act. No refresh
+ * issuer's mapped claims (never a registered claim name: token_exchange_claim_reserved) and act. No refresh
  * token, ever. */
 #ifndef IDPD_HANDLE_OAUTH_TOKEN_FED_H
 #define IDPD_HANDLE_OAUTH_TOKEN_FED_H
@@ -36,7 +36,7 @@ typedef struct token_fed_mint_in {
     const char *const *aud;
     size_t naud;
     const char *scope; /* granted */
-    const char *extra; /* raw JSON members with leading ',' (tx_extra_claims), or NULL */
+    const char *extra; /* raw JSON members with leading ',' (token_exchange_extra_claims), or NULL */
     int64_t max_exp;   /* the presented token's exp: the issued one never outlives it */
     bool exchange;     /* RFC 8693 response (issued_token_type) */
 } token_fed_mint_in;

@@ -86,6 +86,6 @@ idp_err token_jwt_bearer(struct app *a, const http_request *rq, const form *f,
     rc = token_fed_issue(a, rq, ce, &v, form_get(f, "scope"), tg, ntg, NULL, false, rs, &why, err);
 out:
     token_fed_decision(a, is, TOKEN_FED_GRANT_JWT_BEARER, why, err);
-    fed_verified_clear(&v);
+    fed_verify_clear(&v);
     return rc;
 }

@@ -16,7 +16,7 @@
 #include "proto/refresh.h"
 #include "proto/scope.h"
 #include "handle/signin/web.h"
-#include "policy/federation.h"
+#include "policy/policy_fed.h"
 #include "policy/policy.h"
 #include "ui/ui.h"
 

@@ -34,7 +34,7 @@
 #include "handle/app.h"
 #include "handle/signin/web.h"
 #include "http/cookie.h"
-#include "policy/federation.h"
+#include "policy/policy_fed.h"
 #include "proto/upstream_login.h"
 
 #include <errno.h>
@@ -149,9 +149,9 @@ idp_err federation_start_handle(struct app *a, http_request *rq, http_response *
     idp_buf url;
     buf_init(&url, 8192);
     idp_error se = {0};
-    idp_err rc = upstream_pending_seal(a->kek, &p, &sealed, &se);
+    idp_err rc = upstream_login_pending_seal(a->kek, &p, &sealed, &se);
     if (rc == IDP_OK)
-        rc = upstream_authz_url(&url, authz, is->login->client_id, redirect_uri, is->login->scopes,
+        rc = upstream_login_authz_url(&url, authz, is->login->client_id, redirect_uri, is->login->scopes,
                                 is->login->nscopes, state, nonce, verifier, &se);
     if (rc == IDP_ERR_TOO_LARGE) {
         page(rs, 400, "The sign-in request is too large for this sign-in provider.");
@@ -178,7 +178,7 @@ static void decide(struct app *a, const fed_issuer *is, fed_reason why, const ch
     fed_registry_count(a->fed, is, "login", why);
     if (why != FED_ACCEPTED)
         log_msg(LOG_WARN, "upstream sign-in with %s refused: %s%s%s", is ? is->name : "(unknown)",
-                fed_reason_name(why), detail && *detail ? ": " : "", detail ? detail : "");
+                fed_verify_reason_name(why), detail && *detail ? ": " : "", detail ? detail : "");
 }
 
 /* The client secret from login.client_secret_file (read at each use, so a rotated file needs no
@@ -249,7 +249,7 @@ static bool exchange_code(struct app *a, http_response *rs, const fed_issuer *is
                     .allow_http = is->allow_http_loopback,
                     .user_agent = "idpd",
                     .authorization = basic};
-    if (!basic || upstream_token_form(&form, code, redirect_uri, verifier, &e) != IDP_OK) {
+    if (!basic || upstream_login_token_form(&form, code, redirect_uri, verifier, &e) != IDP_OK) {
         decide(a, is, FED_R_MALFORMED, "the token request could not be built");
         page(rs, 400, "The response of the identity provider is invalid.");
         goto out;
@@ -270,7 +270,7 @@ static bool exchange_code(struct app *a, http_response *rs, const fed_issuer *is
         if (rc == IDP_OK) {
             idp_error te = {0};
             char *t = NULL;
-            if (upstream_token_response(buf_cstr(&body), body.len, &t, &te) != IDP_OK &&
+            if (upstream_login_token_response(buf_cstr(&body), body.len, &t, &te) != IDP_OK &&
                 te.code == IDP_ERR_OAUTH_INVALID_GRANT) {
                 size_t l = strlen(d);
                 snprintf(d + l, sizeof d - l, " (%s)", te.msg);
@@ -281,7 +281,7 @@ static bool exchange_code(struct app *a, http_response *rs, const fed_issuer *is
         page(rs, 502, "The identity provider refused or failed the sign-in. Try again later.");
         goto out;
     }
-    if (upstream_token_response(buf_cstr(&body), body.len, id_token, &e) != IDP_OK) {
+    if (upstream_login_token_response(buf_cstr(&body), body.len, id_token, &e) != IDP_OK) {
         decide(a, is, FED_R_MALFORMED, e.msg);
         page(rs, 502, "The identity provider sent an invalid answer. Try again later.");
         goto out;
@@ -336,7 +336,7 @@ idp_err federation_callback_handle(struct app *a, http_request *rq, http_respons
     }
     upstream_callback cb;
     idp_error pe = {0};
-    if (upstream_callback_parse(request_query(rq, "state"), request_query(rq, "code"),
+    if (upstream_login_callback_parse(request_query(rq, "state"), request_query(rq, "code"),
                                 request_query(rq, "error"), request_query(rq, "iss"), &cb,
                                 &pe) != IDP_OK) {
         decide(a, is, FED_R_MALFORMED, pe.msg);
@@ -353,8 +353,8 @@ idp_err federation_callback_handle(struct app *a, http_request *rq, http_respons
     idp_err rc = IDP_OK;
     char cookie[UPSTREAM_PENDING_MAX + 1];
     if (!web_cookie(rq, FED_COOKIE, cookie, sizeof cookie) ||
-        upstream_pending_open(a->kek, is->name, cookie, now, &p, NULL) != IDP_OK ||
-        !upstream_pending_state_ok(&p, cb.state)) {
+        upstream_login_pending_open(a->kek, is->name, cookie, now, &p, NULL) != IDP_OK ||
+        !upstream_login_pending_state_ok(&p, cb.state)) {
         decide(a, is, FED_R_MALFORMED, "state unknown, expired or from another browser");
         page(rs, 400,
              "This sign-in is unknown or has expired. Go back to the application and "
@@ -484,10 +484,10 @@ idp_err federation_callback_handle(struct app *a, http_request *rq, http_respons
 out:
     if (id_token) mem_free_secret(id_token);
     fed_subject_clear(&subj);
-    fed_verified_clear(&v);
+    fed_verify_clear(&v);
     store_session_clear(&s);
     authz_request_clear(&r);
-    upstream_pending_clear(&p);
+    upstream_login_pending_clear(&p);
     mem_wipe(cookie, sizeof cookie);
     return rc;
 }

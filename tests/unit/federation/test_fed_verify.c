@@ -121,7 +121,7 @@ static fed_reason run_tok(const char *t, fed_use use, idp_err *rcp)
         assert_int_equal(why, FED_ACCEPTED);
         assert_non_null(v.is);
         assert_non_null(v.subject);
-        fed_verified_clear(&v);
+        fed_verify_clear(&v);
     } else {
         assert_null(v.claims);
         assert_int_equal(e.code, rc);
@@ -161,12 +161,12 @@ static void accepts_and_hands_back(void **state)
     assert_int_equal(v.alg, JWS_ES256);
     assert_string_equal(v.kid, jwk_kid(fx.ec));
     assert_string_equal(json_string_value(json_object_get(v.claims, "hd")), "corp.example");
-    fed_verified_clear(&v);
+    fed_verify_clear(&v);
     assert_null(v.claims);
     free(t);
-    assert_string_equal(fed_reason_name(FED_ACCEPTED), "accepted");
-    assert_string_equal(fed_reason_name(FED_R_UNKNOWN_ISSUER), "unknown_issuer");
-    assert_string_equal(fed_reason_name(FED__R_COUNT), "unknown");
+    assert_string_equal(fed_verify_reason_name(FED_ACCEPTED), "accepted");
+    assert_string_equal(fed_verify_reason_name(FED_R_UNKNOWN_ISSUER), "unknown_issuer");
+    assert_string_equal(fed_verify_reason_name(FED__R_COUNT), "unknown");
 }
 
 static void size_and_format(void **state)
@@ -386,10 +386,10 @@ static void peek_iss(void **state)
     (void)state;
     char *t = sign(fx.ec, JWS_ES256, NULL, GOOD);
     char iss[64];
-    assert_true(fed_peek_iss(t, strlen(t), iss, sizeof iss));
+    assert_true(fed_verify_peek_iss(t, strlen(t), iss, sizeof iss));
     assert_string_equal(iss, UP);
-    assert_false(fed_peek_iss(t, strlen(t), iss, 10)); /* does not fit */
-    assert_false(fed_peek_iss("a.b", 3, iss, sizeof iss));
+    assert_false(fed_verify_peek_iss(t, strlen(t), iss, 10)); /* does not fit */
+    assert_false(fed_verify_peek_iss("a.b", 3, iss, sizeof iss));
     free(t);
 }
 

@@ -677,9 +677,9 @@ static void names_and_options(void **state)
     static const char *const want[] = {"ok", "http_status", "too_large", "invalid",
                                        "too_many_keys", "network", "internal"};
     for (int i = 0; i < JWKS_FETCH__COUNT; i++)
-        assert_string_equal(jwks_fetch_result_name(i), want[i]);
-    assert_null(jwks_fetch_result_name(JWKS_FETCH__COUNT));
-    assert_null(jwks_fetch_result_name(-1));
+        assert_string_equal(jwks_cache_fetch_result_name(i), want[i]);
+    assert_null(jwks_cache_fetch_result_name(JWKS_FETCH__COUNT));
+    assert_null(jwks_cache_fetch_result_name(-1));
     assert_string_equal(jwks_cache_state_name(JWKS_CACHE_UNFETCHED), "unfetched");
     assert_string_equal(jwks_cache_state_name(JWKS_CACHE_FAILING), "failing");
 

@@ -16,7 +16,7 @@
 
 static idp_err parse(const tx_param *p, size_t n, tx_request *r)
 {
-    return tx_request_parse(p, n, r, NULL);
+    return token_exchange_parse(p, n, r, NULL);
 }
 
 static void minimal(void **state)
@@ -36,18 +36,18 @@ static void minimal(void **state)
 static void token_types(void **state)
 {
     (void)state;
-    assert_int_equal(tx_token_type_parse(AT), TX_TYPE_ACCESS_TOKEN);
-    assert_int_equal(tx_token_type_parse(TX_TYPE_ID_TOKEN_URN), TX_TYPE_ID_TOKEN);
-    assert_int_equal(tx_token_type_parse(TX_TYPE_JWT_URN), TX_TYPE_JWT);
-    assert_int_equal(tx_token_type_parse("urn:ietf:params:oauth:token-type:refresh_token"),
+    assert_int_equal(token_exchange_type_parse(AT), TX_TYPE_ACCESS_TOKEN);
+    assert_int_equal(token_exchange_type_parse(TX_TYPE_ID_TOKEN_URN), TX_TYPE_ID_TOKEN);
+    assert_int_equal(token_exchange_type_parse(TX_TYPE_JWT_URN), TX_TYPE_JWT);
+    assert_int_equal(token_exchange_type_parse("urn:ietf:params:oauth:token-type:refresh_token"),
                      TX_TYPE_NONE);
-    assert_int_equal(tx_token_type_parse("urn:ietf:params:oauth:token-type:saml2"), TX_TYPE_NONE);
-    assert_int_equal(tx_token_type_parse(AT "x"), TX_TYPE_NONE);
-    assert_int_equal(tx_token_type_parse(NULL), TX_TYPE_NONE);
+    assert_int_equal(token_exchange_type_parse("urn:ietf:params:oauth:token-type:saml2"), TX_TYPE_NONE);
+    assert_int_equal(token_exchange_type_parse(AT "x"), TX_TYPE_NONE);
+    assert_int_equal(token_exchange_type_parse(NULL), TX_TYPE_NONE);
     tx_request r;
     tx_param p[] = {P("subject_token", "t"), P("subject_token_type", "urn:x")};
     idp_error e = {0};
-    assert_int_equal(tx_request_parse(p, 2, &r, &e), IDP_ERR_OAUTH_INVALID_REQUEST);
+    assert_int_equal(token_exchange_parse(p, 2, &r, &e), IDP_ERR_OAUTH_INVALID_REQUEST);
     assert_non_null(strstr(e.msg, "subject_token_type"));
 }
 
@@ -135,13 +135,13 @@ static void act_simple(void **state)
 {
     (void)state;
     json_t *act = NULL;
-    assert_int_equal(tx_act_build("svc", "https://a.example", NULL, &act, NULL), IDP_OK);
+    assert_int_equal(token_exchange_act("svc", "https://a.example", NULL, &act, NULL), IDP_OK);
     char *s = dump(act);
     assert_string_equal(s, "{\"iss\":\"https://a.example\",\"sub\":\"svc\"}");
     free(s);
     json_decref(act);
     /* no actor and no prior chain: no act */
-    assert_int_equal(tx_act_build(NULL, NULL, NULL, &act, NULL), IDP_OK);
+    assert_int_equal(token_exchange_act(NULL, NULL, NULL, &act, NULL), IDP_OK);
     assert_null(act);
 }
 
@@ -152,21 +152,21 @@ static void act_nested(void **state)
                                "b\",\"extra\":1,\"act\":{\"sub\":\"zero\",\"x\":[1]}}",
                                0, NULL);
     json_t *act = NULL;
-    assert_int_equal(tx_act_build("second", "https://a", prior, &act, NULL), IDP_OK);
+    assert_int_equal(token_exchange_act("second", "https://a", prior, &act, NULL), IDP_OK);
     char *s = dump(act);
     assert_string_equal(s, "{\"act\":{\"act\":{\"sub\":\"zero\"},\"iss\":\"https://b\",\"sub\":"
                            "\"first\"},\"iss\":\"https://a\",\"sub\":\"second\"}");
     free(s);
     json_decref(act);
     /* no new actor: the prior chain, cleaned */
-    assert_int_equal(tx_act_build(NULL, NULL, prior, &act, NULL), IDP_OK);
+    assert_int_equal(token_exchange_act(NULL, NULL, prior, &act, NULL), IDP_OK);
     s = dump(act);
     assert_string_equal(s, "{\"act\":{\"sub\":\"zero\"},\"iss\":\"https://b\",\"sub\":\"first\"}");
     free(s);
     json_decref(act);
     json_decref(prior);
     json_t *bad = json_string("x");
-    assert_int_equal(tx_act_build("a", NULL, bad, &act, NULL), IDP_ERR_INVALID);
+    assert_int_equal(token_exchange_act("a", NULL, bad, &act, NULL), IDP_ERR_INVALID);
     assert_null(act);
     json_decref(bad);
 }
@@ -179,9 +179,9 @@ static void act_depth(void **state)
         chain = json_pack("{s:s, s:o}", "sub", "n", "act", chain);
     json_t *act = NULL;
     /* TX_ACT_MAX_DEPTH levels with the new actor on top is one too many */
-    assert_int_equal(tx_act_build(NULL, NULL, chain, &act, NULL), IDP_OK);
+    assert_int_equal(token_exchange_act(NULL, NULL, chain, &act, NULL), IDP_OK);
     json_decref(act);
-    assert_int_equal(tx_act_build("top", NULL, chain, &act, NULL), IDP_ERR_INVALID);
+    assert_int_equal(token_exchange_act("top", NULL, chain, &act, NULL), IDP_ERR_INVALID);
     assert_null(act);
     json_decref(chain);
 }
@@ -189,10 +189,10 @@ static void act_depth(void **state)
 static void extra_claims(void **state)
 {
     (void)state;
-    assert_true(tx_claim_reserved("sub"));
-    assert_true(tx_claim_reserved("cnf"));
-    assert_true(tx_claim_reserved("client_id"));
-    assert_false(tx_claim_reserved("email"));
+    assert_true(token_exchange_claim_reserved("sub"));
+    assert_true(token_exchange_claim_reserved("cnf"));
+    assert_true(token_exchange_claim_reserved("client_id"));
+    assert_false(token_exchange_claim_reserved("email"));
     json_t *mapped =
         json_loads("{\"email\":\"a@b\",\"sub\":\"evil\",\"iss\":\"x\",\"scope\":\"admin\","
                    "\"act\":{\"sub\":\"x\"},\"cnf\":{},\"ns/roles\":[\"admin\"]}",
@@ -200,7 +200,7 @@ static void extra_claims(void **state)
     json_t *act = json_pack("{s:s}", "sub", "svc");
     idp_buf b;
     buf_init(&b, 0);
-    assert_int_equal(tx_extra_claims(mapped, ",\"ns/roles\":[\"viewer\"]", act, &b, NULL), IDP_OK);
+    assert_int_equal(token_exchange_extra_claims(mapped, ",\"ns/roles\":[\"viewer\"]", act, &b, NULL), IDP_OK);
     const char *s = buf_cstr(&b);
     assert_int_equal(s[0], ',');
     char *obj = malloc(strlen(s) + 2);
@@ -217,9 +217,9 @@ static void extra_claims(void **state)
     json_decref(o);
     /* nothing to add: nothing written */
     buf_reset(&b);
-    assert_int_equal(tx_extra_claims(NULL, "", NULL, &b, NULL), IDP_OK);
+    assert_int_equal(token_exchange_extra_claims(NULL, "", NULL, &b, NULL), IDP_OK);
     assert_int_equal(b.len, 0);
-    assert_int_equal(tx_extra_claims(NULL, "{\"a\":1}", NULL, &b, NULL), IDP_ERR_INVALID);
+    assert_int_equal(token_exchange_extra_claims(NULL, "{\"a\":1}", NULL, &b, NULL), IDP_ERR_INVALID);
     buf_free(&b);
     json_decref(mapped);
     json_decref(act);

@@ -18,7 +18,7 @@ static void authz_url(void **state)
     (void)state;
     idp_buf b;
     buf_init(&b, 4096);
-    assert_int_equal(upstream_authz_url(&b, "https://up.example/authorize", "idpd at",
+    assert_int_equal(upstream_login_authz_url(&b, "https://up.example/authorize", "idpd at",
                                         "https://idp.example/federation/partner/callback", scopes,
                                         3, "st-1", "n-1", VERIFIER, NULL),
                      IDP_OK);
@@ -30,23 +30,23 @@ static void authz_url(void **state)
         "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256");
     buf_free(&b);
     buf_init(&b, 4096);
-    assert_int_equal(upstream_authz_url(&b, "https://up.example/auth?tenant=a", "c", "https://r",
+    assert_int_equal(upstream_login_authz_url(&b, "https://up.example/auth?tenant=a", "c", "https://r",
                                         scopes, 1, "s", "n", VERIFIER, NULL),
                      IDP_OK);
     assert_non_null(strstr(buf_cstr(&b), "https://up.example/auth?tenant=a&response_type=code&"));
     buf_free(&b);
     buf_init(&b, 4096);
     idp_error e = {0};
-    assert_int_equal(upstream_authz_url(&b, "https://up.example/a", "c", "https://r", scopes, 1,
+    assert_int_equal(upstream_login_authz_url(&b, "https://up.example/a", "c", "https://r", scopes, 1,
                                         "s", "n", "short", &e),
                      IDP_ERR_INVALID);
-    assert_int_equal(upstream_authz_url(&b, "https://up.example/a", "c", "https://r", scopes, 0,
+    assert_int_equal(upstream_login_authz_url(&b, "https://up.example/a", "c", "https://r", scopes, 0,
                                         "s", "n", VERIFIER, &e),
                      IDP_ERR_INVALID);
-    assert_int_equal(upstream_authz_url(&b, "https://up.example/a", "c", "https://r", scopes, 1, "",
+    assert_int_equal(upstream_login_authz_url(&b, "https://up.example/a", "c", "https://r", scopes, 1, "",
                                         "n", VERIFIER, &e),
                      IDP_ERR_INVALID);
-    assert_int_equal(upstream_authz_url(&b, "https://up.example/a#f", "c", "https://r", scopes, 1,
+    assert_int_equal(upstream_login_authz_url(&b, "https://up.example/a#f", "c", "https://r", scopes, 1,
                                         "s", "n", VERIFIER, &e),
                      IDP_ERR_INVALID);
     assert_int_equal(b.len, 0);
@@ -58,12 +58,12 @@ static void token_form(void **state)
     (void)state;
     idp_buf b;
     buf_init(&b, 4096);
-    assert_int_equal(upstream_token_form(&b, "c/d+e", "https://idp/cb", VERIFIER, NULL), IDP_OK);
+    assert_int_equal(upstream_login_token_form(&b, "c/d+e", "https://idp/cb", VERIFIER, NULL), IDP_OK);
     assert_string_equal(buf_cstr(&b),
                         "grant_type=authorization_code&code=c%2Fd%2Be"
                         "&redirect_uri=https%3A%2F%2Fidp%2Fcb&code_verifier=" VERIFIER);
     buf_reset(&b);
-    assert_int_equal(upstream_token_form(&b, NULL, "https://idp/cb", VERIFIER, NULL),
+    assert_int_equal(upstream_login_token_form(&b, NULL, "https://idp/cb", VERIFIER, NULL),
                      IDP_ERR_INVALID);
     buf_free(&b);
 }
@@ -87,28 +87,28 @@ static void pending(void **state)
                           .request = "sealed-request",
                           .expires_at = 1000};
     char *s = NULL;
-    assert_int_equal(upstream_pending_seal(k, &p, &s, NULL), IDP_OK);
+    assert_int_equal(upstream_login_pending_seal(k, &p, &s, NULL), IDP_OK);
     upstream_pending o;
-    assert_int_equal(upstream_pending_open(k, "partner", s, 999, &o, NULL), IDP_OK);
+    assert_int_equal(upstream_login_pending_open(k, "partner", s, 999, &o, NULL), IDP_OK);
     assert_string_equal(o.name, "partner");
     assert_string_equal(o.state, "st-1");
     assert_string_equal(o.nonce, "n-1");
     assert_string_equal(o.verifier, VERIFIER);
     assert_string_equal(o.request, "sealed-request");
     assert_int_equal(o.expires_at, 1000);
-    assert_true(upstream_pending_state_ok(&o, "st-1"));
-    assert_false(upstream_pending_state_ok(&o, "st-2"));
-    assert_false(upstream_pending_state_ok(&o, "st-10"));
-    assert_false(upstream_pending_state_ok(&o, NULL));
-    upstream_pending_clear(&o);
+    assert_true(upstream_login_pending_state_ok(&o, "st-1"));
+    assert_false(upstream_login_pending_state_ok(&o, "st-2"));
+    assert_false(upstream_login_pending_state_ok(&o, "st-10"));
+    assert_false(upstream_login_pending_state_ok(&o, NULL));
+    upstream_login_pending_clear(&o);
     /* bound to the issuer name (AAD), expiring, tamper-evident */
-    assert_int_equal(upstream_pending_open(k, "other", s, 999, &o, NULL), IDP_ERR_INVALID);
+    assert_int_equal(upstream_login_pending_open(k, "other", s, 999, &o, NULL), IDP_ERR_INVALID);
     assert_null(o.state);
-    assert_int_equal(upstream_pending_open(k, "partner", s, 1000, &o, NULL), IDP_ERR_INVALID);
+    assert_int_equal(upstream_login_pending_open(k, "partner", s, 1000, &o, NULL), IDP_ERR_INVALID);
     s[10] = s[10] == 'A' ? 'B' : 'A';
-    assert_int_equal(upstream_pending_open(k, "partner", s, 999, &o, NULL), IDP_ERR_INVALID);
-    assert_int_equal(upstream_pending_open(k, "partner", "", 999, &o, NULL), IDP_ERR_INVALID);
-    assert_int_equal(upstream_pending_open(k, "partner", NULL, 999, &o, NULL), IDP_ERR_INVALID);
+    assert_int_equal(upstream_login_pending_open(k, "partner", s, 999, &o, NULL), IDP_ERR_INVALID);
+    assert_int_equal(upstream_login_pending_open(k, "partner", "", 999, &o, NULL), IDP_ERR_INVALID);
+    assert_int_equal(upstream_login_pending_open(k, "partner", NULL, 999, &o, NULL), IDP_ERR_INVALID);
     free(s);
     /* a request too large for a cookie */
     char *big = malloc(4000);
@@ -116,11 +116,11 @@ static void pending(void **state)
     big[3999] = '\0';
     p.request = big;
     idp_error e = {0};
-    assert_int_equal(upstream_pending_seal(k, &p, &s, &e), IDP_ERR_TOO_LARGE);
+    assert_int_equal(upstream_login_pending_seal(k, &p, &s, &e), IDP_ERR_TOO_LARGE);
     assert_null(s);
     free(big);
     p.request = NULL;
-    assert_int_equal(upstream_pending_seal(k, &p, &s, &e), IDP_ERR_INVALID);
+    assert_int_equal(upstream_login_pending_seal(k, &p, &s, &e), IDP_ERR_INVALID);
     kek_free(k);
 }
 
@@ -128,48 +128,48 @@ static void callback(void **state)
 {
     (void)state;
     upstream_callback c;
-    assert_int_equal(upstream_callback_parse("st", "co", NULL, NULL, &c, NULL), IDP_OK);
+    assert_int_equal(upstream_login_callback_parse("st", "co", NULL, NULL, &c, NULL), IDP_OK);
     assert_string_equal(c.state, "st");
     assert_string_equal(c.code, "co");
     assert_null(c.error);
     assert_null(c.iss);
     /* error wins over code; iss kept */
-    assert_int_equal(upstream_callback_parse("st", "co", "access_denied", "https://up", &c, NULL),
+    assert_int_equal(upstream_login_callback_parse("st", "co", "access_denied", "https://up", &c, NULL),
                      IDP_OK);
     assert_null(c.code);
     assert_string_equal(c.error, "access_denied");
     assert_string_equal(c.iss, "https://up");
     /* empty counts as absent */
-    assert_int_equal(upstream_callback_parse("st", "co", "", "", &c, NULL), IDP_OK);
+    assert_int_equal(upstream_login_callback_parse("st", "co", "", "", &c, NULL), IDP_OK);
     assert_null(c.error);
     assert_null(c.iss);
     idp_error e = {0};
-    assert_int_equal(upstream_callback_parse(NULL, "co", NULL, NULL, &c, &e),
+    assert_int_equal(upstream_login_callback_parse(NULL, "co", NULL, NULL, &c, &e),
                      IDP_ERR_OAUTH_INVALID_REQUEST);
     assert_non_null(strstr(e.msg, "no state"));
-    assert_int_equal(upstream_callback_parse("st", NULL, NULL, NULL, &c, &e),
+    assert_int_equal(upstream_login_callback_parse("st", NULL, NULL, NULL, &c, &e),
                      IDP_ERR_OAUTH_INVALID_REQUEST);
-    assert_int_equal(upstream_callback_parse("s t", "co", NULL, NULL, &c, &e),
+    assert_int_equal(upstream_login_callback_parse("s t", "co", NULL, NULL, &c, &e),
                      IDP_ERR_OAUTH_INVALID_REQUEST);
-    assert_int_equal(upstream_callback_parse("st", "c\x01o", NULL, NULL, &c, &e),
+    assert_int_equal(upstream_login_callback_parse("st", "c\x01o", NULL, NULL, &c, &e),
                      IDP_ERR_OAUTH_INVALID_REQUEST);
-    assert_int_equal(upstream_callback_parse("st", NULL, "bad\"err", NULL, &c, &e),
+    assert_int_equal(upstream_login_callback_parse("st", NULL, "bad\"err", NULL, &c, &e),
                      IDP_ERR_OAUTH_INVALID_REQUEST);
-    assert_int_equal(upstream_callback_parse("st", "co", NULL, "https://up\n", &c, &e),
+    assert_int_equal(upstream_login_callback_parse("st", "co", NULL, "https://up\n", &c, &e),
                      IDP_ERR_OAUTH_INVALID_REQUEST);
     char big[UPSTREAM_CODE_MAX + 2];
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    assert_int_equal(upstream_callback_parse("st", big, NULL, NULL, &c, &e),
+    assert_int_equal(upstream_login_callback_parse("st", big, NULL, NULL, &c, &e),
                      IDP_ERR_OAUTH_INVALID_REQUEST);
     big[UPSTREAM_STATE_MAX + 1] = '\0';
-    assert_int_equal(upstream_callback_parse(big, "co", NULL, NULL, &c, &e),
+    assert_int_equal(upstream_login_callback_parse(big, "co", NULL, NULL, &c, &e),
                      IDP_ERR_OAUTH_INVALID_REQUEST);
     big[UPSTREAM_STATE_MAX] = '\0';
-    assert_int_equal(upstream_callback_parse(big, "co", NULL, NULL, &c, &e), IDP_OK);
+    assert_int_equal(upstream_login_callback_parse(big, "co", NULL, NULL, &c, &e), IDP_OK);
 }
 
-#define TR(s, t, e) upstream_token_response((s), strlen(s), (t), (e))
+#define TR(s, t, e) upstream_login_token_response((s), strlen(s), (t), (e))
 
 static void token_response(void **state)
 {

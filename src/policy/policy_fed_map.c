@@ -1,5 +1,5 @@
 /* policy_map — the claim mapping and the `require` check of a federation issuer
- * (policy/federation.h, docs/POLICY.md "Federation"). Pure: upstream JSON in, new JSON out. */
+ * (policy/policy_fed.h, docs/POLICY.md "Federation"). Pure: upstream JSON in, new JSON out. */
 #include "policy/internal.h"
 
 #include <stdio.h>
@@ -90,7 +90,7 @@ idp_err policy_fed_map_claims(const fed_issuer *is, const json_t *upstream, json
     return IDP_OK;
 }
 
-idp_err policy_fed_check_require(const fed_issuer *is, const json_t *upstream, idp_error *err)
+idp_err policy_fed_map_require(const fed_issuer *is, const json_t *upstream, idp_error *err)
 {
     if (!is || !json_is_object(upstream))
         return IDP_FAIL(err, IDP_ERR_JWT_CLAIM, "the payload is not a JSON object");

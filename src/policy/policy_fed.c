@@ -1,9 +1,9 @@
-/* policy_federation — parses, validates and compiles `federation:` (docs/POLICY.md "Federation")
- * into sorted pol_fed entries, and the lookups of policy/federation.h.
+/* policy_fed — parses, validates and compiles `federation:` (docs/POLICY.md "Federation")
+ * into sorted pol_fed entries, and the lookups of policy/policy_fed.h.
  *
  * As in policy_compile.c every rule adds a diagnostic at the line of the offending node and
  * compilation goes on. Each issuer owns its strings and arrays through pol_fed.own, so the public
- * fed_issuer can hold plain const pointers. The claim mapping itself is in policy_map.c. */
+ * fed_issuer can hold plain const pointers. The claim mapping itself is in policy_fed_map.c. */
 #include "policy/internal.h"
 
 #include "core/mem.h"

@@ -1,5 +1,5 @@
-/* Unit tests for the federation section of the policy (src/policy/policy_federation.c,
- * policy_map.c; docs/POLICY.md "Federation"): the full example and the defaults, one negative
+/* Unit tests for the federation section of the policy (src/policy/policy_fed.c,
+ * policy_fed_map.c; docs/POLICY.md "Federation"): the full example and the defaults, one negative
  * test per validation rule with its line, overlays, the claim mapping (only_if, map,
  * drop_unmapped, arrays, bounds, types), require, lookups (issuer byte for byte), client
  * allow-lists, evaluation with issuer bindings, explain and diff. */
@@ -7,7 +7,7 @@
 
 #include "core/buf.h"
 #include "jose/alg.h"
-#include "policy/federation.h"
+#include "policy/policy_fed.h"
 #include "policy/policy.h"
 
 #include <stdio.h>
@@ -768,7 +768,7 @@ static void require_check(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         json_t *u = js(cases[i].up);
         idp_error e = {0};
-        assert_int_equal(policy_fed_check_require(is, u, &e), cases[i].rc);
+        assert_int_equal(policy_fed_map_require(is, u, &e), cases[i].rc);
         if (cases[i].msg) {
             assert_non_null(strstr(e.msg, cases[i].msg));
             assert_null(strstr(e.msg, "evil")); /* never the value */
@@ -778,7 +778,7 @@ static void require_check(void **state)
     policy_free(p);
     p = load_ok(FED);
     json_t *u = js("{}");
-    assert_int_equal(policy_fed_check_require(policy_fed_by_name(p, "partner"), u, NULL), IDP_OK);
+    assert_int_equal(policy_fed_map_require(policy_fed_by_name(p, "partner"), u, NULL), IDP_OK);
     json_decref(u);
     policy_free(p);
 }

@@ -1,10 +1,10 @@
-/* Fuzz target for the federation section of the policy (src/policy/policy_federation.c,
- * policy_map.c). The input is a policy document, optionally followed by a line "#json" and a
+/* Fuzz target for the federation section of the policy (src/policy/policy_fed.c,
+ * policy_fed_map.c). The input is a policy document, optionally followed by a line "#json" and a
  * JSON value (an upstream token payload). The document must load or fail cleanly; when it loads,
  * every issuer's claim mapping and require check run over the JSON (or over a fixed payload when
  * there is none or it is not an object), and the mapped groups are evaluated and explained
  * through the issuer's bindings. No leaks, no undefined behaviour, no abort. */
-#include "policy/federation.h"
+#include "policy/policy_fed.h"
 #include "policy/policy.h"
 
 #include <stdint.h>
@@ -40,7 +40,7 @@ static void exercise(const policy *p, const json_t *upstream)
         if (!is->algorithms) abort();
         (void)policy_fed_client_allowed(is, true, "svc-a");
         (void)policy_fed_client_allowed(is, false, "gateway");
-        (void)policy_fed_check_require(is, upstream, NULL);
+        (void)policy_fed_map_require(is, upstream, NULL);
         json_t *out = NULL;
         if (policy_fed_map_claims(is, upstream, &out, NULL) != IDP_OK) abort();
         check_mapped(is, out);

@@ -6,8 +6,8 @@
  * Pure data and pure functions: the policy never fetches a JWKS, reads a secret file or verifies
  * a signature; the server does, with these settings. Every pointer is borrowed from the policy
  * and immutable; it lives as long as the policy. */
-#ifndef IDPD_POLICY_FEDERATION_H
-#define IDPD_POLICY_FEDERATION_H
+#ifndef IDPD_POLICY_POLICY_FED_H
+#define IDPD_POLICY_POLICY_FED_H
 
 #include "core/err.h"
 #include "policy/policy.h"
@@ -114,6 +114,6 @@ idp_err policy_fed_map_claims(const fed_issuer *is, const json_t *upstream, json
 /* The `require` check: IDP_OK when every required claim is present in upstream with exactly the
  * required value (json_equal), else IDP_ERR_JWT_CLAIM with the failing claim's name in err->msg
  * (never its value). */
-idp_err policy_fed_check_require(const fed_issuer *is, const json_t *upstream, idp_error *err);
+idp_err policy_fed_map_require(const fed_issuer *is, const json_t *upstream, idp_error *err);
 
 #endif
