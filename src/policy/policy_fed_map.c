@@ -1,4 +1,4 @@
-/* policy_map — the claim mapping and the `require` check of a federation issuer
+/* policy_fed_map — the claim mapping and the `require` check of a federation issuer
  * (policy/policy_fed.h, docs/POLICY.md "Federation"). Pure: upstream JSON in, new JSON out. */
 #include "policy/internal.h"
 
