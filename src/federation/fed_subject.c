@@ -118,6 +118,33 @@ static idp_err link_only(store *st, const fed_verified *v, bool create, char **u
     return IDP_OK;
 }
 
+/* JIT in one transaction with its audit event ("user.provision", actor "federation:<name>"):
+ * a user is never created without its record in the hash chain (DESIGN §9). */
+static idp_err jit(store *st, const fed_issuer *is, const char *subject, const char *name,
+                   const char *doc, char **user_id, bool *created, idp_error *err)
+{
+    idp_err rc = st->ops->tx_begin(st, err);
+    if (rc != IDP_OK) return rc;
+    rc = st->ops->fed_provision(st, is->issuer, subject, name, doc, time_now(), user_id, created, err);
+    if (rc == IDP_OK && *created) {
+        char actor[80], detail[128];
+        snprintf(actor, sizeof actor, "federation:%s", is->name);
+        snprintf(detail, sizeof detail, "{\"issuer\":\"%s\"}", is->name); /* [a-z0-9-]: no escaping */
+        store_audit ev = {.time_ms = time_now_ms(), .actor = actor, .action = "user.provision",
+                          .target_type = "User", .target_id = *user_id, .after_version = 1,
+                          .detail = detail};
+        rc = st->ops->audit_append(st, &ev, err);
+    }
+    if (rc == IDP_OK) rc = st->ops->tx_commit(st, err);
+    if (rc != IDP_OK) {
+        st->ops->tx_rollback(st);
+        free(*user_id);
+        *user_id = NULL;
+        *created = false;
+    }
+    return rc;
+}
+
 idp_err fed_subject_resolve(store *st, const fed_verified *v, bool create, fed_subject *out,
                             fed_reason *why, idp_error *err)
 {
@@ -152,8 +179,7 @@ idp_err fed_subject_resolve(store *st, const fed_verified *v, bool create, fed_s
         char name[FED_SUB_MAX + 1];
         snprintf(name, sizeof name, "%s:%s", is->name, v->subject);
         char *doc = jit_doc(out->mapped);
-        rc = st->ops->fed_provision(st, is->issuer, v->subject, name, doc, time_now(), &user_id,
-                                    &out->created, err);
+        rc = jit(st, is, v->subject, name, doc, &user_id, &out->created, err);
         free(doc);
         if (rc == IDP_ERR_CONFLICT) {
             /* the userName is taken by a local account: never linked by name or email */

@@ -160,6 +160,12 @@ ${issuerYaml('up', ups.up, {
     const u = await scim.get(`/Users/${c.sub}`);
     assert.equal(u.status, 200, u.text);
     assert.equal(u.json.userName, 'up:alice');
+    // provisioning is audited, in the hash chain like every SCIM create
+    const evs = JSON.parse(cliOk(['audit', 'tail', '-n', '50', '--json'], { dataDir: dir, env: ENV }).stdout);
+    const prov = evs.filter((e) => e.action === 'user.provision' && e.target_id === c.sub);
+    assert.equal(prov.length, 1, JSON.stringify(evs.map((e) => e.action)));
+    assert.equal(prov[0].actor, 'federation:up');
+    assert.equal(prov[0].target_type, 'User');
     const r2 = await exchange(gw, { subject_token: await upToken(ups.up, { sub: 'alice', tenant: 't1', email: 'alice@up.example' }), subject_token_type: AT });
     assert.equal(r2.status, 200, r2.text);
     const c2 = payload(r2.json.access_token);
