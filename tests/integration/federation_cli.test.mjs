@@ -5,6 +5,7 @@
 // each of a few refusals with the failing step and exit 1.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cli, cliAsync, cliOk, initDataDir, poll, removeDir, sleep, startServer, testCleanExit } from '../lib/idpd.mjs';
@@ -88,6 +89,18 @@ describe('idpd federation', () => {
     // from stdin
     const s = fed(['test', 'up', '-', '--json'], { input: tok + '\n' });
     assert.equal(s.status, 0, s.stderr);
+  });
+
+  test('test consumes no jti: the same assertion passes twice and nothing is recorded', async () => {
+    const a = await up.sign(claims({ aud: 'http://127.0.0.1:8080/token', jti: 'dry-run-1' }));
+    for (let i = 0; i < 2; i++) {
+      const r = fed(['test', 'up', a, '--use', 'assertion', '--audience', 'http://127.0.0.1:8080/token', '--json']);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.equal(r.json.accepted, true);
+    }
+    const q = spawnSync('sqlite3', [path.join(dir, 'idpd.db'), 'SELECT count(*) FROM fed_jti'], { encoding: 'utf8', timeout: 20000 });
+    assert.equal(q.status, 0, q.stderr);
+    assert.equal(q.stdout.trim(), '0');
   });
 
   const refusals = [
