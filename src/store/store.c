@@ -17,6 +17,7 @@
 #include "scim/patch.h"
 #include "scim/urn.h"
 #include "scim/username.h"
+#include "store/pg/internal.h"
 #include "store/sqlite/internal.h"
 
 #include <openssl/evp.h>
@@ -268,7 +269,7 @@ static idp_err fr_fed_provision(store *st, const char *issuer, const char *subje
 }
 
 /* Gives the freshly opened backend store the front's table (see the top of this file). */
-static idp_err front_install(store *st, idp_error *err)
+idp_err store_front_install(store *st, idp_error *err)
 {
     front_ops *f = calloc(1, sizeof *f);
     if (!f) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: out of memory");
@@ -295,7 +296,7 @@ idp_err store_open(const char *spec, bool create, store **out, idp_error *err)
         return IDP_FAIL(err, IDP_ERR_CONFIG, "store: the PostgreSQL backend is not available");
     bool prefixed = strncmp(spec, STORE_SQLITE_PREFIX, plen) == 0;
     idp_err rc = store_sqlite_open(prefixed ? spec + plen : spec, create, out, err);
-    if (!rc && (rc = front_install(*out, err))) {
+    if (!rc && (rc = store_front_install(*out, err))) {
         (*out)->ops->close(*out);
         *out = NULL;
     }

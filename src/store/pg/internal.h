@@ -14,6 +14,10 @@
  * accepted for symmetry (a database is created by its administrator; the schema is created on
  * every open). The store has the backend's own ops table; store_open installs the front's. */
 idp_err store_pg_open(const char *uri, int pool_size, bool create, store **out, idp_error *err);
+/* Installs the front's ops table on a backend's freshly opened store (store.c; store_close
+ * removes it). Used by store_open, and by the PostgreSQL contract driver while store_open
+ * refuses an incomplete backend. */
+idp_err store_front_install(store *st, idp_error *err);
 /* Whether every storage op of the backend's table is implemented (store_open refuses the
  * backend until it is). */
 bool store_pg_complete(void);
@@ -174,5 +178,53 @@ idp_err store_pg_fed_status_list(store *st, store_fed_status **rows, size_t *n, 
 idp_err store_pg_fed_jwks_put(store *st, const store_fed_jwks *j, idp_error *err);
 idp_err store_pg_fed_jwks_get(store *st, const char *issuer, store_fed_jwks *out,
                               idp_error *err);
+
+/* ---- sign-in (store_pg_oidc.c) ---- */
+idp_err store_pg_oidc_code_insert(store *st, const store_auth_code *c, idp_error *err);
+idp_err store_pg_oidc_code_consume(store *st, const unsigned char hash[32], int64_t now,
+                                   store_auth_code *out, bool *replayed, idp_error *err);
+idp_err store_pg_oidc_code_set_issued(store *st, const unsigned char hash[32],
+                                      const char *family_id, const char *access_jti,
+                                      int64_t access_exp, idp_error *err);
+idp_err store_pg_oidc_refresh_insert(store *st, const store_refresh *r, idp_error *err);
+idp_err store_pg_oidc_refresh_get(store *st, const unsigned char hash[32], store_refresh *out,
+                                  idp_error *err);
+idp_err store_pg_oidc_refresh_rotate(store *st, const unsigned char old_hash[32],
+                                     const store_refresh *succ, int64_t now, bool *raced,
+                                     idp_error *err);
+idp_err store_pg_oidc_refresh_revoke_family(store *st, const char *family_id, int64_t now,
+                                            idp_error *err);
+idp_err store_pg_oidc_refresh_revoke_session(store *st, const char *session_id, int64_t now,
+                                             size_t *n, idp_error *err);
+idp_err store_pg_oidc_refresh_revoke_user(store *st, const char *user_id, int64_t now,
+                                          idp_error *err);
+idp_err store_pg_oidc_session_insert(store *st, const store_session *s, idp_error *err);
+idp_err store_pg_oidc_session_get(store *st, const unsigned char hash[32], store_session *out,
+                                  idp_error *err);
+idp_err store_pg_oidc_session_get_by_sid(store *st, const char *sid, store_session *out,
+                                         idp_error *err);
+idp_err store_pg_oidc_session_touch(store *st, const unsigned char hash[32], int64_t now,
+                                    idp_error *err);
+idp_err store_pg_oidc_session_add_client(store *st, const unsigned char hash[32],
+                                         const char *client_id, idp_error *err);
+idp_err store_pg_oidc_session_delete(store *st, const unsigned char hash[32], idp_error *err);
+idp_err store_pg_oidc_session_delete_user(store *st, const char *user_id, size_t *n,
+                                          idp_error *err);
+idp_err store_pg_oidc_session_list_user(store *st, const char *user_id, store_session **rows,
+                                        size_t *n, idp_error *err);
+idp_err store_pg_oidc_login_fail(store *st, const char *key, int64_t now,
+                                 const store_login_cap *cap, int64_t *fails, idp_error *err);
+idp_err store_pg_oidc_login_fail_get(store *st, const char *key, int64_t *fails,
+                                     int64_t *last_at, idp_error *err);
+idp_err store_pg_oidc_login_fail_reset(store *st, const char *key, idp_error *err);
+idp_err store_pg_oidc_user_rehash(store *st, const char *user_id, const char *old_hash,
+                                  const char *new_hash, bool *done, idp_error *err);
+idp_err store_pg_oidc_consent_get(store *st, const char *user_id, const char *client_id,
+                                  char **scope, idp_error *err);
+idp_err store_pg_oidc_consent_set(store *st, const char *user_id, const char *client_id,
+                                  const char *scope, int64_t now, idp_error *err);
+idp_err store_pg_oidc_assertion_jti_use(store *st, const char *client_id, const char *jti,
+                                        int64_t exp, idp_error *err);
+idp_err store_pg_oidc_prune(store *st, int64_t now, idp_error *err);
 
 #endif
