@@ -71,6 +71,10 @@ idp_err store_pg_write(store *st, int id, const char *sql, const pg_params *p, c
 /* As store_pg_write, and NOT_FOUND when no row changed. */
 idp_err store_pg_write_one(store *st, int id, const char *sql, const pg_params *p,
                            const char *what, idp_error *err);
+/* Runs generated SQL (a list query from pg_sql.c: constant fragments only) unprepared with n
+ * text parameters (PQexecParams); errors as store_pg_exec. */
+idp_err store_pg_exec_dyn(store *st, const char *sql, int n, const char *const *vals,
+                          const char *what, PGresult **res, idp_error *err);
 /* Runs a constant statement outside the slots (transaction control: BEGIN, SAVEPOINT, ...). */
 idp_err store_pg_simple(store *st, const char *sql, idp_error *err);
 
@@ -178,6 +182,36 @@ idp_err store_pg_fed_status_list(store *st, store_fed_status **rows, size_t *n, 
 idp_err store_pg_fed_jwks_put(store *st, const store_fed_jwks *j, idp_error *err);
 idp_err store_pg_fed_jwks_get(store *st, const char *issuer, store_fed_jwks *out,
                               idp_error *err);
+
+/* ---- SCIM (store_pg_scim.c) ---- */
+idp_err store_pg_scim_user_create(store *st, const store_user *u, idp_error *err);
+idp_err store_pg_scim_user_get(store *st, const char *id, store_user *out, idp_error *err);
+idp_err store_pg_scim_user_get_by_name(store *st, const char *user_name, store_user *out,
+                                       idp_error *err);
+idp_err store_pg_scim_user_get_by_external_id(store *st, const char *external_id,
+                                              store_user *out, idp_error *err);
+idp_err store_pg_scim_user_name_key_taken(store *st, const char *key, const char *id,
+                                          bool *taken, idp_error *err);
+idp_err store_pg_scim_user_replace(store *st, const store_user *u, int64_t expect_version,
+                                   idp_error *err);
+idp_err store_pg_scim_user_delete(store *st, const char *id, int64_t expect_version,
+                                  idp_error *err);
+idp_err store_pg_scim_user_query(store *st, const store_query *q, store_user **rows, size_t *n,
+                                 int64_t *total, idp_error *err);
+idp_err store_pg_scim_user_groups(store *st, const char *user_id, store_ref **rows, size_t *n,
+                                  idp_error *err);
+idp_err store_pg_scim_group_create(store *st, const store_group *g, const scim_delta *members,
+                                   idp_error *err);
+idp_err store_pg_scim_group_get(store *st, const char *id, store_group *out, idp_error *err);
+idp_err store_pg_scim_group_update(store *st, const store_group *g, const scim_delta *members,
+                                   int64_t expect_version, store_ids *left, idp_error *err);
+idp_err store_pg_scim_group_remove(store *st, const char *id, int64_t expect_version,
+                                   store_ids *left, idp_error *err);
+idp_err store_pg_scim_user_epoch_bump(store *st, const char *user_id, idp_error *err);
+idp_err store_pg_scim_group_query(store *st, const store_query *q, store_group **rows,
+                                  size_t *n, int64_t *total, idp_error *err);
+idp_err store_pg_scim_group_members(store *st, const char *group_id, store_ref **rows,
+                                    size_t *n, idp_error *err);
 
 /* ---- sign-in (store_pg_oidc.c) ---- */
 idp_err store_pg_oidc_code_insert(store *st, const store_auth_code *c, idp_error *err);

@@ -410,6 +410,25 @@ idp_err store_pg_write_one(store *st, int id, const char *sql, const pg_params *
     return rc;
 }
 
+idp_err store_pg_exec_dyn(store *st, const char *sql, int n, const char *const *vals,
+                          const char *what, PGresult **res, idp_error *err)
+{
+    pg_conn *c = tls_conn(st);
+    *res = NULL;
+    if (!c) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: %s: no connection held", what);
+    if (c->broken) return IDP_FAIL(err, IDP_ERR_STORE, "store: the database connection is lost");
+    PGresult *r = PQexecParams(c->c, sql, n, NULL, vals, NULL, NULL, 0);
+    ExecStatusType t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (t != PGRES_TUPLES_OK && t != PGRES_COMMAND_OK) {
+        idp_err rc = pg_fail(c, r, what, err);
+        PQclear(r);
+        return rc;
+    }
+    c->last = 0;
+    *res = r;
+    return IDP_OK;
+}
+
 idp_err store_pg_simple(store *st, const char *sql, idp_error *err)
 {
     pg_conn *c = tls_conn(st);
@@ -1042,6 +1061,22 @@ static const store_ops pg_ops = {
     .jti_revoke = pg_jti_revoke,
     .jti_is_revoked = pg_jti_is_revoked,
     .jti_prune = pg_jti_prune,
+    .user_create = store_pg_scim_user_create,
+    .user_get = store_pg_scim_user_get,
+    .user_get_by_name = store_pg_scim_user_get_by_name,
+    .user_replace = store_pg_scim_user_replace,
+    .user_delete = store_pg_scim_user_delete,
+    .user_query = store_pg_scim_user_query,
+    .user_groups = store_pg_scim_user_groups,
+    .group_create = store_pg_scim_group_create,
+    .group_get = store_pg_scim_group_get,
+    .group_query = store_pg_scim_group_query,
+    .group_members = store_pg_scim_group_members,
+    .user_get_by_external_id = store_pg_scim_user_get_by_external_id,
+    .user_name_key_taken = store_pg_scim_user_name_key_taken,
+    .user_epoch_bump = store_pg_scim_user_epoch_bump,
+    .group_update = store_pg_scim_group_update,
+    .group_remove = store_pg_scim_group_remove,
     .pkey_insert = store_pg_pkey_insert,
     .pkey_get = store_pg_pkey_get,
     .pkey_list = store_pg_pkey_list,

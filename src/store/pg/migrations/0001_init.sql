@@ -20,6 +20,20 @@ CREATE FUNCTION store_json_valid(t text) RETURNS boolean LANGUAGE plpgsql IMMUTA
 CREATE FUNCTION store_json_type(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE
     AS $$ BEGIN RETURN jsonb_typeof(t::jsonb); EXCEPTION WHEN others THEN RETURN NULL; END $$;
 
+-- jsonb values as SQLite's json_extract gives them to comparisons (pg_sql.c): numbers, booleans
+-- as 1/0, and the elements of an array (nothing for anything else, as a missing attribute).
+CREATE FUNCTION store_jnum(j jsonb) RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT CASE WHEN jsonb_typeof(j) = 'number' THEN (j #>> '{}')::numeric END $$;
+CREATE FUNCTION store_jbool(j jsonb) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT CASE WHEN j = 'true'::jsonb THEN 1 WHEN j = 'false'::jsonb THEN 0 END $$;
+CREATE FUNCTION store_jarr(j jsonb) RETURNS SETOF jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT jsonb_array_elements(CASE WHEN jsonb_typeof(j) = 'array' THEN j
+                                           ELSE '[]'::jsonb END) $$;
+CREATE FUNCTION store_jarr_ord(j jsonb, OUT value jsonb, OUT ord bigint) RETURNS SETOF record
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT * FROM jsonb_array_elements(CASE WHEN jsonb_typeof(j) = 'array' THEN j
+                                                  ELSE '[]'::jsonb END) WITH ORDINALITY $$;
+
 CREATE TABLE store_generation (
     id integer PRIMARY KEY CHECK (id = 1),
     n  bigint NOT NULL
@@ -92,7 +106,8 @@ CREATE TABLE users (
     version       bigint NOT NULL DEFAULT 1,
     created_at    bigint NOT NULL,
     modified_at   bigint NOT NULL,
-    user_name_key text
+    user_name_key text,
+    rid           bigint GENERATED ALWAYS AS IDENTITY -- insertion order (SQLite's rowid)
 );
 CREATE UNIQUE INDEX users_user_name ON users (store_fold(user_name));
 CREATE INDEX users_external_id ON users (external_id);
@@ -108,7 +123,8 @@ CREATE TABLE groups (
     member_seq   bigint NOT NULL DEFAULT 0,
     version      bigint NOT NULL DEFAULT 1,
     created_at   bigint NOT NULL,
-    modified_at  bigint NOT NULL
+    modified_at  bigint NOT NULL,
+    rid          bigint GENERATED ALWAYS AS IDENTITY -- insertion order (SQLite's rowid)
 );
 CREATE INDEX groups_display_name ON groups (store_fold(display_name));
 CREATE INDEX groups_external_id ON groups (external_id);
