@@ -112,7 +112,7 @@ static int create_all(cli *c)
 {
     idp_error e = {0};
     const cfg *cf = c->cfg;
-    char *db = cli_path(cf->data_dir, "idpd.db");
+    char *db = cf->store ? xstrdup(cf->store) : cli_path(cf->data_dir, "idpd.db");
     bool made_key = false, made_db = false, changed = false;
     json_t *keys = NULL;
     idp_err rc = IDP_OK;
@@ -122,7 +122,7 @@ static int create_all(cli *c)
         made_key = true;
     }
     if ((rc = kek_load(cf->master_key_file, &c->kek, &e)) != IDP_OK) goto out;
-    if ((rc = store_open(db, true, &c->st, &e)) != IDP_OK) goto out;
+    if ((rc = store_open_pool(db, true, cf->store_pool, &c->st, &e)) != IDP_OK) goto out;
     made_db = true;
     if ((rc = store_meta_set(c->st, "issuer", cf->issuer, &e)) != IDP_OK) goto out;
     if ((rc = rotation_tick(c->st, c->kek, cf, time_now(), &changed, &e)) != IDP_OK) goto out;

@@ -293,6 +293,9 @@ idp_err store_open_pool(const char *spec, bool create, int pool, store **out, id
     size_t plen = strlen(STORE_SQLITE_PREFIX);
     idp_err rc;
     if (strncmp(spec, "postgres:", 9) == 0 || strncmp(spec, "postgresql:", 11) == 0) {
+        if (strncmp(spec, "postgres://", 11) != 0 && strncmp(spec, "postgresql://", 13) != 0)
+            return IDP_FAIL(err, IDP_ERR_CONFIG,
+                            "store: a PostgreSQL store is a URI postgresql://USER@HOST:PORT/DB");
         /* a backend with an op left NULL is never reachable */
         if (!store_pg_complete())
             return IDP_FAIL(err, IDP_ERR_CONFIG, "store: the PostgreSQL backend is not available");
