@@ -5,7 +5,8 @@
 #  3. integration and interop tests (node:test, npm jose + openid-client) against the real
 #     ASan+UBSan binary, each test starting its own server on 127.0.0.1 with a temp data dir.
 #  1b. the store contract suite against PostgreSQL: a throw-away cluster (scripts/pg.sh),
-#     test_store_contract_pg of both builds, the cluster stopped by its PID even on failure.
+#     test_store_contract_pg and test_store_pg of both builds, the cluster stopped by its PID
+#     even on failure.
 # Environment: SKIP_NODE=1 skips step 3, SKIP_C=1 steps 1-2 (for quick local runs), SKIP_PG=1
 # step 1b; TEST_FILES
 # (space-separated) runs only these node test files; NODE_FILE_TIMEOUT (s, per test
@@ -60,16 +61,18 @@ if [ "${SKIP_C:-0}" != 1 ] && [ "${SKIP_PG:-0}" != 1 ]; then
   trap pg_stop EXIT
   if scripts/pg.sh start "$pg_dir" >/tmp/idpd-pg.out 2>&1; then
     for b in build build-asan; do
-      [ -x $b/tests/unit/test_store_contract_pg ] || continue
-      IDPD_TEST_PG_URI=$(cat "$pg_dir/uri") timeout 300 $b/tests/unit/test_store_contract_pg \
-        >/tmp/idpd-pg-$b.out 2>&1
-      rc=$?
-      p=$(grep -hoE '^\[  PASSED  \] [0-9]+' /tmp/idpd-pg-$b.out | awk '{s+=$4} END {print s+0}')
-      f=$(grep -hoE '^\[  FAILED  \] [0-9]+' /tmp/idpd-pg-$b.out | awk '{s+=$4} END {print s+0}')
-      [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1 # crashed or timed out before its summary
-      echo "   store_contract_pg ($b): $p passed, $f failed"
-      [ "$f" -gt 0 ] && tail -40 /tmp/idpd-pg-$b.out
-      passed=$((passed + p)); failed=$((failed + f))
+      for t in test_store_contract_pg test_store_pg; do
+        [ -x $b/tests/unit/$t ] || continue
+        out=/tmp/idpd-pg-$b-$t.out
+        IDPD_TEST_PG_URI=$(cat "$pg_dir/uri") timeout 300 $b/tests/unit/$t >$out 2>&1
+        rc=$?
+        p=$(grep -hoE '^\[  PASSED  \] [0-9]+' $out | awk '{s+=$4} END {print s+0}')
+        f=$(grep -hoE '^\[  FAILED  \] [0-9]+' $out | awk '{s+=$4} END {print s+0}')
+        [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1 # crashed or timed out before its summary
+        echo "   $t ($b): $p passed, $f failed"
+        [ "$f" -gt 0 ] && tail -40 $out
+        passed=$((passed + p)); failed=$((failed + f))
+      done
     done
   else
     cat /tmp/idpd-pg.out

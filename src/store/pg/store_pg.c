@@ -40,7 +40,8 @@
 #define PG_POOL_DEFAULT 4
 #define PG_POOL_WAIT_S 30   /* longest wait for a free connection */
 #define PG_BEGIN_RETRIES 50 /* tx_begin attempts while other writers commit */
-#define PG_CONNECT_TIMEOUT "10"
+#define PG_CONNECT_TIMEOUT "10" /* s */
+#define PG_LOCK_TIMEOUT "5000"   /* ms */
 
 static const char *const *const pg_migrations[] = {STORE_PG_MIGRATIONS};
 _Static_assert(sizeof pg_migrations / sizeof *pg_migrations == STORE_PG_MIGRATION_COUNT,
@@ -76,14 +77,17 @@ static pg_store *S(store *st)
 
 static idp_err pg_connect(const char *uri, PGconn **out, idp_error *err)
 {
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {uri, PG_CONNECT_TIMEOUT, "idpd", NULL};
+    /* defaults first: what the URI says (expanded from dbname) overrides them */
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *vals[] = {PG_CONNECT_TIMEOUT, "idpd", uri, NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         PQfinish(c);
         return IDP_FAIL(err, IDP_ERR_STORE, "store: cannot connect to the PostgreSQL database");
     }
-    PGresult *r = PQexec(c, "SET client_min_messages = warning");
+    /* a writer waits at most PG_LOCK_TIMEOUT for another one, as SQLite's busy_timeout */
+    PGresult *r =
+        PQexec(c, "SET client_min_messages = warning; SET lock_timeout = " PG_LOCK_TIMEOUT);
     bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok) {
