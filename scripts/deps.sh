@@ -4,7 +4,8 @@
 # Usage: scripts/deps.sh [build|run|test]
 #   build  the compiler and the -dev libraries (libpq-dev: the PostgreSQL store backend)
 #   run    build + what README's walkthrough uses (curl, openssl)
-#   test   run + what the suite uses (clang, wrk, sqlite3, postgresql for scripts/pg.sh, chromium, Node.js >= NODE_MIN and npm)
+#   test   run + what the suite uses (clang, wrk, sqlite3, postgresql for scripts/pg.sh,
+#          chromium, Node.js >= NODE_MIN and npm)
 # Node.js: the test clients (jose, openid-client, playwright-core) need NODE_MIN or newer, and
 # Debian 12's own nodejs is 18. When the node on PATH is older (or missing), the Node.js binary
 # published on the npm registry as the package node-linux-<arch>@NODE_PIN is unpacked into the
