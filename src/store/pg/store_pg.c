@@ -433,18 +433,29 @@ idp_err store_pg_exec_dyn(store *st, const char *sql, int n, const char *const *
     return IDP_OK;
 }
 
-idp_err store_pg_simple(store *st, const char *sql, idp_error *err)
+/* As store_pg_simple; *res (may be NULL) = the last result on success (PQclear it). */
+static idp_err pg_simple_res(store *st, const char *sql, PGresult **res, idp_error *err)
 {
     pg_conn *c = tls_conn(st);
+    if (res) *res = NULL;
     if (!c) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: no connection held");
     if (c->broken) return IDP_FAIL(err, IDP_ERR_STORE, "store: the database connection is lost");
     PGresult *r = PQexec(c->c, sql);
     ExecStatusType t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    idp_err rc = IDP_OK;
-    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) rc = pg_fail(c, r, "transaction control", err);
-    else c->last = 0;
-    PQclear(r);
-    return rc;
+    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
+        idp_err rc = pg_fail(c, r, "transaction control", err);
+        PQclear(r);
+        return rc;
+    }
+    c->last = 0;
+    if (res) *res = r;
+    else PQclear(r);
+    return IDP_OK;
+}
+
+idp_err store_pg_simple(store *st, const char *sql, idp_error *err)
+{
+    return pg_simple_res(st, sql, NULL, err);
 }
 
 /* ---- statements of this file ---------------------------------------------------------------- */
@@ -466,11 +477,14 @@ typedef enum pg_core_id {
     C_JTI_REVOKE,
     C_JTI_IS_REVOKED,
     C_JTI_PRUNE,
-    C_WRITER_LOCK,
-    C_WRITER_BUMP,
     C__COUNT
 } pg_core_id;
 _Static_assert(PG_STMT_CORE + C__COUNT <= PG_STMT_CORE_END, "statement slots");
+
+/* The writer lock (see the top of this file): the row lock, then the bump that makes a writer
+ * whose snapshot predates another writer's commit fail with 40001 instead of reading stale. */
+#define PG_WRITER_LOCK "SELECT n FROM store_writer WHERE id = 1 FOR UPDATE"
+#define PG_WRITER_BUMP "UPDATE store_writer SET n = n + 1 WHERE id = 1"
 
 #define PG_KEY_COLS "kid, alg, state, created_at, activated_at, retired_at, enc_private, public_jwk"
 #define PG_CLIENT_COLS                                                                          \
@@ -510,8 +524,6 @@ static const char *const pg_sql[C__COUNT] = {
                      "ON CONFLICT (jti) DO UPDATE SET exp = GREATEST(revoked_jti.exp, excluded.exp)",
     [C_JTI_IS_REVOKED] = "SELECT 1 FROM revoked_jti WHERE jti = $1",
     [C_JTI_PRUNE] = "DELETE FROM revoked_jti WHERE exp < $1",
-    [C_WRITER_LOCK] = "SELECT n FROM store_writer WHERE id = 1 FOR UPDATE",
-    [C_WRITER_BUMP] = "UPDATE store_writer SET n = n + 1 WHERE id = 1",
 };
 
 static idp_err core_exec(store *st, pg_core_id id, const pg_params *p, const char *what,
@@ -528,13 +540,14 @@ idp_err store_pg_writer_begin(store *st, idp_error *err)
 {
     idp_err rc = IDP_OK;
     for (int i = 0; i < PG_BEGIN_RETRIES; i++) {
-        if ((rc = store_pg_simple(st, "BEGIN ISOLATION LEVEL SERIALIZABLE", err))) return rc;
+        /* one round trip: the three statements in one simple query; the first error ends it */
         PGresult *r = NULL;
-        rc = core_exec(st, C_WRITER_LOCK, NULL, "writer lock", &r, err);
-        if (!rc && PQntuples(r) != 1)
+        rc = pg_simple_res(st, "BEGIN ISOLATION LEVEL SERIALIZABLE; " PG_WRITER_LOCK "; "
+                               PG_WRITER_BUMP, &r, err);
+        /* no lock row, no exclusion: fail closed */
+        if (!rc && strcmp(PQcmdTuples(r), "1") != 0)
             rc = IDP_FAIL(err, IDP_ERR_STORE, "store: the writer lock row is missing");
         PQclear(r);
-        if (!rc) rc = core_exec(st, C_WRITER_BUMP, NULL, "writer lock", NULL, err);
         if (!rc) return IDP_OK;
         int why = store_pg_last_failure(st);
         if (why != 2) store_pg_simple(st, "ROLLBACK", NULL);
@@ -1009,9 +1022,21 @@ out:
     return rc ? rc : IDP_FAIL(err, IDP_ERR_STORE, "store: migration commit failed");
 }
 
-static idp_err pg_migrate(PGconn *c, idp_error *err)
+static idp_err pg_migrate(PGconn *c, bool create, idp_error *err)
 {
     int tries = 0;
+    if (!create) {
+        /* as a SQLite file that does not exist: the database was never initialised */
+        PGresult *r = PQexec(c, "SELECT to_regclass('store_schema') IS NULL");
+        bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+        bool missing = ok && PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+        if (!ok) return IDP_FAIL(err, IDP_ERR_STORE, "store: cannot read the schema version");
+        if (missing)
+            return IDP_FAIL(err, IDP_ERR_NOT_FOUND,
+                            "store: the PostgreSQL database holds no idpd store (run idpd init "
+                            "with this store first)");
+    }
     for (bool done = false; !done;) {
         idp_err rc = pg_migrate_step(c, &done, err);
         /* two processes creating store_schema at once: one loses the race; try again */
@@ -1163,11 +1188,10 @@ bool store_pg_complete(void)
 idp_err store_pg_open(const char *uri, int pool_size, bool create, store **out, idp_error *err)
 {
     PGconn *c = NULL;
-    (void)create;
     *out = NULL;
     idp_err rc = pg_connect(uri, &c, err);
     if (rc) return rc;
-    rc = pg_migrate(c, err);
+    rc = pg_migrate(c, create, err);
     if (rc) {
         PQfinish(c);
         return rc;

@@ -1,8 +1,10 @@
 /* PostgreSQL backend specifics (pg/store_pg.c) that the backend-neutral contract suite cannot
  * express: a broken connection is reset and an op outside a transaction retried; inside one it
  * fails (IDP_ERR_STORE) and the store recovers; a database that cannot be reached fails closed;
- * a schema newer than the binary is refused; error messages carry no values; writers of two
- * store handles (as two processes) exclude each other and the second sees the first's writes.
+ * a schema newer than the binary is refused, a database without one is NOT_FOUND unless
+ * created, a missing writer lock row fails every write; error messages carry no values;
+ * writers of two store handles (as two processes) exclude each other and the second sees the
+ * first's writes.
  * Needs IDPD_TEST_PG_URI (scripts/pg.sh); skipped (77) without it. */
 #include "testutil.h"
 
@@ -167,6 +169,28 @@ static void messages_carry_no_values(void **state)
     assert_null(strstr(e.msg, "7f3a"));
 }
 
+static void uninitialised_not_found(void **state)
+{
+    store *st = NULL;
+    idp_error e = {0};
+    (void)state;
+    sql("SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    /* like a SQLite file that does not exist: only init (create) makes the schema */
+    assert_int_equal(store_open(uri, false, &st, &e), IDP_ERR_NOT_FOUND);
+    assert_null(st);
+}
+
+static void writer_row_missing_fails_closed(void **state)
+{
+    store *st = *state;
+    idp_error e = {0};
+    sql("DELETE FROM store_writer");
+    assert_int_equal(store_meta_set(st, "k", "v", &e), IDP_ERR_STORE);
+    assert_int_equal(store_tx_begin(st, &e), IDP_ERR_STORE);
+    sql("INSERT INTO store_writer (id, n) VALUES (1, 0)");
+    assert_int_equal(store_meta_set(st, "k", "v", &e), IDP_OK);
+}
+
 typedef struct writer_arg {
     store *st;
     int64_t seen;   /* clients the second writer saw inside its transaction */
@@ -229,6 +253,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(messages_carry_no_values, setup, teardown),
         cmocka_unit_test_setup_teardown(writers_exclusive_across_handles, setup, teardown),
+        cmocka_unit_test_setup_teardown(uninitialised_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(writer_row_missing_fails_closed, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_pg", tests, NULL, NULL);
 }
