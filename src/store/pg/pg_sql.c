@@ -415,8 +415,8 @@ static idp_err sort_key(tr *t, const char *sort_by, operand *o, bool *nullable)
     o->text = eo.text;
     if (!set_expr(o, head, path, NULL, NULL) ||
         !cat(o->expr, sizeof o->expr,
-             ") AS e(value, ord) ORDER BY (e.value -> 'primary' = 'true'::jsonb) DESC, e.ord "
-             "LIMIT 1)"))
+             ") AS e(value, ord) ORDER BY coalesce(e.value -> 'primary' = 'true'::jsonb, false) "
+             "DESC, e.ord LIMIT 1)"))
         return bad_sort(t, "attribute path too long");
     return IDP_OK;
 }
