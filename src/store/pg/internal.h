@@ -69,8 +69,8 @@ idp_err store_pg_exec(store *st, int id, const char *sql, const pg_params *p, co
 idp_err store_pg_write(store *st, int id, const char *sql, const pg_params *p, const char *what,
                        int64_t *changes, idp_error *err);
 /* As store_pg_write, and NOT_FOUND when no row changed. */
-idp_err store_pg_write_one(store *st, int id, const char *sql, const pg_params *p,
-                           const char *what, idp_error *err);
+idp_err store_pg_write_one(store *st, int id, const char *sql, const pg_params *p, const char *what,
+                           idp_error *err);
 /* Runs generated SQL (a list query from pg_sql.c: constant fragments only) unprepared with n
  * text parameters (PQexecParams); errors as store_pg_exec. */
 idp_err store_pg_exec_dyn(store *st, const char *sql, int n, const char *const *vals,
@@ -79,7 +79,7 @@ idp_err store_pg_exec_dyn(store *st, const char *sql, int n, const char *const *
 idp_err store_pg_simple(store *st, const char *sql, idp_error *err);
 
 /* Column readers (text result format). */
-char *store_pg_str(const PGresult *r, int row, int col); /* owned copy, NULL for SQL NULL */
+char *store_pg_str(const PGresult *r, int row, int col);   /* owned copy, NULL for SQL NULL */
 int64_t store_pg_int(const PGresult *r, int row, int col); /* 0 for NULL */
 bool store_pg_boolv(const PGresult *r, int row, int col);
 /* A bytea column of exactly n bytes into out; false when NULL or another length. */
@@ -109,16 +109,16 @@ bool store_pg_isnull(const PGresult *r, int row, int col);
 #define PG_OP_RETRIES 8
 typedef struct pg_op {
     int kind;
-    int state;    /* 0 = not begun, 1 = body running, 2 = done */
-    int attempts; /* serialization retries used */
-    bool reset;   /* the reconnect-once retry used */
-    bool own;     /* began its own transaction (PG_WRITE outside one) */
-    bool sp;      /* under a savepoint */
-    bool borrowed;/* borrowed the connection from the pool */
-    bool nested;  /* inside another op: no savepoint, no retry */
+    int state;     /* 0 = not begun, 1 = body running, 2 = done */
+    int attempts;  /* serialization retries used */
+    bool reset;    /* the reconnect-once retry used */
+    bool own;      /* began its own transaction (PG_WRITE outside one) */
+    bool sp;       /* under a savepoint */
+    bool borrowed; /* borrowed the connection from the pool */
+    bool nested;   /* inside another op: no savepoint, no retry */
 } pg_op;
 bool store_pg_op_next(store *st, pg_op *op, idp_err *rc, idp_error *err);
-#define STORE_PG_OP(st, kind_, rc, err)                                                         \
+#define STORE_PG_OP(st, kind_, rc, err)                                                            \
     for (pg_op op_ = {.kind = (kind_)}; store_pg_op_next((st), &op_, &(rc), (err));)
 
 /* Used by store_pg_op.c: this thread's connection (borrowing one when borrow), the transaction
@@ -126,7 +126,7 @@ bool store_pg_op_next(store *st, pg_op *op, idp_err *rc, idp_error *err);
 typedef struct pg_conn pg_conn;
 idp_err store_pg_conn_hold(store *st, bool *borrowed, idp_error *err);
 void store_pg_conn_release(store *st, bool borrowed);
-bool store_pg_in_tx(store *st);        /* inside tx_begin on this thread */
+bool store_pg_in_tx(store *st);              /* inside tx_begin on this thread */
 int store_pg_op_depth(store *st, int delta); /* adjusts and returns the nesting depth */
 /* What the last failed statement on this thread's connection was: 1 = retryable serialization
  * failure or deadlock, 2 = the connection broke, 0 = another error. */
@@ -161,14 +161,13 @@ idp_err store_pg_audit_tail(store *st, int64_t *seq, unsigned char hash[32], idp
 idp_err store_pg_audit_insert(store *st, const store_audit *ev, idp_error *err);
 idp_err store_pg_audit_list(store *st, int64_t after_seq, size_t limit, store_audit **rows,
                             size_t *n, idp_error *err);
-idp_err store_pg_audit_last(store *st, size_t limit, store_audit **rows, size_t *n,
-                            idp_error *err);
+idp_err store_pg_audit_last(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err);
 idp_err store_pg_audit_seq_before(store *st, int64_t time_ms, int64_t *seq, idp_error *err);
 idp_err store_pg_audit_delete_through(store *st, int64_t seq, int64_t *n, idp_error *err);
 
 /* ---- federation (store_pg_fed.c) ---- */
-idp_err store_pg_fed_link_get(store *st, const char *issuer, const char *subject,
-                              char **user_id, idp_error *err);
+idp_err store_pg_fed_link_get(store *st, const char *issuer, const char *subject, char **user_id,
+                              idp_error *err);
 idp_err store_pg_fed_link_add(store *st, const char *issuer, const char *subject,
                               const char *user_id, int64_t now, idp_error *err);
 idp_err store_pg_fed_link_count(store *st, const char *user_id, int64_t *n, idp_error *err);
@@ -180,18 +179,17 @@ idp_err store_pg_fed_status_get(store *st, const char *issuer, store_fed_status 
                                 idp_error *err);
 idp_err store_pg_fed_status_list(store *st, store_fed_status **rows, size_t *n, idp_error *err);
 idp_err store_pg_fed_jwks_put(store *st, const store_fed_jwks *j, idp_error *err);
-idp_err store_pg_fed_jwks_get(store *st, const char *issuer, store_fed_jwks *out,
-                              idp_error *err);
+idp_err store_pg_fed_jwks_get(store *st, const char *issuer, store_fed_jwks *out, idp_error *err);
 
 /* ---- SCIM (store_pg_scim.c) ---- */
 idp_err store_pg_scim_user_create(store *st, const store_user *u, idp_error *err);
 idp_err store_pg_scim_user_get(store *st, const char *id, store_user *out, idp_error *err);
 idp_err store_pg_scim_user_get_by_name(store *st, const char *user_name, store_user *out,
                                        idp_error *err);
-idp_err store_pg_scim_user_get_by_external_id(store *st, const char *external_id,
-                                              store_user *out, idp_error *err);
-idp_err store_pg_scim_user_name_key_taken(store *st, const char *key, const char *id,
-                                          bool *taken, idp_error *err);
+idp_err store_pg_scim_user_get_by_external_id(store *st, const char *external_id, store_user *out,
+                                              idp_error *err);
+idp_err store_pg_scim_user_name_key_taken(store *st, const char *key, const char *id, bool *taken,
+                                          idp_error *err);
 idp_err store_pg_scim_user_replace(store *st, const store_user *u, int64_t expect_version,
                                    idp_error *err);
 idp_err store_pg_scim_user_delete(store *st, const char *id, int64_t expect_version,
@@ -208,10 +206,10 @@ idp_err store_pg_scim_group_update(store *st, const store_group *g, const scim_d
 idp_err store_pg_scim_group_remove(store *st, const char *id, int64_t expect_version,
                                    store_ids *left, idp_error *err);
 idp_err store_pg_scim_user_epoch_bump(store *st, const char *user_id, idp_error *err);
-idp_err store_pg_scim_group_query(store *st, const store_query *q, store_group **rows,
-                                  size_t *n, int64_t *total, idp_error *err);
-idp_err store_pg_scim_group_members(store *st, const char *group_id, store_ref **rows,
-                                    size_t *n, idp_error *err);
+idp_err store_pg_scim_group_query(store *st, const store_query *q, store_group **rows, size_t *n,
+                                  int64_t *total, idp_error *err);
+idp_err store_pg_scim_group_members(store *st, const char *group_id, store_ref **rows, size_t *n,
+                                    idp_error *err);
 
 /* ---- sign-in (store_pg_oidc.c) ---- */
 idp_err store_pg_oidc_code_insert(store *st, const store_auth_code *c, idp_error *err);
@@ -248,8 +246,8 @@ idp_err store_pg_oidc_session_list_user(store *st, const char *user_id, store_se
                                         size_t *n, idp_error *err);
 idp_err store_pg_oidc_login_fail(store *st, const char *key, int64_t now,
                                  const store_login_cap *cap, int64_t *fails, idp_error *err);
-idp_err store_pg_oidc_login_fail_get(store *st, const char *key, int64_t *fails,
-                                     int64_t *last_at, idp_error *err);
+idp_err store_pg_oidc_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *last_at,
+                                     idp_error *err);
 idp_err store_pg_oidc_login_fail_reset(store *st, const char *key, idp_error *err);
 idp_err store_pg_oidc_user_rehash(store *st, const char *user_id, const char *old_hash,
                                   const char *new_hash, bool *done, idp_error *err);

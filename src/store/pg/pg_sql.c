@@ -41,8 +41,8 @@ static idp_err emit(tr *t, const char *s)
     return IDP_OK;
 }
 
-static const char *const pq_cast[] = {[PG_SQL_TEXT] = "::text", [PG_SQL_INT] = "::bigint",
-                                      [PG_SQL_REAL] = "::float8"};
+static const char *const pq_cast[] = {
+    [PG_SQL_TEXT] = "::text", [PG_SQL_INT] = "::bigint", [PG_SQL_REAL] = "::float8"};
 
 /* Appends a parameter and its placeholder ("$N::type"). Takes ownership of s. */
 static idp_err emit_param(tr *t, pg_sql_ptype type, char *s)
@@ -124,8 +124,10 @@ static bool is_stringish(sa_type ty)
 static bool json_operand(operand *o, const char *J, const char *path)
 {
     char at[PQ_EXPR_MAX];
-    if (path) snprintf(at, sizeof at, "(%s #> %s)", J, path);
-    else snprintf(at, sizeof at, "%s", J);
+    if (path)
+        snprintf(at, sizeof at, "(%s #> %s)", J, path);
+    else
+        snprintf(at, sizeof at, "%s", J);
     if (is_stringish(o->type)) {
         o->text = true;
         return path ? set_expr(o, "(", J, " #>> ", path) && cat(o->expr, sizeof o->expr, ")")
@@ -208,8 +210,9 @@ static char *like_pattern(const char *v, sf_op op)
 }
 
 static const char *const pq_relop[] = {
-    [SF_EQ] = " = ",  [SF_NE] = " IS DISTINCT FROM ", [SF_GT] = " > ",
-    [SF_GE] = " >= ", [SF_LT] = " < ",                [SF_LE] = " <= ",
+    [SF_EQ] = " = ", [SF_NE] = " IS DISTINCT FROM ",
+    [SF_GT] = " > ", [SF_GE] = " >= ",
+    [SF_LT] = " < ", [SF_LE] = " <= ",
 };
 
 static idp_err emit_substring(tr *t, const operand *o, const scim_plan_node *n)
@@ -270,8 +273,8 @@ static idp_err emit_cmp(tr *t, const operand *o, const scim_plan_node *n)
     if (n->op == SF_PR) {
         if ((rc = emit(t, "(")) || (rc = emit(t, o->expr)) || (rc = emit(t, " IS NOT NULL")))
             return rc;
-        if (o->text && ((rc = emit(t, " AND ")) || (rc = emit(t, o->expr)) ||
-                        (rc = emit(t, " <> ''"))))
+        if (o->text &&
+            ((rc = emit(t, " AND ")) || (rc = emit(t, o->expr)) || (rc = emit(t, " <> ''"))))
             return rc;
         return emit(t, ")");
     }
@@ -283,7 +286,8 @@ static idp_err emit_cmp(tr *t, const operand *o, const scim_plan_node *n)
     if ((unsigned)n->op >= sizeof pq_relop / sizeof *pq_relop || !pq_relop[n->op])
         return bad(t, "unknown operator");
     bool fold = o->text && !o->ms_time && !o->case_exact;
-    if (n->value.kind == SCIM_PV_TEXT && !o->text) return bad(t, "a text value for a non-text value");
+    if (n->value.kind == SCIM_PV_TEXT && !o->text)
+        return bad(t, "a text value for a non-text value");
     if ((rc = emit(t, fold ? "(store_fold(" : "(")) || (rc = emit(t, o->expr)) ||
         (rc = emit(t, fold ? ")" : "")) || (rc = emit(t, o->text ? " COLLATE \"C\"" : "")) ||
         (rc = emit(t, pq_relop[n->op])) || (rc = emit(t, fold ? "store_fold(" : "")) ||
@@ -462,7 +466,8 @@ idp_err pg_sql_build(const scim_resource_type *rt, const scim_plan *plan, const 
 void pg_sql_clear(pg_sql *s)
 {
     if (!s) return;
-    for (size_t i = 0; i < s->nparams; i++) free(s->params[i].s);
+    for (size_t i = 0; i < s->nparams; i++)
+        free(s->params[i].s);
     free(s->params);
     buf_free(&s->where);
     buf_free(&s->order);

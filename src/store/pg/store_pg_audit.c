@@ -11,7 +11,15 @@
     "seq, time_ms, actor, action, target_type, target_id, before_version, after_version, "         \
     "detail, prev_hash, hash"
 
-typedef enum pga_id { A_TAIL, A_INSERT, A_LIST, A_LAST, A_SEQ_BEFORE, A_DELETE_THROUGH, A__COUNT } pga_id;
+typedef enum pga_id {
+    A_TAIL,
+    A_INSERT,
+    A_LIST,
+    A_LAST,
+    A_SEQ_BEFORE,
+    A_DELETE_THROUGH,
+    A__COUNT
+} pga_id;
 _Static_assert(PG_STMT_AUDIT + A__COUNT <= PG_STMT_AUDIT_END, "statement slots");
 
 static const char *const pga_sql[A__COUNT] = {
@@ -65,8 +73,10 @@ idp_err store_pg_audit_tail(store *st, int64_t *seq, unsigned char hash[32], idp
         PGresult *r = NULL;
         if ((rc = ex(st, A_TAIL, NULL, "audit tail", &r, err))) continue;
         if (PQntuples(r) == 1) {
-            if (store_pg_bytes(r, 0, 1, hash, 32)) *seq = store_pg_int(r, 0, 0);
-            else rc = IDP_FAIL(err, IDP_ERR_STORE, "store: audit tail is malformed");
+            if (store_pg_bytes(r, 0, 1, hash, 32))
+                *seq = store_pg_int(r, 0, 0);
+            else
+                rc = IDP_FAIL(err, IDP_ERR_STORE, "store: audit tail is malformed");
         }
         PQclear(r);
     }
@@ -122,8 +132,7 @@ idp_err store_pg_audit_list(store *st, int64_t after_seq, size_t limit, store_au
     return audit_read(st, A_LIST, after_seq, lim, rows, n, err);
 }
 
-idp_err store_pg_audit_last(store *st, size_t limit, store_audit **rows, size_t *n,
-                            idp_error *err)
+idp_err store_pg_audit_last(store *st, size_t limit, store_audit **rows, size_t *n, idp_error *err)
 {
     int64_t lim = limit > PGA_MAX_AUDIT ? PGA_MAX_AUDIT : (int64_t)limit;
     return audit_read(st, A_LAST, lim, 0, rows, n, err);

@@ -112,8 +112,8 @@ static idp_err link_get(store *st, const char *issuer, const char *subject, char
     return rc;
 }
 
-idp_err store_pg_fed_link_get(store *st, const char *issuer, const char *subject,
-                              char **user_id, idp_error *err)
+idp_err store_pg_fed_link_get(store *st, const char *issuer, const char *subject, char **user_id,
+                              idp_error *err)
 {
     *user_id = NULL;
     idp_err rc = pair_check(issuer, subject, "fed_link_get", err);
@@ -176,8 +176,7 @@ static idp_err jti_rows(store *st, int64_t *n, idp_error *err)
     return found ? IDP_OK : IDP_FAIL(err, IDP_ERR_STORE, "store: fed_jti_count row is missing");
 }
 
-static idp_err jti_write(store *st, pgf_id id, const pg_params *p, const char *what,
-                         idp_error *err)
+static idp_err jti_write(store *st, pgf_id id, const pg_params *p, const char *what, idp_error *err)
 {
     return store_pg_write(st, PG_STMT_FED + (int)id, pgf_sql[id], p, what, NULL, err);
 }
@@ -260,8 +259,7 @@ idp_err store_pg_fed_jwks_put(store *st, const store_fed_jwks *j, idp_error *err
     return rc;
 }
 
-idp_err store_pg_fed_jwks_get(store *st, const char *issuer, store_fed_jwks *out,
-                              idp_error *err)
+idp_err store_pg_fed_jwks_get(store *st, const char *issuer, store_fed_jwks *out, idp_error *err)
 {
     memset(out, 0, sizeof *out);
     if (!id_ok(issuer))

@@ -499,8 +499,10 @@ static idp_err ss_get(store *st, pgo_id id, const void *key, bool blob, store_se
     bool found = false;
     memset(out, 0, sizeof *out);
     pg_params p = {0};
-    if (blob) store_pg_bytea(&p, key, 32);
-    else store_pg_text(&p, key);
+    if (blob)
+        store_pg_bytea(&p, key, 32);
+    else
+        store_pg_text(&p, key);
     idp_err rc = op_read_one(st, id, &p, "session_get", ss_row, ss_clear, out, &found, err);
     if (!rc && !found) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such session");
     return rc;
@@ -557,8 +559,7 @@ idp_err store_pg_oidc_session_delete(store *st, const unsigned char hash[32], id
     return op_write(st, O_SS_DELETE, &p, "session_delete", true, NULL, err);
 }
 
-idp_err store_pg_oidc_session_delete_user(store *st, const char *user_id, size_t *n,
-                                          idp_error *err)
+idp_err store_pg_oidc_session_delete_user(store *st, const char *user_id, size_t *n, idp_error *err)
 {
     int64_t changes = 0;
     if (n) *n = 0;
@@ -644,8 +645,8 @@ idp_err store_pg_oidc_login_fail(store *st, const char *key, int64_t now,
     return rc;
 }
 
-idp_err store_pg_oidc_login_fail_get(store *st, const char *key, int64_t *fails,
-                                     int64_t *last_at, idp_error *err)
+idp_err store_pg_oidc_login_fail_get(store *st, const char *key, int64_t *fails, int64_t *last_at,
+                                     idp_error *err)
 {
     *fails = 0;
     if (last_at) *last_at = 0;
@@ -704,8 +705,10 @@ idp_err store_pg_oidc_consent_get(store *st, const char *user_id, const char *cl
         store_pg_text(&p, user_id);
         store_pg_text(&p, client_id);
         if ((rc = ex(st, O_CS_GET, &p, "consent_get", &r, err))) continue;
-        if (PQntuples(r) == 0) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no consent");
-        else *scope = xstrdup(PQgetvalue(r, 0, 0));
+        if (PQntuples(r) == 0)
+            rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no consent");
+        else
+            *scope = xstrdup(PQgetvalue(r, 0, 0));
         PQclear(r);
     }
     return rc;

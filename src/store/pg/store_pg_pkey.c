@@ -82,8 +82,7 @@ idp_err store_pg_pkey_get(store *st, const char *id, store_pkey *out, idp_error 
         PGresult *r = NULL;
         pg_params p = {0};
         store_pg_text(&p, id);
-        if ((rc = store_pg_exec(st, PG_STMT_PKEY + K_GET, pgk_sql[K_GET], &p, "pkey_get", &r,
-                                err)))
+        if ((rc = store_pg_exec(st, PG_STMT_PKEY + K_GET, pgk_sql[K_GET], &p, "pkey_get", &r, err)))
             continue;
         if (PQntuples(r) != 1)
             rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such provisioning key");

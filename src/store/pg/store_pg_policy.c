@@ -14,14 +14,23 @@
     "COALESCE((SELECT a.activated_at FROM policy_activations AS a WHERE a.version = p.version "    \
     "ORDER BY a.seq DESC LIMIT 1), 0)"
 
-typedef enum pgv_id { V_INSERT, V_GET, V_LIST, V_ACTIVATE, V_ACTIVE, V_ACTIVATIONS, V__COUNT } pgv_id;
+typedef enum pgv_id {
+    V_INSERT,
+    V_GET,
+    V_LIST,
+    V_ACTIVATE,
+    V_ACTIVE,
+    V_ACTIVATIONS,
+    V__COUNT
+} pgv_id;
 _Static_assert(PG_STMT_POLICY + V__COUNT <= PG_STMT_POLICY_END, "statement slots");
 
 static const char *const pgv_sql[V__COUNT] = {
     [V_INSERT] = "INSERT INTO policy_versions (sha256, document, created_at, actor, comment) "
                  "VALUES ($1, $2, $3, COALESCE($4, ''), $5) RETURNING version",
-    [V_GET] = "SELECT p.version, p.sha256, p.document, p.created_at, p.actor, p.comment, "
-              PV_ACTIVATED " FROM policy_versions AS p WHERE p.version = $1",
+    [V_GET] =
+        "SELECT p.version, p.sha256, p.document, p.created_at, p.actor, p.comment, " PV_ACTIVATED
+        " FROM policy_versions AS p WHERE p.version = $1",
     [V_LIST] = "SELECT p.version, p.sha256, NULL, p.created_at, p.actor, p.comment, " PV_ACTIVATED
                " FROM policy_versions AS p ORDER BY p.version DESC",
     [V_ACTIVATE] = "INSERT INTO policy_activations (version, activated_at) "

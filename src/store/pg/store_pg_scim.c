@@ -63,7 +63,8 @@ static const char *const pgs_sql[X__COUNT] = {
                       "password_hash = $6, user_name_key = $10, token_epoch = $7, "
                       "version = version + 1, modified_at = $8 "
                       "WHERE id = $1 AND ($9::bigint = 0 OR version = $9::bigint)",
-    [X_USER_DELETE] = "DELETE FROM users WHERE id = $1 AND ($2::bigint = 0 OR version = $2::bigint)",
+    [X_USER_DELETE] =
+        "DELETE FROM users WHERE id = $1 AND ($2::bigint = 0 OR version = $2::bigint)",
     [X_USER_VERSION] = "SELECT version FROM users WHERE id = $1",
     [X_USER_GROUPS] = "SELECT g.id, g.display_name FROM memberships AS m JOIN groups AS g "
                       "ON g.id = m.group_id WHERE m.user_id = $1 "
@@ -109,14 +110,15 @@ static idp_err one_text(store *st, pgs_id id, const char *key, const char *what,
 }
 
 /* After an UPDATE/DELETE guarded by "version = expect" changed nothing: which error? */
-static idp_err version_miss(store *st, pgs_id vid, const char *id, const char *what,
-                            idp_error *err)
+static idp_err version_miss(store *st, pgs_id vid, const char *id, const char *what, idp_error *err)
 {
     PGresult *r = NULL;
     idp_err rc = one_text(st, vid, id, what, &r, err);
     if (rc) return rc;
-    if (PQntuples(r) > 0) rc = IDP_FAIL(err, IDP_ERR_PRECONDITION, "store: %s: version mismatch", what);
-    else rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: %s: no such resource", what);
+    if (PQntuples(r) > 0)
+        rc = IDP_FAIL(err, IDP_ERR_PRECONDITION, "store: %s: version mismatch", what);
+    else
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: %s: no such resource", what);
     PQclear(r);
     return rc;
 }
@@ -164,8 +166,8 @@ static idp_err name_key_of(const store_user *u, char **key, idp_error *err)
     return *key ? IDP_OK : IDP_FAIL(err, IDP_ERR_INVALID, "store: userName is not valid UTF-8");
 }
 
-idp_err store_pg_scim_user_name_key_taken(store *st, const char *key, const char *id,
-                                          bool *taken, idp_error *err)
+idp_err store_pg_scim_user_name_key_taken(store *st, const char *key, const char *id, bool *taken,
+                                          idp_error *err)
 {
     idp_err rc = IDP_OK;
     *taken = false;
@@ -215,8 +217,10 @@ static idp_err user_get_by(store *st, pgs_id id, const char *key, store_user *ou
     {
         PGresult *r = NULL;
         if ((rc = one_text(st, id, key, "user_get", &r, err))) continue;
-        if (PQntuples(r) == 0) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such user");
-        else if ((rc = user_row(r, 0, out, err))) store_user_clear(out);
+        if (PQntuples(r) == 0)
+            rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such user");
+        else if ((rc = user_row(r, 0, out, err)))
+            store_user_clear(out);
         PQclear(r);
     }
     return rc;
@@ -233,8 +237,8 @@ idp_err store_pg_scim_user_get_by_name(store *st, const char *user_name, store_u
     return user_get_by(st, X_USER_GET_NAME, user_name, out, err);
 }
 
-idp_err store_pg_scim_user_get_by_external_id(store *st, const char *external_id,
-                                              store_user *out, idp_error *err)
+idp_err store_pg_scim_user_get_by_external_id(store *st, const char *external_id, store_user *out,
+                                              idp_error *err)
 {
     memset(out, 0, sizeof *out);
     if (!external_id || !*external_id)
@@ -282,8 +286,7 @@ idp_err store_pg_scim_user_replace(store *st, const store_user *u, int64_t expec
     return rc;
 }
 
-idp_err store_pg_scim_user_delete(store *st, const char *id, int64_t expect_version,
-                                  idp_error *err)
+idp_err store_pg_scim_user_delete(store *st, const char *id, int64_t expect_version, idp_error *err)
 {
     idp_err rc = IDP_OK;
     pg_params p = {0};
@@ -347,8 +350,8 @@ idp_err store_pg_scim_user_groups(store *st, const char *user_id, store_ref **ro
     return refs_op(st, X_USER_GROUPS, user_id, rows, n, err);
 }
 
-idp_err store_pg_scim_group_members(store *st, const char *group_id, store_ref **rows,
-                                    size_t *n, idp_error *err)
+idp_err store_pg_scim_group_members(store *st, const char *group_id, store_ref **rows, size_t *n,
+                                    idp_error *err)
 {
     return refs_op(st, X_MEMBERS, group_id, rows, n, err);
 }
@@ -392,8 +395,8 @@ static idp_err member_remove(store *st, const char *gid, const char *uid, store_
     return rc;
 }
 
-static idp_err members_drop_others(store *st, const char *gid, const scim_delta *d,
-                                   store_ids *left, idp_error *err)
+static idp_err members_drop_others(store *st, const char *gid, const scim_delta *d, store_ids *left,
+                                   idp_error *err)
 {
     store_ref *cur = NULL;
     size_t ncur = 0;
@@ -418,8 +421,10 @@ static idp_err members_add(store *st, const char *gid, const scim_delta *d, idp_
     if (d->nadd == 0) return IDP_OK;
     idp_err rc = one_text(st, X_GROUP_SEQ_GET, gid, "member_seq", &r, err);
     if (rc) return rc;
-    if (PQntuples(r) > 0) seq = store_pg_int(r, 0, 0);
-    else rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
+    if (PQntuples(r) > 0)
+        seq = store_pg_int(r, 0, 0);
+    else
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
     PQclear(r);
     for (size_t i = 0; !rc && i < d->nadd; i++) {
         int64_t changes = 0;
@@ -489,8 +494,10 @@ idp_err store_pg_scim_group_get(store *st, const char *id, store_group *out, idp
     {
         PGresult *r = NULL;
         if ((rc = one_text(st, X_GROUP_GET, id, "group_get", &r, err))) continue;
-        if (PQntuples(r) == 0) rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
-        else if ((rc = group_row(r, 0, out, err))) store_group_clear(out);
+        if (PQntuples(r) == 0)
+            rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
+        else if ((rc = group_row(r, 0, out, err)))
+            store_group_clear(out);
         PQclear(r);
     }
     return rc;
@@ -512,7 +519,8 @@ idp_err store_pg_scim_group_update(store *st, const store_group *g, const scim_d
     STORE_PG_OP(st, PG_WRITE, rc, err)
     {
         int64_t changes = 0;
-        while (left && left->n > left0) free(left->v[--left->n]); /* a retry starts over */
+        while (left && left->n > left0)
+            free(left->v[--left->n]); /* a retry starts over */
         rc = wr(st, X_GROUP_UPDATE, &p, "group_replace", &changes, err);
         if (!rc && changes == 0)
             rc = version_miss(st, X_GROUP_VERSION, g->id, "group_replace", err);
@@ -541,7 +549,8 @@ idp_err store_pg_scim_group_remove(store *st, const char *id, int64_t expect_ver
         PGresult *r = NULL;
         store_ref *cur = NULL;
         size_t ncur = 0;
-        while (left->n > left0) free(left->v[--left->n]);
+        while (left->n > left0)
+            free(left->v[--left->n]);
         if ((rc = one_text(st, X_GROUP_VERSION, id, "group_delete", &r, err))) continue;
         if (PQntuples(r) == 0)
             rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such group");
@@ -549,7 +558,8 @@ idp_err store_pg_scim_group_remove(store *st, const char *id, int64_t expect_ver
             rc = IDP_FAIL(err, IDP_ERR_PRECONDITION, "store: group_delete: version mismatch");
         PQclear(r);
         if (rc || (rc = refs_of(st, X_MEMBER_IDS, id, &cur, &ncur, err))) continue;
-        for (size_t i = 0; i < ncur; i++) store_ids_add(left, cur[i].id);
+        for (size_t i = 0; i < ncur; i++)
+            store_ids_add(left, cur[i].id);
         store_ref_list_free(cur, ncur);
         pg_params p = {0};
         store_pg_text(&p, id);
@@ -568,8 +578,10 @@ static idp_err run_sql(store *st, const pg_sql *s, const char *head, const char 
     idp_buf b;
     size_t n = s->nparams + nextra;
     const char **vals = xcalloc(n ? n : 1, sizeof *vals);
-    for (size_t i = 0; i < s->nparams; i++) vals[i] = s->params[i].s;
-    for (size_t i = 0; i < nextra; i++) vals[s->nparams + i] = extra[i];
+    for (size_t i = 0; i < s->nparams; i++)
+        vals[i] = s->params[i].s;
+    for (size_t i = 0; i < nextra; i++)
+        vals[s->nparams + i] = extra[i];
     buf_init(&b, 0);
     buf_printf(&b, "%s FROM %s WHERE %s%s", head, s->table, buf_cstr((idp_buf *)&s->where), tail);
     idp_err rc = store_pg_exec_dyn(st, buf_cstr(&b), (int)n, vals, "query", r, err);
@@ -627,8 +639,8 @@ idp_err store_pg_scim_user_query(store *st, const store_query *q, store_user **r
 {
     void *v = NULL;
     if (q->rt != &scim_rt_user) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: not a user query");
-    idp_err rc = run_query(st, q, "SELECT " USER_COLS, sizeof(store_user), user_row, user_clear,
-                           &v, n, total, err);
+    idp_err rc = run_query(st, q, "SELECT " USER_COLS, sizeof(store_user), user_row, user_clear, &v,
+                           n, total, err);
     *rows = v;
     return rc;
 }
@@ -637,10 +649,9 @@ idp_err store_pg_scim_group_query(store *st, const store_query *q, store_group *
                                   int64_t *total, idp_error *err)
 {
     void *v = NULL;
-    if (q->rt != &scim_rt_group)
-        return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: not a group query");
-    idp_err rc = run_query(st, q, "SELECT " GROUP_COLS, sizeof(store_group), group_row,
-                           group_clear, &v, n, total, err);
+    if (q->rt != &scim_rt_group) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: not a group query");
+    idp_err rc = run_query(st, q, "SELECT " GROUP_COLS, sizeof(store_group), group_row, group_clear,
+                           &v, n, total, err);
     *rows = v;
     return rc;
 }

@@ -35,22 +35,20 @@ static inline void sut_reset(void)
 }
 
 #define SUT_SQLITE_ONLY() skip()
-#define SUT_MAIN()                                                                                \
-    do {                                                                                          \
-        const char *u_ = getenv("IDPD_TEST_PG_URI");                                              \
-        if (!u_ || !*u_) {                                                                        \
-            fprintf(stderr, "IDPD_TEST_PG_URI is not set: skipped\n");                            \
-            return 77;                                                                            \
-        }                                                                                         \
+#define SUT_MAIN()                                                                                 \
+    do {                                                                                           \
+        const char *u_ = getenv("IDPD_TEST_PG_URI");                                               \
+        if (!u_ || !*u_) {                                                                         \
+            fprintf(stderr, "IDPD_TEST_PG_URI is not set: skipped\n");                             \
+            return 77;                                                                             \
+        }                                                                                          \
     } while (0)
 #else
 static inline const char *sut_spec(const char *path)
 {
     return path;
 }
-static inline void sut_reset(void)
-{
-}
+static inline void sut_reset(void) {}
 #define SUT_SQLITE_ONLY() ((void)0)
 #define SUT_MAIN() ((void)0)
 #endif

@@ -191,9 +191,34 @@ static void writer_row_missing_fails_closed(void **state)
     assert_int_equal(store_meta_set(st, "k", "v", &e), IDP_OK);
 }
 
+static void *open_one(void *p)
+{
+    store *st = NULL;
+    idp_err *rc = p;
+    *rc = store_open(uri, true, &st, NULL);
+    store_close(st);
+    return NULL;
+}
+
+/* Several processes starting on an empty database at once: one migrates, the others wait for it
+ * and find the schema current. */
+static void concurrent_first_open(void **state)
+{
+    (void)state;
+    sql("SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    pthread_t th[4];
+    idp_err rc[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, open_one, &rc[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(rc[i], IDP_OK);
+    }
+}
+
 typedef struct writer_arg {
     store *st;
-    int64_t seen;   /* clients the second writer saw inside its transaction */
+    int64_t seen; /* clients the second writer saw inside its transaction */
     struct timespec done;
     idp_err rc;
 } writer_arg;
@@ -210,8 +235,10 @@ static void *second_writer(void *p)
     store_client_list_free(rows, n);
     store_client c = {.client_id = "w2", .created_at = 1};
     if (!a->rc) a->rc = store_client_insert(a->st, &c, &e);
-    if (!a->rc) a->rc = store_tx_commit(a->st, &e);
-    else store_tx_rollback(a->st);
+    if (!a->rc)
+        a->rc = store_tx_commit(a->st, &e);
+    else
+        store_tx_rollback(a->st);
     clock_gettime(CLOCK_MONOTONIC, &a->done);
     return NULL;
 }
@@ -255,6 +282,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(writers_exclusive_across_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(uninitialised_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(writer_row_missing_fails_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_first_open, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_pg", tests, NULL, NULL);
 }
