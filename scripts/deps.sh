@@ -2,9 +2,10 @@
 # Install what idpd needs to build, run and test on Debian 12. Idempotent: packages that are
 # already installed are skipped, and apt is only touched when something is missing.
 # Usage: scripts/deps.sh [build|run|test]
-#   build  the compiler and the -dev libraries
+#   build  the compiler and the -dev libraries (libpq-dev: the PostgreSQL store backend)
 #   run    build + what README's walkthrough uses (curl, openssl)
-#   test   run + what the suite uses (clang, wrk, sqlite3, chromium, Node.js >= NODE_MIN and npm)
+#   test   run + what the suite uses (clang, wrk, sqlite3, postgresql for scripts/pg.sh,
+#          chromium, Node.js >= NODE_MIN and npm)
 # Node.js: the test clients (jose, openid-client, playwright-core) need NODE_MIN or newer, and
 # Debian 12's own nodejs is 18. When the node on PATH is older (or missing), the Node.js binary
 # published on the npm registry as the package node-linux-<arch>@NODE_PIN is unpacked into the
@@ -17,11 +18,11 @@ NODE_PIN=20.20.2
 
 want=(build-essential pkg-config meson ninja-build
       libssl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev
-      libargon2-dev libcurl4-openssl-dev libcmocka-dev libutf8proc-dev)
+      libargon2-dev libcurl4-openssl-dev libcmocka-dev libutf8proc-dev libpq-dev)
 case "$mode" in
   build) ;;
   run) want+=(curl openssl ca-certificates) ;;
-  test) want+=(curl openssl ca-certificates clang wrk sqlite3 chromium nodejs npm) ;;
+  test) want+=(curl openssl ca-certificates clang wrk sqlite3 postgresql chromium nodejs npm) ;;
   *) echo "usage: scripts/deps.sh [build|run|test]" >&2; exit 2 ;;
 esac
 

@@ -4,7 +4,11 @@
 #  2. fuzz corpora replayed under ASan+UBSan;
 #  3. integration and interop tests (node:test, npm jose + openid-client) against the real
 #     ASan+UBSan binary, each test starting its own server on 127.0.0.1 with a temp data dir.
-# Environment: SKIP_NODE=1 skips step 3, SKIP_C=1 steps 1-2 (for quick local runs); TEST_FILES
+#  1b. the store contract suite against PostgreSQL: a throw-away cluster (scripts/pg.sh),
+#     test_store_contract_pg, test_store_pg and the *_pg builds of test_store_{scim,oidc,fed}
+#     in both builds, the cluster stopped by its PID even on failure.
+# Environment: SKIP_NODE=1 skips step 3, SKIP_C=1 steps 1-2 (for quick local runs), SKIP_PG=1
+# step 1b; TEST_FILES
 # (space-separated) runs only these node test files; NODE_FILE_TIMEOUT (s, per test
 # file) and NODE_TEST_TIMEOUT (ms, per test) bound step 3.
 set -uo pipefail
@@ -48,6 +52,36 @@ for b in build build-asan; do
     failed=$((failed + crashed)); cat /tmp/idpd-unit-$b.out | tail -40
   fi
 done
+
+pg_dir=
+pg_stop() { [ -n "$pg_dir" ] && scripts/pg.sh stop "$pg_dir"; pg_dir=; }
+if [ "${SKIP_C:-0}" != 1 ] && [ "${SKIP_PG:-0}" != 1 ]; then
+  log "store contract suite on PostgreSQL"
+  pg_dir=$(mktemp -d /tmp/idpd-pg.XXXXXX) && rmdir "$pg_dir"
+  trap pg_stop EXIT
+  if scripts/pg.sh start "$pg_dir" >/tmp/idpd-pg.out 2>&1; then
+    for b in build build-asan; do
+      for t in test_store_contract_pg test_store_pg test_store_scim_pg test_store_oidc_pg \
+        test_store_fed_pg; do
+        [ -x $b/tests/unit/$t ] || continue
+        out=/tmp/idpd-pg-$b-$t.out
+        IDPD_TEST_PG_URI=$(cat "$pg_dir/uri") timeout 300 $b/tests/unit/$t >$out 2>&1
+        rc=$?
+        p=$(grep -hoE '^\[  PASSED  \] [0-9]+' $out | awk '{s+=$4} END {print s+0}')
+        f=$(grep -hoE '^\[  FAILED  \] [0-9]+' $out | awk '{s+=$4} END {print s+0}')
+        [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1 # crashed or timed out before its summary
+        echo "   $t ($b): $p passed, $f failed"
+        [ "$f" -gt 0 ] && tail -40 $out
+        passed=$((passed + p)); failed=$((failed + f))
+      done
+    done
+  else
+    cat /tmp/idpd-pg.out
+    failed=$((failed + 1))
+  fi
+  pg_stop
+  trap - EXIT
+fi
 
 if [ "${SKIP_C:-0}" != 1 ]; then
   log "fuzz corpus replay (ASan+UBSan)"

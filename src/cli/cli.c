@@ -56,6 +56,9 @@ int cli_common_opt(cli *c, int o, const char *arg, char **argv)
     case CLI_OPT_DATA_DIR:
         cli_flag(c, "data_dir", arg);
         return CLI_CONTINUE;
+    case CLI_OPT_STORE:
+        cli_flag(c, "store", arg);
+        return CLI_CONTINUE;
     case CLI_OPT_CONFIG:
         c->config_file = arg;
         return CLI_CONTINUE;
@@ -110,9 +113,10 @@ int cli_load_cfg(cli *c, bool need_data_dir)
 int cli_open(cli *c, bool need_kek)
 {
     idp_error e = {0};
-    char *db = cli_path(c->cfg->data_dir, "idpd.db");
-    idp_err rc = store_open(db, false, &c->st, &e);
-    if (rc == IDP_ERR_NOT_FOUND) {
+    /* the store: config `store` (--store, IDPD_STORE), else SQLite in the data directory */
+    char *db = c->cfg->store ? xstrdup(c->cfg->store) : cli_path(c->cfg->data_dir, "idpd.db");
+    idp_err rc = store_open_pool(db, false, c->cfg->store_pool, &c->st, &e);
+    if (rc == IDP_ERR_NOT_FOUND && !c->cfg->store) {
         int x = cli_fail(c, "%s: no idpd.db here (run idpd init --data-dir %s first)",
                          cli_printable(c->cfg->data_dir), cli_printable(c->cfg->data_dir));
         free(db);

@@ -33,12 +33,14 @@ enum {
     CLI_OPT_DATA_DIR = 0x100,
     CLI_OPT_CONFIG,
     CLI_OPT_JSON,
+    CLI_OPT_STORE,
     CLI_OPT_FIRST_CMD = 0x200, /* commands number their own options from here */
 };
 
 /* clang-format off */
 #define CLI_COMMON_OPTIONS                                      \
     {"data-dir", required_argument, NULL, CLI_OPT_DATA_DIR},    \
+    {"store", required_argument, NULL, CLI_OPT_STORE},          \
     {"config", required_argument, NULL, CLI_OPT_CONFIG},        \
     {"json", no_argument, NULL, CLI_OPT_JSON},                  \
     {"help", no_argument, NULL, 'h'}
@@ -46,6 +48,8 @@ enum {
 
 #define CLI_COMMON_HELP                                                                            \
     "  --data-dir DIR     data directory (env IDPD_DATA_DIR)\n"                                    \
+    "  --store SPEC       the store: SQLite file or postgresql:// URI (env IDPD_STORE;\n"          \
+    "                     default DATA_DIR/idpd.db)\n"                                             \
     "  --config FILE      YAML configuration file (see docs/CONFIG.md)\n"                          \
     "  --json             machine-readable output: one JSON document on stdout\n"                  \
     "  --help             this help\n"

@@ -106,23 +106,51 @@ static void remove_db(const char *db)
     }
 }
 
+static bool is_pg_spec(const char *s)
+{
+    return s && (!strncmp(s, "postgres:", 9) || !strncmp(s, "postgresql:", 11));
+}
+
 /* Creates the master key, the store and the first keys. On failure removes what it created,
- * so init can simply be run again. */
+ * so init can simply be run again (a PostgreSQL store keeps its schema, empty of keys: drop it
+ * by hand to run init on that database again). */
 static int create_all(cli *c)
 {
     idp_error e = {0};
     const cfg *cf = c->cfg;
-    char *db = cli_path(cf->data_dir, "idpd.db");
-    bool made_key = false, made_db = false, changed = false;
+    char *db = cf->store ? xstrdup(cf->store) : cli_path(cf->data_dir, "idpd.db");
+    bool made_key = false, made_db = false, changed = false, pg = is_pg_spec(cf->store);
     json_t *keys = NULL;
     idp_err rc = IDP_OK;
+
+    if (cf->store) {
+        /* an existing store is never initialised again (as an existing idpd.db, check_dir) */
+        store *probe = NULL;
+        const char *p = strncmp(cf->store, "sqlite:", 7) ? cf->store : cf->store + 7;
+        struct stat sb;
+        if (!pg && stat(p, &sb) == 0) rc = IDP_FAIL(&e, IDP_ERR_CONFLICT, "%s already exists", p);
+        if (pg && (rc = store_open_pool(db, false, cf->store_pool, &probe, &e)) == IDP_OK) {
+            store_close(probe);
+            rc = IDP_FAIL(&e, IDP_ERR_CONFLICT, "the database already holds an idpd store");
+        } else if (pg && rc == IDP_ERR_NOT_FOUND) {
+            rc = IDP_OK;
+        }
+        if (rc) {
+            free(db);
+            return cli_fail_err(c, &e);
+        }
+        if (!pg) {
+            free(db);
+            db = xstrdup(p);
+        }
+    }
 
     if (!getenv("IDPD_MASTER_KEY")) {
         if ((rc = kek_create_file(cf->master_key_file, &e)) != IDP_OK) goto out;
         made_key = true;
     }
     if ((rc = kek_load(cf->master_key_file, &c->kek, &e)) != IDP_OK) goto out;
-    if ((rc = store_open(db, true, &c->st, &e)) != IDP_OK) goto out;
+    if ((rc = store_open_pool(db, true, cf->store_pool, &c->st, &e)) != IDP_OK) goto out;
     made_db = true;
     if ((rc = store_meta_set(c->st, "issuer", cf->issuer, &e)) != IDP_OK) goto out;
     if ((rc = rotation_tick(c->st, c->kek, cf, time_now(), &changed, &e)) != IDP_OK) goto out;
@@ -133,7 +161,7 @@ out:
     } else {
         store_close(c->st);
         c->st = NULL;
-        if (made_db) remove_db(db);
+        if (made_db && !pg) remove_db(db);
         if (made_key) unlink(cf->master_key_file);
     }
     free(db);

@@ -50,6 +50,7 @@ static const char *check_listen(const char *v);
 static const char *check_algs(const char *v);
 static const char *check_trusted_proxies(const char *v);
 static const char *check_secret(const char *v);
+static const char *check_store(const char *v);
 
 #define ALG_NAMES "ES256 RS256 PS256 EdDSA"
 #define DAY (86400LL)
@@ -57,6 +58,10 @@ static const char *check_secret(const char *v);
 static const opt opts[] = {
     {"data_dir", T_STR, offsetof(cfg, data_dir), NULL, 0, 0, NULL, NULL,
      "directory holding idpd.db and master.key (required)"},
+    {"store", T_STR, offsetof(cfg, store), NULL, 0, 0, NULL, check_store,
+     "where the store is: unset = SQLite DATA_DIR/idpd.db; a SQLite path or postgresql:// URI"},
+    {"store_pool", T_INT, offsetof(cfg, store_pool), "4", 1, 256, NULL, NULL,
+     "PostgreSQL connections each process opens at most (one per concurrent op)"},
     {"issuer", T_STR, offsetof(cfg, issuer), "http://127.0.0.1:8080", 0, 0, NULL, check_issuer,
      "issuer identifier: absolute http(s) URL, no trailing slash, query or fragment"},
     {"listen", T_STR, offsetof(cfg, listen), "127.0.0.1:8080", 0, 0, NULL, check_listen,
@@ -376,6 +381,23 @@ static const char *check_trusted_proxies(const char *v)
     netaddr_set set;
     if (netaddr_set_parse(v, &set, NULL) != IDP_OK)
         return "not a list of IP addresses and CIDR prefixes (at most 64)";
+    return NULL;
+}
+
+/* store: a SQLite path, "sqlite:PATH" or a PostgreSQL URI. A URI must not carry a password
+ * (it would be printed with the configuration): libpq reads it from PGPASSWORD or ~/.pgpass. */
+static const char *check_store(const char *v)
+{
+    const char *rest = NULL;
+    if (!strncmp(v, "postgresql://", 13)) rest = v + 13;
+    else if (!strncmp(v, "postgres://", 11)) rest = v + 11;
+    else if (!strncmp(v, "postgres:", 9) || !strncmp(v, "postgresql:", 11))
+        return "a PostgreSQL store is a URI postgresql://USER@HOST:PORT/DB";
+    if (!rest) return NULL;
+    size_t auth = strcspn(rest, "@/?");
+    if (rest[auth] == '@' && memchr(rest, ':', auth))
+        return "no password in the URI: use PGPASSWORD or a ~/.pgpass file";
+    if (strstr(rest, "password=")) return "no password in the URI: use PGPASSWORD or ~/.pgpass";
     return NULL;
 }
 

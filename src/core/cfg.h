@@ -13,6 +13,9 @@
 
 typedef struct cfg {
     char *data_dir;         /* data_dir: store, master key (required) */
+    char *store;            /* store: where the store is: NULL = SQLite DATA_DIR/idpd.db; a SQLite
+                               path, "sqlite:PATH", or "postgresql://..." (no password in it) */
+    int store_pool;         /* store_pool: PostgreSQL connections per process (4) */
     char *issuer;           /* issuer: "http://127.0.0.1:8080"; no trailing slash */
     char *listen;           /* listen: "127.0.0.1:8080"; port 0 = ephemeral */
     int threads;            /* threads: HTTP worker threads; 0 = one per core */

@@ -274,12 +274,19 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     if (!c->data_dir) return IDP_FAIL(err, IDP_ERR_CONFIG, "data_dir is not set");
     if ((rc = rotation_check(c, err)) != IDP_OK) return rc;
     if ((rc = kek_load(c->master_key_file, &a->kek, err)) != IDP_OK) return rc;
-    if ((size_t)snprintf(path, sizeof path, "%s/idpd.db", c->data_dir) >= sizeof path)
-        return IDP_FAIL(err, IDP_ERR_CONFIG, "data_dir path too long");
-    if (access(path, F_OK) != 0)
-        return IDP_FAIL(err, IDP_ERR_NOT_FOUND, "%s does not exist (run `idpd init --data-dir %s` first)",
-                        path, c->data_dir);
-    if ((rc = store_open(path, false, &a->st, err)) != IDP_OK) return rc;
+    /* the store: config `store`, else SQLite in the data directory */
+    if (c->store) {
+        if ((size_t)snprintf(path, sizeof path, "%s", c->store) >= sizeof path)
+            return IDP_FAIL(err, IDP_ERR_CONFIG, "store: location too long");
+    } else {
+        if ((size_t)snprintf(path, sizeof path, "%s/idpd.db", c->data_dir) >= sizeof path)
+            return IDP_FAIL(err, IDP_ERR_CONFIG, "data_dir path too long");
+        if (access(path, F_OK) != 0)
+            return IDP_FAIL(err, IDP_ERR_NOT_FOUND,
+                            "%s does not exist (run `idpd init --data-dir %s` first)", path,
+                            c->data_dir);
+    }
+    if ((rc = store_open_pool(path, false, c->store_pool, &a->st, err)) != IDP_OK) return rc;
     if ((rc = fed_registry_new(a->st, &a->fed, err)) != IDP_OK) return rc;
     if ((rc = kek_derive(a->kek, CLIENT_SECRET_PEPPER_LABEL, a->pepper, err)) != IDP_OK) return rc;
     if ((rc = pkey_pepper(a->kek, a->scim_pepper, err)) != IDP_OK) return rc;

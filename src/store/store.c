@@ -17,6 +17,7 @@
 #include "scim/patch.h"
 #include "scim/urn.h"
 #include "scim/username.h"
+#include "store/pg/internal.h"
 #include "store/sqlite/internal.h"
 
 #include <openssl/evp.h>
@@ -268,7 +269,7 @@ static idp_err fr_fed_provision(store *st, const char *issuer, const char *subje
 }
 
 /* Gives the freshly opened backend store the front's table (see the top of this file). */
-static idp_err front_install(store *st, idp_error *err)
+idp_err store_front_install(store *st, idp_error *err)
 {
     front_ops *f = calloc(1, sizeof *f);
     if (!f) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: out of memory");
@@ -285,21 +286,34 @@ static idp_err front_install(store *st, idp_error *err)
     return IDP_OK;
 }
 
-idp_err store_open(const char *spec, bool create, store **out, idp_error *err)
+idp_err store_open_pool(const char *spec, bool create, int pool, store **out, idp_error *err)
 {
     *out = NULL;
     if (!spec || !*spec) return IDP_FAIL(err, IDP_ERR_CONFIG, "store: empty location");
     size_t plen = strlen(STORE_SQLITE_PREFIX);
-    /* A scheme we do not (yet) implement must not be mistaken for a file name. */
-    if (strncmp(spec, "postgres:", 9) == 0 || strncmp(spec, "postgresql:", 11) == 0)
-        return IDP_FAIL(err, IDP_ERR_CONFIG, "store: the PostgreSQL backend is not available");
-    bool prefixed = strncmp(spec, STORE_SQLITE_PREFIX, plen) == 0;
-    idp_err rc = store_sqlite_open(prefixed ? spec + plen : spec, create, out, err);
-    if (!rc && (rc = front_install(*out, err))) {
+    idp_err rc;
+    if (strncmp(spec, "postgres:", 9) == 0 || strncmp(spec, "postgresql:", 11) == 0) {
+        if (strncmp(spec, "postgres://", 11) != 0 && strncmp(spec, "postgresql://", 13) != 0)
+            return IDP_FAIL(err, IDP_ERR_CONFIG,
+                            "store: a PostgreSQL store is a URI postgresql://USER@HOST:PORT/DB");
+        /* a backend with an op left NULL is never reachable */
+        if (!store_pg_complete())
+            return IDP_FAIL(err, IDP_ERR_CONFIG, "store: the PostgreSQL backend is not available");
+        rc = store_pg_open(spec, pool, create, out, err);
+    } else {
+        bool prefixed = strncmp(spec, STORE_SQLITE_PREFIX, plen) == 0;
+        rc = store_sqlite_open(prefixed ? spec + plen : spec, create, out, err);
+    }
+    if (!rc && (rc = store_front_install(*out, err))) {
         (*out)->ops->close(*out);
         *out = NULL;
     }
     return rc;
+}
+
+idp_err store_open(const char *spec, bool create, store **out, idp_error *err)
+{
+    return store_open_pool(spec, create, 0, out, err);
 }
 
 void store_close(store *st)

@@ -1,8 +1,9 @@
 /* store — persistence behind an ops table (DESIGN §2, STYLE.md habit 11). store_sqlite.c is the
- * embedded default; store_pg.c (later) implements the same table. Bound parameters only.
+ * embedded default; pg/store_pg.c implements the same table on PostgreSQL. Bound parameters only.
  *
- * Threading: a store handle is shared by all threads of a process. Backends keep one database
- * connection per thread (created lazily), with prepared statements cached per connection.
+ * Threading: a store handle is shared by all threads of a process. SQLite keeps one database
+ * connection per thread (created lazily); PostgreSQL lends a pooled connection to a thread for
+ * an op or a transaction. Prepared statements are cached per connection.
  *
  * Ownership: rows returned through out-parameters are owned by the caller and freed with the
  * matching *_free/_list_free function. Strings inside rows are owned by the row. */
@@ -255,7 +256,8 @@ typedef struct store_ops {
      * transaction; an op called outside one is atomic on its own. commit makes all of it durable
      * at once, rollback (or a failed commit) drops all of it. Nesting is a bug
      * (IDP_ERR_INTERNAL); rollback without a transaction is a no-op. SQLite: BEGIN IMMEDIATE on
-     * this thread's connection. */
+     * this thread's connection. PostgreSQL: BEGIN ISOLATION LEVEL SERIALIZABLE and the writer
+     * lock row (store_writer, pg/store_pg.c) on the connection this thread holds until the end. */
     idp_err (*tx_begin)(store *st, idp_error *err);
     idp_err (*tx_commit)(store *st, idp_error *err);
     void (*tx_rollback)(store *st);
@@ -550,12 +552,17 @@ struct store {
     const store_ops *ops;
 };
 
-/* Opens (creating when create is true) the store at spec: a SQLite file path, or
- * "sqlite:PATH". IDP_ERR_NOT_FOUND when !create and it does not exist. Pending schema migrations
+/* Opens (creating when create is true) the store at spec: a SQLite file path, "sqlite:PATH",
+ * or a PostgreSQL connection URI "postgresql://..." / "postgres://..." (libpq syntax; the
+ * database must exist, its schema is created). IDP_ERR_NOT_FOUND when !create and a SQLite file
+ * does not exist. Pending schema migrations
  * are applied on every open; a database newer than this binary is refused (IDP_ERR_STORE).
  * Errors of every op: IDP_ERR_CONFLICT (duplicate key), IDP_ERR_NOT_FOUND (no such row, where
  * noted), IDP_ERR_STORE (database failure; the message never contains a bound value). */
 idp_err store_open(const char *spec, bool create, store **out, idp_error *err);
+/* As store_open; pool = the most database connections a PostgreSQL store opens (config
+ * store_pool; < 1 = the default, 4); ignored by SQLite (one connection per thread). */
+idp_err store_open_pool(const char *spec, bool create, int pool, store **out, idp_error *err);
 void store_close(store *st); /* accepts NULL */
 
 void store_key_clear(store_key *k);

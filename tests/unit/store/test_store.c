@@ -479,7 +479,13 @@ static void open_errors(void **state)
     assert_int_not_equal(stat(p, &sb), 0); /* not created */
     assert_int_equal(store_open("sqlite::memory:", true, &st, &e), IDP_ERR_CONFIG);
     assert_int_equal(store_open("", true, &st, &e), IDP_ERR_CONFIG);
-    assert_int_equal(store_open("postgres://db/idpd", true, &st, &e), IDP_ERR_CONFIG);
+    /* a PostgreSQL database that cannot be reached fails closed, without the URI in the
+     * message (port 1: refused at once) */
+    assert_int_equal(store_open("postgresql://nobody@127.0.0.1:1/idpd", true, &st, &e),
+                     IDP_ERR_STORE);
+    assert_null(st);
+    assert_null(strstr(e.msg, "nobody"));
+    assert_int_equal(store_open("postgres:idpd", true, &st, &e), IDP_ERR_CONFIG);
     snprintf(p, sizeof p, "%s/no/such/dir/x.db", f->dir);
     assert_int_not_equal(store_open(p, true, &st, &e), IDP_OK);
     assert_null(st);

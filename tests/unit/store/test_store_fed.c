@@ -4,6 +4,8 @@
  * file (as two nodes would). The backend-neutral cases are in store_contract.c. */
 #include "testutil.h"
 
+#include "store_sut.h"
+
 #include "store/store.h"
 
 #include <pthread.h>
@@ -29,7 +31,8 @@ static int fx_setup(void **state)
     /* read at open: this test's stores fail every write while f->flag exists */
     setenv("IDPD_FAULT_STORE_FULL", f->flag, 1);
     idp_error e = {0};
-    if (store_open(f->db, true, &f->st, &e)) fail_msg("store_open: %s", e.msg);
+    sut_reset();
+    if (store_open(sut_spec(f->db), true, &f->st, &e)) fail_msg("store_open: %s", e.msg);
     *state = f;
     return 0;
 }
@@ -58,6 +61,7 @@ static void full(const fx *f, bool on)
 
 static void fault_injection_fails_writes(void **state)
 {
+    SUT_SQLITE_ONLY(); /* reads the SQLite file directly */
     fx *f = *state;
     store *st = f->st;
     idp_error e = {0};
@@ -157,7 +161,7 @@ static void jit_race_two_handles(void **state)
     fx *f = *state;
     node n[NODES] = {{.st = f->st}};
     idp_error e = {0};
-    assert_int_equal(store_open(f->db, false, &n[1].st, &e), IDP_OK);
+    assert_int_equal(store_open(sut_spec(f->db), false, &n[1].st, &e), IDP_OK);
     pthread_t t[NODES];
     for (int i = 0; i < NODES; i++)
         assert_int_equal(pthread_create(&t[i], NULL, node_run, &n[i]), 0);
@@ -180,6 +184,7 @@ static void jit_race_two_handles(void **state)
 
 int main(void)
 {
+    SUT_MAIN();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(fault_injection_fails_writes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(jti_bound_counts, fx_setup, fx_teardown),

@@ -7,6 +7,8 @@
  * the file directly. */
 #include "testutil.h"
 
+#include "store_sut.h"
+
 #include "core/err.h"
 #include "store/store.h"
 
@@ -46,7 +48,8 @@ static int fx_setup(void **state)
     f->path = malloc(n);
     snprintf(f->path, n, "%s/idpd.db", f->dir);
     idp_error e = {0};
-    if (store_open(f->path, true, &f->st, &e)) fail_msg("store_open: %s", e.msg);
+    sut_reset();
+    if (store_open(sut_spec(f->path), true, &f->st, &e)) fail_msg("store_open: %s", e.msg);
     mk_user(f->st, "u1", "alice");
     mk_user(f->st, "u2", "bob");
     mk_client(f->st, "c1");
@@ -1045,9 +1048,10 @@ static void policy_versions(void **state)
  * process: the CLI) sees the generation move. */
 static void policy_monotonic_across_handles(void **state)
 {
+    SUT_SQLITE_ONLY(); /* reads the SQLite file directly */
     fx *f = *state;
     store *cli = NULL;
-    assert_int_equal(store_open(f->path, false, &cli, NULL), IDP_OK);
+    assert_int_equal(store_open(sut_spec(f->path), false, &cli, NULL), IDP_OK);
     store_policy p = {.sha256 = SHA_A, .document = "a"};
     assert_int_equal(cli->ops->policy_insert(cli, &p, NULL), IDP_OK);
     int64_t v1 = p.version;
@@ -1292,6 +1296,7 @@ static void assert_plan(const char *path, const char *sql, const char *want)
 /* Every lookup is an index search, never a table scan. */
 static void lookups_use_indexes(void **state)
 {
+    SUT_SQLITE_ONLY(); /* reads the SQLite file directly */
     fx *f = *state;
     const char *p = f->path;
     assert_plan(p, "SELECT * FROM auth_codes WHERE hash = ?1", "USING INDEX sqlite_autoindex");
@@ -1322,6 +1327,7 @@ static void lookups_use_indexes(void **state)
 
 int main(void)
 {
+    SUT_MAIN();
     const struct CMUnitTest tests[] = {
         T(client_signin_fields),
         T(code_single_use),

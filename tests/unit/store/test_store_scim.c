@@ -8,6 +8,8 @@
  * table) open the file directly. The 100,000-user timing run is bench/bench_store.c. */
 #include "testutil.h"
 
+#include "store_sut.h"
+
 #include "core/err.h"
 #include "core/timeutil.h"
 #include "scim/filter.h"
@@ -34,7 +36,8 @@ static int fx_setup(void **state)
     f->path = malloc(n);
     snprintf(f->path, n, "%s/idpd.db", f->dir);
     idp_error e = {0};
-    if (store_open(f->path, true, &f->st, &e)) fail_msg("store_open: %s", e.msg);
+    sut_reset();
+    if (store_open(sut_spec(f->path), true, &f->st, &e)) fail_msg("store_open: %s", e.msg);
     *state = f;
     return 0;
 }
@@ -733,6 +736,7 @@ static char *plan(const char *dbpath, const scim_resource_type *rt, const char *
 
 static void test_sql_query_plans(void **state)
 {
+    SUT_SQLITE_ONLY(); /* reads the SQLite file directly */
     fx *f = *state;
     seed(f->st);
     char *p = plan(f->path, &scim_rt_user, "userName eq \"Alice\"", NULL);
@@ -758,6 +762,7 @@ static void test_sql_query_plans(void **state)
  * index follows every create, update and delete exactly (no stale or missing candidate). */
 static void test_emails_trigram(void **state)
 {
+    SUT_SQLITE_ONLY(); /* reads the SQLite file directly */
     fx *f = *state;
     seed(f->st);
     char *p = plan(f->path, &scim_rt_user, "emails co \"example.co\"", NULL);
@@ -925,6 +930,7 @@ static int64_t verify_chain(store *st)
 
 static void test_audit_chain(void **state)
 {
+    SUT_SQLITE_ONLY(); /* reads the SQLite file directly */
     fx *f = *state;
     store *st = f->st;
     idp_error e = {0};
@@ -985,6 +991,7 @@ static void test_audit_chain(void **state)
 
 int main(void)
 {
+    SUT_MAIN();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_user_invalid, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_user_unique_case_insensitive, fx_setup, fx_teardown),
