@@ -5,7 +5,7 @@
 #  3. integration and interop tests (node:test, npm jose + openid-client) against the real
 #     ASan+UBSan binary, each test starting its own server on 127.0.0.1 with a temp data dir.
 #  1b. the store contract suite against PostgreSQL: a throw-away cluster (scripts/pg.sh),
-#     test_store_contract_pg, test_store_pg and the *_pg builds of test_store_{scim,oidc,fed}
+#     test_store_contract_pg, test_store_pg, test_store_pg_cluster and the *_pg builds of test_store_{scim,oidc,fed}
 #     in both builds, the cluster stopped by its PID even on failure.
 # Environment: SKIP_NODE=1 skips step 3, SKIP_C=1 steps 1-2 (for quick local runs), SKIP_PG=1
 # step 1b; TEST_FILES
@@ -61,8 +61,8 @@ if [ "${SKIP_C:-0}" != 1 ] && [ "${SKIP_PG:-0}" != 1 ]; then
   trap pg_stop EXIT
   if scripts/pg.sh start "$pg_dir" >/tmp/idpd-pg.out 2>&1; then
     for b in build build-asan; do
-      for t in test_store_contract_pg test_store_pg test_store_scim_pg test_store_oidc_pg \
-        test_store_fed_pg; do
+      for t in test_store_contract_pg test_store_pg test_store_pg_cluster test_store_scim_pg \
+        test_store_oidc_pg test_store_fed_pg; do
         [ -x $b/tests/unit/$t ] || continue
         out=/tmp/idpd-pg-$b-$t.out
         IDPD_TEST_PG_URI=$(cat "$pg_dir/uri") timeout 300 $b/tests/unit/$t >$out 2>&1

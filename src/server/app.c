@@ -39,6 +39,7 @@ struct app_bg {
     int64_t generation[APP__SNAP_COUNT];
     int64_t retry_at_ms[APP__SNAP_COUNT];
     int64_t fed_generation; /* the store generation the registry last re-seeded at (bg thread) */
+    bool listen_down;       /* wait_change failed last time (logged once per change; bg thread) */
 };
 
 _Static_assert(APP_ROTATION_INTERVAL_MS == ROTATION_TICK_S * 1000,
@@ -406,7 +407,28 @@ static void *bg_main(void *arg)
         int64_t ns = ts.tv_nsec + (a->cfg->poll_interval_ms % 1000) * 1000000;
         ts.tv_sec += a->cfg->poll_interval_ms / 1000 + ns / 1000000000;
         ts.tv_nsec = ns % 1000000000;
-        int w = 0;
+        /* With a store that announces changes (PostgreSQL NOTIFY) the wait ends early when
+         * another process changed something; never later than poll_interval_ms, so polling
+         * the generation stays the correctness path. When the announcement channel is down,
+         * the plain timed wait below. */
+        bool waited = false;
+        if (a->st->ops->wait_change && !a->bg->reapply_policy_file) {
+            pthread_mutex_unlock(&a->bg->lock);
+            bool notified = false;
+            idp_error e = {0};
+            waited = a->st->ops->wait_change(a->st, (int)a->cfg->poll_interval_ms, &notified,
+                                             &e) == IDP_OK;
+            if (waited == a->bg->listen_down) {
+                a->bg->listen_down = !waited;
+                if (waited)
+                    log_msg(LOG_INFO, "store change notifications: listening");
+                else
+                    log_msg(LOG_WARN, "%s: polling every %lld ms", e.msg,
+                            (long long)a->cfg->poll_interval_ms);
+            }
+            pthread_mutex_lock(&a->bg->lock);
+        }
+        int w = waited ? ETIMEDOUT : 0;
         while (!a->bg->stopping && !a->bg->reapply_policy_file && w != ETIMEDOUT)
             w = pthread_cond_timedwait(&a->bg->cond, &a->bg->lock, &ts);
         if (a->bg->stopping) break;

@@ -264,6 +264,15 @@ typedef struct store_ops {
     /* A counter bumped by every change to keys, clients, provisioning keys (not by pkey_touch),
      * policy versions or the active policy, by any process (triggers). */
     idp_err (*generation)(store *st, int64_t *out, idp_error *err);
+    /* Optional (NULL: the caller sleeps instead). Waits at most timeout_ms for a change of the
+     * generation made by any process: IDP_OK when one was announced (*notified) or the time
+     * passed; IDP_ERR_STORE at once when the wake-up channel is not available (the caller then
+     * sleeps: polling generation stays the correctness path, an announcement only makes it
+     * early). One caller at a time (the server's background thread). PostgreSQL: LISTEN
+     * idpd_generation on a dedicated connection, opened again (at most once a second) when it
+     * breaks; *notified is also set right after it was (re)opened (a change may have been
+     * missed). */
+    idp_err (*wait_change)(store *st, int timeout_ms, bool *notified, idp_error *err);
     idp_err (*meta_get)(store *st, const char *key, char **value, idp_error *err); /* NOT_FOUND */
     idp_err (*meta_set)(store *st, const char *key, const char *value, idp_error *err);
 

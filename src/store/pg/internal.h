@@ -133,6 +133,10 @@ int store_pg_op_depth(store *st, int delta); /* adjusts and returns the nesting 
 int store_pg_last_failure(store *st);
 /* Resets this thread's connection when it broke (new session, statements prepared again). */
 idp_err store_pg_conn_repair(store *st, idp_error *err);
+/* Serialization failures retried so far by this process (tx_begin's writer lock and the op
+ * wrapper), for the tests that prove the retry (test_store_pg_cluster). */
+int64_t store_pg_retries(void);
+void store_pg_retried(void);
 /* BEGIN ISOLATION LEVEL SERIALIZABLE and the writer lock (store_pg.c, with its own retry). */
 idp_err store_pg_writer_begin(store *st, idp_error *err);
 

@@ -19,32 +19,42 @@
  *    wait, so a writer that waited for another one would not see that one's writes. Because every
  *    writer updates the row, the waiter's SELECT ... FOR UPDATE fails with a serialization
  *    failure (40001) exactly in that case; nothing has been done yet, so tx_begin rolls back
- *    and begins again (bounded: PG_BEGIN_RETRIES), and the next snapshot is taken after the
- *    previous writer's commit.
+ *    and begins again (bounded: PG_BEGIN_RETRY_MS, with a short random back-off that grows with
+ *    the attempts so that many waiting writers do not all retry in lock step and one of them
+ *    does not starve), and the next snapshot is taken after the previous writer's commit.
  *  - Schema: numbered migrations (pg/migrations/, embedded by meson.build), the version in the
  *    table store_schema, each applied in its own transaction under the store_schema row lock. A
  *    database whose version is newer than the binary is refused; opening without create a
  *    database that holds no store is IDP_ERR_NOT_FOUND (as a missing SQLite file).
- *  - Not here (yet): LISTEN/NOTIFY on generation changes (polling store_generation is the
- *    correctness path), the IDPD_FAULT_STORE_FULL fault injection of the SQLite backend. */
+ *  - LISTEN/NOTIFY: the generation trigger also sends NOTIFY idpd_generation (migration 0002);
+ *    wait_change waits for it on a dedicated connection outside the pool (reopened at most
+ *    once per PG_LISTEN_RETRY_MS when it breaks). Polling store_generation stays the
+ *    correctness path (CockroachDB has no NOTIFY); a notification only makes a reload early.
+ *  - Not here (yet): the IDPD_FAULT_STORE_FULL fault injection of the SQLite backend. */
 #include "store/pg/internal.h"
 
 #include "core/mem.h"
+#include "core/rand.h"
 #include "store_migrations_pg.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PG_MAX_KEYS 4096
 #define PG_MAX_CLIENTS 1000000
 #define PG_POOL_DEFAULT 4
 #define PG_POOL_WAIT_S 30       /* longest wait for a free connection */
-#define PG_BEGIN_RETRIES 50     /* tx_begin attempts while other writers commit */
+#define PG_BEGIN_RETRY_MS 15000 /* tx_begin retries this long while other writers commit */
 #define PG_CONNECT_TIMEOUT "10" /* s */
 #define PG_LOCK_TIMEOUT "5000"  /* ms */
+#define PG_LISTEN_RETRY_MS 1000 /* least time between two attempts to open the listener */
 
 static const char *const *const pg_migrations[] = {STORE_PG_MIGRATIONS};
 _Static_assert(sizeof pg_migrations / sizeof *pg_migrations == STORE_PG_MIGRATION_COUNT,
@@ -69,6 +79,10 @@ typedef struct pg_store {
     pthread_mutex_t lock;
     pthread_cond_t cv;
     pthread_key_t tkey; /* this thread's held connection */
+    /* wait_change: the LISTEN connection (NULL until opened or after it broke) */
+    pthread_mutex_t lsn_lock;
+    PGconn *lsn;
+    int64_t lsn_failed_ms; /* monotonic ms of the last failed open or break; 0 = none */
 } pg_store;
 
 static pg_store *S(store *st)
@@ -545,10 +559,36 @@ static idp_err core_exec(store *st, pg_core_id id, const pg_params *p, const cha
 
 /* On this thread's held connection: BEGIN SERIALIZABLE + the writer lock, retried while the
  * snapshot predates another writer's commit (see the top of this file). */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static _Atomic int64_t pg_retries;
+int64_t store_pg_retries(void)
+{
+    return pg_retries;
+}
+void store_pg_retried(void)
+{
+    pg_retries++;
+}
+
 idp_err store_pg_writer_begin(store *st, idp_error *err)
 {
     idp_err rc = IDP_OK;
-    for (int i = 0; i < PG_BEGIN_RETRIES; i++) {
+    int64_t until = mono_ms() + PG_BEGIN_RETRY_MS;
+    for (int i = 0;; i++) {
+        if (i > 0) {
+            if (mono_ms() >= until) break;
+            /* 0 .. min(i, 20) ms, random: the waiters that failed together spread out */
+            unsigned char b[2];
+            rand_bytes(b, sizeof b);
+            int cap = (i < 20 ? i : 20) * 1000 + 1;
+            usleep((useconds_t)(((unsigned)b[0] << 8 | b[1]) % (unsigned)cap));
+        }
         /* one round trip: the three statements in one simple query; the first error ends it */
         PGresult *r = NULL;
         rc = pg_simple_res(
@@ -561,6 +601,7 @@ idp_err store_pg_writer_begin(store *st, idp_error *err)
         int why = store_pg_last_failure(st);
         if (why != 2) store_pg_simple(st, "ROLLBACK", NULL);
         if (why != 1) return rc;
+        store_pg_retried();
     }
     return rc;
 }
@@ -1073,9 +1114,92 @@ static idp_err pg_migrate(PGconn *c, bool create, idp_error *err)
 
 /* ---- open / close --------------------------------------------------------------------------- */
 
+/* ---- LISTEN/NOTIFY ----------------------------------------------------------------------- */
+
+/* Drains every queued notification; true when there was one. */
+static bool lsn_drain(PGconn *c)
+{
+    bool any = false;
+    for (PGnotify *n; (n = PQnotifies(c)) != NULL; PQfreemem(n)) any = true;
+    return any;
+}
+
+static idp_err lsn_open(pg_store *s, idp_error *err)
+{
+    PGconn *c = NULL;
+    idp_err rc = pg_connect(s->uri, &c, err);
+    if (rc) return rc;
+    PGresult *r = PQexec(c, "SET application_name = 'idpd_listen'; LISTEN idpd_generation");
+    bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok || PQsetnonblocking(c, 1) != 0) {
+        PQfinish(c);
+        return IDP_FAIL(err, IDP_ERR_STORE, "store: cannot LISTEN for generation changes");
+    }
+    s->lsn = c;
+    return IDP_OK;
+}
+
+static idp_err pg_wait_change(store *st, int timeout_ms, bool *notified, idp_error *err)
+{
+    pg_store *s = S(st);
+    idp_err rc = IDP_OK;
+    *notified = false;
+    if (timeout_ms < 0) timeout_ms = 0;
+    pthread_mutex_lock(&s->lsn_lock);
+    if (!s->lsn) {
+        int64_t now = mono_ms();
+        if (s->lsn_failed_ms && now - s->lsn_failed_ms < PG_LISTEN_RETRY_MS) {
+            rc = IDP_FAIL(err, IDP_ERR_STORE, "store: the generation listener is not connected");
+        } else if ((rc = lsn_open(s, err)) != IDP_OK) {
+            s->lsn_failed_ms = now ? now : 1;
+        } else {
+            s->lsn_failed_ms = 0;
+            *notified = true; /* a change may have been missed while nobody listened */
+        }
+        pthread_mutex_unlock(&s->lsn_lock);
+        return rc;
+    }
+    bool broken = false;
+    if (!PQconsumeInput(s->lsn)) {
+        broken = true;
+    } else if (lsn_drain(s->lsn)) {
+        *notified = true;
+    } else {
+        struct pollfd pfd = {.fd = PQsocket(s->lsn), .events = POLLIN};
+        int64_t until = mono_ms() + timeout_ms;
+        while (!broken && !*notified) {
+            int64_t left = until - mono_ms();
+            if (left <= 0) break;
+            int pr = poll(&pfd, 1, (int)left);
+            if (pr < 0) {
+                if (errno == EINTR) continue;
+                broken = true;
+            } else if (pr > 0) {
+                if (!PQconsumeInput(s->lsn))
+                    broken = true;
+                else
+                    *notified = lsn_drain(s->lsn);
+            }
+        }
+    }
+    if (broken || PQstatus(s->lsn) != CONNECTION_OK) {
+        PQfinish(s->lsn);
+        s->lsn = NULL;
+        int64_t now = mono_ms();
+        s->lsn_failed_ms = now ? now : 1;
+        *notified = false;
+        rc = IDP_FAIL(err, IDP_ERR_STORE, "store: the generation listener connection broke");
+    }
+    pthread_mutex_unlock(&s->lsn_lock);
+    return rc;
+}
+
 static void pg_close(store *st)
 {
     pg_store *s = S(st);
+    PQfinish(s->lsn);
+    pthread_mutex_destroy(&s->lsn_lock);
     pg_conn *held = tls_conn(st);
     pthread_key_delete(s->tkey);
     if (held && !held->next) {
@@ -1100,6 +1224,7 @@ static const store_ops pg_ops = {
     .tx_commit = pg_tx_commit,
     .tx_rollback = pg_tx_rollback,
     .generation = pg_generation,
+    .wait_change = pg_wait_change,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,
     .key_list = pg_key_list,
@@ -1232,6 +1357,7 @@ idp_err store_pg_open(const char *uri, int pool_size, bool create, store **out, 
     s->pool = pool_size > 0 ? pool_size : PG_POOL_DEFAULT;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->lsn_lock, NULL);
     /* The migrating connection is the pool's first. */
     pg_conn *pc = xcalloc(1, sizeof *pc);
     pc->c = c;

@@ -94,6 +94,7 @@ bool store_pg_op_next(store *st, pg_op *op, idp_err *rc, idp_error *err)
         }
         if (r && why == 1 && op->attempts < PG_OP_RETRIES) {
             op->attempts++;
+            store_pg_retried();
             op->state = 0;
             continue;
         }

@@ -153,7 +153,7 @@ static void newer_schema_refused(void **state)
     assert_int_equal(store_open(uri, false, &st, &e), IDP_ERR_STORE);
     assert_null(st);
     assert_non_null(strstr(e.msg, "newer"));
-    sql("UPDATE store_schema SET version = 1");
+    sql("UPDATE store_schema SET version = 2");
 }
 
 static void messages_carry_no_values(void **state)
