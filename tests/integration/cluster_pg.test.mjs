@@ -214,19 +214,37 @@ describe('three nodes on one PostgreSQL database', () => {
       assert.match(r.text, /Too many failed sign-in attempts/);
       assert.equal(Number(r.headers.get('retry-after')), wait);
     };
+    // the counters are in whole seconds (a back-off of 1 s ends at the next second boundary
+    // after the failure): each failure that starts one is made just after a boundary
+    const toSecond = () => sleep(1000 - (Date.now() % 1000) + 5);
     // as on one node: two free failures, then 1 s, 2 s, 4 s of back-off
     failed(await attempt(0, 'wrong-0'));
+    await toSecond();
     failed(await attempt(1, 'wrong-1'));
     held(await attempt(2, 'wrong-2'), 1);
     held(await attempt(0, PW), 1); // even the right password, on a node that saw no failure
-    await sleep(1050);
+    await toSecond();
     failed(await attempt(1, 'wrong-3'));
     held(await attempt(2, 'wrong-4'), 2);
     held(await attempt(0, 'wrong-5'), 2);
-    await sleep(2050);
+    await sleep(1000);
+    await toSecond();
     failed(await attempt(2, 'wrong-6'));
     for (let i = 0; i < 3; i++) held(await attempt(i, PW), 4);
     measured.push('sign-in throttling: back-off 1/2/4 s with failures on nodes 0,1 / 1 / 2, refused on every node');
+    // a parallel burst spread over the nodes gets no more guesses than on one node
+    // (throttle.test.mjs): one of 21 is checked, the others are refused
+    const f = await scimClient(nodes[0].url, k.key).post('/Users', userBody('frank', { password: PW }));
+    assert.equal(f.status, 201, f.text);
+    const fattempt = (i, password) => agent.post(new URL(action, nodes[i % 3].url).toString(),
+      { ...fields, username: 'frank', password });
+    failed(await fattempt(0, 'first'));
+    await toSecond();
+    const burst = await Promise.all(Array.from({ length: 21 }, (_, i) => fattempt(i, `burst-${i}`)));
+    const verified = burst.filter((r) => r.status === 200).length;
+    assert.ok(burst.every((r) => r.status === 200 || r.status === 429), burst.map((r) => r.status).join(' '));
+    measured.push(`sign-in burst over three nodes: ${verified} of 21 parallel guesses checked`);
+    assert.equal(verified, 1, `${verified} of 21 parallel guesses were checked: ${burst.map((r) => r.status).join(' ')}`);
   });
 
   test('a SCIM group change reaches every node: new tokens lose the role, old ones are inactive', async () => {

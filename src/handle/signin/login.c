@@ -5,7 +5,8 @@
  * session and continues the request. The error shown never tells whether the account exists
  * (the same text, and an Argon2id verification against a dummy hash when it does not). Every
  * failure and success is an audit event (never with the password); a refused (throttled) attempt
- * is only counted (/metrics), with one audit event when a back-off starts. A throttle that cannot be
+ * is only counted (/metrics), with one audit event when a back-off starts (an attempt that lost
+ * the store-wide claim to one on another node stays counted: claim_attempt). A throttle that cannot be
  * read or written refuses the attempt with 503 (fail closed). */
 #include "handle/signin/authorize.h"
 #include "handle/endpoints.h"
@@ -103,7 +104,7 @@ static void throttle_init(const struct app *a, const http_request *rq, const cha
 /* *left = seconds key must still wait. A counter that cannot be read is an error: the caller
  * refuses the attempt (fail closed), it never treats it as "no failures". */
 static idp_err wait_left(struct app *a, const char *key, int64_t allowed, int64_t now,
-                         int64_t *left)
+                         int64_t *left, int64_t *fails_out)
 {
     int64_t fails = 0, last = 0;
     *left = 0;
@@ -111,15 +112,18 @@ static idp_err wait_left(struct app *a, const char *key, int64_t allowed, int64_
     if (rc != IDP_OK) return rc;
     int64_t l = backoff(allowed, fails) - (now - last);
     *left = l > 0 ? l : 0;
+    if (fails_out) *fails_out = fails;
     return IDP_OK;
 }
 
-/* *wait = the longer wait of the attempt's counters. */
-static idp_err throttle_wait(struct app *a, const throttle *t, int64_t now, int64_t *wait)
+/* *wait = the longer wait of the attempt's counters; *pair_fails = the pair counter read. */
+static idp_err throttle_wait(struct app *a, const throttle *t, int64_t now, int64_t *wait,
+                             int64_t *pair_fails)
 {
     int64_t wp = 0, wa = 0;
-    idp_err rc = wait_left(a, t->pair, t->pair_free, now, &wp);
-    if (rc == IDP_OK && t->addr_free) rc = wait_left(a, t->addr_key, t->addr_free, now, &wa);
+    idp_err rc = wait_left(a, t->pair, t->pair_free, now, &wp, pair_fails);
+    if (rc == IDP_OK && t->addr_free)
+        rc = wait_left(a, t->addr_key, t->addr_free, now, &wa, NULL);
     *wait = wp > wa ? wp : wa;
     return rc;
 }
@@ -149,13 +153,16 @@ static void audit_backoff(struct app *a, const throttle *t, const char *target, 
     audit(a, t->actor, "login.throttled", target, detail);
 }
 
-/* Counts one failure on each counter (and audits a back-off that starts). An error means it
- * was not counted (fail closed). */
-static idp_err throttle_fail(struct app *a, const throttle *t, int64_t now, const char *target)
+/* Counts one failure on each counter (and audits a back-off that starts); pre_counted > 0: the
+ * pair counter already counted this attempt (claim_attempt) and is pre_counted now. An error
+ * means it was not counted (fail closed). */
+static idp_err throttle_fail(struct app *a, const throttle *t, int64_t now, const char *target,
+                             int64_t pre_counted)
 {
-    int64_t fp = 0, fa = 0;
+    int64_t fp = pre_counted, fa = 0;
     store_login_cap cap = throttle_cap(a, t, now);
-    idp_err rc = a->st->ops->login_fail(a->st, t->pair, now, &cap, &fp, NULL);
+    idp_err rc = pre_counted > 0 ? IDP_OK
+                                 : a->st->ops->login_fail(a->st, t->pair, now, &cap, &fp, NULL);
     if (rc == IDP_OK && t->addr_free)
         rc = a->st->ops->login_fail(a->st, t->addr_key, now, &cap, &fa, NULL);
     if (rc != IDP_OK) return rc;
@@ -205,6 +212,25 @@ static void inflight_leave(uint64_t h)
         }
     }
     pthread_mutex_unlock(&inflight_mu);
+}
+
+/* Several processes (idpd nodes on one PostgreSQL store) each let one attempt per pair past
+ * the in-flight set above, so the pair counter is also the store-wide claim: the attempt is
+ * counted as a failure before its password is checked (a correct password resets the counter
+ * as before), and it goes on only when the count it got is the count it read plus one, i.e. no
+ * other attempt was counted in between. Of attempts that read the same count, one wins (the
+ * store serialises the increments); the others are answered as throttled (1 s), and stay
+ * counted. *counted = the new count (0: not claimed: the store could not count, e.g. a full
+ * table, and the attempt goes on as before, to be counted after the password check). */
+static bool claim_attempt(struct app *a, const throttle *t, int64_t now, int64_t read_fails,
+                          int64_t *counted)
+{
+    int64_t n = 0;
+    store_login_cap cap = throttle_cap(a, t, now);
+    *counted = 0;
+    if (a->st->ops->login_fail(a->st, t->pair, now, &cap, &n, NULL) != IDP_OK) return true;
+    *counted = n;
+    return n == read_fails + 1;
 }
 
 /* 429 with Retry-After and the login form again (the attempt is only counted in /metrics). */
@@ -301,19 +327,19 @@ idp_err login_handle(struct app *a, http_request *rq, http_response *rs, idp_err
         goto out;
     }
     busy = h;
-    int64_t wait = 0;
-    if (throttle_wait(a, &t, now, &wait) != IDP_OK) {
+    int64_t wait = 0, read_fails = 0, counted = 0;
+    if (throttle_wait(a, &t, now, &wait, &read_fails) != IDP_OK) {
         unavailable(rs, "a throttle counter could not be read");
         goto out;
     }
-    if (wait > 0) {
-        rc = throttled(a, rq, rs, ce, &r, wait, err);
+    if (wait > 0 || !claim_attempt(a, &t, now, read_fails, &counted)) {
+        rc = throttled(a, rq, rs, ce, &r, wait > 0 ? wait : 1, err);
         goto out;
     }
     idp_err ur = IDP_OK;
     bool ok = check_password(a, user, pw, &u, &ur);
     if (!ok) {
-        if (throttle_fail(a, &t, now, ur == IDP_OK ? u.id : NULL) != IDP_OK) {
+        if (throttle_fail(a, &t, now, ur == IDP_OK ? u.id : NULL, counted) != IDP_OK) {
             /* a failure that is not counted would be a free guess */
             unavailable(rs, "the failure could not be counted (store, or table full)");
             goto out;
