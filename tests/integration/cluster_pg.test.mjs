@@ -85,12 +85,12 @@ describe('three nodes on one PostgreSQL database', () => {
   });
 
   test('client create and delete reach every node', async () => {
-    const t0 = Date.now();
+    // timed from the CLI's exit, when the change is committed (the CLI's own run time is not
+    // propagation, and on a loaded machine it alone can take most of a second)
     const c = ctl(['client', 'create', '--name', 'new', '--grant-types', 'client_credentials', '--scope', 'api:read', '--json']).json;
-    await everywhere('client create', async (n) => (await postForm(n.url, '/token', c, { grant_type: 'client_credentials' })).status === 200, { t0 });
-    const t1 = Date.now();
+    await everywhere('client create', async (n) => (await postForm(n.url, '/token', c, { grant_type: 'client_credentials' })).status === 200);
     ctl(['client', 'delete', c.client_id]);
-    await everywhere('client delete', async (n) => (await postForm(n.url, '/token', c, { grant_type: 'client_credentials' })).status === 401, { t0: t1 });
+    await everywhere('client delete', async (n) => (await postForm(n.url, '/token', c, { grant_type: 'client_credentials' })).status === 401);
   });
 
   test('a token revoked on node 0 is inactive on nodes 1 and 2', async () => {
@@ -106,9 +106,9 @@ describe('three nodes on one PostgreSQL database', () => {
   test('provisioning-key revoke refuses SCIM on every node', async () => {
     const k = ctl(['provisioning-key', 'create', '--name', 'pk', '--scopes', 'scim:read,scim:write', '--json']).json;
     await everywhere('provisioning-key create', async (n) => (await scimClient(n.url, k.key).get('/Users')).status === 200);
-    const t0 = Date.now();
     const r = await ctlAsync(['provisioning-key', 'revoke', k.id]);
     assert.equal(r.status, 0, r.stderr);
+    const t0 = Date.now(); // from the CLI's exit, when the change is committed
     await everywhere('provisioning-key revoke', async (n) => (await scimClient(n.url, k.key).get('/Users')).status === 401, { t0 });
   });
 
@@ -141,9 +141,9 @@ describe('three nodes on one PostgreSQL database', () => {
     const metric = async (n) => /^idpd_policy_version (\d+)$/m.exec(await (await fetch(`${n.url}/metrics`)).text())?.[1];
     const f = path.join(dir, 'p.yaml');
     writeFileSync(f, EXAMPLE);
-    let t0 = Date.now();
     let r = await ctlAsync(['policy', 'apply', f, '--json']);
     assert.equal(r.status, 0, r.stderr);
+    let t0 = Date.now(); // from the CLI's exit, when the change is committed
     const v1 = String(r.json?.version ?? 1);
     await everywhere('policy apply', async (n) => (await metric(n)) === v1, { t0 });
     writeFileSync(f, EXAMPLE + '\n# v2\n');
@@ -151,9 +151,9 @@ describe('three nodes on one PostgreSQL database', () => {
     assert.equal(r.status, 0, r.stderr);
     const v2 = String(r.json?.version ?? 2);
     await everywhere('policy apply v2', async (n) => (await metric(n)) === v2);
-    t0 = Date.now();
     r = await ctlAsync(['policy', 'rollback', v1]);
     assert.equal(r.status, 0, r.stderr);
+    t0 = Date.now();
     await everywhere('policy rollback', async (n) => Number(await metric(n)) > Number(v2) || (await metric(n)) === v1, { t0 });
   });
 
