@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { cli, initDataDir, sleep, startServer, stopOk, testCleanExit } from '../lib/idpd.mjs';
+import { cli, initDataDir, sleep, sqliteOnly, startServer, stopOk, testCleanExit } from '../lib/idpd.mjs';
 import { Agent, authorizeUrl, createCodeClient, parseForm, pkcePair, provisionUser } from '../lib/oidc.mjs';
 
 const PW = 'Correct-Horse-9f1e2d';
@@ -37,7 +37,7 @@ describe('bounded audit log and throttling table', () => {
   let srv;
   let web;
   before(async () => {
-    dir = initDataDir();
+    dir = initDataDir({ ...sqliteOnly('counts audit_events and login_failures rows in DATA_DIR/idpd.db through sqlite3') });
     web = createCodeClient(dir, { name: 'Web' });
     srv = await startServer(dir, { env: { IDPD_LOGIN_FREE_FAILURES: '1', IDPD_LOGIN_ADDRESS_FREE_FAILURES: '0',
       IDPD_LOGIN_THROTTLE_MAX_KEYS: '16' } });
@@ -97,7 +97,7 @@ describe('audit retention: pruning behind a MACed checkpoint', () => {
   after(async () => { await stopOk(srv); });
 
   test('a tiny retention prunes; tail --verify passes from the checkpoint and detects tampering after it', async () => {
-    const d = initDataDir();
+    const d = initDataDir({ ...sqliteOnly('tampers with audit_events rows in DATA_DIR/idpd.db through sqlite3') });
     for (let i = 0; i < 3; i++) createCodeClient(d, { name: `old-${i}` });
     const before = auditCount(d);
     assert.ok(before >= 3);

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { cli, cliAsync, cliOk, initDataDir, poll, removeDir, sleep, startServer, testCleanExit } from '../lib/idpd.mjs';
+import {
+  cli, cliAsync, cliOk, initDataDir, poll, removeDir, sleep, sqliteOnly, startServer, testCleanExit,
+} from '../lib/idpd.mjs';
 import { startUpstream } from '../lib/upstream.mjs';
 import { fedPolicy, sample } from '../lib/federation.mjs';
 
@@ -34,7 +36,7 @@ describe('idpd federation', () => {
 
   before(async () => {
     up = await startUpstream({ alg: 'ES256' });
-    dir = initDataDir({ env: { IDPD_ALGS: 'ES256' } });
+    dir = initDataDir({ env: { IDPD_ALGS: 'ES256' }, ...sqliteOnly('counts fed_jti rows in DATA_DIR/idpd.db through sqlite3') });
     const f = path.join(dir, 'fed.yaml');
     writeFileSync(f, fedPolicy(up, { extra: EXTRA, jwks: 'refresh: 60s, min_refresh: 30s, max_refresh: 1h, kid_miss_cooldown: 30s, stale_if_error: 1h, fetch_timeout: 2s' }) + BINDINGS);
     cliOk(['policy', 'apply', f], { dataDir: dir });

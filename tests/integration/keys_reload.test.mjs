@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  accessToken, cli, cliAsync, cliOk, createClient, getJson, initDataDir, poll, startServer, stopOk,
-  testCleanExit, token,
+  accessToken, cli, cliAsync, cliOk, createClient, getJson, initDataDir, poll, sqliteOnly, startServer,
+  stopOk, testCleanExit, token,
 } from '../lib/idpd.mjs';
 
 const API = 'https://api.example.com';
@@ -109,7 +109,7 @@ describe('a store already over the bound (written by an older version)', () => {
   let srv;
   let flag;
   before(() => {
-    dir = initDataDir({ env: E });
+    dir = initDataDir({ env: E, ...sqliteOnly('inserts signing_keys rows into DATA_DIR/idpd.db through sqlite3') });
     flag = path.join(dir, 'disk-full');
     // 70 more retired ES256 keys, retired within the last minutes (their window is not over)
     sql(dir, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 70)
@@ -146,7 +146,7 @@ describe('one failing snapshot reload', () => {
   let srv;
   let c;
   before(async () => {
-    dir = initDataDir({ env: ALGS });
+    dir = initDataDir({ env: ALGS, ...sqliteOnly('corrupts a signing_keys row in DATA_DIR/idpd.db through sqlite3') });
     c = createClient(dir, { audiences: [API], env: ALGS });
     srv = await startServer(dir, { env: ALGS });
   });

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { initDataDir, startServer, stopOk } from '../lib/idpd.mjs';
+import { initDataDir, sqliteOnly, startServer, stopOk } from '../lib/idpd.mjs';
 import { scimClient } from '../lib/scim.mjs';
 import { Agent, authorizeUrl, codeFrom, createCodeClient, pkcePair, provisionUser, signIn } from '../lib/oidc.mjs';
 
@@ -28,7 +28,7 @@ describe('Argon2id parameters and rehash on sign-in', () => {
   };
 
   before(async () => {
-    dir = initDataDir();
+    dir = initDataDir({ ...sqliteOnly('reads the stored password hash from DATA_DIR/idpd.db through sqlite3') });
     web = createCodeClient(dir, { name: 'App' });
     srv = await startServer(dir);
     ({ user, scim } = await provisionUser(srv, dir, 'erin@example.com', PW));

@@ -6,7 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { accessToken, cli, createClient, introspect, poll, stopOk, testCleanExit, token } from '../lib/idpd.mjs';
+import {
+  accessToken, cli, createClient, introspect, poll, sqliteOnly, stopOk, testCleanExit, token,
+} from '../lib/idpd.mjs';
 import { URN, assertResource, auditTail, pkeyAsync, startScim, userBody } from '../lib/scim.mjs';
 
 const PW1 = 'Lifecycle-Pw-first-91c2e';
@@ -22,7 +24,7 @@ describe('SCIM lifecycle and audit', () => {
   let group;
   let start; // audit seq before the SCIM writes
   before(async () => {
-    s = await startScim();
+    s = await startScim({ init: sqliteOnly('forges an audit_events row in DATA_DIR/idpd.db through sqlite3') });
     c = s.c;
     client = createClient(s.dir, { name: 'svc', audiences: ['https://api.example.com'] });
     // created while the server runs: it sees the client within a second (poll_interval_ms)
