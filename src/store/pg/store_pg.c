@@ -25,8 +25,9 @@
  *    table store_schema, each applied in its own transaction under the store_schema row lock. A
  *    database whose version is newer than the binary is refused; opening without create a
  *    database that holds no store is IDP_ERR_NOT_FOUND (as a missing SQLite file).
+ *  - Fault injection as on SQLite (IDPD_FAULT_STORE_FULL, the fail-closed tests): pg_fault_full.
  *  - Not here (yet): LISTEN/NOTIFY on generation changes (polling store_generation is the
- *    correctness path), the IDPD_FAULT_STORE_FULL fault injection of the SQLite backend. */
+ *    correctness path). */
 #include "store/pg/internal.h"
 
 #include "core/mem.h"
@@ -36,7 +37,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PG_MAX_KEYS 4096
 #define PG_MAX_CLIENTS 1000000
@@ -363,6 +366,25 @@ static idp_err pg_fail(pg_conn *c, const PGresult *r, const char *what, idp_erro
     return IDP_FAIL(err, IDP_ERR_STORE, "store: %s failed (SQLSTATE %s)", what, state);
 }
 
+/* Fault injection for the fail-closed tests, the twin of store_sqlite.c's: when
+ * IDPD_FAULT_STORE_FULL names a file and that file exists, every op statement that writes (all
+ * but SELECT) fails as SQLite's do on a full disk, before it is sent; transaction control
+ * (BEGIN, the writer lock) and reads go on. Read at open; unset in production, where this costs
+ * one NULL test per statement. */
+static const char *pg_fault_full;
+
+static bool pg_fault_refuses(pg_conn *c, const char *sql, const char *what, idp_error *err,
+                             idp_err *rc)
+{
+    if (!pg_fault_full || access(pg_fault_full, F_OK) != 0) return false;
+    while (*sql == ' ' || *sql == '\n' || *sql == '(')
+        sql++;
+    if (!strncasecmp(sql, "SELECT", 6)) return false;
+    c->last = 0;
+    *rc = IDP_FAIL(err, IDP_ERR_STORE, "store: %s failed: database or disk is full", what);
+    return true;
+}
+
 idp_err store_pg_exec(store *st, int id, const char *sql, const pg_params *p, const char *what,
                       PGresult **res, idp_error *err)
 {
@@ -374,6 +396,8 @@ idp_err store_pg_exec(store *st, int id, const char *sql, const pg_params *p, co
     if (id < 0 || id >= PG_STMT_MAX || p->overflow)
         return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: %s: bad statement", what);
     if (c->broken) return IDP_FAIL(err, IDP_ERR_STORE, "store: the database connection is lost");
+    idp_err frc;
+    if (pg_fault_refuses(c, sql, what, err, &frc)) return frc;
     char name[24];
     snprintf(name, sizeof name, "idpd_%d", id);
     if (!(c->prepared[id / 8] & (1u << (id % 8)))) {
@@ -427,6 +451,8 @@ idp_err store_pg_exec_dyn(store *st, const char *sql, int n, const char *const *
     *res = NULL;
     if (!c) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: %s: no connection held", what);
     if (c->broken) return IDP_FAIL(err, IDP_ERR_STORE, "store: the database connection is lost");
+    idp_err frc;
+    if (pg_fault_refuses(c, sql, what, err, &frc)) return frc;
     PGresult *r = PQexecParams(c->c, sql, n, NULL, vals, NULL, NULL, 0);
     ExecStatusType t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (t != PGRES_TUPLES_OK && t != PGRES_COMMAND_OK) {
@@ -1214,6 +1240,8 @@ idp_err store_pg_open(const char *uri, int pool_size, bool create, store **out, 
 {
     PGconn *c = NULL;
     *out = NULL;
+    const char *fault = getenv("IDPD_FAULT_STORE_FULL");
+    if (fault && *fault) pg_fault_full = fault;
     idp_err rc = pg_connect(uri, &c, err);
     if (rc) return rc;
     rc = pg_migrate(c, create, err);
