@@ -5,19 +5,13 @@
 // --verify` checks, so the chain stays verifiable and tampering after it is still detected.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { cli, initDataDir, sleep, sqliteOnly, startServer, stopOk, testCleanExit } from '../lib/idpd.mjs';
+import { cli, initDataDir, sleep, startServer, stopOk, storeSql, testCleanExit } from '../lib/idpd.mjs';
 import { Agent, authorizeUrl, createCodeClient, parseForm, pkcePair, provisionUser } from '../lib/oidc.mjs';
 
 const PW = 'Correct-Horse-9f1e2d';
 const CB = 'http://127.0.0.1:9/cb';
 
-function sql(dir, q) {
-  const r = spawnSync('sqlite3', [path.join(dir, 'idpd.db'), q], { encoding: 'utf8', timeout: 20000 });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim();
-}
+const sql = storeSql;
 const auditCount = (dir) => Number(sql(dir, 'SELECT count(*) FROM audit_events'));
 
 async function loginPage(srv, web, agent) {
@@ -37,7 +31,7 @@ describe('bounded audit log and throttling table', () => {
   let srv;
   let web;
   before(async () => {
-    dir = initDataDir({ ...sqliteOnly('counts audit_events and login_failures rows in DATA_DIR/idpd.db through sqlite3') });
+    dir = initDataDir();
     web = createCodeClient(dir, { name: 'Web' });
     srv = await startServer(dir, { env: { IDPD_LOGIN_FREE_FAILURES: '1', IDPD_LOGIN_ADDRESS_FREE_FAILURES: '0',
       IDPD_LOGIN_THROTTLE_MAX_KEYS: '16' } });
@@ -97,7 +91,7 @@ describe('audit retention: pruning behind a MACed checkpoint', () => {
   after(async () => { await stopOk(srv); });
 
   test('a tiny retention prunes; tail --verify passes from the checkpoint and detects tampering after it', async () => {
-    const d = initDataDir({ ...sqliteOnly('tampers with audit_events rows in DATA_DIR/idpd.db through sqlite3') });
+    const d = initDataDir();
     for (let i = 0; i < 3; i++) createCodeClient(d, { name: `old-${i}` });
     const before = auditCount(d);
     assert.ok(before >= 3);

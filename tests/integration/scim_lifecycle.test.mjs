@@ -4,10 +4,8 @@
 // trail or the server log; `idpd audit tail --verify` checks the chain and names a broken seq.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import {
-  accessToken, cli, createClient, introspect, poll, sqliteOnly, stopOk, testCleanExit, token,
+  accessToken, cli, createClient, introspect, poll, stopOk, storeSql, testCleanExit, token,
 } from '../lib/idpd.mjs';
 import { URN, assertResource, auditTail, pkeyAsync, startScim, userBody } from '../lib/scim.mjs';
 
@@ -24,7 +22,7 @@ describe('SCIM lifecycle and audit', () => {
   let group;
   let start; // audit seq before the SCIM writes
   before(async () => {
-    s = await startScim({ init: sqliteOnly('forges an audit_events row in DATA_DIR/idpd.db through sqlite3') });
+    s = await startScim();
     c = s.c;
     client = createClient(s.dir, { name: 'svc', audiences: ['https://api.example.com'] });
     // created while the server runs: it sees the client within a second (poll_interval_ms)
@@ -149,8 +147,7 @@ describe('SCIM lifecycle and audit', () => {
     await stopOk(s.srv);
     const evs = mine(auditTail(s.dir).events);
     const target = evs[2].seq;
-    const db = path.join(s.dir, 'idpd.db');
-    execFileSync('sqlite3', [db, `UPDATE audit_events SET actor = 'pkey:forged' WHERE seq = ${target}`]);
+    storeSql(s.dir, `UPDATE audit_events SET actor = 'pkey:forged' WHERE seq = ${target}`);
     const v = cli(['audit', 'tail', '--verify', '--json'], { dataDir: s.dir });
     assert.equal(v.status, 1, v.stdout + v.stderr);
     assert.equal(v.json.ok, false);

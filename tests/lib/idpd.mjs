@@ -92,6 +92,24 @@ export function sqliteOnly(reason) {
   return { sqliteOnly: reason };
 }
 
+/**
+ * Runs one SQL statement on a data dir's store, whichever it is (sqlite3 on DATA_DIR/idpd.db,
+ * psql on its PostgreSQL database) and returns its output trimmed (one row per line, columns
+ * separated by |). For statements both dialects read alike (counts, plain UPDATE/DELETE); a
+ * test whose SQL is SQLite's own (hex(), X'..' blobs) uses sqliteOnly instead.
+ */
+export function storeSql(dir, sql) {
+  const uri = storeUri(dir);
+  const r = uri
+    ? spawnSync(psqlBin(), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', uri, '-c', sql],
+      { encoding: 'utf8', timeout: 20000 })
+    : spawnSync('sqlite3', ['-cmd', '.timeout 5000', path.join(dir, 'idpd.db'), sql],
+      { encoding: 'utf8', timeout: 20000 });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${uri ? 'psql' : 'sqlite3'} ${sql}: exit ${r.status}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
 /** The data dir an idpd command line works on (--data-dir X, else IDPD_DATA_DIR). */
 function dataDirOf(args, env) {
   const i = args.lastIndexOf('--data-dir');

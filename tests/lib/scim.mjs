@@ -141,10 +141,10 @@ export const NO_RATE_LIMIT = { IDPD_SCIM_RATE: '100000', IDPD_SCIM_BURST: '10000
 
 /**
  * Creates a data dir (ES256), a provisioning key with scopes, and starts the server with
- * NO_RATE_LIMIT overridden by env; init: more initDataDir options. Returns {dir, srv, pkey, c (SCIM client with that key)}.
+ * NO_RATE_LIMIT overridden by env. Returns {dir, srv, pkey, c (SCIM client with that key)}.
  */
-export async function startScim({ env = {}, scopes = 'scim:read,scim:write', init = {} } = {}) {
-  const dir = initDataDir({ env: ALGS, ...init });
+export async function startScim({ env = {}, scopes = 'scim:read,scim:write' } = {}) {
+  const dir = initDataDir({ env: ALGS });
   const pkey = createPkey(dir, { scopes });
   const srv = await startServer(dir, { env: { ...ALGS, ...NO_RATE_LIMIT, ...env } });
   return { dir, srv, pkey, c: scimClient(srv.url, pkey.key) };
