@@ -8,7 +8,8 @@
 #     test_store_contract_pg, test_store_pg, test_store_pg_cluster and the *_pg builds of test_store_{scim,oidc,fed}
 #     in both builds, the cluster stopped by its PID even on failure.
 # Environment: SKIP_NODE=1 skips step 3, SKIP_C=1 steps 1-2 (for quick local runs), SKIP_PG=1
-# step 1b; TEST_FILES
+# step 1b; IDPD_TEST_STORE=pg runs step 3 against PostgreSQL (a throw-away cluster of
+# scripts/pg.sh, a fresh database per data dir: tests/lib/idpd.mjs), default SQLite; TEST_FILES
 # (space-separated) runs only these node test files; NODE_FILE_TIMEOUT (s, per test
 # file) and NODE_TEST_TIMEOUT (ms, per test) bound step 3.
 set -uo pipefail
@@ -123,8 +124,23 @@ if [ "${SKIP_NODE:-0}" != 1 ]; then
   if ! npm ci --no-audit --no-fund --loglevel=error >/tmp/idpd-npm.log 2>&1; then
     cat /tmp/idpd-npm.log; failed=$((failed + 1))
   else
-    log "integration + interop + browser tests (node:test, server under ASan+UBSan)"
     export IDPD_BIN="$root/build-asan/idpd"
+    node_pg_ok=1
+    if [ "${IDPD_TEST_STORE:-}" = pg ]; then
+      pg_dir=$(mktemp -d /tmp/idpd-pg.XXXXXX) && rmdir "$pg_dir"
+      trap pg_stop EXIT
+      if scripts/pg.sh start "$pg_dir" >/tmp/idpd-pg-node.out 2>&1; then
+        export IDPD_TEST_PG_ADMIN_URI
+        IDPD_TEST_PG_ADMIN_URI=$(cat "$pg_dir/uri")
+      else
+        cat /tmp/idpd-pg-node.out
+        failed=$((failed + 1))
+        node_pg_ok=
+      fi
+    fi
+  fi
+  if [ -n "${node_pg_ok:-}" ]; then
+    log "integration + interop + browser tests (node:test, server under ASan+UBSan, store: ${IDPD_TEST_STORE:-sqlite})"
     logdir=$(mktemp -d /tmp/idpd-node-XXXXXX)
     mapfile -t files < <(node_files)
     running=0
@@ -159,6 +175,8 @@ if [ "${SKIP_NODE:-0}" != 1 ]; then
       fi
     done
     rm -rf "$logdir"
+    pg_stop
+    trap - EXIT
   fi
 fi
 

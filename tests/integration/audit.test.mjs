@@ -5,19 +5,13 @@
 // --verify` checks, so the chain stays verifiable and tampering after it is still detected.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { cli, initDataDir, sleep, startServer, stopOk, testCleanExit } from '../lib/idpd.mjs';
+import { cli, initDataDir, sleep, startServer, stopOk, storeSql, testCleanExit } from '../lib/idpd.mjs';
 import { Agent, authorizeUrl, createCodeClient, parseForm, pkcePair, provisionUser } from '../lib/oidc.mjs';
 
 const PW = 'Correct-Horse-9f1e2d';
 const CB = 'http://127.0.0.1:9/cb';
 
-function sql(dir, q) {
-  const r = spawnSync('sqlite3', [path.join(dir, 'idpd.db'), q], { encoding: 'utf8', timeout: 20000 });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim();
-}
+const sql = storeSql;
 const auditCount = (dir) => Number(sql(dir, 'SELECT count(*) FROM audit_events'));
 
 async function loginPage(srv, web, agent) {

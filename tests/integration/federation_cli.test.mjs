@@ -5,10 +5,11 @@
 // each of a few refusals with the failing step and exit 1.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { cli, cliAsync, cliOk, initDataDir, poll, removeDir, sleep, startServer, testCleanExit } from '../lib/idpd.mjs';
+import {
+  cli, cliAsync, cliOk, initDataDir, poll, removeDir, sleep, startServer, storeSql, testCleanExit,
+} from '../lib/idpd.mjs';
 import { startUpstream } from '../lib/upstream.mjs';
 import { fedPolicy, sample } from '../lib/federation.mjs';
 
@@ -98,9 +99,7 @@ describe('idpd federation', () => {
       assert.equal(r.status, 0, r.stdout + r.stderr);
       assert.equal(r.json.accepted, true);
     }
-    const q = spawnSync('sqlite3', [path.join(dir, 'idpd.db'), 'SELECT count(*) FROM fed_jti'], { encoding: 'utf8', timeout: 20000 });
-    assert.equal(q.status, 0, q.stderr);
-    assert.equal(q.stdout.trim(), '0');
+    assert.equal(storeSql(dir, 'SELECT count(*) FROM fed_jti'), '0');
   });
 
   const refusals = [

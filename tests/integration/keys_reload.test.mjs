@@ -4,12 +4,11 @@
 // /readyz (503 with the reason) and in /metrics; a restart always works.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   accessToken, cli, cliAsync, cliOk, createClient, getJson, initDataDir, poll, startServer, stopOk,
-  testCleanExit, token,
+  storeSql, storeUri, testCleanExit, token,
 } from '../lib/idpd.mjs';
 
 const API = 'https://api.example.com';
@@ -19,8 +18,12 @@ const ENV = { IDPD_RSA_BITS: '2048' };
 
 const keyList = (dir) => cliOk(['key', 'list', '--json'], { dataDir: dir, env: ENV }).json;
 const metrics = async (srv) => (await fetch(`${srv.url}/metrics`)).text();
-const sql = (dir, stmt) =>
-  execFileSync('sqlite3', ['-cmd', '.timeout 5000', path.join(dir, 'idpd.db'), stmt], { encoding: 'utf8' }).trim();
+const sql = storeSql;
+/** The few expressions SQLite and PostgreSQL spell differently, for dir's store. */
+const dialect = (dir) => (storeUri(dir)
+  ? { now: 'CAST(extract(epoch FROM now()) AS bigint)', hex: (c) => `upper(encode(${c}, 'hex'))`,
+    blob: (h) => `decode('${h}', 'hex')` }
+  : { now: "CAST(strftime('%s', 'now') AS INTEGER)", hex: (c) => `hex(${c})`, blob: (h) => `X'${h}'` });
 
 /** The client can get a token within 3 s (the server picked it up). */
 const getsToken = (srv, c) => poll(async () => (await token(srv.url, c)).status === 200, 3000);
@@ -114,7 +117,7 @@ describe('a store already over the bound (written by an older version)', () => {
     // 70 more retired ES256 keys, retired within the last minutes (their window is not over)
     sql(dir, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 70)
       INSERT INTO signing_keys (kid, alg, state, created_at, activated_at, retired_at, enc_private, public_jwk)
-      SELECT 'old-' || i, alg, 2, created_at, activated_at, CAST(strftime('%s', 'now') AS INTEGER) - i,
+      SELECT 'old-' || i, alg, 2, created_at, activated_at, ${dialect(dir).now} - i,
              enc_private, replace(public_jwk, kid, 'old-' || i)
       FROM signing_keys, n WHERE state = 1`);
     assert.equal(keyList(dir).length, 72);
@@ -154,11 +157,12 @@ describe('one failing snapshot reload', () => {
 
   test('a key row that fails to decrypt: keys 503 in /readyz, clients still reload, fixing it recovers', async () => {
     const where = "alg = 'EdDSA' AND state = 1"; // the current EdDSA key
-    const blob = sql(dir, `SELECT hex(enc_private) FROM signing_keys WHERE ${where}`);
+    const d = dialect(dir);
+    const blob = sql(dir, `SELECT ${d.hex('enc_private')} FROM signing_keys WHERE ${where}`);
     assert.match(blob, /^[0-9A-F]+$/);
     // flip the last byte (the GCM tag): the row no longer decrypts
     const last = (parseInt(blob.slice(-2), 16) ^ 1).toString(16).padStart(2, '0').toUpperCase();
-    sql(dir, `UPDATE signing_keys SET enc_private = X'${blob.slice(0, -2)}${last}' WHERE ${where}`);
+    sql(dir, `UPDATE signing_keys SET enc_private = ${d.blob(blob.slice(0, -2) + last)} WHERE ${where}`);
 
     const bad = await poll(async () => {
       const r = await getJson(`${srv.url}/readyz`);
@@ -176,7 +180,7 @@ describe('one failing snapshot reload', () => {
     assert.ok(await getsToken(srv, late), 'a client created while keys fail gets a token');
     assert.ok(await accessToken(srv.url, c));
 
-    sql(dir, `UPDATE signing_keys SET enc_private = X'${blob}' WHERE ${where}`);
+    sql(dir, `UPDATE signing_keys SET enc_private = ${d.blob(blob)} WHERE ${where}`);
     const ok = await poll(async () => (await getJson(`${srv.url}/readyz`)).status === 200, 3000);
     assert.ok(ok, '/readyz back to 200 once the row is fixed');
     assert.match(await metrics(srv), /^idpd_reload_ok\{snapshot="keys"\} 1$/m);

@@ -3,9 +3,7 @@
 // changing the SCIM resource (no new version).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { initDataDir, startServer, stopOk } from '../lib/idpd.mjs';
+import { initDataDir, startServer, stopOk, storeSql } from '../lib/idpd.mjs';
 import { scimClient } from '../lib/scim.mjs';
 import { Agent, authorizeUrl, codeFrom, createCodeClient, pkcePair, provisionUser, signIn } from '../lib/oidc.mjs';
 
@@ -18,8 +16,7 @@ describe('Argon2id parameters and rehash on sign-in', () => {
   let web;
   let user;
   let scim;
-  const storedHash = () => execFileSync('sqlite3', [path.join(dir, 'idpd.db'),
-    `SELECT password_hash FROM users WHERE id = '${user.id}'`], { encoding: 'utf8' }).trim();
+  const storedHash = () => storeSql(dir, `SELECT password_hash FROM users WHERE id = '${user.id}'`);
   const login = async () => {
     const { final } = await signIn(new Agent(srv.url), authorizeUrl(srv.issuer, { client_id: web.client_id,
       redirect_uri: CB, response_type: 'code', scope: 'openid', code_challenge: pkcePair().challenge,

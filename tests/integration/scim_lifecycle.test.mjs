@@ -4,9 +4,9 @@
 // trail or the server log; `idpd audit tail --verify` checks the chain and names a broken seq.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { accessToken, cli, createClient, introspect, poll, stopOk, testCleanExit, token } from '../lib/idpd.mjs';
+import {
+  accessToken, cli, createClient, introspect, poll, stopOk, storeSql, testCleanExit, token,
+} from '../lib/idpd.mjs';
 import { URN, assertResource, auditTail, pkeyAsync, startScim, userBody } from '../lib/scim.mjs';
 
 const PW1 = 'Lifecycle-Pw-first-91c2e';
@@ -147,8 +147,7 @@ describe('SCIM lifecycle and audit', () => {
     await stopOk(s.srv);
     const evs = mine(auditTail(s.dir).events);
     const target = evs[2].seq;
-    const db = path.join(s.dir, 'idpd.db');
-    execFileSync('sqlite3', [db, `UPDATE audit_events SET actor = 'pkey:forged' WHERE seq = ${target}`]);
+    storeSql(s.dir, `UPDATE audit_events SET actor = 'pkey:forged' WHERE seq = ${target}`);
     const v = cli(['audit', 'tail', '--verify', '--json'], { dataDir: s.dir });
     assert.equal(v.status, 1, v.stdout + v.stderr);
     assert.equal(v.json.ok, false);

@@ -2,7 +2,7 @@
 // 127.0.0.1 with their own temporary data directory, speak to the HTTP endpoints.
 // Every test file owns its data dirs and servers; nothing here is shared between files.
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,10 +20,109 @@ const sanitizerEnv = {
   UBSAN_OPTIONS: process.env.UBSAN_OPTIONS || 'print_stacktrace=1:halt_on_error=1',
 };
 
+/**
+ * The store the tests run on. Default: SQLite (DATA_DIR/idpd.db). IDPD_TEST_STORE=pg (with
+ * IDPD_TEST_PG_ADMIN_URI naming a running cluster, e.g. one of scripts/pg.sh): initDataDir
+ * creates a fresh PostgreSQL database per data dir, and every idpd process this module starts
+ * for that data dir (cli, cliAsync, startServer: found by --data-dir or IDPD_DATA_DIR) gets
+ * IDPD_STORE=that database's URI. The data dir still holds the master key; removeDir (and the
+ * end of the test process) drops the database.
+ */
+export const storeKind = process.env.IDPD_TEST_STORE === 'pg' ? 'pg' : 'sqlite';
+const pgAdminUri = process.env.IDPD_TEST_PG_ADMIN_URI || '';
+if (storeKind === 'pg' && !pgAdminUri) {
+  throw new Error('IDPD_TEST_STORE=pg needs IDPD_TEST_PG_ADMIN_URI (scripts/pg.sh start DIR writes it to DIR/uri)');
+}
+/** data dir (resolved) -> {uri, db} of its PostgreSQL database */
+const pgStores = new Map();
+let pgSeq = 0;
+
+function psqlBin() {
+  const base = '/usr/lib/postgresql';
+  const vs = existsSync(base) ? readdirSync(base).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of vs) {
+    const p = path.join(base, v, 'bin', 'psql');
+    if (existsSync(p)) return p;
+  }
+  return 'psql';
+}
+
+function psql(sql) {
+  const r = spawnSync(psqlBin(), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', pgAdminUri, '-c', sql],
+    { encoding: 'utf8', timeout: 60000 });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`psql ${sql}: exit ${r.status}: ${r.stderr}`);
+}
+
+/** A fresh database on the admin URI's cluster; returns its URI. */
+function pgCreate(dir) {
+  const db = `idpd_t_${process.pid}_${++pgSeq}`;
+  psql(`CREATE DATABASE ${db}`);
+  const u = new URL(pgAdminUri);
+  u.pathname = '/' + db;
+  const uri = u.toString();
+  pgStores.set(path.resolve(dir), { uri, db });
+  return uri;
+}
+
+function pgDrop(dir) {
+  const key = path.resolve(dir);
+  const st = pgStores.get(key);
+  if (!st) return;
+  pgStores.delete(key);
+  try {
+    psql(`DROP DATABASE IF EXISTS ${st.db} WITH (FORCE)`);
+  } catch (e) {
+    process.stderr.write(`cannot drop test database ${st.db}: ${e.message}\n`);
+  }
+}
+
+/** The PostgreSQL URI of a data dir initDataDir put there, or undefined (SQLite). */
+export function storeUri(dir) {
+  return dir ? pgStores.get(path.resolve(dir))?.uri : undefined;
+}
+
+/**
+ * The one marker for a data dir that must be SQLite even under IDPD_TEST_STORE=pg (never a
+ * skip: the test runs, on SQLite): initDataDir({ ...sqliteOnly('why'), ... }). Used where a
+ * test reads or writes DATA_DIR/idpd.db itself.
+ */
+export function sqliteOnly(reason) {
+  if (!reason) throw new Error('sqliteOnly: say why');
+  return { sqliteOnly: reason };
+}
+
+/**
+ * Runs one SQL statement on a data dir's store, whichever it is (sqlite3 on DATA_DIR/idpd.db,
+ * psql on its PostgreSQL database) and returns its output trimmed (one row per line, columns
+ * separated by |). For statements both dialects read alike (counts, plain UPDATE/DELETE); a
+ * test whose SQL is SQLite's own (hex(), X'..' blobs) uses sqliteOnly instead.
+ */
+export function storeSql(dir, sql) {
+  const uri = storeUri(dir);
+  const r = uri
+    ? spawnSync(psqlBin(), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', uri, '-c', sql],
+      { encoding: 'utf8', timeout: 20000 })
+    : spawnSync('sqlite3', ['-cmd', '.timeout 5000', path.join(dir, 'idpd.db'), sql],
+      { encoding: 'utf8', timeout: 20000 });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${uri ? 'psql' : 'sqlite3'} ${sql}: exit ${r.status}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** The data dir an idpd command line works on (--data-dir X, else IDPD_DATA_DIR). */
+function dataDirOf(args, env) {
+  const i = args.lastIndexOf('--data-dir');
+  if (i >= 0 && i + 1 < args.length) return args[i + 1];
+  return env?.IDPD_DATA_DIR || undefined;
+}
+
 /** Environment for a child: ours, minus IDPD_* overrides that could leak in, plus extra. */
-function childEnv(extra = {}) {
+function childEnv(extra = {}, args = []) {
   const env = { ...process.env, ...sanitizerEnv };
   for (const k of Object.keys(env)) if (k.startsWith('IDPD_') && k !== 'IDPD_BIN') delete env[k];
+  const uri = storeUri(dataDirOf(args, extra));
+  if (uri && !('IDPD_STORE' in extra)) env.IDPD_STORE = uri;
   return { ...env, ...extra };
 }
 
@@ -36,6 +135,7 @@ export function tempDir(prefix = 'idpd-itest-') {
 }
 export function removeDir(d) {
   tmpDirs.delete(d);
+  pgDrop(d);
   rmSync(d, { recursive: true, force: true });
 }
 /**
@@ -53,6 +153,7 @@ function killAll() {
 }
 process.on('exit', () => {
   killAll();
+  for (const d of [...pgStores.keys()]) pgDrop(d);
   for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
 });
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
@@ -74,7 +175,7 @@ export function trackProcess(proc) {
  */
 export function cli(args, { dataDir, env, input, timeout = 60000 } = {}) {
   const full = dataDir ? [...args, '--data-dir', dataDir] : [...args];
-  const r = spawnSync(bin, full, { encoding: 'utf8', env: childEnv(env), input, timeout });
+  const r = spawnSync(bin, full, { encoding: 'utf8', env: childEnv(env, full), input, timeout });
   if (r.error) throw r.error;
   let json;
   try {
@@ -89,7 +190,7 @@ export function cli(args, { dataDir, env, input, timeout = 60000 } = {}) {
 export function cliAsync(args, { dataDir, env, timeout = 60000 } = {}) {
   const full = dataDir ? [...args, '--data-dir', dataDir] : [...args];
   return new Promise((resolve, reject) => {
-    execFile(bin, full, { encoding: 'utf8', env: childEnv(env), timeout, maxBuffer: 1 << 24 },
+    execFile(bin, full, { encoding: 'utf8', env: childEnv(env, full), timeout, maxBuffer: 1 << 24 },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== 'number' && !error.signal) {
           reject(error);
@@ -113,10 +214,12 @@ export function cliOk(args, opts) {
 
 /**
  * Creates a temporary data dir and runs `idpd init` in it. opts.issuer -> --issuer,
- * opts.env -> extra environment (e.g. {IDPD_ALGS: 'ES256'}). Returns the directory.
+ * opts.env -> extra environment (e.g. {IDPD_ALGS: 'ES256'}); ...sqliteOnly(reason): SQLite even
+ * under IDPD_TEST_STORE=pg (otherwise a fresh PostgreSQL database then). Returns the directory.
  */
-export function initDataDir({ issuer, env } = {}) {
+export function initDataDir({ issuer, env, sqliteOnly: sqliteReason } = {}) {
   const dir = tempDir();
+  if (storeKind === 'pg' && !sqliteReason) pgCreate(dir);
   const args = ['init', '--json'];
   if (issuer) args.push('--issuer', issuer);
   cliOk(args, { dataDir: dir, env });
@@ -160,8 +263,9 @@ export function freePort() {
 
 function spawnServer(dataDir, args, env, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const proc = trackProcess(spawn(bin, ['serve', '--data-dir', dataDir, ...args], {
-      env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'],
+    const full = ['serve', '--data-dir', dataDir, ...args];
+    const proc = trackProcess(spawn(bin, full, {
+      env: childEnv(env, full), stdio: ['ignore', 'pipe', 'pipe'],
     }));
     const stderrLines = [];
     const stdoutLines = [];

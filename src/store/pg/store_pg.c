@@ -30,7 +30,7 @@
  *    wait_change waits for it on a dedicated connection outside the pool (reopened at most
  *    once per PG_LISTEN_RETRY_MS when it breaks). Polling store_generation stays the
  *    correctness path (CockroachDB has no NOTIFY); a notification only makes a reload early.
- *  - Not here (yet): the IDPD_FAULT_STORE_FULL fault injection of the SQLite backend. */
+ *  - Fault injection as on SQLite (IDPD_FAULT_STORE_FULL, the fail-closed tests): pg_fault_full. */
 #include "store/pg/internal.h"
 
 #include "core/mem.h"
@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -377,6 +378,25 @@ static idp_err pg_fail(pg_conn *c, const PGresult *r, const char *what, idp_erro
     return IDP_FAIL(err, IDP_ERR_STORE, "store: %s failed (SQLSTATE %s)", what, state);
 }
 
+/* Fault injection for the fail-closed tests, the twin of store_sqlite.c's: when
+ * IDPD_FAULT_STORE_FULL names a file and that file exists, every op statement that writes (all
+ * but SELECT) fails as SQLite's do on a full disk, before it is sent; transaction control
+ * (BEGIN, the writer lock) and reads go on. Read at open; unset in production, where this costs
+ * one NULL test per statement. */
+static const char *pg_fault_full;
+
+static bool pg_fault_refuses(pg_conn *c, const char *sql, const char *what, idp_error *err,
+                             idp_err *rc)
+{
+    if (!pg_fault_full || access(pg_fault_full, F_OK) != 0) return false;
+    while (*sql == ' ' || *sql == '\n' || *sql == '(')
+        sql++;
+    if (!strncasecmp(sql, "SELECT", 6)) return false;
+    c->last = 0;
+    *rc = IDP_FAIL(err, IDP_ERR_STORE, "store: %s failed: database or disk is full", what);
+    return true;
+}
+
 idp_err store_pg_exec(store *st, int id, const char *sql, const pg_params *p, const char *what,
                       PGresult **res, idp_error *err)
 {
@@ -388,6 +408,8 @@ idp_err store_pg_exec(store *st, int id, const char *sql, const pg_params *p, co
     if (id < 0 || id >= PG_STMT_MAX || p->overflow)
         return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: %s: bad statement", what);
     if (c->broken) return IDP_FAIL(err, IDP_ERR_STORE, "store: the database connection is lost");
+    idp_err frc;
+    if (pg_fault_refuses(c, sql, what, err, &frc)) return frc;
     char name[24];
     snprintf(name, sizeof name, "idpd_%d", id);
     if (!(c->prepared[id / 8] & (1u << (id % 8)))) {
@@ -441,6 +463,8 @@ idp_err store_pg_exec_dyn(store *st, const char *sql, int n, const char *const *
     *res = NULL;
     if (!c) return IDP_FAIL(err, IDP_ERR_INTERNAL, "store: %s: no connection held", what);
     if (c->broken) return IDP_FAIL(err, IDP_ERR_STORE, "store: the database connection is lost");
+    idp_err frc;
+    if (pg_fault_refuses(c, sql, what, err, &frc)) return frc;
     PGresult *r = PQexecParams(c->c, sql, n, NULL, vals, NULL, NULL, 0);
     ExecStatusType t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (t != PGRES_TUPLES_OK && t != PGRES_COMMAND_OK) {
@@ -1339,6 +1363,8 @@ idp_err store_pg_open(const char *uri, int pool_size, bool create, store **out, 
 {
     PGconn *c = NULL;
     *out = NULL;
+    const char *fault = getenv("IDPD_FAULT_STORE_FULL");
+    if (fault && *fault) pg_fault_full = fault;
     idp_err rc = pg_connect(uri, &c, err);
     if (rc) return rc;
     rc = pg_migrate(c, create, err);

@@ -61,7 +61,6 @@ static void full(const fx *f, bool on)
 
 static void fault_injection_fails_writes(void **state)
 {
-    SUT_SQLITE_ONLY(); /* reads the SQLite file directly */
     fx *f = *state;
     store *st = f->st;
     idp_error e = {0};
