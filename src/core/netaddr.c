@@ -158,3 +158,15 @@ void netaddr_client(const netaddr_set *trusted, const char *peer, const char *co
         }
     }
 }
+
+bool netaddr_host_loopback(const char *h, size_t n)
+{
+    static const unsigned char v6_loopback[16] = {[15] = 1};
+    if (n == 9 && strncmp(h, "localhost", 9) == 0) return true;
+    bool bracket = n >= 2 && h[0] == '[' && h[n - 1] == ']';
+    if (bracket) h++, n -= 2;
+    netaddr a;
+    if (n == 0 || memchr(h, ' ', n) || memchr(h, '\t', n) || !netaddr_parse(h, n, &a)) return false;
+    if (a.v6 != bracket) return false; /* an IPv6 address needs its brackets, IPv4 none */
+    return a.v6 ? memcmp(a.a, v6_loopback, 16) == 0 : a.a[0] == 127;
+}

@@ -32,6 +32,10 @@ typedef struct netaddr_set {
  * surrounding spaces/tabs ignored; an IPv4-mapped IPv6 address (::ffff:192.0.2.1) becomes the
  * IPv4 address, so one host has one text form. false when it is anything else. */
 bool netaddr_parse(const char *s, size_t n, netaddr *out);
+/* Whether the host part of a URL, host[0..n) (an IPv6 address in brackets, RFC 3986 §3.2.2),
+ * names this machine: "localhost", an address in 127.0.0.0/8 or ::1. For the http-on-loopback
+ * exceptions (federation's allow_http_loopback). */
+bool netaddr_host_loopback(const char *host, size_t n);
 /* The canonical text of a (inet_ntop) into out[NETADDR_STRLEN]. */
 void netaddr_format(const netaddr *a, char out[NETADDR_STRLEN]);
 /* The throttling unit of an address as text into out[NETADDR_STRLEN + 4]: an IPv4 address

@@ -2,6 +2,7 @@
  * (fed_registry.h, docs/FEDERATION.md). */
 #include "federation/fed_registry.h"
 
+#include "core/netaddr.h"
 #include "core/jsonx.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -24,32 +25,6 @@ static const char *const grant_names[FED_GRANTS] = {"token_exchange", "jwt_beare
 
 /* ---- URLs and the fetch path -------------------------------------------------------------- */
 
-static bool ipv4_loopback(const char *h, size_t n)
-{
-    int parts = 0;
-    size_t i = 0;
-    long first = -1;
-    while (i < n) {
-        size_t st = i;
-        long v = 0;
-        while (i < n && h[i] >= '0' && h[i] <= '9' && i - st < 3) v = v * 10 + (h[i++] - '0');
-        if (i == st || v > 255) return false;
-        if (first < 0) first = v;
-        parts++;
-        if (i == n) break;
-        if (h[i] != '.') return false;
-        i++;
-        if (i == n) return false;
-    }
-    return parts == 4 && first == 127;
-}
-
-static bool host_loopback(const char *h, size_t n)
-{
-    if (n == 9 && !strncmp(h, "localhost", 9)) return true;
-    if (n == 5 && !strncmp(h, "[::1]", 5)) return true;
-    return ipv4_loopback(h, n);
-}
 
 idp_err fed_registry_url_allowed(const char *url, bool allow_http_loopback, idp_error *err)
 {
@@ -79,7 +54,7 @@ idp_err fed_registry_url_allowed(const char *url, bool allow_http_loopback, idp_
     if (hostlen == 0) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has no host");
     if (http && !allow_http_loopback)
         return IDP_FAIL(err, IDP_ERR_INVALID, "URL is http:// (https:// required)");
-    if (http && !host_loopback(h, hostlen))
+    if (http && !netaddr_host_loopback(h, hostlen))
         return IDP_FAIL(err, IDP_ERR_INVALID,
                         "URL is http:// but its host is not a loopback address");
     return IDP_OK;

@@ -6,6 +6,7 @@
  * fed_issuer can hold plain const pointers. The claim mapping itself is in policy_fed_map.c. */
 #include "policy/internal.h"
 
+#include "core/netaddr.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
 #include "jose/alg.h"
@@ -162,35 +163,6 @@ static const char *name_invalid(const char *s)
     return NULL;
 }
 
-/* 127.0.0.0/8 as a dotted quad of decimal octets. */
-static bool ipv4_loopback(const char *h, size_t n)
-{
-    int parts = 0;
-    size_t i = 0;
-    long first = -1;
-    while (i < n) {
-        size_t st = i;
-        long v = 0;
-        while (i < n && h[i] >= '0' && h[i] <= '9' && i - st < 3)
-            v = v * 10 + (h[i++] - '0');
-        if (i == st || v > 255) return false;
-        if (first < 0) first = v;
-        parts++;
-        if (i == n) break;
-        if (h[i] != '.') return false;
-        i++;
-        if (i == n) return false;
-    }
-    return parts == 4 && first == 127;
-}
-
-/* Whether host[0..n) (as in the URL: IPv6 in brackets) is a loopback address. */
-static bool host_loopback(const char *h, size_t n)
-{
-    if (n == 9 && !strncmp(h, "localhost", 9)) return true;
-    if (n == 5 && !strncmp(h, "[::1]", 5)) return true;
-    return ipv4_loopback(h, n);
-}
 
 /* An absolute http(s) URL: https, or http only when allow_http_loopback and the host is a
  * loopback address; no userinfo, no fragment, no query when issuer. */
@@ -235,7 +207,7 @@ static const char *url_invalid(const char *s, bool allow_http_loopback, bool iss
         if (!allow_http_loopback)
             return "must be https:// (http:// only with allow_http_loopback: true and a loopback "
                    "host)";
-        if (!host_loopback(h, hostlen))
+        if (!netaddr_host_loopback(h, hostlen))
             return "is http:// but its host is not a loopback address (127.0.0.0/8, ::1, "
                    "localhost)";
     }

@@ -120,10 +120,40 @@ static void throttle_unit(void **state)
     assert_string_equal(t, "192.0.2.77");
 }
 
+static bool lb(const char *h)
+{
+    return netaddr_host_loopback(h, strlen(h));
+}
+
+/* The host of a URL naming this machine (federation's allow_http_loopback). */
+static void host_loopback(void **state)
+{
+    (void)state;
+    assert_true(lb("localhost"));
+    assert_true(lb("127.0.0.1"));
+    assert_true(lb("127.255.3.4"));
+    assert_true(lb("[::1]"));
+    assert_true(lb("[0:0:0:0:0:0:0:1]"));
+    assert_false(lb("LOCALHOST.")); /* exact: no other spelling */
+    assert_false(lb("localhost.evil.example"));
+    assert_false(lb("127.0.0.1.evil.example"));
+    assert_false(lb("128.0.0.1"));
+    assert_false(lb("10.0.0.1"));
+    assert_false(lb("::1"));      /* IPv6 only in brackets */
+    assert_false(lb("[127.0.0.1]"));
+    assert_false(lb("[::2]"));
+    assert_false(lb("[]"));
+    assert_false(lb(""));
+    assert_false(lb(" 127.0.0.1"));
+    assert_false(lb("0x7f.0.0.1"));
+    assert_false(lb("2130706433"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(parse_addresses), cmocka_unit_test(sets),
                                        cmocka_unit_test(forwarded_for),
-                                       cmocka_unit_test(throttle_unit)};
+                                       cmocka_unit_test(throttle_unit),
+                                       cmocka_unit_test(host_loopback)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
