@@ -3,6 +3,7 @@
 #include "keys/kek.h"
 
 #include "core/b64url.h"
+#include "core/jsonx.h"
 #include "core/mem.h"
 #include "core/rand.h"
 
@@ -245,4 +246,43 @@ idp_err kek_derive(const kek *k, const char *label, unsigned char out[32], idp_e
     EVP_KDF_free(kdf);
     ERR_clear_error();
     return rc;
+}
+
+idp_err kek_seal_json(const kek *k, const char *aad, const json_t *o, size_t max, char **out,
+                      idp_error *err)
+{
+    *out = NULL;
+    char *pt = jsonx_dump(o);
+    if (!pt) return IDP_FAIL(err, IDP_ERR_INTERNAL, "cannot serialize the sealed value");
+    unsigned char *ct = NULL;
+    size_t ctlen = 0;
+    idp_err rc = kek_seal(k, aad, (const unsigned char *)pt, strlen(pt), &ct, &ctlen, err);
+    mem_free_secret(pt);
+    if (rc != IDP_OK) return rc;
+    if (b64url_encoded_len(ctlen) > max) {
+        free(ct);
+        return IDP_FAIL(err, IDP_ERR_TOO_LARGE, "the sealed value is too large");
+    }
+    *out = b64url_encode(ct, ctlen);
+    free(ct);
+    return IDP_OK;
+}
+
+bool kek_open_json(const kek *k, const char *aad, const char *s, size_t max, size_t depth,
+                   json_t **out)
+{
+    *out = NULL;
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max) return false;
+    unsigned char *ct = xmalloc(b64url_decoded_max(n) + 1), *pt = NULL;
+    size_t ctlen = 0, ptlen = 0;
+    bool ok = b64url_decode_to(s, n, ct, b64url_decoded_max(n) + 1, &ctlen) == IDP_OK &&
+              kek_open(k, aad, ct, ctlen, &pt, &ptlen, NULL) == IDP_OK &&
+              jsonx_parse((const char *)pt, ptlen, 0, depth, true, out, NULL) == IDP_OK;
+    if (pt) {
+        mem_wipe(pt, ptlen);
+        free(pt);
+    }
+    free(ct);
+    return ok;
 }

@@ -6,6 +6,9 @@
 
 #include "core/err.h"
 
+#include <jansson.h>
+
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct kek kek;
@@ -24,6 +27,18 @@ idp_err kek_seal(const kek *k, const char *aad, const unsigned char *pt, size_t 
 /* Inverse of kek_seal; IDP_ERR_CRYPTO when the tag does not verify. *pt owned; wipe after use. */
 idp_err kek_open(const kek *k, const char *aad, const unsigned char *ct, size_t ctlen,
                  unsigned char **pt, size_t *ptlen, idp_error *err);
+/* A JSON object sealed for a round trip through the browser (the sealed authorization request,
+ * the pending upstream sign-in): kek_seal of its compact text under aad, as base64url. *out
+ * owned. IDP_ERR_TOO_LARGE when the result would be longer than max characters; the plaintext
+ * is wiped. */
+idp_err kek_seal_json(const kek *k, const char *aad, const json_t *o, size_t max, char **out,
+                      idp_error *err);
+/* Inverse of kek_seal_json: *out is the JSON object (owned) when s is at most max characters of
+ * base64url whose tag verifies under aad and whose plaintext is a strict JSON object at most
+ * depth deep; false otherwise (no reason: the caller says "invalid or expired" whatever it was).
+ * The plaintext is wiped. */
+bool kek_open_json(const kek *k, const char *aad, const char *s, size_t max, size_t depth,
+                   json_t **out);
 /* HKDF-SHA-256(master, info=label) -> 32 bytes. */
 idp_err kek_derive(const kek *k, const char *label, unsigned char out[32], idp_error *err);
 

@@ -177,22 +177,11 @@ idp_err authz_request_seal(const kek *k, const authz_request *r, char **out, idp
         }
         json_object_set_new(o, opt[i].k, s);
     }
-    char *pt = jsonx_dump(o);
+    idp_err rc = kek_seal_json(k, AUTHZ_REQUEST_AAD, o, AUTHZ_REQUEST_MAX_SEALED, out, err);
     json_decref(o);
-    if (!pt) return IDP_FAIL(err, IDP_ERR_INTERNAL, "cannot serialize the request");
-    unsigned char *ct = NULL;
-    size_t ctlen = 0;
-    idp_err rc = kek_seal(k, AUTHZ_REQUEST_AAD, (const unsigned char *)pt, strlen(pt), &ct, &ctlen, err);
-    mem_free_secret(pt);
-    if (rc != IDP_OK) return rc;
-    *out = b64url_encode(ct, ctlen);
-    free(ct);
-    if (strlen(*out) > AUTHZ_REQUEST_MAX_SEALED) {
-        free(*out);
-        *out = NULL;
+    if (rc == IDP_ERR_TOO_LARGE)
         return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "the authorization request is too large");
-    }
-    return IDP_OK;
+    return rc;
 }
 
 static char *dup_opt(const json_t *o, const char *key)
@@ -205,16 +194,9 @@ idp_err authz_request_open(const kek *k, const char *s, int64_t now, authz_reque
                            idp_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (!s) return IDP_FAIL(err, IDP_ERR_INVALID, bad);
-    size_t n = strlen(s);
-    if (n == 0 || n > AUTHZ_REQUEST_MAX_SEALED) return IDP_FAIL(err, IDP_ERR_INVALID, bad);
-    unsigned char *ct = xmalloc(b64url_decoded_max(n) + 1), *pt = NULL;
-    size_t ctlen = 0, ptlen = 0;
     json_t *o = NULL;
     idp_err rc = IDP_ERR_INVALID;
-    if (b64url_decode_to(s, n, ct, b64url_decoded_max(n) + 1, &ctlen) != IDP_OK) goto out;
-    if (kek_open(k, AUTHZ_REQUEST_AAD, ct, ctlen, &pt, &ptlen, NULL) != IDP_OK) goto out;
-    if (jsonx_parse((const char *)pt, ptlen, 0, 4, true, &o, NULL) != IDP_OK) goto out;
+    if (!kek_open_json(k, AUTHZ_REQUEST_AAD, s, AUTHZ_REQUEST_MAX_SEALED, 4, &o)) goto out;
     const char *c = jsonx_str(o, "c"), *r = jsonx_str(o, "r"), *sc = jsonx_str(o, "s");
     int64_t x = 0, m = -1;
     if (!c || !r || !sc || !jsonx_int(o, "x", &x) || !jsonx_int(o, "m", &m) || now >= x) goto out;
@@ -232,11 +214,6 @@ idp_err authz_request_open(const kek *k, const char *s, int64_t now, authz_reque
     rc = IDP_OK;
 out:
     json_decref(o);
-    if (pt) {
-        mem_wipe(pt, ptlen);
-        free(pt);
-    }
-    free(ct);
     if (rc != IDP_OK) return IDP_FAIL(err, rc, bad);
     return IDP_OK;
 }

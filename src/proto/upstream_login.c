@@ -89,24 +89,14 @@ idp_err upstream_login_pending_seal(const kek *k, const upstream_pending *p, cha
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "i", p->name, "s", p->state, "n", p->nonce, "v",
                   p->verifier, "r", p->request, "x", (json_int_t)p->expires_at);
     if (!o) return IDP_FAIL(err, IDP_ERR_INVALID, "pending sign-in: values are not UTF-8");
-    char *pt = jsonx_dump(o);
-    json_decref(o);
-    if (!pt) return IDP_FAIL(err, IDP_ERR_INTERNAL, "cannot serialize the pending sign-in");
     char aad[128];
     aad_for(p->name, aad, sizeof aad);
-    unsigned char *ct = NULL;
-    size_t ctlen = 0;
-    idp_err rc = kek_seal(k, aad, (const unsigned char *)pt, strlen(pt), &ct, &ctlen, err);
-    mem_free_secret(pt);
-    if (rc != IDP_OK) return rc;
-    if (b64url_encoded_len(ctlen) > UPSTREAM_PENDING_MAX) {
-        free(ct);
+    idp_err rc = kek_seal_json(k, aad, o, UPSTREAM_PENDING_MAX, out, err);
+    json_decref(o);
+    if (rc == IDP_ERR_TOO_LARGE)
         return IDP_FAIL(err, IDP_ERR_TOO_LARGE,
                         "the authorization request is too large for upstream sign-in");
-    }
-    *out = b64url_encode(ct, ctlen);
-    free(ct);
-    return IDP_OK;
+    return rc;
 }
 
 static char *dup_str(const json_t *o, const char *key)
@@ -121,17 +111,11 @@ idp_err upstream_login_pending_open(const kek *k, const char *name, const char *
     static const char bad[] = "the upstream sign-in is unknown or has expired";
     memset(out, 0, sizeof *out);
     if (!nonempty(name) || strlen(name) > 64 || !s) return IDP_FAIL(err, IDP_ERR_INVALID, bad);
-    size_t n = strlen(s);
-    if (n == 0 || n > UPSTREAM_PENDING_MAX) return IDP_FAIL(err, IDP_ERR_INVALID, bad);
-    unsigned char *ct = xmalloc(b64url_decoded_max(n) + 1), *pt = NULL;
-    size_t ctlen = 0, ptlen = 0;
     json_t *o = NULL;
     idp_err rc = IDP_ERR_INVALID;
     char aad[128];
     aad_for(name, aad, sizeof aad);
-    if (b64url_decode_to(s, n, ct, b64url_decoded_max(n) + 1, &ctlen) != IDP_OK) goto out;
-    if (kek_open(k, aad, ct, ctlen, &pt, &ptlen, NULL) != IDP_OK) goto out;
-    if (jsonx_parse((const char *)pt, ptlen, 0, 4, true, &o, NULL) != IDP_OK) goto out;
+    if (!kek_open_json(k, aad, s, UPSTREAM_PENDING_MAX, 4, &o)) goto out;
     int64_t x = 0;
     const char *i = jsonx_str(o, "i");
     if (!i || strcmp(i, name) != 0 || !jsonx_int(o, "x", &x) || now >= x) goto out;
@@ -148,11 +132,6 @@ idp_err upstream_login_pending_open(const kek *k, const char *name, const char *
     rc = IDP_OK;
 out:
     json_decref(o);
-    if (pt) {
-        mem_wipe(pt, ptlen);
-        free(pt);
-    }
-    free(ct);
     if (rc != IDP_OK) return IDP_FAIL(err, rc, bad);
     return IDP_OK;
 }

@@ -261,6 +261,40 @@ static void derive_rules(void **state)
     free(text);
 }
 
+/* A JSON object sealed for a browser round trip: base64url, bound to its aad, capped. */
+static void seal_json(void **state)
+{
+    fx *f = *state;
+    json_t *o = json_pack("{s:s, s:I}", "a", "secret-state", "x", (json_int_t)42);
+    char *s = NULL;
+    assert_int_equal(kek_seal_json(f->k, "use-1", o, 4096, &s, NULL), IDP_OK);
+    assert_null(strstr(s, "secret-state"));
+    for (const char *c = s; *c; c++) assert_true(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", *c));
+    json_t *back = NULL;
+    assert_true(kek_open_json(f->k, "use-1", s, 4096, 4, &back));
+    assert_true(json_equal(o, back));
+    json_decref(back);
+    assert_false(kek_open_json(f->k, "use-2", s, 4096, 4, &back)); /* another use */
+    assert_null(back);
+    assert_false(kek_open_json(f->k, "use-1", s, strlen(s) - 1, 4, &back)); /* over the cap */
+    assert_false(kek_open_json(f->k, "use-1", "", 4096, 4, &back));
+    assert_false(kek_open_json(f->k, "use-1", NULL, 4096, 4, &back));
+    assert_false(kek_open_json(f->k, "use-1", "!!!", 4096, 4, &back));
+    s[strlen(s) / 2] = s[strlen(s) / 2] == 'A' ? 'B' : 'A'; /* tampered */
+    assert_false(kek_open_json(f->k, "use-1", s, 4096, 4, &back));
+    free(s);
+    idp_error e = {0};
+    assert_int_equal(kek_seal_json(f->k, "use-1", o, 20, &s, &e), IDP_ERR_TOO_LARGE);
+    assert_null(s);
+    /* a sealed non-object is refused on open */
+    json_t *arr = json_pack("[i]", 1);
+    assert_int_equal(kek_seal_json(f->k, "use-1", arr, 4096, &s, NULL), IDP_OK);
+    assert_false(kek_open_json(f->k, "use-1", s, 4096, 4, &back));
+    free(s);
+    json_decref(arr);
+    json_decref(o);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -268,6 +302,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(file_format_and_mode), T(seal_roundtrip), T(open_rejects),
         T(file_rules),           T(env_override),   T(derive_rules),
+        T(seal_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
