@@ -43,19 +43,6 @@ static char *active_body(const json_t *claims, const policy *pol)
     return s;
 }
 
-/* Is the user behind a user access token (jti "<random>.<epoch>") still active with that epoch?
- * Client tokens (no epoch in the jti) are not tied to a user. */
-static idp_err user_live(struct app *a, const json_t *claims, bool *live, idp_error *err)
-{
-    int64_t epoch = 0;
-    *live = true;
-    if (!user_tokens_jti_epoch(jsonx_str(claims, "jti"), &epoch)) return IDP_OK;
-    store_user u;
-    idp_err rc = user_tokens_user_live(a, jsonx_str(claims, "sub"), epoch, &u, live, err);
-    store_user_clear(&u);
-    return rc;
-}
-
 /* An opaque refresh token of the calling client (RFC 7662 §2.1 allows any token type). */
 static idp_err refresh_body(struct app *a, const client_entry *ce, const char *tok,
                             http_response *rs, idp_error *err)
@@ -113,18 +100,19 @@ idp_err introspect_handle(struct app *a, http_request *rq, http_response *rs, id
     token_verify_opts vo = token_verify_access(rq->keys ? keyset_public(rq->keys) : NULL,
                                                a->cfg->issuer, 0);
     if (token_verify(tok, strlen(tok), &vo, &claims, &verr) != IDP_OK) return IDP_OK;
-    bool revoked = false, live = true;
-    /* a token whose client has been deleted is dead at once (the client snapshot of this
-     * request, no database access); token_verify_access requires client_id as a string */
-    const char *tcid = jsonx_str(claims, "client_id");
-    if (!client_cache_find(rq->clients, tcid, strlen(tcid)) ||
-        !client_entry_may_introspect(ce, tcid, json_object_get(claims, "aud"))) {
+    /* the caller's right first (RFC 7662 §4: to everyone else the token is inactive), then the
+     * revocation rules (a deleted client, a revoked jti, an ended user) */
+    if (!client_entry_may_introspect(ce, jsonx_str(claims, "client_id"), json_object_get(claims, "aud"))) {
         json_decref(claims);
         return IDP_OK;
     }
-    rc = store_jti_is_revoked(a->st, jsonx_str(claims, "jti"), &revoked, err);
-    if (rc == IDP_OK && !revoked) rc = user_live(a, claims, &live, err);
-    if (rc == IDP_OK && !revoked && live) {
+    user_tokens_state st = USER_TOKENS_CLIENT_GONE;
+    bool user = false;
+    int64_t epoch = 0;
+    store_user u;
+    rc = user_tokens_access_state(a, rq, claims, &st, &user, &epoch, &u, err);
+    store_user_clear(&u);
+    if (rc == IDP_OK && st == USER_TOKENS_ACTIVE) {
         char *body = active_body(claims, rq->policy);
         if (body) {
             rs->ext_body = NULL;

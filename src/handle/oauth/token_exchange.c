@@ -89,19 +89,11 @@ static idp_err own_verify(struct app *a, const http_request *rq, const char *wha
     if (vrc != IDP_OK)
         return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "%s is not valid: %s", what,
                         token_verify_reason(vrc));
-    const char *tcid = jsonx_str(*claims, "client_id");
-    bool revoked = false, live = true;
-    idp_err rc = IDP_OK;
-    if (!client_cache_find(rq->clients, tcid, strlen(tcid))) live = false;
-    if (live) rc = store_jti_is_revoked(a->st, jsonx_str(*claims, "jti"), &revoked, err);
-    if (rc == IDP_OK && live && !revoked &&
-        user_tokens_jti_epoch(jsonx_str(*claims, "jti"), epoch)) {
-        store_user u;
-        *user = true;
-        rc = user_tokens_user_live(a, jsonx_str(*claims, "sub"), *epoch, &u, &live, err);
-        store_user_clear(&u);
-    }
-    if (rc == IDP_OK && (revoked || !live))
+    user_tokens_state st = USER_TOKENS_CLIENT_GONE;
+    store_user u;
+    idp_err rc = user_tokens_access_state(a, rq, *claims, &st, user, epoch, &u, err);
+    store_user_clear(&u);
+    if (rc == IDP_OK && st != USER_TOKENS_ACTIVE)
         rc = IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "%s is not active", what);
     if (rc != IDP_OK) {
         json_decref(*claims);

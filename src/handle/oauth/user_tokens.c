@@ -42,6 +42,31 @@ idp_err user_tokens_user_live(struct app *a, const char *user_id, int64_t epoch,
     return rc;
 }
 
+idp_err user_tokens_access_state(struct app *a, const http_request *rq, const json_t *claims,
+                                 user_tokens_state *state, bool *is_user, int64_t *epoch,
+                                 store_user *u, idp_error *err)
+{
+    memset(u, 0, sizeof *u);
+    *is_user = false;
+    *epoch = 0;
+    *state = USER_TOKENS_CLIENT_GONE;
+    const char *tcid = jsonx_str(claims, "client_id"), *jti = jsonx_str(claims, "jti");
+    if (!tcid || !client_cache_find(rq->clients, tcid, strlen(tcid))) return IDP_OK;
+    bool revoked = false;
+    idp_err rc = store_jti_is_revoked(a->st, jti, &revoked, err);
+    if (rc != IDP_OK) return rc;
+    *state = USER_TOKENS_REVOKED;
+    if (revoked) return IDP_OK;
+    *state = USER_TOKENS_ACTIVE;
+    if (!user_tokens_jti_epoch(jti, epoch)) return IDP_OK; /* a client's token: no user */
+    *is_user = true;
+    bool live = false;
+    if ((rc = user_tokens_user_live(a, jsonx_str(claims, "sub"), *epoch, u, &live, err)) != IDP_OK)
+        return rc;
+    if (!live) *state = USER_TOKENS_USER_ENDED;
+    return IDP_OK;
+}
+
 int user_tokens_id_alg(const struct app *a)
 {
     if (scope_has(a->cfg->algs, "RS256")) return JWS_RS256;

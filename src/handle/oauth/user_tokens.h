@@ -50,6 +50,23 @@ bool user_tokens_jti_epoch(const char *jti, int64_t *epoch);
  * removal bump it). A missing user is IDP_OK with *live false; other store errors are returned. */
 idp_err user_tokens_user_live(struct app *a, const char *user_id, int64_t epoch, store_user *u,
                               bool *live, idp_error *err);
+/* Why a verified access token of ours is or is not active (DESIGN §5). */
+typedef enum user_tokens_state {
+    USER_TOKENS_ACTIVE = 0,
+    USER_TOKENS_CLIENT_GONE, /* its client is not in this request's client snapshot */
+    USER_TOKENS_REVOKED,     /* its jti is deny-listed (RFC 7009) */
+    USER_TOKENS_USER_ENDED,  /* a user token whose user is gone, inactive or at another epoch */
+} user_tokens_state;
+
+/* The revocation rules of an access token of ours that token_verify accepted, in one place for
+ * introspection, UserInfo and token exchange: its client still exists (the request's snapshot, no
+ * database access), its jti is not revoked, and a user token (jti "<random>.<epoch>") has a user
+ * that is active with that token_epoch. *is_user / *epoch say whether it is a user token and its
+ * epoch; the user is loaded into *u (zeroed otherwise; store_user_clear either way). Store
+ * errors are returned; *state is then not meaningful. */
+idp_err user_tokens_access_state(struct app *a, const http_request *rq, const json_t *claims,
+                                 user_tokens_state *state, bool *is_user, int64_t *epoch,
+                                 store_user *u, idp_error *err);
 /* ID token signing algorithm: RS256 (the OIDC default when the client registered none,
  * OIDC Registration §2) when RS256 keys are kept, else the server default. */
 int user_tokens_id_alg(const struct app *a);

@@ -51,29 +51,25 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
         challenge(rs, IDP_ERR_UNAUTHORIZED, "the access token is invalid or expired");
         goto out;
     }
-    /* the client the token was issued to must still exist (this request's client snapshot) */
-    const char *tcid = jsonx_str(claims, "client_id");
-    if (!tcid || !client_cache_find(rq->clients, tcid, strlen(tcid))) {
+    user_tokens_state st = USER_TOKENS_CLIENT_GONE;
+    bool user = false;
+    int64_t epoch = 0;
+    const char *scope = jsonx_str(claims, "scope");
+    if ((rc = user_tokens_access_state(a, rq, claims, &st, &user, &epoch, &u, err)) != IDP_OK) goto out;
+    if (st == USER_TOKENS_CLIENT_GONE) {
         challenge(rs, IDP_ERR_UNAUTHORIZED, "the access token's client no longer exists");
         goto out;
     }
-    bool revoked = false;
-    int64_t epoch = 0;
-    const char *jti = jsonx_str(claims, "jti"), *sub = jsonx_str(claims, "sub");
-    const char *scope = jsonx_str(claims, "scope");
-    if ((rc = store_jti_is_revoked(a->st, jti, &revoked, err)) != IDP_OK) goto out;
-    if (revoked || !user_tokens_jti_epoch(jti, &epoch)) {
+    if (st == USER_TOKENS_REVOKED || !user) {
         challenge(rs, IDP_ERR_UNAUTHORIZED,
-                  revoked ? "the access token was revoked" : "the access token is not a user's");
+                  st == USER_TOKENS_REVOKED ? "the access token was revoked" : "the access token is not a user's");
         goto out;
     }
     if (!scope_has(scope, "openid")) {
         challenge(rs, IDP_ERR_FORBIDDEN, "the access token lacks the openid scope");
         goto out;
     }
-    bool live = false;
-    if ((rc = user_tokens_user_live(a, sub, epoch, &u, &live, err)) != IDP_OK) goto out;
-    if (!live) {
+    if (st == USER_TOKENS_USER_ENDED) {
         challenge(rs, IDP_ERR_UNAUTHORIZED, "the user's access has ended");
         goto out;
     }
