@@ -85,6 +85,12 @@ struct app {
     /* the trusted upstream issuers' key caches, on their own thread (federation/fed_registry.h);
      * synced with each published policy; owned */
     struct fed_registry *fed;
+    /* the resource-server side (issue 14; verify/): access tokens of ours already verified
+     * (introspection, /forward-auth), and the revocation state every node keeps in memory from
+     * the store's revocation events (the revocation feed's events, tailed by a background task),
+     * so /forward-auth needs no database round trip. Both owned, created in server/app.c. */
+    struct verify_cache *vcache;
+    struct denylist *deny;
     struct app_bg *bg;       /* server-private (server/app.c); owned */
 };
 
