@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
-import { accessToken, createClient, initDataDir, poll, revoke, startServer, stopOk, testCleanExit } from '../lib/idpd.mjs';
+import { accessToken, createClient, initDataDir, poll, revoke, startServer, storeSql, testCleanExit } from '../lib/idpd.mjs';
 import { ALGS, NO_RATE_LIMIT, URN, createPkey, scimClient, userBody } from '../lib/scim.mjs';
 
 const CAEP = 'https://schemas.openid.net/secevent/caep/event-type/';
@@ -266,6 +266,20 @@ describe('POST /ssf/poll', () => {
     // node B serves the same feed
     const rb = await pollFeed({ since: mid }, { node: b });
     assert.deepEqual(Object.keys(rb.json.sets), Object.keys(r1.json.sets));
+  });
+
+  test('503 (never an empty 200) while the store cannot be read', async () => {
+    storeSql(dir, 'ALTER TABLE rev_events RENAME TO rev_events_away');
+    try {
+      const r = await pollFeed({});
+      assertErr(r, 503, 'temporarily_unavailable');
+      assert.equal(r.text.includes('rev_events'), false, 'the detail is for the log only');
+    } finally {
+      storeSql(dir, 'ALTER TABLE rev_events_away RENAME TO rev_events');
+    }
+    const r = await pollFeed({});
+    assert.equal(r.status, 200, r.text);
+    assert.equal(Object.keys(r.json.sets).length, all.length);
   });
 
   testCleanExit(() => [b, a]);
