@@ -169,12 +169,15 @@ static idp_err respond(struct app *a, const http_request *rq, http_response *rs,
             break;
         }
         rc = append_set(a, rq->keys, alg, &rows[i], now, &rs->body, err);
-        if (rc == IDP_ERR_TOO_LARGE) { /* bounded: the rest on the next poll */
-            if (i) rs->body.len--; /* the comma */
+        if (rc == IDP_ERR_TOO_LARGE && i) { /* bounded: the rest on the next poll */
+            rs->body.len--;                 /* the comma */
             more = true;
             rc = IDP_OK;
             break;
         }
+        if (rc == IDP_ERR_TOO_LARGE) /* never an empty page with moreAvailable: a loop */
+            rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "revocation event %" PRId64 " too large",
+                          rows[i].seq);
         if (rc == IDP_OK) cursor = rows[i].seq;
     }
     store_rev_event_list_free(rows, n);
