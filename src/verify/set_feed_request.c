@@ -8,7 +8,7 @@
  *  - maxEvents: a JSON integer 1..SET_FEED_MAX_EVENTS (RFC 8936 §2.4 allows 0 for an
  *    acknowledgement-only poll; acknowledgements mean nothing here, so 0 is refused);
  *  - returnImmediately: a boolean (idpd always answers at once);
- *  - ack: an array of strings, setErrs: an object (RFC 8936 §2.4.2 / §2.4.3): checked for their
+ *  - ack: an array of strings, setErrs: an object (RFC 8936 §2.4): checked for their
  *    type, then ignored (the cursor is the position, see set_feed.h "why a cursor");
  *  - since: a cursor of ours, the decimal seq of the last event read: "0" or digits without a
  *    leading zero, at most INT64_MAX;
