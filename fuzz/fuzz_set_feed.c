@@ -15,7 +15,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define ISS "https://idp.example"
 #define NOW 1700000000
-static const char keys_json[] = "{\"keys\":[{\"kty\":\"EC\",\"x\":\"Y_N0vvyA1COqFp7AKxZn68VII2AH5fXcvTLH2lpRctA\",\"y\":\"aAwOtkkCxgxtMex5i5GEknEebYSMG3_Sp_pw-BKmZuE\",\"crv\":\"P-256\",\"kid\":\"fuzz-1\",\"alg\":\"ES256\",\"use\":\"sig\"}]}";
+static const char keys_json[] =
+    "{\"keys\":[{\"kty\":\"EC\",\"x\":\"Y_N0vvyA1COqFp7AKxZn68VII2AH5fXcvTLH2lpRctA\",\"y\":"
+    "\"aAwOtkkCxgxtMex5i5GEknEebYSMG3_Sp_pw-BKmZuE\",\"crv\":\"P-256\",\"kid\":\"fuzz-1\",\"alg\":"
+    "\"ES256\",\"use\":\"sig\"}]}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -28,10 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(r.cursor, "start", sizeof "start");
     /* half the inputs with an audience the seeds do not carry (every SET then fails) */
     const char *aud = size % 2 ? "https://rs.example" : NULL;
-    idp_err rc = set_feed_apply((const char *)data, size, keys, JWS_ALG_BIT(JWS_ES256), ISS, aud,
-                                d, NOW, &r, NULL);
+    idp_err rc = set_feed_apply((const char *)data, size, keys, JWS_ALG_BIT(JWS_ES256), ISS, aud, d,
+                                NOW, &r, NULL);
     if (rc != IDP_OK && strcmp(r.cursor, "start") != 0) abort(); /* all or nothing */
-    if (rc == IDP_OK && (r.applied + r.skipped > SET_FEED_MAX_EVENTS || !memchr(r.cursor, 0, sizeof r.cursor)))
+    if (rc == IDP_OK &&
+        (r.applied + r.skipped > SET_FEED_MAX_EVENTS || !memchr(r.cursor, 0, sizeof r.cursor)))
         abort();
     size_t nj = 0, ns = 0;
     denylist_size(d, &nj, &ns);

@@ -89,8 +89,8 @@ static idp_err gate(struct app *a, const http_request *rq, http_response *rs, id
 {
     store_pkey key = {0};
     idp_error e = {0};
-    idp_err rc = pkey_authenticate(a->st, a->scim_pepper, rq->authorization,
-                                   PKEY_SCOPE_EVENTS_READ, time_now(), &key, &e);
+    idp_err rc = pkey_authenticate(a->st, a->scim_pepper, rq->authorization, PKEY_SCOPE_EVENTS_READ,
+                                   time_now(), &key, &e);
     if (key.id) response_set_client(rs, key.id, strlen(key.id));
     if (rc == IDP_ERR_UNAUTHORIZED) {
         response_bearer_challenge(rs, SSF_REALM, NULL); /* RFC 6750 §3: one answer */
@@ -117,14 +117,18 @@ static idp_err gate(struct app *a, const http_request *rq, http_response *rs, id
 
 /* Appends "rev-<seq>":"<SET>" for row to out (no separator). IDP_ERR_TOO_LARGE when out's cap
  * would be passed (out is then as it was). */
-static idp_err append_set(struct app *a, const keyset *ks, jws_alg alg,
-                          const store_rev_event *row, int64_t now, idp_buf *out, idp_error *err)
+static idp_err append_set(struct app *a, const keyset *ks, jws_alg alg, const store_rev_event *row,
+                          int64_t now, idp_buf *out, idp_error *err)
 {
-    rev_event ev = {.seq = row->seq, .kind = (rev_kind)row->kind, .subject = row->subject,
-                    .epoch = row->epoch, .at = row->at, .until = row->until};
+    rev_event ev = {.seq = row->seq,
+                    .kind = (rev_kind)row->kind,
+                    .subject = row->subject,
+                    .epoch = row->epoch,
+                    .at = row->at,
+                    .until = row->until};
     if (!rev_event_type_uri(ev.kind) || !ev.subject)
-        return IDP_FAIL(err, IDP_ERR_INTERNAL, "revocation event %" PRId64 " has kind %d",
-                        row->seq, row->kind);
+        return IDP_FAIL(err, IDP_ERR_INTERNAL, "revocation event %" PRId64 " has kind %d", row->seq,
+                        row->kind);
     json_t *p = rev_event_to_set(&ev, a->cfg->issuer, NULL, now);
     char *payload = p ? jsonx_dump(p) : NULL;
     json_decref(p);

@@ -98,7 +98,7 @@ static void start_reads_everything_then_ticks_follow(void **state)
 static void overflow_fails_closed_until_room(void **state)
 {
     (void)state;
-    fixture *f = fx_new(2); /* room for two revoked jtis */
+    fixture *f = fx_new(2);                                 /* room for two revoked jtis */
     assert_int_equal(deny_sync_start(&f->a, NULL), IDP_OK); /* empty store; raises the bounds */
     int64_t now = time_now();
     revoke_jti(f, "short-1", now + 1); /* until now + 2 */
