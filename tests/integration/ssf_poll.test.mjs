@@ -257,6 +257,9 @@ describe('POST /ssf/poll', () => {
       c = r.json.cursor;
     }
     assert.deepEqual(seen, all.map((s) => s.name), 'every SET once, in order');
+    // a well-formed cursor beyond every event ever written is not ours (a restored store)
+    const ahead = await pollFeed({ since: String(Number(all.at(-1).name.slice(4)) + 1) });
+    assertErr(ahead, 400, 'invalid_request', /beyond the newest event/);
     // every poll from the same cursor answers the same events (stateless: no acknowledgement)
     const mid = all[1].name.slice(4);
     const r1 = await pollFeed({ since: mid });

@@ -9,7 +9,8 @@
  *    with the SCIM limit (429 + Retry-After, RFC 6585 §4); 401 / 403 carry an RFC 6750 §3
  *    challenge, 401 with one answer whatever was wrong (no hint for a guesser);
  *  - Content-Type application/json (RFC 8936 §2.4; parameters ignored) else 415; the body is read
- *    by set_feed_parse_request (400 with the reason, 413 past SET_FEED_MAX_REQUEST);
+ *    by set_feed_parse_request (400 with the reason, 413 past SET_FEED_MAX_REQUEST); a since
+ *    beyond the store's rev_last_seq is 400 too (not our cursor: the receiver starts over);
  *  - at most maxEvents SETs and at most SET_FEED_MAX_BODY bytes of response (what a receiver
  *    accepts): the rest is moreAvailable, so no poll answer is ever unbounded;
  *  - the store cannot be read (or a SET cannot be signed): 503 / 500, never a partial or empty
@@ -159,7 +160,16 @@ static idp_err respond(struct app *a, const http_request *rq, http_response *rs,
     store_rev_event *rows = NULL;
     size_t n = 0;
     idp_error se = {0};
-    int64_t after = since < 0 ? 0 : since;
+    int64_t after = since < 0 ? 0 : since, last = 0;
+    /* a cursor beyond every seq ever given is not ours: e.g. a receiver ahead of a store restored
+     * from a backup, which must start again from the oldest event rather than wait */
+    if (since > 0) {
+        if (a->st->ops->rev_last_seq(a->st, &last, &se) != IDP_OK)
+            return IDP_FAIL(err, IDP_ERR_UNAVAILABLE, "revocation events: %s", se.msg);
+        if (since > last)
+            return IDP_FAIL(err, IDP_ERR_INVALID,
+                            "since is beyond the newest event: poll again without since");
+    }
     /* one more than asked: whether more are available, without a second query */
     if (a->st->ops->rev_list(a->st, after, (size_t)max + 1, &rows, &n, &se) != IDP_OK)
         return IDP_FAIL(err, IDP_ERR_UNAVAILABLE, "revocation events: %s", se.msg);
