@@ -56,7 +56,9 @@ static store_rev_event *events(store *st, int64_t after, size_t *n)
 static size_t count(store *st)
 {
     size_t n = 0;
-    store_rev_event_list_free(events(st, 0, &n), n);
+    /* two statements: the order in which function arguments are evaluated is unspecified */
+    store_rev_event *rows = events(st, 0, &n);
+    store_rev_event_list_free(rows, n);
     return n;
 }
 
