@@ -96,6 +96,7 @@ struct app {
     struct {
         int64_t seq;              /* the last event applied (0: none yet) */
         bool overflow_logged;     /* the current overflow was logged */
+        bool bound_pending;       /* rev_bound_raise has not succeeded yet (retried each tick) */
         _Atomic uint64_t applied; /* events applied since start (/metrics) */
         _Atomic int64_t synced_ms; /* when a tail last reached the newest event (0: never) */
     } deny_sync;

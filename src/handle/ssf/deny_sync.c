@@ -81,10 +81,24 @@ static idp_err tail(struct app *a, size_t max_pages, bool *caught_up, idp_error 
     return IDP_OK;
 }
 
+/* Records this server's token bounds (store.h rev_bound_raise). */
+static void bound_raise(struct app *a)
+{
+    idp_error e = {0};
+    bool ok =
+        a->st->ops->rev_bound_raise(a->st, a->cfg->max_token_ttl, a->cfg->leeway, &e) == IDP_OK;
+    if (!ok && !a->deny_sync.bound_pending)
+        log_msg(LOG_ERROR, "revocation bounds not recorded (retrying): %s", e.msg);
+    else if (ok && a->deny_sync.bound_pending)
+        log_msg(LOG_INFO, "revocation bounds recorded");
+    a->deny_sync.bound_pending = !ok;
+}
+
 idp_err deny_sync_start(struct app *a, idp_error *err)
 {
-    idp_err rc = a->st->ops->rev_bound_raise(a->st, a->cfg->max_token_ttl, a->cfg->leeway, err);
-    if (rc != IDP_OK) return rc;
+    idp_err rc = IDP_OK;
+    a->deny_sync.bound_pending = false;
+    bound_raise(a);
     a->deny_sync.seq = 0; /* from the oldest retained event: the complete state (rev_event.h) */
     bool caught_up = false;
     /* no page limit: the store bounds the events by their until, and the list by its size */
@@ -100,6 +114,7 @@ void deny_sync_tick(struct app *a)
 {
     idp_error e = {0};
     bool caught_up = false;
+    if (a->deny_sync.bound_pending) bound_raise(a);
     if (tail(a, DENY_SYNC_MAX_PAGES, &caught_up, &e) != IDP_OK)
         log_msg(LOG_ERROR, "revocation events: %s", e.msg);
 }
@@ -114,6 +129,5 @@ void deny_sync_prune(struct app *a)
     else if (n)
         log_msg(LOG_INFO, "revocation events: pruned %lld expired", (long long)n);
     /* the bounds only grow (store.h); again here in case another node's start raced ours */
-    if (a->st->ops->rev_bound_raise(a->st, a->cfg->max_token_ttl, a->cfg->leeway, &e) != IDP_OK)
-        log_msg(LOG_ERROR, "revocation bounds: %s", e.msg);
+    bound_raise(a);
 }

@@ -28,8 +28,10 @@ idp_err ssf_poll_handle(struct app *a, http_request *rq, http_response *rs, idp_
  * only (a->deny_sync holds the position).
  *  - deny_sync_start (app_init, before the server takes requests): records the server's
  *    access-token bounds in the store (rev_bound_raise: max_token_ttl, leeway) and reads every
- *    retained event from the oldest, so a node never answers from an empty list. Store errors
- *    fail the start.
+ *    retained event from the oldest, so a node never answers from an empty list. A store that
+ *    cannot be read fails the start. One that cannot be written (a full disk) does not: the
+ *    bounds are then retried on every tick until recorded, logged once; meanwhile no event can
+ *    be written either (the same store), so none gets an until computed from a lower bound.
  *  - deny_sync_tick (every wake-up): applies the events after the last one applied, at most
  *    DENY_SYNC_MAX_PAGES pages of DENY_SYNC_PAGE per call. A full denylist (denylist_apply
  *    IDP_ERR_TOO_LARGE) leaves it overflowed, i.e. failing closed (DENY_UNKNOWN for every token),

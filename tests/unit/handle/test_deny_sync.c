@@ -1,7 +1,8 @@
 /* Unit tests for deny_sync (src/handle/ssf/deny_sync.c): a node's tail of the store's revocation
  * events into its denylist, on a real SQLite store — the start reads every retained event from
  * the oldest, each tick applies what is new, a full list fails closed and keeps its place until a
- * prune makes room, then every missed event is recorded and the overflow cleared. */
+ * prune makes room, then every missed event is recorded and the overflow cleared; a store that
+ * cannot write does not stop the start, and the bounds are recorded once it can. */
 #include "testutil.h"
 
 #include "core/cfg.h"
@@ -153,12 +154,52 @@ static void start_on_a_full_list_keeps_failing_closed(void **state)
     fx_free(f);
 }
 
+/* A store that cannot write (IDPD_FAULT_STORE_FULL: SQLite's full disk) does not stop the start;
+ * the bounds are recorded on the first tick after it can write again. Last case: the fault path
+ * is read once per process, at the first open that sees it. */
+static void start_on_a_full_store_retries_the_bounds(void **state)
+{
+    (void)state;
+    char *fdir = tu_tmpdir();
+    char flag[512];
+    snprintf(flag, sizeof flag, "%s/full", fdir);
+    setenv("IDPD_FAULT_STORE_FULL", flag, 1);
+    fixture *f = fx_new(0);
+    int64_t now = time_now();
+    revoke_jti(f, "before", now + 600);
+    FILE *fp = fopen(flag, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    assert_int_equal(deny_sync_start(&f->a, NULL), IDP_OK);
+    assert_true(f->a.deny_sync.bound_pending);
+    assert_int_equal(check(f, "before"), DENY_REVOKED); /* reading works */
+    deny_sync_tick(&f->a);
+    assert_true(f->a.deny_sync.bound_pending); /* still full */
+    assert_int_equal(remove(flag), 0);
+    deny_sync_tick(&f->a);
+    assert_false(f->a.deny_sync.bound_pending);
+    /* recorded: the next jti event ends at exp + leeway (1 s), not the stand-in 3600 s */
+    revoke_jti(f, "after", now + 600);
+    deny_sync_tick(&f->a);
+    store_rev_event *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(f->a.st->ops->rev_list(f->a.st, 1, 10, &rows, &n, NULL), IDP_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].until, now + 601);
+    store_rev_event_list_free(rows, n);
+    assert_int_equal(check(f, "after"), DENY_REVOKED);
+    fx_free(f);
+    tu_rmtree(fdir);
+    free(fdir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(start_reads_everything_then_ticks_follow),
         cmocka_unit_test(overflow_fails_closed_until_room),
         cmocka_unit_test(start_on_a_full_list_keeps_failing_closed),
+        cmocka_unit_test(start_on_a_full_store_retries_the_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
