@@ -121,6 +121,8 @@ static const opt opts[] = {
      "failed sign-ins from one client address, any account, before back-off; 0 = no limit"},
     {"login_throttle_max_keys", T_INT, offsetof(cfg, login_throttle_max_keys), "100000", 16,
      10000000, NULL, NULL, "sign-in failure counters kept at most; beyond it sign-in fails closed"},
+    {"verify_cache_size", T_INT, offsetof(cfg, verify_cache_size), "10000", 0, 1000000, NULL,
+     NULL, "verified access tokens of ours kept to skip their signature check; 0 = no cache"},
     {"trusted_proxies", T_STR, offsetof(cfg, trusted_proxies), NULL, 0, 0, NULL,
      check_trusted_proxies,
      "addresses and CIDR prefixes of reverse proxies whose X-Forwarded-For is believed"},

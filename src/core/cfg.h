@@ -52,6 +52,7 @@ typedef struct cfg {
     int login_address_free_failures; /* login_address_free_failures: per address, any account
                                         (100; 0 = none) */
     int login_throttle_max_keys; /* login_throttle_max_keys: failure counters kept (100000) */
+    int verify_cache_size;  /* verify_cache_size: verified access tokens cached (10000; 0 = off) */
     char *trusted_proxies;  /* trusted_proxies: CIDRs whose X-Forwarded-For is believed, or NULL */
     int64_t audit_retention; /* audit_retention: audit events kept this long, s (90d) */
     int64_t audit_max_events; /* audit_max_events: audit events kept at most (10000000) */

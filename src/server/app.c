@@ -302,9 +302,11 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     if ((rc = netaddr_set_parse(c->trusted_proxies, &a->trusted_proxies, err)) != IDP_OK)
         return rc;
     a->scim_rl = ratelimit_new(c->scim_rate, c->scim_burst, APP_SCIM_RATELIMIT_KEYS);
-    a->vcache = verify_cache_new(0);
+    /* verify_cache_size 0: no cache (NULL; every verify_cache_* call accepts it) */
+    a->vcache = c->verify_cache_size ? verify_cache_new((size_t)c->verify_cache_size) : NULL;
     a->deny = denylist_new(0, 0);
-    if (!a->vcache || !a->deny) return IDP_FAIL(err, IDP_ERR_NOMEM, "out of memory");
+    if ((c->verify_cache_size && !a->vcache) || !a->deny)
+        return IDP_FAIL(err, IDP_ERR_NOMEM, "out of memory");
     /* the revocation state before the first request (handle/ssf/ssf.h) */
     if ((rc = deny_sync_start(a, err)) != IDP_OK) return rc;
     size_t il = strlen(c->issuer);

@@ -10,12 +10,11 @@
 #include "core/jsonx.h"
 #include "handle/app.h"
 #include "http/request_form.h"
-#include "keys/keyset.h"
 #include "handle/oauth/client_auth.h"
+#include "handle/oauth/own_token.h"
 #include "oauth/client_cache.h"
 #include "policy/policy.h"
 #include "proto/refresh.h"
-#include "verify/token_verify.h"
 #include "handle/oauth/user_tokens.h"
 #include "core/timeutil.h"
 
@@ -97,9 +96,9 @@ idp_err introspect_handle(struct app *a, http_request *rq, http_response *rs, id
     /* No leeway: idpd issued the token by its own clock, so an expired token is inactive the
      * moment it expires (and its revocation entry may be pruned from then on). */
     if (!strchr(tok, '.')) return refresh_body(a, ce, tok, rs, err);
-    token_verify_opts vo = token_verify_access(rq->keys ? keyset_public(rq->keys) : NULL,
-                                               a->cfg->issuer, 0);
-    if (token_verify(tok, strlen(tok), &vo, &claims, &verr) != IDP_OK) return IDP_OK;
+    /* signature and claims, through the verified-token cache (own_token.h); the activity rules
+     * below run on every request, cached or not */
+    if (own_token_verify(a, rq, tok, strlen(tok), &claims, &verr) != IDP_OK) return IDP_OK;
     /* the caller's right first (RFC 7662 §4: to everyone else the token is inactive), then the
      * revocation rules (a deleted client, a revoked jti, an ended user) */
     if (!client_entry_may_introspect(ce, jsonx_str(claims, "client_id"), json_object_get(claims, "aud"))) {

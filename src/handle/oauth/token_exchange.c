@@ -29,10 +29,10 @@
 #include "federation/fed_registry.h"
 #include "federation/fed_verify.h"
 #include "handle/app.h"
+#include "handle/oauth/own_token.h"
 #include "handle/oauth/token_fed.h"
 #include "handle/oauth/user_tokens.h"
 #include "jose/jws.h"
-#include "keys/keyset.h"
 #include "oauth/policy_admin.h"
 #include "oauth/token_policy.h"
 #include "proto/resource.h"
@@ -82,10 +82,8 @@ static idp_err own_verify(struct app *a, const http_request *rq, const char *wha
     if (type == TX_TYPE_ID_TOKEN)
         return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST,
                         "%s: idpd's own tokens are exchanged as access tokens", what);
-    token_verify_opts vo =
-        token_verify_access(rq->keys ? keyset_public(rq->keys) : NULL, a->cfg->issuer, 0);
     idp_error verr = {0};
-    idp_err vrc = token_verify(tok, strlen(tok), &vo, claims, &verr);
+    idp_err vrc = own_token_verify(a, rq, tok, strlen(tok), claims, &verr);
     if (vrc != IDP_OK)
         return IDP_FAIL(err, IDP_ERR_OAUTH_INVALID_REQUEST, "%s is not valid: %s", what,
                         token_verify_reason(vrc));

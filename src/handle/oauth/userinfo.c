@@ -7,11 +7,10 @@
 
 #include "core/jsonx.h"
 #include "handle/app.h"
-#include "keys/keyset.h"
 #include "proto/authz_request.h"
 #include "proto/bearer.h"
 #include "oauth/client_cache.h"
-#include "verify/token_verify.h"
+#include "handle/oauth/own_token.h"
 #include "handle/oauth/user_tokens.h"
 
 #include <stdio.h>
@@ -45,9 +44,7 @@ idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_
     idp_error verr = {0};
     store_user u = {0};
     idp_err rc = IDP_OK;
-    token_verify_opts vo = token_verify_access(rq->keys ? keyset_public(rq->keys) : NULL,
-                                               a->cfg->issuer, 0);
-    if (token_verify(t, n, &vo, &claims, &verr) != IDP_OK) {
+    if (own_token_verify(a, rq, t, n, &claims, &verr) != IDP_OK) {
         challenge(rs, IDP_ERR_UNAUTHORIZED, "the access token is invalid or expired");
         goto out;
     }

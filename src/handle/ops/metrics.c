@@ -1,10 +1,10 @@
 /* GET /metrics: Prometheus text exposition format 0.0.4 — what the running server has in force:
  * the active policy version and document hash (issue "permission management" item 3), the number
  * of published signing keys and of clients, whether each snapshot reloads and the store writes
- * (the same facts as /readyz), and the revocation state of this node (denylist size, overflow, the
- * events applied). No secret and no personal data. With cfg metrics_token set, only
- * for "Authorization: Bearer <metrics_token>" (RFC 6750 §2.1), compared in constant time;
- * otherwise 401 with a Bearer challenge (RFC 6750 §3). */
+ * (the same facts as /readyz), the revocation state of this node (denylist size, overflow, the
+ * events applied) and the verified-token cache's hits, misses and entries. No secret and no
+ * personal data. With cfg metrics_token set, only for "Authorization: Bearer <metrics_token>"
+ * (RFC 6750 §2.1), compared in constant time; otherwise 401 with a Bearer challenge (RFC 6750 §3). */
 #include "handle/endpoints.h"
 
 #include "core/mem.h"
@@ -16,6 +16,7 @@
 #include "oauth/client_cache.h"
 #include "policy/policy.h"
 #include "verify/denylist.h"
+#include "verify/verify_cache.h"
 
 #include <stdatomic.h>
 
@@ -121,6 +122,21 @@ idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_e
                       "# TYPE idpd_login_throttled_total counter\n"
                       "idpd_login_throttled_total %" PRIu64 "\n",
                       atomic_load_explicit(&a->login_throttled, memory_order_relaxed));
+    uint64_t vc_hits = 0, vc_misses = 0;
+    verify_cache_stats(a->vcache, &vc_hits, &vc_misses);
+    bad |= buf_printf(&rs->body,
+                      "# HELP idpd_verify_cache_hits_total Access tokens of ours answered from the "
+                      "verified-token cache (no signature check).\n"
+                      "# TYPE idpd_verify_cache_hits_total counter\n"
+                      "idpd_verify_cache_hits_total %" PRIu64 "\n"
+                      "# HELP idpd_verify_cache_misses_total Lookups in the verified-token cache "
+                      "that found no usable entry.\n"
+                      "# TYPE idpd_verify_cache_misses_total counter\n"
+                      "idpd_verify_cache_misses_total %" PRIu64 "\n"
+                      "# HELP idpd_verify_cache_entries Verified tokens held in the cache.\n"
+                      "# TYPE idpd_verify_cache_entries gauge\n"
+                      "idpd_verify_cache_entries %zu\n",
+                      vc_hits, vc_misses, verify_cache_size(a->vcache));
     bad |= buf_puts(&rs->body, "# HELP idpd_http_requests_total Requests answered, by route and status class.\n"
                                "# TYPE idpd_http_requests_total counter\n");
     for (size_t r = 0; r < APP_METRIC_ROUTES; r++) {

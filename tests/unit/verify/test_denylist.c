@@ -6,6 +6,7 @@
 #include "verify/denylist.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -269,6 +270,78 @@ static void concurrent_readers(void **state)
     denylist_free(d);
 }
 
+/* Fail closed under concurrency: 4 readers check a revoked jti and a revoked user's old token
+ * while one writer fills a small list past its bound (overflow), prunes and resets over and
+ * over. Whatever the interleaving a reader never sees DENY_OK for either: only DENY_REVOKED
+ * or, while overflowed, DENY_UNKNOWN (run under ASan). */
+typedef struct {
+    denylist *d;
+    _Atomic int *stop;
+    int ok, unknown, revoked;
+} closed_arg;
+
+static void *closed_reader(void *p)
+{
+    closed_arg *a = p;
+    /* at least 2000 rounds each, so every reader overlaps the writer whatever the scheduling */
+    for (int n = 0; n < 2000 || !*a->stop; n++) {
+        deny_result r[3] = {denylist_check(a->d, "fixed", NULL, 0, NOW),
+                            denylist_check(a->d, "x.1", "user", 0, NOW),
+                            denylist_check(a->d, NULL, "user", NOW - 1, NOW)};
+        for (int i = 0; i < 3; i++) {
+            if (r[i] == DENY_OK) a->ok++;
+            else if (r[i] == DENY_UNKNOWN) a->unknown++;
+            else a->revoked++;
+        }
+        size_t nj = 0, ns = 0;
+        denylist_size(a->d, &nj, &ns);
+        if (nj > 32 || ns > 4) a->ok++; /* a bound broken counts as a failure too */
+    }
+    return NULL;
+}
+
+static void concurrent_overflow_fails_closed(void **state)
+{
+    (void)state;
+    denylist *d = denylist_new(32, 4);
+    _Atomic int stop = 0;
+    /* the two long-lived revocations every reader checks */
+    rev_event fixed = ev(REV_TOKEN_REVOKED, "fixed", 0, NOW, NOW + 100000);
+    rev_event user = ev(REV_USER_CHANGED, "user", 2, NOW, NOW + 100000);
+    apply_ok(d, fixed);
+    apply_ok(d, user);
+    pthread_t t[4];
+    closed_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (closed_arg){.d = d, .stop = &stop};
+        assert_int_equal(pthread_create(&t[i], NULL, closed_reader, &args[i]), 0);
+    }
+    char k[32];
+    idp_error err = {0};
+    int overflows = 0;
+    for (int round = 0; round < 50; round++) {
+        /* short-lived entries until the list is full and overflows */
+        for (int i = 0; i < 40; i++) {
+            snprintf(k, sizeof k, "r%d-%d", round, i);
+            rev_event e = ev(REV_TOKEN_REVOKED, k, 0, NOW, NOW + 5);
+            if (denylist_apply(d, &e, NOW, &err) == IDP_ERR_TOO_LARGE) {
+                overflows++;
+                break;
+            }
+        }
+        denylist_prune(d, NOW + 5); /* the short ones go; fixed and user stay */
+        denylist_reset_overflow(d);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].ok, 0); /* never fail open */
+        assert_true(args[i].revoked > 0);
+    }
+    assert_int_equal(overflows, 50);
+    denylist_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +350,7 @@ int main(void)
         cmocka_unit_test(merge_is_monotonic), cmocka_unit_test(expired_event_ignored_and_prune),
         cmocka_unit_test(bad_events),         cmocka_unit_test(overflow_fails_closed),
         cmocka_unit_test(many_entries),       cmocka_unit_test(concurrent_readers),
+        cmocka_unit_test(concurrent_overflow_fails_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
