@@ -26,7 +26,8 @@ static const char create_help[] =
     "[--json]\n"
     "  --name NAME        what the key is for (1..200 printable characters; default: key-ID)\n"
     "  --scopes LIST      comma-separated: scim:read (GET), scim:write (POST/PUT/PATCH/DELETE),\n"
-    "                     admin (admin API); each is separate, admin implies no other scope\n"
+    "                     admin (admin API), events:read (revocation feed, POST /ssf/poll);\n"
+    "                     each is separate, admin implies no other scope\n"
     "  --expires DURATION lifetime, e.g. 90d (default: never expires)\n"
     "With --json prints {\"id\", \"key\", \"name\", \"scopes\", \"expires_at\"}; the key is shown "
     "only here.\n" CLI_COMMON_HELP;

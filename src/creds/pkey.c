@@ -17,7 +17,7 @@
 #include <strings.h>
 
 static const char *const known_scopes[] = {PKEY_SCOPE_SCIM_READ, PKEY_SCOPE_SCIM_WRITE,
-                                           PKEY_SCOPE_ADMIN};
+                                           PKEY_SCOPE_ADMIN, PKEY_SCOPE_EVENTS_READ};
 #define NSCOPES (sizeof known_scopes / sizeof *known_scopes)
 
 static idp_err auth_fail(idp_error *err, int line)
@@ -106,7 +106,7 @@ idp_err pkey_scopes_normalize(const char *list, char **out, idp_error *err)
         int i = scope_index(p, l);
         if (i < 0)
             return IDP_FAIL(err, IDP_ERR_INVALID,
-                            "unknown scope (valid: scim:read, scim:write, admin)");
+                            "unknown scope (valid: scim:read, scim:write, admin, events:read)");
         if (seen[i])
             return IDP_FAIL(err, IDP_ERR_INVALID, "scope %s listed twice", known_scopes[i]);
         seen[i] = true;

@@ -8,7 +8,8 @@
  * never be replayed as a provisioning-key hash). Use pkey_pepper() to get it.
  *
  * Scopes (space-separated in store_pkey.scopes): "scim:read" (GET), "scim:write" (POST, PUT,
- * PATCH, DELETE) and "admin" (the admin API). Each is separate: admin does NOT imply the SCIM
+ * PATCH, DELETE), "admin" (the admin API) and "events:read" (the revocation feed, POST
+ * /ssf/poll: docs/REVOCATION_FEED.md). Each is separate: admin does NOT imply the SCIM or events
  * scopes, and scim:write does not imply scim:read; list every scope a key needs.
  *
  * Everything except pkey_pepper and pkey_authenticate is pure (no I/O, no clock). */
@@ -37,6 +38,7 @@
 #define PKEY_SCOPE_SCIM_READ "scim:read"
 #define PKEY_SCOPE_SCIM_WRITE "scim:write"
 #define PKEY_SCOPE_ADMIN "admin"
+#define PKEY_SCOPE_EVENTS_READ "events:read"
 
 /* HKDF of the master key with PKEY_PEPPER_LABEL into out (wipe after use). */
 idp_err pkey_pepper(const kek *k, unsigned char out[32], idp_error *err);
@@ -59,7 +61,7 @@ idp_err pkey_parse(const char *key, size_t n, char id_out[PKEY_ID_LEN + 1], cons
 idp_err pkey_bearer(const char *header, const char **token, size_t *n, idp_error *err);
 
 /* Normalises a scope list given with commas and/or spaces ("scim:read,scim:write") into a
- * single-space-separated list in canonical order (scim:read scim:write admin); *out owned.
+ * single-space-separated list in canonical order (scim:read scim:write admin events:read); *out owned.
  * IDP_ERR_INVALID naming the problem (unknown scope, duplicate, empty list). */
 idp_err pkey_scopes_normalize(const char *list, char **out, idp_error *err);
 /* Whole-word membership of scope in the space-separated list (NULL list -> false). */

@@ -91,6 +91,14 @@ struct app {
      * so /forward-auth needs no database round trip. Both owned, created in server/app.c. */
     struct verify_cache *vcache;
     struct denylist *deny;
+    /* where the tail of the store's revocation events into deny stands (handle/ssf/deny_sync.c;
+     * seq and overflow_logged: the background thread only) */
+    struct {
+        int64_t seq;              /* the last event applied (0: none yet) */
+        bool overflow_logged;     /* the current overflow was logged */
+        _Atomic uint64_t applied; /* events applied since start (/metrics) */
+        _Atomic int64_t synced_ms; /* when a tail last reached the newest event (0: never) */
+    } deny_sync;
     struct app_bg *bg;       /* server-private (server/app.c); owned */
 };
 

@@ -16,6 +16,7 @@
 #include "policy/policy.h"
 #include "federation/fed_registry.h"
 #include "verify/denylist.h"
+#include "handle/ssf/ssf.h"
 #include "verify/verify_cache.h"
 
 #include <errno.h>
@@ -304,6 +305,8 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     a->vcache = verify_cache_new(0);
     a->deny = denylist_new(0, 0);
     if (!a->vcache || !a->deny) return IDP_FAIL(err, IDP_ERR_NOMEM, "out of memory");
+    /* the revocation state before the first request (handle/ssf/ssf.h) */
+    if ((rc = deny_sync_start(a, err)) != IDP_OK) return rc;
     size_t il = strlen(c->issuer);
     a->scim_base = xmalloc(il + sizeof "/scim/v2");
     memcpy(a->scim_base, c->issuer, il);
@@ -387,6 +390,8 @@ static const bg_task bg_tasks[] = {
     {"rotation", APP_ROTATION_INTERVAL_MS, task_rotate, false}, /* app_init ran the first */
     {"prune", APP_PRUNE_INTERVAL_MS, task_prune, true},
     {"reap", 0, task_reap, true},
+    {"deny_sync", 0, deny_sync_tick, true},                    /* revocations, every wake-up */
+    {"deny_prune", APP_PRUNE_INTERVAL_MS, deny_sync_prune, false},
 };
 #define BG_NTASKS (sizeof bg_tasks / sizeof *bg_tasks)
 

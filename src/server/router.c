@@ -2,6 +2,7 @@
 
 #include "handle/endpoints.h"
 #include "handle/scim/scim_endpoints.h"
+#include "handle/ssf/ssf.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -37,6 +38,8 @@ const route router_routes[] = {
     {"GET", "/logout", logout_handle},
     {"POST", "/logout", logout_handle},
     {"GET", "/assets/idpd.css", assets_css_handle},
+    /* the revocation feed (RFC 8936 poll of RFC 8417 SETs; docs/REVOCATION_FEED.md) */
+    {"POST", "/ssf/poll", ssf_poll_handle},
     /* SCIM 2.0 (RFC 7644 §3.2): base ISSUER/scim/v2 */
     {"GET", "/scim/v2/Users", scim_users_list},
     {"POST", "/scim/v2/Users", scim_users_create},

@@ -5,17 +5,23 @@
  * Request (POST, Content-Type application/json, Authorization: Bearer <provisioning key with
  * scope events:read>):
  *   {"maxEvents": N, "returnImmediately": true, "since": "<cursor>"}
- *   - maxEvents: 1..1000, default 100 (RFC 8936 §2.4).
+ *   - maxEvents: a JSON integer 1..1000, default 100 (RFC 8936 §2.4; its 0, an
+ *     acknowledgement-only poll, is refused: acknowledgements mean nothing here).
  *   - returnImmediately: accepted; idpd always answers at once (no long poll: a request thread is
  *     never parked), which RFC 8936 §2.4 permits.
  *   - ack / setErrs: accepted and ignored (see "why a cursor").
  *   - since: idpd's addition: the `cursor` of the previous response; absent = from the oldest
  *     retained event. A cursor older than the oldest retained event is fine (everything pruned
- *     concerned only expired tokens); a cursor that is not ours is 400 invalid_request.
+ *     concerned only expired tokens); a cursor that is not ours is 400 invalid_request. Our
+ *     cursor is the decimal seq of the last event read ("0" or digits without a leading zero,
+ *     within int64).
+ *   - any other member is ignored (forward compatible with receivers that send more SSF members);
+ *     the body is one strict JSON object (no duplicate members) of at most SET_FEED_MAX_REQUEST
+ *     bytes (413 when larger).
  * Response 200, application/json (RFC 8936 §2.5):
  *   {"sets": {"rev-<seq>": "<compact SET>", ...}, "moreAvailable": bool, "cursor": "<cursor>"}
- *   events in seq order; cursor = the last seq returned (or the request's when none); moreAvailable
- *   when more events follow it.
+ *   events in seq order; cursor = the last seq returned (or the request's when none, "0" for an
+ *   empty feed polled without since); moreAvailable when more events follow it.
  * Errors: 400 {"err":"invalid_request","description":...} (RFC 8936 §2.6 shape), 401/403 as
  * RFC 6750 for a missing or under-scoped key, 503 when the store cannot be read.
  *
@@ -39,13 +45,17 @@
 #define SET_FEED_DEFAULT_EVENTS 100
 #define SET_FEED_MAX_BODY (4u * 1024u * 1024u) /* a receiver refuses a larger response */
 #define SET_FEED_CURSOR_MAX 24
+#define SET_FEED_MAX_REQUEST (64u * 1024u) /* the transmitter refuses a larger request body */
 
-/* The request body for cursor (NULL or "" = from the start) and max_events. Owned string (free);
- * NULL when out of memory. */
+/* The request body for cursor (NULL or "" = from the start) and max_events (clamped into
+ * 1..SET_FEED_MAX_EVENTS), with returnImmediately true. Owned string (free); NULL when out of
+ * memory. */
 char *set_feed_request(const char *cursor, int max_events);
 
-/* Parses a transmitter-side request body: *max_events (default when absent), since into
- * *since_seq (-1 when absent). IDP_ERR_INVALID / IDP_ERR_JSON with the reason otherwise. */
+/* Parses a transmitter-side request body (set_feed_request.c has the rules): *max_events
+ * (default when absent), since into *since_seq (-1 when absent). IDP_ERR_INVALID / IDP_ERR_JSON
+ * / IDP_ERR_TOO_LARGE with a reason that never quotes the input otherwise (the outputs then
+ * hold the defaults). */
 idp_err set_feed_parse_request(const char *body, size_t len, int *max_events, int64_t *since_seq,
                                idp_error *err);
 

@@ -1,7 +1,8 @@
 /* GET /metrics: Prometheus text exposition format 0.0.4 — what the running server has in force:
  * the active policy version and document hash (issue "permission management" item 3), the number
  * of published signing keys and of clients, whether each snapshot reloads and the store writes
- * (the same facts as /readyz). No secret and no personal data. With cfg metrics_token set, only
+ * (the same facts as /readyz), and the revocation state of this node (denylist size, overflow, the
+ * events applied). No secret and no personal data. With cfg metrics_token set, only
  * for "Authorization: Bearer <metrics_token>" (RFC 6750 §2.1), compared in constant time;
  * otherwise 401 with a Bearer challenge (RFC 6750 §3). */
 #include "handle/endpoints.h"
@@ -14,12 +15,41 @@
 #include "keys/keyset.h"
 #include "oauth/client_cache.h"
 #include "policy/policy.h"
+#include "verify/denylist.h"
 
 #include <stdatomic.h>
 
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <string.h>
+
+/* The revocation state this node holds (handle/ssf/deny_sync.c tails the store's events). */
+static int deny_metrics(struct app *a, idp_buf *b)
+{
+    size_t njti = 0, nsub = 0;
+    if (a->deny) denylist_size(a->deny, &njti, &nsub);
+    return buf_printf(b,
+                      "# HELP idpd_revocation_events_applied_total Revocation events applied to "
+                      "this node's denylist.\n"
+                      "# TYPE idpd_revocation_events_applied_total counter\n"
+                      "idpd_revocation_events_applied_total %" PRIu64 "\n"
+                      "# HELP idpd_denylist_entries Revoked tokens and users in this node's "
+                      "denylist.\n"
+                      "# TYPE idpd_denylist_entries gauge\n"
+                      "idpd_denylist_entries{kind=\"jti\"} %zu\n"
+                      "idpd_denylist_entries{kind=\"subject\"} %zu\n"
+                      "# HELP idpd_denylist_overflow 1 while the denylist is full (every token "
+                      "is refused: fail closed).\n"
+                      "# TYPE idpd_denylist_overflow gauge\n"
+                      "idpd_denylist_overflow %d\n"
+                      "# HELP idpd_denylist_synced_timestamp_seconds When this node last read "
+                      "every revocation event of the store (0: never).\n"
+                      "# TYPE idpd_denylist_synced_timestamp_seconds gauge\n"
+                      "idpd_denylist_synced_timestamp_seconds %" PRId64 "\n",
+                      atomic_load_explicit(&a->deny_sync.applied, memory_order_relaxed), njti,
+                      nsub, a->deny && denylist_overflowed(a->deny) ? 1 : 0,
+                      atomic_load(&a->deny_sync.synced_ms) / 1000);
+}
 
 /* The request carries the configured token. Both sides are hashed first so the comparison
  * takes the same time whatever the length or content of the guess. */
@@ -105,6 +135,7 @@ idp_err metrics_handle(struct app *a, http_request *rq, http_response *rs, idp_e
                               unmatched ? "(none)" : a->routes[r].path, k + 1, n);
         }
     }
+    bad |= deny_metrics(a, &rs->body);
     bad |= fed_registry_metrics(a->fed, &rs->body);
     if (bad) return IDP_FAIL(err, IDP_ERR_INTERNAL, "metrics too large");
     rs->content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -151,6 +151,9 @@ static void scope_lists(void **state)
     assert_int_equal(pkey_scopes_normalize(" admin , scim:read ", &s, NULL), IDP_OK);
     assert_string_equal(s, "scim:read admin");
     free(s);
+    assert_int_equal(pkey_scopes_normalize("events:read,scim:write", &s, NULL), IDP_OK);
+    assert_string_equal(s, "scim:write events:read");
+    free(s);
     static const char *const bad[] = {
         "", " , ", "scim:read,scim:read", "scim:delete", "SCIM:READ", "scim:read;admin", NULL};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -165,6 +168,7 @@ static void scope_lists(void **state)
     assert_true(pkey_has_scope("scim:read scim:write", "scim:read"));
     assert_false(pkey_has_scope("scim:read", "scim:write"));
     assert_false(pkey_has_scope("admin", "scim:read")); /* admin implies nothing */
+    assert_false(pkey_has_scope("admin scim:read scim:write", "events:read"));
     assert_false(pkey_has_scope("scim:reader", "scim:read"));
     assert_false(pkey_has_scope("scim:rea", "scim:read"));
     assert_false(pkey_has_scope(NULL, "scim:read"));
