@@ -48,6 +48,18 @@
  * performs its refetch on the calling thread — at most once per cooldown, bounded by
  * jwks_fetch_timeout_ms.
  *
+ * The revocation feed (optional: feed_url and feed_token): idpd's POST /ssf/poll (RFC 8936 §2.4
+ * poll of RFC 8417 Security Event Tokens), polled every feed_interval_ms on the same thread /
+ * tick as the JWKS, a backlog read page after page at once. Every SET is verified with the
+ * verifier's own issuer keys and algorithms (typ secevent+jwt, iss equal to the issuer); its
+ * event (an access token revoked by jti; a user disabled, deleted or changed, which revokes that
+ * user's older tokens) goes into a bounded in-memory denylist, forgotten when no token it
+ * concerns can still be valid. idpd_verify_token then refuses a revoked token with invalid_token
+ * "token revoked" — a cached token too (the denylist is checked after the cache). Fail closed:
+ * until the first poll has reached the end of the feed, when none has for feed_stale_ms, or when
+ * the denylist overflowed, every token is refused with temporarily_unavailable. With the default
+ * interval a revocation at idpd is refused within about 2 s (one interval plus a poll).
+ *
  * Memory: every function that can fail on allocation aborts the process instead (like idpd). */
 #ifndef IDPD_VERIFY_H
 #define IDPD_VERIFY_H
@@ -107,6 +119,15 @@ typedef struct idpd_verify_options {
     int64_t jwks_fetch_timeout_ms;     /* 3 s, at most 300 s */
     idpd_verify_skip_fn on_jwks_skip;  /* NULL: skipped members are only counted */
     void *ctx;                         /* passed to on_jwks_skip */
+    /* The revocation feed (see "The revocation feed" above); feed_url NULL: no feed. */
+    const char *feed_url;          /* idpd's POST /ssf/poll URL (same URL rules as jwks_uri) */
+    const char *feed_token;        /* required with feed_url: a provisioning key with scope
+                                      events:read, sent as Authorization: Bearer; never logged */
+    int64_t feed_interval_ms;      /* poll period; default 2000, 100 .. 3600000 */
+    int64_t feed_stale_ms;         /* refuse every token (temporarily_unavailable) when no poll
+                                      reached the end of the feed for this long; default 30000,
+                                      > feed_interval_ms, at most 24 h */
+    size_t feed_max_entries;       /* denylist bound, each of revoked jtis and users; 100000 */
 } idpd_verify_options;
 
 /* Fills *o with the defaults above (issuer, audiences and the source left NULL). Call it first,
@@ -179,6 +200,15 @@ typedef struct idpd_verify_stats {
     char jwks_last_error[240];   /* of the last failed attempt; "" when none */
     size_t cache_entries;
     uint64_t cache_hits, cache_misses;
+    /* the revocation feed: "off" (none configured), "unsynced" (no poll reached the end yet),
+     * "ok", "stale" (past feed_stale_ms), "overflow" (the denylist is full) */
+    const char *feed_state;
+    char feed_cursor[24];          /* the position in the feed ("" before the first event) */
+    int64_t feed_synced_at_ms;     /* last poll that reached the end; 0 when none */
+    uint64_t feed_events_applied;  /* revocation events recorded so far */
+    uint64_t feed_polls, feed_failures;
+    size_t feed_revoked_jtis, feed_revoked_users; /* denylist entries now */
+    char feed_last_error[240];     /* of the last failed round; "" when none; never the token */
 } idpd_verify_stats;
 
 void idpd_verify_stats_get(idpd_verify *v, idpd_verify_stats *out);
