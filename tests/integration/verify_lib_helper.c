@@ -7,6 +7,7 @@
  *   v TOKEN      verify once:  {"code":N,"error":"..","reason":"..","sub":"..","hits":H,"fetches":F}
  *   u TOKEN MS   verify every 20 ms until refused or MS passed: the same plus "ms" (elapsed)
  *   s            stats:        {"feed":"..","applied":N,"cursor":"..","jwks":"..","fetches":F} */
+#define _POSIX_C_SOURCE 200809L
 #include <idpd/verify.h>
 
 #include <stdio.h>
