@@ -13,6 +13,7 @@
 #include "core/jsonx.h"
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "fetch/fetch.h"
 #include "jose/alg.h"
 #include "jose/jws.h"
 #include "verify/token_verify.h"
@@ -175,9 +176,15 @@ static idpd_verify_code feed_init(idpd_verify *v, const idpd_verify_options *o)
     return IDPD_VERIFY_OK;
 }
 
+/* libcurl's global state, once per process (thread-safe since libcurl 7.84; never cleaned up:
+ * the program may use libcurl itself). A failure shows at the first fetch. */
+static void curl_once(void) { (void)fetch_init(NULL); }
+
 idpd_verify_code idpd_verify_new(const idpd_verify_options *o, idpd_verify **out,
                                  idpd_verify_error *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, curl_once);
     if (err) *err = (idpd_verify_error){.code = IDPD_VERIFY_OK, .error = ""};
     if (!out) return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "out is NULL");
     *out = NULL;
