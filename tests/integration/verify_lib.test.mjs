@@ -62,6 +62,7 @@ describe('libidpd-verify installed and used by a C program', () => {
   let example;
   let helperExe;
   let feedKey;
+  let apiExe;
   const helpers = [];
 
   before(async () => {
@@ -85,6 +86,8 @@ describe('libidpd-verify installed and used by a C program', () => {
     const cc = (src, exe) => execFileSync('cc', ['-std=c11', '-Wall', '-Wextra', '-Werror', ...sanitizeFlags(), src, ...flags, '-o', exe], { stdio: 'pipe' });
     cc(path.join(repo, 'examples', 'verify.c'), example);
     cc(path.join(repo, 'tests', 'integration', 'verify_lib_helper.c'), helperExe);
+    apiExe = path.join(out, 'verify_lib_api');
+    cc(path.join(repo, 'tests', 'integration', 'verify_lib_api.c'), apiExe);
 
     dir = initDataDir({ env: ALGS });
     c = createClient(dir, { audiences: [API] });
@@ -170,6 +173,27 @@ describe('libidpd-verify installed and used by a C program', () => {
     assert.match(r.stdout, /^error: invalid_token: missing or malformed claim/m);
   });
 
+  test('the API without a server: options, tick / next_deadline over a JWKS file, getters, cache, malformed calls', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwksFile = path.join(tempDir(), 'jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
+    const iss = 'https://issuer.example';
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss, aud: [API, 'other'], sub: 'user-1', client_id: 'c1', jti: 'j1', iat: now, exp: now + 600,
+      scope: 'a b  c', roles: ['r1', 'r2'], n: 2.5, big: 42, flag: true, mixed: ['x', 1] };
+    const sign = (hdr) => new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', ...hdr }).sign(privateKey);
+    const { privateKey: other } = await generateKeyPair('ES256');
+    const tokens = { T_GOOD: await sign({ kid: 'k1' }), T_NOKID: await sign({}),
+      T_FOREIGN: await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k9' }).sign(other) };
+    let out;
+    try {
+      out = execFileSync(apiExe, [iss, API, jwksFile], { env: { ...process.env, ...env, ...tokens }, encoding: 'utf8' });
+    } catch (e) {
+      assert.fail(`verify_lib_api exited ${e.status}:\n${e.stdout}`);
+    }
+    assert.match(out, /^all checks passed$/m);
+  });
+
   test('a repeated token is a cache hit; after two key rotations a token of an unseen key verifies', async () => {
     const h = startHelper(helperExe, [srv.issuer, API, `${srv.url}/jwks.json`], env);
     helpers.push(h);
@@ -233,6 +257,10 @@ describe('libidpd-verify installed and used by a C program', () => {
     assert.match(r.reason, /revocation feed/);
     const st = await h.send('s');
     assert.equal(st.feed, 'unsynced');
+  });
+
+  test('the helpers exit 0 (no leak or sanitizer report)', async () => {
+    while (helpers.length) assert.equal(await helpers.pop().stop(), 0);
   });
 
   test('idpd verify still works (it links the same library)', async () => {
