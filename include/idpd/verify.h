@@ -16,7 +16,7 @@
  *      (never jwk/jku/x5u/x5c headers, RFC 8725 §3.10), the signature, `typ` (RFC 9068 §4 item 2;
  *      default at+jwt), `iss` equal to the issuer byte for byte, `aud` naming one of the accepted
  *      audiences, exp/nbf/iat with the clock leeway, and the claims RFC 9068 §2.2 requires (exp,
- *      iat, sub, jti, client_id).
+ *      iat, sub, jti, client_id; exp alone with exp_only).
  * Failures are one error: an RFC 6750 §3.1 code (`invalid_token`; `invalid_request` for a
  * malformed call such as an empty token or a NULL argument) or `temporarily_unavailable` when the
  * issuer's keys cannot be had (never fetched, or older than jwks_stale_if_error_ms: fail closed,
@@ -109,6 +109,9 @@ typedef struct idpd_verify_options {
     const char *algorithms;
     const char *typ;               /* required typ header; NULL: "at+jwt"; "": not checked */
     int64_t leeway_s;              /* clock skew for exp/nbf/iat; default 60, at most 600 */
+    /* false (default): the claims RFC 9068 §2.2 requires (exp, iat, sub, jti, client_id) must be
+     * present; true: exp only (for JWTs that are not RFC 9068 access tokens; `idpd verify`). */
+    bool exp_only;
     size_t cache_size;             /* verified-token cache entries; default 10000 */
     /* JWKS cache timings (docs/FEDERATION.md defaults): */
     int64_t jwks_refresh_ms;           /* 300 s */

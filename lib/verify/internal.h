@@ -61,6 +61,7 @@ struct idpd_verify {
     unsigned algs;
     char *typ; /* NULL: not checked */
     int64_t leeway_s;
+    bool exp_only;
     int64_t fetch_timeout_ms;
     idpd_verify_skip_fn on_skip;
     void *ctx;

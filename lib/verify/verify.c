@@ -202,6 +202,7 @@ idpd_verify_code idpd_verify_new(const idpd_verify_options *o, idpd_verify **out
     for (size_t i = 0; i < v->naud; i++) v->auds[i] = xstrdup(o->audiences[i]);
     v->typ = o->typ ? (*o->typ ? xstrdup(o->typ) : NULL) : xstrdup("at+jwt");
     v->leeway_s = o->leeway_s;
+    v->exp_only = o->exp_only;
     v->fetch_timeout_ms = o->jwks_fetch_timeout_ms;
     v->on_skip = o->on_jwks_skip;
     v->ctx = o->ctx;
@@ -378,20 +379,14 @@ static idpd_verify_code keys_unavailable(idpd_verify *v, const idp_error *e,
     return rc;
 }
 
-/* Signature and claims: the strict path. *out the verified claims. */
-static idpd_verify_code verify_fresh(idpd_verify *v, const char *tok, size_t len, jwks **keys,
-                                     int64_t now, json_t **out, idpd_verify_error *err)
+/* Signature and claims: the strict path. *out the verified claims; remembered in the cache
+ * under ck (NULL: no cache) when the header named the key by kid. A kid that is not in the set
+ * is a rotation: the JWKS cache's kid-miss refetch (its cooldown rules), then one more try. */
+static idpd_verify_code verify_fresh(idpd_verify *v, const char *tok, size_t len,
+                                     const unsigned char *ck, jwks **keys, int64_t now,
+                                     json_t **out, idpd_verify_error *err)
 {
-    char kid[256];
-    header_kid(tok, len, kid, sizeof kid);
-    idp_error e = {0};
-    if (kid[0] && !jwks_find(*keys, kid)) { /* a rotation: the cache's kid-miss refetch */
-        jwks *nk = NULL;
-        idp_err r = jwks_cache_get(v->keys, kid, &nk, &e);
-        if (r != IDP_OK) return keys_unavailable(v, &e, err);
-        jwks_unref(*keys);
-        *keys = nk;
-    }
+    const jwk *used = NULL;
     token_verify_opts o = {.keys = *keys,
                            .algs = v->algs,
                            .typ = v->typ,
@@ -401,15 +396,34 @@ static idpd_verify_code verify_fresh(idpd_verify *v, const char *tok, size_t len
                            .leeway = v->leeway_s,
                            .now = now,
                            .require_exp = true,
-                           .require_iat = true,
-                           .require_jti = true,
-                           .require_sub = true,
-                           .require_client_id = true}; /* RFC 9068 §2.2 */
+                           .require_iat = !v->exp_only, /* RFC 9068 §2.2 */
+                           .require_jti = !v->exp_only,
+                           .require_sub = !v->exp_only,
+                           .require_client_id = !v->exp_only,
+                           .key_out = &used};
+    idp_error e = {0};
     idp_err r = token_verify(tok, len, &o, out, &e);
+    if (r == IDP_ERR_JOSE_KEY) {
+        char kid[256];
+        header_kid(tok, len, kid, sizeof kid);
+        if (kid[0] && !jwks_find(*keys, kid)) {
+            jwks *nk = NULL;
+            idp_error ke = {0};
+            idp_err kr = jwks_cache_get(v->keys, kid, &nk, &ke);
+            if (kr != IDP_OK) return keys_unavailable(v, &ke, err);
+            jwks_unref(*keys);
+            *keys = nk;
+            if (jwks_find(nk, kid)) {
+                o.keys = nk;
+                memset(&e, 0, sizeof e);
+                r = token_verify(tok, len, &o, out, &e);
+            }
+        }
+    }
     if (r != IDP_OK) return fail_of(r, &e, err);
     int64_t exp = 0;
-    if (v->cache && kid[0] && jsonx_int(*out, "exp", &exp))
-        verify_cache_put(v->cache, tok, len, *out, kid, exp, now);
+    if (ck && used && jsonx_int(*out, "exp", &exp))
+        verify_cache_put_key(v->cache, ck, *out, jwk_kid(used), exp, now);
     return IDPD_VERIFY_OK;
 }
 
@@ -432,8 +446,13 @@ idpd_verify_code idpd_verify_token(idpd_verify *v, const char *token, size_t len
     idp_error e = {0};
     idp_err r = jwks_cache_get(v->keys, NULL, &keys, &e);
     if (r != IDP_OK) return keys_unavailable(v, &e, err);
-    json_t *c = v->cache ? verify_cache_get(v->cache, token, len, now, kid_in, keys) : NULL;
-    if (!c) rc = verify_fresh(v, token, len, &keys, now, &c, err);
+    unsigned char ck[VERIFY_CACHE_KEY_LEN];
+    json_t *c = NULL;
+    if (v->cache) {
+        verify_cache_key(token, len, ck); /* once, for the lookup and the insert */
+        c = verify_cache_get_key(v->cache, ck, now, kid_in, keys);
+    }
+    if (!c) rc = verify_fresh(v, token, len, v->cache ? ck : NULL, &keys, now, &c, err);
     jwks_unref(keys);
     if (rc == IDPD_VERIFY_OK) rc = vfeed_check(v, c, now, err);
     if (rc != IDPD_VERIFY_OK) {

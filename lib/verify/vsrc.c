@@ -121,7 +121,7 @@ out:
 static idp_err read_file(const char *path, idp_buf *body, long *status, idp_error *err)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return IDP_FAIL(err, IDP_ERR_IO, "cannot open the JWKS file: %s", strerror(errno));
+    if (!f) return IDP_FAIL(err, IDP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     char chunk[8192];
     size_t n;
     idp_err rc = IDP_OK;
@@ -130,7 +130,7 @@ static idp_err read_file(const char *path, idp_buf *body, long *status, idp_erro
             rc = IDP_FAIL(err, IDP_ERR_TOO_LARGE, "JWKS file over %zu bytes", body->max);
             break;
         }
-    if (!rc && ferror(f)) rc = IDP_FAIL(err, IDP_ERR_IO, "cannot read the JWKS file");
+    if (!rc && ferror(f)) rc = IDP_FAIL(err, IDP_ERR_IO, "cannot read %s", path);
     fclose(f);
     if (!rc) *status = 200;
     return rc;

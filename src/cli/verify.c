@@ -1,6 +1,6 @@
 /* idpd verify — offline verification of a JWT access token against a JWKS (a file or an
  * http(s) URL): signature with an algorithm allow-list (RFC 8725 §3.1), typ (RFC 9068 §4),
- * exp/nbf/iat with leeway, iss and aud (RFC 7519 §4.1), the claims RFC 9068 §2.2 requires.
+ * exp/nbf/iat with leeway, iss and aud (RFC 7519 §4.1); exp required.
  * Prints the claims; never the token. It is a client of libidpd-verify (include/idpd/verify.h,
  * linked statically): the same verification a resource server linking the library gets, with
  * its URL rules (https://, or http:// to a loopback host; no redirect followed). */
@@ -99,6 +99,7 @@ static int verify(cli *c, const verify_args *a)
     o.algorithms = a->algs;
     o.typ = a->typ;
     o.leeway_s = c->cfg->leeway < 0 ? 0 : c->cfg->leeway > 600 ? 600 : c->cfg->leeway;
+    o.exp_only = true; /* as idpd verify has always checked: exp required, the rest if present */
     o.cache_size = 0; /* one token */
     o.jwks_fetch_timeout_ms = 15000;
     o.on_jwks_skip = report_skipped;

@@ -184,6 +184,7 @@ describe('libidpd-verify installed and used by a C program', () => {
     const sign = (hdr) => new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', ...hdr }).sign(privateKey);
     const { privateKey: other } = await generateKeyPair('ES256');
     const tokens = { T_GOOD: await sign({ kid: 'k1' }), T_NOKID: await sign({}),
+      T_MIN: await new SignJWT({ iss, aud: API, exp: now + 600 }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' }).sign(privateKey),
       T_FOREIGN: await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k9' }).sign(other) };
     let out;
     try {

@@ -4,7 +4,8 @@
  * malformed calls, the cache (kid-less tokens are never cached), stats.
  *   verify_lib_api ISSUER AUDIENCE JWKS_FILE   with tokens in the environment:
  *   T_GOOD (scope "a b  c", aud [AUDIENCE, "other"], roles ["r1","r2"], n 2.5, big 42, flag true,
- *   mixed ["x", 1]), T_NOKID (a good token without kid), T_FOREIGN (an unknown kid).
+ *   mixed ["x", 1]), T_NOKID (a good token without kid), T_FOREIGN (an unknown kid), T_MIN
+ *   (iss, aud, exp only: refused unless exp_only).
  * Prints one line per failed check and exits 1 when any failed. */
 #define _POSIX_C_SOURCE 200809L
 #include <idpd/verify.h>
@@ -68,8 +69,9 @@ int main(int argc, char **argv)
     if (argc != 4) return 2;
     aud[0] = argv[2];
     aud[1] = "unused";
-    const char *good = getenv("T_GOOD"), *nokid = getenv("T_NOKID"), *foreign = getenv("T_FOREIGN");
-    if (!good || !nokid || !foreign) return 2;
+    const char *good = getenv("T_GOOD"), *nokid = getenv("T_NOKID"), *foreign = getenv("T_FOREIGN"),
+               *minimal = getenv("T_MIN");
+    if (!good || !nokid || !foreign || !minimal) return 2;
     idpd_verify_error e;
 
     /* options */
@@ -171,6 +173,16 @@ int main(int argc, char **argv)
     }
     idpd_verify_stats_get(v, &st);
     CHECK(st.cache_entries == 1 && st.cache_hits == hits);
+    /* RFC 9068 §2.2's claims are required unless exp_only */
+    CHECK(idpd_verify_token(v, minimal, strlen(minimal), &c, &e) == IDPD_VERIFY_INVALID_TOKEN);
+    CHECK(!strncmp(e.reason, "missing or malformed claim", 26));
+    idpd_verify_free(v);
+    o.exp_only = true;
+    CHECK(idpd_verify_new(&o, &v, &e) == IDPD_VERIFY_OK);
+    c = NULL;
+    CHECK(idpd_verify_token(v, minimal, strlen(minimal), &c, &e) == IDPD_VERIFY_OK);
+    CHECK(c && !idpd_verify_claims_string(c, "sub"));
+    idpd_verify_claims_free(c);
     idpd_verify_free(v);
 
     /* typ "" is not checked; a wrong audience list */
