@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -258,6 +259,49 @@ describe('libidpd-verify installed and used by a C program', () => {
     assert.match(r.reason, /revocation feed/);
     const st = await h.send('s');
     assert.equal(st.feed, 'unsynced');
+  });
+
+  test('fail closed when the feed goes quiet: refused past feed_stale_ms, accepted again after a good poll', async () => {
+    let up = true;
+    let polls = 0;
+    const mock = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => {
+        polls++;
+        const okReq = req.method === 'POST' && req.headers.authorization === 'Bearer feed-key-1' &&
+          /^application\/json/.test(req.headers['content-type'] || '') && typeof JSON.parse(body).maxEvents === 'number';
+        if (!up || !okReq) {
+          res.writeHead(okReq ? 503 : 400, { 'content-type': 'application/json' });
+          res.end('{"err":"temporarily_unavailable","description":"down"}');
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"sets":{},"moreAvailable":false,"cursor":"0"}');
+      });
+    });
+    await new Promise((r) => mock.listen(0, '127.0.0.1', r));
+    try {
+      const feed = `http://127.0.0.1:${mock.address().port}/ssf/poll`;
+      const h = startHelper(helperExe, [srv.issuer, API, `${srv.url}/jwks.json`, feed],
+        { ...env, IDPD_FEED_TOKEN: 'feed-key-1', IDPD_FEED_INTERVAL_MS: '200', IDPD_FEED_STALE_MS: '1000' });
+      helpers.push(h);
+      const tok = await accessToken(srv.url, c);
+      assert.ok(await poll(async () => ((await h.send(`v ${tok}`)).code === 0 ? true : null), 3000), 'verifies with a good feed');
+      assert.ok(polls >= 1);
+      up = false;
+      const t0 = Date.now();
+      const r = await h.send(`u ${tok} 4000`);
+      assert.equal(r.code, 3, JSON.stringify(r));
+      assert.match(r.reason, /^revocation feed stale/);
+      assert.ok(Date.now() - t0 >= 600 && Date.now() - t0 <= 2500, `refused after ${Date.now() - t0} ms`);
+      assert.equal((await h.send('s')).feed, 'stale');
+      up = true;
+      assert.ok(await poll(async () => ((await h.send(`v ${tok}`)).code === 0 ? true : null), 3000), 'accepted again');
+      assert.equal((await h.send('s')).feed, 'ok');
+    } finally {
+      mock.close();
+    }
   });
 
   test('the helpers exit 0 (no leak or sanitizer report)', async () => {

@@ -1,7 +1,8 @@
 /* verify_lib_helper — a long-lived resource server for tests/integration/verify_lib.test.mjs,
  * built against the *installed* libidpd-verify (pkg-config). One verifier with its background
  * thread; the JWKS from jwks_uri, the revocation feed when FEED_URL is given (the provisioning
- * key in the IDPD_FEED_TOKEN environment variable, never on the command line).
+ * key in the IDPD_FEED_TOKEN environment variable, never on the command line; IDPD_FEED_INTERVAL_MS
+ * and IDPD_FEED_STALE_MS override the feed's timings).
  *   verify_lib_helper ISSUER AUDIENCE JWKS_URI [FEED_URL]
  * Reads commands from stdin, one per line, answers one JSON line each:
  *   v TOKEN      verify once:  {"code":N,"error":"..","reason":"..","sub":"..","hits":H,"fetches":F}
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
     o.jwks_kid_miss_cooldown_ms = 500;
     o.feed_url = argc == 5 ? argv[4] : NULL;
     o.feed_token = getenv("IDPD_FEED_TOKEN");
+    if (getenv("IDPD_FEED_INTERVAL_MS")) o.feed_interval_ms = atoll(getenv("IDPD_FEED_INTERVAL_MS"));
+    if (getenv("IDPD_FEED_STALE_MS")) o.feed_stale_ms = atoll(getenv("IDPD_FEED_STALE_MS"));
     idpd_verify *v = NULL;
     idpd_verify_error e;
     if (idpd_verify_new(&o, &v, &e) != IDPD_VERIFY_OK || idpd_verify_start(v, &e)) {
