@@ -327,11 +327,14 @@ typedef struct store_ops {
      * tokens live at most max_ttl and are accepted leeway past exp (s; the server calls it at
      * start, before it mints): the stored bounds only ever grow, and the until of every later
      * event is computed from them. rev_prune deletes the events with until < now; *n (may be
-     * NULL) = how many. */
+     * NULL) = how many. rev_last_seq: the highest seq ever given to an event (0: none yet),
+     * pruned or not (the poll feed refuses a cursor beyond it: a receiver ahead of a restored
+     * store). */
     idp_err (*rev_list)(store *st, int64_t after_seq, size_t limit, store_rev_event **rows,
                         size_t *n, idp_error *err);
     idp_err (*rev_bound_raise)(store *st, int64_t max_ttl, int64_t leeway, idp_error *err);
     idp_err (*rev_prune)(store *st, int64_t now, int64_t *n, idp_error *err);
+    idp_err (*rev_last_seq)(store *st, int64_t *seq, idp_error *err);
 
     /* Users. create/replace: CONFLICT when userName (case-insensitively; ASCII folding, see
      * sqlite/migrations/0002_scim.sql) is taken, or when another user's userName has the same

@@ -12,7 +12,8 @@
  *   - ack / setErrs: accepted and ignored (see "why a cursor").
  *   - since: idpd's addition: the `cursor` of the previous response; absent = from the oldest
  *     retained event. A cursor older than the oldest retained event is fine (everything pruned
- *     concerned only expired tokens); a cursor that is not ours is 400 invalid_request. Our
+ *     concerned only expired tokens); a cursor that is not ours (malformed, or beyond the highest
+ *     seq the store ever gave: a receiver ahead of a restored store) is 400 invalid_request. Our
  *     cursor is the decimal seq of the last event read ("0" or digits without a leading zero,
  *     within int64).
  *   - any other member is ignored (forward compatible with receivers that send more SSF members);

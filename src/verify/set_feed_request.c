@@ -8,7 +8,7 @@
  *  - maxEvents: a JSON integer 1..SET_FEED_MAX_EVENTS (RFC 8936 §2.4 allows 0 for an
  *    acknowledgement-only poll; acknowledgements mean nothing here, so 0 is refused);
  *  - returnImmediately: a boolean (idpd always answers at once);
- *  - ack: an array of strings, setErrs: an object (RFC 8936 §2.4.2 / §2.4.3): checked for their
+ *  - ack: an array of strings, setErrs: an object (RFC 8936 §2.4): checked for their
  *    type, then ignored (the cursor is the position, see set_feed.h "why a cursor");
  *  - since: a cursor of ours, the decimal seq of the last event read: "0" or digits without a
  *    leading zero, at most INT64_MAX;
@@ -52,8 +52,7 @@ static bool cursor_parse(const char *s, int64_t *out)
     return true;
 }
 
-static idp_err check_members(const json_t *doc, int *max_events, int64_t *since_seq,
-                             idp_error *err)
+static idp_err check_members(const json_t *doc, int *max_events, int64_t *since_seq, idp_error *err)
 {
     const json_t *v = json_object_get(doc, "maxEvents");
     if (v) {
@@ -73,13 +72,11 @@ static idp_err check_members(const json_t *doc, int *max_events, int64_t *since_
         if (!json_is_array(v)) return IDP_FAIL(err, IDP_ERR_INVALID, "ack must be an array");
         size_t i;
         const json_t *x;
-        json_array_foreach (v, i, x)
-            if (!json_is_string(x))
-                return IDP_FAIL(err, IDP_ERR_INVALID, "ack must be an array of strings");
+        json_array_foreach(v, i, x) if (!json_is_string(x)) return IDP_FAIL(
+            err, IDP_ERR_INVALID, "ack must be an array of strings");
     }
     v = json_object_get(doc, "setErrs");
-    if (v && !json_is_object(v))
-        return IDP_FAIL(err, IDP_ERR_INVALID, "setErrs must be an object");
+    if (v && !json_is_object(v)) return IDP_FAIL(err, IDP_ERR_INVALID, "setErrs must be an object");
     v = json_object_get(doc, "since");
     if (v) {
         if (!json_is_string(v) || !cursor_parse(json_string_value(v), since_seq))
@@ -94,8 +91,7 @@ idp_err set_feed_parse_request(const char *body, size_t len, int *max_events, in
 {
     *max_events = SET_FEED_DEFAULT_EVENTS;
     *since_seq = -1;
-    if (!body || len == 0)
-        return IDP_FAIL(err, IDP_ERR_INVALID, "a JSON object body is required");
+    if (!body || len == 0) return IDP_FAIL(err, IDP_ERR_INVALID, "a JSON object body is required");
     if (len > SET_FEED_MAX_REQUEST)
         return IDP_FAIL(err, IDP_ERR_TOO_LARGE, "poll request larger than %u bytes",
                         SET_FEED_MAX_REQUEST);

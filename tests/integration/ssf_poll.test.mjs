@@ -257,6 +257,9 @@ describe('POST /ssf/poll', () => {
       c = r.json.cursor;
     }
     assert.deepEqual(seen, all.map((s) => s.name), 'every SET once, in order');
+    // a well-formed cursor beyond every event ever written is not ours (a restored store)
+    const ahead = await pollFeed({ since: String(Number(all.at(-1).name.slice(4)) + 1) });
+    assertErr(ahead, 400, 'invalid_request', /beyond the newest event/);
     // every poll from the same cursor answers the same events (stateless: no acknowledgement)
     const mid = all[1].name.slice(4);
     const r1 = await pollFeed({ since: mid });
@@ -282,5 +285,59 @@ describe('POST /ssf/poll', () => {
     assert.equal(Object.keys(r.json.sets).length, all.length);
   });
 
+  test('bounded: at most maxEvents (<= 1000) SETs, 100 by default, the rest moreAvailable', async () => {
+    const end = await drain(cursor);
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    // 1005 revocations in one statement (the triggers write one event each, in order)
+    storeSql(dir, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1005) `
+      + `INSERT INTO revoked_jti (jti, exp) SELECT 'bulk-' || i, ${exp} FROM n`);
+    const dflt = await pollFeed({ since: end });
+    assert.equal(Object.keys(dflt.json.sets).length, 100);
+    assert.equal(dflt.json.moreAvailable, true);
+    const max = await pollFeed({ since: end, maxEvents: 1000 });
+    assert.equal(max.status, 200);
+    const names = Object.keys(max.json.sets);
+    assert.equal(names.length, 1000);
+    assert.equal(max.json.moreAvailable, true);
+    assert.equal(max.json.cursor, names[999].slice(4));
+    const seqs = names.map((n) => Number(n.slice(4)));
+    assert.deepEqual(seqs, seqs.map((_, i) => Number(end) + 1 + i), 'gapless, in order');
+    await verifySet(names[999], max.json.sets[names[999]]);
+    const rest = await pollFeed({ since: max.json.cursor, maxEvents: 1000 });
+    assert.equal(Object.keys(rest.json.sets).length, 5);
+    assert.equal(rest.json.moreAvailable, false);
+    // node B's denylist has them all
+    await onNodeB('idpd_denylist_entries{kind="jti"}', 1006);
+  });
+
   testCleanExit(() => [b, a]);
+});
+
+describe('POST /ssf/poll rate limit (per key, the SCIM limit)', () => {
+  let srv;
+  let key;
+  before(async () => {
+    const dir = initDataDir({ env: ALGS });
+    key = createPkey(dir, { name: 'feed', scopes: 'events:read' }).key;
+    srv = await startServer(dir, { env: { ...ALGS, IDPD_SCIM_RATE: '1', IDPD_SCIM_BURST: '2' } });
+  });
+  after(async () => { await srv?.stop(); });
+
+  test('429 slow_down with Retry-After past the burst', async () => {
+    const go = () => fetch(`${srv.url}/ssf/poll`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{}',
+    });
+    const statuses = [];
+    let last;
+    for (let i = 0; i < 4; i++) {
+      last = await go();
+      statuses.push(last.status);
+      if (last.status === 429) break;
+    }
+    assert.equal(statuses.at(-1), 429, `statuses ${statuses}`);
+    assert.match(last.headers.get('retry-after') || '', /^\d+$/);
+    assert.equal((await last.json()).err, 'slow_down');
+  });
+
+  testCleanExit(() => [srv]);
 });

@@ -15,8 +15,7 @@
 #include <stdatomic.h>
 
 /* Applies one page; *n_read rows were read, *stalled when an event could not be recorded. */
-static idp_err tail_page(struct app *a, int64_t now, size_t *n_read, bool *stalled,
-                         idp_error *err)
+static idp_err tail_page(struct app *a, int64_t now, size_t *n_read, bool *stalled, idp_error *err)
 {
     store_rev_event *rows = NULL;
     size_t n = 0;
@@ -26,8 +25,11 @@ static idp_err tail_page(struct app *a, int64_t now, size_t *n_read, bool *stall
     if (rc != IDP_OK) return rc;
     *n_read = n;
     for (size_t i = 0; i < n; i++) {
-        rev_event ev = {.seq = rows[i].seq, .kind = (rev_kind)rows[i].kind,
-                        .subject = rows[i].subject, .epoch = rows[i].epoch, .at = rows[i].at,
+        rev_event ev = {.seq = rows[i].seq,
+                        .kind = (rev_kind)rows[i].kind,
+                        .subject = rows[i].subject,
+                        .epoch = rows[i].epoch,
+                        .at = rows[i].at,
                         .until = rows[i].until};
         idp_error e = {0};
         idp_err r = denylist_apply(a->deny, &ev, now, &e);

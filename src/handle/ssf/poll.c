@@ -9,7 +9,8 @@
  *    with the SCIM limit (429 + Retry-After, RFC 6585 §4); 401 / 403 carry an RFC 6750 §3
  *    challenge, 401 with one answer whatever was wrong (no hint for a guesser);
  *  - Content-Type application/json (RFC 8936 §2.4; parameters ignored) else 415; the body is read
- *    by set_feed_parse_request (400 with the reason, 413 past SET_FEED_MAX_REQUEST);
+ *    by set_feed_parse_request (400 with the reason, 413 past SET_FEED_MAX_REQUEST); a since
+ *    beyond the store's rev_last_seq is 400 too (not our cursor: the receiver starts over);
  *  - at most maxEvents SETs and at most SET_FEED_MAX_BODY bytes of response (what a receiver
  *    accepts): the rest is moreAvailable, so no poll answer is ever unbounded;
  *  - the store cannot be read (or a SET cannot be signed): 503 / 500, never a partial or empty
@@ -89,8 +90,8 @@ static idp_err gate(struct app *a, const http_request *rq, http_response *rs, id
 {
     store_pkey key = {0};
     idp_error e = {0};
-    idp_err rc = pkey_authenticate(a->st, a->scim_pepper, rq->authorization,
-                                   PKEY_SCOPE_EVENTS_READ, time_now(), &key, &e);
+    idp_err rc = pkey_authenticate(a->st, a->scim_pepper, rq->authorization, PKEY_SCOPE_EVENTS_READ,
+                                   time_now(), &key, &e);
     if (key.id) response_set_client(rs, key.id, strlen(key.id));
     if (rc == IDP_ERR_UNAUTHORIZED) {
         response_bearer_challenge(rs, SSF_REALM, NULL); /* RFC 6750 §3: one answer */
@@ -117,14 +118,18 @@ static idp_err gate(struct app *a, const http_request *rq, http_response *rs, id
 
 /* Appends "rev-<seq>":"<SET>" for row to out (no separator). IDP_ERR_TOO_LARGE when out's cap
  * would be passed (out is then as it was). */
-static idp_err append_set(struct app *a, const keyset *ks, jws_alg alg,
-                          const store_rev_event *row, int64_t now, idp_buf *out, idp_error *err)
+static idp_err append_set(struct app *a, const keyset *ks, jws_alg alg, const store_rev_event *row,
+                          int64_t now, idp_buf *out, idp_error *err)
 {
-    rev_event ev = {.seq = row->seq, .kind = (rev_kind)row->kind, .subject = row->subject,
-                    .epoch = row->epoch, .at = row->at, .until = row->until};
+    rev_event ev = {.seq = row->seq,
+                    .kind = (rev_kind)row->kind,
+                    .subject = row->subject,
+                    .epoch = row->epoch,
+                    .at = row->at,
+                    .until = row->until};
     if (!rev_event_type_uri(ev.kind) || !ev.subject)
-        return IDP_FAIL(err, IDP_ERR_INTERNAL, "revocation event %" PRId64 " has kind %d",
-                        row->seq, row->kind);
+        return IDP_FAIL(err, IDP_ERR_INTERNAL, "revocation event %" PRId64 " has kind %d", row->seq,
+                        row->kind);
     json_t *p = rev_event_to_set(&ev, a->cfg->issuer, NULL, now);
     char *payload = p ? jsonx_dump(p) : NULL;
     json_decref(p);
@@ -155,7 +160,16 @@ static idp_err respond(struct app *a, const http_request *rq, http_response *rs,
     store_rev_event *rows = NULL;
     size_t n = 0;
     idp_error se = {0};
-    int64_t after = since < 0 ? 0 : since;
+    int64_t after = since < 0 ? 0 : since, last = 0;
+    /* a cursor beyond every seq ever given is not ours: e.g. a receiver ahead of a store restored
+     * from a backup, which must start again from the oldest event rather than wait */
+    if (since > 0) {
+        if (a->st->ops->rev_last_seq(a->st, &last, &se) != IDP_OK)
+            return IDP_FAIL(err, IDP_ERR_UNAVAILABLE, "revocation events: %s", se.msg);
+        if (since > last)
+            return IDP_FAIL(err, IDP_ERR_INVALID,
+                            "since is beyond the newest event: poll again without since");
+    }
     /* one more than asked: whether more are available, without a second query */
     if (a->st->ops->rev_list(a->st, after, (size_t)max + 1, &rows, &n, &se) != IDP_OK)
         return IDP_FAIL(err, IDP_ERR_UNAVAILABLE, "revocation events: %s", se.msg);
@@ -169,12 +183,15 @@ static idp_err respond(struct app *a, const http_request *rq, http_response *rs,
             break;
         }
         rc = append_set(a, rq->keys, alg, &rows[i], now, &rs->body, err);
-        if (rc == IDP_ERR_TOO_LARGE) { /* bounded: the rest on the next poll */
-            if (i) rs->body.len--; /* the comma */
+        if (rc == IDP_ERR_TOO_LARGE && i) { /* bounded: the rest on the next poll */
+            rs->body.len--;                 /* the comma */
             more = true;
             rc = IDP_OK;
             break;
         }
+        if (rc == IDP_ERR_TOO_LARGE) /* never an empty page with moreAvailable: a loop */
+            rc = IDP_FAIL(err, IDP_ERR_INTERNAL, "revocation event %" PRId64 " too large",
+                          rows[i].seq);
         if (rc == IDP_OK) cursor = rows[i].seq;
     }
     store_rev_event_list_free(rows, n);

@@ -17,7 +17,7 @@ struct app;
 /* The realm of the feed's RFC 6750 challenges. */
 #define SSF_REALM "idpd-ssf"
 
-/* POST /ssf/poll (poll.c). Its errors are rendered here, in the RFC 8936 §2.4.4 / RFC 8935 §2.4
+/* POST /ssf/poll (poll.c). Its errors are rendered here, in the RFC 8936 §2.6 / RFC 8935 §2.3
  * shape {"err": code, "description": text} (status from the idp_err table like every other
  * endpoint; 5xx with a generic description, the detail logged): err is authentication_failed
  * (401), access_denied (403), invalid_request (400, 413, 415), slow_down (429),

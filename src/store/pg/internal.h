@@ -270,5 +270,6 @@ idp_err store_pg_rev_list(store *st, int64_t after_seq, size_t limit, store_rev_
                           size_t *n, idp_error *err);
 idp_err store_pg_rev_bound_raise(store *st, int64_t max_ttl, int64_t leeway, idp_error *err);
 idp_err store_pg_rev_prune(store *st, int64_t now, int64_t *n, idp_error *err);
+idp_err store_pg_rev_last_seq(store *st, int64_t *seq, idp_error *err);
 
 #endif

@@ -1267,6 +1267,7 @@ static const store_ops pg_ops = {
     .rev_list = store_pg_rev_list,
     .rev_bound_raise = store_pg_rev_bound_raise,
     .rev_prune = store_pg_rev_prune,
+    .rev_last_seq = store_pg_rev_last_seq,
     .user_create = store_pg_scim_user_create,
     .user_get = store_pg_scim_user_get,
     .user_get_by_name = store_pg_scim_user_get_by_name,

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum pgr_id { R_LIST, R_BOUND, R_PRUNE, R__COUNT } pgr_id;
+typedef enum pgr_id { R_LIST, R_BOUND, R_PRUNE, R_LAST, R__COUNT } pgr_id;
 _Static_assert(PG_STMT_REV + R__COUNT <= PG_STMT_REV_END, "statement slots");
 
 static const char *const pgr_sql[R__COUNT] = {
@@ -15,6 +15,8 @@ static const char *const pgr_sql[R__COUNT] = {
     [R_BOUND] = "UPDATE rev_bound SET max_ttl = GREATEST(COALESCE(max_ttl, 0), $1::bigint), "
                 "leeway = GREATEST(COALESCE(leeway, 0), $2::bigint) WHERE id = 1",
     [R_PRUNE] = "DELETE FROM rev_events WHERE until_at < $1",
+    /* the counter row the trigger takes each seq from (migrations/0003) */
+    [R_LAST] = "SELECT seq FROM rev_bound WHERE id = 1",
 };
 
 static idp_err rev_row(const PGresult *r, int row, void *out, idp_error *err)
@@ -90,5 +92,25 @@ idp_err store_pg_rev_prune(store *st, int64_t now, int64_t *n, idp_error *err)
                             &changes, err);
     }
     if (n) *n = rc ? 0 : changes;
+    return rc;
+}
+
+idp_err store_pg_rev_last_seq(store *st, int64_t *seq, idp_error *err)
+{
+    idp_err rc = IDP_OK;
+    *seq = 0;
+    STORE_PG_OP(st, PG_READ, rc, err)
+    {
+        PGresult *r = NULL;
+        pg_params p = {0};
+        if ((rc = store_pg_exec(st, PG_STMT_REV + R_LAST, pgr_sql[R_LAST], &p, "rev_last_seq", &r,
+                                err)))
+            continue;
+        if (PQntuples(r) == 1)
+            *seq = store_pg_int(r, 0, 0);
+        else
+            rc = IDP_FAIL(err, IDP_ERR_STORE, "store: rev_last_seq: no counter row");
+        PQclear(r);
+    }
     return rc;
 }

@@ -847,6 +847,7 @@ static const store_ops sq_ops = {
     .rev_list = store_sqlite_rev_list,
     .rev_bound_raise = store_sqlite_rev_bound_raise,
     .rev_prune = store_sqlite_rev_prune,
+    .rev_last_seq = store_sqlite_rev_last_seq,
     .user_create = store_sqlite_scim_user_create,
     .user_get = store_sqlite_scim_user_get,
     .user_get_by_name = store_sqlite_scim_user_get_by_name,

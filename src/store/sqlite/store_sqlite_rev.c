@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum sqr_id { R_LIST, R_BOUND, R_PRUNE, R__COUNT } sqr_id;
+typedef enum sqr_id { R_LIST, R_BOUND, R_PRUNE, R_LAST, R__COUNT } sqr_id;
 _Static_assert(SQ_XSTMT_REV + R__COUNT <= SQ_XSTMT_REV_END, "statement slots");
 
 static const char *const sqr_sql[R__COUNT] = {
@@ -17,6 +17,8 @@ static const char *const sqr_sql[R__COUNT] = {
     [R_BOUND] = "UPDATE rev_bound SET max_ttl = max(COALESCE(max_ttl, 0), ?1), "
                 "leeway = max(COALESCE(leeway, 0), ?2) WHERE id = 1",
     [R_PRUNE] = "DELETE FROM rev_events WHERE until_at < ?1",
+    /* AUTOINCREMENT keeps the highest seq ever used in sqlite_sequence, also after deletes */
+    [R_LAST] = "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'rev_events'), 0)",
 };
 
 static idp_err stmt(store *st, sqr_id id, sqlite3_stmt **q, idp_error *err)
@@ -89,4 +91,21 @@ idp_err store_sqlite_rev_prune(store *st, int64_t now, int64_t *n, idp_error *er
     rc = store_sqlite_write(q, b, "rev_prune", &changes, err);
     if (!rc && n) *n = changes;
     return rc;
+}
+
+static idp_err last_row(sqlite3_stmt *q, void *row, idp_error *err)
+{
+    (void)err;
+    *(int64_t *)row = sqlite3_column_int64(q, 0);
+    return IDP_OK;
+}
+
+idp_err store_sqlite_rev_last_seq(store *st, int64_t *seq, idp_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    bool found = false;
+    *seq = 0;
+    idp_err rc = stmt(st, R_LAST, &q, err);
+    if (rc) return rc;
+    return store_sqlite_op_one(q, SQLITE_OK, "rev_last_seq", last_row, NULL, seq, &found, err);
 }

@@ -36,9 +36,8 @@ static void members_read(void **state)
     (void)state;
     int m = 0;
     int64_t since = 0;
-    assert_int_equal(parse("{\"maxEvents\":1,\"returnImmediately\":false,\"since\":\"0\"}", &m,
-                           &since),
-                     IDP_OK);
+    assert_int_equal(
+        parse("{\"maxEvents\":1,\"returnImmediately\":false,\"since\":\"0\"}", &m, &since), IDP_OK);
     assert_int_equal(m, 1);
     assert_int_equal(since, 0);
     assert_int_equal(parse("{\"maxEvents\":1000,\"since\":\"9223372036854775807\"}", &m, &since),
