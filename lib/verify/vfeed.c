@@ -18,6 +18,9 @@
  *  - A denylist that overflowed (more live revocations than its bounds) refuses every token with
  *    temporarily_unavailable; the same page is read again each interval, and the overflow is
  *    cleared once a poll has recorded every event up to the end of the feed (denylist.h).
+ *  - A 400 to a poll with a cursor means the cursor is not the transmitter's (it is ahead of a
+ *    store restored from a backup): the next poll starts again without one, from the oldest
+ *    retained event (docs/REVOCATION_FEED.md).
  *  - Expired entries are pruned every round. */
 #include "internal.h"
 
@@ -132,6 +135,15 @@ static idp_err poll_once(idpd_verify *v, bool *more, idp_error *err)
     idp_err rc = post_json(f, v->src.loopback, (long)v->fetch_timeout_ms, req, &body, &status, err);
     free(req);
     atomic_fetch_add(&f->polls, 1);
+    if (rc == IDP_OK && status == 400 && f->cursor[0]) {
+        /* our cursor is not the transmitter's (a store restored from a backup is behind us):
+         * start again from the oldest retained event (docs/REVOCATION_FEED.md); the denylist
+         * keeps what it has, applying an event twice is harmless */
+        f->cursor[0] = '\0';
+        *more = true;
+        buf_free(&body);
+        return IDP_OK;
+    }
     if (rc == IDP_OK && status != 200)
         rc = IDP_FAIL(err, IDP_ERR_UNAVAILABLE, "poll answered HTTP status %ld", status);
     if (rc == IDP_OK) {

@@ -261,9 +261,10 @@ describe('libidpd-verify installed and used by a C program', () => {
     assert.equal(st.feed, 'unsynced');
   });
 
-  test('fail closed when the feed goes quiet: refused past feed_stale_ms, accepted again after a good poll', async () => {
+  test('fail closed when the feed goes quiet: refused past feed_stale_ms, accepted again after a good poll; a refused cursor starts over', async () => {
     let up = true;
     let polls = 0;
+    const sinces = [];
     const mock = http.createServer((req, res) => {
       let body = '';
       req.on('data', (d) => { body += d; });
@@ -271,13 +272,20 @@ describe('libidpd-verify installed and used by a C program', () => {
         polls++;
         const okReq = req.method === 'POST' && req.headers.authorization === 'Bearer feed-key-1' &&
           /^application\/json/.test(req.headers['content-type'] || '') && typeof JSON.parse(body).maxEvents === 'number';
+        const since = okReq ? JSON.parse(body).since : undefined;
+        sinces.push(since ?? null);
+        if (since === '999') { // a cursor we never gave (a store restored from a backup)
+          res.writeHead(400, { 'content-type': 'application/json' });
+          res.end('{"err":"invalid_request","description":"since is beyond the newest event"}');
+          return;
+        }
         if (!up || !okReq) {
           res.writeHead(okReq ? 503 : 400, { 'content-type': 'application/json' });
           res.end('{"err":"temporarily_unavailable","description":"down"}');
           return;
         }
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{"sets":{},"moreAvailable":false,"cursor":"0"}');
+        res.end(`{"sets":{},"moreAvailable":false,"cursor":"${polls === 1 ? '999' : '0'}"}`);
       });
     });
     await new Promise((r) => mock.listen(0, '127.0.0.1', r));
@@ -289,6 +297,9 @@ describe('libidpd-verify installed and used by a C program', () => {
       const tok = await accessToken(srv.url, c);
       assert.ok(await poll(async () => ((await h.send(`v ${tok}`)).code === 0 ? true : null), 3000), 'verifies with a good feed');
       assert.ok(polls >= 1);
+      // the first answer's cursor "999" is refused on the next poll: the receiver starts over
+      assert.ok(await poll(async () => (sinces.length >= 4 ? true : null), 3000));
+      assert.deepEqual(sinces.slice(0, 4), [null, '999', null, '0']);
       up = false;
       const t0 = Date.now();
       const r = await h.send(`u ${tok} 4000`);
