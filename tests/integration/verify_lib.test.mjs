@@ -60,6 +60,7 @@ describe('libidpd-verify installed and used by a C program', () => {
   let c;
   let env; // LD_LIBRARY_PATH into the installed copy
   let libdir;
+  let incFlags;
   let example;
   let helperExe;
   let feedKey;
@@ -80,6 +81,7 @@ describe('libidpd-verify installed and used by a C program', () => {
       { env: pcEnv, encoding: 'utf8' }).trim().split(/\s+/);
     assert.ok(flags.every((f) => !f.includes(repo) || f.includes(dest)), `flags point into the installed copy only: ${flags}`);
     libdir = flags.find((f) => f.startsWith('-L')).slice(2);
+    incFlags = flags.filter((f) => f.startsWith('-I'));
     env = { LD_LIBRARY_PATH: libdir };
     const out = tempDir('idpd-verify-cc-');
     example = path.join(out, 'verify');
@@ -119,6 +121,17 @@ describe('libidpd-verify installed and used by a C program', () => {
     assert.deepEqual(needed.filter((n) => !ok.test(n)), [], `NEEDED: ${needed}`);
     const runpath = execFileSync('readelf', ['-d', example], { encoding: 'utf8' });
     assert.doesNotMatch(runpath, new RegExp(buildDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no RUNPATH into the build tree');
+  });
+
+  test('the installed archive links too (docs/VERIFY.md: -l:libidpd-verify.a and the shared system libraries)', async () => {
+    const exe = path.join(tempDir('idpd-verify-static-'), 'verify');
+    const sys = execFileSync('pkg-config', ['--libs', 'openssl', 'jansson', 'libcurl'], { encoding: 'utf8' }).trim().split(/\s+/);
+    execFileSync('cc', ['-std=c11', '-Wall', '-Werror', ...sanitizeFlags(), path.join(repo, 'examples', 'verify.c'),
+      ...incFlags, `-L${libdir}`, '-l:libidpd-verify.a', ...sys, '-pthread', '-lm', '-o', exe], { stdio: 'pipe' });
+    assert.doesNotMatch(execFileSync('readelf', ['-d', exe], { encoding: 'utf8' }), /libidpd-verify/);
+    const tok = await accessToken(srv.url, c);
+    const out = execFileSync(exe, [srv.issuer, API, `${srv.url}/jwks.json`, tok], { encoding: 'utf8' });
+    assert.match(out, new RegExp(`^sub: ${c.client_id}$`, 'm'));
   });
 
   test('a fresh client_credentials token verifies (jwks_uri, and issuer discovery)', async () => {
