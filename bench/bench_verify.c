@@ -153,7 +153,8 @@ static double run_distinct(const bench *b)
 {
     idpd_verify *v = verifier(b);
     double t0 = cpu_now();
-    for (size_t i = 0; i < b->n; i++) verify_one(v, &b->t[i]);
+    for (size_t i = 0; i < b->n; i++)
+        verify_one(v, &b->t[i]);
     double r = (double)b->n / (cpu_now() - t0);
     idpd_verify_free(v);
     return r;
@@ -167,7 +168,8 @@ static double run_repeated(const bench *b, int ms)
     double t0 = cpu_now(), end = t0 + ms / 1000.0, now;
     long n = 0;
     do {
-        for (int i = 0; i < 64; i++) verify_one(v, &b->t[0]);
+        for (int i = 0; i < 64; i++)
+            verify_one(v, &b->t[0]);
         n += 64;
         now = cpu_now();
     } while (now < end);
@@ -209,7 +211,8 @@ static void bench_alg(jws_alg alg, int bits, size_t n, int rounds, int ms)
            dis / raw, rep / raw);
     fflush(stdout);
     unlink(b.jwks_path);
-    for (size_t i = 0; i < n; i++) free(b.t[i].s);
+    for (size_t i = 0; i < n; i++)
+        free(b.t[i].s);
     free(b.t);
     jwk_unref(b.key);
 }
@@ -220,10 +223,18 @@ int main(int argc, char **argv)
     long nes = 20000, nrsa = 3000;
     while ((ch = getopt(argc, argv, "r:n:m:t:")) != -1) {
         switch (ch) {
-        case 'r': rounds = (int)strtol(optarg, NULL, 10); break;
-        case 'n': nes = strtol(optarg, NULL, 10); break;
-        case 'm': nrsa = strtol(optarg, NULL, 10); break;
-        case 't': ms = (int)strtol(optarg, NULL, 10); break;
+        case 'r':
+            rounds = (int)strtol(optarg, NULL, 10);
+            break;
+        case 'n':
+            nes = strtol(optarg, NULL, 10);
+            break;
+        case 'm':
+            nrsa = strtol(optarg, NULL, 10);
+            break;
+        case 't':
+            ms = (int)strtol(optarg, NULL, 10);
+            break;
         default:
             fprintf(stderr, "usage: %s [-r rounds] [-n es256_tokens] [-m rsa_tokens] [-t ms]\n",
                     argv[0]);

@@ -21,8 +21,10 @@ int main(int argc, char **argv)
     o.audiences = aud;
     o.naudiences = 1;
     o.allow_http_loopback = true;
-    if (!strncmp(argv[3], "http", 4)) o.jwks_uri = argv[3];
-    else if (strcmp(argv[3], "-")) o.jwks_file = argv[3];
+    if (!strncmp(argv[3], "http", 4))
+        o.jwks_uri = argv[3];
+    else if (strcmp(argv[3], "-"))
+        o.jwks_file = argv[3];
 
     idpd_verify *v = NULL;
     idpd_verify_claims *c = NULL;
@@ -36,7 +38,8 @@ int main(int argc, char **argv)
     size_t n = 0;
     char **scope = idpd_verify_claims_strings(c, "scope", &n);
     printf("sub: %s\nscope:", idpd_verify_claims_string(c, "sub"));
-    for (size_t i = 0; i < n; i++) printf(" %s", scope[i]);
+    for (size_t i = 0; i < n; i++)
+        printf(" %s", scope[i]);
     printf("\n");
     idpd_verify_strings_free(scope);
     idpd_verify_claims_free(c);

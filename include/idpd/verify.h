@@ -87,8 +87,8 @@ typedef enum idpd_verify_code {
 
 typedef struct idpd_verify_error {
     idpd_verify_code code;
-    const char *error;                    /* the code's name above; static; "" when OK */
-    char reason[IDPD_VERIFY_REASON_MAX];  /* precise, human-readable; never token bytes */
+    const char *error;                   /* the code's name above; static; "" when OK */
+    char reason[IDPD_VERIFY_REASON_MAX]; /* precise, human-readable; never token bytes */
 } idpd_verify_error;
 
 /* ---- configuration ------------------------------------------------------------------------ */
@@ -98,21 +98,21 @@ typedef struct idpd_verify_error {
 typedef void (*idpd_verify_skip_fn)(void *ctx, size_t index, const char *kid, const char *reason);
 
 typedef struct idpd_verify_options {
-    const char *issuer;            /* required: compared byte for byte with iss */
-    const char *const *audiences;  /* required: aud must name one of them (RFC 9068 §4 item 3) */
-    size_t naudiences;             /* >= 1 */
+    const char *issuer;           /* required: compared byte for byte with iss */
+    const char *const *audiences; /* required: aud must name one of them (RFC 9068 §4 item 3) */
+    size_t naudiences;            /* >= 1 */
     /* The JWKS source: jwks_file, else jwks_uri, else issuer discovery. At most one of the two. */
     const char *jwks_uri;
     const char *jwks_file;
-    bool allow_http_loopback;      /* http:// URLs to 127.0.0.0/8, [::1], localhost too */
+    bool allow_http_loopback; /* http:// URLs to 127.0.0.0/8, [::1], localhost too */
     /* Comma- or space-separated: ES256, RS256, PS256, EdDSA. NULL: all four. */
     const char *algorithms;
-    const char *typ;               /* required typ header; NULL: "at+jwt"; "": not checked */
-    int64_t leeway_s;              /* clock skew for exp/nbf/iat; default 60, at most 600 */
+    const char *typ;  /* required typ header; NULL: "at+jwt"; "": not checked */
+    int64_t leeway_s; /* clock skew for exp/nbf/iat; default 60, at most 600 */
     /* false (default): the claims RFC 9068 §2.2 requires (exp, iat, sub, jti, client_id) must be
      * present; true: exp only (for JWTs that are not RFC 9068 access tokens; `idpd verify`). */
     bool exp_only;
-    size_t cache_size;             /* verified-token cache entries; default 10000 */
+    size_t cache_size; /* verified-token cache entries; default 10000 */
     /* JWKS cache timings (docs/FEDERATION.md defaults): */
     int64_t jwks_refresh_ms;           /* 300 s */
     int64_t jwks_min_refresh_ms;       /* 30 s */
@@ -123,14 +123,14 @@ typedef struct idpd_verify_options {
     idpd_verify_skip_fn on_jwks_skip;  /* NULL: skipped members are only counted */
     void *ctx;                         /* passed to on_jwks_skip */
     /* The revocation feed (see "The revocation feed" above); feed_url NULL: no feed. */
-    const char *feed_url;          /* idpd's POST /ssf/poll URL (same URL rules as jwks_uri) */
-    const char *feed_token;        /* required with feed_url: a provisioning key with scope
-                                      events:read, sent as Authorization: Bearer; never logged */
-    int64_t feed_interval_ms;      /* poll period; default 2000, 100 .. 3600000 */
-    int64_t feed_stale_ms;         /* refuse every token (temporarily_unavailable) when no poll
-                                      reached the end of the feed for this long; default 30000,
-                                      > feed_interval_ms, at most 24 h */
-    size_t feed_max_entries;       /* denylist bound, each of revoked jtis and users; 100000 */
+    const char *feed_url;     /* idpd's POST /ssf/poll URL (same URL rules as jwks_uri) */
+    const char *feed_token;   /* required with feed_url: a provisioning key with scope
+                                 events:read, sent as Authorization: Bearer; never logged */
+    int64_t feed_interval_ms; /* poll period; default 2000, 100 .. 3600000 */
+    int64_t feed_stale_ms;    /* refuse every token (temporarily_unavailable) when no poll
+                                 reached the end of the feed for this long; default 30000,
+                                 > feed_interval_ms, at most 24 h */
+    size_t feed_max_entries;  /* denylist bound, each of revoked jtis and users; 100000 */
 } idpd_verify_options;
 
 /* Fills *o with the defaults above (issuer, audiences and the source left NULL). Call it first,
@@ -196,22 +196,22 @@ char *idpd_verify_claims_json(const idpd_verify_claims *c);
 /* ---- introspection ------------------------------------------------------------------------ */
 
 typedef struct idpd_verify_stats {
-    const char *jwks_state;      /* "unfetched", "ok", "stale", "failing" */
-    size_t jwks_keys;            /* keys in the current set */
-    int64_t jwks_fetched_at_ms;  /* 0 when none */
-    uint64_t jwks_fetches;       /* attempts so far */
-    char jwks_last_error[240];   /* of the last failed attempt; "" when none */
+    const char *jwks_state;     /* "unfetched", "ok", "stale", "failing" */
+    size_t jwks_keys;           /* keys in the current set */
+    int64_t jwks_fetched_at_ms; /* 0 when none */
+    uint64_t jwks_fetches;      /* attempts so far */
+    char jwks_last_error[240];  /* of the last failed attempt; "" when none */
     size_t cache_entries;
     uint64_t cache_hits, cache_misses;
     /* the revocation feed: "off" (none configured), "unsynced" (no poll reached the end yet),
      * "ok", "stale" (past feed_stale_ms), "overflow" (the denylist is full) */
     const char *feed_state;
-    char feed_cursor[24];          /* the position in the feed ("" before the first event) */
-    int64_t feed_synced_at_ms;     /* last poll that reached the end; 0 when none */
-    uint64_t feed_events_applied;  /* revocation events recorded so far */
+    char feed_cursor[24];         /* the position in the feed ("" before the first event) */
+    int64_t feed_synced_at_ms;    /* last poll that reached the end; 0 when none */
+    uint64_t feed_events_applied; /* revocation events recorded so far */
     uint64_t feed_polls, feed_failures;
     size_t feed_revoked_jtis, feed_revoked_users; /* denylist entries now */
-    char feed_last_error[240];     /* of the last failed round; "" when none; never the token */
+    char feed_last_error[240]; /* of the last failed round; "" when none; never the token */
 } idpd_verify_stats;
 
 void idpd_verify_stats_get(idpd_verify *v, idpd_verify_stats *out);

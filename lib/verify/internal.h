@@ -102,7 +102,7 @@ idpd_verify_code vfeed_gate(idpd_verify *v, int64_t now_ms, idpd_verify_error *e
 void vfeed_clear(vfeed *f);
 
 static const char *const vfail_names[] = {"", "invalid_token", "invalid_request",
-                                           "temporarily_unavailable"};
+                                          "temporarily_unavailable"};
 
 /* Fills *err (may be NULL) with code, its RFC 6750 name and the reason; returns code. */
 static inline __attribute__((format(printf, 3, 4))) idpd_verify_code

@@ -67,9 +67,9 @@ static idpd_verify_code parse_algs(const char *list, unsigned *mask, idpd_verify
     return *mask ? IDPD_VERIFY_OK : vfail(err, IDPD_VERIFY_INVALID_REQUEST, "algorithms: empty");
 }
 
-#define RANGE(f, lo, hi)                                                                         \
-    if (o->f < (lo) || o->f > (hi))                                                              \
-        return vfail(err, IDPD_VERIFY_INVALID_REQUEST, #f " must be %lld to %lld",              \
+#define RANGE(f, lo, hi)                                                                           \
+    if (o->f < (lo) || o->f > (hi))                                                                \
+        return vfail(err, IDPD_VERIFY_INVALID_REQUEST, #f " must be %lld to %lld",                 \
                      (long long)(lo), (long long)(hi));
 
 static idpd_verify_code check_options(const idpd_verify_options *o, idpd_verify_error *err)
@@ -79,8 +79,7 @@ static idpd_verify_code check_options(const idpd_verify_options *o, idpd_verify_
         return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "issuer is required");
     if (!o->audiences || o->naudiences == 0)
         return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "at least one audience is required");
-    if (o->naudiences > 64)
-        return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "at most 64 audiences");
+    if (o->naudiences > 64) return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "at most 64 audiences");
     for (size_t i = 0; i < o->naudiences; i++)
         if (!o->audiences[i] || !*o->audiences[i])
             return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "audience %zu is empty", i);
@@ -178,7 +177,10 @@ static idpd_verify_code feed_init(idpd_verify *v, const idpd_verify_options *o)
 
 /* libcurl's global state, once per process (thread-safe since libcurl 7.84; never cleaned up:
  * the program may use libcurl itself). A failure shows at the first fetch. */
-static void curl_once(void) { (void)fetch_init(NULL); }
+static void curl_once(void)
+{
+    (void)fetch_init(NULL);
+}
 
 idpd_verify_code idpd_verify_new(const idpd_verify_options *o, idpd_verify **out,
                                  idpd_verify_error *err)
@@ -199,7 +201,8 @@ idpd_verify_code idpd_verify_new(const idpd_verify_options *o, idpd_verify **out
     v->issuer = xstrdup(o->issuer);
     v->naud = o->naudiences;
     v->auds = xcalloc(v->naud + 1, sizeof *v->auds);
-    for (size_t i = 0; i < v->naud; i++) v->auds[i] = xstrdup(o->audiences[i]);
+    for (size_t i = 0; i < v->naud; i++)
+        v->auds[i] = xstrdup(o->audiences[i]);
     v->typ = o->typ ? (*o->typ ? xstrdup(o->typ) : NULL) : xstrdup("at+jwt");
     v->leeway_s = o->leeway_s;
     v->exp_only = o->exp_only;
@@ -225,8 +228,11 @@ idpd_verify_code idpd_verify_new(const idpd_verify_options *o, idpd_verify **out
                           .kid_miss_cooldown_ms = o->jwks_kid_miss_cooldown_ms,
                           .stale_if_error_ms = o->jwks_stale_if_error_ms,
                           .fetch_timeout_ms = o->jwks_fetch_timeout_ms};
-    jwks_cache_hooks h = {.fetch = vsrc_fetch, .wake = hook_wake, .on_good = hook_good,
-                          .on_skip = hook_skip, .ctx = v};
+    jwks_cache_hooks h = {.fetch = vsrc_fetch,
+                          .wake = hook_wake,
+                          .on_good = hook_good,
+                          .on_skip = hook_skip,
+                          .ctx = v};
     idp_error e = {0};
     if (jwks_cache_new(&co, &h, &v->keys, &e) != IDP_OK) {
         idpd_verify_free(v);
@@ -244,7 +250,8 @@ void idpd_verify_free(idpd_verify *v)
     verify_cache_free(v->cache);
     vfeed_clear(&v->feed);
     vsrc_clear(&v->src);
-    for (size_t i = 0; i < v->naud; i++) free(v->auds[i]);
+    for (size_t i = 0; i < v->naud; i++)
+        free(v->auds[i]);
     free(v->auds);
     free(v->issuer);
     free(v->typ);
@@ -335,7 +342,10 @@ void idpd_verify_stop(idpd_verify *v)
 
 /* ---- verification ------------------------------------------------------------------------- */
 
-static bool kid_in(void *ctx, const char *kid) { return jwks_find(ctx, kid) != NULL; }
+static bool kid_in(void *ctx, const char *kid)
+{
+    return jwks_find(ctx, kid) != NULL;
+}
 
 /* The kid of the token's protected header into out (cap bytes), "" when none or unreadable
  * (token_verify then fails the token with the precise reason). */
@@ -367,14 +377,13 @@ static idpd_verify_code fail_of(idp_err r, const idp_error *e, idpd_verify_error
 }
 
 /* No usable key set: the cache's reason and the last attempt's error (no key material in it). */
-static idpd_verify_code keys_unavailable(idpd_verify *v, const idp_error *e,
-                                         idpd_verify_error *err)
+static idpd_verify_code keys_unavailable(idpd_verify *v, const idp_error *e, idpd_verify_error *err)
 {
     jwks_cache_status s;
     jwks_cache_status_get(v->keys, &s);
-    idpd_verify_code rc =
-        s.last_error[0] ? vfail(err, IDPD_VERIFY_UNAVAILABLE, "%s (%s)", e->msg, s.last_error)
-                        : vfail(err, IDPD_VERIFY_UNAVAILABLE, "%s", e->msg);
+    idpd_verify_code rc = s.last_error[0]
+                              ? vfail(err, IDPD_VERIFY_UNAVAILABLE, "%s (%s)", e->msg, s.last_error)
+                              : vfail(err, IDPD_VERIFY_UNAVAILABLE, "%s", e->msg);
     jwks_cache_status_clear(&s);
     return rc;
 }
@@ -465,9 +474,15 @@ idpd_verify_code idpd_verify_token(idpd_verify *v, const char *token, size_t len
 
 /* ---- claims ------------------------------------------------------------------------------- */
 
-static const json_t *J(const idpd_verify_claims *c) { return (const json_t *)c; }
+static const json_t *J(const idpd_verify_claims *c)
+{
+    return (const json_t *)c;
+}
 
-void idpd_verify_claims_free(idpd_verify_claims *c) { json_decref((json_t *)c); }
+void idpd_verify_claims_free(idpd_verify_claims *c)
+{
+    json_decref((json_t *)c);
+}
 
 const char *idpd_verify_claims_string(const idpd_verify_claims *c, const char *name)
 {
@@ -507,7 +522,8 @@ char **idpd_verify_claims_strings(const idpd_verify_claims *c, const char *name,
     for (size_t i = 0; i < len; i++)
         if (!json_is_string(json_array_get(v, i))) return NULL;
     char **out = xcalloc(len + 1, sizeof *out);
-    for (size_t i = 0; i < len; i++) out[i] = xstrdup(json_string_value(json_array_get(v, i)));
+    for (size_t i = 0; i < len; i++)
+        out[i] = xstrdup(json_string_value(json_array_get(v, i)));
     *n = len;
     return out;
 }
@@ -515,7 +531,8 @@ char **idpd_verify_claims_strings(const idpd_verify_claims *c, const char *name,
 void idpd_verify_strings_free(char **list)
 {
     if (!list) return;
-    for (char **p = list; *p; p++) free(*p);
+    for (char **p = list; *p; p++)
+        free(*p);
     free(list);
 }
 
@@ -560,7 +577,8 @@ void idpd_verify_stats_get(idpd_verify *v, idpd_verify_stats *out)
     out->jwks_state = jwks_cache_state_name(s.state);
     out->jwks_keys = s.nkeys;
     out->jwks_fetched_at_ms = s.fetched_at_ms;
-    for (int i = 0; i < JWKS_FETCH__COUNT; i++) out->jwks_fetches += s.fetches[i];
+    for (int i = 0; i < JWKS_FETCH__COUNT; i++)
+        out->jwks_fetches += s.fetches[i];
     snprintf(out->jwks_last_error, sizeof out->jwks_last_error, "%s", s.last_error);
     jwks_cache_status_clear(&s);
     if (v->cache) {

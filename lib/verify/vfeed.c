@@ -115,8 +115,8 @@ static idp_err apply(idpd_verify *v, const idp_buf *body, set_feed_result *r, id
         /* kid "" is in no set: asks for a refetch (within the cooldown rules) */
         idp_err rc = jwks_cache_get(v->keys, attempt ? "" : NULL, &keys, err);
         if (rc != IDP_OK) return rc;
-        rc = set_feed_apply(body->data ? body->data : "", body->len, keys, v->algs, v->issuer,
-                            NULL, v->feed.deny, time_now(), r, err);
+        rc = set_feed_apply(body->data ? body->data : "", body->len, keys, v->algs, v->issuer, NULL,
+                            v->feed.deny, time_now(), r, err);
         jwks_unref(keys);
         if (rc != IDP_ERR_JOSE_KEY || attempt) return rc;
     }
@@ -140,6 +140,9 @@ static idp_err poll_once(idpd_verify *v, bool *more, idp_error *err)
          * start again from the oldest retained event (docs/REVOCATION_FEED.md); the denylist
          * keeps what it has, applying an event twice is harmless */
         f->cursor[0] = '\0';
+        pthread_mutex_lock(&f->smu);
+        f->cursor_copy[0] = '\0';
+        pthread_mutex_unlock(&f->smu);
         *more = true;
         buf_free(&body);
         return IDP_OK;
@@ -199,8 +202,9 @@ idpd_verify_code vfeed_gate(idpd_verify *v, int64_t now_ms, idpd_verify_error *e
     if (!atomic_load(&f->ever_synced))
         return vfail(err, IDPD_VERIFY_UNAVAILABLE, "revocation feed not yet synchronised");
     if (now_ms - atomic_load(&f->synced_at_ms) > f->stale_ms)
-        return vfail(err, IDPD_VERIFY_UNAVAILABLE, "revocation feed stale (no successful poll "
-                                                    "for over %lld ms)",
+        return vfail(err, IDPD_VERIFY_UNAVAILABLE,
+                     "revocation feed stale (no successful poll "
+                     "for over %lld ms)",
                      (long long)f->stale_ms);
     if (denylist_overflowed(f->deny))
         return vfail(err, IDPD_VERIFY_UNAVAILABLE, "revocation list overflowed");
@@ -214,8 +218,8 @@ idpd_verify_code vfeed_check(idpd_verify *v, const json_t *claims, int64_t now_s
     if (!f->on) return IDPD_VERIFY_OK;
     int64_t iat = 0;
     (void)jsonx_int(claims, "iat", &iat);
-    switch (denylist_check(f->deny, jsonx_str(claims, "jti"), jsonx_str(claims, "sub"), iat,
-                           now_s)) {
+    switch (
+        denylist_check(f->deny, jsonx_str(claims, "jti"), jsonx_str(claims, "sub"), iat, now_s)) {
     case DENY_OK:
         return IDPD_VERIFY_OK;
     case DENY_REVOKED:

@@ -100,7 +100,7 @@ static int verify(cli *c, const verify_args *a)
     o.typ = a->typ;
     o.leeway_s = c->cfg->leeway < 0 ? 0 : c->cfg->leeway > 600 ? 600 : c->cfg->leeway;
     o.exp_only = true; /* as idpd verify has always checked: exp required, the rest if present */
-    o.cache_size = 0; /* one token */
+    o.cache_size = 0;  /* one token */
     o.jwks_fetch_timeout_ms = 15000;
     o.on_jwks_skip = report_skipped;
     if (idpd_verify_new(&o, &v, &e) != IDPD_VERIFY_OK) {

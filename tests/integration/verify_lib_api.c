@@ -16,12 +16,12 @@
 #include <time.h>
 
 static int failed;
-#define CHECK(cond)                                                                              \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            printf("FAIL line %d: %s\n", __LINE__, #cond);                                       \
-            failed = 1;                                                                          \
-        }                                                                                        \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("FAIL line %d: %s\n", __LINE__, #cond);                                         \
+            failed = 1;                                                                            \
+        }                                                                                          \
     } while (0)
 
 static const char *aud[2];
@@ -41,21 +41,49 @@ static idpd_verify_code try_new(void (*edit)(idpd_verify_options *), idpd_verify
     return rc;
 }
 
-static void no_issuer(idpd_verify_options *o) { o->issuer = NULL; }
-static void no_aud(idpd_verify_options *o) { o->naudiences = 0; }
-static void both_src(idpd_verify_options *o) { o->jwks_uri = "https://issuer.example/jwks"; }
-static void http_far(idpd_verify_options *o) { o->jwks_file = NULL; o->jwks_uri = "http://example.com/j"; }
-static void bad_alg(idpd_verify_options *o) { o->algorithms = "HS256"; }
-static void big_leeway(idpd_verify_options *o) { o->leeway_s = 601; }
-static void zero_timeout(idpd_verify_options *o) { o->jwks_fetch_timeout_ms = 0; }
-static void feed_no_token(idpd_verify_options *o) { o->feed_url = "https://issuer.example/ssf/poll"; }
+static void no_issuer(idpd_verify_options *o)
+{
+    o->issuer = NULL;
+}
+static void no_aud(idpd_verify_options *o)
+{
+    o->naudiences = 0;
+}
+static void both_src(idpd_verify_options *o)
+{
+    o->jwks_uri = "https://issuer.example/jwks";
+}
+static void http_far(idpd_verify_options *o)
+{
+    o->jwks_file = NULL;
+    o->jwks_uri = "http://example.com/j";
+}
+static void bad_alg(idpd_verify_options *o)
+{
+    o->algorithms = "HS256";
+}
+static void big_leeway(idpd_verify_options *o)
+{
+    o->leeway_s = 601;
+}
+static void zero_timeout(idpd_verify_options *o)
+{
+    o->jwks_fetch_timeout_ms = 0;
+}
+static void feed_no_token(idpd_verify_options *o)
+{
+    o->feed_url = "https://issuer.example/ssf/poll";
+}
 static void feed_stale(idpd_verify_options *o)
 {
     o->feed_url = "https://issuer.example/ssf/poll";
     o->feed_token = "k";
     o->feed_stale_ms = o->feed_interval_ms;
 }
-static void fine(idpd_verify_options *o) { (void)o; }
+static void fine(idpd_verify_options *o)
+{
+    (void)o;
+}
 
 static bool in(char **list, size_t n, const char *s)
 {
@@ -76,9 +104,9 @@ int main(int argc, char **argv)
 
     /* options */
     CHECK(try_new(fine, &e) == IDPD_VERIFY_OK);
-    void (*bad[])(idpd_verify_options *) = {no_issuer, no_aud,     both_src,     http_far,
-                                            bad_alg,   big_leeway, zero_timeout, feed_no_token,
-                                            feed_stale};
+    void (*bad[])(idpd_verify_options *) = {no_issuer,    no_aud,        both_src,
+                                            http_far,     bad_alg,       big_leeway,
+                                            zero_timeout, feed_no_token, feed_stale};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECK(try_new(bad[i], &e) == IDPD_VERIFY_INVALID_REQUEST);
         CHECK(!strcmp(e.error, "invalid_request") && e.reason[0]);

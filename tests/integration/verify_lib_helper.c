@@ -5,7 +5,7 @@
  * and IDPD_FEED_STALE_MS override the feed's timings).
  *   verify_lib_helper ISSUER AUDIENCE JWKS_URI [FEED_URL]
  * Reads commands from stdin, one per line, answers one JSON line each:
- *   v TOKEN      verify once:  {"code":N,"error":"..","reason":"..","sub":"..","hits":H,"fetches":F}
+ *   v TOKEN      verify once: {"code":N,"error":"..","reason":"..","sub":"..","hits":H,"fetches":F}
  *   u TOKEN MS   verify every 20 ms until refused or MS passed: the same plus "ms" (elapsed)
  *   s            stats:        {"feed":"..","applied":N,"cursor":"..","jwks":"..","fetches":F} */
 #define _POSIX_C_SOURCE 200809L
@@ -51,12 +51,14 @@ int main(int argc, char **argv)
     o.jwks_kid_miss_cooldown_ms = 500;
     o.feed_url = argc == 5 ? argv[4] : NULL;
     o.feed_token = getenv("IDPD_FEED_TOKEN");
-    if (getenv("IDPD_FEED_INTERVAL_MS")) o.feed_interval_ms = atoll(getenv("IDPD_FEED_INTERVAL_MS"));
+    if (getenv("IDPD_FEED_INTERVAL_MS"))
+        o.feed_interval_ms = atoll(getenv("IDPD_FEED_INTERVAL_MS"));
     if (getenv("IDPD_FEED_STALE_MS")) o.feed_stale_ms = atoll(getenv("IDPD_FEED_STALE_MS"));
     idpd_verify *v = NULL;
     idpd_verify_error e;
     if (idpd_verify_new(&o, &v, &e) != IDPD_VERIFY_OK || idpd_verify_start(v, &e)) {
-        printf("{\"code\":%d,\"error\":\"%s\",\"reason\":\"%s\"}\n", (int)e.code, e.error, e.reason);
+        printf("{\"code\":%d,\"error\":\"%s\",\"reason\":\"%s\"}\n", (int)e.code, e.error,
+               e.reason);
         idpd_verify_free(v);
         return 1;
     }
