@@ -86,7 +86,7 @@ describe('libidpd-verify installed and used by a C program', () => {
     const out = tempDir('idpd-verify-cc-');
     example = path.join(out, 'verify');
     helperExe = path.join(out, 'verify_lib_helper');
-    const cc = (src, exe) => execFileSync('cc', ['-std=c11', '-Wall', '-Wextra', '-Werror', ...sanitizeFlags(), src, ...flags, '-o', exe], { stdio: 'pipe' });
+    const cc = (src, exe) => execFileSync('cc', ['-std=c11', '-Wall', '-Wextra', '-Werror', ...sanitizeFlags(), src, ...flags, '-pthread', '-o', exe], { stdio: 'pipe' });
     cc(path.join(repo, 'examples', 'verify.c'), example);
     cc(path.join(repo, 'tests', 'integration', 'verify_lib_helper.c'), helperExe);
     apiExe = path.join(out, 'verify_lib_api');

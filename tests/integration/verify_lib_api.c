@@ -5,11 +5,13 @@
  *   verify_lib_api ISSUER AUDIENCE JWKS_FILE   with tokens in the environment:
  *   T_GOOD (scope "a b  c", aud [AUDIENCE, "other"], roles ["r1","r2"], n 2.5, big 42, flag true,
  *   mixed ["x", 1]), T_NOKID (a good token without kid), T_FOREIGN (an unknown kid), T_MIN
- *   (iss, aud, exp only: refused unless exp_only).
+ *   (iss, aud, exp only: refused unless exp_only). Also six threads on one verifier at once.
  * Prints one line per failed check and exits 1 when any failed. */
 #define _POSIX_C_SOURCE 200809L
 #include <idpd/verify.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,34 @@ static void feed_stale(idpd_verify_options *o)
 static void fine(idpd_verify_options *o)
 {
     (void)o;
+}
+
+/* Many threads on one verifier: the same token (hits), a kid-less one (never cached), a foreign
+ * one (refused), and stats, at once (run under ASan by make test). */
+typedef struct race {
+    idpd_verify *v;
+    const char *good, *nokid, *foreign;
+    atomic_int bad;
+} race;
+
+static void *racer(void *p)
+{
+    race *r = p;
+    for (int i = 0; i < 400; i++) {
+        const char *t = i % 3 == 0 ? r->good : i % 3 == 1 ? r->nokid : r->foreign;
+        idpd_verify_claims *c = NULL;
+        idpd_verify_error e;
+        idpd_verify_code rc = idpd_verify_token(r->v, t, strlen(t), &c, &e);
+        if ((t == r->foreign) != (rc == IDPD_VERIFY_INVALID_TOKEN) ||
+            (rc == IDPD_VERIFY_OK && strcmp(idpd_verify_claims_string(c, "sub"), "user-1")))
+            atomic_fetch_add(&r->bad, 1);
+        idpd_verify_claims_free(c);
+        if (i % 50 == 0) {
+            idpd_verify_stats st;
+            idpd_verify_stats_get(r->v, &st);
+        }
+    }
+    return NULL;
 }
 
 static bool in(char **list, size_t n, const char *s)
@@ -201,6 +231,15 @@ int main(int argc, char **argv)
     }
     idpd_verify_stats_get(v, &st);
     CHECK(st.cache_entries == 1 && st.cache_hits == hits);
+    race rc = {.v = v, .good = good, .nokid = nokid, .foreign = foreign};
+    pthread_t th[6];
+    for (int k = 0; k < 6; k++)
+        CHECK(pthread_create(&th[k], NULL, racer, &rc) == 0);
+    for (int k = 0; k < 6; k++)
+        pthread_join(th[k], NULL);
+    CHECK(atomic_load(&rc.bad) == 0);
+    idpd_verify_stats_get(v, &st);
+    CHECK(st.cache_entries == 1 && st.cache_hits >= hits + 6 * 133);
     /* RFC 9068 §2.2's claims are required unless exp_only */
     CHECK(idpd_verify_token(v, minimal, strlen(minimal), &c, &e) == IDPD_VERIFY_INVALID_TOKEN);
     CHECK(!strncmp(e.reason, "missing or malformed claim", 26));
