@@ -1,10 +1,11 @@
 # Thin wrapper around meson/ninja. See README.md.
-# Variables: DATA_DIR (make run), LISTEN (make run), SAN=1 (build with ASan+UBSan into build-asan).
+# Variables: PREFIX (make install, default /usr/local; DESTDIR honoured), DATA_DIR (make run), LISTEN (make run), SAN=1 (build with ASan+UBSan into build-asan).
 DATA_DIR ?= .data
 LISTEN   ?= 127.0.0.1:8080
 ISSUER   ?= http://$(LISTEN)
+PREFIX   ?= /usr/local
 
-.PHONY: all build deps run test unit asan fuzz bench clean format
+.PHONY: all build deps install run test unit asan fuzz bench clean format
 
 all: build
 
@@ -18,6 +19,13 @@ build: deps
 asan: deps
 	@[ -f build-asan/build.ninja ] || meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 	@ninja -C build-asan
+
+# make install: idpd, libidpd-verify (.so and .a), include/idpd/verify.h and idpd-verify.pc under
+# $(PREFIX), staged under $(DESTDIR) when set (docs/VERIFY.md)
+install: build
+	@meson configure build -Dprefix=$(PREFIX) >/dev/null
+	@ninja -C build
+	@meson install -C build --no-rebuild $(if $(DESTDIR),--destdir "$(DESTDIR)")
 
 # make run builds only the server binary (not the tests, fuzz replays or benchmarks)
 run:

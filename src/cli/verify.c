@@ -1,28 +1,28 @@
 /* idpd verify — offline verification of a JWT access token against a JWKS (a file or an
  * http(s) URL): signature with an algorithm allow-list (RFC 8725 §3.1), typ (RFC 9068 §4),
- * exp/nbf/iat with leeway, iss and aud (RFC 7519 §4.1). Prints the claims; never the token. */
+ * exp/nbf/iat with leeway, iss and aud (RFC 7519 §4.1); exp required.
+ * Prints the claims; never the token. It is a client of libidpd-verify (include/idpd/verify.h,
+ * linked statically): the same verification a resource server linking the library gets, with
+ * its URL rules (https://, or http:// to a loopback host; no redirect followed). */
 #include "cli/cli.h"
 
 #include "core/buf.h"
-#include "core/mem.h"
-#include "fetch/fetch.h"
-#include "jose/jwk.h"
+#include "jose/alg.h"
 #include "jose/jws.h"
-#include "proto/token_verify.h"
 
-#include <errno.h>
+#include <idpd/verify.h>
+
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#define JWKS_MAX (1024u * 1024u) /* a JWKS larger than this is refused */
 
 static const char verify_help[] =
     "Usage: idpd verify --jwks URL|FILE --issuer ISS --audience AUD [--typ TYP] [--alg A,B]\n"
     "                   TOKEN|-\n"
     "Verifies a JWT access token (TOKEN, or read from stdin when '-') and prints its claims.\n"
-    "  --jwks URL|FILE    the issuer's JWKS: an http(s) URL (TLS verified) or a file\n"
+    "  --jwks URL|FILE    the issuer's JWKS: an https URL (TLS verified; http:// to a loopback\n"
+    "                     host only) or a file\n"
     "  --issuer ISS       required iss (default: issuer from --config / IDPD_ISSUER)\n"
     "  --audience AUD     required aud value\n"
     "  --typ TYP          required typ header (default at+jwt; '' = do not check)\n"
@@ -36,26 +36,6 @@ typedef struct verify_args {
     const char *jwks, *audience, *typ, *algs, *token;
 } verify_args;
 
-/* ---- loading the JWKS ----------------------------------------------------------------- */
-
-/* The JWKS at url into out (capped at out->max): TLS verified, at most 3 redirects. */
-static idp_err fetch_url(const char *url, idp_buf *out, idp_error *e)
-{
-    static const fetch_opts o = {.timeout_ms = 15000,
-                                 .connect_timeout_ms = 5000,
-                                 .max_redirects = 3,
-                                 .allow_http = true,
-                                 .user_agent = "idpd-verify"};
-    fetch_resp r;
-    idp_error fe = {0};
-    idp_err rc = fetch_get(url, &o, out, &r, &fe);
-    if (rc == IDP_ERR_TOO_LARGE) return IDP_FAIL(e, rc, "JWKS larger than %u bytes", JWKS_MAX);
-    if (rc) return IDP_FAIL(e, rc, "cannot fetch the JWKS: %s", fe.msg);
-    if (r.status != 200)
-        return IDP_FAIL(e, IDP_ERR_IO, "cannot fetch the JWKS: HTTP status %ld", r.status);
-    return IDP_OK;
-}
-
 /* RFC 7517 §5: an unusable member is ignored, and said so on stderr (never used). */
 static void report_skipped(void *ctx, size_t index, const char *kid, const char *reason)
 {
@@ -65,42 +45,19 @@ static void report_skipped(void *ctx, size_t index, const char *kid, const char 
             *kid ? " (kid " : "", safe, *kid ? ")" : "", reason);
 }
 
-static idp_err load_jwks(const char *src, jwks **out, idp_error *e)
+/* A usage error for an unknown name in --alg (the library would refuse it too, later). */
+static int check_algs(cli *c, const char *list)
 {
-    idp_buf b;
-    buf_init(&b, JWKS_MAX);
-    bool url = !strncmp(src, "https://", 8) || !strncmp(src, "http://", 7);
-    idp_err rc = url ? fetch_url(src, &b, e) : cli_read_file(src, &b, e);
-    if (!rc) {
-        idp_error pe = {0};
-        rc = jwks_from_json_report(b.data ? b.data : "", b.len, report_skipped, NULL, out, &pe);
-        if (rc) {
-            IDP_FAIL(e, rc, "the JWKS is not usable: %s", pe.msg);
-        } else if (jwks_count(*out) == 0) {
-            jwks_unref(*out);
-            *out = NULL;
-            rc = IDP_FAIL(e, IDP_ERR_JOSE_KEY, "the JWKS has no usable key");
-        }
-    }
-    buf_free(&b);
-    return rc;
-}
-
-/* ---- checks --------------------------------------------------------------------------- */
-
-static int parse_algs(cli *c, const char *list, unsigned *mask)
-{
-    *mask = 0;
-    for (const char *p = list; *p;) {
+    bool any = false;
+    for (const char *p = list + strspn(list, ", "); *p;) {
         size_t l = strcspn(p, ", ");
-        jws_alg a = jws_alg_from_name(p, l);
-        if (a == JWS_ALG_INVALID)
+        if (jws_alg_from_name(p, l) == JWS_ALG_INVALID)
             return cli_usage(c, "--alg: unknown algorithm (use ES256, RS256, PS256, EdDSA)");
-        *mask |= JWS_ALG_BIT(a);
+        any = true;
         p += l;
         p += strspn(p, ", ");
     }
-    return *mask ? CLI_OK : cli_usage(c, "--alg: empty list");
+    return any ? CLI_OK : cli_usage(c, "--alg: empty list");
 }
 
 /* Reads the token from stdin (one line, capped) into out. */
@@ -117,48 +74,54 @@ static int read_stdin_token(cli *c, idp_buf *out)
 
 static int verify(cli *c, const verify_args *a)
 {
-    jwks *keys = NULL;
-    json_t *claims = NULL;
-    idp_error e = {0};
+    idpd_verify *v = NULL;
+    idpd_verify_claims *claims = NULL;
+    idpd_verify_error e;
     idp_buf tok;
-    unsigned mask = 0;
     int rc = CLI_OK;
     buf_init(&tok, JWS_MAX_LEN + 2);
-    if ((rc = parse_algs(c, a->algs ? a->algs : "ES256,RS256,PS256,EdDSA", &mask)) != CLI_OK)
-        goto out;
+    if (a->algs && (rc = check_algs(c, a->algs)) != CLI_OK) goto out;
     if (!strcmp(a->token, "-")) {
         if ((rc = read_stdin_token(c, &tok)) != CLI_OK) goto out;
     } else if (buf_puts(&tok, a->token)) {
         rc = cli_fail(c, "token too large");
         goto out;
     }
-    if (load_jwks(a->jwks, &keys, &e) != IDP_OK) {
-        rc = cli_fail_err(c, &e);
+    idpd_verify_options o;
+    idpd_verify_options_init(&o);
+    o.issuer = c->cfg->issuer;
+    o.audiences = &a->audience;
+    o.naudiences = 1;
+    bool url = !strncmp(a->jwks, "https://", 8) || !strncmp(a->jwks, "http://", 7);
+    o.jwks_uri = url ? a->jwks : NULL;
+    o.jwks_file = url ? NULL : a->jwks;
+    o.allow_http_loopback = true;
+    o.algorithms = a->algs;
+    o.typ = a->typ;
+    o.leeway_s = c->cfg->leeway < 0 ? 0 : c->cfg->leeway > 600 ? 600 : c->cfg->leeway;
+    o.exp_only = true; /* as idpd verify has always checked: exp required, the rest if present */
+    o.cache_size = 0;  /* one token */
+    o.jwks_fetch_timeout_ms = 15000;
+    o.on_jwks_skip = report_skipped;
+    if (idpd_verify_new(&o, &v, &e) != IDPD_VERIFY_OK) {
+        rc = cli_usage(c, "%s", e.reason);
         goto out;
     }
-    token_verify_opts vo = {.keys = keys,
-                            .algs = mask,
-                            .typ = a->typ && !*a->typ ? NULL : (a->typ ? a->typ : "at+jwt"),
-                            .issuer = c->cfg->issuer,
-                            .audiences = &a->audience,
-                            .naudiences = 1,
-                            .leeway = c->cfg->leeway,
-                            .require_exp = true};
-    idp_err r = token_verify(tok.data, tok.len, &vo, &claims, &e);
-    if (r != IDP_OK) {
-        /* e.msg describes the check, never the token */
-        const char *why = token_verify_reason(r);
-        if (e.msg[0] && strcasecmp(e.msg, why))
-            rc = cli_fail(c, "%s (%s)", why, e.msg);
-        else
-            rc = cli_fail(c, "%s", why);
+    if (idpd_verify_token(v, tok.data, tok.len, &claims, &e) != IDPD_VERIFY_OK) {
+        rc = cli_fail(c, "%s", e.reason); /* never token bytes (verify.h) */
         goto out;
     }
-    cli_print_json(claims);
-    claims = NULL;
+    char *text = idpd_verify_claims_json(claims);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    if (!j) {
+        rc = cli_fail(c, "out of memory");
+        goto out;
+    }
+    cli_print_json(j);
 out:
-    json_decref(claims);
-    jwks_unref(keys);
+    idpd_verify_claims_free(claims);
+    idpd_verify_free(v);
     buf_free(&tok);
     return rc;
 }
@@ -221,9 +184,7 @@ int cli_verify_main(int argc, char **argv)
         rc = cli_usage(&c, "--issuer is required");
         goto out;
     }
-    (void)fetch_init(NULL); /* a failure shows at the first fetch; a JWKS file needs none */
     rc = verify(&c, &a);
-    fetch_cleanup();
 out:
     cli_close(&c);
     return rc;

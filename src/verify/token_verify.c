@@ -47,6 +47,7 @@ idp_err token_verify(const char *tok, size_t len, const token_verify_opts *o, js
         rc = IDP_FAIL(err, IDP_ERR_JWT_CLAIM, "required claim client_id missing or not a string");
     else
         *claims = v.payload, v.payload = NULL; /* ownership moves to the caller */
+    if (rc == IDP_OK && o->key_out) *o->key_out = jsonx_str(v.header, "kid") ? v.key : NULL;
     jws_verified_clear(&v);
     return rc;
 }

@@ -38,6 +38,10 @@ typedef struct token_verify_opts {
     bool require_jti;
     bool require_sub;
     bool require_client_id; /* RFC 9068 §2.2 */
+    /* Optional: on success, the key of keys that verified the token when the header named it by
+     * kid (borrowed from keys; jwk_kid gives that kid), NULL when the header had no kid. Left as
+     * it was on failure. NULL: not reported. */
+    const jwk **key_out;
 } token_verify_opts;
 
 /* The profile of the access tokens this server issues (RFC 9068 §2, §4): any of our algs, typ

@@ -1,5 +1,6 @@
 #include "verify/verify_cache.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -148,9 +149,21 @@ void verify_cache_free(verify_cache *c)
     free(c);
 }
 
-static void hash_token(const char *tok, size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
+_Static_assert(VERIFY_CACHE_KEY_LEN == SHA256_DIGEST_LENGTH, "the key is a SHA-256");
+
+/* SHA-256 fetched once per process: SHA256() fetches the algorithm on every call (OpenSSL 3), a
+ * third of the cost of hashing a token on a cache hit. Kept for the process's life. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static void sha256_fetch(void) { sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
+void verify_cache_key(const char *tok, size_t len, unsigned char key[VERIFY_CACHE_KEY_LEN])
 {
-    SHA256((const unsigned char *)tok, len, out);
+    pthread_once(&sha256_once, sha256_fetch);
+    unsigned int n = 0;
+    if (!sha256_md || EVP_Digest(tok, len, key, &n, sha256_md, NULL) != 1 ||
+        n != VERIFY_CACHE_KEY_LEN)
+        SHA256((const unsigned char *)tok, len, key);
 }
 
 /* Drops k from its shard when it is still the entry we looked at (same kid). */
@@ -170,7 +183,14 @@ json_t *verify_cache_get(verify_cache *c, const char *tok, size_t len, int64_t n
 {
     if (!c || !tok) return NULL;
     unsigned char k[SHA256_DIGEST_LENGTH];
-    hash_token(tok, len, k);
+    verify_cache_key(tok, len, k);
+    return verify_cache_get_key(c, k, now, kid_ok, ctx);
+}
+
+json_t *verify_cache_get_key(verify_cache *c, const unsigned char k[VERIFY_CACHE_KEY_LEN],
+                             int64_t now, verify_cache_kid_fn kid_ok, void *ctx)
+{
+    if (!c || !k) return NULL;
     shard *s = shard_of(c, k);
     json_t *claims = NULL, *expired = NULL;
     char kid[KID_MAX];
@@ -212,11 +232,18 @@ void verify_cache_put(verify_cache *c, const char *tok, size_t len, json_t *clai
                       int64_t exp, int64_t now)
 {
     if (!c || !tok || !claims || exp <= now) return;
+    unsigned char k[SHA256_DIGEST_LENGTH];
+    verify_cache_key(tok, len, k);
+    verify_cache_put_key(c, k, claims, kid, exp, now);
+}
+
+void verify_cache_put_key(verify_cache *c, const unsigned char k[VERIFY_CACHE_KEY_LEN],
+                          json_t *claims, const char *kid, int64_t exp, int64_t now)
+{
+    if (!c || !k || !claims || exp <= now) return;
     if (!kid) kid = "";
     size_t kl = strlen(kid);
     if (kl >= KID_MAX) return;
-    unsigned char k[SHA256_DIGEST_LENGTH];
-    hash_token(tok, len, k);
     shard *s = shard_of(c, k);
     if (!s->cap) return;
     json_t *old = NULL;
@@ -232,7 +259,7 @@ void verify_cache_put(verify_cache *c, const char *tok, size_t len, json_t *clai
         }
         i = s->free_head;
         s->free_head = s->slots[i].next;
-        memcpy(s->slots[i].key, k, sizeof k);
+        memcpy(s->slots[i].key, k, SHA256_DIGEST_LENGTH);
         uint32_t b = bucket_of(s, k);
         s->slots[i].next = s->heads[b];
         s->heads[b] = i;

@@ -47,6 +47,15 @@ json_t *verify_cache_get(verify_cache *c, const char *tok, size_t len, int64_t n
 void verify_cache_put(verify_cache *c, const char *tok, size_t len, json_t *claims,
                       const char *kid, int64_t exp, int64_t now);
 
+/* The same two calls with the key computed once by the caller (a miss followed by a put hashes
+ * the token once): key = SHA-256 of the token bytes, as verify_cache_key writes it. */
+#define VERIFY_CACHE_KEY_LEN 32
+void verify_cache_key(const char *tok, size_t len, unsigned char key[VERIFY_CACHE_KEY_LEN]);
+json_t *verify_cache_get_key(verify_cache *c, const unsigned char key[VERIFY_CACHE_KEY_LEN],
+                             int64_t now, verify_cache_kid_fn kid_ok, void *ctx);
+void verify_cache_put_key(verify_cache *c, const unsigned char key[VERIFY_CACHE_KEY_LEN],
+                          json_t *claims, const char *kid, int64_t exp, int64_t now);
+
 /* Entries now (metrics, tests), and hit/miss counters since creation. */
 size_t verify_cache_size(verify_cache *c);
 void verify_cache_stats(verify_cache *c, uint64_t *hits, uint64_t *misses);

@@ -145,6 +145,18 @@ static void claims_returned(void **state)
     assert_string_equal(jsonx_str(c, "sub"), "u");
     assert_int_equal(json_object_size(c), 7);
     json_decref(c);
+    /* key_out: the set's key that verified it (by kid), untouched on a failure */
+    const jwk *used = NULL;
+    o.key_out = &used;
+    assert_int_equal(token_verify(t, strlen(t), &o, &c, NULL), IDP_OK);
+    assert_ptr_equal(used, jwks_find(fx.set, jwk_kid(fx.ec)));
+    json_decref(c);
+    char *t2 = sign(fx.other, JWS_ES256, "at+jwt", AT_GOOD);
+    used = NULL;
+    assert_int_equal(token_verify(t2, strlen(t2), &o, &c, NULL), IDP_ERR_JOSE_KEY);
+    assert_null(used);
+    free(t2);
+    o.key_out = NULL;
     /* a tampered signature, and a truncated token */
     t[strlen(t) - 2] = t[strlen(t) - 2] == 'A' ? 'B' : 'A';
     assert_int_equal(token_verify(t, strlen(t), &o, &c, NULL), IDP_ERR_JOSE_SIGNATURE);

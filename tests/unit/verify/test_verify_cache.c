@@ -1,6 +1,7 @@
 /* Unit tests for src/verify/verify_cache.c: hit and miss, exp (now < exp, dropped when found
- * expired), the kid check, the bound and its eviction rule, replacement, counters, and many
- * threads on one cache (get/put only, and mixed with expiry, kid drops and size). */
+ * expired), the kid check, the bound and its eviction rule, replacement, counters, many
+ * threads on one cache (get/put only, and mixed with expiry, kid drops and size), and the _key
+ * forms (the caller hashes once). */
 #include "testutil.h"
 
 #include "verify/verify_cache.h"
@@ -304,6 +305,43 @@ static void concurrent_mixed(void **state)
     verify_cache_free(c);
 }
 
+/* The _key forms are the same table: a key from verify_cache_key finds what the token put, and
+ * the other way round; the key is the token's SHA-256. */
+static void key_forms(void **state)
+{
+    (void)state;
+    verify_cache *c = verify_cache_new(0);
+    unsigned char k[VERIFY_CACHE_KEY_LEN], k2[VERIFY_CACHE_KEY_LEN];
+    verify_cache_key("tok-a", 5, k);
+    verify_cache_key("tok-b", 5, k2);
+    assert_memory_not_equal(k, k2, sizeof k);
+    /* SHA-256("abc") (FIPS 180-2 appendix B.1) */
+    static const unsigned char abc[32] = {
+        0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22,
+        0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00,
+        0x15, 0xad};
+    unsigned char h[VERIFY_CACHE_KEY_LEN];
+    verify_cache_key("abc", 3, h);
+    assert_memory_equal(h, abc, sizeof abc);
+    json_t *cl = claims_of("alice");
+    verify_cache_put_key(c, k, cl, "k1", NOW + 60, NOW);
+    json_t *hit = get_str(c, "tok-a", NOW);
+    assert_non_null(hit);
+    json_decref(hit);
+    put_str(c, "tok-b", "bob", "k1", NOW + 60);
+    hit = verify_cache_get_key(c, k2, NOW, NULL, NULL);
+    assert_non_null(hit);
+    assert_string_equal(json_string_value(json_object_get(hit, "sub")), "bob");
+    json_decref(hit);
+    /* the same rules: expired is a miss, exp <= now is not stored */
+    assert_null(verify_cache_get_key(c, k, NOW + 60, NULL, NULL));
+    verify_cache_put_key(c, k, cl, "k1", NOW, NOW);
+    assert_null(verify_cache_get_key(c, k, NOW, NULL, NULL));
+    assert_null(verify_cache_get_key(NULL, k, NOW, NULL, NULL));
+    json_decref(cl);
+    verify_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +354,7 @@ int main(void)
         cmocka_unit_test(bound_holds_across_shards),
         cmocka_unit_test(concurrent),
         cmocka_unit_test(concurrent_mixed),
+        cmocka_unit_test(key_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,171 @@
+/* vsrc — where libidpd-verify's JWKS comes from (include/idpd/verify.h "The issuer's JWKS"): a
+ * local file, an explicit jwks_uri, or issuer discovery (OpenID Connect Discovery 1.0 §4: GET
+ * <issuer>/.well-known/openid-configuration, whose `issuer` must equal ours, §4.3). This is
+ * jwks_cache's fetch hook; the cache (src/jose/jwks_cache.c) owns every timing rule.
+ *
+ * Rules (the same as federation's, src/federation/fed_registry.c, which lives above the store
+ * and so cannot be linked into the library):
+ *  - URLs pass vsrc_url_allowed; discovery's jwks_uri too;
+ *  - no redirect is followed (a 3xx is the answer: the cache counts it as http_status); TLS peers
+ *    verified (fetch.h); bodies capped (JWKS_CACHE_MAX_BODY, discovery VSRC_DISCOVERY_MAX_BODY);
+ *  - discovery is read once and again after a failed attempt (the jwks_uri may have moved);
+ *  - a file is read at every refresh, answered as a 200 without max-age; a missing or unreadable
+ *    file is a network-class failure (the last good set stays in use). */
+#include "internal.h"
+
+#include "core/jsonx.h"
+#include "core/mem.h"
+#include "core/netaddr.h"
+#include "fetch/fetch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+idp_err vsrc_url_allowed(const char *url, bool loopback, idp_error *err)
+{
+    size_t n = url ? strnlen(url, VSRC_URL_MAX + 1) : 0;
+    if (n == 0 || n > VSRC_URL_MAX)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "URL must be 1 to %d bytes", VSRC_URL_MAX);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)url[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' || ch == '<' || ch == '>')
+            return IDP_FAIL(err, IDP_ERR_INVALID, "URL holds a character a URL may not hold");
+    }
+    bool https = !strncmp(url, "https://", 8), http = !strncmp(url, "http://", 7);
+    if (!https && !http) return IDP_FAIL(err, IDP_ERR_INVALID, "URL is not https://");
+    const char *h = url + (https ? 8 : 7);
+    size_t hl = strcspn(h, "/?#");
+    if (memchr(h, '@', hl)) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has userinfo");
+    if (strchr(url, '#')) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has a fragment");
+    size_t hostlen = hl;
+    if (hl && h[0] == '[') {
+        const char *rb = memchr(h, ']', hl);
+        if (!rb) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has a malformed IPv6 host");
+        hostlen = (size_t)(rb - h) + 1;
+    } else {
+        const char *colon = memchr(h, ':', hl);
+        if (colon) hostlen = (size_t)(colon - h);
+    }
+    if (hostlen == 0) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has no host");
+    if (http && !loopback)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "URL is http:// (https:// required)");
+    if (http && !netaddr_host_loopback(h, hostlen))
+        return IDP_FAIL(err, IDP_ERR_INVALID,
+                        "URL is http:// but its host is not a loopback address");
+    return IDP_OK;
+}
+
+static fetch_opts opts_of(const vsrc *s, long timeout_ms)
+{
+    return (fetch_opts){.timeout_ms = timeout_ms,
+                        .max_redirects = 0,
+                        .allow_http = s->loopback,
+                        .user_agent = "libidpd-verify/" IDPD_VERIFY_VERSION};
+}
+
+/* GET discovery; on success s->disc_jwks_uri is its (allowed) jwks_uri. IDP_ERR_INVALID for an
+ * answer we refuse, IDP_ERR_IO when none arrived. */
+static idp_err discover(vsrc *s, long timeout_ms, idp_error *err)
+{
+    static const char wk[] = ".well-known/openid-configuration";
+    size_t il = strlen(s->issuer);
+    char *url = xmalloc(il + sizeof wk + 1);
+    memcpy(url, s->issuer, il);
+    if (!il || s->issuer[il - 1] != '/') url[il++] = '/';
+    memcpy(url + il, wk, sizeof wk);
+    idp_error e = {0};
+    idp_buf b;
+    buf_init(&b, VSRC_DISCOVERY_MAX_BODY);
+    json_t *doc = NULL;
+    idp_err rc = vsrc_url_allowed(url, s->loopback, &e);
+    if (rc != IDP_OK) {
+        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s", e.msg);
+        goto out;
+    }
+    fetch_opts fo = opts_of(s, timeout_ms);
+    fetch_resp fr;
+    rc = fetch_get(url, &fo, &b, &fr, &e);
+    if (rc == IDP_ERR_TOO_LARGE) {
+        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: document over %u bytes",
+                      VSRC_DISCOVERY_MAX_BODY);
+    } else if (rc == IDP_ERR_NOMEM) {
+        rc = IDP_FAIL(err, IDP_ERR_NOMEM, "discovery: out of memory");
+    } else if (rc != IDP_OK) {
+        rc = IDP_FAIL(err, IDP_ERR_IO, "discovery: %s", e.msg);
+    } else if (fr.status != 200) {
+        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: HTTP status %ld", fr.status);
+    } else if (jsonx_parse(b.data ? b.data : "", b.len, VSRC_DISCOVERY_MAX_BODY, 0, true, &doc,
+                           &e) != IDP_OK) {
+        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: not a JSON object");
+    } else {
+        const char *iss = jsonx_str(doc, "issuer"), *ju = jsonx_str(doc, "jwks_uri");
+        if (!iss || strcmp(iss, s->issuer) != 0) /* OIDC Discovery §4.3 */
+            rc = IDP_FAIL(err, IDP_ERR_INVALID,
+                          "discovery: its issuer differs from the configured issuer");
+        else if (!ju)
+            rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: no jwks_uri string");
+        else if (vsrc_url_allowed(ju, s->loopback, &e) != IDP_OK)
+            rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: jwks_uri refused: %s", e.msg);
+        else
+            memcpy(s->disc_jwks_uri, ju, strlen(ju) + 1);
+    }
+out:
+    json_decref(doc);
+    buf_free(&b);
+    free(url);
+    return rc;
+}
+
+static idp_err read_file(const char *path, idp_buf *body, long *status, idp_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return IDP_FAIL(err, IDP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    char chunk[8192];
+    size_t n;
+    idp_err rc = IDP_OK;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(body, chunk, n)) {
+            rc = IDP_FAIL(err, IDP_ERR_TOO_LARGE, "JWKS file over %zu bytes", body->max);
+            break;
+        }
+    if (!rc && ferror(f)) rc = IDP_FAIL(err, IDP_ERR_IO, "cannot read %s", path);
+    fclose(f);
+    if (!rc) *status = 200;
+    return rc;
+}
+
+idp_err vsrc_fetch(void *ctx, long timeout_ms, idp_buf *body, long *status, int64_t *max_age_s,
+                   idp_error *err)
+{
+    vsrc *s = &((idpd_verify *)ctx)->src;
+    *status = 0;
+    *max_age_s = -1;
+    if (s->jwks_file) return read_file(s->jwks_file, body, status, err);
+    const char *url = s->jwks_uri;
+    if (!url) {
+        if (s->last_failed || !s->disc_jwks_uri[0]) {
+            s->disc_jwks_uri[0] = '\0';
+            s->last_failed = true; /* until a good set */
+            idp_err rc = discover(s, timeout_ms, err);
+            if (rc != IDP_OK) return rc;
+        }
+        url = s->disc_jwks_uri;
+    }
+    s->last_failed = true; /* cleared by on_good (verify.c) */
+    fetch_opts fo = opts_of(s, timeout_ms);
+    fetch_resp fr;
+    idp_err rc = fetch_get(url, &fo, body, &fr, err);
+    *status = fr.status;
+    *max_age_s = fr.max_age;
+    return rc;
+}
+
+void vsrc_clear(vsrc *s)
+{
+    free(s->issuer);
+    free(s->jwks_uri);
+    free(s->jwks_file);
+    memset(s, 0, sizeof *s);
+}
