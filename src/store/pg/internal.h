@@ -14,6 +14,10 @@
  * accepted for symmetry (a database is created by its administrator; the schema is created on
  * every open). The store has the backend's own ops table; store_open installs the front's. */
 idp_err store_pg_open(const char *uri, int pool_size, bool create, store **out, idp_error *err);
+/* The version in store_schema of the database at uri (NOT_FOUND when it holds no store) and the
+ * count of this binary's migrations; nothing is written (store.h store_schema_version). */
+idp_err store_pg_schema_version(const char *uri, int64_t *version, int64_t *known,
+                                idp_error *err);
 /* Installs the front's ops table on a backend's freshly opened store (store.c; store_close
  * removes it). Used by store_open, and by the PostgreSQL contract driver while store_open
  * refuses an incomplete backend. */

@@ -1136,6 +1136,34 @@ static idp_err pg_migrate(PGconn *c, bool create, idp_error *err)
     return IDP_OK;
 }
 
+idp_err store_pg_schema_version(const char *uri, int64_t *version, int64_t *known,
+                                idp_error *err)
+{
+    PGconn *c = NULL;
+    *version = 0;
+    *known = STORE_PG_MIGRATION_COUNT;
+    idp_err rc = pg_connect(uri, &c, err);
+    if (rc) return rc;
+    /* a database without store_schema holds no store (as pg_migrate without create) */
+    PGresult *r = PQexec(c, "SELECT to_regclass('store_schema') IS NULL");
+    bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    bool missing = ok && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (ok && missing) {
+        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND,
+                      "store: the PostgreSQL database holds no idpd store (run idpd init with "
+                      "this store first)");
+    } else if (ok) {
+        r = PQexec(c, "SELECT version FROM store_schema WHERE id = 1");
+        ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+        if (ok) *version = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    if (!ok) rc = IDP_FAIL(err, IDP_ERR_STORE, "store: cannot read the schema version");
+    PQfinish(c);
+    return rc;
+}
+
 /* ---- open / close --------------------------------------------------------------------------- */
 
 /* ---- LISTEN/NOTIFY ----------------------------------------------------------------------- */

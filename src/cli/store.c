@@ -1,0 +1,124 @@
+/* idpd store migrate — applies the store's pending schema migrations (issue 13), on either
+ * backend, and says which schema version it found and left.
+ *
+ * Contract:
+ *  - the store is the one every command uses: config `store` (--store, IDPD_STORE), else SQLite
+ *    DATA_DIR/idpd.db; it must exist (a store is created by `idpd init`: migrate never creates
+ *    one, so init still recognises a fresh PostgreSQL database);
+ *  - the version is read (store_schema_version), the store opened (store_open applies what is
+ *    pending, each migration in its own transaction under the backend's lock, so a fleet may run
+ *    it from several hosts at once), and the version read again; idempotent;
+ *  - prints "schema version N (up to date)" or "migrated schema A -> B"; --json
+ *    {"backend","before","after","known","migrated"};
+ *  - exit 1 with the reason on a schema newer than this binary knows (nothing is written), an
+ *    unreachable or missing store; the message never holds the store URI (it may carry a
+ *    password). */
+#include "cli/cli.h"
+
+#include "core/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char store_help[] =
+    "Usage: idpd store <migrate> [options]\n"
+    "  migrate       apply the store's pending schema migrations and print the schema version\n"
+    "Run 'idpd store <subcommand> --help' for the options of each.\n";
+
+static const char migrate_help[] =
+    "Usage: idpd store migrate [--store SPEC | --data-dir DIR] [--json]\n"
+    "Applies the pending schema migrations of the store (SQLite or PostgreSQL) and prints the\n"
+    "schema version before and after: \"schema version N (up to date)\" or \"migrated schema A\n"
+    "-> B\". Running it again changes nothing. Fails (exit 1, nothing written) when the store's\n"
+    "schema is newer than this idpd knows, or when the store is missing or unreachable. `serve`\n"
+    "and every other command apply pending migrations on open too; run this once before\n"
+    "restarting the nodes of a fleet on a new version (docs/DEPLOYMENT.md).\n"
+    "JSON: {\"backend\",\"before\",\"after\",\"known\",\"migrated\"}\n" CLI_COMMON_HELP;
+
+static bool is_pg(const char *spec)
+{
+    return !strncmp(spec, "postgres:", 9) || !strncmp(spec, "postgresql:", 11);
+}
+
+static int migrate(cli *c)
+{
+    idp_error e = {0};
+    int64_t before = 0, after = 0, known = 0;
+    char *spec = c->cfg->store ? xstrdup(c->cfg->store) : cli_path(c->cfg->data_dir, "idpd.db");
+    int rc = CLI_OK;
+    idp_err r = store_schema_version(spec, &before, &known, &e);
+    if (r == IDP_ERR_NOT_FOUND && !c->cfg->store) {
+        rc = cli_fail(c, "%s: no idpd.db here (run idpd init --data-dir %s first)",
+                      cli_printable(c->cfg->data_dir), cli_printable(c->cfg->data_dir));
+        goto out;
+    }
+    if (r) {
+        rc = cli_fail_err(c, &e);
+        goto out;
+    }
+    if (before > known || before < 0) {
+        rc = cli_fail(c,
+                      "database schema version %lld is newer than this idpd supports (%lld); "
+                      "upgrade idpd (nothing was changed)",
+                      (long long)before, (long long)known);
+        goto out;
+    }
+    /* store_open applies what is pending (and refuses a schema that became newer meanwhile) */
+    if (store_open_pool(spec, false, 1, &c->st, &e) != IDP_OK ||
+        store_schema_version(spec, &after, &known, &e) != IDP_OK) {
+        rc = cli_fail_err(c, &e);
+        goto out;
+    }
+    if (c->json) {
+        cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:b}", "backend",
+                                 is_pg(spec) ? "postgresql" : "sqlite", (json_int_t)before,
+                                 "after", (json_int_t)after, "known", (json_int_t)known,
+                                 "migrated", after != before));
+    } else if (after == before) {
+        printf("schema version %lld (up to date)\n", (long long)after);
+    } else {
+        printf("migrated schema %lld -> %lld\n", (long long)before, (long long)after);
+    }
+out:
+    free(spec);
+    return rc;
+}
+
+int cli_store_main(int argc, char **argv)
+{
+    static const struct option lo[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+    const char *sub = argc > 1 ? argv[1] : NULL;
+    if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+        fputs(store_help, sub ? stdout : stderr);
+        return sub ? CLI_OK : CLI_USAGE;
+    }
+    if (strcmp(sub, "migrate")) {
+        fprintf(stderr, "idpd store: unknown subcommand %s\n%s", cli_printable(sub), store_help);
+        return CLI_USAGE;
+    }
+    cli c;
+    int rc = CLI_OK, o;
+    cli_begin(&c, "store migrate", migrate_help);
+    while ((o = cli_getopt(&c, argc - 1, argv + 1, lo)) != -1) {
+        if ((rc = cli_common_opt(&c, o, optarg, argv + 1)) == CLI_CONTINUE) continue;
+        if (rc == CLI_NOT_COMMON) rc = cli_usage(&c, "unknown option"); /* none of its own */
+        goto out; /* --help, or a usage error */
+    }
+    rc = CLI_OK;
+    if (optind < argc - 1) {
+        rc = cli_usage(&c, "unexpected argument %s", cli_printable(argv[1 + optind]));
+        goto out;
+    }
+    /* a --store needs no data directory (no master key is read) */
+    if ((rc = cli_load_cfg(&c, false)) != CLI_OK) goto out;
+    if (!c.cfg->store && !c.cfg->data_dir) {
+        rc = cli_usage(&c, "--store SPEC or --data-dir DIR (or IDPD_STORE, IDPD_DATA_DIR) is "
+                           "required");
+        goto out;
+    }
+    rc = migrate(&c);
+out:
+    cli_close(&c);
+    return rc;
+}
