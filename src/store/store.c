@@ -515,6 +515,12 @@ void store_fed_status_list_free(store_fed_status *rows, size_t n)
     free(rows);
 }
 
+void store_rev_event_list_free(store_rev_event *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) free(rows[i].subject);
+    free(rows);
+}
+
 void store_fed_jwks_clear(store_fed_jwks *j)
 {
     if (!j) return;

@@ -244,6 +244,21 @@ typedef struct store_fed_status {
 #define STORE_FED_JWKS_MAX (256u * 1024u) /* longest JWKS body fed_jwks_put accepts */
 #define STORE_FED_JTI_MAX 1000000        /* assertion ids fed_jti_use keeps at most */
 
+/* ---- revocation events (issue 14) ---- */
+/* One event of the revocation feed, as the triggers wrote it. kind has the values of rev_kind
+ * (verify/rev_event.h): 1 token revoked (subject = the jti, until = its exp + leeway), 2 user
+ * disabled, 3 user deleted, 4 user changed (subject = the user id, epoch = its token_epoch after
+ * the event, until = at + the longest access-token lifetime + leeway). */
+typedef struct store_rev_event {
+    int64_t seq;       /* increasing in commit order, gapless, never reused */
+    int kind;
+    char *subject;
+    int64_t epoch;
+    int64_t at;        /* s */
+    int64_t until;     /* s */
+} store_rev_event;
+#define STORE_REV_LIST_MAX 10000 /* events rev_list returns at most */
+
 typedef struct store_ops {
     const char *name;
     void (*close)(store *st);
@@ -301,6 +316,22 @@ typedef struct store_ops {
     idp_err (*jti_is_revoked)(store *st, const char *jti, bool *revoked, idp_error *err);
     /* Deletes rows with exp < now; callers that accept clock skew pass now - leeway. */
     idp_err (*jti_prune)(store *st, int64_t now, idp_error *err);
+
+    /* Revocation events (issue 14; the feed of verify/rev_event.h, see store_rev_event). Written
+     * only by the store's own triggers, in the transaction of the change: a jti_revoke that
+     * inserts a new jti, a user update that changes token_epoch, a user delete. rev_list: the
+     * events with seq > after_seq in seq order, at most limit (capped at STORE_REV_LIST_MAX).
+     * Contract for a reader that remembers the last seq it read: an event that commits later
+     * never has a lower seq, so reading after it misses nothing (seqs are gapless; PostgreSQL
+     * allocates them under a row lock, pg/migrations/0003). rev_bound_raise records that access
+     * tokens live at most max_ttl and are accepted leeway past exp (s; the server calls it at
+     * start, before it mints): the stored bounds only ever grow, and the until of every later
+     * event is computed from them. rev_prune deletes the events with until < now; *n (may be
+     * NULL) = how many. */
+    idp_err (*rev_list)(store *st, int64_t after_seq, size_t limit, store_rev_event **rows,
+                        size_t *n, idp_error *err);
+    idp_err (*rev_bound_raise)(store *st, int64_t max_ttl, int64_t leeway, idp_error *err);
+    idp_err (*rev_prune)(store *st, int64_t now, int64_t *n, idp_error *err);
 
     /* Users. create/replace: CONFLICT when userName (case-insensitively; ASCII folding, see
      * sqlite/migrations/0002_scim.sql) is taken, or when another user's userName has the same
@@ -612,6 +643,7 @@ void store_audit_list_free(store_audit *rows, size_t n);
 void store_fed_jwks_clear(store_fed_jwks *j);
 void store_fed_status_clear(store_fed_status *s);
 void store_fed_status_list_free(store_fed_status *rows, size_t n);
+void store_rev_event_list_free(store_rev_event *rows, size_t n);
 
 /* The audit chain (DESIGN §9). hash = SHA-256 over, in this order:
  *   prev_hash (32 bytes) || I64(seq) || I64(time_ms) || S(actor) || S(action) || S(target_type)

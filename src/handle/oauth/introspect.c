@@ -15,7 +15,7 @@
 #include "oauth/client_cache.h"
 #include "policy/policy.h"
 #include "proto/refresh.h"
-#include "proto/token_verify.h"
+#include "verify/token_verify.h"
 #include "handle/oauth/user_tokens.h"
 #include "core/timeutil.h"
 

@@ -8,7 +8,7 @@
 #include "keys/keyset.h"
 #include "handle/oauth/client_auth.h"
 #include "proto/refresh.h"
-#include "proto/token_verify.h"
+#include "verify/token_verify.h"
 #include "core/timeutil.h"
 
 #include <string.h>

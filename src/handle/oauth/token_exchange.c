@@ -38,7 +38,7 @@
 #include "proto/resource.h"
 #include "proto/scope.h"
 #include "proto/token_exchange.h"
-#include "proto/token_verify.h"
+#include "verify/token_verify.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,22 +13,12 @@
 #include "oauth/token_mint.h"
 #include "oauth/policy_admin.h"
 #include "oauth/token_policy.h"
+#include "verify/denylist.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-bool user_tokens_jti_epoch(const char *jti, int64_t *epoch)
-{
-    const char *dot = jti ? strchr(jti, '.') : NULL;
-    if (!dot || !dot[1]) return false;
-    char *end = NULL;
-    long long v = strtoll(dot + 1, &end, 10);
-    if (*end || v < 0) return false;
-    *epoch = v;
-    return true;
-}
 
 idp_err user_tokens_user_live(struct app *a, const char *user_id, int64_t epoch, store_user *u,
                               bool *live, idp_error *err)
@@ -58,7 +48,7 @@ idp_err user_tokens_access_state(struct app *a, const http_request *rq, const js
     *state = USER_TOKENS_REVOKED;
     if (revoked) return IDP_OK;
     *state = USER_TOKENS_ACTIVE;
-    if (!user_tokens_jti_epoch(jti, epoch)) return IDP_OK; /* a client's token: no user */
+    if (!denylist_jti_epoch(jti, epoch)) return IDP_OK; /* a client's token: no user */
     *is_user = true;
     bool live = false;
     if ((rc = user_tokens_user_live(a, jsonx_str(claims, "sub"), *epoch, u, &live, err)) != IDP_OK)

@@ -5,7 +5,8 @@
  *
  * Revocation reach (DESIGN §5): a user access token's jti is "<random>.<token_epoch>", so
  * introspection and UserInfo can tell a token issued before the user was deactivated, deleted or
- * removed from a group (each bumps token_epoch) without any per-token state. */
+ * removed from a group (each bumps token_epoch) without any per-token state. The one parser of
+ * that jti form is denylist_jti_epoch (verify/denylist.h). */
 #ifndef IDPD_OAUTH_USER_TOKENS_H
 #define IDPD_OAUTH_USER_TOKENS_H
 
@@ -42,9 +43,6 @@ idp_err user_tokens_respond(struct app *a, const http_request *rq, const user_gr
                             idp_error *err);
 /* Adds to claims the standard claims of u released by scope (profile, email, phone, groups). */
 void user_tokens_claims(struct app *a, const store_user *u, const char *scope, json_t *claims);
-/* The token_epoch a user access token was issued under: parsed from its jti; false when the jti
- * is not a user token's. */
-bool user_tokens_jti_epoch(const char *jti, int64_t *epoch);
 /* The revocation rule (DESIGN §5) in one place: loads user_id into *u and sets *live when the
  * user exists, is active and still has token_epoch epoch (deactivation, deletion and group
  * removal bump it). A missing user is IDP_OK with *live false; other store errors are returned. */

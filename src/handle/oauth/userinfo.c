@@ -11,7 +11,7 @@
 #include "proto/authz_request.h"
 #include "proto/bearer.h"
 #include "oauth/client_cache.h"
-#include "proto/token_verify.h"
+#include "verify/token_verify.h"
 #include "handle/oauth/user_tokens.h"
 
 #include <stdio.h>

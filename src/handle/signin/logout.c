@@ -22,7 +22,7 @@
 #include "handle/oauth/backchannel.h"
 #include "oauth/client_cache.h"
 #include "proto/redirect_uri.h"
-#include "proto/token_verify.h"
+#include "verify/token_verify.h"
 #include "handle/signin/web.h"
 #include "ui/ui.h"
 

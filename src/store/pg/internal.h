@@ -44,6 +44,8 @@ bool store_pg_complete(void);
 #define PG_STMT_POLICY_END 158
 #define PG_STMT_FED 158 /* store_pg_fed.c */
 #define PG_STMT_FED_END 190
+#define PG_STMT_REV 248 /* store_pg_rev.c */
+#define PG_STMT_REV_END 256
 
 /* Bound parameters, $1.. in the order they are added; values are never part of SQL text. Text
  * parameters point at the caller's memory (it must outlive the exec); integers are formatted
@@ -266,5 +268,11 @@ idp_err store_pg_oidc_consent_set(store *st, const char *user_id, const char *cl
 idp_err store_pg_oidc_assertion_jti_use(store *st, const char *client_id, const char *jti,
                                         int64_t exp, idp_error *err);
 idp_err store_pg_oidc_prune(store *st, int64_t now, idp_error *err);
+
+/* ---- revocation events (store_pg_rev.c) ---- */
+idp_err store_pg_rev_list(store *st, int64_t after_seq, size_t limit, store_rev_event **rows,
+                          size_t *n, idp_error *err);
+idp_err store_pg_rev_bound_raise(store *st, int64_t max_ttl, int64_t leeway, idp_error *err);
+idp_err store_pg_rev_prune(store *st, int64_t now, int64_t *n, idp_error *err);
 
 #endif

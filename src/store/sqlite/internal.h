@@ -33,6 +33,8 @@ idp_err store_sqlite_schema_version(const char *path, int64_t *version, int64_t 
 #define SQ_XSTMT_POLICY_END 120
 #define SQ_XSTMT_FED 120 /* store_sqlite_fed.c */
 #define SQ_XSTMT_FED_END 152
+#define SQ_XSTMT_REV 184 /* store_sqlite_rev.c */
+#define SQ_XSTMT_REV_END 192
 /* Statement slot id (0 <= id < SQ_XSTMT_MAX) of this thread's connection, prepared from the
  * constant sql on first use (the same id must always be used with the same sql). Finish with
  * store_sqlite_done. */
@@ -198,5 +200,11 @@ idp_err store_sqlite_fed_status_list(store *st, store_fed_status **rows, size_t 
 idp_err store_sqlite_fed_jwks_put(store *st, const store_fed_jwks *j, idp_error *err);
 idp_err store_sqlite_fed_jwks_get(store *st, const char *issuer, store_fed_jwks *out,
                                   idp_error *err);
+
+/* ---- revocation events (store_sqlite_rev.c) ---- */
+idp_err store_sqlite_rev_list(store *st, int64_t after_seq, size_t limit, store_rev_event **rows,
+                              size_t *n, idp_error *err);
+idp_err store_sqlite_rev_bound_raise(store *st, int64_t max_ttl, int64_t leeway, idp_error *err);
+idp_err store_sqlite_rev_prune(store *st, int64_t now, int64_t *n, idp_error *err);
 
 #endif

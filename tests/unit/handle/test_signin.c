@@ -124,20 +124,6 @@ static void refresh_successors(void **state)
     assert_string_not_equal(f1, f2);
 }
 
-static void jti_epochs(void **state)
-{
-    int64_t e = -1;
-    assert_true(user_tokens_jti_epoch("abc.0", &e));
-    assert_int_equal(e, 0);
-    assert_true(user_tokens_jti_epoch("abc.42", &e));
-    assert_int_equal(e, 42);
-    assert_false(user_tokens_jti_epoch("abcdef", &e)); /* a client token's jti */
-    assert_false(user_tokens_jti_epoch("abc.", &e));
-    assert_false(user_tokens_jti_epoch("abc.4x", &e));
-    assert_false(user_tokens_jti_epoch("abc.-1", &e));
-    assert_false(user_tokens_jti_epoch(NULL, &e));
-}
-
 static void logout_claims(void **state)
 {
     char *s = backchannel_claims("https://id.example", "c_1", "user-1", "sid-1", 1000);
@@ -296,7 +282,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(authz_round_trip), cmocka_unit_test(authz_words),
-        cmocka_unit_test(refresh_successors), cmocka_unit_test(jti_epochs),
+        cmocka_unit_test(refresh_successors), 
         cmocka_unit_test(logout_claims), cmocka_unit_test(cache_signin_fields),
         cmocka_unit_test(token_policy_rules), cmocka_unit_test(secure_cookie_rule),
         cmocka_unit_test(session_timeouts),

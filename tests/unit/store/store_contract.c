@@ -1121,5 +1121,6 @@ int store_contract_run(const store_contract_backend *b)
         cmocka_unit_test_setup_teardown(c_fed_jwks, setup, teardown),
         cmocka_unit_test_setup_teardown(c_fed_status, setup, teardown),
     };
-    return _cmocka_run_group_tests(b->name, tests, sizeof tests / sizeof *tests, NULL, NULL);
+    int failed = _cmocka_run_group_tests(b->name, tests, sizeof tests / sizeof *tests, NULL, NULL);
+    return failed + store_contract_rev_run(b);
 }

@@ -18,5 +18,7 @@ typedef struct store_contract_backend {
 
 /* Runs every case against b; returns the number of failed cases (0 = all passed). */
 int store_contract_run(const store_contract_backend *b);
+/* The revocation-event cases (store_contract_rev.c); store_contract_run runs them too. */
+int store_contract_rev_run(const store_contract_backend *b);
 
 #endif

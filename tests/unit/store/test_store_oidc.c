@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STORE_SQLITE_LATEST 8 /* the newest migration (0008_federation.sql) */
+#define STORE_SQLITE_LATEST 9 /* the newest migration (0009_rev_events.sql) */
 
 typedef struct fx {
     char *dir;

@@ -4,7 +4,8 @@
  * a schema newer than the binary is refused, a database without one is NOT_FOUND unless
  * created, a missing writer lock row fails every write; error messages carry no values;
  * writers of two store handles (as two processes) exclude each other and the second sees the
- * first's writes.
+ * first's writes; revocation events get their seq in commit order even from writers that
+ * bypass the writer lock (raw SQL in READ COMMITTED, which a sequence would get wrong).
  * Needs IDPD_TEST_PG_URI (scripts/pg.sh); skipped (77) without it. */
 #include "testutil.h"
 
@@ -12,6 +13,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +268,65 @@ static void writers_exclusive_across_handles(void **state)
     store_close(other);
 }
 
+/* Revocation events (pg/migrations/0003): writers on their own connections, without the store's
+ * writer lock, insert revoked jtis and hold their transactions open a little (so that, with a
+ * sequence, a lower seq would commit after a higher one); a reader tailing through rev_list from
+ * its last seq must see each seq right after the previous, and all of them. */
+enum { RAW_WRITERS = 4, RAW_EACH = 20 };
+
+static void *raw_writer(void *p)
+{
+    int id = (int)(intptr_t)p;
+    PGconn *c = admin_to(false);
+    int bad = 0;
+    for (int i = 0; i < RAW_EACH; i++) {
+        char q[300];
+        snprintf(q, sizeof q,
+                 "BEGIN; INSERT INTO revoked_jti (jti, exp) VALUES ('raw%d-%d', 4000000000); "
+                 "SELECT pg_sleep(random() * 0.01); COMMIT",
+                 id, i);
+        PGresult *r = PQexec(c, q);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) bad++;
+        PQclear(r);
+    }
+    PQfinish(c);
+    return (void *)(intptr_t)bad;
+}
+
+static void rev_seq_commit_order(void **state)
+{
+    store *st = *state;
+    pthread_t t[RAW_WRITERS];
+    for (int i = 0; i < RAW_WRITERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, raw_writer, (void *)(intptr_t)i), 0);
+    int64_t cursor = 0, seen = 0, gaps = 0;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (seen < RAW_WRITERS * RAW_EACH) {
+        store_rev_event *r = NULL;
+        size_t n = 0;
+        idp_error e = {0};
+        assert_int_equal(st->ops->rev_list(st, cursor, 5, &r, &n, &e), IDP_OK);
+        for (size_t i = 0; i < n; i++) {
+            if (r[i].seq != cursor + 1) gaps++;
+            cursor = r[i].seq;
+            seen++;
+        }
+        store_rev_event_list_free(r, n);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec > 60) break;
+    }
+    int bad = 0;
+    for (int i = 0; i < RAW_WRITERS; i++) {
+        void *rv = NULL;
+        pthread_join(t[i], &rv);
+        bad += (int)(intptr_t)rv;
+    }
+    assert_int_equal(bad, 0);
+    assert_int_equal(gaps, 0);
+    assert_int_equal(seen, RAW_WRITERS * RAW_EACH);
+}
+
 int main(void)
 {
     uri = getenv("IDPD_TEST_PG_URI");
@@ -283,6 +344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(uninitialised_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(writer_row_missing_fails_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_first_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(rev_seq_commit_order, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_pg", tests, NULL, NULL);
 }

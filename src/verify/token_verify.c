@@ -1,5 +1,5 @@
 /* token_verify — JWT verification with one set of options (see token_verify.h). */
-#include "proto/token_verify.h"
+#include "verify/token_verify.h"
 
 #include "core/jsonx.h"
 #include "jose/jws.h"

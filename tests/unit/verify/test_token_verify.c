@@ -1,4 +1,4 @@
-/* Unit tests for src/proto/token_verify.c: the access-token profile (RFC 9068 §4), audiences,
+/* Unit tests for src/verify/token_verify.c: the access-token profile (RFC 9068 §4), audiences,
  * the ID-token-hint options (typ optional, times ignored), the order of the checks, ownership
  * of the claims, and the failure texts. Tokens are signed here with generated keys. */
 #include "testutil.h"
@@ -7,7 +7,7 @@
 #include "core/jsonx.h"
 #include "jose/jwk.h"
 #include "jose/jws.h"
-#include "proto/token_verify.h"
+#include "verify/token_verify.h"
 
 #include <stdlib.h>
 #include <string.h>
