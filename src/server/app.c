@@ -15,6 +15,8 @@
 #include "oauth/policy_admin.h"
 #include "policy/policy.h"
 #include "federation/fed_registry.h"
+#include "verify/denylist.h"
+#include "verify/verify_cache.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -299,6 +301,9 @@ idp_err app_init(struct app *a, const cfg *c, idp_error *err)
     if ((rc = netaddr_set_parse(c->trusted_proxies, &a->trusted_proxies, err)) != IDP_OK)
         return rc;
     a->scim_rl = ratelimit_new(c->scim_rate, c->scim_burst, APP_SCIM_RATELIMIT_KEYS);
+    a->vcache = verify_cache_new(0);
+    a->deny = denylist_new(0, 0);
+    if (!a->vcache || !a->deny) return IDP_FAIL(err, IDP_ERR_NOMEM, "out of memory");
     size_t il = strlen(c->issuer);
     a->scim_base = xmalloc(il + sizeof "/scim/v2");
     memcpy(a->scim_base, c->issuer, il);
@@ -482,6 +487,8 @@ void app_free(struct app *a)
     mem_wipe(a->csrf_key, sizeof a->csrf_key);
     mem_wipe(a->refresh_key, sizeof a->refresh_key);
     ratelimit_free(a->scim_rl);
+    verify_cache_free(a->vcache);
+    denylist_free(a->deny);
     free(a->scim_base);
     free(a->routes);
     free(a->bg);
