@@ -1,18 +1,24 @@
 /* idpd store migrate — applies the store's pending schema migrations (issue 13), on either
- * backend, and says which schema version it found and left.
+ * backend, and says which schema version it found, which one this binary knows, and what it
+ * applied.
  *
  * Contract:
- *  - the store is the one every command uses: config `store` (--store, IDPD_STORE), else SQLite
- *    DATA_DIR/idpd.db; it must exist (a store is created by `idpd init`: migrate never creates
- *    one, so init still recognises a fresh PostgreSQL database);
- *  - the version is read (store_schema_version), the store opened (store_open applies what is
- *    pending, each migration in its own transaction under the backend's lock, so a fleet may run
- *    it from several hosts at once), and the version read again; idempotent;
- *  - prints "schema version N (up to date)" or "migrated schema A -> B"; --json
- *    {"backend","before","after","known","migrated"};
- *  - exit 1 with the reason on a schema newer than this binary knows (nothing is written), an
- *    unreachable or missing store; the message never holds the store URI (it may carry a
- *    password). */
+ *  - the store is the one every command uses: config `store` (--store, IDPD_STORE, --config),
+ *    else SQLite DATA_DIR/idpd.db; it must exist (a store is created by `idpd init`: migrate
+ *    never creates one, so init still recognises a fresh PostgreSQL database);
+ *  - the version is read without migrating (store_schema_version); a version above the one this
+ *    binary knows is refused before anything is written (exit 1, the message names both);
+ *  - otherwise the store is opened (store_open applies what is pending, each migration in its
+ *    own transaction under the backend's lock, so a fleet may run it from several hosts at once:
+ *    one applies, the others find nothing left), and the version read again. Idempotent;
+ *  - text output: "store: BACKEND, schema version N, this idpd knows K", then one line
+ *    "applied NNNN_name.sql" per migration between the two versions and "schema now at version
+ *    K", or "schema up to date at version N"; --json
+ *    {"backend","before","after","known","applied":[names]};
+ *  - `serve`, `init` and every other command still apply pending migrations on open (nothing to
+ *    add to a deployment), and refuse a newer schema the same way (store.h store_open);
+ *  - exit 1 with the reason on an unreachable or missing store; the message never holds the
+ *    store URI (it may carry a password). */
 #include "cli/cli.h"
 
 #include "core/mem.h"
@@ -27,14 +33,15 @@ static const char store_help[] =
     "Run 'idpd store <subcommand> --help' for the options of each.\n";
 
 static const char migrate_help[] =
-    "Usage: idpd store migrate [--store SPEC | --data-dir DIR] [--json]\n"
-    "Applies the pending schema migrations of the store (SQLite or PostgreSQL) and prints the\n"
-    "schema version before and after: \"schema version N (up to date)\" or \"migrated schema A\n"
-    "-> B\". Running it again changes nothing. Fails (exit 1, nothing written) when the store's\n"
-    "schema is newer than this idpd knows, or when the store is missing or unreachable. `serve`\n"
-    "and every other command apply pending migrations on open too; run this once before\n"
-    "restarting the nodes of a fleet on a new version (docs/DEPLOYMENT.md).\n"
-    "JSON: {\"backend\",\"before\",\"after\",\"known\",\"migrated\"}\n" CLI_COMMON_HELP;
+    "Usage: idpd store migrate [--store SPEC | --data-dir DIR] [--config FILE] [--json]\n"
+    "Applies the pending schema migrations of the store (SQLite or PostgreSQL), each in its own\n"
+    "transaction, and prints the schema version found, the version this idpd knows and each\n"
+    "migration applied, or \"schema up to date at version N\". Running it again changes\n"
+    "nothing. Fails (exit 1, nothing written) when the store's schema is newer than this idpd\n"
+    "knows, or when the store is missing or unreachable. `serve` and every other command apply\n"
+    "pending migrations on open too; on a fleet run this once, then restart the nodes on the\n"
+    "new version (docs/DEPLOYMENT.md).\n"
+    "JSON: {\"backend\",\"before\",\"after\",\"known\",\"applied\":[file names]}\n" CLI_COMMON_HELP;
 
 static bool is_pg(const char *spec)
 {
@@ -46,6 +53,7 @@ static int migrate(cli *c)
     idp_error e = {0};
     int64_t before = 0, after = 0, known = 0;
     char *spec = c->cfg->store ? xstrdup(c->cfg->store) : cli_path(c->cfg->data_dir, "idpd.db");
+    const char *backend = is_pg(spec) ? "postgresql" : "sqlite";
     int rc = CLI_OK;
     idp_err r = store_schema_version(spec, &before, &known, &e);
     if (r == IDP_ERR_NOT_FOUND && !c->cfg->store) {
@@ -64,21 +72,33 @@ static int migrate(cli *c)
                       (long long)before, (long long)known);
         goto out;
     }
+    if (!c->json)
+        printf("store: %s, schema version %lld, this idpd knows %lld\n", backend,
+               (long long)before, (long long)known);
     /* store_open applies what is pending (and refuses a schema that became newer meanwhile) */
     if (store_open_pool(spec, false, 1, &c->st, &e) != IDP_OK ||
         store_schema_version(spec, &after, &known, &e) != IDP_OK) {
         rc = cli_fail_err(c, &e);
         goto out;
     }
+    /* what lies between the two versions was applied, by this process or (racing it) by
+     * another one migrating the same store: either way it is in place now */
+    json_t *applied = json_array();
+    for (int64_t v = before + 1; v <= after; v++) {
+        const char *name = store_schema_migration_name(spec, v);
+        json_array_append_new(applied, json_string(name ? name : "?"));
+        if (!c->json) printf("applied %s\n", name ? name : "?");
+    }
     if (c->json) {
-        cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:b}", "backend",
-                                 is_pg(spec) ? "postgresql" : "sqlite", (json_int_t)before,
-                                 "after", (json_int_t)after, "known", (json_int_t)known,
-                                 "migrated", after != before));
-    } else if (after == before) {
-        printf("schema version %lld (up to date)\n", (long long)after);
+        cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:o}", "backend", backend, "before",
+                                 (json_int_t)before, "after", (json_int_t)after, "known",
+                                 (json_int_t)known, "applied", applied));
     } else {
-        printf("migrated schema %lld -> %lld\n", (long long)before, (long long)after);
+        json_decref(applied);
+        if (after == before)
+            printf("schema up to date at version %lld\n", (long long)after);
+        else
+            printf("schema now at version %lld\n", (long long)after);
     }
 out:
     free(spec);

@@ -19,6 +19,8 @@
 #include "scim/username.h"
 #include "store/pg/internal.h"
 #include "store/sqlite/internal.h"
+#include "store_migrations_pg.h"     /* STORE_PG_MIGRATION_NAMES (the SQL text is not used here) */
+#include "store_migrations_sqlite.h" /* STORE_SQLITE_MIGRATION_NAMES */
 
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -316,6 +318,19 @@ idp_err store_schema_version(const char *spec, int64_t *version, int64_t *known,
     if (rc) return rc;
     return pg ? store_pg_schema_version(loc, version, known, err)
               : store_sqlite_schema_version(loc, version, known, err);
+}
+
+const char *store_schema_migration_name(const char *spec, int64_t version)
+{
+    static const char *const sq_names[] = {STORE_SQLITE_MIGRATION_NAMES};
+    static const char *const pg_names[] = {STORE_PG_MIGRATION_NAMES};
+    _Static_assert(sizeof sq_names / sizeof *sq_names == STORE_SQLITE_MIGRATION_COUNT, "names");
+    _Static_assert(sizeof pg_names / sizeof *pg_names == STORE_PG_MIGRATION_COUNT, "names");
+    const char *loc = NULL;
+    bool pg = false;
+    if (spec_backend(spec, &pg, &loc, NULL) != IDP_OK || version < 1) return NULL;
+    if (pg) return version <= STORE_PG_MIGRATION_COUNT ? pg_names[version - 1] : NULL;
+    return version <= STORE_SQLITE_MIGRATION_COUNT ? sq_names[version - 1] : NULL;
 }
 
 idp_err store_open_pool(const char *spec, bool create, int pool, store **out, idp_error *err)

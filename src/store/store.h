@@ -614,6 +614,10 @@ void store_close(store *st); /* accepts NULL */
  * when spec holds no store (a missing SQLite file, a PostgreSQL database without the table
  * store_schema); IDP_ERR_STORE when it cannot be reached or read. */
 idp_err store_schema_version(const char *spec, int64_t *version, int64_t *known, idp_error *err);
+/* The file name of the migration that brings the schema of spec's backend to version (1 = the
+ * first: "0001_init.sql"); NULL for a version this binary does not know or a malformed spec.
+ * Static. */
+const char *store_schema_migration_name(const char *spec, int64_t version);
 
 void store_key_clear(store_key *k);
 void store_key_list_free(store_key *rows, size_t n);
