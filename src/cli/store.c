@@ -73,8 +73,8 @@ static int migrate(cli *c)
         goto out;
     }
     if (!c->json)
-        printf("store: %s, schema version %lld, this idpd knows %lld\n", backend,
-               (long long)before, (long long)known);
+        printf("store: %s, schema version %lld, this idpd knows %lld\n", backend, (long long)before,
+               (long long)known);
     /* store_open applies what is pending (and refuses a schema that became newer meanwhile) */
     if (store_open_pool(spec, false, 1, &c->st, &e) != IDP_OK ||
         store_schema_version(spec, &after, &known, &e) != IDP_OK) {
