@@ -115,8 +115,21 @@ run_backend() { # NAME store-args...
   start_node "$name" "$port" "$@"
   echo "== $name: $users users over SCIM, concurrency $conc; then $samples userName eq lookups" >&2
   local t0=$SECONDS
-  out=$(node bench/scim_bulk.mjs "http://127.0.0.1:$port" "$key" "$users" "$conc" "$samples")
+  if ! out=$(node bench/scim_bulk.mjs "http://127.0.0.1:$port" "$key" "$users" "$conc" "$samples"); then
+    echo "bench: the $name run failed (no figure); the server's log:" >&2
+    tail -n 40 "$tmp/$name.stderr" >&2
+    exit 1
+  fi
   echo "   $out ($((SECONDS - t0)) s)" >&2
+  if [ "$(field "$out" created)" != "$users" ]; then
+    echo "   failed creates: the server's log (errors):" >&2
+    grep -E '"level":"(error|warn)"' "$tmp/$name.stderr" | tail -n 10 >&2 || true
+    if [ "$name" = pg ]; then
+      echo "   PostgreSQL's log (errors other than the writer lock's expected 40001):" >&2
+      grep -A1 ' ERROR: ' "$pgdir/postgres.log" | grep -v 'concurrent update\|store_writer WHERE id = 1 FOR UPDATE\|^--' |
+        cut -c1-300 | tail -n 12 >&2 || true
+    fi
+  fi
   stop_node
   res[$name]=$out
 }
@@ -149,12 +162,12 @@ for b in $backends; do
   esac
 done
 
-echo "== summary: $users users, concurrency $conc, $samples lookups; $(nproc) CPUs shared by idpd, node and PostgreSQL; $bin"
+echo "== summary (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)): $users users, concurrency $conc, $samples lookups; $(nproc) CPUs shared by idpd, node and PostgreSQL; $bin"
 for b in $backends; do
   r=${res[$b]}
-  printf '%-7s create %8s users/s (%s s)   userName eq p50 %7s ms  p99 %7s ms  max %7s ms\n' "$b" \
-    "$(field "$r" users_per_s)" "$(field "$r" create_s)" "$(field "$r" eq_p50_ms)" "$(field "$r" eq_p99_ms)" \
-    "$(field "$r" eq_max_ms)"
+  printf '%-7s create %8s users/s (%s of %s in %s s; failed: %s)   userName eq p50 %7s ms  p99 %7s ms  max %7s ms\n' "$b" \
+    "$(field "$r" users_per_s)" "$(field "$r" created)" "$users" "$(field "$r" create_s)" "$(field "$r" create_errors)" \
+    "$(field "$r" eq_p50_ms)" "$(field "$r" eq_p99_ms)" "$(field "$r" eq_max_ms)"
 done
 [ -n "$pg_settings" ] && echo "        (PostgreSQL $pg_version, $pg_settings; SQLite WAL, synchronous=NORMAL)"
 if [ -n "${res[sqlite]:-}" ] && [ -n "${res[pg]:-}" ]; then
