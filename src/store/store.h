@@ -271,8 +271,9 @@ typedef struct store_ops {
      * transaction; an op called outside one is atomic on its own. commit makes all of it durable
      * at once, rollback (or a failed commit) drops all of it. Nesting is a bug
      * (IDP_ERR_INTERNAL); rollback without a transaction is a no-op. SQLite: BEGIN IMMEDIATE on
-     * this thread's connection. PostgreSQL: BEGIN ISOLATION LEVEL SERIALIZABLE and the writer
-     * lock row (store_writer, pg/store_pg.c) on the connection this thread holds until the end. */
+     * this thread's connection. PostgreSQL: BEGIN ISOLATION LEVEL REPEATABLE READ and the
+     * writer lock row (store_writer, pg/store_pg.c: writers one at a time, each on a snapshot
+     * holding every earlier commit) on the connection this thread holds until the end. */
     idp_err (*tx_begin)(store *st, idp_error *err);
     idp_err (*tx_commit)(store *st, idp_error *err);
     void (*tx_rollback)(store *st);

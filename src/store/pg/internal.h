@@ -153,7 +153,7 @@ idp_err store_pg_conn_repair(store *st, idp_error *err);
  * wrapper), for the tests that prove the retry (test_store_pg_cluster). */
 int64_t store_pg_retries(void);
 void store_pg_retried(void);
-/* BEGIN ISOLATION LEVEL SERIALIZABLE and the writer lock (store_pg.c, with its own retry). */
+/* BEGIN ISOLATION LEVEL REPEATABLE READ and the writer lock (store_pg.c, with its own retry). */
 idp_err store_pg_writer_begin(store *st, idp_error *err);
 
 /* Row readers: one row (NOT found is *found = false) and all rows into a growing array. */

@@ -13,17 +13,24 @@
  *  - A broken connection (PQstatus CONNECTION_BAD) fails the statement with IDP_ERR_STORE; it is
  *    reset (PQreset) before it is used again, and an op that held no caller's transaction is
  *    retried once on it (store_pg_op.c). Nothing fails open.
- *  - The transaction contract (store.h): tx_begin = BEGIN ISOLATION LEVEL SERIALIZABLE, then
+ *  - The transaction contract (store.h): tx_begin = BEGIN ISOLATION LEVEL REPEATABLE READ, then
  *    the writer lock: SELECT ... FROM store_writer WHERE id = 1 FOR UPDATE, which makes writers
  *    exclusive across every process using the database (no advisory locks: they are no-ops on
  *    CockroachDB), and an UPDATE of that row. The UPDATE is what makes the snapshot current: a
- *    SERIALIZABLE transaction's snapshot is taken by its first statement, i.e. before the lock
+ *    REPEATABLE READ transaction's snapshot is taken by its first statement, i.e. before the lock
  *    wait, so a writer that waited for another one would not see that one's writes. Because every
  *    writer updates the row, the waiter's SELECT ... FOR UPDATE fails with a serialization
- *    failure (40001) exactly in that case; nothing has been done yet, so tx_begin rolls back
+ *    failure (40001, "concurrent update") exactly in that case; nothing has been done yet, so tx_begin rolls back
  *    and begins again (bounded: PG_BEGIN_RETRY_MS, with a short random back-off that grows with
  *    the attempts so that many waiting writers do not all retry in lock step and one of them
  *    does not starve), and the next snapshot is taken after the previous writer's commit.
+ *    Writers thus run one at a time, each on a snapshot that holds every earlier commit: a serial
+ *    schedule, serializable without SERIALIZABLE. Not SERIALIZABLE itself: its predicate locks
+ *    (SSI) add nothing between writers that never overlap, but the waiters' reads of the lock row
+ *    make it cancel a writer at COMMIT now and then ("conflict in from prepared pivot"), and a
+ *    failed COMMIT is not retried: bench/scim_bulk.sh saw 6 of 100,000 SCIM creates and some
+ *    heartbeats fail that way (500) with fsync on. Readers outside a transaction run each
+ *    statement on its own snapshot (READ COMMITTED).
  *  - Schema: applied on open by store_pg_migrate (store_pg_migrate.c: one transaction per
  *    migration; a newer schema refused; no store without create = IDP_ERR_NOT_FOUND).
  *  - LISTEN/NOTIFY: the generation trigger also sends NOTIFY idpd_generation (migration 0002);
@@ -380,7 +387,7 @@ static idp_err core_exec(store *st, pg_core_id id, const pg_params *p, const cha
 
 /* ---- transactions --------------------------------------------------------------------------- */
 
-/* On this thread's held connection: BEGIN SERIALIZABLE + the writer lock, retried while the
+/* On this thread's held connection: BEGIN REPEATABLE READ + the writer lock, retried while the
  * snapshot predates another writer's commit (see the top of this file). */
 static int64_t mono_ms(void)
 {
@@ -415,7 +422,7 @@ idp_err store_pg_writer_begin(store *st, idp_error *err)
         /* one round trip: the three statements in one simple query; the first error ends it */
         PGresult *r = NULL;
         rc = pg_simple_res(
-            st, "BEGIN ISOLATION LEVEL SERIALIZABLE; " PG_WRITER_LOCK "; " PG_WRITER_BUMP, &r, err);
+            st, "BEGIN ISOLATION LEVEL REPEATABLE READ; " PG_WRITER_LOCK "; " PG_WRITER_BUMP, &r, err);
         /* no lock row, no exclusion: fail closed */
         if (!rc && strcmp(PQcmdTuples(r), "1") != 0)
             rc = IDP_FAIL(err, IDP_ERR_STORE, "store: the writer lock row is missing");
