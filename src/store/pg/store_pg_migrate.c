@@ -94,23 +94,29 @@ out:
     return rc ? rc : IDP_FAIL(err, IDP_ERR_STORE, "store: migration commit failed");
 }
 
+/* IDP_OK when the database on c holds a store (the table store_schema exists); NOT_FOUND when
+ * not, as a SQLite file that does not exist: the database was never initialised. */
+static idp_err pg_store_exists(PGconn *c, idp_error *err)
+{
+    PGresult *r = PQexec(c, "SELECT to_regclass('store_schema') IS NULL");
+    bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    bool missing = ok && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!ok) return IDP_FAIL(err, IDP_ERR_STORE, "store: cannot read the schema version");
+    if (missing)
+        return IDP_FAIL(err, IDP_ERR_NOT_FOUND,
+                        "store: the PostgreSQL database holds no idpd store (run idpd init with "
+                        "this store first)");
+    return IDP_OK;
+}
+
 idp_err store_pg_migrate(PGconn *c, bool create, idp_error *err)
 {
     int tries = 0;
-    if (!create) {
-        /* as a SQLite file that does not exist: the database was never initialised */
-        PGresult *r = PQexec(c, "SELECT to_regclass('store_schema') IS NULL");
-        bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-        bool missing = ok && PQgetvalue(r, 0, 0)[0] == 't';
-        PQclear(r);
-        if (!ok) return IDP_FAIL(err, IDP_ERR_STORE, "store: cannot read the schema version");
-        if (missing)
-            return IDP_FAIL(err, IDP_ERR_NOT_FOUND,
-                            "store: the PostgreSQL database holds no idpd store (run idpd init "
-                            "with this store first)");
-    }
+    idp_err rc = create ? IDP_OK : pg_store_exists(c, err);
+    if (rc) return rc;
     for (bool done = false; !done;) {
-        idp_err rc = pg_migrate_step(c, &done, err);
+        rc = pg_migrate_step(c, &done, err);
         /* two processes creating store_schema at once: one loses the race; try again */
         if (rc && PQstatus(c) == CONNECTION_OK && ++tries < 3) continue;
         if (rc) return rc;
@@ -125,22 +131,13 @@ idp_err store_pg_schema_version(const char *uri, int64_t *version, int64_t *know
     *known = STORE_PG_MIGRATION_COUNT;
     idp_err rc = store_pg_connect(uri, &c, err);
     if (rc) return rc;
-    /* a database without store_schema holds no store (as pg_migrate without create) */
-    PGresult *r = PQexec(c, "SELECT to_regclass('store_schema') IS NULL");
-    bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-    bool missing = ok && PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    if (ok && missing) {
-        rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND,
-                      "store: the PostgreSQL database holds no idpd store (run idpd init with "
-                      "this store first)");
-    } else if (ok) {
-        r = PQexec(c, "SELECT version FROM store_schema WHERE id = 1");
-        ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    if (!(rc = pg_store_exists(c, err))) {
+        PGresult *r = PQexec(c, "SELECT version FROM store_schema WHERE id = 1");
+        bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
         if (ok) *version = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         PQclear(r);
+        if (!ok) rc = IDP_FAIL(err, IDP_ERR_STORE, "store: cannot read the schema version");
     }
-    if (!ok) rc = IDP_FAIL(err, IDP_ERR_STORE, "store: cannot read the schema version");
     PQfinish(c);
     return rc;
 }
