@@ -16,6 +16,7 @@ static const char usage[] =
     "  audit     tail [--verify]: show the audit events, check their hash chain\n"
     "  policy    check|apply|history|show|diff|rollback|explain the permission policy\n"
     "  federation  status|refresh|test the trusted upstream issuers' keys and tokens\n"
+    "  store     migrate: apply the store's pending schema migrations\n"
     "Run 'idpd <command> --help' for a command's options. Exit codes: 0 ok, 1 failure,\n"
     "2 usage error.\n";
 
@@ -27,6 +28,7 @@ static const struct {
     {"key", cli_key_main},   {"verify", cli_verify_main}, {"provisioning-key", cli_pkey_main},
     {"audit", cli_audit_main}, {"policy", cli_policy_main},
     {"federation", cli_federation_main},
+    {"store", cli_store_main},
 };
 
 int main(int argc, char **argv)

@@ -122,5 +122,6 @@ int cli_verify_main(int argc, char **argv);
 int cli_pkey_main(int argc, char **argv);  /* idpd provisioning-key ... (pkey.c) */
 int cli_audit_main(int argc, char **argv);
 int cli_federation_main(int argc, char **argv); /* idpd federation ... (federation.c) */
+int cli_store_main(int argc, char **argv);      /* idpd store migrate (store.c) */
 
 #endif

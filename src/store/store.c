@@ -19,6 +19,8 @@
 #include "scim/username.h"
 #include "store/pg/internal.h"
 #include "store/sqlite/internal.h"
+#include "store_migrations_pg.h"     /* STORE_PG_MIGRATION_NAMES (the SQL text is not used here) */
+#include "store_migrations_sqlite.h" /* STORE_SQLITE_MIGRATION_NAMES */
 
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -286,24 +288,59 @@ idp_err store_front_install(store *st, idp_error *err)
     return IDP_OK;
 }
 
+/* Which backend spec names: *pg true for PostgreSQL (*loc = spec), false for SQLite (*loc = the
+ * file name without the "sqlite:" prefix). IDP_ERR_CONFIG for a malformed spec. */
+static idp_err spec_backend(const char *spec, bool *pg, const char **loc, idp_error *err)
+{
+    size_t plen = strlen(STORE_SQLITE_PREFIX);
+    if (!spec || !*spec) return IDP_FAIL(err, IDP_ERR_CONFIG, "store: empty location");
+    *pg = strncmp(spec, "postgres:", 9) == 0 || strncmp(spec, "postgresql:", 11) == 0;
+    if (!*pg) {
+        *loc = strncmp(spec, STORE_SQLITE_PREFIX, plen) == 0 ? spec + plen : spec;
+        return IDP_OK;
+    }
+    if (strncmp(spec, "postgres://", 11) != 0 && strncmp(spec, "postgresql://", 13) != 0)
+        return IDP_FAIL(err, IDP_ERR_CONFIG,
+                        "store: a PostgreSQL store is a URI postgresql://USER@HOST:PORT/DB");
+    /* a backend with an op left NULL is never reachable */
+    if (!store_pg_complete())
+        return IDP_FAIL(err, IDP_ERR_CONFIG, "store: the PostgreSQL backend is not available");
+    *loc = spec;
+    return IDP_OK;
+}
+
+idp_err store_schema_version(const char *spec, int64_t *version, int64_t *known, idp_error *err)
+{
+    const char *loc = NULL;
+    bool pg = false;
+    *version = *known = 0;
+    idp_err rc = spec_backend(spec, &pg, &loc, err);
+    if (rc) return rc;
+    return pg ? store_pg_schema_version(loc, version, known, err)
+              : store_sqlite_schema_version(loc, version, known, err);
+}
+
+const char *store_schema_migration_name(const char *spec, int64_t version)
+{
+    static const char *const sq_names[] = {STORE_SQLITE_MIGRATION_NAMES};
+    static const char *const pg_names[] = {STORE_PG_MIGRATION_NAMES};
+    _Static_assert(sizeof sq_names / sizeof *sq_names == STORE_SQLITE_MIGRATION_COUNT, "names");
+    _Static_assert(sizeof pg_names / sizeof *pg_names == STORE_PG_MIGRATION_COUNT, "names");
+    const char *loc = NULL;
+    bool pg = false;
+    if (spec_backend(spec, &pg, &loc, NULL) != IDP_OK || version < 1) return NULL;
+    if (pg) return version <= STORE_PG_MIGRATION_COUNT ? pg_names[version - 1] : NULL;
+    return version <= STORE_SQLITE_MIGRATION_COUNT ? sq_names[version - 1] : NULL;
+}
+
 idp_err store_open_pool(const char *spec, bool create, int pool, store **out, idp_error *err)
 {
+    const char *loc = NULL;
+    bool pg = false;
     *out = NULL;
-    if (!spec || !*spec) return IDP_FAIL(err, IDP_ERR_CONFIG, "store: empty location");
-    size_t plen = strlen(STORE_SQLITE_PREFIX);
-    idp_err rc;
-    if (strncmp(spec, "postgres:", 9) == 0 || strncmp(spec, "postgresql:", 11) == 0) {
-        if (strncmp(spec, "postgres://", 11) != 0 && strncmp(spec, "postgresql://", 13) != 0)
-            return IDP_FAIL(err, IDP_ERR_CONFIG,
-                            "store: a PostgreSQL store is a URI postgresql://USER@HOST:PORT/DB");
-        /* a backend with an op left NULL is never reachable */
-        if (!store_pg_complete())
-            return IDP_FAIL(err, IDP_ERR_CONFIG, "store: the PostgreSQL backend is not available");
-        rc = store_pg_open(spec, pool, create, out, err);
-    } else {
-        bool prefixed = strncmp(spec, STORE_SQLITE_PREFIX, plen) == 0;
-        rc = store_sqlite_open(prefixed ? spec + plen : spec, create, out, err);
-    }
+    idp_err rc = spec_backend(spec, &pg, &loc, err);
+    if (rc) return rc;
+    rc = pg ? store_pg_open(loc, pool, create, out, err) : store_sqlite_open(loc, create, out, err);
     if (!rc && (rc = store_front_install(*out, err))) {
         (*out)->ops->close(*out);
         *out = NULL;

@@ -271,8 +271,9 @@ typedef struct store_ops {
      * transaction; an op called outside one is atomic on its own. commit makes all of it durable
      * at once, rollback (or a failed commit) drops all of it. Nesting is a bug
      * (IDP_ERR_INTERNAL); rollback without a transaction is a no-op. SQLite: BEGIN IMMEDIATE on
-     * this thread's connection. PostgreSQL: BEGIN ISOLATION LEVEL SERIALIZABLE and the writer
-     * lock row (store_writer, pg/store_pg.c) on the connection this thread holds until the end. */
+     * this thread's connection. PostgreSQL: BEGIN ISOLATION LEVEL REPEATABLE READ and the
+     * writer lock row (store_writer, pg/store_pg.c: writers one at a time, each on a snapshot
+     * holding every earlier commit) on the connection this thread holds until the end. */
     idp_err (*tx_begin)(store *st, idp_error *err);
     idp_err (*tx_commit)(store *st, idp_error *err);
     void (*tx_rollback)(store *st);
@@ -598,8 +599,11 @@ struct store {
 /* Opens (creating when create is true) the store at spec: a SQLite file path, "sqlite:PATH",
  * or a PostgreSQL connection URI "postgresql://..." / "postgres://..." (libpq syntax; the
  * database must exist, its schema is created). IDP_ERR_NOT_FOUND when !create and a SQLite file
- * does not exist. Pending schema migrations
- * are applied on every open; a database newer than this binary is refused (IDP_ERR_STORE).
+ * does not exist. Pending schema migrations are applied on every open (each in its own
+ * transaction under a lock, so processes opening one store at once migrate it once); a database
+ * whose schema is newer than this binary knows is refused with IDP_ERR_STORE and a message
+ * naming both versions ("store: database schema version 9 is newer than this idpd supports (8);
+ * upgrade idpd"), before anything is written.
  * Errors of every op: IDP_ERR_CONFLICT (duplicate key), IDP_ERR_NOT_FOUND (no such row, where
  * noted), IDP_ERR_STORE (database failure; the message never contains a bound value). */
 idp_err store_open(const char *spec, bool create, store **out, idp_error *err);
@@ -607,6 +611,17 @@ idp_err store_open(const char *spec, bool create, store **out, idp_error *err);
  * store_pool; < 1 = the default, 4); ignored by SQLite (one connection per thread). */
 idp_err store_open_pool(const char *spec, bool create, int pool, store **out, idp_error *err);
 void store_close(store *st); /* accepts NULL */
+/* The schema version of the store at spec (as store_open's) in *version, and in *known the
+ * newest version this binary's migrations reach, read without opening it as a store: nothing is
+ * migrated or written (`idpd store migrate` reads it before and after store_open). A version
+ * above *known is a database a newer idpd migrated (store_open refuses it). IDP_ERR_NOT_FOUND
+ * when spec holds no store (a missing SQLite file, a PostgreSQL database without the table
+ * store_schema); IDP_ERR_STORE when it cannot be reached or read. */
+idp_err store_schema_version(const char *spec, int64_t *version, int64_t *known, idp_error *err);
+/* The file name of the migration that brings the schema of spec's backend to version (1 = the
+ * first: "0001_init.sql"); NULL for a version this binary does not know or a malformed spec.
+ * Static. */
+const char *store_schema_migration_name(const char *spec, int64_t version);
 
 void store_key_clear(store_key *k);
 void store_key_list_free(store_key *rows, size_t n);

@@ -14,6 +14,10 @@
  * accepted for symmetry (a database is created by its administrator; the schema is created on
  * every open). The store has the backend's own ops table; store_open installs the front's. */
 idp_err store_pg_open(const char *uri, int pool_size, bool create, store **out, idp_error *err);
+/* The version in store_schema of the database at uri (NOT_FOUND when it holds no store) and the
+ * count of this binary's migrations; nothing is written (store.h store_schema_version). */
+idp_err store_pg_schema_version(const char *uri, int64_t *version, int64_t *known,
+                                idp_error *err);
 /* Installs the front's ops table on a backend's freshly opened store (store.c; store_close
  * removes it). Used by store_open, and by the PostgreSQL contract driver while store_open
  * refuses an incomplete backend. */
@@ -22,7 +26,15 @@ idp_err store_front_install(store *st, idp_error *err);
  * backend until it is). */
 bool store_pg_complete(void);
 
-/* ---- statements (store_pg.c) ---- */
+/* ---- connections and migrations (store_pg.c, store_pg_migrate.c) ---- */
+/* A new connection to uri with idpd's session settings (connect and lock timeouts); the
+ * message never holds the URI. */
+idp_err store_pg_connect(const char *uri, PGconn **out, idp_error *err);
+/* Applies the pending migrations on c (store_pg_migrate.c); without create, a database that
+ * holds no store is IDP_ERR_NOT_FOUND. A newer schema is IDP_ERR_STORE naming both versions. */
+idp_err store_pg_migrate(PGconn *c, bool create, idp_error *err);
+
+/* ---- statements (store_pg.c; parameters and readers: store_pg_param.c) ---- */
 /* Statement slots: each file owns [PG_STMT_<FILE>, PG_STMT_<FILE>_END). A slot is prepared on a
  * connection on first use (PQprepare, name "idpd_<slot>"), always from the same constant SQL. */
 #define PG_STMT_MAX 256
@@ -40,6 +52,8 @@ bool store_pg_complete(void);
 #define PG_STMT_POLICY_END 158
 #define PG_STMT_FED 158 /* store_pg_fed.c */
 #define PG_STMT_FED_END 190
+#define PG_STMT_KEYS 190 /* store_pg_keys.c */
+#define PG_STMT_KEYS_END 206
 #define PG_STMT_REV 248 /* store_pg_rev.c */
 #define PG_STMT_REV_END 256
 
@@ -139,7 +153,7 @@ idp_err store_pg_conn_repair(store *st, idp_error *err);
  * wrapper), for the tests that prove the retry (test_store_pg_cluster). */
 int64_t store_pg_retries(void);
 void store_pg_retried(void);
-/* BEGIN ISOLATION LEVEL SERIALIZABLE and the writer lock (store_pg.c, with its own retry). */
+/* BEGIN ISOLATION LEVEL REPEATABLE READ and the writer lock (store_pg.c, with its own retry). */
 idp_err store_pg_writer_begin(store *st, idp_error *err);
 
 /* Row readers: one row (NOT found is *found = false) and all rows into a growing array. */
@@ -147,6 +161,24 @@ typedef idp_err (*store_pg_row_fn)(const PGresult *r, int row, void *out, idp_er
 typedef void (*store_pg_row_clear_fn)(void *row);
 idp_err store_pg_rows(const PGresult *r, size_t esize, size_t max, store_pg_row_fn fn,
                       store_pg_row_clear_fn clear, void **rows, size_t *n, idp_error *err);
+
+/* ---- signing keys, clients, revoked jtis (store_pg_keys.c) ---- */
+idp_err store_pg_key_list(store *st, store_key **rows, size_t *n, idp_error *err);
+idp_err store_pg_key_insert(store *st, const store_key *k, idp_error *err);
+idp_err store_pg_key_update_state(store *st, const char *kid, key_state state,
+                                  int64_t activated_at, int64_t retired_at, idp_error *err);
+idp_err store_pg_key_delete(store *st, const char *kid, idp_error *err);
+idp_err store_pg_client_insert(store *st, const store_client *c, idp_error *err);
+idp_err store_pg_client_update(store *st, const store_client *c, idp_error *err);
+idp_err store_pg_client_get(store *st, const char *client_id, store_client *out,
+                            idp_error *err);
+idp_err store_pg_client_list(store *st, store_client **rows, size_t *n, idp_error *err);
+idp_err store_pg_client_delete(store *st, const char *client_id, idp_error *err);
+idp_err store_pg_client_set_secret(store *st, const char *client_id,
+                                   const unsigned char hash[32], int64_t now, idp_error *err);
+idp_err store_pg_jti_revoke(store *st, const char *jti, int64_t exp, idp_error *err);
+idp_err store_pg_jti_is_revoked(store *st, const char *jti, bool *revoked, idp_error *err);
+idp_err store_pg_jti_prune(store *st, int64_t now, idp_error *err);
 
 /* ---- policy (store_pg_policy.c) ---- */
 idp_err store_pg_policy_insert(store *st, store_policy *p, idp_error *err);

@@ -286,10 +286,16 @@ static idp_err emit_cmp(tr *t, const operand *o, const scim_plan_node *n)
     if ((unsigned)n->op >= sizeof pq_relop / sizeof *pq_relop || !pq_relop[n->op])
         return bad(t, "unknown operator");
     bool fold = o->text && !o->ms_time && !o->case_exact;
+    /* Ordering compares bytes (COLLATE "C", as SQLite). Equality needs no collation: under a
+     * deterministic collation (every database default is one) text equality is byte equality.
+     * And it must not have one: `expr COLLATE "C" = ...` does not match an index on expr (the
+     * database's collation), so `userName eq` would scan every user instead of using
+     * users_user_name (test_store_pg filter_plans_use_indexes). */
+    bool collate = o->text && n->op != SF_EQ && n->op != SF_NE;
     if (n->value.kind == SCIM_PV_TEXT && !o->text)
         return bad(t, "a text value for a non-text value");
     if ((rc = emit(t, fold ? "(store_fold(" : "(")) || (rc = emit(t, o->expr)) ||
-        (rc = emit(t, fold ? ")" : "")) || (rc = emit(t, o->text ? " COLLATE \"C\"" : "")) ||
+        (rc = emit(t, fold ? ")" : "")) || (rc = emit(t, collate ? " COLLATE \"C\"" : "")) ||
         (rc = emit(t, pq_relop[n->op])) || (rc = emit(t, fold ? "store_fold(" : "")) ||
         (rc = emit_value(t, &n->value)))
         return rc;

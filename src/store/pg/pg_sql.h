@@ -18,7 +18,8 @@
  *   Group members / User groups     -> EXISTS over the memberships table
  * Strings with caseExact=false compare with ASCII-only folding, store_fold() (the function the
  * unique userName index uses: pg/migrations/0001_init.sql), the same folding as SQLite's NOCASE;
- * ordering compares bytes (COLLATE "C"), as SQLite does. co/sw/ew: LIKE ... ESCAPE '\' on folded
+ * ordering compares bytes (COLLATE "C"), as SQLite does; eq/ne carry no COLLATE (byte equality
+ * anyway), so that they match the indexes on the database's collation. co/sw/ew: LIKE ... ESCAPE '\' on folded
  * text with %, _ and \ escaped in the bound pattern, strpos()/left()/right() when caseExact.
  * `not (x)` is NOT coalesce(x, false); `ne` is IS DISTINCT FROM. */
 #ifndef IDPD_STORE_PG_SQL_H

@@ -1,6 +1,8 @@
 /* store_pg — the PostgreSQL backend of store.h (issue 13), the twin of sqlite/store_sqlite.c:
- * connections, statements, meta, the generation, signing keys, clients, revoked jtis,
- * transactions, migrations, open and close.
+ * connections, executing statements, meta, the generation, transactions, LISTEN/NOTIFY, the
+ * ops table, open and close. Elsewhere: parameters and column readers (store_pg_param.c),
+ * signing keys, clients and revoked jtis (store_pg_keys.c), migrations (store_pg_migrate.c),
+ * the op wrapper (store_pg_op.c) and one file per op family (store_pg_<family>.c).
  *
  *  - A pool of at most `store_pool` connections (libpq, opened lazily). A thread holds one
  *    connection at a time: borrowed for the duration of an op (store_pg_op.c) or from tx_begin
@@ -11,21 +13,26 @@
  *  - A broken connection (PQstatus CONNECTION_BAD) fails the statement with IDP_ERR_STORE; it is
  *    reset (PQreset) before it is used again, and an op that held no caller's transaction is
  *    retried once on it (store_pg_op.c). Nothing fails open.
- *  - The transaction contract (store.h): tx_begin = BEGIN ISOLATION LEVEL SERIALIZABLE, then
+ *  - The transaction contract (store.h): tx_begin = BEGIN ISOLATION LEVEL REPEATABLE READ, then
  *    the writer lock: SELECT ... FROM store_writer WHERE id = 1 FOR UPDATE, which makes writers
  *    exclusive across every process using the database (no advisory locks: they are no-ops on
  *    CockroachDB), and an UPDATE of that row. The UPDATE is what makes the snapshot current: a
- *    SERIALIZABLE transaction's snapshot is taken by its first statement, i.e. before the lock
+ *    REPEATABLE READ transaction's snapshot is taken by its first statement, i.e. before the lock
  *    wait, so a writer that waited for another one would not see that one's writes. Because every
  *    writer updates the row, the waiter's SELECT ... FOR UPDATE fails with a serialization
- *    failure (40001) exactly in that case; nothing has been done yet, so tx_begin rolls back
+ *    failure (40001, "concurrent update") exactly in that case; nothing has been done yet, so tx_begin rolls back
  *    and begins again (bounded: PG_BEGIN_RETRY_MS, with a short random back-off that grows with
  *    the attempts so that many waiting writers do not all retry in lock step and one of them
  *    does not starve), and the next snapshot is taken after the previous writer's commit.
- *  - Schema: numbered migrations (pg/migrations/, embedded by meson.build), the version in the
- *    table store_schema, each applied in its own transaction under the store_schema row lock. A
- *    database whose version is newer than the binary is refused; opening without create a
- *    database that holds no store is IDP_ERR_NOT_FOUND (as a missing SQLite file).
+ *    Writers thus run one at a time, each on a snapshot that holds every earlier commit: a serial
+ *    schedule, serializable without SERIALIZABLE. Not SERIALIZABLE itself: its predicate locks
+ *    (SSI) add nothing between writers that never overlap, but the waiters' reads of the lock row
+ *    make it cancel a writer at COMMIT now and then ("conflict in from prepared pivot"), and a
+ *    failed COMMIT is not retried: bench/scim_bulk.sh saw 6 of 100,000 SCIM creates and some
+ *    heartbeats fail that way (500) with fsync on. Readers outside a transaction run each
+ *    statement on its own snapshot (READ COMMITTED).
+ *  - Schema: applied on open by store_pg_migrate (store_pg_migrate.c: one transaction per
+ *    migration; a newer schema refused; no store without create = IDP_ERR_NOT_FOUND).
  *  - LISTEN/NOTIFY: the generation trigger also sends NOTIFY idpd_generation (migration 0002);
  *    wait_change waits for it on a dedicated connection outside the pool (reopened at most
  *    once per PG_LISTEN_RETRY_MS when it breaks). Polling store_generation stays the
@@ -35,7 +42,6 @@
 
 #include "core/mem.h"
 #include "core/rand.h"
-#include "store_migrations_pg.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -48,18 +54,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PG_MAX_KEYS 4096
-#define PG_MAX_CLIENTS 1000000
 #define PG_POOL_DEFAULT 4
 #define PG_POOL_WAIT_S 30       /* longest wait for a free connection */
 #define PG_BEGIN_RETRY_MS 15000 /* tx_begin retries this long while other writers commit */
 #define PG_CONNECT_TIMEOUT "10" /* s */
 #define PG_LOCK_TIMEOUT "5000"  /* ms */
 #define PG_LISTEN_RETRY_MS 1000 /* least time between two attempts to open the listener */
-
-static const char *const *const pg_migrations[] = {STORE_PG_MIGRATIONS};
-_Static_assert(sizeof pg_migrations / sizeof *pg_migrations == STORE_PG_MIGRATION_COUNT,
-               "migration table size");
 
 struct pg_conn {
     PGconn *c;
@@ -93,7 +93,7 @@ static pg_store *S(store *st)
 
 /* ---- connections ---------------------------------------------------------------------------- */
 
-static idp_err pg_connect(const char *uri, PGconn **out, idp_error *err)
+idp_err store_pg_connect(const char *uri, PGconn **out, idp_error *err)
 {
     /* defaults first: what the URI says (expanded from dbname) overrides them */
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
@@ -147,7 +147,7 @@ idp_err store_pg_conn_hold(store *st, bool *borrowed, idp_error *err)
     pthread_mutex_unlock(&s->lock);
     if (!c) {
         PGconn *pc = NULL;
-        idp_err rc = pg_connect(s->uri, &pc, err);
+        idp_err rc = store_pg_connect(s->uri, &pc, err);
         if (rc) {
             pthread_mutex_lock(&s->lock);
             s->open_n--;
@@ -211,148 +211,6 @@ int store_pg_last_failure(store *st)
 {
     pg_conn *c = tls_conn(st);
     return c ? c->last : 0;
-}
-
-/* ---- parameters and results ----------------------------------------------------------------- */
-
-static int pg_param_slot(pg_params *p)
-{
-    if (p->n >= PG_PARAMS_MAX) {
-        p->overflow = true;
-        return -1;
-    }
-    return p->n++;
-}
-
-void store_pg_text(pg_params *p, const char *s)
-{
-    int i = pg_param_slot(p);
-    if (i < 0) return;
-    p->v[i] = s;
-    p->len[i] = 0;
-    p->fmt[i] = 0;
-}
-
-void store_pg_i64(pg_params *p, int64_t v)
-{
-    int i = pg_param_slot(p);
-    if (i < 0) return;
-    snprintf(p->num[i], sizeof p->num[i], "%lld", (long long)v);
-    p->v[i] = p->num[i];
-    p->len[i] = 0;
-    p->fmt[i] = 0;
-}
-
-void store_pg_bool(pg_params *p, bool v)
-{
-    int i = pg_param_slot(p);
-    if (i < 0) return;
-    p->v[i] = v ? "true" : "false";
-    p->len[i] = 0;
-    p->fmt[i] = 0;
-}
-
-void store_pg_bytea(pg_params *p, const void *b, size_t n)
-{
-    int i = pg_param_slot(p);
-    if (i < 0) return;
-    if (n > INT32_MAX) {
-        p->overflow = true;
-        return;
-    }
-    p->v[i] = b ? (n ? b : "") : NULL;
-    p->len[i] = (int)n;
-    p->fmt[i] = 1;
-}
-
-char *store_pg_str(const PGresult *r, int row, int col)
-{
-    if (PQgetisnull(r, row, col)) return NULL;
-    return xstrndup(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
-}
-
-int64_t store_pg_int(const PGresult *r, int row, int col)
-{
-    if (PQgetisnull(r, row, col)) return 0;
-    return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-bool store_pg_boolv(const PGresult *r, int row, int col)
-{
-    const char *v = PQgetvalue(r, row, col);
-    return !PQgetisnull(r, row, col) && (v[0] == 't' || v[0] == '1');
-}
-
-bool store_pg_isnull(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) != 0;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* bytea in the text format is "\x" and hex digits (bytea_output = hex, the default). */
-bool store_pg_bytes_dup(const PGresult *r, int row, int col, unsigned char **out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    if (PQgetisnull(r, row, col)) return false;
-    const char *v = PQgetvalue(r, row, col);
-    size_t len = (size_t)PQgetlength(r, row, col);
-    if (len < 2 || v[0] != '\\' || v[1] != 'x' || (len - 2) % 2) return false;
-    size_t m = (len - 2) / 2;
-    unsigned char *b = xmalloc(m ? m : 1);
-    for (size_t i = 0; i < m; i++) {
-        int hi = hexval(v[2 + 2 * i]), lo = hexval(v[3 + 2 * i]);
-        if (hi < 0 || lo < 0) {
-            free(b);
-            return false;
-        }
-        b[i] = (unsigned char)(hi * 16 + lo);
-    }
-    *out = b;
-    *n = m;
-    return true;
-}
-
-bool store_pg_bytes(const PGresult *r, int row, int col, unsigned char *out, size_t n)
-{
-    unsigned char *b = NULL;
-    size_t m = 0;
-    if (!store_pg_bytes_dup(r, row, col, &b, &m)) return false;
-    bool ok = m == n;
-    if (ok) memcpy(out, b, n);
-    free(b);
-    return ok;
-}
-
-idp_err store_pg_rows(const PGresult *r, size_t esize, size_t max, store_pg_row_fn fn,
-                      store_pg_row_clear_fn clear, void **rows, size_t *n, idp_error *err)
-{
-    size_t len = (size_t)PQntuples(r);
-    *rows = NULL;
-    *n = 0;
-    if (len > max) return IDP_FAIL(err, IDP_ERR_TOO_LARGE, "store: more than %zu rows", max);
-    if (len == 0) return IDP_OK;
-    char *v = xcalloc(len, esize);
-    for (size_t i = 0; i < len; i++) {
-        idp_err rc = fn(r, (int)i, v + i * esize, err);
-        if (rc) {
-            if (clear)
-                for (size_t j = 0; j <= i; j++)
-                    clear(v + j * esize);
-            free(v);
-            return rc;
-        }
-    }
-    *rows = v;
-    *n = len;
-    return IDP_OK;
 }
 
 /* ---- executing ------------------------------------------------------------------------------ */
@@ -506,25 +364,7 @@ idp_err store_pg_simple(store *st, const char *sql, idp_error *err)
 
 /* ---- statements of this file ---------------------------------------------------------------- */
 
-typedef enum pg_core_id {
-    C_GENERATION,
-    C_META_GET,
-    C_META_SET,
-    C_KEY_LIST,
-    C_KEY_INSERT,
-    C_KEY_UPDATE,
-    C_KEY_DELETE,
-    C_CLIENT_INSERT,
-    C_CLIENT_GET,
-    C_CLIENT_LIST,
-    C_CLIENT_DELETE,
-    C_CLIENT_SET_SECRET,
-    C_CLIENT_UPDATE,
-    C_JTI_REVOKE,
-    C_JTI_IS_REVOKED,
-    C_JTI_PRUNE,
-    C__COUNT
-} pg_core_id;
+typedef enum pg_core_id { C_GENERATION, C_META_GET, C_META_SET, C__COUNT } pg_core_id;
 _Static_assert(PG_STMT_CORE + C__COUNT <= PG_STMT_CORE_END, "statement slots");
 
 /* The writer lock (see the top of this file): the row lock, then the bump that makes a writer
@@ -532,45 +372,11 @@ _Static_assert(PG_STMT_CORE + C__COUNT <= PG_STMT_CORE_END, "statement slots");
 #define PG_WRITER_LOCK "SELECT n FROM store_writer WHERE id = 1 FOR UPDATE"
 #define PG_WRITER_BUMP "UPDATE store_writer SET n = n + 1 WHERE id = 1"
 
-#define PG_KEY_COLS "kid, alg, state, created_at, activated_at, retired_at, enc_private, public_jwk"
-#define PG_CLIENT_COLS                                                                             \
-    "client_id, name, secret_hash, grant_types, scope, audiences, token_alg, token_ttl, "          \
-    "auth_method, created_at, secret_rotated_at, is_public, redirect_uris, "                       \
-    "post_logout_redirect_uris, jwks, backchannel_logout_uri, introspect"
-
 static const char *const pg_sql[C__COUNT] = {
     [C_GENERATION] = "SELECT n FROM store_generation WHERE id = 1",
     [C_META_GET] = "SELECT value FROM meta WHERE key = $1",
     [C_META_SET] = "INSERT INTO meta (key, value) VALUES ($1, $2) "
                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    [C_KEY_LIST] = "SELECT " PG_KEY_COLS " FROM signing_keys ORDER BY created_at, kid",
-    [C_KEY_INSERT] = "INSERT INTO signing_keys (" PG_KEY_COLS ") "
-                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    [C_KEY_UPDATE] = "UPDATE signing_keys SET state = $2, activated_at = $3, retired_at = $4 "
-                     "WHERE kid = $1",
-    [C_KEY_DELETE] = "DELETE FROM signing_keys WHERE kid = $1",
-    [C_CLIENT_INSERT] = "INSERT INTO clients (" PG_CLIENT_COLS ") VALUES ($1, COALESCE($2, ''), "
-                        "$3, COALESCE($4, ''), COALESCE($5, ''), $6, $7, $8, "
-                        "COALESCE($9, 'client_secret_basic'), $10, $11, $12, $13, $14, $15, "
-                        "$16, $17)",
-    [C_CLIENT_GET] = "SELECT " PG_CLIENT_COLS " FROM clients WHERE client_id = $1",
-    [C_CLIENT_LIST] = "SELECT " PG_CLIENT_COLS " FROM clients ORDER BY client_id",
-    [C_CLIENT_DELETE] = "DELETE FROM clients WHERE client_id = $1",
-    [C_CLIENT_SET_SECRET] = "UPDATE clients SET secret_hash = $2, secret_rotated_at = $3 "
-                            "WHERE client_id = $1",
-    /* the parameters of client_insert, in the same positions ($3, $10, $11 unused) */
-    [C_CLIENT_UPDATE] = "UPDATE clients SET name = COALESCE($2, ''), "
-                        "grant_types = COALESCE($4, ''), scope = COALESCE($5, ''), "
-                        "audiences = $6, token_alg = $7, token_ttl = $8, "
-                        "auth_method = COALESCE($9, 'client_secret_basic'), is_public = $12, "
-                        "redirect_uris = $13, post_logout_redirect_uris = $14, jwks = $15, "
-                        "backchannel_logout_uri = $16, introspect = $17 WHERE client_id = $1 "
-                        "AND $3::bytea IS NULL AND $10::bigint IS NULL AND $11::bigint IS NULL",
-    [C_JTI_REVOKE] =
-        "INSERT INTO revoked_jti (jti, exp) VALUES ($1, $2) "
-        "ON CONFLICT (jti) DO UPDATE SET exp = GREATEST(revoked_jti.exp, excluded.exp)",
-    [C_JTI_IS_REVOKED] = "SELECT 1 FROM revoked_jti WHERE jti = $1",
-    [C_JTI_PRUNE] = "DELETE FROM revoked_jti WHERE exp < $1",
 };
 
 static idp_err core_exec(store *st, pg_core_id id, const pg_params *p, const char *what,
@@ -581,7 +387,7 @@ static idp_err core_exec(store *st, pg_core_id id, const pg_params *p, const cha
 
 /* ---- transactions --------------------------------------------------------------------------- */
 
-/* On this thread's held connection: BEGIN SERIALIZABLE + the writer lock, retried while the
+/* On this thread's held connection: BEGIN REPEATABLE READ + the writer lock, retried while the
  * snapshot predates another writer's commit (see the top of this file). */
 static int64_t mono_ms(void)
 {
@@ -616,7 +422,7 @@ idp_err store_pg_writer_begin(store *st, idp_error *err)
         /* one round trip: the three statements in one simple query; the first error ends it */
         PGresult *r = NULL;
         rc = pg_simple_res(
-            st, "BEGIN ISOLATION LEVEL SERIALIZABLE; " PG_WRITER_LOCK "; " PG_WRITER_BUMP, &r, err);
+            st, "BEGIN ISOLATION LEVEL REPEATABLE READ; " PG_WRITER_LOCK "; " PG_WRITER_BUMP, &r, err);
         /* no lock row, no exclusion: fail closed */
         if (!rc && strcmp(PQcmdTuples(r), "1") != 0)
             rc = IDP_FAIL(err, IDP_ERR_STORE, "store: the writer lock row is missing");
@@ -737,405 +543,6 @@ static idp_err pg_meta_set(store *st, const char *key, const char *value, idp_er
     return rc;
 }
 
-/* ---- signing keys --------------------------------------------------------------------------- */
-
-static idp_err pg_key_row(const PGresult *r, int i, void *row, idp_error *err)
-{
-    store_key *k = row;
-    int64_t state = store_pg_int(r, i, 2);
-    if (state < KEY_NEXT || state > KEY_RETIRED)
-        return IDP_FAIL(err, IDP_ERR_STORE, "store: signing key row has an invalid state");
-    k->kid = store_pg_str(r, i, 0);
-    k->alg = store_pg_str(r, i, 1);
-    k->state = (key_state)state;
-    k->created_at = store_pg_int(r, i, 3);
-    k->activated_at = store_pg_int(r, i, 4);
-    k->retired_at = store_pg_int(r, i, 5);
-    bool ok = store_pg_bytes_dup(r, i, 6, &k->enc_private, &k->enc_private_len);
-    k->public_jwk = store_pg_str(r, i, 7);
-    if (!ok || !k->kid || !k->alg || !k->public_jwk)
-        return IDP_FAIL(err, IDP_ERR_STORE, "store: signing key row is incomplete");
-    return IDP_OK;
-}
-
-static void pg_key_clear(void *row)
-{
-    store_key_clear(row);
-}
-
-static idp_err pg_key_list(store *st, store_key **rows, size_t *n, idp_error *err)
-{
-    idp_err rc = IDP_OK;
-    *rows = NULL;
-    *n = 0;
-    STORE_PG_OP(st, PG_READ, rc, err)
-    {
-        PGresult *r = NULL;
-        void *v = NULL;
-        if ((rc = core_exec(st, C_KEY_LIST, NULL, "key_list", &r, err))) continue;
-        rc = store_pg_rows(r, sizeof(store_key), PG_MAX_KEYS, pg_key_row, pg_key_clear, &v, n, err);
-        *rows = v;
-        PQclear(r);
-    }
-    return rc;
-}
-
-static idp_err pg_key_insert(store *st, const store_key *k, idp_error *err)
-{
-    if (!k->kid || !k->alg || !k->public_jwk || !k->enc_private)
-        return IDP_FAIL(err, IDP_ERR_INVALID, "store: key_insert: incomplete key");
-    idp_err rc = IDP_OK;
-    STORE_PG_OP(st, PG_WRITE, rc, err)
-    {
-        pg_params p = {0};
-        store_pg_text(&p, k->kid);
-        store_pg_text(&p, k->alg);
-        store_pg_i64(&p, (int64_t)k->state);
-        store_pg_i64(&p, k->created_at);
-        store_pg_i64(&p, k->activated_at);
-        store_pg_i64(&p, k->retired_at);
-        store_pg_bytea(&p, k->enc_private, k->enc_private_len);
-        store_pg_text(&p, k->public_jwk);
-        rc = core_exec(st, C_KEY_INSERT, &p, "key_insert", NULL, err);
-    }
-    return rc;
-}
-
-static idp_err pg_key_update_state(store *st, const char *kid, key_state state,
-                                   int64_t activated_at, int64_t retired_at, idp_error *err)
-{
-    idp_err rc = IDP_OK;
-    STORE_PG_OP(st, PG_WRITE, rc, err)
-    {
-        pg_params p = {0};
-        store_pg_text(&p, kid);
-        store_pg_i64(&p, (int64_t)state);
-        store_pg_i64(&p, activated_at);
-        store_pg_i64(&p, retired_at);
-        rc = store_pg_write_one(st, PG_STMT_CORE + C_KEY_UPDATE, pg_sql[C_KEY_UPDATE], &p,
-                                "key_update_state", err);
-    }
-    return rc;
-}
-
-static idp_err pg_key_delete(store *st, const char *kid, idp_error *err)
-{
-    idp_err rc = IDP_OK;
-    STORE_PG_OP(st, PG_WRITE, rc, err)
-    {
-        pg_params p = {0};
-        store_pg_text(&p, kid);
-        rc = store_pg_write_one(st, PG_STMT_CORE + C_KEY_DELETE, pg_sql[C_KEY_DELETE], &p,
-                                "key_delete", err);
-    }
-    return rc;
-}
-
-/* ---- clients -------------------------------------------------------------------------------- */
-
-static idp_err pg_client_row(const PGresult *r, int i, void *row, idp_error *err)
-{
-    store_client *c = row;
-    c->client_id = store_pg_str(r, i, 0);
-    c->name = store_pg_str(r, i, 1);
-    if (!store_pg_isnull(r, i, 2)) {
-        if (!store_pg_bytes(r, i, 2, c->secret_hash, sizeof c->secret_hash))
-            return IDP_FAIL(err, IDP_ERR_STORE, "store: client row has a malformed secret hash");
-        c->has_secret = true;
-    }
-    c->grant_types = store_pg_str(r, i, 3);
-    c->scope = store_pg_str(r, i, 4);
-    c->audiences = store_pg_str(r, i, 5);
-    c->token_alg = store_pg_str(r, i, 6);
-    c->token_ttl = store_pg_int(r, i, 7);
-    c->auth_method = store_pg_str(r, i, 8);
-    c->created_at = store_pg_int(r, i, 9);
-    c->secret_rotated_at = store_pg_int(r, i, 10);
-    c->is_public = store_pg_boolv(r, i, 11);
-    c->redirect_uris = store_pg_str(r, i, 12);
-    c->post_logout_redirect_uris = store_pg_str(r, i, 13);
-    c->jwks = store_pg_str(r, i, 14);
-    c->backchannel_logout_uri = store_pg_str(r, i, 15);
-    c->introspect = store_pg_str(r, i, 16);
-    if (!c->client_id || !c->name || !c->grant_types || !c->scope || !c->auth_method)
-        return IDP_FAIL(err, IDP_ERR_STORE, "store: client row is incomplete");
-    return IDP_OK;
-}
-
-static void pg_client_clear(void *row)
-{
-    store_client_clear(row);
-}
-
-static bool pg_field_ok(const char *s)
-{
-    return !s || strnlen(s, STORE_CLIENT_FIELD_MAX + 1) <= STORE_CLIENT_FIELD_MAX;
-}
-
-/* Validates c and binds all 17 parameters of client_insert / client_update. */
-static idp_err pg_client_bind(pg_params *p, const store_client *c, bool insert, const char *what,
-                              idp_error *err)
-{
-    if (!c->client_id || !*c->client_id)
-        return IDP_FAIL(err, IDP_ERR_INVALID, "store: %s: missing client_id", what);
-    if (!pg_field_ok(c->redirect_uris) || !pg_field_ok(c->post_logout_redirect_uris) ||
-        !pg_field_ok(c->jwks) || !pg_field_ok(c->backchannel_logout_uri))
-        return IDP_FAIL(err, IDP_ERR_INVALID, "store: %s: a client field is too long", what);
-    store_pg_text(p, c->client_id);
-    store_pg_text(p, c->name);
-    store_pg_bytea(p, insert && c->has_secret ? c->secret_hash : NULL, sizeof c->secret_hash);
-    store_pg_text(p, c->grant_types);
-    store_pg_text(p, c->scope);
-    store_pg_text(p, c->audiences);
-    store_pg_text(p, c->token_alg);
-    store_pg_i64(p, c->token_ttl);
-    store_pg_text(p, c->auth_method);
-    if (insert) {
-        store_pg_i64(p, c->created_at);
-        store_pg_i64(p, c->secret_rotated_at);
-    } else {
-        store_pg_text(p, NULL);
-        store_pg_text(p, NULL);
-    }
-    store_pg_bool(p, c->is_public);
-    store_pg_text(p, c->redirect_uris);
-    store_pg_text(p, c->post_logout_redirect_uris);
-    store_pg_text(p, c->jwks);
-    store_pg_text(p, c->backchannel_logout_uri);
-    store_pg_text(p, c->introspect);
-    return IDP_OK;
-}
-
-static idp_err pg_client_insert(store *st, const store_client *c, idp_error *err)
-{
-    pg_params p = {0};
-    idp_err rc = pg_client_bind(&p, c, true, "client_insert", err);
-    if (rc) return rc;
-    STORE_PG_OP(st, PG_WRITE, rc, err)
-    rc = core_exec(st, C_CLIENT_INSERT, &p, "client_insert", NULL, err);
-    return rc;
-}
-
-static idp_err pg_client_update(store *st, const store_client *c, idp_error *err)
-{
-    pg_params p = {0};
-    idp_err rc = pg_client_bind(&p, c, false, "client_update", err);
-    if (rc) return rc;
-    STORE_PG_OP(st, PG_WRITE, rc, err)
-    rc = store_pg_write_one(st, PG_STMT_CORE + C_CLIENT_UPDATE, pg_sql[C_CLIENT_UPDATE], &p,
-                            "client_update", err);
-    return rc;
-}
-
-static idp_err pg_client_get(store *st, const char *client_id, store_client *out, idp_error *err)
-{
-    idp_err rc = IDP_OK;
-    memset(out, 0, sizeof *out);
-    STORE_PG_OP(st, PG_READ, rc, err)
-    {
-        PGresult *r = NULL;
-        pg_params p = {0};
-        store_pg_text(&p, client_id);
-        if ((rc = core_exec(st, C_CLIENT_GET, &p, "client_get", &r, err))) continue;
-        if (PQntuples(r) != 1)
-            rc = IDP_FAIL(err, IDP_ERR_NOT_FOUND, "store: no such client");
-        else if ((rc = pg_client_row(r, 0, out, err)))
-            store_client_clear(out);
-        PQclear(r);
-    }
-    return rc;
-}
-
-static idp_err pg_client_list(store *st, store_client **rows, size_t *n, idp_error *err)
-{
-    idp_err rc = IDP_OK;
-    *rows = NULL;
-    *n = 0;
-    STORE_PG_OP(st, PG_READ, rc, err)
-    {
-        PGresult *r = NULL;
-        void *v = NULL;
-        if ((rc = core_exec(st, C_CLIENT_LIST, NULL, "client_list", &r, err))) continue;
-        rc = store_pg_rows(r, sizeof(store_client), PG_MAX_CLIENTS, pg_client_row, pg_client_clear,
-                           &v, n, err);
-        *rows = v;
-        PQclear(r);
-    }
-    return rc;
-}
-
-static idp_err pg_client_delete(store *st, const char *client_id, idp_error *err)
-{
-    idp_err rc = IDP_OK;
-    STORE_PG_OP(st, PG_WRITE, rc, err)
-    {
-        pg_params p = {0};
-        store_pg_text(&p, client_id);
-        rc = store_pg_write_one(st, PG_STMT_CORE + C_CLIENT_DELETE, pg_sql[C_CLIENT_DELETE], &p,
-                                "client_delete", err);
-    }
-    return rc;
-}
-
-static idp_err pg_client_set_secret(store *st, const char *client_id, const unsigned char hash[32],
-                                    int64_t now, idp_error *err)
-{
-    idp_err rc = IDP_OK;
-    STORE_PG_OP(st, PG_WRITE, rc, err)
-    {
-        pg_params p = {0};
-        store_pg_text(&p, client_id);
-        store_pg_bytea(&p, hash, 32);
-        store_pg_i64(&p, now);
-        rc = store_pg_write_one(st, PG_STMT_CORE + C_CLIENT_SET_SECRET, pg_sql[C_CLIENT_SET_SECRET],
-                                &p, "client_set_secret", err);
-    }
-    return rc;
-}
-
-/* ---- revoked jtis (RFC 7009) ---------------------------------------------------------------- */
-
-static idp_err pg_jti_revoke(store *st, const char *jti, int64_t exp, idp_error *err)
-{
-    if (!jti || !*jti) return IDP_FAIL(err, IDP_ERR_INVALID, "store: jti_revoke: empty jti");
-    idp_err rc = IDP_OK;
-    STORE_PG_OP(st, PG_WRITE, rc, err)
-    {
-        pg_params p = {0};
-        store_pg_text(&p, jti);
-        store_pg_i64(&p, exp);
-        rc = core_exec(st, C_JTI_REVOKE, &p, "jti_revoke", NULL, err);
-    }
-    return rc;
-}
-
-static idp_err pg_jti_is_revoked(store *st, const char *jti, bool *revoked, idp_error *err)
-{
-    idp_err rc = IDP_OK;
-    *revoked = false;
-    STORE_PG_OP(st, PG_READ, rc, err)
-    {
-        PGresult *r = NULL;
-        pg_params p = {0};
-        store_pg_text(&p, jti);
-        if ((rc = core_exec(st, C_JTI_IS_REVOKED, &p, "jti_is_revoked", &r, err))) continue;
-        *revoked = PQntuples(r) > 0;
-        PQclear(r);
-    }
-    return rc;
-}
-
-static idp_err pg_jti_prune(store *st, int64_t now, idp_error *err)
-{
-    idp_err rc = IDP_OK;
-    STORE_PG_OP(st, PG_WRITE, rc, err)
-    {
-        pg_params p = {0};
-        store_pg_i64(&p, now);
-        rc = core_exec(st, C_JTI_PRUNE, &p, "jti_prune", NULL, err);
-    }
-    return rc;
-}
-
-/* ---- migrations ----------------------------------------------------------------------------- */
-
-static char *pg_migration_text(int v)
-{
-    size_t len = 0;
-    for (const char *const *l = pg_migrations[v]; *l; l++)
-        len += strlen(*l);
-    char *sql = xmalloc(len + 1), *p = sql;
-    for (const char *const *l = pg_migrations[v]; *l; l++) {
-        size_t n = strlen(*l);
-        memcpy(p, *l, n);
-        p += n;
-    }
-    *p = '\0';
-    return sql;
-}
-
-static bool pg_ok(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    PQclear(r);
-    return t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
-}
-
-/* Applies the next pending migration in one transaction under the store_schema row lock (another
- * process may be migrating the same database: the version is read again under the lock). */
-static idp_err pg_migrate_step(PGconn *c, bool *done, idp_error *err)
-{
-    idp_err rc = IDP_OK;
-    char *sql = NULL;
-    if (!pg_ok(c, "BEGIN") ||
-        !pg_ok(c, "CREATE TABLE IF NOT EXISTS store_schema (id integer PRIMARY KEY CHECK "
-                  "(id = 1), version bigint NOT NULL)") ||
-        !pg_ok(c, "INSERT INTO store_schema (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING")) {
-        rc = IDP_FAIL(err, IDP_ERR_STORE, "store: cannot read the schema version");
-        goto out;
-    }
-    PGresult *r = PQexec(c, "SELECT version FROM store_schema WHERE id = 1 FOR UPDATE");
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        PQclear(r);
-        rc = IDP_FAIL(err, IDP_ERR_STORE, "store: cannot read the schema version");
-        goto out;
-    }
-    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    if (v > STORE_PG_MIGRATION_COUNT || v < 0) {
-        rc = IDP_FAIL(err, IDP_ERR_STORE,
-                      "store: database schema version %lld is newer than this idpd supports "
-                      "(%d); upgrade idpd",
-                      v, STORE_PG_MIGRATION_COUNT);
-        goto out;
-    }
-    *done = v == STORE_PG_MIGRATION_COUNT;
-    if (*done) goto out;
-    sql = pg_migration_text((int)v);
-    char nv[24];
-    snprintf(nv, sizeof nv, "%lld", v + 1);
-    const char *vals[] = {nv};
-    bool ok = pg_ok(c, sql);
-    if (ok) {
-        /* the version, bound like every value */
-        r = PQexecParams(c, "UPDATE store_schema SET version = $1::bigint WHERE id = 1", 1, NULL,
-                         vals, NULL, NULL, 0);
-        ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-    }
-    if (!ok) rc = IDP_FAIL(err, IDP_ERR_STORE, "store: migration %04lld failed", v + 1);
-out:
-    free(sql);
-    if (!rc && pg_ok(c, "COMMIT")) return IDP_OK;
-    pg_ok(c, "ROLLBACK");
-    return rc ? rc : IDP_FAIL(err, IDP_ERR_STORE, "store: migration commit failed");
-}
-
-static idp_err pg_migrate(PGconn *c, bool create, idp_error *err)
-{
-    int tries = 0;
-    if (!create) {
-        /* as a SQLite file that does not exist: the database was never initialised */
-        PGresult *r = PQexec(c, "SELECT to_regclass('store_schema') IS NULL");
-        bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-        bool missing = ok && PQgetvalue(r, 0, 0)[0] == 't';
-        PQclear(r);
-        if (!ok) return IDP_FAIL(err, IDP_ERR_STORE, "store: cannot read the schema version");
-        if (missing)
-            return IDP_FAIL(err, IDP_ERR_NOT_FOUND,
-                            "store: the PostgreSQL database holds no idpd store (run idpd init "
-                            "with this store first)");
-    }
-    for (bool done = false; !done;) {
-        idp_err rc = pg_migrate_step(c, &done, err);
-        /* two processes creating store_schema at once: one loses the race; try again */
-        if (rc && PQstatus(c) == CONNECTION_OK && ++tries < 3) continue;
-        if (rc) return rc;
-    }
-    return IDP_OK;
-}
-
 /* ---- open / close --------------------------------------------------------------------------- */
 
 /* ---- LISTEN/NOTIFY ----------------------------------------------------------------------- */
@@ -1151,7 +558,7 @@ static bool lsn_drain(PGconn *c)
 static idp_err lsn_open(pg_store *s, idp_error *err)
 {
     PGconn *c = NULL;
-    idp_err rc = pg_connect(s->uri, &c, err);
+    idp_err rc = store_pg_connect(s->uri, &c, err);
     if (rc) return rc;
     PGresult *r = PQexec(c, "SET application_name = 'idpd_listen'; LISTEN idpd_generation");
     bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -1251,19 +658,19 @@ static const store_ops pg_ops = {
     .wait_change = pg_wait_change,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,
-    .key_list = pg_key_list,
-    .key_insert = pg_key_insert,
-    .key_update_state = pg_key_update_state,
-    .key_delete = pg_key_delete,
-    .client_insert = pg_client_insert,
-    .client_get = pg_client_get,
-    .client_list = pg_client_list,
-    .client_delete = pg_client_delete,
-    .client_set_secret = pg_client_set_secret,
-    .client_update = pg_client_update,
-    .jti_revoke = pg_jti_revoke,
-    .jti_is_revoked = pg_jti_is_revoked,
-    .jti_prune = pg_jti_prune,
+    .key_list = store_pg_key_list,
+    .key_insert = store_pg_key_insert,
+    .key_update_state = store_pg_key_update_state,
+    .key_delete = store_pg_key_delete,
+    .client_insert = store_pg_client_insert,
+    .client_get = store_pg_client_get,
+    .client_list = store_pg_client_list,
+    .client_delete = store_pg_client_delete,
+    .client_set_secret = store_pg_client_set_secret,
+    .client_update = store_pg_client_update,
+    .jti_revoke = store_pg_jti_revoke,
+    .jti_is_revoked = store_pg_jti_is_revoked,
+    .jti_prune = store_pg_jti_prune,
     .rev_list = store_pg_rev_list,
     .rev_bound_raise = store_pg_rev_bound_raise,
     .rev_prune = store_pg_rev_prune,
@@ -1369,9 +776,9 @@ idp_err store_pg_open(const char *uri, int pool_size, bool create, store **out, 
     *out = NULL;
     const char *fault = getenv("IDPD_FAULT_STORE_FULL");
     if (fault && *fault) pg_fault_full = fault;
-    idp_err rc = pg_connect(uri, &c, err);
+    idp_err rc = store_pg_connect(uri, &c, err);
     if (rc) return rc;
-    rc = pg_migrate(c, create, err);
+    rc = store_pg_migrate(c, create, err);
     if (rc) {
         PQfinish(c);
         return rc;

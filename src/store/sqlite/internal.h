@@ -11,6 +11,10 @@
  * because every thread gets its own connection). The store it returns has the backend's own
  * ops table; store_open then installs the front's (store.c). */
 idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error *err);
+/* PRAGMA user_version of the file at path (which must exist: else NOT_FOUND) and the count of
+ * this binary's migrations; nothing is written (store.h store_schema_version). */
+idp_err store_sqlite_schema_version(const char *path, int64_t *version, int64_t *known,
+                                    idp_error *err);
 
 /* ---- SQLite helpers (store_sqlite.c) ---- */
 /* Statement slots: each backend file owns the range [SQ_XSTMT_<FILE>, SQ_XSTMT_<FILE>_END). */

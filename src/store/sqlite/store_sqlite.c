@@ -934,6 +934,23 @@ static idp_err sq_prepare_file(const char *path, bool create, idp_error *err)
     return IDP_OK;
 }
 
+idp_err store_sqlite_schema_version(const char *path, int64_t *version, int64_t *known,
+                                    idp_error *err)
+{
+    sqlite3 *db = NULL;
+    int v = 0;
+    *version = 0;
+    *known = STORE_SQLITE_MIGRATION_COUNT;
+    if (!*path || strcmp(path, ":memory:") == 0)
+        return IDP_FAIL(err, IDP_ERR_CONFIG, "store: a database file name is required");
+    idp_err rc = sq_prepare_file(path, false, err);
+    if (!rc) rc = sq_db_open(path, false, &db, err);
+    if (!rc) rc = sq_user_version(db, &v, err);
+    sqlite3_close_v2(db);
+    if (!rc) *version = v;
+    return rc;
+}
+
 idp_err store_sqlite_open(const char *path, bool create, store **out, idp_error *err)
 {
     sq_store *s = NULL;
