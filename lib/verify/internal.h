@@ -81,9 +81,6 @@ struct idpd_verify {
 };
 
 /* vsrc.c */
-/* The URL rules of docs/FEDERATION.md (the same as fed_registry_url_allowed): https://, or
- * http:// to a loopback host when loopback; no userinfo, no fragment, printable, <= 2048 bytes. */
-idp_err vsrc_url_allowed(const char *url, bool loopback, idp_error *err);
 /* jwks_cache's fetch hook for v's source. */
 idp_err vsrc_fetch(void *ctx, long timeout_ms, idp_buf *body, long *status, int64_t *max_age_s,
                    idp_error *err);

@@ -87,10 +87,10 @@ static idpd_verify_code check_options(const idpd_verify_options *o, idpd_verify_
         return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "jwks_uri and jwks_file: choose one");
     if (o->jwks_file && !*o->jwks_file)
         return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "jwks_file is empty");
-    if (o->jwks_uri && vsrc_url_allowed(o->jwks_uri, o->allow_http_loopback, &e))
+    if (o->jwks_uri && fetch_url_allowed(o->jwks_uri, o->allow_http_loopback, &e))
         return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "jwks_uri: %s", e.msg);
     if (!o->jwks_uri && !o->jwks_file) {
-        if (vsrc_url_allowed(o->issuer, o->allow_http_loopback, &e))
+        if (fetch_url_allowed(o->issuer, o->allow_http_loopback, &e))
             return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "issuer (for discovery): %s", e.msg);
     }
     RANGE(leeway_s, 0, 600)
@@ -103,7 +103,7 @@ static idpd_verify_code check_options(const idpd_verify_options *o, idpd_verify_
     if (o->cache_size > 10000000)
         return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "cache_size must be at most 10000000");
     if (o->feed_url) {
-        if (vsrc_url_allowed(o->feed_url, o->allow_http_loopback, &e))
+        if (fetch_url_allowed(o->feed_url, o->allow_http_loopback, &e))
             return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "feed_url: %s", e.msg);
         if (!o->feed_token || !*o->feed_token)
             return vfail(err, IDPD_VERIFY_INVALID_REQUEST, "feed_url needs feed_token");

@@ -5,7 +5,7 @@
  *
  * Rules (the same as federation's, src/federation/fed_registry.c, which lives above the store
  * and so cannot be linked into the library):
- *  - URLs pass vsrc_url_allowed; discovery's jwks_uri too;
+ *  - URLs pass fetch_url_allowed (fetch/fetch.h, the rule federation uses); discovery's jwks_uri too;
  *  - no redirect is followed (a 3xx is the answer: the cache counts it as http_status); TLS peers
  *    verified (fetch.h); bodies capped (JWKS_CACHE_MAX_BODY, discovery VSRC_DISCOVERY_MAX_BODY);
  *  - discovery is read once and again after a failed attempt (the jwks_uri may have moved);
@@ -22,40 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-idp_err vsrc_url_allowed(const char *url, bool loopback, idp_error *err)
-{
-    size_t n = url ? strnlen(url, VSRC_URL_MAX + 1) : 0;
-    if (n == 0 || n > VSRC_URL_MAX)
-        return IDP_FAIL(err, IDP_ERR_INVALID, "URL must be 1 to %d bytes", VSRC_URL_MAX);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)url[i];
-        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' || ch == '<' || ch == '>')
-            return IDP_FAIL(err, IDP_ERR_INVALID, "URL holds a character a URL may not hold");
-    }
-    bool https = !strncmp(url, "https://", 8), http = !strncmp(url, "http://", 7);
-    if (!https && !http) return IDP_FAIL(err, IDP_ERR_INVALID, "URL is not https://");
-    const char *h = url + (https ? 8 : 7);
-    size_t hl = strcspn(h, "/?#");
-    if (memchr(h, '@', hl)) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has userinfo");
-    if (strchr(url, '#')) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has a fragment");
-    size_t hostlen = hl;
-    if (hl && h[0] == '[') {
-        const char *rb = memchr(h, ']', hl);
-        if (!rb) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has a malformed IPv6 host");
-        hostlen = (size_t)(rb - h) + 1;
-    } else {
-        const char *colon = memchr(h, ':', hl);
-        if (colon) hostlen = (size_t)(colon - h);
-    }
-    if (hostlen == 0) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has no host");
-    if (http && !loopback)
-        return IDP_FAIL(err, IDP_ERR_INVALID, "URL is http:// (https:// required)");
-    if (http && !netaddr_host_loopback(h, hostlen))
-        return IDP_FAIL(err, IDP_ERR_INVALID,
-                        "URL is http:// but its host is not a loopback address");
-    return IDP_OK;
-}
 
 static fetch_opts opts_of(const vsrc *s, long timeout_ms)
 {
@@ -79,7 +45,7 @@ static idp_err discover(vsrc *s, long timeout_ms, idp_error *err)
     idp_buf b;
     buf_init(&b, VSRC_DISCOVERY_MAX_BODY);
     json_t *doc = NULL;
-    idp_err rc = vsrc_url_allowed(url, s->loopback, &e);
+    idp_err rc = fetch_url_allowed(url, s->loopback, &e);
     if (rc != IDP_OK) {
         rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s", e.msg);
         goto out;
@@ -106,7 +72,7 @@ static idp_err discover(vsrc *s, long timeout_ms, idp_error *err)
                           "discovery: its issuer differs from the configured issuer");
         else if (!ju)
             rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: no jwks_uri string");
-        else if (vsrc_url_allowed(ju, s->loopback, &e) != IDP_OK)
+        else if (fetch_url_allowed(ju, s->loopback, &e) != IDP_OK)
             rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: jwks_uri refused: %s", e.msg);
         else
             memcpy(s->disc_jwks_uri, ju, strlen(ju) + 1);

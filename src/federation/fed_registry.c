@@ -26,39 +26,6 @@ static const char *const grant_names[FED_GRANTS] = {"token_exchange", "jwt_beare
 /* ---- URLs and the fetch path -------------------------------------------------------------- */
 
 
-idp_err fed_registry_url_allowed(const char *url, bool allow_http_loopback, idp_error *err)
-{
-    size_t n = url ? strnlen(url, FED_URL_MAX + 1) : 0;
-    if (n == 0 || n > FED_URL_MAX)
-        return IDP_FAIL(err, IDP_ERR_INVALID, "URL must be 1 to %d bytes", FED_URL_MAX);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)url[i];
-        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' || ch == '<' || ch == '>')
-            return IDP_FAIL(err, IDP_ERR_INVALID, "URL holds a character a URL may not hold");
-    }
-    bool https = !strncmp(url, "https://", 8), http = !strncmp(url, "http://", 7);
-    if (!https && !http) return IDP_FAIL(err, IDP_ERR_INVALID, "URL is not https://");
-    const char *h = url + (https ? 8 : 7);
-    size_t hl = strcspn(h, "/?#");
-    if (memchr(h, '@', hl)) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has userinfo");
-    if (strchr(url, '#')) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has a fragment");
-    size_t hostlen = hl;
-    if (hl && h[0] == '[') {
-        const char *rb = memchr(h, ']', hl);
-        if (!rb) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has a malformed IPv6 host");
-        hostlen = (size_t)(rb - h) + 1;
-    } else {
-        const char *colon = memchr(h, ':', hl);
-        if (colon) hostlen = (size_t)(colon - h);
-    }
-    if (hostlen == 0) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has no host");
-    if (http && !allow_http_loopback)
-        return IDP_FAIL(err, IDP_ERR_INVALID, "URL is http:// (https:// required)");
-    if (http && !netaddr_host_loopback(h, hostlen))
-        return IDP_FAIL(err, IDP_ERR_INVALID,
-                        "URL is http:// but its host is not a loopback address");
-    return IDP_OK;
-}
 
 void fed_registry_upstream_of(const fed_issuer *is, fed_upstream *out)
 {
@@ -93,7 +60,7 @@ static bool take_url(const json_t *doc, const char *key, bool required, bool loo
         return false;
     }
     idp_error e = {0};
-    if (fed_registry_url_allowed(s, loopback, &e) != IDP_OK) {
+    if (fetch_url_allowed(s, loopback, &e) != IDP_OK) {
         IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s refused: %s", key, e.msg);
         return false;
     }
@@ -112,7 +79,7 @@ idp_err fed_registry_discover(const fed_upstream *u, fed_discovered *out, idp_er
     if (!slash) url[il++] = '/';
     memcpy(url + il, wk, sizeof wk);
     idp_error e = {0};
-    idp_err rc = fed_registry_url_allowed(url, u->allow_http_loopback, &e);
+    idp_err rc = fetch_url_allowed(url, u->allow_http_loopback, &e);
     if (rc != IDP_OK) {
         free(url);
         return IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s", e.msg);
@@ -171,7 +138,7 @@ idp_err fed_registry_fetch_jwks(const fed_upstream *u, fed_discovered *d, bool r
         url = d->jwks_uri;
     }
     idp_error e = {0};
-    if (fed_registry_url_allowed(url, u->allow_http_loopback, &e) != IDP_OK)
+    if (fetch_url_allowed(url, u->allow_http_loopback, &e) != IDP_OK)
         return IDP_FAIL(err, IDP_ERR_INVALID, "jwks_uri refused: %s", e.msg);
     fetch_opts fo = opts_of(u);
     fetch_resp fr;

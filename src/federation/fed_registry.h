@@ -49,15 +49,11 @@ typedef struct fed_discovered {
 
 void fed_registry_upstream_of(const fed_issuer *is, fed_upstream *out); /* borrows is's strings */
 
-/* Whether url may be fetched: https://, or http:// when allow_http_loopback and the host is
- * 127.0.0.0/8, [::1] or localhost; no userinfo, no fragment, printable ASCII, at most FED_URL_MAX
- * bytes. IDP_ERR_INVALID with the reason (the URL is not in the message). */
-idp_err fed_registry_url_allowed(const char *url, bool allow_http_loopback, idp_error *err);
 
 /* `<issuer>/.well-known/openid-configuration` (no double slash when the issuer ends in '/').
  * Fills *out when the document is a JSON object (at most FED_DISCOVERY_MAX_BODY bytes, HTTP 200)
  * whose issuer equals u->issuer byte for byte and whose jwks_uri (and authorization_endpoint /
- * token_endpoint when present) pass fed_registry_url_allowed. IDP_ERR_IO when no response arrived,
+ * token_endpoint when present) pass fetch_url_allowed (fetch/fetch.h). IDP_ERR_IO when no response arrived,
  * IDP_ERR_INVALID otherwise, err->msg saying why. */
 idp_err fed_registry_discover(const fed_upstream *u, fed_discovered *out, idp_error *err);
 

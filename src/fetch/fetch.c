@@ -2,6 +2,7 @@
 #include "fetch/fetch.h"
 
 #include "core/mem.h"
+#include "core/netaddr.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -264,4 +265,38 @@ char *fetch_basic_auth(const char *id, const char *secret)
     mem_wipe(pair, n);
     free(pair);
     return out;
+}
+
+idp_err fetch_url_allowed(const char *url, bool allow_http_loopback, idp_error *err)
+{
+    size_t n = url ? strnlen(url, FETCH_URL_MAX + 1) : 0;
+    if (n == 0 || n > FETCH_URL_MAX)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "URL must be 1 to %d bytes", FETCH_URL_MAX);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)url[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' || ch == '<' || ch == '>')
+            return IDP_FAIL(err, IDP_ERR_INVALID, "URL holds a character a URL may not hold");
+    }
+    bool https = !strncmp(url, "https://", 8), http = !strncmp(url, "http://", 7);
+    if (!https && !http) return IDP_FAIL(err, IDP_ERR_INVALID, "URL is not https://");
+    const char *h = url + (https ? 8 : 7);
+    size_t hl = strcspn(h, "/?#");
+    if (memchr(h, '@', hl)) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has userinfo");
+    if (strchr(url, '#')) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has a fragment");
+    size_t hostlen = hl;
+    if (hl && h[0] == '[') {
+        const char *rb = memchr(h, ']', hl);
+        if (!rb) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has a malformed IPv6 host");
+        hostlen = (size_t)(rb - h) + 1;
+    } else {
+        const char *colon = memchr(h, ':', hl);
+        if (colon) hostlen = (size_t)(colon - h);
+    }
+    if (hostlen == 0) return IDP_FAIL(err, IDP_ERR_INVALID, "URL has no host");
+    if (http && !allow_http_loopback)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "URL is http:// (https:// required)");
+    if (http && !netaddr_host_loopback(h, hostlen))
+        return IDP_FAIL(err, IDP_ERR_INVALID,
+                        "URL is http:// but its host is not a loopback address");
+    return IDP_OK;
 }

@@ -17,6 +17,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define FETCH_URL_MAX 2048 /* the longest URL fetch_url_allowed accepts */
+
+/* Whether url may be fetched from an outside party's metadata (federation's upstreams,
+ * libidpd-verify's issuer): https://, or http:// when allow_http_loopback and the host is
+ * 127.0.0.0/8, [::1] or localhost (core/netaddr_host_loopback); no userinfo, no fragment,
+ * printable ASCII, 1 to FETCH_URL_MAX bytes. IDP_ERR_INVALID with the reason (the URL is not in
+ * the message). Pure. */
+idp_err fetch_url_allowed(const char *url, bool allow_http_loopback, idp_error *err);
+
 typedef struct fetch_opts {
     long timeout_ms;         /* the whole transfer, connecting included; must be > 0 */
     long connect_timeout_ms; /* 0: only timeout_ms bounds the connection */

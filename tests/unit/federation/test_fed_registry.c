@@ -7,6 +7,7 @@
 
 #include "core/buf.h"
 #include "federation/fed_registry.h"
+#include "fetch/fetch.h"
 #include "federation/fed_verify.h"
 
 #include <stdio.h>
@@ -43,37 +44,37 @@ static void t_url_allowed(void **state)
 {
     (void)state;
     idp_error e = {0};
-    assert_int_equal(fed_registry_url_allowed("https://login.example/keys", false, &e), IDP_OK);
-    assert_int_equal(fed_registry_url_allowed("https://login.example:8443/k?x=1", false, &e), IDP_OK);
-    assert_int_equal(fed_registry_url_allowed("http://127.0.0.1:8080/keys", true, &e), IDP_OK);
-    assert_int_equal(fed_registry_url_allowed("http://127.1.2.3/keys", true, &e), IDP_OK);
-    assert_int_equal(fed_registry_url_allowed("http://[::1]:80/keys", true, &e), IDP_OK);
-    assert_int_equal(fed_registry_url_allowed("http://localhost/keys", true, &e), IDP_OK);
+    assert_int_equal(fetch_url_allowed("https://login.example/keys", false, &e), IDP_OK);
+    assert_int_equal(fetch_url_allowed("https://login.example:8443/k?x=1", false, &e), IDP_OK);
+    assert_int_equal(fetch_url_allowed("http://127.0.0.1:8080/keys", true, &e), IDP_OK);
+    assert_int_equal(fetch_url_allowed("http://127.1.2.3/keys", true, &e), IDP_OK);
+    assert_int_equal(fetch_url_allowed("http://[::1]:80/keys", true, &e), IDP_OK);
+    assert_int_equal(fetch_url_allowed("http://localhost/keys", true, &e), IDP_OK);
     /* http without the flag, or to a host that is not loopback */
-    assert_int_equal(fed_registry_url_allowed("http://127.0.0.1/keys", false, &e), IDP_ERR_INVALID);
-    assert_int_equal(fed_registry_url_allowed("http://login.example/keys", true, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("http://127.0.0.1/keys", false, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("http://login.example/keys", true, &e), IDP_ERR_INVALID);
     assert_non_null(strstr(e.msg, "not a loopback"));
-    assert_int_equal(fed_registry_url_allowed("http://127.0.0.1.evil.example/", true, &e), IDP_ERR_INVALID);
-    assert_int_equal(fed_registry_url_allowed("http://localhost.evil.example/", true, &e), IDP_ERR_INVALID);
-    assert_int_equal(fed_registry_url_allowed("http://128.0.0.1/", true, &e), IDP_ERR_INVALID);
-    assert_int_equal(fed_registry_url_allowed("http://[::2]/", true, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("http://127.0.0.1.evil.example/", true, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("http://localhost.evil.example/", true, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("http://128.0.0.1/", true, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("http://[::2]/", true, &e), IDP_ERR_INVALID);
     /* other schemes, userinfo, fragments, controls, length */
-    assert_int_equal(fed_registry_url_allowed("file:///etc/passwd", true, &e), IDP_ERR_INVALID);
-    assert_int_equal(fed_registry_url_allowed("ftp://login.example/", true, &e), IDP_ERR_INVALID);
-    assert_int_equal(fed_registry_url_allowed("https://u:p@login.example/", false, &e), IDP_ERR_INVALID);
-    assert_int_equal(fed_registry_url_allowed("http://127.0.0.1@evil.example/", true, &e), IDP_ERR_INVALID);
-    assert_int_equal(fed_registry_url_allowed("https://login.example/#f", false, &e), IDP_ERR_INVALID);
-    assert_int_equal(fed_registry_url_allowed("https://login.example/\n", false, &e), IDP_ERR_INVALID);
-    assert_int_equal(fed_registry_url_allowed("https:///keys", false, &e), IDP_ERR_INVALID);
-    assert_int_equal(fed_registry_url_allowed("", false, &e), IDP_ERR_INVALID);
-    assert_int_equal(fed_registry_url_allowed(NULL, false, &e), IDP_ERR_INVALID);
-    char *big = malloc(FED_URL_MAX + 2);
+    assert_int_equal(fetch_url_allowed("file:///etc/passwd", true, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("ftp://login.example/", true, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("https://u:p@login.example/", false, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("http://127.0.0.1@evil.example/", true, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("https://login.example/#f", false, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("https://login.example/\n", false, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("https:///keys", false, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed("", false, &e), IDP_ERR_INVALID);
+    assert_int_equal(fetch_url_allowed(NULL, false, &e), IDP_ERR_INVALID);
+    char *big = malloc(FETCH_URL_MAX + 2);
     memcpy(big, "https://a.example/", 18);
-    memset(big + 18, 'x', FED_URL_MAX + 1 - 18);
-    big[FED_URL_MAX + 1] = '\0';
-    assert_int_equal(fed_registry_url_allowed(big, false, &e), IDP_ERR_INVALID);
-    big[FED_URL_MAX] = '\0';
-    assert_int_equal(fed_registry_url_allowed(big, false, &e), IDP_OK);
+    memset(big + 18, 'x', FETCH_URL_MAX + 1 - 18);
+    big[FETCH_URL_MAX + 1] = '\0';
+    assert_int_equal(fetch_url_allowed(big, false, &e), IDP_ERR_INVALID);
+    big[FETCH_URL_MAX] = '\0';
+    assert_int_equal(fetch_url_allowed(big, false, &e), IDP_OK);
     free(big);
 }
 
