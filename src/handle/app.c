@@ -1,5 +1,8 @@
 #include "handle/app.h"
 
+#include "core/timeutil.h"
+
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
@@ -19,4 +22,15 @@ void app_not_ready_reason(struct app *a, char *why, size_t n)
         }
     }
     pthread_mutex_unlock(&a->status_lock);
+}
+
+bool app_pkey_rate_take(struct app *a, const char *key_id, http_response *rs, idp_error *err)
+{
+    int64_t retry = 1;
+    if (ratelimit_take(a->scim_rl, key_id, time_now_ms(), &retry)) return true;
+    char v[24];
+    snprintf(v, sizeof v, "%" PRId64, retry);
+    response_header_set(rs, "Retry-After", v);
+    IDP_FAIL(err, IDP_ERR_RATE_LIMITED, "too many requests for this provisioning key");
+    return false;
 }

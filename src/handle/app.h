@@ -13,6 +13,7 @@
 #include "core/ratelimit.h"
 #include "core/snap.h"
 #include "creds/password.h"
+#include "http/response.h"
 #include "keys/kek.h"
 #include "store/store.h"
 
@@ -106,5 +107,10 @@ struct app {
 /* Why the server is not ready, into why (NUL-terminated, "" when nothing is wrong): a store
  * that cannot write (the last heartbeat failed) or a snapshot that fails to reload. Any thread. */
 void app_not_ready_reason(struct app *a, char *why, size_t n);
+
+/* The per-provisioning-key request budget (cfg scim_rate/scim_burst; SCIM and the revocation
+ * feed share it): true when key_id may go on; otherwise sets Retry-After (RFC 9110 §10.2.3) on rs
+ * and fails err with IDP_ERR_RATE_LIMITED. */
+bool app_pkey_rate_take(struct app *a, const char *key_id, http_response *rs, idp_error *err);
 
 #endif

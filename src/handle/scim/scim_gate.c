@@ -30,12 +30,8 @@ idp_err scim_gate(struct app *a, const http_request *rq, http_response *rs, cons
         goto out;
     }
     if (rc != IDP_OK) goto out;
-    int64_t retry = 1;
-    if (!ratelimit_take(a->scim_rl, key.id, time_now_ms(), &retry)) {
-        char v[24];
-        snprintf(v, sizeof v, "%" PRId64, retry);
-        response_header_set(rs, "Retry-After", v);
-        rc = IDP_FAIL(err, IDP_ERR_RATE_LIMITED, "too many requests for this provisioning key");
+    if (!app_pkey_rate_take(a, key.id, rs, err)) {
+        rc = IDP_ERR_RATE_LIMITED;
         goto out;
     }
     snprintf(actor, SCIM_GATE_ACTOR_MAX, "pkey:%s", key.id);

@@ -103,14 +103,8 @@ static idp_err gate(struct app *a, const http_request *rq, http_response *rs, id
     } else if (rc != IDP_OK) {
         /* the key table cannot be read: fail closed, and say it is temporary */
         rc = IDP_FAIL(err, IDP_ERR_UNAVAILABLE, "provisioning key lookup: %s", e.msg);
-    } else {
-        int64_t retry = 1;
-        if (!ratelimit_take(a->scim_rl, key.id, time_now_ms(), &retry)) {
-            char v[24];
-            snprintf(v, sizeof v, "%" PRId64, retry);
-            response_header_set(rs, "Retry-After", v);
-            rc = IDP_FAIL(err, IDP_ERR_RATE_LIMITED, "too many requests for this provisioning key");
-        }
+    } else if (!app_pkey_rate_take(a, key.id, rs, err)) {
+        rc = IDP_ERR_RATE_LIMITED;
     }
     store_pkey_clear(&key);
     return rc;
