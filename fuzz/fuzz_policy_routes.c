@@ -33,6 +33,14 @@ static void one(const policy *p, const char *m, size_t ml, const char *h, size_t
                                (path[r->pathlen] && path[r->pathlen] != '/')))
             abort();
         if (r->host && (!hok || strcmp(r->host, host))) abort();
+        /* the request's host and path as hostile claims: no crash, a public rule always met */
+        json_t *c = json_pack("{s:s%, s:[s%], s:[s]}", "scope", h, hl, "aud", u, ul,
+                              "idpd_roles", path);
+        char what = 0;
+        const char *why = policy_route_check(p, r, c, &what);
+        if (r->is_public && why) abort();
+        if (why && !what) abort();
+        json_decref(c);
     }
 }
 
@@ -79,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 memcpy(u, sp2 + 1, ul);
                 u[ul] = '\0';
                 json_t *x = NULL;
-                if (policy_route_explain(p, m, u, &x, NULL) == IDP_OK && !x) abort();
+                if (policy_route_explain(p, m, u, NULL, &x, NULL) == IDP_OK && !x) abort();
                 json_decref(x);
             }
         }

@@ -228,6 +228,69 @@ bool policy_route_has_perm(const policy *p, const json_t *perms, const json_t *r
     return false;
 }
 
+/* word a whole space-delimited token of list (RFC 6749 §3.3 scope syntax). */
+static bool has_word(const char *list, const char *word)
+{
+    size_t wl = strlen(word);
+    for (const char *s = list; s && *s;) {
+        while (*s == ' ')
+            s++;
+        size_t n = strcspn(s, " ");
+        if (n == wl && !memcmp(s, word, wl)) return true;
+        s += n;
+    }
+    return false;
+}
+
+static bool aud_has(const json_t *aud, const char *want)
+{
+    size_t i;
+    const json_t *v;
+    if (json_is_string(aud)) return !strcmp(json_string_value(aud), want);
+    json_array_foreach (aud, i, v)
+        if (json_is_string(v) && !strcmp(json_string_value(v), want)) return true;
+    return false;
+}
+
+const char *policy_route_check(const policy *p, const policy_route *r, const json_t *claims,
+                               char *what)
+{
+    char k = 0;
+    const char *why = NULL;
+    if (r->is_public) return NULL;
+    const json_t *sc = json_object_get(claims, "scope");
+    const char *scope = json_is_string(sc) ? json_string_value(sc) : "";
+    for (size_t i = 0; i < r->nscopes && !why; i++)
+        if (!has_word(scope, r->scopes[i])) {
+            why = "the token lacks a scope the rule requires";
+            k = 's';
+        }
+    if (!why && r->nperms) {
+        char pn[256], rn[256]; /* claim_namespace is at most 200 bytes */
+        const char *ns = policy_claim_namespace(p);
+        snprintf(pn, sizeof pn, "%spermissions", ns ? ns : "");
+        snprintf(rn, sizeof rn, "%sroles", ns ? ns : "");
+        const json_t *perms = json_object_get(claims, pn), *roles = json_object_get(claims, rn);
+        for (size_t i = 0; i < r->nperms && !why; i++)
+            if (!policy_route_has_perm(p, perms, roles, r->permissions[i])) {
+                why = "the token lacks a permission the rule requires";
+                k = 'p';
+            }
+    }
+    if (!why && r->audience && !aud_has(json_object_get(claims, "aud"), r->audience)) {
+        why = "the token is not for the audience the rule requires";
+        k = 'a';
+    }
+    if (what) *what = k;
+    return why;
+}
+
+void policy_route_scopes(const policy_route *r, idp_buf *out)
+{
+    for (size_t i = 0; i < r->nscopes; i++)
+        buf_printf(out, "%s%s", i ? " " : "", r->scopes[i]);
+}
+
 /* ---- compile -------------------------------------------------------------------------- */
 
 typedef struct rx {
@@ -502,8 +565,8 @@ static json_t *rule_json(const policy_route *r)
     return o;
 }
 
-idp_err policy_route_explain(const policy *p, const char *method, const char *url, json_t **out,
-                             idp_error *err)
+idp_err policy_route_explain(const policy *p, const char *method, const char *url,
+                             const json_t *claims, json_t **out, idp_error *err)
 {
     char path[POLICY_ROUTE_MAX_PATH + 1], host[POLICY_ROUTE_MAX_HOST + 1];
     const char *hp = NULL;
@@ -526,10 +589,14 @@ idp_err policy_route_explain(const policy *p, const char *method, const char *ur
     json_object_set_new(o, "policy_version", json_integer(policy_version(p)));
     json_object_set_new(o, "policy_sha256", json_string(policy_sha256(p)));
     json_object_set_new(o, "match", r ? rule_json(r) : json_null());
-    const char *verdict = !r ? "deny: no rule matches (403)"
+    const char *lacks = r && claims ? policy_route_check(p, r, claims, NULL) : NULL;
+    const char *verdict = !r             ? "deny: no rule matches (403)"
                           : r->is_public ? "allow: public, no token needed"
-                                         : "allow with a token that has what the rule requires";
+                          : !claims      ? "allow with a token that has what the rule requires"
+                          : lacks        ? "deny: insufficient_scope (403)"
+                                         : "allow: the token has what the rule requires";
     json_object_set_new(o, "decision", json_string(verdict));
+    if (claims) json_object_set_new(o, "lacks", lacks ? json_string(lacks) : json_null());
     *out = o;
     return IDP_OK;
 }

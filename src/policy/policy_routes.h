@@ -101,11 +101,25 @@ const policy_route *policy_route_match(const policy *p, unsigned method, const c
 bool policy_route_has_perm(const policy *p, const json_t *perms, const json_t *roles,
                            const char *perm);
 
+/* What a verified access token's claims lack for rule r: NULL when they meet it (always for a
+ * public rule), else a short static reason. Scopes: each of the rule's in the space-separated
+ * `scope` claim (RFC 9068 §2.2.3); permissions: policy_route_has_perm on the claims
+ * <ns>permissions and <ns>roles (ns = the policy's claim_namespace); audience: equal to `aud` or
+ * one of its values (RFC 7519 §4.1.3). *what (may be NULL) is set to 's', 'p' or 'a' for the kind
+ * that is lacking. */
+const char *policy_route_check(const policy *p, const policy_route *r, const json_t *claims,
+                               char *what);
+
+/* The rule's scopes, space-separated, into out (for the RFC 6750 §3 `scope` attribute); "" when
+ * it names none. */
+void policy_route_scopes(const policy_route *r, idp_buf *out);
+
 /* `idpd policy explain --route METHOD URL`: the rule that matches (its line, host, path,
- * methods, what it requires) or why none does. *out owned (json_decref). IDP_ERR_INVALID for a
- * method or URL that cannot be parsed (err->msg says which). */
-idp_err policy_route_explain(const policy *p, const char *method, const char *url, json_t **out,
-                             idp_error *err);
+ * methods, what it requires) or why none does; with claims (may be NULL: no token given) also
+ * whether they meet it ("lacks"). *out owned (json_decref). IDP_ERR_INVALID for a method or URL
+ * that cannot be parsed (err->msg says which). */
+idp_err policy_route_explain(const policy *p, const char *method, const char *url,
+                             const json_t *claims, json_t **out, idp_error *err);
 
 /* The route lines of the policy diff (docs/POLICY.md "Diff"): "+ route LINE ...", "- route ...",
  * "~ route ... requires: ... -> ..."; rules are matched by (host, path, methods). */

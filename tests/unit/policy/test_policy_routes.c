@@ -272,27 +272,89 @@ static void explain(void **state)
     policy *p = load_ok(RULES);
     json_t *o = NULL;
     idp_error e = {0};
-    assert_int_equal(policy_route_explain(p, "POST", "https://admin.example/api/orders", &o, &e),
-                     IDP_OK);
+    assert_int_equal(
+        policy_route_explain(p, "POST", "https://admin.example/api/orders", NULL, &o, &e), IDP_OK);
     const json_t *mt = json_object_get(o, "match");
     assert_int_equal(json_integer_value(json_object_get(mt, "line")), 20);
     assert_string_equal(json_string_value(json_object_get(mt, "host")), "admin.example");
     assert_string_equal(json_string_value(json_array_get(json_object_get(mt, "permissions"), 0)),
                         "orders.write");
     json_decref(o);
-    assert_int_equal(policy_route_explain(p, "GET", "/api/orders", &o, &e), IDP_OK);
+    assert_int_equal(policy_route_explain(p, "GET", "/api/orders", NULL, &o, &e), IDP_OK);
     mt = json_object_get(o, "match");
     assert_string_equal(json_string_value(json_object_get(mt, "methods")), "GET,HEAD");
     json_decref(o);
-    assert_int_equal(policy_route_explain(p, "GET", "/a/../b", &o, &e), IDP_ERR_INVALID);
+    assert_int_equal(policy_route_explain(p, "GET", "/a/../b", NULL, &o, &e), IDP_ERR_INVALID);
     assert_null(o);
-    assert_int_equal(policy_route_explain(p, "G T", "/", &o, &e), IDP_ERR_INVALID);
+    assert_int_equal(policy_route_explain(p, "G T", "/", NULL, &o, &e), IDP_ERR_INVALID);
     policy_free(p);
     p = load_ok(HEAD "  - { path: /api, scopes: [orders:read] }\n");
-    assert_int_equal(policy_route_explain(p, "GET", "/other", &o, &e), IDP_OK);
+    assert_int_equal(policy_route_explain(p, "GET", "/other", NULL, &o, &e), IDP_OK);
     assert_true(json_is_null(json_object_get(o, "match")));
     assert_non_null(strstr(json_string_value(json_object_get(o, "decision")), "deny"));
     json_decref(o);
+    policy_free(p);
+}
+
+static void check_claims(void **state)
+{
+    (void)state;
+    policy *p = load_ok(RULES);
+    const policy_route *api = policy_route_at(p, 1), *adm = policy_route_at(p, 3);
+    const policy_route *get = policy_route_at(p, 4), *pub = policy_route_at(p, 0);
+    char what = 'x';
+    json_t *c = json_pack("{s:s, s:[s, s]}", "scope", "openid orders:read", "aud", "other",
+                          "https://api.example");
+    assert_null(policy_route_check(p, api, c, &what));
+    assert_int_equal(what, 0);
+    assert_null(policy_route_check(p, pub, NULL, NULL)); /* public: nothing needed */
+    /* a scope is a whole word: "orders:reader" is not "orders:read" */
+    json_object_set_new(c, "scope", json_string("orders:reader openid"));
+    assert_non_null(policy_route_check(p, api, c, &what));
+    assert_int_equal(what, 's');
+    json_object_del(c, "scope");
+    assert_int_equal(policy_route_check(p, api, c, &what) != NULL && what == 's', 1);
+    /* audience: a string or an array member */
+    json_object_set_new(c, "scope", json_string("orders:read"));
+    json_object_set_new(c, "aud", json_string("https://api.example"));
+    assert_null(policy_route_check(p, api, c, NULL));
+    json_object_set_new(c, "aud", json_string("https://api.example/"));
+    assert_non_null(policy_route_check(p, api, c, &what));
+    assert_int_equal(what, 'a');
+    json_object_del(c, "aud");
+    assert_non_null(policy_route_check(p, api, c, &what));
+    /* permissions: the namespaced claims; roles expand through includes */
+    assert_non_null(policy_route_check(p, get, c, &what));
+    assert_int_equal(what, 'p');
+    json_object_set_new(c, "https://idpd.example/claims/roles", json_pack("[s]", "editor"));
+    assert_null(policy_route_check(p, get, c, NULL));
+    assert_null(policy_route_check(p, adm, c, NULL));
+    json_object_set_new(c, "https://idpd.example/claims/permissions",
+                        json_pack("[s]", "orders.read"));
+    assert_null(policy_route_check(p, get, c, NULL));
+    assert_non_null(policy_route_check(p, adm, c, &what)); /* the permissions claim wins */
+    assert_int_equal(what, 'p');
+    idp_buf b;
+    buf_init(&b, 0);
+    policy_route_scopes(policy_route_at(p, 2), &b);
+    assert_string_equal(buf_cstr(&b), "orders:write");
+    buf_reset(&b);
+    policy_route_scopes(adm, &b);
+    assert_string_equal(buf_cstr(&b), "");
+    buf_free(&b);
+    /* explain with claims says whether they meet the rule */
+    json_t *o = NULL;
+    idp_error e = {0};
+    assert_int_equal(policy_route_explain(p, "POST", "https://admin.example/api", c, &o, &e),
+                     IDP_OK);
+    assert_non_null(strstr(json_string_value(json_object_get(o, "lacks")), "permission"));
+    assert_non_null(strstr(json_string_value(json_object_get(o, "decision")), "deny"));
+    json_decref(o);
+    assert_int_equal(policy_route_explain(p, "GET", "/api/orders", c, &o, &e), IDP_OK);
+    assert_true(json_is_null(json_object_get(o, "lacks")));
+    assert_non_null(strstr(json_string_value(json_object_get(o, "decision")), "allow"));
+    json_decref(o);
+    json_decref(c);
     policy_free(p);
 }
 
@@ -330,7 +392,7 @@ int main(void)
         cmocka_unit_test(path_normalisation), cmocka_unit_test(host_and_method),
         cmocka_unit_test(validation),        cmocka_unit_test(bounds),
         cmocka_unit_test(permissions_from_token), cmocka_unit_test(explain),
-        cmocka_unit_test(diff),
+        cmocka_unit_test(check_claims),      cmocka_unit_test(diff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
