@@ -32,6 +32,8 @@ idp_err federation_start_handle(struct app *a, http_request *rq, http_response *
                                 idp_error *err);
 idp_err federation_callback_handle(struct app *a, http_request *rq, http_response *rs,
                                    idp_error *err);
+/* GET /forward-auth (forward_auth.c, docs/FORWARD_AUTH.md): a reverse proxy's access decision. */
+idp_err forward_auth_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 /* Admin API (admin.c). */
