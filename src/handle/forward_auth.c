@@ -23,7 +23,8 @@
  *       tell whether the token was revoked, so we deny (fail closed) and say it is our fault;
  *   200 with X-Auth-Subject (sub), X-Auth-Client-Id (client_id), X-Auth-Scope (the scope claim,
  *       space-separated as in the token), X-Auth-Roles (<ns>roles) and X-Auth-Groups (groups),
- *       the last two comma-separated; each always present, "" when the token has no such claim.
+ *       the last two comma-separated; a header is left out when the token has no such claim (the
+ *       nginx example strips the client's own X-Auth-* headers, so the application sees none).
  * Header safety: in every value, bytes outside %x20-7E, '%' and (in the list headers) ',' are
  * percent-encoded (%XX, upper-case hex), so no claim can add a header or split a list item; a
  * value longer than FA_MAX_VALUE is refused (401) rather than truncated. */
@@ -107,7 +108,7 @@ static bool put_safe(idp_buf *out, const char *s, bool list)
 }
 
 /* Sets header name to claim v: a string as is, an array of strings comma-separated; anything
- * else (absent, numbers) as "". False when it does not fit. */
+ * else (absent, numbers) as "" (which the transport leaves out). False when it does not fit. */
 static bool set_identity(http_response *rs, const char *name, const json_t *v, bool list)
 {
     idp_buf b;
