@@ -48,7 +48,6 @@
 #include <string.h>
 
 #define FA_REALM "idpd"
-#define FA_MAX_VALUE 4000 /* < sizeof response_header.value */
 #define FA_RETRY_AFTER "5"
 
 /* The response for an error code (status, JSON body from the idp_err table), with an RFC 6750
@@ -107,26 +106,32 @@ static bool put_safe(idp_buf *out, const char *s, bool list)
     return true;
 }
 
-/* Sets header name to claim v: a string as is, an array of strings comma-separated; anything
- * else (absent, numbers) as "" (which the transport leaves out). False when it does not fit. */
-static bool set_identity(http_response *rs, const char *name, const json_t *v, bool list)
+bool forward_auth_header_value(const json_t *v, bool list, idp_buf *out)
 {
-    idp_buf b;
-    buf_init(&b, 0);
     bool ok = true;
     if (json_is_string(v)) {
-        ok = put_safe(&b, json_string_value(v), list);
+        ok = put_safe(out, json_string_value(v), list);
     } else if (json_is_array(v)) {
         size_t i;
         const json_t *x;
         bool first = true;
         json_array_foreach(v, i, x) {
             if (!json_is_string(x)) continue;
-            if (!first) buf_putc(&b, ',');
+            if (!first) buf_putc(out, ',');
             first = false;
-            if (!(ok = put_safe(&b, json_string_value(x), true))) break;
+            if (!(ok = put_safe(out, json_string_value(x), true))) break;
         }
     }
+    return ok && out->len <= FA_MAX_VALUE;
+}
+
+/* Sets header name to claim v (forward_auth_header_value); "" is left out by the transport.
+ * False when it does not fit. */
+static bool set_identity(http_response *rs, const char *name, const json_t *v, bool list)
+{
+    idp_buf b;
+    buf_init(&b, 0);
+    bool ok = forward_auth_header_value(v, list, &b);
     if (ok) response_header_set(rs, name, buf_cstr(&b));
     buf_free(&b);
     return ok;

@@ -8,8 +8,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import {
-  accessToken, cliOk, createClient, initDataDir, poll, postForm, rawRequest, revoke, sleep, startServer,
-  testCleanExit,
+  accessToken, cliOk, createClient, initDataDir, poll, postForm, rawRequest, revoke, sleep, startServer, stopOk,
+  storeSql, testCleanExit,
 } from '../lib/idpd.mjs';
 import { Agent, authorizeUrl, codeFrom, createCodeClient, pkcePair, provisionUser, signIn } from '../lib/oidc.mjs';
 
@@ -255,4 +255,32 @@ describe('GET /forward-auth', () => {
   });
 
   testCleanExit(() => [srv]);
+});
+
+describe('GET /forward-auth with an overflowed denylist', () => {
+  let srv;
+  let c;
+  test('fails closed: 503 temporarily_unavailable with Retry-After, never 200', async () => {
+    const dir = initDataDir({ env: ALGS });
+    c = createClient(dir, { name: 'c', scope: 'orders:read', audiences: [API] });
+    const f = path.join(dir, 'routes.yaml');
+    writeFileSync(f, routesPolicy(c.client_id, 'nobody'));
+    cliOk(['policy', 'apply', f], { dataDir: dir });
+    // more retained revocations than the list holds (DENYLIST_DEFAULT_MAX_JTI = 100000)
+    const now = Math.floor(Date.now() / 1000);
+    storeSql(dir, `INSERT INTO rev_events (kind, subject, epoch, event_at, until_at)
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100001)
+      SELECT 1, 'jti-' || i, 0, ${now}, ${now + 3600} FROM n`);
+    srv = await startServer(dir, { env: ALGS });
+    const tok = await accessToken(srv.url, c, { scope: 'orders:read', resource: API });
+    const r = await fa(srv.url, { token: tok });
+    assert.equal(r.status, 503, await r.clone().text());
+    assert.equal(r.headers.get('retry-after'), '5');
+    assert.equal(r.headers.get('x-auth-subject'), null);
+    assert.equal((await r.json()).error, 'temporarily_unavailable');
+    // what needs no token is still answered
+    assert.equal((await fa(srv.url, { uri: '/public/x' })).status, 200);
+    assert.equal((await fa(srv.url, { uri: '/api/x' })).status, 401);
+    await stopOk(srv);
+  });
 });
