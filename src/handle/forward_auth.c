@@ -115,7 +115,8 @@ bool forward_auth_header_value(const json_t *v, bool list, idp_buf *out)
         size_t i;
         const json_t *x;
         bool first = true;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             if (!json_is_string(x)) continue;
             if (!first) buf_putc(out, ',');
             first = false;
@@ -160,7 +161,8 @@ idp_err forward_auth_handle(struct app *a, http_request *rq, http_response *rs, 
         return deny(rs, IDP_ERR_OAUTH_INVALID_REQUEST,
                     "the X-Original-* and X-Forwarded-* headers disagree");
     unsigned mbit = policy_route_method(m, strlen(m));
-    if (!mbit) return deny(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "the original method is not a method");
+    if (!mbit)
+        return deny(rs, IDP_ERR_OAUTH_INVALID_REQUEST, "the original method is not a method");
     char path[POLICY_ROUTE_MAX_PATH + 1];
     const char *why = policy_route_path(uri, strlen(uri), path);
     if (why) return deny(rs, IDP_ERR_OAUTH_ACCESS_DENIED, why);

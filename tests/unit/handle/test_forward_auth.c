@@ -38,7 +38,7 @@ static void plain_values(void **state)
     check("[\"editor\",\"viewer\"]", true, "editor,viewer");
     check("[]", true, "");
     check("[\"a\",1,null,\"b\"]", true, "a,b"); /* non-strings are skipped */
-    check("42", false, "");                    /* not a string: no value */
+    check("42", false, "");                     /* not a string: no value */
     check("\"a,b\"", false, "a,b");             /* a single value keeps its commas */
 }
 
@@ -73,7 +73,8 @@ static void too_long_is_refused(void **state)
     idp_buf j;
     buf_init(&j, 0);
     buf_putc(&j, '"');
-    for (size_t i = 0; i < FA_MAX_VALUE / 3 + 1; i++) buf_puts(&j, "\\n");
+    for (size_t i = 0; i < FA_MAX_VALUE / 3 + 1; i++)
+        buf_puts(&j, "\\n");
     buf_putc(&j, '"');
     s = value(buf_cstr(&j), false, &ok);
     assert_false(ok);
