@@ -9,7 +9,7 @@ import path from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import {
   accessToken, cliOk, createClient, initDataDir, poll, postForm, rawRequest, revoke, sleep, startServer, stopOk,
-  storeSql, testCleanExit,
+  storeKind, storeSql, testCleanExit,
 } from '../lib/idpd.mjs';
 import { Agent, authorizeUrl, codeFrom, createCodeClient, pkcePair, provisionUser, signIn } from '../lib/oidc.mjs';
 
@@ -268,9 +268,15 @@ describe('GET /forward-auth with an overflowed denylist', () => {
     cliOk(['policy', 'apply', f], { dataDir: dir });
     // more retained revocations than the list holds (DENYLIST_DEFAULT_MAX_JTI = 100000)
     const now = Math.floor(Date.now() / 1000);
-    storeSql(dir, `INSERT INTO rev_events (kind, subject, epoch, event_at, until_at)
-      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100001)
-      SELECT 1, 'jti-' || i, 0, ${now}, ${now + 3600} FROM n`);
+    const N = 100001;
+    storeSql(dir, storeKind === 'pg'
+      // PostgreSQL numbers events from rev_bound.seq (migrations/0003_rev_events.sql)
+      ? `INSERT INTO rev_events (seq, kind, subject, epoch, event_at, until_at)
+           SELECT i, 1, 'jti-' || i, 0, ${now}, ${now + 3600} FROM generate_series(1, ${N}) AS i;
+         UPDATE rev_bound SET seq = ${N} WHERE id = 1`
+      : `INSERT INTO rev_events (kind, subject, epoch, event_at, until_at)
+           WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${N})
+           SELECT 1, 'jti-' || i, 0, ${now}, ${now + 3600} FROM n`);
     srv = await startServer(dir, { env: ALGS });
     const tok = await accessToken(srv.url, c, { scope: 'orders:read', resource: API });
     const r = await fa(srv.url, { token: tok });
