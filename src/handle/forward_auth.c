@@ -19,8 +19,11 @@
  *       rule), or claims that cannot be carried in headers (see below);
  *   403 WWW-Authenticate: Bearer error="insufficient_scope"[, scope="..."] (RFC 6750 §3.1) — a
  *       valid token lacking the rule's scopes, permissions or audience;
- *   503 temporarily_unavailable + Retry-After — the denylist overflowed (DENY_UNKNOWN): we cannot
- *       tell whether the token was revoked, so we deny (fail closed) and say it is our fault;
+ *   503 temporarily_unavailable + Retry-After — the denylist overflowed (DENY_UNKNOWN), or this
+ *       node's tail of the revocation events has not reached the newest event for longer than
+ *       FA_STALE_MS (the store cannot be read: another node may have revoked the token): we
+ *       cannot tell whether the token was revoked, so we deny (fail closed) and say it is our
+ *       fault, not the client's;
  *   200 with X-Auth-Subject (sub), X-Auth-Client-Id (client_id), X-Auth-Scope (the scope claim,
  *       space-separated as in the token), X-Auth-Roles (<ns>roles) and X-Auth-Groups (groups),
  *       the last two comma-separated; a header is left out when the token has no such claim (the
@@ -42,6 +45,7 @@
 #include "verify/denylist.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +53,10 @@
 
 #define FA_REALM "idpd"
 #define FA_RETRY_AFTER "5"
+/* how old the denylist may be: 4 background wake-ups, at least 5 s (a slow tick is no outage) */
+#define FA_STALE_MIN_MS 5000
+#define FA_STALE_MS(c)                                                                             \
+    ((c)->poll_interval_ms * 4 > FA_STALE_MIN_MS ? (c)->poll_interval_ms * 4 : FA_STALE_MIN_MS)
 
 /* The response for an error code (status, JSON body from the idp_err table), with an RFC 6750
  * challenge for 401/403-bearer codes. Always IDP_OK: the answer is rendered here. */
@@ -202,9 +210,12 @@ idp_err forward_auth_handle(struct app *a, http_request *rq, http_response *rs, 
         deny(rs, IDP_ERR_UNAUTHORIZED, "the access token was revoked");
         goto out;
     }
-    if (dr != DENY_OK) { /* fail closed, and say it is ours (docs/FORWARD_AUTH.md) */
+    int64_t synced = atomic_load_explicit(&a->deny_sync.synced_ms, memory_order_relaxed);
+    bool stale = synced == 0 || time_now_ms() - synced > (int64_t)FA_STALE_MS(a->cfg);
+    if (dr != DENY_OK || stale) { /* fail closed, and say it is ours (docs/FORWARD_AUTH.md) */
         response_header_set(rs, "Retry-After", FA_RETRY_AFTER);
-        deny(rs, IDP_ERR_UNAVAILABLE, "revocation state unknown");
+        deny(rs, IDP_ERR_UNAVAILABLE,
+             stale ? "revocation state stale" : "revocation state unknown");
         goto out;
     }
     char what = 0;

@@ -290,3 +290,36 @@ describe('GET /forward-auth with an overflowed denylist', () => {
     await stopOk(srv);
   });
 });
+
+describe('GET /forward-auth when the revocation events cannot be read', () => {
+  test('fails closed once the tail is stale (503 + Retry-After), recovers when the store is back', async () => {
+    const dir = initDataDir({ env: ALGS });
+    const c = createClient(dir, { name: 'c', scope: 'orders:read', audiences: [API] });
+    const f = path.join(dir, 'routes.yaml');
+    writeFileSync(f, routesPolicy(c.client_id, 'nobody'));
+    cliOk(['policy', 'apply', f], { dataDir: dir });
+    const srv = await startServer(dir, { env: ALGS });
+    try {
+      const tok = await accessToken(srv.url, c, { scope: 'orders:read', resource: API });
+      assert.equal((await fa(srv.url, { token: tok })).status, 200);
+      // the node's tail now fails on every wake-up (as with an unreachable store)
+      storeSql(dir, 'ALTER TABLE rev_events RENAME TO rev_events_away');
+      const t0 = Date.now();
+      const r = await poll(async () => {
+        const x = await fa(srv.url, { token: tok });
+        return x.status === 503 ? x : null;
+      }, 9000, 200);
+      assert.ok(r, 'a stale revocation list still let the token through');
+      assert.ok(Date.now() - t0 >= 4000, 'not before the 5 s bound (4 wake-ups, at least 5 s)');
+      assert.equal(r.headers.get('retry-after'), '5');
+      const body = await r.json();
+      assert.equal(body.error, 'temporarily_unavailable');
+      assert.doesNotMatch(body.error_description || '', /rev_events|sqlite|table/i, '5xx: a generic body');
+      assert.equal((await fa(srv.url, { uri: '/public/x' })).status, 200, 'public rules need no revocation state');
+      storeSql(dir, 'ALTER TABLE rev_events_away RENAME TO rev_events');
+      assert.ok(await poll(async () => (await fa(srv.url, { token: tok })).status === 200, 3000));
+    } finally {
+      await stopOk(srv);
+    }
+  });
+});
