@@ -5,7 +5,10 @@
 #   build  the compiler and the -dev libraries (libpq-dev: the PostgreSQL store backend)
 #   run    build + what README's walkthrough uses (curl, openssl)
 #   test   run + what the suite uses (clang, wrk, sqlite3, postgresql for scripts/pg.sh,
-#          chromium, Node.js >= NODE_MIN and npm)
+#          chromium, nginx for the forward-auth tests and bench, Node.js >= NODE_MIN and npm)
+# nginx: Debian's postinst starts nginx.service on port 80. A policy-rc.d that exits 101
+# ("action forbidden") is in place while apt runs, so no service is started; the tests run their
+# own nginx from a temp directory (tests/integration/forward_auth_nginx.test.mjs).
 # Node.js: the test clients (jose, openid-client, playwright-core) need NODE_MIN or newer, and
 # Debian 12's own nodejs is 18. When the node on PATH is older (or missing), the Node.js binary
 # published on the npm registry as the package node-linux-<arch>@NODE_PIN is unpacked into the
@@ -22,7 +25,7 @@ want=(build-essential pkg-config meson ninja-build
 case "$mode" in
   build) ;;
   run) want+=(curl openssl ca-certificates) ;;
-  test) want+=(curl openssl ca-certificates clang wrk sqlite3 postgresql chromium nodejs npm) ;;
+  test) want+=(curl openssl ca-certificates clang wrk sqlite3 postgresql chromium nginx nodejs npm) ;;
   *) echo "usage: scripts/deps.sh [build|run|test]" >&2; exit 2 ;;
 esac
 
@@ -48,9 +51,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   echo "deps: installing ${missing[*]}" >&2
+  # no package may start a service while we install (nginx's postinst would take port 80):
+  # invoke-rc.d asks /usr/sbin/policy-rc.d, and 101 means "forbidden" (unless one exists already)
+  rcd=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    rcd=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$rcd" >/dev/null
+    "${SUDO[@]}" chmod 755 "$rcd"
+  fi
   "${SUDO[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
+    "${missing[@]}" >/dev/null || { [ -z "$rcd" ] || "${SUDO[@]}" rm -f "$rcd"; exit 1; }
+  [ -z "$rcd" ] || "${SUDO[@]}" rm -f "$rcd"
 fi
 
 [ "$mode" = test ] || exit 0

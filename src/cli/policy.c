@@ -6,9 +6,12 @@
 
 #include "core/mem.h"
 #include "core/timeutil.h"
+#include "keys/keyset.h"
 #include "oauth/policy_admin.h"
 #include "policy/policy_fed.h"
+#include "policy/policy_routes.h"
 #include "policy/policy.h"
+#include "verify/token_verify.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,8 @@ static const char policy_help[] =
     "  explain --user U|--client C|--issuer I --subject SUB [--groups G,..] --scope S\n"
     "          [--resource R]\n"
     "                        which bindings, roles and permissions grant or deny S\n"
+    "  explain --route METHOD URL [--token JWT | --scope S]\n"
+    "                        which routes: rule matches a request, what it requires\n"
     "Run 'idpd policy <subcommand> --help' for the options of each.\n";
 
 static const char sub_help_text[] =
@@ -34,6 +39,12 @@ static const char sub_help_text[] =
     "       idpd policy explain (--user USERNAME | --client CLIENT_ID) --scope S [--resource URI]\n"
     "       idpd policy explain --issuer NAME --subject SUB [--groups G1,G2] [--user USERNAME]\n"
     "                           --scope S [--resource URI]\n"
+    "       idpd policy explain --route METHOD URL [--token JWT | --scope \"S1 S2\"]\n"
+    "  --route METHOD     with the request URL as operand (/path?q or http(s)://host/path):\n"
+    "                     the routes: rule /forward-auth applies (docs/POLICY.md \"Routes\")\n"
+    "  --token JWT        with --route: an access token of ours (verified with the store's\n"
+    "                     keys; revocation is not checked here): does it meet the rule?\n"
+    "  --scope S          with --route: a token with these scopes (space-separated)\n"
     "  --env E            environment overlay to check against (default: policy_env)\n"
     "  --comment TEXT     recorded with the new version\n"
     "  --issuer NAME      a federation issuer of the policy (federation.issuers[].name)\n"
@@ -50,12 +61,15 @@ enum {
     OPT_RESOURCE,
     OPT_ISSUER,
     OPT_SUBJECT,
-    OPT_GROUPS
+    OPT_GROUPS,
+    OPT_ROUTE,
+    OPT_TOKEN
 };
 
 typedef struct pargs {
     const char *env, *comment, *user, *client, *scope, *resource;
     const char *issuer, *subject, *groups;
+    const char *route, *token; /* explain --route METHOD, --token JWT */
 } pargs;
 
 static int read_doc(cli *c, const char *file, idp_buf *b)
@@ -305,6 +319,91 @@ static idp_err explain_fed_groups(const fed_issuer *is, const pargs *p, json_t *
     return IDP_OK;
 }
 
+/* The claims of --token, verified as an access token of ours with the store's current keys
+ * (the strict path /forward-auth uses; revocation is the server's, not checked here). */
+static int route_token_claims(cli *c, const char *tok, json_t **claims)
+{
+    keyset *ks = NULL;
+    idp_error e = {0};
+    if (keyset_load(c->st, c->kek, &ks, &e) != IDP_OK) return cli_fail_err(c, &e);
+    token_verify_opts vo = token_verify_access(keyset_public(ks), c->cfg->issuer, c->cfg->leeway);
+    idp_err rc = token_verify(tok, strlen(tok), &vo, claims, &e);
+    keyset_unref(ks);
+    if (rc != IDP_OK)
+        return cli_fail(c, "the token is not valid: %s (401 invalid_token at /forward-auth)",
+                        token_verify_reason(rc));
+    return CLI_OK;
+}
+
+/* explain --route METHOD URL: the matching rule of the active policy and what it requires. */
+static int do_explain_route(cli *c, const pargs *p, const char *url)
+{
+    if (p->user || p->client || p->issuer || p->subject || p->groups || p->resource)
+        return cli_usage(c, "explain --route takes only --token or --scope");
+    if (p->token && p->scope) return cli_usage(c, "explain --route: --token or --scope, not both");
+    int rc = cli_open(c, p->token != NULL);
+    if (rc) return rc;
+    policy *pol = NULL;
+    idp_error e = {0};
+    if (policy_admin_load(c->st, 0, env_of(c, p), &pol, &e) != IDP_OK) return cli_fail_err(c, &e);
+    if (!pol) return cli_fail(c, "no policy has been applied");
+    json_t *claims = NULL, *out = NULL;
+    if (p->token && (rc = route_token_claims(c, p->token, &claims)) != CLI_OK) goto done;
+    if (p->scope) claims = json_pack("{s:s}", "scope", p->scope);
+    if (policy_route_explain(pol, p->route, url, claims, &out, &e) != IDP_OK) {
+        rc = cli_fail(c, "cannot explain %s %s: %s", cli_printable(p->route), cli_printable(url),
+                      e.msg);
+        goto done;
+    }
+    if (c->json) {
+        cli_print_json(out);
+        out = NULL;
+        goto done;
+    }
+    const json_t *m = json_object_get(out, "match");
+    const char *host = json_string_value(json_object_get(out, "host"));
+    printf("policy version %lld: %s %s%s%s\n", (long long)policy_version(pol), p->route,
+           host ? host : "", json_string_value(json_object_get(out, "path")),
+           host ? "" : " (any host)");
+    if (!json_is_object(m)) {
+        printf("  no rule matches: denied (403)\n");
+        goto done;
+    }
+    const char *mh = json_string_value(json_object_get(m, "host"));
+    printf("  rule %lld (line %lld): host %s, path %s, methods %s\n",
+           (long long)json_integer_value(json_object_get(m, "rule")),
+           (long long)json_integer_value(json_object_get(m, "line")), mh ? mh : "*",
+           json_string_value(json_object_get(m, "path")),
+           json_string_value(json_object_get(m, "methods")));
+    if (json_is_true(json_object_get(m, "public"))) {
+        printf("  requires: nothing (public)\n");
+    } else {
+        static const char *const kinds[] = {"scopes", "permissions"};
+        const char *sep = "";
+        printf("  requires:");
+        for (size_t k = 0; k < 2; k++) {
+            const json_t *a = json_object_get(m, kinds[k]);
+            if (!json_array_size(a)) continue;
+            printf("%s %s", sep, kinds[k]);
+            for (size_t i = 0; i < json_array_size(a); i++)
+                printf(" %s", json_string_value(json_array_get(a, i)));
+            sep = ";";
+        }
+        const char *aud = json_string_value(json_object_get(m, "audience"));
+        if (aud) printf("%s audience %s", sep, aud);
+        printf("\n");
+    }
+    const json_t *lacks = json_object_get(out, "lacks");
+    if (claims) printf("  %s%s%s\n", json_string_value(json_object_get(out, "decision")),
+                       json_is_string(lacks) ? ": " : "",
+                       json_is_string(lacks) ? json_string_value(lacks) : "");
+done:
+    json_decref(out);
+    json_decref(claims);
+    policy_free(pol);
+    return rc;
+}
+
 static int do_explain(cli *c, const pargs *p)
 {
     if (p->issuer || p->subject || p->groups) {
@@ -424,6 +523,8 @@ int cli_policy_main(int argc, char **argv)
                                        {"issuer", required_argument, NULL, OPT_ISSUER},
                                        {"subject", required_argument, NULL, OPT_SUBJECT},
                                        {"groups", required_argument, NULL, OPT_GROUPS},
+                                       {"route", required_argument, NULL, OPT_ROUTE},
+                                       {"token", required_argument, NULL, OPT_TOKEN},
                                        {0, 0, 0, 0}};
     const char *sub = argc > 1 ? argv[1] : NULL;
     if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
@@ -461,11 +562,18 @@ int cli_policy_main(int argc, char **argv)
         case OPT_ISSUER: p.issuer = optarg; break;
         case OPT_SUBJECT: p.subject = optarg; break;
         case OPT_GROUPS: p.groups = optarg; break;
+        case OPT_ROUTE: p.route = optarg; break;
+        case OPT_TOKEN: p.token = optarg; break;
         default: rc = cli_usage(&c, "unknown option"); goto out;
         }
     }
     int nops = argc - 1 - optind;
     char **ops = argv + 1 + optind;
+    if (!strcmp(sub, "explain") && p.route) want = 1; /* explain --route METHOD URL */
+    if (p.token && !p.route) {
+        rc = cli_usage(&c, "--token goes with explain --route");
+        goto out;
+    }
     if ((want >= 0 && nops != want) || (want == -1 && nops > 1)) {
         rc = cli_usage(&c, "%s expects %s", sub,
                        want == 2 ? "two operands" : want == 1 ? "one operand" : want == 0 ? "no operand" : "at most one operand");
@@ -479,6 +587,7 @@ int cli_policy_main(int argc, char **argv)
     else if (!strcmp(sub, "show")) rc = do_show(&c, nops ? ops[0] : NULL);
     else if (!strcmp(sub, "diff")) rc = do_diff(&c, &p, ops[0], ops[1]);
     else if (!strcmp(sub, "rollback")) rc = do_rollback(&c, &p, ops[0]);
+    else if (p.route) rc = do_explain_route(&c, &p, ops[0]);
     else rc = do_explain(&c, &p);
 out:
     cli_close(&c);

@@ -5,9 +5,13 @@
 #ifndef IDPD_OAUTH_ENDPOINTS_H
 #define IDPD_OAUTH_ENDPOINTS_H
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "http/request.h"
 #include "http/response.h"
+
+#include <jansson.h>
+#include <stdbool.h>
 
 struct app;
 
@@ -32,6 +36,14 @@ idp_err federation_start_handle(struct app *a, http_request *rq, http_response *
                                 idp_error *err);
 idp_err federation_callback_handle(struct app *a, http_request *rq, http_response *rs,
                                    idp_error *err);
+/* GET /forward-auth (forward_auth.c, docs/FORWARD_AUTH.md): a reverse proxy's access decision.
+ * forward_auth_header_value: the value of an X-Auth-* header for claim v (a string, or an array
+ * of strings joined by ','; anything else ""), appended to out with the bytes outside %x20-7E,
+ * '%' and, when list (and in every array item), ',' percent-encoded (%XX); false when it would be
+ * longer than FA_MAX_VALUE (the header is then refused, never truncated). Pure. */
+#define FA_MAX_VALUE 4000
+idp_err forward_auth_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
+bool forward_auth_header_value(const json_t *v, bool list, idp_buf *out);
 idp_err userinfo_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 idp_err logout_handle(struct app *a, http_request *rq, http_response *rs, idp_error *err);
 /* Admin API (admin.c). */

@@ -122,6 +122,7 @@ struct policy {
     size_t nres;
     pol_fed *feds; /* sorted by name */
     size_t nfeds;
+    struct pol_routes *routes; /* routes: (policy_routes.c); NULL when absent */
     size_t rwords, pwords, swords;
     char *env;
     char sha256[65];
@@ -138,6 +139,11 @@ void policy_fed_free(pol_fed *f);
 const pol_fed *policy_fed_find(const policy *p, const char *name);
 const pol_bind *policy_fed_find_bind(const pol_fed *f, int kind, const char *name);
 extern const char *const policy_fed_bind_kind[FB_KINDS]; /* "group", "subject" */
+
+/* routes: (policy_routes.c) into p->routes, after scopes and permissions; errors go to d. */
+typedef struct pol_routes pol_routes;
+void policy_routes_compile(policy *p, const ynode *m, policy_diags *d);
+void policy_routes_free(pol_routes *r); /* accepts NULL */
 
 /* Shared helpers of the compilers (policy_compile.c). */
 bool policy_want(policy_diags *d, const ynode *n, ytype t, const char *what);

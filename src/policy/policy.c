@@ -488,6 +488,7 @@ void policy_free(policy *p)
     for (size_t i = 0; i < p->nfeds; i++)
         policy_fed_free(&p->feds[i]);
     free(p->feds);
+    policy_routes_free(p->routes);
     free(p->perms);
     free(p->roles);
     free(p->scopes);

@@ -965,7 +965,7 @@ policy *policy_compile(const ynode *root, policy_diags *d)
     }
     check_keys(&c, root, "policy",
                "version claim_namespace token_size_budget permissions roles bindings scopes "
-               "resources federation environments");
+               "resources federation routes environments");
     compile_header(&c, root);
     compile_permissions(&c, get(root, "permissions"));
     c.p->pwords = PW_WORDS(c.p->nperms);
@@ -976,6 +976,7 @@ policy *policy_compile(const ynode *root, policy_diags *d)
     compile_scopes(&c, get(root, "scopes"));
     compile_resources(&c, get(root, "resources"));
     check_scopes_accepted(&c);
+    policy_routes_compile(c.p, get(root, "routes"), d);
     if (d->n == before) {
         const ypair *b = ytree_get(root, "token_size_budget");
         check_budget(&c, b ? b->line : root->line);

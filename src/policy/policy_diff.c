@@ -4,6 +4,7 @@
  * (issuer bindings last) gains or loses. Every section walks two
  * name-sorted arrays side by side. Format in docs/POLICY.md "Diff". */
 #include "policy/internal.h"
+#include "policy/policy_routes.h"
 
 #include "core/mem.h"
 
@@ -552,6 +553,7 @@ idp_err policy_diff(const policy *a, const policy *b, idp_buf *out, idp_error *e
         walk(&c, a->binds[c.kind], a->nbinds[c.kind], b->binds[c.kind], b->nbinds[c.kind],
              sizeof(pol_bind), offsetof(pol_bind, key), step_access);
     fed_bind_walks(&c, step_faccess);
+    policy_routes_diff(a, b, out);
     if (c.fail) return IDP_FAIL(err, IDP_ERR_TOO_LARGE, "policy diff larger than the buffer");
     return IDP_OK;
 }

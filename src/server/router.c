@@ -40,6 +40,8 @@ const route router_routes[] = {
     {"GET", "/assets/idpd.css", assets_css_handle},
     /* the revocation feed (RFC 8936 poll of RFC 8417 SETs; docs/REVOCATION_FEED.md) */
     {"POST", "/ssf/poll", ssf_poll_handle},
+    /* a reverse proxy's access decision from the policy's routes: (docs/FORWARD_AUTH.md) */
+    {"GET", "/forward-auth", forward_auth_handle},
     /* SCIM 2.0 (RFC 7644 §3.2): base ISSUER/scim/v2 */
     {"GET", "/scim/v2/Users", scim_users_list},
     {"POST", "/scim/v2/Users", scim_users_create},

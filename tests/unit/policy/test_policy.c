@@ -291,7 +291,7 @@ static void rule_unknown_top_key(void **state)
 {
     expect_only(HEAD "rolez: {}\n", 6,
                 "policy: unknown key rolez (expected: version claim_namespace token_size_budget "
-                "permissions roles bindings scopes resources federation environments)");
+                "permissions roles bindings scopes resources federation routes environments)");
 }
 
 static void rule_unknown_entry_key(void **state)
