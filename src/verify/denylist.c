@@ -113,7 +113,17 @@ denylist *denylist_new(size_t max_jti, size_t max_sub)
 {
     denylist *d = calloc(1, sizeof *d);
     if (!d) return NULL;
-    if (pthread_rwlock_init(&d->lock, NULL)) {
+    /* glibc's default rwlock prefers readers: under a steady stream of denylist_check the
+     * feed's writer could wait for hundreds of milliseconds (measured: 0.2 ms -> 536 ms for 50
+     * apply rounds with 4 busy readers on 2 cores), and a revocation would be late */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+#ifdef PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    int lrc = pthread_rwlock_init(&d->lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    if (lrc) {
         free(d);
         return NULL;
     }
@@ -243,7 +253,7 @@ void denylist_clear(denylist *d)
     pthread_rwlock_wrlock(&d->lock);
     table_clear(&d->jti);
     table_clear(&d->sub);
-    atomic_store(&d->overflowed, false);
+    atomic_store(&d->overflowed, true); /* closed until the owner has re-read (denylist.h) */
     pthread_rwlock_unlock(&d->lock);
 }
 

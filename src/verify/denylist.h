@@ -9,10 +9,11 @@
  * *overflowed*: denylist_check then answers DENY_UNKNOWN for every token (fail closed: a
  * revocation we could not record must not let its token through) until a prune brings it back
  * under its bounds AND denylist_reset_overflow is called by the feed owner after it re-read the
- * events it missed (or until denylist_clear).
+ * events it missed.
  *
  * Thread safety: any number of threads call denylist_check concurrently with one writer calling
- * denylist_apply / denylist_prune (a reader-writer lock; checks never allocate). */
+ * denylist_apply / denylist_prune (a reader-writer lock that prefers the writer, so a stream of
+ * checks cannot hold a revocation back; checks never allocate). */
 #ifndef IDPD_VERIFY_DENYLIST_H
 #define IDPD_VERIFY_DENYLIST_H
 
@@ -52,6 +53,9 @@ deny_result denylist_check(denylist *d, const char *jti, const char *sub, int64_
 size_t denylist_prune(denylist *d, int64_t now);
 void denylist_reset_overflow(denylist *d);
 bool denylist_overflowed(denylist *d);
+/* Forgets every entry and turns the list overflowed (DENY_UNKNOWN for every token), so that a
+ * re-read from the start never has a window in which a revoked token passes: the owner calls
+ * denylist_reset_overflow once it has applied the events again. */
 void denylist_clear(denylist *d);
 /* Current entry counts (for metrics and tests). */
 void denylist_size(denylist *d, size_t *njti, size_t *nsub);

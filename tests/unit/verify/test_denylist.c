@@ -142,6 +142,7 @@ static void expired_event_ignored_and_prune(void **state)
     denylist_clear(d);
     denylist_size(d, &nj, &ns);
     assert_int_equal(nj + ns, 0);
+    assert_int_equal(denylist_check(d, "b", NULL, 0, NOW + 10), DENY_UNKNOWN); /* closed */
     denylist_free(d);
 }
 
@@ -197,12 +198,19 @@ static void overflow_fails_closed(void **state)
     assert_int_equal(denylist_check(d, "zzz", NULL, 0, NOW + 20), DENY_OK);
     assert_int_equal(denylist_check(d, "d", NULL, 0, NOW + 20), DENY_REVOKED);
     assert_int_equal(denylist_check(d, "a", NULL, 0, NOW + 20), DENY_OK);
-    /* clear also ends the overflow */
+    /* clear does not end the overflow: it empties the list and keeps it closed until the
+     * owner has re-read the events (a re-read must not open a window for revoked tokens) */
     e = ev(REV_TOKEN_REVOKED, "e", 0, NOW, NOW + 100);
     assert_int_equal(denylist_apply(d, &e, NOW + 20, &err), IDP_ERR_TOO_LARGE);
     assert_true(denylist_overflowed(d));
     denylist_clear(d);
+    assert_true(denylist_overflowed(d));
+    assert_int_equal(denylist_check(d, "a", NULL, 0, NOW + 20), DENY_UNKNOWN);
+    apply_ok(d, e);
+    denylist_reset_overflow(d);
     assert_false(denylist_overflowed(d));
+    assert_int_equal(denylist_check(d, "e", NULL, 0, NOW + 20), DENY_REVOKED);
+    assert_int_equal(denylist_check(d, "a", NULL, 0, NOW + 20), DENY_OK);
     denylist_free(d);
 }
 
