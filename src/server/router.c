@@ -42,6 +42,13 @@ const route router_routes[] = {
     {"POST", "/ssf/poll", ssf_poll_handle},
     /* a reverse proxy's access decision from the policy's routes: (docs/FORWARD_AUTH.md) */
     {"GET", "/forward-auth", forward_auth_handle},
+    /* Envoy's HTTP ext_authz sends the check with the original request's method (the original
+     * request is read from X-Forwarded-* / X-Original-* whatever the method; docs/FORWARD_AUTH.md) */
+    {"POST", "/forward-auth", forward_auth_handle},
+    {"PUT", "/forward-auth", forward_auth_handle},
+    {"PATCH", "/forward-auth", forward_auth_handle},
+    {"DELETE", "/forward-auth", forward_auth_handle},
+    {"OPTIONS", "/forward-auth", forward_auth_handle},
     /* SCIM 2.0 (RFC 7644 §3.2): base ISSUER/scim/v2 */
     {"GET", "/scim/v2/Users", scim_users_list},
     {"POST", "/scim/v2/Users", scim_users_create},

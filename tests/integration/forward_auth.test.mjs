@@ -113,6 +113,29 @@ describe('GET /forward-auth', () => {
     assert.equal((await fa(srv.url, { token: tok, method: 'HEAD', uri: '/api/x' })).status, 200);
   });
 
+  test("Envoy's ext_authz form: the check in the original method, path_prefix with a query", async () => {
+    const tok = await accessToken(srv.url, editor, { scope: 'orders:read orders:write', resource: API });
+    const ro = await accessToken(srv.url, plain, { scope: 'orders:read', resource: API });
+    const envoy = (verb, uri, token) => fetch(`${srv.url}/forward-auth?envoy=${encodeURIComponent(uri)}`, {
+      method: verb, headers: { 'X-Forwarded-Method': verb, 'X-Forwarded-Uri': uri, 'X-Forwarded-Host': 'app.example',
+        ...(token ? { Authorization: `Bearer ${token}` } : {}), 'Content-Length': '0' } });
+    for (const verb of ['POST', 'PUT']) {
+      const r = await envoy(verb, '/api/orders/7', tok);
+      assert.equal(r.status, 200, `${verb}: ${await r.clone().text()}`);
+      assert.equal(r.headers.get('x-auth-client-id'), editor.client_id);
+      const w = await envoy(verb, '/api/orders/7', ro);
+      assert.equal(w.status, 403, verb);
+      assertChallenge(w, 'insufficient_scope');
+    }
+    for (const verb of ['PATCH', 'DELETE', 'OPTIONS']) {
+      const r = await envoy(verb, '/api/x', tok);
+      assert.equal(r.status, 200, `${verb}: ${await r.clone().text()}`);
+      const n = await envoy(verb, '/api/x');
+      assert.equal(n.status, 401, verb);
+      assertChallenge(n, 'invalid_token');
+    }
+  });
+
   test('401 invalid_token: no token, malformed, bad signature, foreign or unsigned token', async () => {
     const none = await fa(srv.url, {});
     assert.equal(none.status, 401);
