@@ -17,13 +17,16 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
+import { Agent, authorizeUrl, codeFrom, createCodeClient, pkcePair, provisionUser, signIn } from '../lib/oidc.mjs';
 import {
-  accessToken, bin, cli, cliOk, createClient, getJson, initDataDir, poll, revoke, sleep, startServer,
+  accessToken, bin, cli, cliOk, createClient, getJson, initDataDir, poll, postForm, revoke, sleep, startServer,
   stopOk, tempDir, testCleanExit, trackProcess,
 } from '../lib/idpd.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const buildDir = path.dirname(path.resolve(bin));
+const CB = 'http://127.0.0.1:9/cb';
+const PW = 'Verify-Lib-Pw-5d2e';
 const API = 'https://api.example.com';
 const ALGS = { IDPD_ALGS: 'ES256' };
 
@@ -259,6 +262,55 @@ describe('libidpd-verify installed and used by a C program', () => {
     assert.match(st.cursor, /^\d+$/);
     // another token of the same client still verifies
     assert.equal((await h.send(`v ${await accessToken(srv.url, c)}`)).code, 0);
+  });
+
+  test('a user deactivated at idpd, and a user removed from a group: their tokens are refused within 5 s', async (t) => {
+    const h = startHelper(helperExe, [srv.issuer, API, `${srv.url}/jwks.json`, `${srv.url}/ssf/poll`], { ...env, IDPD_FEED_TOKEN: feedKey });
+    helpers.push(h);
+    const web = createCodeClient(dir, { name: 'vl-web', scope: 'openid', redirectUris: [CB], audiences: [API] });
+    await sleep(600); // the server's client snapshot
+    /** An access token of userName through the code flow (PKCE), audience API. */
+    async function userToken(userName) {
+      const { verifier, challenge } = pkcePair();
+      const { final } = await signIn(new Agent(srv.url), authorizeUrl(srv.issuer, { client_id: web.client_id, redirect_uri: CB,
+        response_type: 'code', scope: 'openid', resource: API, code_challenge: challenge, code_challenge_method: 'S256' }),
+      userName, PW);
+      const r = await postForm(srv.url, '/token', web, { grant_type: 'authorization_code', code: codeFrom(final).code,
+        redirect_uri: CB, code_verifier: verifier });
+      assert.equal(r.status, 200, r.text);
+      return r.json.access_token;
+    }
+    const gone = await provisionUser(srv, dir, 'vl-gone@example.com', PW);
+    const moved = await provisionUser(srv, dir, 'vl-moved@example.com', PW);
+    const g = await moved.scim.post('/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: 'vl-team', members: [{ value: moved.user.id }] });
+    assert.equal(g.status, 201, g.text);
+    const tGone = await userToken('vl-gone@example.com');
+    const tMoved = await userToken('vl-moved@example.com');
+    assert.ok(await poll(async () => ((await h.send(`v ${tGone}`)).code === 0 ? true : null), 5000), 'verifies once synchronised');
+    assert.equal((await h.send(`v ${tMoved}`)).code, 0);
+    // deactivation (RISC account-disabled)
+    let t0 = Date.now();
+    const p = await gone.scim.patch(`/Users/${gone.user.id}`, [{ op: 'replace', path: 'active', value: false }]);
+    assert.equal(p.status, 200, p.text);
+    let r = await h.send(`u ${tGone} 8000`);
+    let ms = Date.now() - t0;
+    assert.equal(r.code, 1, JSON.stringify(r));
+    assert.equal(r.error, 'invalid_token');
+    assert.ok(ms <= 5000, `deactivation: refused ${ms} ms after the SCIM PATCH`);
+    t.diagnostic(`deactivated user: refused ${ms} ms after the SCIM PATCH`);
+    assert.equal((await h.send(`v ${tMoved}`)).code, 0, 'another user is untouched');
+    // group removal (CAEP token-claims-change: the user's earlier tokens end)
+    t0 = Date.now();
+    const rm = await moved.scim.patch(`/Groups/${g.json.id}`, [{ op: 'remove', path: `members[value eq "${moved.user.id}"]` }]);
+    assert.ok(rm.status === 200 || rm.status === 204, rm.text);
+    r = await h.send(`u ${tMoved} 8000`);
+    ms = Date.now() - t0;
+    assert.equal(r.code, 1, JSON.stringify(r));
+    assert.ok(ms <= 5000, `group removal: refused ${ms} ms after the SCIM PATCH`);
+    t.diagnostic(`user removed from a group: earlier token refused ${ms} ms after the SCIM PATCH`);
+    // a token minted after the change verifies
+    assert.equal((await h.send(`v ${await userToken('vl-moved@example.com')}`)).code, 0, 'a fresh token after the group change');
   });
 
   test('a feed that refuses our key fails closed: temporarily_unavailable, never acceptance', async () => {
