@@ -25,7 +25,8 @@
  *       cannot tell whether the token was revoked, so we deny (fail closed) and say it is our
  *       fault, not the client's;
  *   200 with X-Auth-Subject (sub), X-Auth-Client-Id (client_id), X-Auth-Scope (the scope claim,
- *       space-separated as in the token), X-Auth-Roles (<ns>roles) and X-Auth-Groups (groups),
+ *       space-separated as in the token), X-Auth-Roles (<ns>roles) and X-Auth-Groups (<ns>groups,
+ *       released by a scope with `claims: [groups]`; else a plain `groups` claim),
  *       the last two comma-separated; a header is left out when the token has no such claim (the
  *       nginx example strips the client's own X-Auth-* headers, so the application sees none).
  * Header safety: in every value, bytes outside %x20-7E, '%' and (in the list headers) ',' are
@@ -223,14 +224,17 @@ idp_err forward_auth_handle(struct app *a, http_request *rq, http_response *rs, 
         insufficient(rs, r, why);
         goto out;
     }
-    char rn[256];
+    char rn[256], gn[256];
     const char *ns = policy_claim_namespace(pol);
     snprintf(rn, sizeof rn, "%sroles", ns ? ns : "");
+    snprintf(gn, sizeof gn, "%sgroups", ns ? ns : "");
+    const json_t *groups = json_object_get(claims, gn);
+    if (!groups) groups = json_object_get(claims, "groups");
     if (!set_identity(rs, "X-Auth-Subject", json_object_get(claims, "sub"), false) ||
         !set_identity(rs, "X-Auth-Client-Id", json_object_get(claims, "client_id"), false) ||
         !set_identity(rs, "X-Auth-Scope", json_object_get(claims, "scope"), false) ||
         !set_identity(rs, "X-Auth-Roles", json_object_get(claims, rn), true) ||
-        !set_identity(rs, "X-Auth-Groups", json_object_get(claims, "groups"), true)) {
+        !set_identity(rs, "X-Auth-Groups", groups, true)) {
         rs->nheaders = 0;
         deny(rs, IDP_ERR_UNAUTHORIZED, "the access token's claims are too large for headers");
         goto out;

@@ -81,7 +81,7 @@ typedef struct pol_scope {
     size_t nreq;
     pword *rbits; /* the same as a bitset over permissions */
     uint32_t std; /* bit i: std_claim_names[i] released */
-    bool rel_roles, rel_perms;
+    bool rel_roles, rel_perms, rel_groups;
 } pol_scope;
 
 typedef struct pol_res {
@@ -166,7 +166,8 @@ long policy_find_perm(const policy *p, const char *name); /* index or -1 */
 long policy_find_role(const policy *p, const char *name); /* index or -1 */
 /* The custom claims JSON for the roles/permissions given as sorted name lists. */
 int policy_claims_write(const policy *p, const char *const *roles, size_t nroles,
-                        const char *const *perms, size_t nperms, bool rel_roles, bool rel_perms,
+                        const char *const *perms, size_t nperms, const char *const *groups,
+                        size_t ngroups, bool rel_roles, bool rel_perms, bool rel_groups,
                         idp_buf *out);
 
 #endif

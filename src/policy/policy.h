@@ -122,8 +122,12 @@ typedef struct policy_grant {
     const char **std_claims; /* OIDC standard claims (name, email, ...) the granted scopes
                                 release, in OIDC Core §5.1 order */
     size_t nstd;
+    const char **groups; /* when release_groups: the subject's groups that bindings.groups names
+                            (the names as the policy writes them), sorted (strcmp), unique */
+    size_t ngroups;
     bool release_roles;       /* a granted scope releases <ns>roles */
     bool release_permissions; /* a granted scope releases <ns>permissions */
+    bool release_groups;      /* a granted scope releases <ns>groups */
     void *mem_;               /* private: the one allocation */
 } policy_grant;
 
@@ -142,7 +146,7 @@ idp_err policy_grant_scope(const policy_grant *g, idp_buf *out, idp_error *err);
 
 /* Appends the namespaced custom claims as JSON object members for a hand-written payload:
  * `,"<ns>roles":[...]` when g->release_roles, then `,"<ns>permissions":[...]` when
- * g->release_permissions; nothing when neither. Never longer than the document's
+ * g->release_permissions, then `,"<ns>groups":[...]` when g->release_groups; nothing when none. Never longer than the document's
  * token_size_budget (checked at load against the largest role set). IDP_ERR_TOO_LARGE when
  * out's cap is hit. */
 idp_err policy_claims_json(const policy *p, const policy_grant *g, idp_buf *out, idp_error *err);

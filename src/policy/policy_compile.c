@@ -421,8 +421,8 @@ static void compile_header(cc *c, const ynode *root)
     } else {
         p->ns = xstrdup(ns->val->s);
         p->nslen = strlen(p->ns);
-        static const char *const custom[] = {"roles", "permissions"};
-        for (size_t i = 0; i < 2; i++) {
+        static const char *const custom[] = {"roles", "permissions", "groups"};
+        for (size_t i = 0; i < 3; i++) {
             char full[256];
             snprintf(full, sizeof full, "%s%s", p->ns, custom[i]);
             if (claim_reserved(full))
@@ -753,11 +753,15 @@ static void scope_claims(cc *c, pol_scope *s, const ynode *l, const char *what)
         } else if (!strcmp(cl, "permissions")) {
             dup = s->rel_perms;
             s->rel_perms = true;
+        } else if (!strcmp(cl, "groups")) {
+            /* <ns>groups: the subject's SCIM groups that bindings.groups names (policy_eval.c) */
+            dup = s->rel_groups;
+            s->rel_groups = true;
         } else if (IN_TABLE(registered_claims, cl)) {
             diag_add(c->d, it->line,
                      "%s: claim %s is a registered JWT/OIDC claim the token builder sets; a scope "
-                     "may release only the custom claims roles and permissions and OIDC standard "
-                     "claims",
+                     "may release only the custom claims roles, permissions and groups and OIDC "
+                     "standard claims",
                      what, ytree_printable(nb, cl));
             continue;
         } else {
@@ -767,9 +771,9 @@ static void scope_claims(cc *c, pol_scope *s, const ynode *l, const char *what)
             if (k == policy_nstd_claims) {
                 bool spelled_ns = c->p->ns && !strncmp(cl, c->p->ns, c->p->nslen);
                 diag_add(c->d, it->line,
-                         spelled_ns ? "%s: claim %s: write roles or permissions without the "
+                         spelled_ns ? "%s: claim %s: write roles, permissions or groups without the "
                                       "namespace (it is added in the token)"
-                                    : "%s: unknown claim %s (custom claims: roles, permissions; "
+                                    : "%s: unknown claim %s (custom claims: roles, permissions, groups; "
                                       "or an OIDC Core §5.1 standard claim)",
                          what, ytree_printable(nb, cl));
                 continue;
@@ -912,7 +916,7 @@ static void check_budget(cc *c, int line)
 {
     policy *p = c->p;
     pword R[ROLE_WORDS_MAX] = {0}, P[PERM_WORDS_MAX] = {0};
-    bool rel_roles = false, rel_perms = false;
+    bool rel_roles = false, rel_perms = false, rel_groups = false;
     for (int k = 0; k < PB_KINDS; k++)
         for (size_t i = 0; i < p->nbinds[k]; i++)
             for (size_t j = 0; j < p->binds[k][i].nroles; j++) {
@@ -931,7 +935,13 @@ static void check_budget(cc *c, int line)
     for (size_t i = 0; i < p->nscopes; i++) {
         rel_roles |= p->scopes[i].rel_roles;
         rel_perms |= p->scopes[i].rel_perms;
+        rel_groups |= p->scopes[i].rel_groups;
     }
+    /* <ns>groups holds at most every group bindings.groups names */
+    size_t ngn = p->nbinds[PB_GROUP];
+    const char **gn = xcalloc(ngn + 1, sizeof *gn);
+    for (size_t i = 0; i < ngn; i++)
+        gn[i] = p->binds[PB_GROUP][i].name;
     size_t nr = 0, np = 0;
     const char **rn = xcalloc(p->nroles + 1, sizeof *rn), **pn = xcalloc(p->nperms + 1, sizeof *pn);
     for (size_t i = 0; i < p->nroles; i++)
@@ -940,18 +950,20 @@ static void check_budget(cc *c, int line)
         if (bit_get(P, i)) pn[np++] = p->perms[i].name;
     idp_buf b;
     buf_init(&b, 0);
-    if (policy_claims_write(p, rn, nr, pn, np, rel_roles, rel_perms, &b) == 0) {
+    if (policy_claims_write(p, rn, nr, pn, np, gn, ngn, rel_roles, rel_perms, rel_groups, &b) == 0) {
         p->largest = b.len;
         if ((int64_t)b.len > p->budget)
             diag_add(c->d, line,
                      "token size budget exceeded: the largest role set (%zu roles, %zu "
-                     "permissions reachable from the bindings) needs %zu bytes of custom claims, "
-                     "token_size_budget is %lld",
-                     nr, np, b.len, (long long)p->budget);
+                     "permissions reachable from the bindings%s) needs %zu bytes of custom "
+                     "claims, token_size_budget is %lld",
+                     nr, np, rel_groups ? ", every bound group" : "", b.len,
+                     (long long)p->budget);
     }
     buf_free(&b);
     free(rn);
     free(pn);
+    free(gn);
 }
 
 policy *policy_compile(const ynode *root, policy_diags *d)

@@ -207,7 +207,8 @@ static void step_bind(dctx *c, long i, long j)
     if (y) put_bind_roles(c, '+', y, c->b, x, c->a);
 }
 
-/* The claims a scope releases, in a canonical order: standard (OIDC order), roles, permissions. */
+/* The claims a scope releases, in a canonical order: standard (OIDC order), roles, permissions,
+ * groups. */
 static void put_claims(dctx *c, const pol_scope *s)
 {
     put(c, "[");
@@ -218,7 +219,8 @@ static void put_claims(dctx *c, const pol_scope *s)
             first = false;
         }
     if (s->rel_roles) put(c, "%sroles", first ? "" : " "), first = false;
-    if (s->rel_perms) put(c, "%spermissions", first ? "" : " ");
+    if (s->rel_perms) put(c, "%spermissions", first ? "" : " "), first = false;
+    if (s->rel_groups) put(c, "%sgroups", first ? "" : " ");
     put(c, "]");
 }
 
@@ -247,7 +249,8 @@ static void step_scope(dctx *c, long i, long j)
         put_list(c, y->req, y->nreq, b->perms, sizeof *b->perms);
         put(c, "\n");
     }
-    if (x->std != y->std || x->rel_roles != y->rel_roles || x->rel_perms != y->rel_perms) {
+    if (x->std != y->std || x->rel_roles != y->rel_roles || x->rel_perms != y->rel_perms ||
+        x->rel_groups != y->rel_groups) {
         put(c, "~ scope ");
         put_name(c, y->name);
         put(c, " claims: ");

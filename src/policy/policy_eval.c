@@ -65,6 +65,11 @@ static bool scope_syntax_ok(const char *s, size_t n)
     return tok;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static bool subset(const pword *need, const pword *have, size_t words)
 {
     for (size_t i = 0; i < words; i++)
@@ -90,9 +95,11 @@ idp_err policy_evaluate(const policy *p, const policy_subject *s, const char *re
     for (size_t i = 0; i < rlen; i++)
         ntok += requested[i] == ' ';
     size_t nr = bits_count(R, p->rwords), np = bits_count(P, p->pwords);
+    bool user = s->user_name || s->ngroups || s->issuer_name;
+    size_t ng = user ? s->ngroups : 0; /* room for <ns>groups */
 
     /* the one allocation: pointer arrays, then drop reasons, then a copy of the request */
-    size_t nptr = 2 * ntok + nr + np + policy_nstd_claims;
+    size_t nptr = 2 * ntok + nr + np + policy_nstd_claims + ng;
     size_t off_reason = nptr * sizeof(char *);
     size_t off_text = off_reason + ntok * sizeof(policy_drop);
     char *mem = xmalloc(off_text + rlen + 1);
@@ -107,6 +114,7 @@ idp_err policy_evaluate(const policy *p, const policy_subject *s, const char *re
     out->roles = ptr + 2 * ntok;
     out->permissions = out->roles + nr;
     out->std_claims = out->permissions + np;
+    out->groups = out->std_claims + policy_nstd_claims;
 
     uint32_t std = 0;
     for (char *tok = text; rlen && tok;) {
@@ -136,6 +144,7 @@ idp_err policy_evaluate(const policy *p, const policy_subject *s, const char *re
             std |= sc->std;
             out->release_roles |= sc->rel_roles;
             out->release_permissions |= sc->rel_perms;
+            out->release_groups |= sc->rel_groups;
         }
         tok = sp ? sp + 1 : NULL;
     }
@@ -145,6 +154,19 @@ idp_err policy_evaluate(const policy *p, const policy_subject *s, const char *re
         if (bit_get(P, i)) out->permissions[out->nperms++] = p->perms[i].name;
     for (size_t i = 0; i < policy_nstd_claims; i++)
         if ((std >> i) & 1u) out->std_claims[out->nstd++] = policy_std_claims[i];
+    if (out->release_groups) {
+        /* only groups the policy names: a token never discloses the rest of a user's groups,
+         * and the budget check bounds the claim by every bound group */
+        for (size_t g = 0; g < ng; g++) {
+            const pol_bind *b = s->groups[g] ? policy_find_bind(p, PB_GROUP, s->groups[g]) : NULL;
+            if (b) out->groups[out->ngroups++] = b->name;
+        }
+        qsort(out->groups, out->ngroups, sizeof *out->groups, cmp_str);
+        size_t u = 0;
+        for (size_t i = 0; i < out->ngroups; i++)
+            if (!u || strcmp(out->groups[u - 1], out->groups[i])) out->groups[u++] = out->groups[i];
+        out->ngroups = u;
+    }
     return IDP_OK;
 }
 
@@ -194,19 +216,22 @@ static int json_member(idp_buf *b, const char *ns, const char *name, const char 
 }
 
 int policy_claims_write(const policy *p, const char *const *roles, size_t nroles,
-                        const char *const *perms, size_t nperms, bool rel_roles, bool rel_perms,
+                        const char *const *perms, size_t nperms, const char *const *groups,
+                        size_t ngroups, bool rel_roles, bool rel_perms, bool rel_groups,
                         idp_buf *out)
 {
     if (rel_roles && json_member(out, p->ns, "roles", roles, nroles)) return -1;
     if (rel_perms && json_member(out, p->ns, "permissions", perms, nperms)) return -1;
+    if (rel_groups && json_member(out, p->ns, "groups", groups, ngroups)) return -1;
     return 0;
 }
 
 idp_err policy_claims_json(const policy *p, const policy_grant *g, idp_buf *out, idp_error *err)
 {
     size_t before = out->len;
-    if (policy_claims_write(p, g->roles, g->nroles, g->permissions, g->nperms, g->release_roles,
-                            g->release_permissions, out) != 0) {
+    if (policy_claims_write(p, g->roles, g->nroles, g->permissions, g->nperms, g->groups,
+                            g->ngroups, g->release_roles, g->release_permissions,
+                            g->release_groups, out) != 0) {
         if (out->data) out->data[before] = '\0';
         out->len = before;
         return IDP_FAIL(err, IDP_ERR_TOO_LARGE, "token claims too large");

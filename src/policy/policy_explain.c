@@ -194,6 +194,10 @@ static json_t *explain_claims(const policy *p, const pol_scope *sc)
         snprintf(full, sizeof full, "%spermissions", p->ns);
         json_array_append_new(custom, json_string(full));
     }
+    if (sc->rel_groups) {
+        snprintf(full, sizeof full, "%sgroups", p->ns);
+        json_array_append_new(custom, json_string(full));
+    }
     return json_pack("{s:o, s:o}", "standard", std, "custom", custom);
 }
 

@@ -33,9 +33,12 @@ scopes:
   openid: {}
   orders:read: { requires: [orders.read], claims: [roles] }
   orders:write: { requires: [orders.write], claims: [roles] }
+  orders:team: { requires: [orders.read], claims: [groups] }
 resources:
-  "${API}": { scopes: [orders:read, orders:write] }
+  "${API}": { scopes: [orders:read, orders:write, orders:team] }
 bindings:
+  groups:
+    fa-team: [viewer]
   users:
     "fauser@example.com": [editor]
   clients:
@@ -275,6 +278,30 @@ describe('GET /forward-auth', () => {
     const p = await scim.patch(`/Users/${user.id}`, [{ op: 'replace', path: 'active', value: false }]);
     assert.equal(p.status, 200, p.text);
     assert.ok(await poll(async () => (await fa(srv.url, { token: t.json.access_token })).status === 401, 3000));
+  });
+
+  test("X-Auth-Groups: the user's groups the policy binds (a scope with claims: [groups]), no others", async () => {
+    const web = createCodeClient(dir, { name: 'fa-groups', scope: 'openid orders:read orders:team', redirectUris: [CB],
+      audiences: [API] });
+    await sleep(600);
+    const { user, scim } = await provisionUser(srv, dir, 'fagroups@example.com', PW);
+    for (const name of ['fa-team', 'fa-unbound']) {
+      const g = await scim.post('/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: name,
+        members: [{ value: user.id }] });
+      assert.equal(g.status, 201, g.text);
+    }
+    const { verifier, challenge } = pkcePair();
+    const { final } = await signIn(new Agent(srv.url), authorizeUrl(srv.issuer, { client_id: web.client_id, redirect_uri: CB,
+      response_type: 'code', scope: 'openid orders:read orders:team', resource: API, code_challenge: challenge,
+      code_challenge_method: 'S256' }), 'fagroups@example.com', PW);
+    const t = await postForm(srv.url, '/token', web, { grant_type: 'authorization_code', code: codeFrom(final).code,
+      redirect_uri: CB, code_verifier: verifier });
+    assert.equal(t.status, 200, t.text);
+    assert.deepEqual(decodeJwt(t.json.access_token)[`${NS}groups`], ['fa-team'], 'only the bound group');
+    const r = await fa(srv.url, { token: t.json.access_token });
+    assert.equal(r.status, 200, await r.clone().text());
+    assert.equal(r.headers.get('x-auth-subject'), user.id);
+    assert.equal(r.headers.get('x-auth-groups'), 'fa-team');
   });
 
   testCleanExit(() => [srv]);

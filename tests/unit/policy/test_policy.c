@@ -446,21 +446,22 @@ static void rule_registered_claim(void **state)
 {
     expect_only(HEAD "scopes:\n  s: { claims: [email, aud] }\n", 7,
                 "scope s: claim aud is a registered JWT/OIDC claim the token builder sets; a "
-                "scope may release only the custom claims roles and permissions and OIDC "
+                "scope may release only the custom claims roles, permissions and groups and OIDC "
                 "standard claims");
     expect_diag(HEAD "scopes:\n  s: { claims: [sub] }\n", 7, "claim sub is a registered");
-    expect_diag(HEAD "scopes:\n  s: { claims: [groups] }\n", 7, "claim groups is a registered");
+    expect_diag(HEAD "scopes:\n  s: { claims: [entitlements] }\n", 7,
+                "claim entitlements is a registered");
     expect_diag(HEAD "scopes:\n  s: { claims: [client_id] }\n", 7, "claim client_id is a");
 }
 
 static void rule_unknown_claim(void **state)
 {
     expect_only(HEAD "scopes:\n  s: { claims: [department] }\n", 7,
-                "scope s: unknown claim department (custom claims: roles, permissions; or an "
-                "OIDC Core §5.1 standard claim)");
+                "scope s: unknown claim department (custom claims: roles, permissions, groups; or "
+                "an OIDC Core §5.1 standard claim)");
     expect_only(HEAD "scopes:\n  s: { claims: [\"https://idpd.example/claims/roles\"] }\n", 7,
-                "scope s: claim https://idpd.example/claims/roles: write roles or permissions "
-                "without the namespace (it is added in the token)");
+                "scope s: claim https://idpd.example/claims/roles: write roles, permissions or "
+                "groups without the namespace (it is added in the token)");
     expect_only(HEAD "scopes:\n  s: { claims: [email, roles, email] }\n", 7,
                 "scope s: claim email listed twice");
 }
@@ -540,6 +541,73 @@ static void rule_budget_exceeded(void **state)
     memcpy(strstr(ro, "[roles, permissions]"), "[roles]             ", 20);
     policy_free(load_ok(ro));
     free(ro);
+}
+
+/* claims: [groups] releases <ns>groups: the subject's groups that bindings.groups names (as the
+ * policy spells them, sorted, once each), never its other groups; the budget counts every bound
+ * group; diff and explain show it. */
+static void release_groups(void **state)
+{
+    const char *doc = "version: 1\n"
+                      "claim_namespace: idpd_\n"
+                      "permissions: { p.read: a }\n"
+                      "roles: { viewer: { permissions: [p.read] } }\n"
+                      "bindings:\n"
+                      "  groups: { Sales: [viewer], \"Ventes \\u00e9\": [viewer], Ops: [viewer] }\n"
+                      "  clients: { svc: [viewer] }\n"
+                      "scopes:\n"
+                      "  s: { requires: [p.read], claims: [roles, groups] }\n"
+                      "  t: { requires: [p.read] }\n"
+                      "resources: { \"https://a.example\": { scopes: [s, t] } }\n";
+    policy *p = load_ok(doc);
+    const char *const gs[] = {"unbound", "SALES", "Ventes \u00e9", "sales"};
+    policy_subject u = user("ann@example.com", gs, 4);
+    evalres r = {0};
+    eval(p, &u, "s", NULL, &r);
+    assert_true(r.g.release_groups);
+    assert_int_equal(r.g.ngroups, 2);
+    assert_string_equal(r.g.groups[0], "Sales"); /* the policy's spelling, once */
+    assert_string_equal(r.g.groups[1], "Ventes \u00e9");
+    idp_buf b;
+    buf_init(&b, 0);
+    assert_int_equal(policy_claims_json(p, &r.g, &b, NULL), IDP_OK);
+    assert_string_equal(buf_cstr(&b),
+                        ",\"idpd_roles\":[\"viewer\"],\"idpd_groups\":[\"Sales\",\"Ventes \u00e9\"]");
+    buf_free(&b);
+    policy_grant_clear(&r.g);
+    /* a scope that does not release groups: no claim; a client: an empty list */
+    eval(p, &u, "t", NULL, &r);
+    assert_false(r.g.release_groups);
+    policy_grant_clear(&r.g);
+    policy_subject c = {.client_id = "svc"};
+    eval(p, &c, "s", NULL, &r);
+    assert_int_equal(r.g.ngroups, 0);
+    buf_init(&b, 0);
+    assert_int_equal(policy_claims_json(p, &r.g, &b, NULL), IDP_OK);
+    assert_string_equal(buf_cstr(&b), ",\"idpd_roles\":[\"viewer\"],\"idpd_groups\":[]");
+    buf_free(&b);
+    policy_grant_clear(&r.g);
+    /* diff shows the release */
+    char *t = strdup(doc);
+    memcpy(strstr(t, "[roles, groups]"), "[roles]        ", 15);
+    policy *q = load_ok(t);
+    idp_buf d;
+    buf_init(&d, 0);
+    assert_int_equal(policy_diff(q, p, &d, NULL), IDP_OK);
+    assert_non_null(strstr(buf_cstr(&d), "~ scope s claims: [roles] -> [roles groups]"));
+    buf_free(&d);
+    policy_free(q);
+    free(t);
+    policy_free(p);
+    /* the budget counts every bound group: ,"idpd_roles":["viewer"],"idpd_groups":["Sales",
+     * "Ventes é","Ops"] is 66 bytes */
+    char *small = malloc(strlen(doc) + 32);
+    snprintf(small, strlen(doc) + 32, "token_size_budget: 64\n%s", doc);
+    expect_only(small, 1,
+                "token size budget exceeded: the largest role set (1 roles, 1 permissions "
+                "reachable from the bindings, every bound group) needs 66 bytes of custom claims, "
+                "token_size_budget is 64");
+    free(small);
 }
 
 /* The default budget (4096) is applied when token_size_budget is absent. */
@@ -1260,6 +1328,7 @@ int main(void)
         cmocka_unit_test(rule_names),
         cmocka_unit_test(rule_case_insensitive_duplicates),
         cmocka_unit_test(rule_budget_exceeded),
+        cmocka_unit_test(release_groups),
         cmocka_unit_test(rule_budget_default),
         cmocka_unit_test(rule_size_caps),
         cmocka_unit_test(all_errors_collected),
