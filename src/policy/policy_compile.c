@@ -753,8 +753,7 @@ static void scope_claims(cc *c, pol_scope *s, const ynode *l, const char *what)
         } else if (!strcmp(cl, "permissions")) {
             dup = s->rel_perms;
             s->rel_perms = true;
-        } else if (!strcmp(cl, "groups")) {
-            /* <ns>groups: the subject's SCIM groups that bindings.groups names (policy_eval.c) */
+        } else if (!strcmp(cl, "groups")) { /* the user's groups bindings.groups names */
             dup = s->rel_groups;
             s->rel_groups = true;
         } else if (IN_TABLE(registered_claims, cl)) {
@@ -771,10 +770,10 @@ static void scope_claims(cc *c, pol_scope *s, const ynode *l, const char *what)
             if (k == policy_nstd_claims) {
                 bool spelled_ns = c->p->ns && !strncmp(cl, c->p->ns, c->p->nslen);
                 diag_add(c->d, it->line,
-                         spelled_ns ? "%s: claim %s: write roles, permissions or groups without the "
-                                      "namespace (it is added in the token)"
-                                    : "%s: unknown claim %s (custom claims: roles, permissions, groups; "
-                                      "or an OIDC Core §5.1 standard claim)",
+                         spelled_ns ? "%s: claim %s: write roles, permissions or groups "
+                                      "without the namespace (it is added in the token)"
+                                    : "%s: unknown claim %s (custom claims: roles, permissions, "
+                                      "groups; or an OIDC Core §5.1 standard claim)",
                          what, ytree_printable(nb, cl));
                 continue;
             }
@@ -937,11 +936,9 @@ static void check_budget(cc *c, int line)
         rel_perms |= p->scopes[i].rel_perms;
         rel_groups |= p->scopes[i].rel_groups;
     }
-    /* <ns>groups holds at most every group bindings.groups names */
-    size_t ngn = p->nbinds[PB_GROUP];
+    size_t ngn = p->nbinds[PB_GROUP]; /* <ns>groups holds at most every bound group */
     const char **gn = xcalloc(ngn + 1, sizeof *gn);
-    for (size_t i = 0; i < ngn; i++)
-        gn[i] = p->binds[PB_GROUP][i].name;
+    for (size_t i = 0; i < ngn; i++) gn[i] = p->binds[PB_GROUP][i].name;
     size_t nr = 0, np = 0;
     const char **rn = xcalloc(p->nroles + 1, sizeof *rn), **pn = xcalloc(p->nperms + 1, sizeof *pn);
     for (size_t i = 0; i < p->nroles; i++)
@@ -950,15 +947,14 @@ static void check_budget(cc *c, int line)
         if (bit_get(P, i)) pn[np++] = p->perms[i].name;
     idp_buf b;
     buf_init(&b, 0);
-    if (policy_claims_write(p, rn, nr, pn, np, gn, ngn, rel_roles, rel_perms, rel_groups, &b) == 0) {
+    if (!policy_claims_write(p, rn, nr, pn, np, gn, ngn, rel_roles, rel_perms, rel_groups, &b)) {
         p->largest = b.len;
         if ((int64_t)b.len > p->budget)
             diag_add(c->d, line,
-                     "token size budget exceeded: the largest role set (%zu roles, %zu "
-                     "permissions reachable from the bindings%s) needs %zu bytes of custom "
-                     "claims, token_size_budget is %lld",
-                     nr, np, rel_groups ? ", every bound group" : "", b.len,
-                     (long long)p->budget);
+                     "token size budget exceeded: the largest role set (%zu roles, %zu permissions "
+                     "reachable from the bindings%s) needs %zu bytes of custom claims, "
+                     "token_size_budget is %lld",
+                     nr, np, rel_groups ? ", every bound group" : "", b.len, (long long)p->budget);
     }
     buf_free(&b);
     free(rn);
