@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "fetch/fetch.h"
 #include "jose/jwks_cache.h"
 #include "verify/denylist.h"
 #include "verify/set_feed.h"
@@ -23,15 +24,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VSRC_URL_MAX 2048
-#define VSRC_DISCOVERY_MAX_BODY (64u * 1024u)
-
 /* The JWKS source (vsrc.c). */
 typedef struct vsrc {
     char *issuer, *jwks_uri, *jwks_file; /* owned; jwks_uri/jwks_file NULL when not the source */
     bool loopback;
     /* tick_mu: */
-    char disc_jwks_uri[VSRC_URL_MAX + 1]; /* from discovery; "" until known */
+    char disc_jwks_uri[FETCH_URL_MAX + 1]; /* from discovery; "" until known */
     bool last_failed;                     /* the last attempt failed: read discovery again */
 } vsrc;
 

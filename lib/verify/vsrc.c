@@ -7,7 +7,7 @@
  * and so cannot be linked into the library):
  *  - URLs pass fetch_url_allowed (fetch/fetch.h, the rule federation uses); discovery's jwks_uri too;
  *  - no redirect is followed (a 3xx is the answer: the cache counts it as http_status); TLS peers
- *    verified (fetch.h); bodies capped (JWKS_CACHE_MAX_BODY, discovery VSRC_DISCOVERY_MAX_BODY);
+ *    verified (fetch.h); bodies capped (JWKS_CACHE_MAX_BODY, discovery FETCH_DISCOVERY_MAX_BODY);
  *  - discovery is read once and again after a failed attempt (the jwks_uri may have moved);
  *  - a file is read at every refresh, answered as a 200 without max-age; a missing or unreadable
  *    file is a network-class failure (the last good set stays in use). */
@@ -31,56 +31,16 @@ static fetch_opts opts_of(const vsrc *s, long timeout_ms)
                         .user_agent = "libidpd-verify/" IDPD_VERIFY_VERSION};
 }
 
-/* GET discovery; on success s->disc_jwks_uri is its (allowed) jwks_uri. IDP_ERR_INVALID for an
- * answer we refuse, IDP_ERR_IO when none arrived. */
+/* GET discovery (fetch_discovery: the rules federation uses); on success s->disc_jwks_uri is its
+ * (allowed) jwks_uri. IDP_ERR_INVALID for an answer we refuse, IDP_ERR_IO when none arrived. */
 static idp_err discover(vsrc *s, long timeout_ms, idp_error *err)
 {
-    static const char wk[] = ".well-known/openid-configuration";
-    size_t il = strlen(s->issuer);
-    char *url = xmalloc(il + sizeof wk + 1);
-    memcpy(url, s->issuer, il);
-    if (!il || s->issuer[il - 1] != '/') url[il++] = '/';
-    memcpy(url + il, wk, sizeof wk);
-    idp_error e = {0};
-    idp_buf b;
-    buf_init(&b, VSRC_DISCOVERY_MAX_BODY);
-    json_t *doc = NULL;
-    idp_err rc = fetch_url_allowed(url, s->loopback, &e);
-    if (rc != IDP_OK) {
-        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s", e.msg);
-        goto out;
-    }
     fetch_opts fo = opts_of(s, timeout_ms);
-    fetch_resp fr;
-    rc = fetch_get(url, &fo, &b, &fr, &e);
-    if (rc == IDP_ERR_TOO_LARGE) {
-        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: document over %u bytes",
-                      VSRC_DISCOVERY_MAX_BODY);
-    } else if (rc == IDP_ERR_NOMEM) {
-        rc = IDP_FAIL(err, IDP_ERR_NOMEM, "discovery: out of memory");
-    } else if (rc != IDP_OK) {
-        rc = IDP_FAIL(err, IDP_ERR_IO, "discovery: %s", e.msg);
-    } else if (fr.status != 200) {
-        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: HTTP status %ld", fr.status);
-    } else if (jsonx_parse(b.data ? b.data : "", b.len, VSRC_DISCOVERY_MAX_BODY, 0, true, &doc,
-                           &e) != IDP_OK) {
-        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: not a JSON object");
-    } else {
-        const char *iss = jsonx_str(doc, "issuer"), *ju = jsonx_str(doc, "jwks_uri");
-        if (!iss || strcmp(iss, s->issuer) != 0) /* OIDC Discovery §4.3 */
-            rc = IDP_FAIL(err, IDP_ERR_INVALID,
-                          "discovery: its issuer differs from the configured issuer");
-        else if (!ju)
-            rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: no jwks_uri string");
-        else if (fetch_url_allowed(ju, s->loopback, &e) != IDP_OK)
-            rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: jwks_uri refused: %s", e.msg);
-        else
-            memcpy(s->disc_jwks_uri, ju, strlen(ju) + 1);
-    }
-out:
+    json_t *doc = NULL;
+    idp_err rc = fetch_discovery(s->issuer, s->loopback, &fo, &doc, err);
+    if (rc == IDP_OK)
+        rc = fetch_discovery_url(doc, "jwks_uri", true, s->loopback, s->disc_jwks_uri, err);
     json_decref(doc);
-    buf_free(&b);
-    free(url);
     return rc;
 }
 

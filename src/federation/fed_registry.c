@@ -44,81 +44,22 @@ static fetch_opts opts_of(const fed_upstream *u)
                         .user_agent = "idpd"};
 }
 
-/* Copies an optional URL member; false (with err) when present but not allowed. */
-static bool take_url(const json_t *doc, const char *key, bool required, bool loopback, char *out,
-                     idp_error *err)
-{
-    out[0] = '\0';
-    json_t *v = json_object_get(doc, key);
-    if (!v) {
-        if (required) IDP_FAIL(err, IDP_ERR_INVALID, "discovery: no %s", key);
-        return !required;
-    }
-    const char *s = json_string_value(v);
-    if (!s) {
-        IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s is not a string", key);
-        return false;
-    }
-    idp_error e = {0};
-    if (fetch_url_allowed(s, loopback, &e) != IDP_OK) {
-        IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s refused: %s", key, e.msg);
-        return false;
-    }
-    memcpy(out, s, strlen(s) + 1);
-    return true;
-}
-
 idp_err fed_registry_discover(const fed_upstream *u, fed_discovered *out, idp_error *err)
 {
     memset(out, 0, sizeof *out);
-    static const char wk[] = ".well-known/openid-configuration";
-    size_t il = strlen(u->issuer);
-    bool slash = il && u->issuer[il - 1] == '/';
-    char *url = xmalloc(il + sizeof wk + 1);
-    memcpy(url, u->issuer, il);
-    if (!slash) url[il++] = '/';
-    memcpy(url + il, wk, sizeof wk);
-    idp_error e = {0};
-    idp_err rc = fetch_url_allowed(url, u->allow_http_loopback, &e);
-    if (rc != IDP_OK) {
-        free(url);
-        return IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s", e.msg);
-    }
-    idp_buf b;
-    buf_init(&b, FED_DISCOVERY_MAX_BODY);
     fetch_opts fo = opts_of(u);
-    fetch_resp fr;
-    rc = fetch_get(url, &fo, &b, &fr, &e);
-    free(url);
     json_t *doc = NULL;
-    if (rc == IDP_ERR_TOO_LARGE) {
-        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: document over %u bytes",
-                      FED_DISCOVERY_MAX_BODY);
-    } else if (rc == IDP_ERR_NOMEM) {
-        rc = IDP_FAIL(err, IDP_ERR_NOMEM, "discovery: out of memory");
-    } else if (rc != IDP_OK) {
-        rc = IDP_FAIL(err, IDP_ERR_IO, "discovery: %s", e.msg);
-    } else if (fr.status != 200) {
-        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: HTTP status %ld", fr.status);
-    } else if (jsonx_parse(b.data ? b.data : "", b.len, FED_DISCOVERY_MAX_BODY, 0, true, &doc,
-                           &e) != IDP_OK) {
-        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: not a JSON object");
-    } else {
-        const char *iss = jsonx_str(doc, "issuer");
-        if (!iss || strcmp(iss, u->issuer) != 0)
-            rc = IDP_FAIL(err, IDP_ERR_INVALID,
-                          "discovery: its issuer differs from the configured issuer");
-        else if (!take_url(doc, "jwks_uri", true, u->allow_http_loopback, out->jwks_uri, err) ||
-                 !take_url(doc, "authorization_endpoint", false, u->allow_http_loopback,
-                           out->authz, err) ||
-                 !take_url(doc, "token_endpoint", false, u->allow_http_loopback, out->token, err))
-            rc = IDP_ERR_INVALID;
-        else
-            out->known = true;
-    }
+    bool lb = u->allow_http_loopback;
+    idp_err rc = fetch_discovery(u->issuer, lb, &fo, &doc, err);
+    if (rc == IDP_OK &&
+        ((rc = fetch_discovery_url(doc, "jwks_uri", true, lb, out->jwks_uri, err)) != IDP_OK ||
+         (rc = fetch_discovery_url(doc, "authorization_endpoint", false, lb, out->authz, err)) !=
+             IDP_OK ||
+         (rc = fetch_discovery_url(doc, "token_endpoint", false, lb, out->token, err)) != IDP_OK))
+        memset(out, 0, sizeof *out);
+    else if (rc == IDP_OK)
+        out->known = true;
     json_decref(doc);
-    buf_free(&b);
-    if (rc != IDP_OK) memset(out, 0, sizeof *out);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "fetch/fetch.h"
 #include "federation/fed_verify.h"
 #include "jose/jwk.h"
 #include "jose/jwks_cache.h"
@@ -28,8 +29,8 @@ typedef struct fed_registry fed_registry;
 
 /* ---- the fetch path, shared by the registry's thread and `idpd federation refresh` ---- */
 
-#define FED_URL_MAX 2048                      /* longest URL taken from a discovery document */
-#define FED_DISCOVERY_MAX_BODY (64u * 1024u)  /* largest discovery document accepted */
+#define FED_URL_MAX FETCH_URL_MAX /* longest URL taken from a discovery document */
+#define FED_DISCOVERY_MAX_BODY FETCH_DISCOVERY_MAX_BODY /* largest discovery document accepted */
 
 /* What fetching an issuer's keys needs (copied out of the policy by the registry). */
 typedef struct fed_upstream {

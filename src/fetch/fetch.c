@@ -1,6 +1,7 @@
 /* fetch — the one capped libcurl client (fetch.h). */
 #include "fetch/fetch.h"
 
+#include "core/jsonx.h"
 #include "core/mem.h"
 #include "core/netaddr.h"
 
@@ -298,5 +299,68 @@ idp_err fetch_url_allowed(const char *url, bool allow_http_loopback, idp_error *
     if (http && !netaddr_host_loopback(h, hostlen))
         return IDP_FAIL(err, IDP_ERR_INVALID,
                         "URL is http:// but its host is not a loopback address");
+    return IDP_OK;
+}
+
+idp_err fetch_discovery(const char *issuer, bool allow_http_loopback, const fetch_opts *o,
+                        json_t **doc, idp_error *err)
+{
+    *doc = NULL;
+    static const char wk[] = ".well-known/openid-configuration";
+    size_t il = strlen(issuer);
+    char *url = xmalloc(il + sizeof wk + 1);
+    memcpy(url, issuer, il);
+    if (!il || issuer[il - 1] != '/') url[il++] = '/';
+    memcpy(url + il, wk, sizeof wk);
+    idp_error e = {0};
+    idp_err rc = fetch_url_allowed(url, allow_http_loopback, &e);
+    if (rc != IDP_OK) {
+        free(url);
+        return IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s", e.msg);
+    }
+    idp_buf b;
+    buf_init(&b, FETCH_DISCOVERY_MAX_BODY);
+    fetch_resp fr;
+    rc = fetch_get(url, o, &b, &fr, &e);
+    free(url);
+    if (rc == IDP_ERR_TOO_LARGE) {
+        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: document over %u bytes",
+                      FETCH_DISCOVERY_MAX_BODY);
+    } else if (rc == IDP_ERR_NOMEM) {
+        rc = IDP_FAIL(err, IDP_ERR_NOMEM, "discovery: out of memory");
+    } else if (rc != IDP_OK) {
+        rc = IDP_FAIL(err, IDP_ERR_IO, "discovery: %s", e.msg);
+    } else if (fr.status != 200) {
+        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: HTTP status %ld", fr.status);
+    } else if (jsonx_parse(b.data ? b.data : "", b.len, FETCH_DISCOVERY_MAX_BODY, 0, true, doc,
+                           &e) != IDP_OK) {
+        rc = IDP_FAIL(err, IDP_ERR_INVALID, "discovery: not a JSON object");
+    } else {
+        const char *iss = jsonx_str(*doc, "issuer");
+        if (!iss || strcmp(iss, issuer) != 0) /* §4.3 */
+            rc = IDP_FAIL(err, IDP_ERR_INVALID,
+                          "discovery: its issuer differs from the configured issuer");
+    }
+    buf_free(&b);
+    if (rc != IDP_OK) {
+        json_decref(*doc);
+        *doc = NULL;
+    }
+    return rc;
+}
+
+idp_err fetch_discovery_url(const json_t *doc, const char *key, bool required,
+                            bool allow_http_loopback, char *out, idp_error *err)
+{
+    out[0] = '\0';
+    json_t *v = json_object_get(doc, key);
+    if (!v)
+        return required ? IDP_FAIL(err, IDP_ERR_INVALID, "discovery: no %s", key) : IDP_OK;
+    const char *s = json_string_value(v);
+    if (!s) return IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s is not a string", key);
+    idp_error e = {0};
+    if (fetch_url_allowed(s, allow_http_loopback, &e) != IDP_OK)
+        return IDP_FAIL(err, IDP_ERR_INVALID, "discovery: %s refused: %s", key, e.msg);
+    memcpy(out, s, strlen(s) + 1); /* fetch_url_allowed: at most FETCH_URL_MAX bytes */
     return IDP_OK;
 }

@@ -13,6 +13,8 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,5 +75,20 @@ char *fetch_basic_auth(const char *id, const char *secret);
  * when the first max-age has no valid argument (the response is then stale, §4.2.1), -1 when
  * the field has no max-age or stops being a directive list before one. Pure. */
 int64_t fetch_max_age(const char *v, size_t n);
+
+/* OpenID Connect Discovery 1.0 §4, shared by federation's upstreams and libidpd-verify: GETs
+ * <issuer>/.well-known/openid-configuration (one '/' between them) with o, after
+ * fetch_url_allowed(allow_http_loopback); the answer must be 200, at most
+ * FETCH_DISCOVERY_MAX_BODY bytes of strict JSON, whose `issuer` equals issuer byte for byte (§4.3).
+ * *doc is then owned by the caller (json_decref). IDP_ERR_INVALID for an answer refused,
+ * IDP_ERR_IO when none arrived, IDP_ERR_NOMEM; every message starts with "discovery: ". */
+#define FETCH_DISCOVERY_MAX_BODY (64u * 1024u)
+idp_err fetch_discovery(const char *issuer, bool allow_http_loopback, const fetch_opts *o,
+                        json_t **doc, idp_error *err);
+/* The URL member key of a discovery document into out (at most FETCH_URL_MAX bytes + NUL): it
+ * must be a string that passes fetch_url_allowed. Absent: out = "" and IDP_OK unless required.
+ * IDP_ERR_INVALID with the reason otherwise. */
+idp_err fetch_discovery_url(const json_t *doc, const char *key, bool required,
+                            bool allow_http_loopback, char *out, idp_error *err);
 
 #endif

@@ -48,7 +48,6 @@
 #define FED_COOKIE "idpd_fed"
 #define FED_COOKIE_PATH "/federation/"
 #define FED_SECRET_MAX 4096
-#define FED_URL_MAX 2048
 #define FED_AMR "ext" /* RFC 8176 registers no value for federated sign-in */
 #define TITLE "Sign-in failed"
 
@@ -125,7 +124,7 @@ idp_err federation_start_handle(struct app *a, http_request *rq, http_response *
     }
     authz_request_clear(&r);
     /* `policy check` refuses login with provision none: a browser session needs a local user */
-    char authz[FED_URL_MAX], token[FED_URL_MAX];
+    char authz[FED_URL_MAX + 1], token[FED_URL_MAX + 1];
     idp_error ee = {0};
     if (fed_registry_endpoints(a->fed, is, authz, sizeof authz, token, sizeof token, &ee) !=
         IDP_OK) {
@@ -137,7 +136,7 @@ idp_err federation_start_handle(struct app *a, http_request *rq, http_response *
         return IDP_OK;
     }
     char *state = rand_token(32), *nonce = rand_token(32), *verifier = rand_token(32);
-    char redirect_uri[FED_URL_MAX];
+    char redirect_uri[FED_URL_MAX + 1];
     redirect_uri_of(a, is, redirect_uri, sizeof redirect_uri);
     upstream_pending p = {.name = (char *)is->name,
                           .state = state,
@@ -405,7 +404,7 @@ idp_err federation_callback_handle(struct app *a, http_request *rq, http_respons
                                  "the upstream identity provider did not sign the user in");
         goto out;
     }
-    char authz[FED_URL_MAX], token[FED_URL_MAX], redirect_uri[FED_URL_MAX];
+    char authz[FED_URL_MAX + 1], token[FED_URL_MAX + 1], redirect_uri[FED_URL_MAX + 1];
     idp_error ee = {0};
     if (fed_registry_endpoints(a->fed, is, authz, sizeof authz, token, sizeof token, &ee) !=
         IDP_OK) {
