@@ -342,11 +342,6 @@ void idpd_verify_stop(idpd_verify *v)
 
 /* ---- verification ------------------------------------------------------------------------- */
 
-static bool kid_in(void *ctx, const char *kid)
-{
-    return jwks_find(ctx, kid) != NULL;
-}
-
 /* The kid of the token's protected header into out (cap bytes), "" when none or unreadable
  * (token_verify then fails the token with the precise reason). */
 static void header_kid(const char *tok, size_t len, char *out, size_t cap)
@@ -459,7 +454,7 @@ idpd_verify_code idpd_verify_token(idpd_verify *v, const char *token, size_t len
     json_t *c = NULL;
     if (v->cache) {
         verify_cache_key(token, len, ck); /* once, for the lookup and the insert */
-        c = verify_cache_get_key(v->cache, ck, now, kid_in, keys);
+        c = verify_cache_get_key(v->cache, ck, now, verify_cache_kid_in_jwks, keys);
     }
     if (!c) rc = verify_fresh(v, token, len, v->cache ? ck : NULL, &keys, now, &c, err);
     jwks_unref(keys);

@@ -1,5 +1,7 @@
 #include "verify/verify_cache.h"
 
+#include "jose/jwk.h"
+
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -290,4 +292,9 @@ void verify_cache_stats(verify_cache *c, uint64_t *hits, uint64_t *misses)
 {
     if (hits) *hits = c ? atomic_load(&c->hits) : 0;
     if (misses) *misses = c ? atomic_load(&c->misses) : 0;
+}
+
+bool verify_cache_kid_in_jwks(void *keys, const char *kid)
+{
+    return keys && kid && *kid && jwks_find(keys, kid) != NULL;
 }

@@ -36,6 +36,8 @@ void verify_cache_free(verify_cache *c); /* accepts NULL */
 
 /* Is kid still among the current keys? (the caller's key set; ctx is passed through) */
 typedef bool (*verify_cache_kid_fn)(void *ctx, const char *kid);
+/* The kid check every caller wants: ctx is the current key set (a jose jwks *), kid must be in it. */
+bool verify_cache_kid_in_jwks(void *keys, const char *kid);
 
 /* The claims of tok[0..len) when it was verified before, its exp > now, and kid_ok (may be NULL:
  * not checked) says its kid is still current; NULL otherwise. New reference. */

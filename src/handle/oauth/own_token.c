@@ -1,7 +1,6 @@
 /* own_token — token_verify behind the verified-token cache; see own_token.h. */
 #include "handle/oauth/own_token.h"
 
-#include "core/b64url.h"
 #include "core/jsonx.h"
 #include "core/timeutil.h"
 #include "handle/app.h"
@@ -15,36 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* verify_cache_kid_fn: is kid published in the request's key snapshot (ctx: its jwks)? */
-static bool kid_published(void *ctx, const char *kid)
-{
-    return ctx && kid && *kid && jwks_find(ctx, kid) != NULL;
-}
-
-/* The kid of a token that token_verify just accepted (its header is a strict JSON object by
- * then), into out[cap]; false when it has none or it does not fit (the token is not cached). */
-static bool header_kid(const char *tok, size_t len, char *out, size_t cap)
-{
-    const char *dot = memchr(tok, '.', len);
-    if (!dot) return false;
-    unsigned char *raw = NULL;
-    size_t n = 0;
-    json_t *h = NULL;
-    bool ok = false;
-    if (b64url_decode(tok, (size_t)(dot - tok), &raw, &n) != IDP_OK) goto out;
-    if (jsonx_parse((const char *)raw, n, JWS_MAX_LEN, 0, true, &h, NULL) != IDP_OK) goto out;
-    const char *kid = jsonx_str(h, "kid");
-    size_t kl = kid ? strlen(kid) : 0;
-    if (kl && kl < cap) {
-        memcpy(out, kid, kl + 1);
-        ok = true;
-    }
-out:
-    json_decref(h);
-    free(raw);
-    return ok;
-}
-
 idp_err own_token_verify(struct app *a, const http_request *rq, const char *tok, size_t len,
                          json_t **claims, idp_error *err)
 {
@@ -52,22 +21,27 @@ idp_err own_token_verify(struct app *a, const http_request *rq, const char *tok,
     const jwks *keys = rq->keys ? keyset_public(rq->keys) : NULL;
     int64_t now = time_now();
     /* longer than any JWS we accept: token_verify refuses it without hashing it first */
-    bool cacheable = tok && len <= JWS_MAX_LEN;
-    if (cacheable && keys) {
-        json_t *hit = verify_cache_get(a->vcache, tok, len, now, kid_published, (void *)keys);
+    bool cacheable = a->vcache && tok && len <= JWS_MAX_LEN;
+    unsigned char ck[VERIFY_CACHE_KEY_LEN];
+    if (cacheable) {
+        verify_cache_key(tok, len, ck); /* once, for the lookup and the insert */
+        json_t *hit = keys ? verify_cache_get_key(a->vcache, ck, now, verify_cache_kid_in_jwks,
+                                                  (void *)keys)
+                           : NULL;
         if (hit) {
             *claims = hit;
             return IDP_OK;
         }
     }
+    const jwk *used = NULL; /* the key that verified: its kid keys the entry */
     token_verify_opts vo = token_verify_access(keys, a->cfg->issuer, 0);
+    vo.key_out = &used;
     json_t *c = NULL;
     idp_err rc = token_verify(tok, len, &vo, &c, err);
     if (rc != IDP_OK) return rc;
-    char kid[128];
     int64_t exp = 0;
-    if (cacheable && jsonx_int(c, "exp", &exp) && header_kid(tok, len, kid, sizeof kid))
-        verify_cache_put(a->vcache, tok, len, c, kid, exp, now);
+    if (cacheable && used && jsonx_int(c, "exp", &exp))
+        verify_cache_put_key(a->vcache, ck, c, jwk_kid(used), exp, now);
     *claims = c;
     return IDP_OK;
 }
