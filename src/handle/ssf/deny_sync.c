@@ -15,6 +15,16 @@
 #include <stdatomic.h>
 
 /* Applies one page; *n_read rows were read, *stalled when an event could not be recorded. */
+rev_event ssf_rev_event(const store_rev_event *row)
+{
+    return (rev_event){.seq = row->seq,
+                       .kind = (rev_kind)row->kind,
+                       .subject = row->subject,
+                       .epoch = row->epoch,
+                       .at = row->at,
+                       .until = row->until};
+}
+
 static idp_err tail_page(struct app *a, int64_t now, size_t *n_read, bool *stalled, idp_error *err)
 {
     store_rev_event *rows = NULL;
@@ -25,12 +35,7 @@ static idp_err tail_page(struct app *a, int64_t now, size_t *n_read, bool *stall
     if (rc != IDP_OK) return rc;
     *n_read = n;
     for (size_t i = 0; i < n; i++) {
-        rev_event ev = {.seq = rows[i].seq,
-                        .kind = (rev_kind)rows[i].kind,
-                        .subject = rows[i].subject,
-                        .epoch = rows[i].epoch,
-                        .at = rows[i].at,
-                        .until = rows[i].until};
+        rev_event ev = ssf_rev_event(&rows[i]);
         idp_error e = {0};
         idp_err r = denylist_apply(a->deny, &ev, now, &e);
         if (r == IDP_ERR_TOO_LARGE || r == IDP_ERR_NOMEM) {

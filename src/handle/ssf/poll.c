@@ -115,12 +115,7 @@ static idp_err gate(struct app *a, const http_request *rq, http_response *rs, id
 static idp_err append_set(struct app *a, const keyset *ks, jws_alg alg, const store_rev_event *row,
                           int64_t now, idp_buf *out, idp_error *err)
 {
-    rev_event ev = {.seq = row->seq,
-                    .kind = (rev_kind)row->kind,
-                    .subject = row->subject,
-                    .epoch = row->epoch,
-                    .at = row->at,
-                    .until = row->until};
+    rev_event ev = ssf_rev_event(row);
     if (!rev_event_type_uri(ev.kind) || !ev.subject)
         return IDP_FAIL(err, IDP_ERR_INTERNAL, "revocation event %" PRId64 " has kind %d", row->seq,
                         row->kind);

@@ -11,6 +11,8 @@
 #include "core/err.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "store/store.h"
+#include "verify/rev_event.h"
 
 struct app;
 
@@ -42,6 +44,10 @@ idp_err ssf_poll_handle(struct app *a, http_request *rq, http_response *rs, idp_
  *    expired events from the store (rev_prune) and raises the stored bounds again. */
 #define DENY_SYNC_PAGE 1000
 #define DENY_SYNC_MAX_PAGES 20
+/* A stored event as verify/rev_event.h's event (borrows row->subject): the one mapping the feed
+ * and the node's tail share. */
+rev_event ssf_rev_event(const store_rev_event *row);
+
 idp_err deny_sync_start(struct app *a, idp_error *err);
 void deny_sync_tick(struct app *a);
 void deny_sync_prune(struct app *a);
